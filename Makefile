@@ -1,0 +1,73 @@
+# gear: one multicall binary; see README
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/gear
+PKG_CONFIG ?= pkg-config
+PKGS := libcrypto
+CFLAGS ?= -O2 -g
+GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP \
+	-DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+FUZZ_SECONDS ?= 10
+
+COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
+CMD_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard cmd/*.c)))
+UNIT_BIN := $(patsubst %.c,%,$(sort $(wildcard t/unit/test-*.c)))
+FUZZ_BIN := $(patsubst %.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
+MAN := $(sort $(wildcard doc/*.1 doc/*.5))
+
+all: gear bin/.stamp
+
+%.o: %.c
+	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+common/libgear.a: $(COMMON_OBJ)
+	$(AR) rcs $@ $^
+
+gear: $(CMD_OBJ) common/libgear.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(GEAR_LIBS)
+
+# bin/gear-NAME links, so tests and the demo run the build without installing it
+bin/.stamp: gear
+	rm -rf bin && mkdir bin && ln -s ../gear bin/gear
+	for c in $$(./gear --list); do ln -s ../gear bin/gear-$$c; done
+	touch $@
+
+t/unit/%: t/unit/%.c common/libgear.a
+	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -o $@ $< common/libgear.a $(GEAR_LIBS)
+
+# libFuzzer targets: clang, ASan and UBSan, the library built again with them
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+fuzz/%: fuzz/%.c $(wildcard common/*.c common/*.h)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(wildcard common/*.c) $(GEAR_LIBS)
+
+deps:
+	scripts/setup-deps
+
+test: all $(UNIT_BIN)
+	scripts/run-tests $(UNIT_BIN)
+
+fuzz: $(FUZZ_BIN)
+	scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+check: deps
+	$(MAKE) all
+	$(MAKE) test
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/units
+	install -m 0755 gear $(DESTDIR)$(BINDIR)/gear
+	for c in $$(./gear --list); do ln -sf gear $(DESTDIR)$(BINDIR)/gear-$$c; done
+	for m in $(filter %.1,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(filter %.5,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for u in $(wildcard share/units/*); do install -m 0644 $$u $(DESTDIR)$(DATADIR)/units/; done
+
+clean:
+	rm -rf gear bin common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
+
+.PHONY: all deps test fuzz check install clean
+-include $(wildcard common/*.d cmd/*.d)

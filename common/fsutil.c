@@ -1,0 +1,206 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+
+int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e)
+{
+        char buf[PATH_MAX];
+        char *p;
+
+        if (strlen(path) >= sizeof buf)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "path too long '%s'", path);
+        strcpy(buf, path);
+        /* fast path: the directory usually exists */
+        if (mkdirat(dfd, buf, mode) == 0 || errno == EEXIST)
+                return 0;
+        for (p = buf + 1; ; p++) {
+                if (*p != '/' && *p)
+                        continue;
+                char c = *p;
+                *p = 0;
+                if (mkdirat(dfd, buf, mode) < 0 && errno != EEXIST)
+                        return gear_err_sys(e, errno, "cannot create directory '%s'", buf);
+                if (!c)
+                        break;
+                *p = c;
+        }
+        return 0;
+}
+
+void path_dirname(const char *rel, char *buf, size_t n)
+{
+        const char *slash = strrchr(rel, '/');
+
+        if (!slash)
+                snprintf(buf, n, ".");
+        else
+                snprintf(buf, n, "%.*s", (int)(slash - rel), rel);
+}
+
+int mkparent(const struct gear_root *r, const char *rel, struct gear_err *e)
+{
+        char dir[PATH_MAX];
+
+        path_dirname(rel, dir, sizeof dir);
+        if (!strcmp(dir, "."))
+                return 0;
+        if (mkdir_p_at(r->fd, dir, 0755, e) < 0)
+                return gear_err_wrap(e, "in '%s'", r->path);
+        return 0;
+}
+
+int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e)
+{
+        char dir[PATH_MAX];
+        _cleanup_close_ int fd = -1;
+
+        path_dirname(rel, dir, sizeof dir);
+        fd = openat(r->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return gear_err_sys(e, errno, "cannot sync '%s/%s'", r->path, dir);
+        return 0;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+        while (len) {
+                ssize_t n = write(fd, buf, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                buf += n;
+                len -= n;
+        }
+        return 0;
+}
+
+int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,
+                 mode_t mode, struct gear_err *e)
+{
+        char dir[PATH_MAX], tmp[PATH_MAX];
+        const char *base = strrchr(rel, '/');
+        _cleanup_close_ int fd = -1;
+        unsigned long long rnd;
+        int err;
+
+        base = base ? base + 1 : rel;
+        path_dirname(rel, dir, sizeof dir);
+        if (mkparent(r, rel, e) < 0)
+                return -1;
+        for (int tries = 0; fd < 0; tries++) {
+                if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+                        rnd = (unsigned long long)getpid() << 32 ^ (unsigned long long)time(NULL) ^ tries;
+                if ((size_t)snprintf(tmp, sizeof tmp, "%s/" GEAR_TMP_PREFIX "%.64s.%016llx", dir, base, rnd) >= sizeof tmp)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "path too long '%s/%s'", r->path, rel);
+                fd = openat(r->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+                if (fd < 0 && (errno != EEXIST || tries > 8))
+                        return gear_err_sys(e, errno, "cannot create '%s/%s'", r->path, tmp);
+        }
+        /* held until the rename: tells gear-clean this temp file is live */
+        flock(fd, LOCK_EX);
+        err = write_all(fd, buf, len);
+        if (!err && fchmod(fd, mode) < 0)
+                err = -errno;
+        if (!err && fsync(fd) < 0)
+                err = -errno;
+        if (!err && renameat(r->fd, tmp, r->fd, rel) < 0)
+                err = -errno;
+        if (err) {
+                unlinkat(r->fd, tmp, 0);
+                return gear_err_sys(e, -err, "cannot write '%s/%s'", r->path, rel);
+        }
+        return fsync_parent(r, rel, e);
+}
+
+int read_file(const struct gear_root *r, const char *rel, size_t max, char **out, size_t *len,
+              struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0, cap = 0;
+
+        fd = openat(r->fd, rel, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                int err = errno;
+                gear_err_sys(e, err, "cannot open '%s/%s'", r->path, rel);
+                if (err == ENOENT)
+                        e->code = GEAR_EXIT_NO;
+                return -err;
+        }
+        for (;;) {
+                if (n + 1 >= cap) {
+                        if (cap > max)
+                                return gear_err_set(e, GEAR_EXIT_USAGE, "'%s/%s' is larger than %zu bytes", r->path, rel, max), -EFBIG;
+                        cap = cap ? cap * 2 : 4096;
+                        char *p = realloc(buf, cap);
+                        if (!p)
+                                return gear_err_sys(e, ENOMEM, "cannot read '%s/%s'", r->path, rel);
+                        buf = p;
+                }
+                ssize_t k = read(fd, buf + n, cap - n - 1);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return gear_err_sys(e, errno, "cannot read '%s/%s'", r->path, rel);
+                }
+                if (k == 0)
+                        break;
+                n += k;
+                if (n > max)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "'%s/%s' is larger than %zu bytes", r->path, rel, max), -EFBIG;
+        }
+        buf[n] = 0;
+        if (len)
+                *len = n;
+        *out = TAKE_PTR(buf);
+        return 0;
+}
+
+int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (mkparent(r, rel, e) < 0)
+                return -1;
+        fd = openat(r->fd, rel, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return gear_err_sys(e, errno, "cannot open lock '%s/%s'", r->path, rel);
+        while (flock(fd, op) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno == EWOULDBLOCK)
+                        return gear_err_set(e, GEAR_EXIT_NO, "'%s/%s' is locked", r->path, rel);
+                return gear_err_sys(e, errno, "cannot lock '%s/%s'", r->path, rel);
+        }
+        return TAKE_FD(fd);
+}
+
+bool is_tmp_name(const char *name)
+{
+        return !strncmp(name, GEAR_TMP_PREFIX, strlen(GEAR_TMP_PREFIX));
+}
+
+bool tmp_is_stale(int dfd, const char *name, unsigned age)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return false;
+        if (st.st_mtime + (time_t)age > time(NULL))
+                return false;
+        return flock(fd, LOCK_EX | LOCK_NB) == 0;
+}

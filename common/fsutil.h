@@ -1,0 +1,41 @@
+/* file primitives every tree write goes through */
+#ifndef GEAR_FSUTIL_H
+#define GEAR_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "tree.h"
+
+/* temporary files of interrupted writes start with this; gear-clean removes them */
+#define GEAR_TMP_PREFIX ".gear-tmp."
+
+/* mkdir -p of a path relative to dfd (or absolute with AT_FDCWD) */
+int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e);
+/* mkdir -p of the directory holding rel */
+int mkparent(const struct gear_root *r, const char *rel, struct gear_err *e);
+
+/* replaces rel with buf: temp file in the same directory, fsync, rename, fsync dir */
+int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,
+                 mode_t mode, struct gear_err *e);
+
+/* reads rel into a NUL-terminated buffer; -ENOENT (code 1) when missing; -EFBIG past max */
+int read_file(const struct gear_root *r, const char *rel, size_t max, char **out, size_t *len,
+              struct gear_err *e);
+
+/* flock(op) on rel (created if missing); returns the fd that holds the lock */
+int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e);
+
+bool is_tmp_name(const char *name);
+/* a temp file nobody holds open for writing and older than age seconds */
+bool tmp_is_stale(int dfd, const char *name, unsigned age);
+
+/* fsync the directory holding rel */
+int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e);
+
+/* directory part of rel into buf ("." when none) */
+void path_dirname(const char *rel, char *buf, size_t n);
+
+#endif
