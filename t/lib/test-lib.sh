@@ -94,3 +94,14 @@ test_done() {
 	echo "# failed $test_failed of $test_count"
 	exit 1
 }
+
+# test_fake_unit ID [INTERNAL:EXTERNAL...]: a unit file as gear-install writes its metadata
+test_fake_unit() {
+	id=$1
+	shift
+	mkdir -p "$CTR/units/$(printf %.2s "$id")" &&
+	{
+		printf '[Unit]\nX-ContainerId=%s\n' "$id"
+		for m in "$@"; do printf 'X-PortMapping=%s\n' "$m"; done
+	} >"$CTR/units/$(printf %.2s "$id")/ctr-$id.service"
+}
