@@ -6,7 +6,7 @@ DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
 PKGS := libcrypto
 CFLAGS ?= -O2 -g
-GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -D_GNU_SOURCE -MMD -MP \
+GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -MMD -MP \
 	-DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread

@@ -1,0 +1,18 @@
+/* gear-clean: what seed 000 says may be removed */
+#ifndef GEAR_CLEAN_H
+#define GEAR_CLEAN_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "tree.h"
+
+/* kind: "key", "port", "temp"; path: the full path removed (or that would be) */
+typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
+
+/* temp files older than this and not held by a writer are stale */
+#define CLEAN_TMP_AGE 60
+
+int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
+
+#endif

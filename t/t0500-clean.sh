@@ -1,0 +1,86 @@
+#!/bin/sh
+test_description='gear-clean: unreferenced keys, dead port links, stale temp files'
+. "$(dirname "$0")/lib/test-lib.sh"
+
+test_expect_success 'setup: two keys, ports, temp files' '
+	ssh-keygen -q -t ed25519 -N "" -C one -f k1 &&
+	ssh-keygen -q -t ed25519 -N "" -C two -f k2 &&
+	gear-keys add --key-file k1.pub web1 web2 &&
+	gear-keys add --key-file k2.pub web1 &&
+	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 2 &&
+	test_fake_unit web1 80:4000 &&
+	gear-ports alloc web1 80:4000 >/dev/null &&
+	gear-ports alloc gone 80:4001 >/dev/null &&
+	mkdir -p "$CTR/env/contents/ab" "$CTR/storage/x" "$IMG/objects/ab" &&
+	echo stale >"$CTR/env/contents/ab/.gear-tmp.abcd.0123456789abcdef" &&
+	echo stale >"$IMG/objects/ab/.gear-tmp.cdef.0123456789abcdef" &&
+	echo fresh >"$CTR/env/contents/ab/.gear-tmp.abce.0123456789abcdef" &&
+	echo engine >"$CTR/storage/x/.gear-tmp.engine.0123456789abcdef" &&
+	touch -d "-2 hours" "$CTR/env/contents/ab/.gear-tmp.abcd.0123456789abcdef" \
+		"$IMG/objects/ab/.gear-tmp.cdef.0123456789abcdef" \
+		"$CTR/storage/x/.gear-tmp.engine.0123456789abcdef"
+'
+
+test_expect_success 'nothing to remove while every key is linked' '
+	gear-clean >out &&
+	printf "port\t%s\n" "$CTR/ports/interfaces/1/40/4001" >expect &&
+	printf "temp\t%s\n" "$CTR/env/contents/ab/.gear-tmp.abcd.0123456789abcdef" >>expect &&
+	printf "temp\t%s\n" "$IMG/objects/ab/.gear-tmp.cdef.0123456789abcdef" >>expect &&
+	sort out >sorted && sort expect >expect.sorted &&
+	test_cmp expect.sorted sorted &&
+	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 2 &&
+	test -L "$CTR/ports/interfaces/1/40/4000" &&
+	test_must_fail test -L "$CTR/ports/interfaces/1/40/4001" &&
+	test -f "$CTR/env/contents/ab/.gear-tmp.abce.0123456789abcdef" &&
+	test -f "$CTR/storage/x/.gear-tmp.engine.0123456789abcdef"
+'
+
+test_expect_success 'a key still linked once is kept' '
+	gear-keys remove --key-file k1.pub web1 &&
+	gear-clean >out &&
+	test_must_fail test -s out &&
+	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 2
+'
+
+test_expect_success 'a key with no links left is removed; --dry-run first' '
+	gear-keys remove --key-file k1.pub web2 &&
+	fp=$(ssh-keygen -lf k1.pub | cut -d" " -f2 | sed "s/^SHA256://" | tr "+/" "-_") &&
+	key="$CTR/keys/$(printf %.2s "$fp")/$fp" &&
+	test -f "$key" &&
+	test_tree_snapshot before &&
+	gear-clean --dry-run >out &&
+	printf "key\t%s\n" "$key" >expect &&
+	test_cmp expect out &&
+	test_tree_snapshot after &&
+	test_cmp before after &&
+	gear-clean >out &&
+	test_cmp expect out &&
+	test_must_fail test -f "$key" &&
+	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 1
+'
+
+test_expect_success 'a temp file held by a writer is kept' '
+	tmp="$CTR/env/contents/ab/.gear-tmp.held.0123456789abcdef" &&
+	echo x >"$tmp" && touch -d "-2 hours" "$tmp" &&
+	flock "$tmp" sh -c "gear-clean >out" &&
+	test_must_fail test -s out &&
+	test -f "$tmp" &&
+	gear-clean >out &&
+	printf "temp\t%s\n" "$tmp" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'an empty or missing tree is fine' '
+	GEAR_SYSROOT=$TRASH_DIRECTORY/none gear-clean >out &&
+	test_must_fail test -s out &&
+	test_must_fail test -e "$TRASH_DIRECTORY/none"
+'
+
+test_expect_success 'usage' '
+	test_expect_code 100 gear-clean extra 2>err &&
+	grep "unexpected argument '\''extra'\''" err &&
+	gear-clean --help >out &&
+	grep "^usage: gear-clean" out
+'
+
+test_done
