@@ -38,11 +38,17 @@ bin/.stamp: gear
 t/unit/%: t/unit/%.c common/libgear.a
 	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -o $@ $< common/libgear.a $(GEAR_LIBS)
 
-# libFuzzer targets: clang, ASan and UBSan, the library built again with them
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-fuzz/%: fuzz/%.c $(wildcard common/*.c common/*.h)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(wildcard common/*.c) $(GEAR_LIBS)
+# libFuzzer targets: clang, ASan and UBSan, against the library built again with them
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c)))
+fuzz/obj/%.o: common/%.c
+	@mkdir -p fuzz/obj
+	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+fuzz/libgear-fuzz.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+fuzz/%: fuzz/%.c fuzz/libgear-fuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< fuzz/libgear-fuzz.a $(GEAR_LIBS)
 
 deps:
 	scripts/setup-deps
@@ -67,7 +73,7 @@ install: all
 	for u in $(wildcard share/units/*); do install -m 0644 $$u $(DESTDIR)$(DATADIR)/units/; done
 
 clean:
-	rm -rf gear bin common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
+	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
 
 .PHONY: all deps test fuzz check install clean
--include $(wildcard common/*.d cmd/*.d)
+-include $(wildcard common/*.d cmd/*.d fuzz/obj/*.d)
