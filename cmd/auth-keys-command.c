@@ -1,8 +1,72 @@
+/*
+ * gear-auth-keys-command: sshd's AuthorizedKeysCommand. Prints the keys of
+ * the user's container (ctr-ID) or repository (git-ID) with forced commands;
+ * reads only that container's or repository's files and never writes.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "../common/err.h"
+#include "../common/keys.h"
+#include "../common/tree.h"
 #include "commands.h"
 
-/* placeholder: being written */
+static const char usage[] =
+"usage: gear-auth-keys-command USER\n"
+"       gear-auth-keys-command --forced-command\n";
+
+/* fixed at build time: sshd runs this as root, so nothing in its environment may move it */
+static const char switchns[] = GEAR_BINDIR "/gear-switchns";
+
+static int write_all(const char *buf, size_t len)
+{
+        while (len) {
+                ssize_t n = write(STDOUT_FILENO, buf, len);
+                if (n < 0)
+                        return -1;
+                buf += n;
+                len -= n;
+        }
+        return 0;
+}
+
 int cmd_auth_keys_command(int argc, char **argv)
 {
-        return gear_usage_error("usage: gear-auth-keys-command\n", "not yet available");
+        static const struct option options[] = {
+                { "forced-command", no_argument, NULL, 'c' },
+                { "help",           no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        _cleanup_free_ char *out = NULL;
+        size_t len = 0;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1)
+                switch (c) {
+                case 'c':
+                        if (optind != argc)
+                                return gear_usage_error(usage, "'--forced-command' takes no arguments");
+                        printf("%s\n", switchns);
+                        return fflush(stdout) ? GEAR_EXIT_SYS : GEAR_EXIT_OK;
+                case 'h':
+                        return gear_help(usage);
+                default:
+                        if (optopt)
+                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
+                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                }
+        if (argc - optind != 1)
+                return gear_usage_error(usage, "want one USER");
+        /* the whole answer or nothing: sshd must never see half a list */
+        if (tree_init(&tree, &err) < 0 ||
+            keys_authorized(&tree, argv[optind], switchns, &out, &len, &err) < 0)
+                return gear_fail(&err, "cannot list keys of '%s'", argv[optind]);
+        if (write_all(out, len) < 0)
+                return GEAR_EXIT_SYS;
+        return GEAR_EXIT_OK;
 }

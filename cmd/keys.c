@@ -1,8 +1,146 @@
+/*
+ * gear-keys: grants SSH keys access to containers and Git repositories.
+ * Keys are read as authorized_keys lines; options and comments are dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "../common/err.h"
+#include "../common/id.h"
+#include "../common/keys.h"
+#include "../common/tree.h"
 #include "commands.h"
 
-/* placeholder: being written */
+static const char usage[] =
+"usage: gear-keys add [--key-file FILE] [--write] TARGET...\n"
+"       gear-keys remove [--key-file FILE] [--write] TARGET...\n"
+"       gear-keys list TARGET\n";
+
+static int read_keys(const char *file, struct key_set *set, struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        const char *name = "stdin";
+
+        if (strcmp(file, "-")) {
+                fd = open(file, O_RDONLY | O_CLOEXEC);
+                if (fd < 0) {
+                        int err = errno;
+                        gear_err_sys(e, err, "cannot open '%s'", file);
+                        if (err == ENOENT || err == EISDIR)
+                                e->code = GEAR_EXIT_USAGE;
+                        return -1;
+                }
+                name = file;
+        }
+        if (keys_read_fd(fd >= 0 ? fd : STDIN_FILENO, name, set, e) < 0)
+                return -1;
+        if (!set->n)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "no keys in '%s'", name);
+        return 0;
+}
+
+static int list(struct gear_tree *t, const struct gear_target *tg)
+{
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        struct key_entry *v;
+        size_t n;
+        int ret = GEAR_EXIT_OK;
+
+        if (keys_list(t, tg, true, &v, &n, &err) < 0)
+                return gear_fail(&err, "cannot list keys");
+        for (size_t i = 0; i < n; i++) {
+                if (!v[i].text) {
+                        gear_warn("key '%s' is missing or invalid", v[i].fp);
+                        ret = GEAR_EXIT_SYS;
+                        continue;
+                }
+                printf("%s\t%s\t%s\n", v[i].fp, key_access_name(v[i].access), v[i].text);
+        }
+        key_entries_free(v, n);
+        if (fflush(stdout))
+                return GEAR_EXIT_SYS;
+        return ret;
+}
+
 int cmd_keys(int argc, char **argv)
 {
-        return gear_usage_error("usage: gear-keys\n", "not yet available");
+        static const struct option options[] = {
+                { "help",     no_argument,       NULL, 'h' },
+                { "key-file", required_argument, NULL, 'f' },
+                { "write",    no_argument,       NULL, 'w' },
+                {}
+        };
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        _cleanup_(key_set_done) struct key_set set = {0};
+        _cleanup_free_ struct gear_target *targets = NULL;
+        const char *file = "-", *verb;
+        bool write = false;
+        int c, n;
+
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+                return gear_help(usage);
+        if (argc < 2 || argv[1][0] == '-')
+                return gear_usage_error(usage, argc < 2 ? "missing command" : "unknown option '%s'",
+                                        argv[1]);
+        verb = argv[1];
+        if (strcmp(verb, "add") && strcmp(verb, "remove") && strcmp(verb, "list"))
+                return gear_usage_error(usage, "unknown command '%s'", verb);
+        argc--, argv++;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hf:w", options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        return gear_help(usage);
+                case 'f':
+                        file = optarg;
+                        break;
+                case 'w':
+                        write = true;
+                        break;
+                case ':':
+                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
+                default:
+                        if (optopt)
+                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
+                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        n = argc - optind;
+        if (n < 1)
+                return gear_usage_error(usage, "missing TARGET");
+        if (!strcmp(verb, "list") && (n > 1 || write || strcmp(file, "-")))
+                return gear_usage_error(usage, "'list' takes one TARGET and no options");
+        targets = calloc(n, sizeof *targets);
+        if (!targets) {
+                gear_err_sys(&err, ENOMEM, "cannot parse arguments");
+                return gear_fail(&err, NULL);
+        }
+        for (int i = 0; i < n; i++) {
+                if (target_parse(argv[optind + i], &targets[i], &err) < 0)
+                        return gear_fail(&err, NULL);
+                if (write && targets[i].kind != TARGET_REPO)
+                        return gear_usage_error(usage, "'--write' applies to repositories, not '%s'",
+                                                argv[optind + i]);
+        }
+        if (tree_init(&tree, &err) < 0)
+                return gear_fail(&err, NULL);
+        if (!strcmp(verb, "list"))
+                return list(&tree, &targets[0]);
+        if (read_keys(file, &set, &err) < 0)
+                return gear_fail(&err, NULL);
+        if (!strcmp(verb, "remove")) {
+                if (keys_remove(&tree, targets, n, &set, write, &err) < 0)
+                        return gear_fail(&err, "cannot remove keys");
+                return GEAR_EXIT_OK;
+        }
+        if (keys_add(&tree, targets, n, &set, write, &err) < 0)
+                return gear_fail(&err, "cannot add keys");
+        for (size_t i = 0; i < set.n; i++)
+                printf("%s\n", set.keys[i].fp);
+        return fflush(stdout) ? GEAR_EXIT_SYS : GEAR_EXIT_OK;
 }
