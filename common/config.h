@@ -1,0 +1,49 @@
+/* the host's engine settings: GEAR_SYSROOT/etc/gear/gear.conf, see gear.conf(5) */
+#ifndef GEAR_CONFIG_H
+#define GEAR_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "tree.h"
+
+#define GEAR_CONF_FILE "/etc/gear/gear.conf"
+#define GEAR_CONF_PODMAN "/usr/bin/podman"
+#define GEAR_CONF_STOP_TIMEOUT 10
+#define GEAR_CONF_MAX_STOP_TIMEOUT 3600
+
+struct gear_strv {
+        char **v; /* NULL-terminated once anything was added */
+        size_t n;
+};
+
+struct gear_config {
+        char path[PATH_MAX];     /* the file read, for messages */
+        char podman[PATH_MAX];   /* podman=, absolute */
+        char runtime[PATH_MAX];  /* runtime=: "podman --runtime"; empty: podman's default */
+        char publish_address[64]; /* publish-address=: host address of published ports; empty: all */
+        unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
+        struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
+        struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
+        struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */
+};
+
+/* compiled-in defaults */
+void config_init(struct gear_config *c);
+/* defaults, then the file when it exists; 100 "FILE:LINE: ..." on a bad line */
+int config_load_file(struct gear_config *c, const char *path, struct gear_err *e);
+/* the same for the tree's sysroot: GEAR_SYSROOT/etc/gear/gear.conf */
+int config_load(struct gear_config *c, const struct gear_tree *t, struct gear_err *e);
+/* parses a whole file's text; name is used in messages */
+int config_parse(struct gear_config *c, const char *name, const char *text, struct gear_err *e);
+void config_done(struct gear_config *c);
+
+/* global arguments for every podman call: --runtime=R, then podman-arg= */
+int config_podman_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
+/* arguments for "podman run": --ulimit=U..., then run-arg= */
+int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
+
+int strv_push(struct gear_strv *s, const char *str);
+void strv_done(struct gear_strv *s);
+
+#endif

@@ -1,0 +1,74 @@
+/* a container's systemd unit: rendered from the template, and read back */
+#ifndef GEAR_UNIT_H
+#define GEAR_UNIT_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "err.h"
+#include "id.h"
+
+#define UNIT_MAX_PORTS 64
+#define UNIT_MAX_VOLUMES 64
+#define UNIT_DEFAULT_SLICE "container-small.slice"
+#define UNIT_VALUE_MAX 1024
+
+struct unit_port {
+        unsigned internal; /* the port inside the container */
+        unsigned external; /* the host port, already allocated (never 0) */
+};
+
+struct unit_spec {
+        const char *id;            /* container id, validated */
+        const char *image;         /* what podman runs */
+        const char *request_id;    /* names this version of the unit */
+        const struct unit_port *ports;
+        size_t n_ports;
+        const char *env_file;      /* absolute path of the environment file, or NULL */
+        const char *user;          /* "UID" or "UID:GID" to run as (--isolate), or NULL */
+        const char *mcs_level;     /* SELinux level such as "s0:c1,c2" (--isolate), or NULL */
+        const char *const *volumes; /* "SOURCE:DEST[:OPTIONS]" each */
+        size_t n_volumes;
+        const char *slice;         /* "NAME" or "NAME.slice"; NULL for container-small */
+        const struct gear_config *conf; /* engine settings; NULL for the defaults */
+};
+
+/*
+ * The template (the text of share/units/ctr.service.in).  "@NAME@" is
+ * replaced by a value; a line holding a list value (PODMAN_ARG, RUN_ARG,
+ * PUBLISH, PORT_MAPPING, ENV_FILE, USER, MCS_LEVEL, VOLUME) is written once
+ * per element and dropped when the list is empty.  Values are escaped for
+ * their key: Exec* lines get systemd command-line escapes, X-* lines are
+ * written as they are (for grep and cut), others get '%' doubled.  Comment
+ * lines are copied.
+ */
+extern const char unit_template[];
+
+/* the unit text into *out (malloc'd, NUL-terminated); 100 on invalid input */
+int unit_render(const struct unit_spec *s, char **out, size_t *len, struct gear_err *e);
+/* the same with another template */
+int unit_render_template(const char *tmpl, const struct unit_spec *s, char **out, size_t *len,
+                         struct gear_err *e);
+
+/* the targets and slices gear installs (the files of share/units/) */
+struct unit_file {
+        const char *name;
+        const char *text;
+};
+extern const struct unit_file unit_static_files[];
+extern const size_t unit_static_count;
+
+/* the X-Container* metadata of a rendered unit */
+struct unit_meta {
+        gear_id id;
+        char image[UNIT_VALUE_MAX];
+        char request_id[UNIT_VALUE_MAX];
+        char user[64];               /* empty when not isolated */
+        struct unit_port ports[UNIT_MAX_PORTS];
+        size_t n_ports;
+};
+
+/* reads the [Unit] section; 100 when a value is malformed or X-ContainerId is missing */
+int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e);
+
+#endif

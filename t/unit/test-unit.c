@@ -1,0 +1,354 @@
+/*
+ * unit tests of the unit renderer in common/unit.c; TAP on stdout.
+ * "test-unit render [--conf FILE] [--port INT:EXT] [--env FILE] [--user U]
+ * [--mcs LEVEL] [--volume V] [--slice S] ID IMAGE REQUEST" prints a unit
+ * instead, for the shell tests.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../common/unit.h"
+
+static int count, failed;
+
+static void ok(int cond, const char *what)
+{
+        count++;
+        if (!cond)
+                failed++;
+        printf("%sok %d - ", cond ? "" : "not ", count);
+        /* one TAP line: control characters escaped */
+        for (const char *p = what; *p; p++)
+                if ((unsigned char)*p < 0x20)
+                        printf("\\x%02x", *p);
+                else
+                        putchar(*p);
+        putchar('\n');
+}
+
+static void same(const char *got, const char *want, const char *what)
+{
+        ok(got && !strcmp(got, want), what);
+        if (got && strcmp(got, want)) {
+                printf("# got:\n# ");
+                for (const char *p = got; *p; p++)
+                        fputs(*p == '\n' ? "\n# " : (char[]){ *p, 0 }, stdout);
+                printf("\n# want:\n# ");
+                for (const char *p = want; *p; p++)
+                        fputs(*p == '\n' ? "\n# " : (char[]){ *p, 0 }, stdout);
+                putchar('\n');
+        }
+}
+
+static char *slurp(const char *path)
+{
+        FILE *f = fopen(path, "re");
+        char *buf = NULL;
+        size_t size = 0;
+        ssize_t n;
+
+        if (!f)
+                return NULL;
+        n = getdelim(&buf, &size, 0, f); /* the files hold no NUL */
+        fclose(f);
+        if (n < 0) {
+                free(buf);
+                return strdup("");
+        }
+        return buf;
+}
+
+static const struct unit_port two_ports[] = { { 8080, 4000 }, { 22, 4001 } };
+static const char *const one_volume[] = { "/srv/data:/data:Z" };
+
+static const char full_unit[] =
+"# A gear container: written by gear-install, do not edit.\n"
+"[Unit]\n"
+"Description=Container web1\n"
+"X-ContainerId=web1\n"
+"X-ContainerImage=localhost/web:1\n"
+"X-ContainerRequestId=r-1\n"
+"X-ContainerUserId=4001:4001\n"
+"X-PortMapping=8080:4000\n"
+"X-PortMapping=22:4001\n"
+"PartOf=container.target\n"
+"After=container.target\n"
+"\n"
+"[Service]\n"
+"Type=notify\n"
+"NotifyAccess=all\n"
+"Slice=container-big.slice\n"
+"Environment=PODMAN_SYSTEMD_UNIT=%n\n"
+"ExecStart=/usr/bin/podman \\\n"
+"\t--runtime=runc \\\n"
+"\trun --rm --replace --name ctr-web1 \\\n"
+"\t--cgroups=split --sdnotify=conmon --stop-timeout=10 \\\n"
+"\t--ulimit=nofile=20000:20000 \\\n"
+"\t--publish=127.0.0.1:4000:8080 \\\n"
+"\t--publish=127.0.0.1:4001:22 \\\n"
+"\t--env-file=/var/lib/containers/env/contents/ab/abc \\\n"
+"\t--user=4001:4001 \\\n"
+"\t--security-opt=label=level:s0:c1,c2 \\\n"
+"\t--volume=/srv/data:/data:Z \\\n"
+"\tlocalhost/web:1\n"
+"ExecStop=/usr/bin/podman \\\n"
+"\t--runtime=runc \\\n"
+"\tstop --ignore --time=10 ctr-web1\n"
+"ExecStopPost=/usr/bin/podman \\\n"
+"\t--runtime=runc \\\n"
+"\trm --force --ignore ctr-web1\n"
+"KillMode=mixed\n"
+"TimeoutStartSec=300\n"
+"TimeoutStopSec=70\n"
+"SuccessExitStatus=143\n"
+"Restart=on-failure\n"
+"RestartSec=5\n"
+"\n"
+"[Install]\n"
+"WantedBy=container-active.target\n";
+
+static const char minimal_exec[] =
+"ExecStart=/usr/bin/podman \\\n"
+"\trun --rm --replace --name ctr-web2 \\\n"
+"\t--cgroups=split --sdnotify=conmon --stop-timeout=10 \\\n"
+"\tbusybox\n"
+"ExecStop=/usr/bin/podman \\\n"
+"\tstop --ignore --time=10 ctr-web2\n";
+
+static void render_tests(void)
+{
+        struct gear_err e = {0};
+        struct gear_config c;
+        struct unit_spec s = {
+                .id = "web1", .image = "localhost/web:1", .request_id = "r-1",
+                .ports = two_ports, .n_ports = 2,
+                .env_file = "/var/lib/containers/env/contents/ab/abc",
+                .user = "4001:4001", .mcs_level = "s0:c1,c2",
+                .volumes = one_volume, .n_volumes = 1, .slice = "container-big", .conf = &c,
+        };
+        struct unit_meta meta;
+        char *out = NULL;
+        size_t len = 0;
+
+        config_init(&c);
+        config_parse(&c, "t", "runtime=runc\nulimit=nofile=20000:20000\npublish-address=127.0.0.1\n", &e);
+        ok(unit_render(&s, &out, &len, &e) == 0 && len == strlen(out), "render a full spec");
+        same(out, full_unit, "the full unit, lists repeated");
+
+        ok(unit_parse_meta(out, &meta, &e) == 0, "parse the metadata back");
+        ok(!strcmp(meta.id, "web1") && !strcmp(meta.image, "localhost/web:1") &&
+           !strcmp(meta.request_id, "r-1") && !strcmp(meta.user, "4001:4001"), "id, image, request id, user");
+        ok(meta.n_ports == 2 && meta.ports[0].internal == 8080 && meta.ports[0].external == 4000 &&
+           meta.ports[1].internal == 22 && meta.ports[1].external == 4001, "port mappings");
+        free(out);
+        out = NULL;
+        config_done(&c);
+
+        /* nothing optional: the lines of empty lists go, the default slice is used */
+        s = (struct unit_spec){ .id = "web2", .image = "busybox", .request_id = "r" };
+        ok(unit_render(&s, &out, NULL, &e) == 0, "render a minimal spec");
+        ok(out && strstr(out, minimal_exec) && strstr(out, "\nSlice=container-small.slice\n") &&
+           !strstr(out, "X-PortMapping") && !strstr(out, "X-ContainerUserId") && !strstr(out, "--user") &&
+           !strstr(out, "--env-file") && !strstr(out, "label=") && !strstr(out, "--publish"),
+           "empty lists drop their lines");
+        ok(unit_parse_meta(out, &meta, &e) == 0 && meta.n_ports == 0 && !*meta.user, "no ports, no user");
+        free(out);
+        out = NULL;
+
+        /* escapes: Exec lines quote, X- lines keep the value */
+        static const char *const odd_volume[] = { "/srv/my data:/d" };
+        s = (struct unit_spec){ .id = "web3", .image = "reg/img:%1$x\"'", .request_id = "r",
+                                .volumes = odd_volume, .n_volumes = 1 };
+        ok(unit_render(&s, &out, NULL, &e) == 0, "render values that need escapes");
+        ok(out && strstr(out, "\nX-ContainerImage=reg/img:%1$x\"'\n") &&
+           strstr(out, "\n\treg/img:%%1$$x\\x22\\x27\n") && strstr(out, "\n\t--volume=/srv/my\\x20data:/d \\\n"),
+           "exec values escaped, X- values raw");
+        free(out);
+        out = NULL;
+
+        config_init(&c);
+        config_parse(&c, "t", "publish-address=::1\n", &e);
+        s = (struct unit_spec){ .id = "web4", .image = "i", .request_id = "r", .ports = two_ports, .n_ports = 1,
+                                .conf = &c };
+        ok(unit_render(&s, &out, NULL, &e) == 0 && strstr(out, "\n\t--publish=[::1]:4000:8080 \\\n"),
+           "an IPv6 publish address in brackets");
+        free(out);
+        out = NULL;
+        config_done(&c);
+}
+
+static void render_bad(const struct unit_spec *s, const char *msg)
+{
+        struct gear_err e = {0};
+        char *out = NULL;
+        char what[256];
+
+        snprintf(what, sizeof what, "refused: %s", msg);
+        ok(unit_render(s, &out, NULL, &e) == -1 && !out && e.code == GEAR_EXIT_USAGE && !strcmp(e.msg, msg), what);
+        if (strcmp(e.msg, msg))
+                printf("# got '%s'\n", e.msg);
+        free(out);
+}
+
+static void error_tests(void)
+{
+        static const struct unit_port zero[] = { { 80, 0 } };
+        static const struct unit_port many[UNIT_MAX_PORTS + 1] = { { 80, 81 } };
+        static const char *const bad_volume[] = { "/a\n:/b" };
+        struct unit_spec s = { .id = "../x", .image = "i", .request_id = "r" };
+        struct gear_err e = {0};
+        char *out = NULL;
+
+        render_bad(&s, "invalid container id '../x'");
+        s.id = "web1";
+        s.image = "";
+        render_bad(&s, "invalid image ''");
+        s.image = "--privileged";
+        render_bad(&s, "invalid image '--privileged'");
+        s.image = "a\nb";
+        render_bad(&s, "invalid image 'a\nb': control character");
+        s.image = "i";
+        s.request_id = NULL;
+        render_bad(&s, "missing request id");
+        s.request_id = "r";
+        s.slice = "a/b";
+        render_bad(&s, "invalid slice 'a/b'");
+        s.slice = "-x.slice";
+        render_bad(&s, "invalid slice '-x.slice'");
+        s.slice = NULL;
+        s.ports = zero;
+        s.n_ports = 1;
+        render_bad(&s, "invalid port mapping 80:0");
+        s.ports = many;
+        s.n_ports = UNIT_MAX_PORTS + 1;
+        render_bad(&s, "more than 64 ports");
+        s.n_ports = 0;
+        s.env_file = "env/x";
+        render_bad(&s, "environment file 'env/x' is not absolute");
+        s.env_file = NULL;
+        s.volumes = bad_volume;
+        s.n_volumes = 1;
+        render_bad(&s, "invalid volume '/a\n:/b': control character");
+        s.n_volumes = 0;
+
+        ok(unit_render_template("A=@NOPE@\n", &s, &out, NULL, &e) == -1 && !out &&
+           !strcmp(e.msg, "unit template line 1: unknown value '@NOPE@'"), "an unknown placeholder");
+        ok(unit_render_template("## gone\n# kept @ID@\nA=@ID@ user@host @VOLUME@x\nB=@\n", &s, &out, NULL, &e) == 0 &&
+           !strcmp(out, "# kept @ID@\nB=@\n"), "## lines dropped, # lines kept, empty list drops a line");
+        free(out);
+        out = NULL;
+        ok(unit_render_template("A=@PUBLISH@ @VOLUME@\n", &s, &out, NULL, &e) == -1 &&
+           !strcmp(e.msg, "unit template line 1: two lists"), "two lists on one line");
+
+        struct unit_meta meta;
+        ok(unit_parse_meta("[Unit]\nDescription=x\n", &meta, &e) == -1 &&
+           !strcmp(e.msg, "no X-ContainerId in the unit"), "metadata without an id");
+        ok(unit_parse_meta("[Unit]\nX-ContainerId=abcd\nX-PortMapping=80:x\n", &meta, &e) == -1 &&
+           !strcmp(e.msg, "invalid X-PortMapping '80:x'"), "a bad port mapping");
+        ok(unit_parse_meta("[Service]\nX-ContainerId=abcd\n[Unit]\nX-ContainerId=efgh\n", &meta, &e) == 0 &&
+           !strcmp(meta.id, "efgh"), "only the [Unit] section counts");
+}
+
+/* the compiled-in texts are the files of share/units/ */
+static void share_tests(const char *argv0)
+{
+        char self[PATH_MAX], dir[PATH_MAX + 32], path[PATH_MAX + 64];
+        char *text;
+
+        snprintf(self, sizeof self, "%s", argv0);
+        snprintf(dir, sizeof dir, "%s/../../share/units", dirname(self));
+        snprintf(path, sizeof path, "%s/ctr.service.in", dir);
+        text = slurp(path);
+        ok(text && !strcmp(text, unit_template), "unit_template is share/units/ctr.service.in");
+        free(text);
+        ok(unit_static_count == 4, "four static units");
+        for (size_t i = 0; i < unit_static_count; i++) {
+                char what[128];
+
+                snprintf(path, sizeof path, "%s/%s", dir, unit_static_files[i].name);
+                text = slurp(path);
+                snprintf(what, sizeof what, "%s is share/units/%s", unit_static_files[i].name,
+                         unit_static_files[i].name);
+                ok(text && !strcmp(text, unit_static_files[i].text), what);
+                free(text);
+        }
+}
+
+static int render_main(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "conf", required_argument, NULL, 'c' }, { "port", required_argument, NULL, 'p' },
+                { "env", required_argument, NULL, 'e' },  { "user", required_argument, NULL, 'u' },
+                { "mcs", required_argument, NULL, 'm' },  { "volume", required_argument, NULL, 'v' },
+                { "slice", required_argument, NULL, 's' }, {},
+        };
+        struct unit_port ports[UNIT_MAX_PORTS];
+        const char *volumes[UNIT_MAX_VOLUMES];
+        struct unit_spec s = { .ports = ports, .volumes = volumes };
+        struct gear_err e = {0};
+        struct gear_config c;
+        const char *conf = "/nonexistent";
+        char *out;
+        int opt;
+
+        while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (opt) {
+                case 'c':
+                        conf = optarg;
+                        break;
+                case 'p':
+                        if (s.n_ports == UNIT_MAX_PORTS ||
+                            sscanf(optarg, "%u:%u", &ports[s.n_ports].internal, &ports[s.n_ports].external) != 2)
+                                return 100;
+                        s.n_ports++;
+                        break;
+                case 'e':
+                        s.env_file = optarg;
+                        break;
+                case 'u':
+                        s.user = optarg;
+                        break;
+                case 'm':
+                        s.mcs_level = optarg;
+                        break;
+                case 'v':
+                        if (s.n_volumes == UNIT_MAX_VOLUMES)
+                                return 100;
+                        volumes[s.n_volumes++] = optarg;
+                        break;
+                case 's':
+                        s.slice = optarg;
+                        break;
+                default:
+                        return 100;
+                }
+        }
+        if (argc - optind != 3)
+                return 100;
+        s.id = argv[optind];
+        s.image = argv[optind + 1];
+        s.request_id = argv[optind + 2];
+        s.conf = &c;
+        if (config_load_file(&c, conf, &e) < 0 || unit_render(&s, &out, NULL, &e) < 0)
+                return gear_fail(&e, "cannot render");
+        fputs(out, stdout);
+        free(out);
+        config_done(&c);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc > 1 && !strcmp(argv[1], "render"))
+                return render_main(argc - 1, argv + 1);
+        render_tests();
+        error_tests();
+        share_tests(argv[0]);
+        printf("1..%d\n", count);
+        return failed ? 1 : 0;
+}
