@@ -1,0 +1,75 @@
+/* gear-delete: stop containers and remove every trace of them */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../common/container-run.h"
+#include "commands.h"
+
+static const char usage[] =
+"usage: gear-delete ID...\n";
+
+static int delete_one(struct gear_tree *tree, struct gear_systemd *m, const char *id)
+{
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_free_ struct systemd_unit_state *units = NULL;
+        char unit[CTR_PATH_MAX];
+        size_t n = 0;
+        int r;
+
+        container_unit_name(id, unit);
+        r = container_exists(tree, id, &err);
+        if (r < 0 || systemd_list_units(m, unit, &units, &n, &err) < 0)
+                return gear_fail(&err, "cannot delete '%s'", id);
+        /* stopped while its unit file is still there */
+        if ((r > 0 || n) && systemd_stop(m, unit, &err) < 0 && err.code != GEAR_EXIT_NO)
+                return gear_fail(&err, "cannot delete '%s'", id);
+        gear_err_clear(&err);
+        if (container_remove(tree, id, &err) < 0)
+                return gear_fail(&err, "cannot delete '%s'", id);
+        /* the manager forgets it */
+        if (n && (systemd_reload(m, &err) < 0 || systemd_reset_failed(m, unit, &err) < 0))
+                return gear_fail(&err, "deleted '%s' but", id);
+        return 0;
+}
+
+int cmd_delete(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                {}
+        };
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        _cleanup_systemd_ struct gear_systemd *m = NULL;
+        _cleanup_free_ gear_id *ids = NULL;
+        int c, n, k = 0;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1)
+                switch (c) {
+                case 'h':
+                        return gear_help(usage);
+                default:
+                        if (optopt)
+                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
+                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                }
+        n = argc - optind;
+        if (!n)
+                return gear_usage_error(usage, "missing ID");
+        ids = calloc(n, sizeof *ids);
+        if (!ids)
+                return gear_fail(&err, "out of memory");
+        for (int i = 0; i < n; i++)
+                if (id_parse(argv[optind + i], ids[i], &err) < 0)
+                        return gear_fail(&err, NULL);
+        if (tree_init(&tree, &err) < 0 || systemd_open(&m, &err) < 0)
+                return gear_fail(&err, NULL);
+        for (int i = 0; i < n; i++) {
+                int r = delete_one(&tree, m, ids[i]);
+                if (r && !k)
+                        k = r;
+        }
+        return k;
+}

@@ -1,0 +1,144 @@
+/*
+ * Containers in the container tree (see gear-tree(5)) and in systemd's unit directory:
+ *
+ *   units/<ab>/<ID>/<requestid>     every version of the unit, mode 0664
+ *   units/<ab>/ctr-<ID>.service     hardlink to the current version: the
+ *                                   container exists iff this file does
+ *   units/<ab>/ctr-<ID>.idle        idle flag
+ *   units/<ab>/.lock                serialises changes to the containers of <ab>
+ *   targets/, slices/               container(-active).target, container(-small).slice
+ *   data/<ab>/<ID>/<NAME>           named volumes
+ *   UNITDIR/ctr-<ID>.service        -> the tree's unit (relative link)
+ *   UNITDIR/container-active.target.wants/ctr-<ID>.service   start on boot
+ *
+ * Whether a container starts on boot is also recorded in the unit itself, so
+ * that it survives the loss of the unit directory: its [Install] section says
+ * WantedBy=container-active.target once started and WantedBy=container.target
+ * once stopped (or never started). gear-init rebuilds the links from that.
+ */
+#ifndef GEAR_CONTAINER_H
+#define GEAR_CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "env.h"
+#include "err.h"
+#include "id.h"
+#include "isolate.h"
+#include "ports.h"
+#include "tree.h"
+
+#define CTR_PATH_MAX 128
+#define CTR_REQUEST_ID_MAX 48
+#define CTR_SLICE_DEFAULT "container-small"
+#define CTR_ACTIVE_TARGET "container-active.target"
+#define CTR_TARGET "container.target"
+
+/* units/<ab>/ctr-<id>.service */
+void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* units/<ab>/<id> */
+void container_versions_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* "ctr-<id>.service" */
+void container_unit_name(const char *id, char buf[static CTR_PATH_MAX]);
+/* the id of a unit name "ctr-<id>.service"; -1 when it is not one */
+int container_id_of_unit(const char *name, gear_id id);
+
+/* a new request id: UTC time to the nanosecond, then random hex; sorts by time */
+int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e);
+
+/* 1 when the container exists, 0 when not */
+int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
+/* flock of units/<ab>/.lock; returns the fd that holds it */
+int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* every container of the tree, sorted; the caller frees *ids */
+int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
+
+/* a named volume or a host path bound into the container */
+struct ctr_volume {
+        char *source; /* absolute host path (named volumes resolved) */
+        char *target; /* absolute path in the container */
+        bool ro;
+        char name[GEAR_ID_MAX + 1]; /* named volume, "" for a host path */
+};
+
+/* "SOURCE:TARGET[:ro|:rw]"; SOURCE a NAME (under data/) or an absolute host path */
+int ctr_volume_parse(const char *spec, struct ctr_volume *v, struct gear_err *e);
+void ctr_volume_done(struct ctr_volume *v);
+
+struct ctr_install {
+        const char *id;
+        const char *image;
+        struct port_map *ports;  /* externals filled in on success */
+        size_t nports;
+        struct port_range range;
+        const struct env *env;   /* NULL: leave the environment alone */
+        const char *env_id;      /* NULL: the container's own */
+        const char *slice;       /* NULL: CTR_SLICE_DEFAULT */
+        struct ctr_volume *volumes;
+        size_t nvolumes;
+        bool isolate;
+        bool start;              /* record and link it as started */
+        /* filled in */
+        char request_id[CTR_REQUEST_ID_MAX];
+        struct isolate_user user;
+        bool updated;            /* a previous version existed */
+};
+
+/*
+ * Installs or updates a container in both trees; see gear-install(1) for the
+ * order of the steps, which makes a kill at any instant leave either the
+ * previous state or the new one (plus unreferenced leftovers). 1 when a port
+ * is taken or an environment is missing. Does not talk to systemd.
+ */
+int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
+
+/* removes every file, link, port and version of id; 0 when it did not exist */
+int container_remove(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/*
+ * Start on boot: links (or unlinks) UNITDIR/container-active.target.wants/,
+ * and records it in the unit (a new version with the other WantedBy=) when
+ * it changes. 1 when it wrote a new version, 0 when the unit already said so;
+ * -ENOENT (code 1) when the container does not exist.
+ */
+int container_set_boot(struct gear_tree *t, const char *id, bool on, struct gear_err *e);
+/* 1 when the unit says WantedBy=container-active.target */
+int container_boot_recorded(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* the targets and slices in the tree (written when missing) and linked into UNITDIR */
+int container_link_shared(struct gear_tree *t, struct gear_err *e);
+/* links id's unit into UNITDIR; with boot also its start-on-boot link */
+int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e);
+/* removes every link gear made in UNITDIR: containers, targets, slices */
+int container_unlink_all(struct gear_tree *t, struct gear_err *e);
+
+/* removes id's start-on-boot link from UNITDIR */
+int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *e);
+/* removes id's links from UNITDIR (boot link first) */
+int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* the current unit of id; -ENOENT (code 1) when the container does not exist */
+int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);
+/* writes units/<ab>/<id>/<request_id> (mode 0664) holding text */
+int container_write_version(struct gear_tree *t, const char *id, const char *text, char *request_id,
+                            struct gear_err *e);
+/* makes that version current: link to a temporary name, rename over ctr-<id>.service */
+int container_commit(struct gear_tree *t, const char *id, const char *request_id, struct gear_err *e);
+
+/* unit text with every "key" line (e.g. "WantedBy=") set to value, added to section
+ * when missing; NULL when out of memory */
+char *unit_text_set(const char *text, const char *key, const char *value, const char *section);
+/* the text with WantedBy=container-active.target (boot) or container.target */
+char *unit_text_boot(const char *text, bool boot);
+
+/* rm -rf of rel below dfd, never following a symbolic link; 0 when missing */
+int ctr_rm_tree(int dfd, const char *rel, struct gear_err *e);
+/* path of `to` relative to directory `from`: both absolute */
+int path_relative(const char *from, const char *to, char *buf, size_t n);
+
+/* test hook: GEAR_TEST_CRASH_AT=STEP kills the process with SIGKILL at STEP */
+void container_crash_point(const char *step);
+
+#endif

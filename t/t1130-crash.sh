@@ -1,0 +1,156 @@
+#!/bin/sh
+test_description='gear-install and gear-delete killed with SIGKILL at every step leave the old or the new container'
+. "$(dirname "$0")/lib/test-lib.sh"
+
+SD="$TRASH_DIRECTORY/sd"
+IMAGE=localhost/gear-test-web:latest
+RANGE=41400-41499
+g() { gear-test-systemd run "$SD" "$@"; }
+sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
+http_get() {
+	i=0
+	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
+		sleep 0.1
+	done
+}
+# gear-ports check finds nothing but links an interrupted install explains
+ports_explained() {
+	g gear-ports check >check
+	cut -f3 check | sort -u >problems
+	grep -v -x -e gone -e mismatch problems >unexplained
+	test_must_fail test -s unexplained
+}
+# every difference between two snapshots is something an install interrupted
+# before its commit may leave: a version file, a port link, the environment
+# file, the link into the unit directory
+leftovers_only() {
+	diff "$1" "$2" >diff.all
+	test_must_fail grep "^<" diff.all &&
+	sed -n "s/^> //p" diff.all |
+	grep -v -e "^[df] [0-7]* \./var/lib/containers/units/t1/$3\(/[^/ ]*\)\? $" \
+		-e "^l 777 \./var/lib/containers/ports/interfaces/1/[0-9]*/[0-9]* \.\./\.\./\.\./\.\./units/t1/ctr-$3\.service$" \
+		-e "^f 644 \./var/lib/containers/env/contents/t1/$3 $" \
+		-e "^l 777 \./etc/systemd/system/ctr-$3\.service \.\./\.\./\.\./var/lib/containers/units/t1/ctr-$3\.service$" \
+		>diff.bad
+	test_must_fail test -s diff.bad
+}
+test_atexit 'userdel ctr-t14a; userdel ctr-t14b'
+test_atexit 'gear-test-systemd stop "$SD"'
+
+test_expect_success 'setup: a manager and one container, so the shared files exist' '
+	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
+	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	build-test-image &&
+	gear-test-systemd start "$SD" &&
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14z >out &&
+	printf "t14z\t8080\t41400\n" >expect &&
+	test_cmp expect out
+'
+
+for step in ports user version env enable; do
+	test_expect_success "first install killed at '$step': as before, plus explained leftovers" '
+		test_tree_snapshot before &&
+		test_expect_code 137 env GEAR_TEST_CRASH_AT='$step' \
+			gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 8080:0 --isolate --start \
+			$IMAGE t14a GREETING=crash &&
+		test_must_fail test -e "$CTR/units/t1/ctr-t14a.service" &&
+		test_must_fail test -e "$UNITDIR/container-active.target.wants/ctr-t14a.service" &&
+		test_tree_snapshot after &&
+		leftovers_only before after t14a &&
+		ports_explained &&
+		g gear-list-units --all >out &&
+		printf "t14z\tactive\trunning\tloaded\n" >expect &&
+		test_cmp expect out
+	'
+	test_expect_success "after '$step': the same install again completes it" '
+		g gear-install --port-range $RANGE -p 8080:0 --isolate --start $IMAGE t14a GREETING=crash >out &&
+		printf "t14a\t8080\t41401\n" >expect &&
+		test_cmp expect out &&
+		g gear-ports check &&
+		http_get 41401 env.txt >body &&
+		echo crash >expect &&
+		test_cmp expect body &&
+		test -L "$UNITDIR/container-active.target.wants/ctr-t14a.service" &&
+		g gear-delete t14a &&
+		find "$GEAR_SYSROOT" -name "*t14a*" >left &&
+		test_must_fail test -s left
+	'
+done
+
+for step in commit boot release; do
+	test_expect_success "first install killed at '$step': the container is installed" '
+		test_expect_code 137 env GEAR_TEST_CRASH_AT='$step' \
+			gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 8080:0 --start \
+			$IMAGE t14a GREETING=crash &&
+		v=$(ls "$CTR/units/t1/t14a") &&
+		test "$(stat -c %i "$CTR/units/t1/t14a/$v")" = "$(stat -c %i "$CTR/units/t1/ctr-t14a.service")" &&
+		test "$(readlink "$UNITDIR/ctr-t14a.service")" = ../../../var/lib/containers/units/t1/ctr-t14a.service &&
+		echo GREETING=crash >expect &&
+		test_cmp expect "$CTR/env/contents/t1/t14a" &&
+		grep -x "WantedBy=container-active.target" "$CTR/units/t1/ctr-t14a.service" &&
+		g gear-ports check &&
+		g gear-start t14a &&
+		http_get 41401 env.txt &&
+		test -L "$UNITDIR/container-active.target.wants/ctr-t14a.service" &&
+		g gear-delete t14a
+	'
+done
+
+test_expect_success 'setup: a started container with two ports, to update' '
+	g gear-install --port-range $RANGE -p 8080:0,9090:0 --start $IMAGE t14b GREETING=v1 >out &&
+	printf "t14b\t8080\t41401\nt14b\t9090\t41402\n" >expect &&
+	test_cmp expect out &&
+	cp "$CTR/units/t1/ctr-t14b.service" unit.v1 &&
+	http_get 41401 env.txt
+'
+
+for step in ports version env enable; do
+	test_expect_success "update killed at '$step': the old unit, its ports, leftovers explained" '
+		test_expect_code 137 env GEAR_TEST_CRASH_AT='$step' \
+			gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 9090:0,7070:0 \
+			$IMAGE t14b GREETING=v2 &&
+		test_cmp unit.v1 "$CTR/units/t1/ctr-t14b.service" &&
+		test -L "$CTR/ports/interfaces/1/414/41401" &&
+		test -L "$CTR/ports/interfaces/1/414/41402" &&
+		test -L "$UNITDIR/container-active.target.wants/ctr-t14b.service" &&
+		ports_explained &&
+		test "$(sdctl is-active ctr-t14b.service)" = active
+	'
+done
+
+for step in commit release; do
+	test_expect_success "update killed at '$step': the new unit, old ports at worst mismatched" '
+		test_expect_code 137 env GEAR_TEST_CRASH_AT='$step' \
+			gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 9090:0,7070:0 \
+			$IMAGE t14b GREETING=v2 &&
+		grep -x "X-PortMapping=9090:41402" "$CTR/units/t1/ctr-t14b.service" &&
+		grep -x "X-PortMapping=7070:41403" "$CTR/units/t1/ctr-t14b.service" &&
+		echo GREETING=v2 >expect &&
+		test_cmp expect "$CTR/env/contents/t1/t14b" &&
+		ports_explained &&
+		test -L "$UNITDIR/container-active.target.wants/ctr-t14b.service" &&
+		g gear-install --port-range $RANGE -p 9090:0,7070:0 $IMAGE t14b GREETING=v2 >out &&
+		printf "t14b\t9090\t41402\nt14b\t7070\t41403\n" >expect &&
+		test_cmp expect out &&
+		g gear-ports check &&
+		test_must_fail test -L "$CTR/ports/interfaces/1/414/41401" &&
+		g gear-install --port-range $RANGE -p 8080:0,9090:0 $IMAGE t14b GREETING=v1 >out &&
+		cp "$CTR/units/t1/ctr-t14b.service" unit.v1
+	'
+done
+
+test_expect_success 'delete killed after the unit is gone: the rest is explained, and a second delete finishes' '
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=unit-removed gear-test-systemd run "$SD" gear-delete t14b &&
+	test_must_fail test -e "$CTR/units/t1/ctr-t14b.service" &&
+	test_must_fail test -e "$UNITDIR/ctr-t14b.service" &&
+	ports_explained &&
+	g gear-delete t14b &&
+	g gear-ports check &&
+	find "$GEAR_SYSROOT" -name "*t14b*" >left &&
+	test_must_fail test -s left
+'
+
+test_done
