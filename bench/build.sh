@@ -1,0 +1,142 @@
+#!/bin/sh
+# bench/build.sh [WORKDIR]
+#
+# gear-build against umoci unpack, side by side, on real Debian images, and
+# the store a whole image set takes against the registry's compressed layers.
+#
+# The image set (built once, kept in WORKDIR/set): a Debian bookworm minbase
+# image, and five application images, each one layer made by umoci repack on
+# top of a minbase layer: python3 and nginx on that same base, redis,
+# postgresql and nodejs each on a rebuilt one (a separate mmdebstrap run: the
+# same file contents, another layer digest), as images built at different
+# times are. Needs root and the Debian archive.
+#
+# Prints, per image: the content (bytes of regular files, as gear-build counts
+# them), the seconds and MB/s of umoci unpack and of gear-build (each into a
+# fresh directory, after sync; gear-build includes its fsyncs, umoci does
+# none), and their ratio. Then the machine's single-core speed for the same
+# work (SHA-256, gzip inflate, zstd -3), the bound it puts on two cores, and
+# gear-build's share of it. Then the storage of the whole set.
+set -e
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+PATH="$top/bin:$PATH"
+work=${1:-${TMPDIR:-/var/tmp}/gear-bench}
+mkdir -p "$work"
+cd "$work"
+
+# NAME:PACKAGES:BASE
+apps="python3:python3:base1 nginx:nginx-light:base1 redis:redis-server:base2 postgresql:postgresql:base3
+nodejs:nodejs:base4"
+
+now() { date +%s.%N; }
+# mbps BYTES SECONDS
+mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+build_set() {
+	[ -f set/done ] && return 0
+	rm -rf set && mkdir -p set
+	echo "# building the image set in $work/set (a few minutes)" >&2
+	umoci init --layout set/oci
+	for b in base1 base2 base3 base4; do
+		mmdebstrap --variant=minbase --quiet bookworm "set/$b.tar"
+		umoci new --image "set/oci:$b"
+		umoci raw add-layer --image "set/oci:$b" "set/$b.tar"
+		rm "set/$b.tar"
+	done
+	for app in $apps; do
+		name=${app%%:*} base=${app##*:} pkgs=${app#*:}
+		pkgs=${pkgs%:*}
+		mmdebstrap --variant=minbase --quiet --include="$pkgs" bookworm "set/$name-root"
+		umoci unpack --image "set/oci:$base" set/bundle >/dev/null
+		rsync -aHAX --numeric-ids --delete "set/$name-root/" set/bundle/rootfs/
+		umoci repack --image "set/oci:$name" set/bundle
+		umoci config --image "set/oci:$name" --config.cmd /bin/sh
+		rm -rf set/bundle "set/$name-root"
+	done
+	umoci gc --layout set/oci
+	touch set/done
+}
+
+# layers IMAGE: the digests and sizes of an image's layers, "HEX SIZE" per line
+layers() {
+	python3 - "$1" <<'EOF'
+import json, sys
+d = "set/oci/"
+for m in json.load(open(d + "index.json"))["manifests"]:
+    if m["annotations"]["org.opencontainers.image.ref.name"] == sys.argv[1]:
+        man = json.load(open(d + "blobs/sha256/" + m["digest"][7:]))
+        for l in man["layers"]:
+            print(l["digest"][7:], l["size"])
+EOF
+}
+
+build_set
+images="base1 python3 nginx redis postgresql nodejs"
+run="run.$$"
+mkdir -p "$run"
+
+printf "%-11s %9s %8s %8s %8s %8s %6s\n" image content-MB umoci-s umoci-MB/s gear-s gear-MB/s ratio
+tot_bytes=0 tot_u=0 tot_g=0
+for img in $images; do
+	sync
+	t0=$(now)
+	umoci unpack --image "set/oci:$img" "$run/u-$img" >/dev/null 2>&1
+	t1=$(now)
+	sync
+	t2=$(now)
+	GEAR_SYSROOT="$work/$run/g-$img" gear-build "oci:set/oci:$img" "bench/$img" >"$run/out-$img"
+	t3=$(now)
+	bytes=$(sed -n 's/^bytes-in	//p' "$run/out-$img")
+	u=$(secs $t0 $t1) g=$(secs $t2 $t3)
+	printf "%-11s %9s %8s %8s %8s %8s %6s\n" $img $(mbps $bytes 1) $u $(mbps $bytes $u) $g $(mbps $bytes $g) \
+		$(awk -v u=$u -v g=$g 'BEGIN { printf "%.2fx", u / g }')
+	tot_bytes=$((tot_bytes + bytes))
+	tot_u=$(awk -v a=$tot_u -v b=$u 'BEGIN { print a + b }')
+	tot_g=$(awk -v a=$tot_g -v b=$g 'BEGIN { print a + b }')
+done
+printf "%-11s %9s %8s %8s %8s %8s %6s\n" all $(mbps $tot_bytes 1) $tot_u $(mbps $tot_bytes $tot_u) $tot_g \
+	$(mbps $tot_bytes $tot_g) $(awk -v u=$tot_u -v g=$tot_g 'BEGIN { printf "%.2fx", u / g }')
+
+# the machine's speed for the same work, one core each
+big=$(for img in $images; do layers $img; done | sort -k2 -n | tail -1 | cut -d" " -f1)
+zcat "set/oci/blobs/sha256/$big" >"$run/layer.tar"
+raw=$(stat -c %s "$run/layer.tar")
+t0=$(now); zcat "set/oci/blobs/sha256/$big" >/dev/null; t1=$(now)
+inflate=$(mbps $raw $(secs $t0 $t1))
+t0=$(now); zstd -q -3 -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
+zstd=$(mbps $raw $(secs $t0 $t1))
+sha=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { sub("k", "", $2); printf "%.1f", $2 / 1000 }')
+bound=$(awk -v i=$inflate -v z=$zstd -v s=$sha 'BEGIN { printf "%.1f", 2 / (1 / i + 1 / z + 1 / s) }')
+cores=$(nproc)
+echo
+echo "machine, one core: sha256 $sha MB/s, gzip inflate $inflate MB/s, zstd -3 $zstd MB/s"
+echo "bound for inflate + sha256 + zstd on 2 of $cores cores: $bound MB/s;" \
+	"gear-build reached $(mbps $tot_bytes $tot_g) MB/s =" \
+	"$(awk -v b=$bound -v g=$(mbps $tot_bytes $tot_g) 'BEGIN { printf "%.0f%%", 100 * g / b }') of it"
+
+# storage: the whole set in one store against the registry's unique layers
+export GEAR_SYSROOT="$work/$run/all"
+for img in $images; do
+	gear-build -q "oci:set/oci:$img" "bench/$img" >/dev/null
+done
+store=$(find "$GEAR_SYSROOT/var/lib/gear/objects" -path "*/objects/??/*" -type f -printf "%s\n" | awk '{ s += $1 } END { print s }')
+index=$(for img in $images; do
+	d="$GEAR_SYSROOT/var/lib/gear/images/bench/$img/latest/blobs/sha256"
+	for b in "$d"/*; do if gzip -t "$b" 2>/dev/null; then stat -c %s "$b"; fi; done
+done | awk '{ s += $1 } END { print s }')
+registry=$(for img in $images; do layers $img; done | sort -u | awk '{ s += $2 } END { print s }')
+content=$(gear-images | awk -F'\t' '{ s += $4 } END { print s }')
+distinct=$(for img in $images; do gear-index "bench/$img"; done |
+	awk -F'\t' '$1 == "f" { print $6, $5 }' | sort -u | awk '{ s += $2 } END { print s }')
+echo
+echo "storage of all $(echo $images | wc -w) images:"
+echo "  registry, unique gzip layers:     $(mbps $registry 1) MB"
+echo "  images' file content, uncompressed: $(mbps $content 1) MB"
+echo "  distinct file contents, uncompressed: $(mbps $distinct 1) MB"
+echo "  gear store (objects):             $(mbps $store 1) MB" \
+	"($(du -sm "$GEAR_SYSROOT/var/lib/gear/objects" | cut -f1) MB on disk, in blocks)"
+echo "  gear index layers:                $(mbps $index 1) MB"
+echo "  gear store + indexes vs registry: $(awk -v s=$store -v i=$index -v r=$registry 'BEGIN { printf "%.1f%% saved", 100 * (1 - (s + i) / r) }')"
+rm -rf "$run"

@@ -1,0 +1,78 @@
+/*
+ * gear-fsck: checks the image tree: each object's content against its name,
+ * each image's blobs and the objects its index names. One line per finding.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include "../common/err.h"
+#include "../common/image.h"
+#include "../common/tree.h"
+#include "commands.h"
+
+static const char usage[] =
+"usage: gear-fsck [-q] [--repair]\n";
+
+static void report(const char *kind, const char *what, const char *detail, void *ud)
+{
+        char esc[2048];
+
+        path_escape(what, esc, sizeof esc);
+        if (detail)
+                printf("%s\t%s\t%s\n", kind, esc, detail);
+        else
+                printf("%s\t%s\n", kind, esc);
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "help",   no_argument, NULL, 'h' },
+                { "quiet",  no_argument, NULL, 'q' },
+                { "repair", no_argument, NULL, 'r' },
+                {}
+        };
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        struct fsck_counts c;
+        bool repair = false, quiet = false;
+        int opt;
+
+        opterr = 0;
+        while ((opt = getopt_long(argc, argv, ":hqr", options, NULL)) != -1) {
+                switch (opt) {
+                case 'h':
+                        return gear_help(usage);
+                case 'q':
+                        quiet = true;
+                        break;
+                case 'r':
+                        repair = true;
+                        break;
+                default:
+                        if (optopt)
+                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
+                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                }
+        }
+        if (argc != optind)
+                return gear_usage_error(usage, "too many arguments");
+        if (tree_init(&tree, &err) < 0)
+                return gear_fail(&err, NULL);
+        if (root_open(&tree.img, 0, &err) < 0) {
+                if (err.code == GEAR_EXIT_NO)
+                        return GEAR_EXIT_OK; /* nothing to check */
+                return gear_fail(&err, NULL);
+        }
+        if (image_fsck(&tree.img, repair, report, NULL, &c, &err) < 0)
+                return gear_fail(&err, "cannot check '%s'", tree.img.path);
+        if (!quiet)
+                fprintf(stderr, "%s: %llu objects, %llu images: %llu corrupt, %llu missing, %llu bad images, "
+                        "%llu stale, %llu repaired\n", gear_prog, (unsigned long long)c.objects,
+                        (unsigned long long)c.images, (unsigned long long)c.corrupt,
+                        (unsigned long long)c.missing, (unsigned long long)c.bad_images,
+                        (unsigned long long)c.stale, (unsigned long long)c.repaired);
+        if (fflush(stdout))
+                return GEAR_EXIT_SYS;
+        return c.corrupt || c.missing || c.bad_images ? GEAR_EXIT_NO : GEAR_EXIT_OK;
+}

@@ -1,0 +1,33 @@
+/* SHA-256 content digests (OpenSSL EVP), as lowercase hex and as "sha256:HEX" */
+#ifndef GEAR_DIGEST_H
+#define GEAR_DIGEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define DIGEST_HEX_LEN 64
+#define DIGEST_PREFIX "sha256:"
+
+typedef char digest_hex[DIGEST_HEX_LEN + 1];
+
+struct digest {
+        void *ctx; /* EVP_MD_CTX */
+};
+
+int digest_init(struct digest *d, struct gear_err *e);
+void digest_update(struct digest *d, const void *buf, size_t n);
+/* finishes the digest into hex; the context can be initialised again */
+void digest_final(struct digest *d, digest_hex hex);
+void digest_done(struct digest *d);
+
+/* one-shot digest of a buffer */
+int digest_buf(const void *buf, size_t n, digest_hex hex, struct gear_err *e);
+
+/* exactly 64 lowercase hex digits */
+bool digest_hex_valid(const char *s);
+/* "sha256:HEX" into hex; false when malformed */
+bool digest_parse(const char *s, digest_hex hex);
+
+#endif

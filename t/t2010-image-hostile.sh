@@ -1,0 +1,137 @@
+#!/bin/sh
+test_description='gear-build refuses hostile and malformed layers, leaving the store and images as they were'
+. "$(dirname "$0")/lib/test-lib.sh"
+
+# snap FILE: every path of the image tree, with size and mtime for files
+snap() {
+	(cd "$IMG" && find . -type d -printf "%y %m %p\n" && find . ! -type d -printf "%y %m %s %T@ %p\n") |
+		sort >"$1"
+}
+
+# refused CASE MESSAGE: building CASE exits 100 with MESSAGE (layer digests
+# shown as D) and changes nothing in the image tree
+refused() {
+	snap before &&
+	test_expect_code 100 gear-build "oci:hostile/$1:bad" "bad/$1" >out 2>err &&
+	test_must_fail test -s out &&
+	sed "s/(sha256:[0-9a-f]\{12\})/(sha256:D)/" err >got &&
+	printf "gear-build: cannot build '%s': %s\n" "bad/$1:latest" "$2" >expect &&
+	test_cmp expect got &&
+	snap after &&
+	test_cmp before after
+}
+
+test_expect_success 'build the hostile layers' '
+	build-test-images --hostile hostile &&
+	test -d hostile/good && test -d hostile/dotdot
+'
+
+test_expect_success 'the good image of the same making builds' '
+	gear-build -q oci:hostile/good:good good >out &&
+	gear-index good >index &&
+	grep -x "f	0644	0	0	600	sha256:[0-9a-f]*	etc/motd" index &&
+	ls "$IMG/objects" >dirs && test -s dirs
+'
+
+test_expect_success 'the message names the layer by its digest' '
+	layer=$(python3 -c "import json; d=\"hostile/dotdot/\"; i=json.load(open(d+\"index.json\")); m=json.load(open(d+\"blobs/sha256/\"+i[\"manifests\"][0][\"digest\"][7:])); print(m[\"layers\"][0][\"digest\"][:19])") &&
+	test_expect_code 100 gear-build oci:hostile/dotdot:bad x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': layer 1 ($layer): entry '\''../evil'\'': '\''..'\'' in name" >expect &&
+	test_cmp expect err
+'
+
+test_expect_success 'a ../ name is refused' '
+	refused dotdot "layer 1 (sha256:D): entry '\''../evil'\'': '\''..'\'' in name"
+'
+
+test_expect_success 'a .. inside a name is refused' '
+	refused dotdot-inner "layer 1 (sha256:D): entry '\''etc/../../evil'\'': '\''..'\'' in name"
+'
+
+test_expect_success 'an absolute name is refused' '
+	refused absolute "layer 1 (sha256:D): entry '\''/etc/evil'\'': absolute name"
+'
+
+test_expect_success 'a write through a symlink is refused' '
+	refused symlink-write "layer 1 (sha256:D): entry '\''link/shadow'\'': '\''link'\'' is a symlink"
+'
+
+test_expect_success 'a write through a symlink of a lower layer is refused' '
+	refused symlink-write-layers "layer 2 (sha256:D): entry '\''link/evil'\'': '\''link'\'' is a symlink"
+'
+
+test_expect_success 'a hardlink out of the root is refused' '
+	refused hardlink-outside "layer 1 (sha256:D): entry '\''h'\'': hardlink target: '\''..'\'' in name" &&
+	refused hardlink-absolute "layer 1 (sha256:D): entry '\''h'\'': hardlink target: absolute name"
+'
+
+test_expect_success 'a hardlink to nothing is refused' '
+	refused hardlink-missing "layer 1 (sha256:D): entry '\''h'\'': hardlink to missing '\''etc/nothere'\''"
+'
+
+test_expect_success 'a truncated gzip layer is refused' '
+	refused truncated-gzip "layer 1 (sha256:D): entry '\''big'\'': truncated gzip input"
+'
+
+test_expect_success 'a header claiming more bytes than the archive holds is refused' '
+	refused size-long "layer 1 (sha256:D): entry '\''etc/motd'\'': Truncated tar archive"
+'
+
+test_expect_success 'a header claiming fewer bytes than follow is refused' '
+	refused size-short "layer 1 (sha256:D): after entry '\''etc/motd'\'': Damaged tar archive"
+'
+
+test_expect_success 'a layer that does not match its digest is refused' '
+	want=$(sha256sum <hostile/digest-mismatch/blobs/sha256/$(ls hostile/digest-mismatch/blobs/sha256 | while read b; do
+		if gzip -t hostile/digest-mismatch/blobs/sha256/$b 2>/dev/null; then echo $b; fi; done) | cut -d" " -f1) &&
+	refused digest-mismatch "layer 1 (sha256:D): content does not match its digest (it is sha256:$want)"
+'
+
+test_expect_success 'a layer using the index records of gear itself is refused' '
+	refused reserved-xattr "layer 1 (sha256:D): entry '\''x'\'': reserved xattr '\''GEAR.digest'\''"
+'
+
+test_expect_success 'a missing layer blob is refused' '
+	cp -r hostile/good nolayer &&
+	layer=$(cd nolayer/blobs/sha256 && for b in *; do if gzip -t $b 2>/dev/null; then echo $b; fi; done) &&
+	rm nolayer/blobs/sha256/$layer &&
+	snap before &&
+	test_expect_code 100 gear-build oci:nolayer:good x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': layer 1 (sha256:$(echo $layer | cut -c1-12)): cannot open '\''nolayer/blobs/sha256/$layer'\'': No such file or directory" >expect &&
+	test_cmp expect err &&
+	snap after &&
+	test_cmp before after
+'
+
+test_expect_success 'a tampered manifest is refused' '
+	cp -r hostile/good badman &&
+	man=$(python3 -c "import json; print(json.load(open(\"badman/index.json\"))[\"manifests\"][0][\"digest\"][7:])") &&
+	sed -i "s/schemaVersion/schemaversion/" badman/blobs/sha256/$man &&
+	test_expect_code 100 gear-build oci:badman:good x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': in '\''badman'\'': blob sha256:$(echo $man | cut -c1-12) does not match its digest" >expect &&
+	test_cmp expect err
+'
+
+test_expect_success 'a truncated docker archive is refused' '
+	build-test-images --big 1 imgs &&
+	size=$(stat -c %s imgs/multi.tar) &&
+	head -c $((size / 2)) imgs/multi.tar >half.tar &&
+	snap before &&
+	test_expect_code 100 gear-build docker-archive:half.tar x 2>err &&
+	grep "^gear-build: cannot build '\''x:latest'\'': " err &&
+	snap after &&
+	test_cmp before after
+'
+
+test_expect_success 'nothing was left behind' '
+	ls "$IMG/build" >left &&
+	test_must_fail test -s left &&
+	gear-images >list &&
+	printf "good\tlatest\t2\t" >expect &&
+	cut -f1-3 list | tr "\n" "\t" >got &&
+	test_cmp expect got &&
+	gear-fsck >out 2>err &&
+	test_must_fail test -s out
+'
+
+test_done
