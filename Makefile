@@ -4,7 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto
+PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux
 CFLAGS ?= -O2 -g
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -MMD -MP \
 	-DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
@@ -59,6 +59,11 @@ test: all $(UNIT_BIN)
 fuzz: $(FUZZ_BIN)
 	scripts/run-fuzz $(FUZZ_SECONDS) $(FUZZ_BIN)
 
+# the README's first command: gear end to end in a scratch directory
+demo: deps
+	$(MAKE) all
+	scripts/demo
+
 check: deps
 	$(MAKE) all
 	$(MAKE) test
@@ -75,5 +80,5 @@ install: all
 clean:
 	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
 
-.PHONY: all deps test fuzz check install clean
+.PHONY: all deps demo test fuzz check install clean
 -include $(wildcard common/*.d cmd/*.d fuzz/obj/*.d)

@@ -21,11 +21,25 @@ struct command {
 
 static const struct command commands[] = {
         { "auth-keys-command", cmd_auth_keys_command },
+        { "build",             cmd_build },
         { "clean",             cmd_clean },
+        { "delete",            cmd_delete },
         { "env",               cmd_env },
+        { "export",            cmd_export },
+        { "fsck",              cmd_fsck },
+        { "images",            cmd_images },
+        { "index",             cmd_index },
+        { "init",              cmd_init },
+        { "install",           cmd_install },
         { "keys",              cmd_keys },
+        { "list-units",        cmd_list_units },
         { "ports",             cmd_ports },
+        { "purge",             cmd_purge },
+        { "restart",           cmd_restart },
         { "set-env",           cmd_set_env },
+        { "start",             cmd_start },
+        { "status",            cmd_status },
+        { "stop",              cmd_stop },
 };
 
 static int compare(const void *key, const void *elem)
