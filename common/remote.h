@@ -1,0 +1,51 @@
+/*
+ * A store other hosts share: a directory (usually an NFS mount) or an OCI
+ * distribution registry. Objects keep the form the local store gives them
+ * (zstd or raw, see store.h) and are named by the SHA-256 of their
+ * uncompressed content; a reader verifies that digest after decoding, so a
+ * store is never trusted.
+ *
+ *   DIR, dir:DIR                     objects/<ab>/<rest>, images/NAME/TAG/...
+ *   docker://HOST[:PORT]/REPO        one registry repository per image name
+ */
+#ifndef GEAR_REMOTE_H
+#define GEAR_REMOTE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct remote;
+
+#include "tree.h"
+
+/* spec as above */
+int remote_open(const char *spec, struct remote **r, struct gear_err *e);
+void remote_free(struct remote *r);
+
+/*
+ * Writes the stored bytes of the object whose uncompressed content has SHA-256
+ * hex to fd (from its current offset). blob is the digest of the stored bytes
+ * ("sha256:..."), which a registry needs and a directory store ignores.
+ * Bounded by timeouts; code 111 on a transport error, 1 when the store lacks
+ * the object. Safe to call from several threads on one struct remote.
+ */
+int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int fd, struct gear_err *e);
+
+/*
+ * A pulled image records where it came from in its image directory
+ * (images/NAME/TAG/, given relative to the image tree): the store spec, and
+ * for a registry the map from content digest to blob digest.
+ */
+/* 1 and spec filled when the image came from a store, 0 when it was built here */
+int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e);
+
+struct object_map;
+/* an image without a map gives an empty one */
+int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e);
+/* the blob digest of content hex, NULL when the map does not list it */
+const char *object_map_blob(const struct object_map *m, const char *hex);
+void object_map_free(struct object_map *m);
+
+#endif
