@@ -14,6 +14,7 @@
 
 #include "fsutil.h"
 #include "image.h"
+#include "layer.h"
 #include "index.h"
 
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -60,32 +61,6 @@ static int write_blob(int dfd, const void *buf, size_t n, digest_hex hex, struct
         return write_at(dfd, rel, buf, n, e);
 }
 
-struct membuf {
-        char *p;
-        size_t n, cap;
-};
-
-static la_ssize_t mem_write(struct archive *a, void *ud, const void *buf, size_t n)
-{
-        struct membuf *m = ud;
-
-        if (m->n + n > m->cap) {
-                size_t cap = m->cap ? m->cap : 1 << 16;
-                while (cap < m->n + n)
-                        cap *= 2;
-                char *p = realloc(m->p, cap);
-                if (!p) {
-                        archive_set_error(a, ENOMEM, "out of memory");
-                        return -1;
-                }
-                m->p = p;
-                m->cap = cap;
-        }
-        memcpy(m->p + m->n, buf, n);
-        m->n += n;
-        return n;
-}
-
 /* gzip, reproducibly (no timestamp in the header) */
 static int gzip(const char *in, size_t n, struct membuf *out, struct gear_err *e)
 {
@@ -103,7 +78,7 @@ static int gzip(const char *in, size_t n, struct membuf *out, struct gear_err *e
         if (archive_write_set_format_raw(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
             archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
             archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-            archive_write_open(a, out, NULL, mem_write, NULL) != ARCHIVE_OK ||
+            archive_write_open(a, out, NULL, membuf_write, NULL) != ARCHIVE_OK ||
             archive_write_header(a, ent) != ARCHIVE_OK ||
             archive_write_data(a, in, n) != (la_ssize_t)n || archive_write_close(a) != ARCHIVE_OK) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot compress index: %s", archive_error_string(a));

@@ -16,32 +16,6 @@
 #include "index.h"
 #include "layer.h"
 
-struct membuf {
-        char *p;
-        size_t n, cap;
-};
-
-static la_ssize_t mem_write(struct archive *a, void *ud, const void *buf, size_t n)
-{
-        struct membuf *m = ud;
-
-        if (m->n + n > m->cap) {
-                size_t cap = m->cap ? m->cap : 1 << 16;
-                while (cap < m->n + n)
-                        cap *= 2;
-                char *p = realloc(m->p, cap);
-                if (!p) {
-                        archive_set_error(a, ENOMEM, "out of memory");
-                        return -1;
-                }
-                m->p = p;
-                m->cap = cap;
-        }
-        memcpy(m->p + m->n, buf, n);
-        m->n += n;
-        return n;
-}
-
 struct writer {
         struct archive *a;
         struct archive_entry *ent;
@@ -153,7 +127,7 @@ int index_write(struct itree *t, char **tar, size_t *len, struct index_summary *
             archive_write_set_format_option(w.a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
             /* names are bytes: no conversion through the locale */
             archive_write_set_format_option(w.a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
-            archive_write_open(w.a, &out, NULL, mem_write, NULL) != ARCHIVE_OK) {
+            archive_write_open(w.a, &out, NULL, membuf_write, NULL) != ARCHIVE_OK) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot write index: %s", archive_error_string(w.a));
                 goto out;
         }

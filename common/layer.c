@@ -281,3 +281,24 @@ int layer_apply(struct layer_ctx *c, struct archive *a, struct gear_err *e)
                 path_escape(name, prev, sizeof prev);
         }
 }
+
+long membuf_write(struct archive *a, void *ud, const void *buf, size_t n)
+{
+        struct membuf *m = ud;
+
+        if (m->n + n > m->cap) {
+                size_t cap = m->cap ? m->cap : 1 << 16;
+                while (cap < m->n + n)
+                        cap *= 2;
+                char *p = realloc(m->p, cap);
+                if (!p) {
+                        archive_set_error(a, ENOMEM, "out of memory");
+                        return -1;
+                }
+                m->p = p;
+                m->cap = cap;
+        }
+        memcpy(m->p + m->n, buf, n);
+        m->n += n;
+        return n;
+}

@@ -27,6 +27,13 @@ struct layer_ctx {
 };
 
 /* reads every entry of an opened archive; 100 with the layer and entry named when malformed */
+/* a growing buffer that libarchive writes into (archive_write_open's write callback) */
+struct membuf {
+        char *p;
+        size_t n, cap;
+};
+long membuf_write(struct archive *a, void *ud, const void *buf, size_t n);
+
 int layer_apply(struct layer_ctx *c, struct archive *a, struct gear_err *e);
 /* one entry, its member name already relative to the image root */
 int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_entry *ent,

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "fsutil.h"
 #include "ports.h"
 
@@ -491,66 +492,40 @@ const char *port_link_state(int state)
 /* links claimed by units that do not point back at them */
 static int check_units(struct gear_tree *t, int flags, port_report_fn report, void *ud, struct gear_err *e)
 {
-        _cleanup_closedir_ DIR *units = NULL;
-        struct dirent *s;
-        int fd, bad = 0;
+        _cleanup_free_ gear_id *ids = NULL;
+        size_t nids;
+        int bad = 0;
 
-        fd = openat(t->ctr.fd, "units", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        if (!(units = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        while ((s = readdir(units))) {
-                _cleanup_closedir_ DIR *shard = NULL;
-                struct dirent *de;
+        if (container_list(t, &ids, &nids, e) < 0)
+                return -1;
+        for (size_t j = 0; j < nids; j++) {
+                _cleanup_free_ struct port_map *maps = NULL;
+                struct gear_err ignore = {0};
+                char target[PATH_MAX], have[PATH_MAX], path[64];
+                size_t n = 0;
 
-                if (s->d_name[0] == '.')
+                if (unit_ports_read(t, ids[j], &maps, &n, &ignore) < 0)
                         continue;
-                fd = openat(dirfd(units), s->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0 || !(shard = fdopendir(fd))) {
-                        if (fd >= 0)
-                                close(fd);
-                        continue;
-                }
-                while ((de = readdir(shard))) {
-                        _cleanup_free_ struct port_map *maps = NULL;
-                        struct gear_err ignore = {0};
-                        char target[PATH_MAX], have[PATH_MAX], path[64];
-                        size_t len = strlen(de->d_name), n = 0;
-                        gear_id id;
+                unit_target(target, sizeof target, ids[j]);
+                for (size_t i = 0; i < n; i++) {
+                        const char *action = NULL;
+                        ssize_t k;
 
-                        if (len < 13 || strncmp(de->d_name, "ctr-", 4) || strcmp(de->d_name + len - 8, ".service") ||
-                            len - 12 > GEAR_ID_MAX)
+                        port_path(path, sizeof path, maps[i].external);
+                        k = readlinkat(t->ctr.fd, path, have, sizeof have - 1);
+                        /* a link to another unit: that side reports it as a mismatch */
+                        if (k >= 0)
                                 continue;
-                        memcpy(id, de->d_name + 4, len - 12);
-                        id[len - 12] = 0;
-                        if (!id_valid(id) || unit_ports_read(t, id, &maps, &n, &ignore) < 0)
-                                continue;
-                        unit_target(target, sizeof target, id);
-                        for (size_t i = 0; i < n; i++) {
-                                ssize_t k;
-                                const char *action = NULL;
-
-                                port_path(path, sizeof path, maps[i].external);
-                                k = readlinkat(t->ctr.fd, path, have, sizeof have - 1);
-                                if (k >= 0) {
-                                        have[k] = 0;
-                                        if (!strcmp(have, target))
-                                                continue;
-                                        /* the other side reports it as a mismatch */
-                                        continue;
-                                }
-                                bad++;
-                                if (flags & CHECK_REPAIR) {
-                                        int r = link_port(t, maps[i].external, target, e);
-                                        if (r < 0 && r != -EEXIST)
-                                                return -1;
-                                        action = r >= 0 ? "restored" : "kept";
-                                        if (r >= 0)
-                                                bad--;
-                                }
-                                report(maps[i].external, id, "missing", action, ud);
+                        bad++;
+                        if (flags & CHECK_REPAIR) {
+                                int r = link_port(t, maps[i].external, target, e);
+                                if (r < 0 && r != -EEXIST)
+                                        return -1;
+                                action = r >= 0 ? "restored" : "kept";
+                                if (r >= 0)
+                                        bad--;
                         }
+                        report(maps[i].external, ids[j], "missing", action, ud);
                 }
         }
         return bad;
