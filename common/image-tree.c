@@ -205,10 +205,14 @@ struct tnode *itree_put(struct itree *t, struct tnode *dir, const char *name, st
         struct tnode *n = itree_lookup(t, dir, name);
 
         if (n) {
+                /*
+                 * Take the reference first: ino may live only below n (a
+                 * hardlink "a" to "a/b"), and freeing the subtree would drop it.
+                 */
+                ino->refs++;
                 /* a directory over a directory keeps what is below it */
                 if (!S_ISDIR(n->ino->mode) || !S_ISDIR(ino->mode))
                         free_subtree(t, n);
-                ino->refs++;
                 inode_unref(n->ino);
                 n->ino = ino;
                 n->layer = layer;

@@ -69,6 +69,36 @@ test_expect_success 'a hardlink to nothing is refused' '
 	refused hardlink-missing "layer 1 (sha256:D): entry '\''h'\'': hardlink to missing '\''etc/nothere'\''"
 '
 
+test_expect_success 'a hardlink that replaces its own parent directory keeps its content' '
+	python3 - <<-\EOF &&
+	import tarfile, io, json, hashlib
+	def mk(entries):
+	    b = io.BytesIO()
+	    t = tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT)
+	    for ti, d in entries:
+	        t.addfile(ti, io.BytesIO(d) if d else None)
+	    t.close()
+	    return b.getvalue()
+	def T(n, **k):
+	    ti = tarfile.TarInfo(n)
+	    for a, v in k.items():
+	        setattr(ti, a, v)
+	    return ti
+	L = mk([(T("a/", type=tarfile.DIRTYPE, mode=0o755), None), (T("a/b", size=5), b"hello"),
+	        (T("a", type=tarfile.LNKTYPE, linkname="a/b"), None)])
+	c = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+	                "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(L).hexdigest()]}}).encode()
+	m = json.dumps([{"Config": "c.json", "RepoTags": ["x:latest"], "Layers": ["l.tar"]}]).encode()
+	open("parent-link.tar", "wb").write(mk([(T("c.json", size=len(c)), c), (T("l.tar", size=len(L)), L),
+	                                      (T("manifest.json", size=len(m)), m)]))
+	EOF
+	gear-build -q docker-archive:parent-link.tar parent-link >out &&
+	gear-index parent-link >index &&
+	grep -x "f	0644	0	0	5	sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824	a" index &&
+	test $(wc -l <index) = 2 &&
+	rm -rf "$IMG/images/parent-link"
+'
+
 test_expect_success 'a truncated gzip layer is refused' '
 	refused truncated-gzip "layer 1 (sha256:D): entry '\''big'\'': truncated gzip input"
 '
