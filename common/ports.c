@@ -123,6 +123,26 @@ static int ports_lock(struct gear_tree *t, int op, struct gear_err *e)
         return lock_file(&t->ctr, "ports/.lock", op, e);
 }
 
+/* makes a port link change durable: fsync its block directory */
+static int sync_block(struct gear_tree *t, unsigned port, struct gear_err *e)
+{
+        char path[64];
+
+        port_path(path, sizeof path, port);
+        return fsync_parent(&t->ctr, path, e);
+}
+
+/* a new block directory: fsync the directories above it, up to the root */
+static int sync_new_block(struct gear_tree *t, struct gear_err *e)
+{
+        static const char *const dirs[] = { PORTS_DIR "/x", "ports/interfaces/x", "ports/x", "x" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (fsync_parent(&t->ctr, dirs[i], e) < 0)
+                        return -1;
+        return 0;
+}
+
 /* 0 when made, 1 when it already was ours, -EEXIST when taken, <0 on error */
 static int link_port(struct gear_tree *t, unsigned port, const char *target, struct gear_err *e)
 {
@@ -136,6 +156,8 @@ static int link_port(struct gear_tree *t, unsigned port, const char *target, str
                         return 0;
                 if (errno == ENOENT && !made_dir) {
                         if (mkparent(&t->ctr, path, e) < 0)
+                                return -1;
+                        if (sync_new_block(t, e) < 0)
                                 return -1;
                         made_dir = true;
                         continue;
@@ -296,6 +318,10 @@ int ports_alloc(struct gear_tree *t, const char *id, struct port_map *maps, size
                 if (k < 0)
                         maps[i].external = 0;
         }
+        /* durable before the caller records the ports anywhere else */
+        for (i = 0; i < n && k >= 0; i++)
+                if (made[i] && sync_block(t, maps[i].external, e) < 0)
+                        k = -1;
         if (k >= 0)
                 return 0;
         /* all or nothing: undo what this call made */
@@ -315,9 +341,11 @@ int ports_release_some(struct gear_tree *t, const char *id, const struct port_ma
         if (root_open(&t->ctr, 0, e) < 0)
                 return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
         unit_target(target, sizeof target, id);
-        for (size_t i = 0; i < n; i++)
-                if (maps[i].external && unlink_port(t, maps[i].external, target, e) < 0)
+        for (size_t i = 0; i < n; i++) {
+                int k = maps[i].external ? unlink_port(t, maps[i].external, target, e) : 0;
+                if (k < 0 || (k > 0 && sync_block(t, maps[i].external, e) < 0))
                         return -1;
+        }
         return 0;
 }
 
@@ -378,7 +406,9 @@ static int release_one(struct gear_tree *t, unsigned port, const char *have, voi
 
         if (strcmp(have, c->target))
                 return 0;
-        return unlink_port(t, port, c->target, c->e) < 0 ? -1 : 0;
+        if (unlink_port(t, port, c->target, c->e) < 0)
+                return -1;
+        return sync_block(t, port, c->e);
 }
 
 int ports_release(struct gear_tree *t, const char *id, struct gear_err *e)

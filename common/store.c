@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,16 +39,41 @@ bool store_is_zstd(const void *buf, size_t n)
         return n >= sizeof zstd_magic && !memcmp(buf, zstd_magic, sizeof zstd_magic);
 }
 
+/* one compression context per thread, freed when the thread exits */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+
+static void cctx_free(void *p)
+{
+        ZSTD_freeCCtx(p);
+}
+
+static void cctx_key_init(void)
+{
+        pthread_key_create(&cctx_key, cctx_free);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+        ZSTD_CCtx *c;
+
+        pthread_once(&cctx_once, cctx_key_init);
+        c = pthread_getspecific(cctx_key);
+        if (!c && (c = ZSTD_createCCtx()))
+                pthread_setspecific(cctx_key, c);
+        return c;
+}
+
 int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e)
 {
-        static __thread ZSTD_CCtx *cctx;
+        ZSTD_CCtx *cctx;
         bool must = store_is_zstd(buf, n);
         size_t cap, r;
         void *z;
 
         if (n < STORE_RAW_MAX && !must)
                 goto raw;
-        if (!cctx && !(cctx = ZSTD_createCCtx()))
+        if (!(cctx = thread_cctx()))
                 return gear_err_sys(e, ENOMEM, "cannot compress");
         cap = ZSTD_compressBound(n);
         if (!(z = malloc(cap)))
