@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../common/err.h"
+#include "../common/fsutil.h"
 #include "../common/keys.h"
 #include "../common/tree.h"
 #include "commands.h"
@@ -19,18 +20,6 @@ static const char usage[] =
 
 /* fixed at build time: sshd runs this as root, so nothing in its environment may move it */
 static const char switchns[] = GEAR_BINDIR "/gear-switchns";
-
-static int write_all(const char *buf, size_t len)
-{
-        while (len) {
-                ssize_t n = write(STDOUT_FILENO, buf, len);
-                if (n < 0)
-                        return -1;
-                buf += n;
-                len -= n;
-        }
-        return 0;
-}
 
 int cmd_auth_keys_command(int argc, char **argv)
 {
@@ -66,7 +55,9 @@ int cmd_auth_keys_command(int argc, char **argv)
         if (tree_init(&tree, &err) < 0 ||
             keys_authorized(&tree, argv[optind], switchns, &out, &len, &err) < 0)
                 return gear_fail(&err, "cannot list keys of '%s'", argv[optind]);
-        if (write_all(out, len) < 0)
+        if (write_all(STDOUT_FILENO, out, len) < 0) {
+                gear_warn("cannot write keys of '%s'", argv[optind]);
                 return GEAR_EXIT_SYS;
+        }
         return GEAR_EXIT_OK;
 }

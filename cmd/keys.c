@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/err.h"
@@ -34,6 +35,9 @@ static int read_keys(const char *file, struct key_set *set, struct gear_err *e)
                                 e->code = GEAR_EXIT_USAGE;
                         return -1;
                 }
+                struct stat st;
+                if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': is a directory", file);
                 name = file;
         }
         if (keys_read_fd(fd >= 0 ? fd : STDIN_FILENO, name, set, e) < 0)

@@ -71,8 +71,10 @@ int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e)
         return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+int write_all(int fd, const void *data, size_t len)
 {
+        const char *buf = data;
+
         while (len) {
                 ssize_t n = write(fd, buf, len);
                 if (n < 0) {
@@ -130,8 +132,10 @@ int read_file(const struct gear_root *r, const char *rel, size_t max, char **out
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t n = 0, cap = 0;
+        struct stat st;
 
-        fd = openat(r->fd, rel, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a fifo planted in a tree must not hang a reader */
+        fd = openat(r->fd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
                 int err = errno;
                 gear_err_sys(e, err, "cannot open '%s/%s'", r->path, rel);
@@ -139,6 +143,10 @@ int read_file(const struct gear_root *r, const char *rel, size_t max, char **out
                         e->code = GEAR_EXIT_NO;
                 return -err;
         }
+        if (fstat(fd, &st) < 0)
+                return gear_err_sys(e, errno, "cannot stat '%s/%s'", r->path, rel);
+        if (!S_ISREG(st.st_mode))
+                return gear_err_set(e, GEAR_EXIT_SYS, "'%s/%s' is not a regular file", r->path, rel), -EINVAL;
         for (;;) {
                 if (n + 1 >= cap) {
                         if (cap > max)

@@ -17,6 +17,9 @@ int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e);
 /* mkdir -p of the directory holding rel */
 int mkparent(const struct gear_root *r, const char *rel, struct gear_err *e);
 
+/* write(2) until done, through EINTR; -errno on failure */
+int write_all(int fd, const void *buf, size_t len);
+
 /* replaces rel with buf: temp file in the same directory, fsync, rename, fsync dir */
 int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,
                  mode_t mode, struct gear_err *e);

@@ -186,20 +186,6 @@ bool stage_token_stale(const struct gear_root *img, const char *token)
         return flock(fd, LOCK_EX | LOCK_NB) == 0;
 }
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-        for (const char *p = buf; n;) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                p += k;
-                n -= k;
-        }
-        return 0;
-}
-
 /* the digest is new to this build and to the store: the caller stages it */
 static int claim(struct store_stage *s, const char *hex, uint64_t size, bool *is_new)
 {

@@ -346,4 +346,14 @@ test_expect_success 'usage errors exit 100' '
 	test_cmp expect actual
 '
 
+test_expect_success 'a directory as --key-file is invalid input' '
+	mkdir -p adir &&
+	test_tree_snapshot before &&
+	test_expect_code 100 gear-keys add --key-file adir abcd 2>err &&
+	echo "gear-keys: cannot read '\''adir'\'': is a directory" >expect &&
+	test_cmp expect err &&
+	test_tree_snapshot after &&
+	test_cmp before after
+'
+
 test_done

@@ -183,6 +183,15 @@ test_expect_success 'duplicate and zero external ports are listed once' '
 	test_cmp expect out
 '
 
+test_expect_success 'a fifo planted as a unit file does not hang it' '
+	gear-keys add --key-file k1.pub fifo1 >/dev/null &&
+	mkdir -p "$CTR/units/fi" && mkfifo "$CTR/units/fi/ctr-fifo1.service" &&
+	test_expect_code 111 timeout 10 gear-auth-keys-command ctr-fifo1 >out 2>err &&
+	test_must_fail test -s out &&
+	grep "is not a regular file" err &&
+	rm "$CTR/units/fi/ctr-fifo1.service"
+'
+
 test_expect_success 'usage errors exit 100 and print nothing on stdout' '
 	test_expect_code 100 gear-auth-keys-command >out 2>err &&
 	test_must_fail test -s out &&
