@@ -129,10 +129,9 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
                 unlinkat(t->units.fd, name, 0);
         }
         if (s->env_written) {
-                if (s->env_existed)
-                        atomic_write(&t->ctr, s->env_rel, s->env_old ? s->env_old : "", s->env_old_len, 0644, &ignore);
-                else
-                        unlinkat(t->ctr.fd, s->env_rel, 0);
+                /* under the environment's lock: a gear-set-env meanwhile is not lost */
+                env_restore(t, s->env_rel, s->env_existed ? (s->env_old ? s->env_old : "") : NULL,
+                            s->env_old_len, &ignore);
         }
         if (*s->version)
                 unlinkat(t->ctr.fd, s->version, 0);

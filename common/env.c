@@ -390,3 +390,17 @@ int env_update(struct gear_tree *t, const char *id, const struct env *changes, b
                 return gear_err_sys(e, ENOMEM, "cannot format '%s'", rel);
         return atomic_write(&t->ctr, rel, text, len, 0644, e);
 }
+
+int env_restore(struct gear_tree *t, const char *rel, const char *text, size_t len, struct gear_err *e)
+{
+        _cleanup_close_ int lock = -1;
+
+        lock = lock_dir(&t->ctr, rel, e);
+        if (lock < 0)
+                return -1;
+        if (text)
+                return atomic_write(&t->ctr, rel, text, len, 0644, e);
+        if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
+        return 0;
+}

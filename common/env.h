@@ -90,4 +90,10 @@ int env_read(struct gear_tree *t, const char *id, char **text, size_t *len, stru
 int env_update(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
                struct gear_err *e);
 
+/*
+ * Puts back a stored file (rel as env_path gives it) as it was, under the
+ * same lock as env_update: text, or no file at all when text is NULL.
+ */
+int env_restore(struct gear_tree *t, const char *rel, const char *text, size_t len, struct gear_err *e);
+
 #endif
