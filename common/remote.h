@@ -11,6 +11,8 @@
 #ifndef GEAR_REMOTE_H
 #define GEAR_REMOTE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -47,5 +49,37 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct o
 /* the blob digest of content hex, NULL when the map does not list it */
 const char *object_map_blob(const struct object_map *m, const char *hex);
 void object_map_free(struct object_map *m);
+
+/*
+ * Beyond the above: options, and the two directions of gear-push and
+ * gear-pull. In an image directory, REMOTE_ORIGIN_FILE holds the store spec
+ * (one line) and REMOTE_MAP_FILE the object map of a registry image: lines
+ * "CONTENT_HEX<TAB>sha256:BLOB_HEX", sorted. docker+http://HOST... is a
+ * registry spoken to in plain HTTP (what --tls-verify=false selects).
+ */
+#define REMOTE_ORIGIN_FILE "origin"
+#define REMOTE_MAP_FILE "objects.map"
+#define REMOTE_MAP_TYPE "application/vnd.gear.object-map.v1+tsv"
+#define REMOTE_MAP_ANNOTATION "io.gear.object-map"
+
+struct remote_opts {
+        bool tls_verify;
+        const char *authfile; /* NULL: none */
+};
+/* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
+const char *remote_default_authfile(void);
+int remote_open_opts(const char *spec, const struct remote_opts *o, struct remote **r, struct gear_err *e);
+
+struct remote_stats {
+        uint64_t sent, skipped; /* objects */
+        uint64_t bytes;         /* stored bytes of the objects sent */
+};
+struct image_ref;
+/* objects the store lacks, then the index image (a registry tag: the spec's, else ref's) */
+int remote_push(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
+                struct remote_stats *st, struct gear_err *e);
+/* the index image only, into images/NAME/TAG of img; *bytes: what was fetched */
+int remote_pull(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
+                uint64_t *bytes, struct gear_err *e);
 
 #endif

@@ -1,0 +1,196 @@
+#!/bin/sh
+test_description='gear-push and gear-pull with a registry (docker-registry on 127.0.0.1)'
+. "$(dirname "$0")/lib/test-lib.sh"
+
+objects_of() {
+	gear-index "$1" >idx.tmp &&
+	awk -F '\t' '$1 == "f" { sub("sha256:", "", $6); print $6 }' idx.tmp | sort -u
+}
+obj() { echo "$IMG/objects/$(echo "$1" | cut -c1-2)/$(echo "$1" | cut -c3-)"; }
+stored_bytes() {
+	total=0
+	while read -r h; do
+		total=$((total + $(stat -c %s "$(obj "$h")")))
+	done
+	echo $total
+}
+# json FILE EXPR: a value from a JSON file, with python3
+json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+test_expect_success 'build the test images, start a registry' '
+	build-test-images --big 3 imgs >/dev/null 2>&1 &&
+	gear-build -q oci:imgs/oci:multi test/multi >/dev/null &&
+	gear-test-registry start reg >addr &&
+	test -s reg/pid
+'
+test_atexit 'gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+test_atexit 'for p in auth.pid hang.pid; do test -f "$TRASH_DIRECTORY/$p" && kill $(cat "$TRASH_DIRECTORY/$p") 2>/dev/null; done'
+A=$(cat addr 2>/dev/null)
+R=docker://$A
+
+test_expect_success 'gear-push uploads every object as a blob and prints the counts' '
+	objects_of test/multi >objs &&
+	n=$(wc -l <objs) && test $n -gt 10 &&
+	gear-push --tls-verify=false test/multi $R/test/multi >out 2>err &&
+	echo "objects sent $n, skipped 0, bytes $(stored_bytes <objs)" >expect &&
+	test_cmp expect out &&
+	test_cmp /dev/null err
+'
+
+test_expect_success 'each object is a blob named by the digest of its stored bytes' '
+	while read -r h; do
+		b=$(sha256sum <"$(obj "$h")" | cut -c1-64) &&
+		curl -fsS -o blob "http://$A/v2/test/multi/blobs/sha256:$b" &&
+		cmp blob "$(obj "$h")" || return 1
+	done <objs
+'
+
+test_expect_success 'pushing again sends nothing' '
+	gear-push --tls-verify=false test/multi $R/test/multi >out &&
+	echo "objects sent 0, skipped $(wc -l <objs), bytes 0" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'skopeo inspect shows the index image' '
+	skopeo inspect --tls-verify=false $R/test/multi >inspect &&
+	skopeo inspect --raw --tls-verify=false $R/test/multi >raw &&
+	L=$(ls "$IMG/images/test/multi/latest/blobs/sha256") &&
+	layer=$(json raw "d[\"layers\"][0][\"digest\"]") &&
+	echo "$L" | grep -qx "${layer#sha256:}" &&
+	json inspect "d[\"Layers\"]" >got &&
+	echo "[$(printf "%s" "'\''$layer'\''")]" >expect &&
+	test_cmp expect got &&
+	map=$(json raw "d[\"annotations\"][\"io.gear.object-map\"]") &&
+	curl -fsS -o map "http://$A/v2/test/multi/blobs/$map" &&
+	test $(wc -l <map) = $(wc -l <objs) &&
+	sort -c map
+'
+
+test_expect_success 'gear-pull on a fresh image tree fetches the index image only' '
+	F="$TRASH_DIRECTORY/fresh/var/lib/gear" &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/test/multi:latest web:1 >out 2>err &&
+	D="$F/images/web/1" &&
+	size=$(($(find "$D/blobs" -type f -printf "%s\n" | awk "{ s += \$1 } END { print s }"))) &&
+	echo "bytes fetched $size" >expect &&
+	test_cmp expect out &&
+	test_cmp /dev/null err &&
+	test $size -lt 100000 &&
+	test ! -e "$F/objects" &&
+	echo "docker+http://$A/test/multi:latest" >expect &&
+	test_cmp expect "$D/origin" &&
+	test_cmp map "$D/objects.map" &&
+	ls "$D/blobs/sha256" >got && test $(wc -l <got) = 4 &&
+	gear-index -l test/multi >expect &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l web:1 >got &&
+	test_cmp expect got
+'
+
+test_expect_success 'objects fetched through the map are the content, verified' '
+	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
+	while read -r h b; do
+		"$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$b" "obj" &&
+		echo "$h  obj" | sha256sum -c --quiet || return 1
+	done <"$D/objects.map"
+'
+
+test_expect_success 'a push killed mid-way resumes and sends only the rest' '
+	n=$(wc -l <objs) &&
+	test_expect_code 137 env GEAR_TEST_PUSH_KILL_AFTER=5 gear-push --tls-verify=false test/multi $R/again:v1 >out &&
+	test_expect_code 1 env GEAR_SYSROOT="$TRASH_DIRECTORY/x" gear-pull --tls-verify=false $R/again:v1 a 2>err &&
+	gear-push --tls-verify=false test/multi $R/again:v1 >out &&
+	sed -n "s/^objects sent \([0-9]*\), skipped 5, bytes [0-9]*$/\1/p" out >got &&
+	echo $((n - 5)) >expect &&
+	test_cmp expect got &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/again:v1 again >out
+'
+
+test_expect_success 'unknown tags and images' '
+	test_expect_code 1 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/test/multi:nope x 2>err &&
+	echo "gear-pull: cannot pull '\''x:latest'\'': the registry has no tag '\''nope'\''" >expect &&
+	test_cmp expect err &&
+	test_expect_code 1 gear-push --tls-verify=false test/nope $R/test/nope 2>err &&
+	echo "gear-push: no image '\''test/nope:latest'\''" >expect &&
+	test_cmp expect err
+'
+
+test_expect_success 'TLS verification is on by default' '
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull $R/test/multi x 2>err &&
+	grep -q "^gear-pull: cannot pull '\''x:latest'\'': GET '\''https://$A/v2/test/multi/manifests/latest'\'': " err
+'
+
+test_expect_success 'an image that is not a Gear index is refused' '
+	skopeo copy --dest-tls-verify=false oci:imgs/oci:multi $R/plain:1 >/dev/null 2>&1 &&
+	test_expect_code 100 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/plain:1 x 2>err &&
+	echo "gear-pull: cannot pull '\''x:latest'\'': '\''plain:1'\'' is not a Gear index image" >expect &&
+	test_cmp expect err &&
+	test ! -e "$TRASH_DIRECTORY/fresh/var/lib/gear/images/x/latest"
+'
+
+test_expect_success 'HTTP basic auth from a containers-auth.json file' '
+	cat >authsrv.py <<-\EOF &&
+	import base64, http.server, sys
+	want = "Basic " + base64.b64encode(b"alice:s3cret:x").decode()
+	class H(http.server.BaseHTTPRequestHandler):
+	    def do_GET(self):
+	        ok = self.headers.get("Authorization") == want
+	        self.send_response(404 if ok else 401)
+	        self.send_header("Content-Length", "0")
+	        self.end_headers()
+	    def log_message(self, *a): pass
+	s = http.server.HTTPServer(("127.0.0.1", 0), H)
+	open("auth.port", "w").write(str(s.server_address[1]))
+	s.serve_forever()
+	EOF
+	python3 authsrv.py &
+	echo $! >auth.pid &&
+	while ! test -s auth.port; do sleep 0.1; done &&
+	H=127.0.0.1:$(cat auth.port) &&
+	printf "{\"auths\": {\"%s\": {\"auth\": \"%s\"}}}\n" "$H" "$(printf alice:s3cret:x | base64)" >auth.json &&
+	printf "{\"auths\": {\"%s\": {\"auth\": \"%s\"}}}\n" "$H" "$(printf alice:wrong | base64)" >bad.json &&
+	test_expect_code 1 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false --authfile auth.json docker://$H/a x 2>err1 &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false --authfile bad.json docker://$H/a x 2>err2 &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" XDG_RUNTIME_DIR=/nonexistent gear-pull --tls-verify=false docker://$H/a x 2>err3 &&
+	mkdir -p run/containers && cp auth.json run/containers/auth.json &&
+	test_expect_code 1 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" XDG_RUNTIME_DIR="$TRASH_DIRECTORY/run" gear-pull --tls-verify=false docker://$H/a x 2>err4 &&
+	kill $(cat auth.pid) &&
+	echo "gear-pull: cannot pull '\''x:latest'\'': the registry has no tag '\''latest'\''" >expect &&
+	test_cmp expect err1 &&
+	test_cmp expect err4 &&
+	echo "gear-pull: cannot pull '\''x:latest'\'': GET '\''http://$H/v2/a/manifests/latest'\'': not authorized (HTTP 401)" >expect &&
+	test_cmp expect err2 &&
+	test_cmp expect err3
+'
+
+test_expect_success 'a registry that hangs gives an error within the timeout' '
+	python3 -c "
+import socket, time
+s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(8)
+open(\"hang.port\", \"w\").write(str(s.getsockname()[1]))
+conns = []
+t = time.time()
+while time.time() - t < 30:
+    c, _ = s.accept(); conns.append(c)
+" &
+	echo $! >hang.pid &&
+	while ! test -s hang.port; do sleep 0.1; done &&
+	start=$(date +%s) &&
+	test_expect_code 111 env GEAR_FETCH_TIMEOUT=2 GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false docker://127.0.0.1:$(cat hang.port)/a x 2>err &&
+	end=$(date +%s) &&
+	kill $(cat hang.pid) &&
+	test $((end - start)) -le 6 &&
+	grep -q "Timeout was reached" err
+'
+
+test_expect_success 'a registry that is down: exit 111 with a clear message' '
+	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
+	read -r h b <"$D/objects.map" &&
+	gear-test-registry stop reg &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/test/multi y 2>err &&
+	echo "gear-pull: cannot pull '\''y:latest'\'': GET '\''http://$A/v2/test/multi/manifests/latest'\'': Couldn'\''t connect to server" >expect &&
+	test_cmp expect err &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$b" obj 2>err &&
+	echo "gear: object sha256:$(echo $h | cut -c1-12): GET '\''http://$A/v2/test/multi/blobs/$b'\'': Couldn'\''t connect to server" >expect &&
+	test_cmp expect err
+'
+
+test_done

@@ -1,0 +1,155 @@
+/*
+ * unit tests: store specs, fetching from a directory store, object maps, origins.
+ *
+ * test-remote fetch SPEC HEX BLOB OUT: fetches one object with
+ * remote_fetch_object, decodes and verifies it, writes its content to OUT;
+ * prints "gear: MSG" and exits with the error's code when it fails (for the
+ * shell tests against a registry).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../common/digest.h"
+#include "../../common/fsutil.h"
+#include "../../common/remote.h"
+#include "../../common/store.h"
+
+static int n, failed;
+
+static void ok(int cond, const char *what)
+{
+        printf("%sok %d - %s\n", cond ? "" : "not ", ++n, what);
+        if (!cond)
+                failed++;
+}
+
+/* fetch hex from r into a temp file, then decode and verify it into out (may be -1) */
+static int fetch_verified(struct remote *r, const char *hex, const char *blob, int out, struct gear_err *e)
+{
+        char tmp[] = "/tmp/test-remote.XXXXXX";
+        struct store_reader *sr = NULL;
+        char buf[65536];
+        ssize_t k;
+        int fd = mkstemp(tmp);
+
+        if (fd < 0)
+                return gear_err_sys(e, errno, "mkstemp");
+        unlink(tmp);
+        if (remote_fetch_object(r, hex, blob, fd, e) < 0) {
+                close(fd);
+                return -1;
+        }
+        lseek(fd, 0, SEEK_SET);
+        if (store_reader_fdopen(fd, hex, "fetched object", &sr, e) < 0)
+                return -1;
+        while ((k = store_reader_read(sr, buf, sizeof buf, e)) > 0)
+                if (out >= 0 && write(out, buf, k) != k) {
+                        store_reader_free(sr);
+                        return gear_err_sys(e, errno, "write");
+                }
+        store_reader_free(sr);
+        return k < 0 ? -1 : 0;
+}
+
+static void specs(void)
+{
+        struct gear_err e = {0};
+        struct remote *r = NULL;
+
+        ok(remote_open("docker://", &r, &e) < 0 && e.code == GEAR_EXIT_USAGE, "docker:// without host is invalid");
+        gear_err_clear(&e);
+        ok(remote_open("docker://host:5000/Bad", &r, &e) < 0 && e.code == GEAR_EXIT_USAGE, "bad repository");
+        gear_err_clear(&e);
+        ok(remote_open("docker://host/repo:.x", &r, &e) < 0 && e.code == GEAR_EXIT_USAGE, "bad tag");
+        gear_err_clear(&e);
+        ok(remote_open("ftp://host/x", &r, &e) < 0 && e.code == GEAR_EXIT_USAGE, "unknown scheme");
+        gear_err_clear(&e);
+        ok(remote_open("dir:", &r, &e) < 0 && e.code == GEAR_EXIT_USAGE, "empty dir");
+        gear_err_clear(&e);
+        ok(remote_open("/nonexistent/store", &r, &e) < 0 && e.code == GEAR_EXIT_SYS, "missing dir");
+        gear_err_clear(&e);
+        ok(remote_open("docker://127.0.0.1:5000/a/b:v1", &r, &e) == 0, "registry spec");
+        remote_free(r);
+}
+
+static void dir_store(void)
+{
+        char tmpl[] = "/tmp/test-remote-dir.XXXXXX", rel[STORE_REL_MAX], dir[STORE_REL_MAX], path[PATH_MAX];
+        struct gear_root root = { .fd = -1 };
+        struct gear_err e = {0};
+        struct remote *r = NULL;
+        const char *content = "hello, remote store\n";
+        digest_hex hex, other;
+
+        if (!mkdtemp(tmpl))
+                return ok(0, "mkdtemp");
+        snprintf(root.path, sizeof root.path, "%s", tmpl);
+        root.fd = open(tmpl, O_RDONLY | O_DIRECTORY);
+        digest_buf(content, strlen(content), hex, &e);
+        digest_buf("x", 1, other, &e);
+        store_object_rel(hex, rel);
+        path_dirname(rel, dir, sizeof dir);
+        mkdir_p_at(root.fd, dir, 0755, &e);
+        ok(atomic_write(&root, rel, content, strlen(content), 0644, &e) == 0, "object written");
+        snprintf(path, sizeof path, "dir:%s", tmpl);
+        ok(remote_open(path, &r, &e) == 0, "dir store opens");
+        ok(fetch_verified(r, hex, NULL, -1, &e) == 0, "object fetched and verified");
+        ok(fetch_verified(r, other, NULL, -1, &e) < 0 && e.code == GEAR_EXIT_NO, "missing object: code 1");
+        gear_err_clear(&e);
+        ok(atomic_write(&root, rel, "hello, remote storf\n", strlen(content), 0644, &e) == 0, "object corrupted");
+        ok(fetch_verified(r, hex, NULL, -1, &e) < 0 && e.code == GEAR_EXIT_SYS, "corrupt object: digest mismatch");
+        gear_err_clear(&e);
+        remote_free(r);
+
+        /* origin and map */
+        char spec[256];
+        struct object_map *m = NULL;
+        mkdir_p_at(root.fd, "images/a/t", 0755, &e);
+        ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 0, "no origin: built here");
+        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && !object_map_blob(m, hex), "no map: empty");
+        object_map_free(m);
+        atomic_write(&root, "images/a/t/origin", "docker://h/a:t\n", 15, 0644, &e);
+        ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 1 && !strcmp(spec, "docker://h/a:t"),
+           "origin read");
+        char map[2 * (64 + 1 + 71 + 1) + 1];
+        /* unsorted on purpose: the loader sorts */
+        snprintf(map, sizeof map, "%s\tsha256:%s\n%s\tsha256:%s\n", other, hex, hex, other);
+        atomic_write(&root, "images/a/t/objects.map", map, strlen(map), 0644, &e);
+        ok(object_map_load(&root, "images/a/t", &m, &e) == 0, "map loads");
+        const char *b = object_map_blob(m, hex);
+        ok(b && !strncmp(b, "sha256:", 7) && !strcmp(b + 7, other), "map lookup");
+        b = object_map_blob(m, other);
+        ok(b && !strcmp(b + 7, hex), "map lookup, other");
+        ok(!object_map_blob(m, "0000000000000000000000000000000000000000000000000000000000000000"), "map miss");
+        object_map_free(m);
+        atomic_write(&root, "images/a/t/objects.map", "garbage\n", 8, 0644, &e);
+        ok(object_map_load(&root, "images/a/t", &m, &e) < 0 && e.code == GEAR_EXIT_SYS, "bad map rejected");
+        gear_err_clear(&e);
+        store_rm_rf(AT_FDCWD, tmpl);
+        close(root.fd);
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 6 && !strcmp(argv[1], "fetch")) {
+                struct gear_err e = {0};
+                struct remote *r = NULL;
+                int out = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+                if (out < 0 || remote_open(argv[2], &r, &e) < 0 || fetch_verified(r, argv[3], argv[4], out, &e) < 0) {
+                        fprintf(stderr, "gear: %s\n", out < 0 ? "cannot open output" : e.msg);
+                        return out < 0 ? 111 : e.code;
+                }
+                remote_free(r);
+                return 0;
+        }
+        specs();
+        dir_store();
+        printf("1..%d\n", n);
+        return failed ? 1 : 0;
+}
