@@ -44,4 +44,19 @@ struct cache_result {
 int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
                struct cache_result *res, struct gear_err *e);
 
+/*
+ * gear-gc: removes cached contents that no mounted image needs, least
+ * recently accessed (atime) first, until the cache holds at most max bytes.
+ * A running gear-fs holds images/NAME/TAG/fs.lock shared; every content of
+ * such an image is kept. fn (may be NULL) is told of each content removed
+ * (or, with dry_run, that would be).
+ */
+#define CACHE_MOUNT_LOCK "fs.lock"
+struct cache_gc_result {
+        uint64_t removed, removed_bytes, kept, kept_bytes, mounted;
+};
+typedef void (*cache_gc_fn)(const char *hex, uint64_t size, void *ud);
+int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
+             struct cache_gc_result *res, struct gear_err *e);
+
 #endif

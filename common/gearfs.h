@@ -1,0 +1,42 @@
+/*
+ * gear-fs: a Gear image mounted read-only with FUSE. The whole tree (names,
+ * metadata, xattrs, link targets) comes from the index held in memory, so
+ * lookup, getattr, readdir, readlink and the xattr calls never fetch. A
+ * regular file's content is fetched into the public/ cache (cache.h) on its
+ * first open; reads are served from the cached file.
+ *
+ * While mounted it keeps, in the image directory (images/NAME/TAG/):
+ *   fs.stats     "KEY VALUE" lines: fetched_files, fetched_bytes (content),
+ *                wire_bytes (stored form moved), cache_hits, errors,
+ *                opened_files; rewritten (atomically) within a fraction of
+ *                a second of a change, and at exit
+ *   access.list  the digests of the files opened, one per line, in
+ *                first-open order; written with the stats
+ */
+#ifndef GEAR_GEARFS_H
+#define GEAR_GEARFS_H
+
+#include <stdbool.h>
+
+#include "err.h"
+#include "image.h"
+#include "tree.h"
+
+#define GEARFS_STATS "fs.stats"
+#define GEARFS_ACCESS "access.list"
+
+/* where a running mount reports fetch failures (one line, no newline) */
+typedef void (*gearfs_log_fn)(const char *msg);
+
+struct gearfs_opts {
+        struct image_ref ref;
+        const char *mountpoint;
+        bool foreground;
+        bool allow_other;
+        gearfs_log_fn log;
+};
+
+/* mounts, serves until unmounted or signalled, then writes the stats and access list */
+int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e);
+
+#endif
