@@ -4,7 +4,7 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux
+PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -MMD -MP \
 	-DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
