@@ -87,6 +87,12 @@ test_expect_success 'the pulled image has the same index' '
 	test_cmp expect got
 '
 
+test_expect_success 'gear-fsck accepts a pulled image whose objects stay in its store' '
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-fsck >out 2>err &&
+	test_must_fail test -s out &&
+	test_must_fail test -e "$TRASH_DIRECTORY/fresh/var/lib/gear/objects"
+'
+
 test_expect_success 'every object of the pulled image is fetched from the store and verified' '
 	head -n 3 objs >some &&
 	while read -r h; do
