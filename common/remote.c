@@ -1,5 +1,6 @@
 /* stores: spec parsing, fetching one object, an image's origin and object map */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -282,4 +283,47 @@ void object_map_free(struct object_map *m)
                 return;
         free(m->v);
         free(m);
+}
+
+static int parse_opt(int c, const char *arg, struct remote_opts *o, const char *use)
+{
+        if (c == 't') {
+                if (!strcmp(arg, "true"))
+                        o->tls_verify = true;
+                else if (!strcmp(arg, "false"))
+                        o->tls_verify = false;
+                else
+                        return gear_usage_error(use, "invalid --tls-verify '%s': want true or false", arg);
+                return 0;
+        }
+        o->authfile = arg;
+        return 0;
+}
+
+int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o)
+{
+        static const struct option options[] = {
+                { "help",       no_argument,       NULL, 'h' },
+                { "tls-verify", required_argument, NULL, 't' },
+                { "authfile",   required_argument, NULL, 'a' },
+                {}
+        };
+        int c, k;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return gear_help(usage);
+                if (c == 't' || c == 'a') {
+                        if ((k = parse_opt(c, optarg, o, usage)))
+                                return k;
+                        continue;
+                }
+                if (c == ':')
+                        return gear_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
+                if (optopt)
+                        return gear_usage_error(usage, "unknown option '-%c'", optopt);
+                return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+        }
+        return -1;
 }

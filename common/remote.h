@@ -82,4 +82,10 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
 int remote_pull(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
                 uint64_t *bytes, struct gear_err *e);
 
+/*
+ * The options gear-push and gear-pull share (--tls-verify=BOOL, --authfile
+ * FILE, --help): -1 to go on with argv[optind...], else the exit code.
+ */
+int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
+
 #endif
