@@ -83,4 +83,16 @@ test_expect_success 'every man page lists the exit codes' '
 	done
 '
 
+test_expect_success 'make install puts gear, one link per command, man pages and units under DESTDIR' '
+	make -s -C "$GEAR_BUILD" install DESTDIR="$TRASH_DIRECTORY/dest" PREFIX=/usr >/dev/null &&
+	test -x dest/usr/bin/gear &&
+	for c in $(cat list); do
+		test "$(readlink dest/usr/bin/gear-$c)" = gear || return 1
+	done &&
+	test -f dest/usr/share/man/man1/gear-ports.1 &&
+	test -f dest/usr/share/man/man5/gear-tree.5 &&
+	grep -x "ExecStart=/usr/bin/gear-gc --max-size 10G" dest/usr/share/gear/units/gear-gc.service &&
+	test_must_fail grep -r @BINDIR@ dest/usr/share/gear/units
+'
+
 test_done
