@@ -6,8 +6,8 @@ DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
 PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
-GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE -MMD -MP \
-	-DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
+GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
+GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -MMD -MP $(GEAR_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
 FUZZ_SECONDS ?= 10
@@ -39,7 +39,7 @@ t/unit/%: t/unit/%.c common/libgear.a
 	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -o $@ $< common/libgear.a $(GEAR_LIBS)
 
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c)))
 fuzz/obj/%.o: common/%.c
