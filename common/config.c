@@ -43,6 +43,7 @@ void config_init(struct gear_config *c)
 {
         memset(c, 0, sizeof *c);
         snprintf(c->podman, sizeof c->podman, "%s", GEAR_CONF_PODMAN);
+        snprintf(c->gear_bin, sizeof c->gear_bin, "%s", GEAR_BINDIR);
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
 }
 
@@ -113,6 +114,12 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                         return gear_err_set(e, GEAR_EXIT_USAGE,
                                             "%s: podman must be an absolute path, not '%s'", where, value);
                 return set_string(c->podman, sizeof c->podman, value, where, key, e);
+        }
+        if (!strcmp(key, "gear-bin")) {
+                if (*value != '/' || has_space(value))
+                        return gear_err_set(e, GEAR_EXIT_USAGE,
+                                            "%s: gear-bin must be an absolute path, not '%s'", where, value);
+                return set_string(c->gear_bin, sizeof c->gear_bin, value, where, key, e);
         }
         if (!strcmp(key, "runtime")) {
                 if (has_space(value))

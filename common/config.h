@@ -22,6 +22,7 @@ struct gear_config {
         char podman[PATH_MAX];   /* podman=, absolute */
         char runtime[PATH_MAX];  /* runtime=: "podman --runtime"; empty: podman's default */
         char publish_address[64]; /* publish-address=: host address of published ports; empty: all */
+        char gear_bin[PATH_MAX]; /* gear-bin=: where units find the gear commands, absolute */
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */

@@ -5,6 +5,8 @@
  *   ports      the port links (they point at the unit path, which does not
  *              exist yet or still lists the old ports: "gone"/"mismatch")
  *   user       the container's user (--isolate)
+ *   gear       for a Gear image: its gear-fs unit and the container's overlay
+ *              directories (left behind by a failed install of a new one)
  *   version    units/<ab>/<ID>/<requestid>
  *   env        the environment file
  *   enable     UNITDIR/ctr-<ID>.service (dangling until the commit)
@@ -31,6 +33,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "container-gear.h"
 #include "container.h"
 #include "fsutil.h"
 #include "unit.h"
@@ -376,11 +379,14 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                   struct gear_err *e)
 {
         _cleanup_(config_done) struct gear_config conf = {0};
+        _cleanup_(ctr_gear_done) struct ctr_gear gear = {0};
         _cleanup_free_ struct unit_port *ports = NULL;
         _cleanup_free_ char *raw = NULL;
         char env_file[PATH_MAX + ENV_PATH_MAX], user[64], rel[ENV_PATH_MAX];
 
         if (config_load(&conf, t, e) < 0)
+                return -1;
+        if (ctr_gear_image(in->image) && ctr_gear_prepare(t, &conf, in->image, in->id, &gear, e) < 0)
                 return -1;
         ports = calloc(in->nports ? in->nports : 1, sizeof *ports);
         if (!ports)
@@ -403,6 +409,7 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                 .n_volumes = in->nvolumes,
                 .slice = in->slice,
                 .conf = &conf,
+                .gear = ctr_gear_image(in->image) ? &gear.unit : NULL,
         };
         if (unit_render(&spec, &raw, NULL, e) < 0)
                 return -1;
@@ -562,6 +569,9 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         if (ctr_rm_tree(t->ctr.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
         if (isolate_user_remove(id, e) < 0)
+                return -1;
+        /* the overlay of a container run from a Gear image */
+        if (ctr_gear_remove(t, id, e) < 0)
                 return -1;
         return existed;
 }

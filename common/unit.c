@@ -226,6 +226,58 @@ static int slice_name(const char *s, char *buf, size_t size, struct gear_err *e)
         return 0;
 }
 
+static bool path_ok(const char *p, const char *what, struct gear_err *e)
+{
+        if (!p || *p != '/' || strpbrk(p, ",:\\ ")) {
+                gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s'", what, p ? p : "");
+                return false;
+        }
+        return value_ok(p, what, e);
+}
+
+static int fill_gear(const struct unit_spec *s, struct values *vs, struct gear_err *e)
+{
+        const struct unit_gear *g = s->gear;
+
+        if (!path_ok(g->lower, "mount point", e) || !path_ok(g->upper, "overlay directory", e) ||
+            !path_ok(g->work, "overlay directory", e) || !path_ok(g->merged, "overlay directory", e) ||
+            !g->mount_unit || !value_ok(g->mount_unit, "unit name", e) ||
+            (g->workdir && !value_ok(g->workdir, "working directory", e)) ||
+            (g->user && !value_ok(g->user, "user", e)))
+                return -1;
+        if (g->n_command == 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "image '%s' has no entrypoint and no cmd", s->image);
+        for (size_t i = 0; i < g->n_command; i++)
+                if (!value_ok(g->command[i], "command", e))
+                        return -1;
+        for (size_t i = 0; i < g->n_env; i++)
+                if (!value_ok(g->env[i], "environment", e))
+                        return -1;
+        if (scalar(vs, "MOUNT_UNIT", g->mount_unit, e) < 0 || scalar(vs, "LOWER", g->lower, e) < 0 ||
+            scalar(vs, "UPPER", g->upper, e) < 0 || scalar(vs, "WORK", g->work, e) < 0 ||
+            scalar(vs, "MERGED", g->merged, e) < 0 ||
+            value_add(vs, "COMMAND", true, g->command, g->n_command, e) < 0 ||
+            value_add(vs, "IMAGE_ENV", true, g->env, g->n_env, e) < 0 ||
+            optional(vs, "WORKDIR", g->workdir, e) < 0 ||
+            optional(vs, "RUN_USER", s->user ? s->user : g->user, e) < 0)
+                return -1;
+        return 0;
+}
+
+int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gear_bin, const char *sysroot,
+                        char **out, size_t *len, struct gear_err *e)
+{
+        _cleanup_(values_done) struct values vs = {0};
+
+        if (!value_ok(ref, "image", e) || strpbrk(ref, " \\") || *ref == '-' || !path_ok(mountpoint, "mount point", e) ||
+            !path_ok(gear_bin, "gear-bin", e) || (sysroot && *sysroot && !path_ok(sysroot, "GEAR_SYSROOT", e)))
+                return -1;
+        if (scalar(&vs, "IMAGE_REF", ref, e) < 0 || scalar(&vs, "MOUNTPOINT", mountpoint, e) < 0 ||
+            scalar(&vs, "GEAR_BIN", gear_bin, e) < 0 || optional(&vs, "SYSROOT", sysroot, e) < 0)
+                return -1;
+        return render(unit_gear_fs_template, &vs, out, len, e);
+}
+
 static int fill_values(const struct unit_spec *s, const struct gear_config *conf, struct values *vs,
                        struct gear_err *e)
 {
@@ -294,6 +346,8 @@ static int fill_values(const struct unit_spec *s, const struct gear_config *conf
             optional(vs, "ENV_FILE", s->env_file, e) < 0 || optional(vs, "USER", s->user, e) < 0 ||
             optional(vs, "MCS_LEVEL", s->mcs_level, e) < 0)
                 return -1;
+        if (s->gear)
+                return fill_gear(s, vs, e);
         return 0;
 }
 
@@ -314,7 +368,7 @@ int unit_render_template(const char *tmpl, const struct unit_spec *s, char **out
 
 int unit_render(const struct unit_spec *s, char **out, size_t *len, struct gear_err *e)
 {
-        return unit_render_template(unit_template, s, out, len, e);
+        return unit_render_template(s->gear ? unit_gear_template : unit_template, s, out, len, e);
 }
 
 static int parse_port(const char *v, struct unit_port *p)
@@ -425,6 +479,81 @@ const char unit_template[] =
 "\n"
 "[Install]\n"
 "WantedBy=container-active.target\n";
+
+/* share/units/ctr-gear.service.in */
+const char unit_gear_template[] =
+"## The template of a container run from a Gear image (gear-install renders it\n"
+"## as ctr.service.in): the image is mounted by its gear-fs unit, the container\n"
+"## runs on an overlay of that mount and its own upper directory.\n"
+"# A gear container: written by gear-install, do not edit.\n"
+"[Unit]\n"
+"Description=Container @ID@\n"
+"X-ContainerId=@ID@\n"
+"X-ContainerImage=@IMAGE@\n"
+"X-ContainerRequestId=@REQUEST_ID@\n"
+"X-ContainerUserId=@USER@\n"
+"X-PortMapping=@PORT_MAPPING@\n"
+"PartOf=container.target\n"
+"After=container.target\n"
+"Requires=@MOUNT_UNIT@\n"
+"After=@MOUNT_UNIT@\n"
+"\n"
+"[Service]\n"
+"Type=notify\n"
+"NotifyAccess=all\n"
+"Slice=@SLICE@\n"
+"Environment=PODMAN_SYSTEMD_UNIT=%n\n"
+"ExecStartPre=-/bin/umount @MERGED@\n"
+"ExecStartPre=/bin/mount -t overlay overlay \\\n"
+"\t-o lowerdir=@LOWER@,upperdir=@UPPER@,workdir=@WORK@ @MERGED@\n"
+"ExecStart=@PODMAN@ \\\n"
+"\t@PODMAN_ARG@ \\\n"
+"\trun --rm --replace --name ctr-@ID@ \\\n"
+"\t--cgroups=split --sdnotify=conmon --stop-timeout=@STOP_TIMEOUT@ \\\n"
+"\t@RUN_ARG@ \\\n"
+"\t--publish=@PUBLISH@ \\\n"
+"\t--env=@IMAGE_ENV@ \\\n"
+"\t--env-file=@ENV_FILE@ \\\n"
+"\t--workdir=@WORKDIR@ \\\n"
+"\t--user=@RUN_USER@ \\\n"
+"\t--security-opt=label=level:@MCS_LEVEL@ \\\n"
+"\t--volume=@VOLUME@ \\\n"
+"\t--rootfs @MERGED@ \\\n"
+"\t@COMMAND@\n"
+"ExecStop=@PODMAN@ \\\n"
+"\t@PODMAN_ARG@ \\\n"
+"\tstop --ignore --time=@STOP_TIMEOUT@ ctr-@ID@\n"
+"ExecStopPost=@PODMAN@ \\\n"
+"\t@PODMAN_ARG@ \\\n"
+"\trm --force --ignore ctr-@ID@\n"
+"ExecStopPost=-/bin/umount @MERGED@\n"
+"KillMode=mixed\n"
+"TimeoutStartSec=300\n"
+"TimeoutStopSec=@STOP_TIMEOUT_UNIT@\n"
+"SuccessExitStatus=143\n"
+"Restart=on-failure\n"
+"RestartSec=5\n"
+"\n"
+"[Install]\n"
+"WantedBy=container-active.target\n";
+
+/* share/units/gear-fs-image.service.in */
+const char unit_gear_fs_template[] =
+"## The mount of one Gear image, shared by the containers run from it\n"
+"## (gear-install renders it as gear-fs-<NAME:TAG escaped>.service).\n"
+"# A Gear image mount: written by gear-install, do not edit.\n"
+"[Unit]\n"
+"Description=Gear image @IMAGE_REF@ (gear-fs)\n"
+"StopWhenUnneeded=yes\n"
+"\n"
+"[Service]\n"
+"Type=notify\n"
+"Environment=GEAR_SYSROOT=@SYSROOT@\n"
+"ExecStartPre=-/bin/umount @MOUNTPOINT@\n"
+"ExecStartPre=/bin/mkdir -p @MOUNTPOINT@\n"
+"ExecStart=@GEAR_BIN@/gear-fs -f @IMAGE_REF@ @MOUNTPOINT@\n"
+"ExecStopPost=-/bin/umount @MOUNTPOINT@\n"
+"TimeoutStopSec=30\n";
 
 static const char container_target[] =
 "# Every gear container is part of this target: stopping it stops them all.\n"

@@ -18,6 +18,19 @@ struct unit_port {
         unsigned external; /* the host port, already allocated (never 0) */
 };
 
+/* a container run from a Gear image (ctr-gear.service.in) */
+struct unit_gear {
+        const char *mount_unit;    /* the image's gear-fs unit */
+        const char *lower;         /* its mount point */
+        const char *upper, *work, *merged; /* the container's overlay */
+        const char *const *command; /* entrypoint and cmd of the image */
+        size_t n_command;
+        const char *const *env;    /* "NAME=VALUE" of the image */
+        size_t n_env;
+        const char *workdir;       /* or NULL */
+        const char *user;          /* the image's user, or NULL */
+};
+
 struct unit_spec {
         const char *id;            /* container id, validated */
         const char *image;         /* what podman runs */
@@ -31,6 +44,7 @@ struct unit_spec {
         size_t n_volumes;
         const char *slice;         /* "NAME" or "NAME.slice"; NULL for container-small */
         const struct gear_config *conf; /* engine settings; NULL for the defaults */
+        const struct unit_gear *gear; /* a Gear image: unit_render uses unit_gear_template */
 };
 
 /*
@@ -43,12 +57,19 @@ struct unit_spec {
  * lines are copied.
  */
 extern const char unit_template[];
+/* share/units/ctr-gear.service.in and gear-fs-image.service.in */
+extern const char unit_gear_template[];
+extern const char unit_gear_fs_template[];
 
 /* the unit text into *out (malloc'd, NUL-terminated); 100 on invalid input */
 int unit_render(const struct unit_spec *s, char **out, size_t *len, struct gear_err *e);
 /* the same with another template */
 int unit_render_template(const char *tmpl, const struct unit_spec *s, char **out, size_t *len,
                          struct gear_err *e);
+
+/* the gear-fs unit of image REF ("NAME:TAG") mounted on MOUNTPOINT; SYSROOT or NULL */
+int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gear_bin, const char *sysroot,
+                        char **out, size_t *len, struct gear_err *e);
 
 /* the targets and slices gear installs (the files of share/units/) */
 struct unit_file {

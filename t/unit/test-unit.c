@@ -266,6 +266,15 @@ static void share_tests(const char *argv0)
         text = slurp(path);
         ok(text && !strcmp(text, unit_template), "unit_template is share/units/ctr.service.in");
         free(text);
+        snprintf(path, sizeof path, "%s/ctr-gear.service.in", dir);
+        text = slurp(path);
+        ok(text && !strcmp(text, unit_gear_template), "unit_gear_template is share/units/ctr-gear.service.in");
+        free(text);
+        snprintf(path, sizeof path, "%s/gear-fs-image.service.in", dir);
+        text = slurp(path);
+        ok(text && !strcmp(text, unit_gear_fs_template),
+           "unit_gear_fs_template is share/units/gear-fs-image.service.in");
+        free(text);
         ok(unit_static_count == 4, "four static units");
         for (size_t i = 0; i < unit_static_count; i++) {
                 char what[128];
