@@ -1,27 +1,14 @@
 #!/bin/sh
 test_description='gear-start, gear-stop, gear-restart, gear-status, gear-list-units, gear-delete'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-SD="$TRASH_DIRECTORY/sd"
-IMAGE=localhost/gear-test-web:latest
 RANGE=41200-41299
-g() { gear-test-systemd run "$SD" "$@"; }
-sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
-http_get() {
-	i=0
-	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
-		sleep 0.1
-	done
-}
 test_atexit 'userdel ctr-t12d'
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup: a manager, two started containers and an installed one' '
-	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
-	echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_gear_conf run-arg=--pull=never &&
 	build-test-image &&
 	gear-test-systemd start "$SD" &&
 	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t12a GREETING=a >out &&

@@ -1,20 +1,9 @@
 #!/bin/sh
 test_description='gear-init brings back started containers on a new manager and an empty unit directory; gear-purge'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-SD="$TRASH_DIRECTORY/sd"
-IMAGE=localhost/gear-test-web:latest
 RANGE=41300-41399
-g() { gear-test-systemd run "$SD" "$@"; }
-sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
-http_get() {
-	i=0
-	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
-		sleep 0.1
-	done
-}
 # the symbolic links in the unit directory, as "NAME -> TARGET"
 unit_links() {
 	(cd "$UNITDIR" && find . -type l -printf "%p -> %l\n" | sort)
@@ -22,9 +11,7 @@ unit_links() {
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup: started, stopped and never started containers' '
-	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
-	echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_gear_conf run-arg=--pull=never &&
 	build-test-image &&
 	gear-test-systemd start "$SD" &&
 	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t13a GREETING=a >out &&

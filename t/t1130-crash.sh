@@ -1,20 +1,9 @@
 #!/bin/sh
 test_description='gear-install and gear-delete killed with SIGKILL at every step leave the old or the new container'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-SD="$TRASH_DIRECTORY/sd"
-IMAGE=localhost/gear-test-web:latest
 RANGE=41400-41499
-g() { gear-test-systemd run "$SD" "$@"; }
-sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
-http_get() {
-	i=0
-	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
-		sleep 0.1
-	done
-}
 # gear-ports check finds nothing but links an interrupted install explains
 ports_explained() {
 	g gear-ports check >check
@@ -40,9 +29,7 @@ test_atexit 'userdel ctr-t14a; userdel ctr-t14b'
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup: a manager and one container, so the shared files exist' '
-	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
-	echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_gear_conf run-arg=--pull=never &&
 	build-test-image &&
 	gear-test-systemd start "$SD" &&
 	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14z >out &&

@@ -1,20 +1,9 @@
 #!/bin/sh
 test_description='gear-install --isolate: a host user per container and an MCS level from its uid'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-SD="$TRASH_DIRECTORY/sd"
-IMAGE=localhost/gear-test-web:latest
 RANGE=41500-41599
-g() { gear-test-systemd run "$SD" "$@"; }
-sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
-http_get() {
-	i=0
-	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
-		sleep 0.1
-	done
-}
 # the level gear-install(1) documents for a uid: the (uid - 1000000)th pair
 level_of() {
 	awk -v n=$(($1 - 1000000)) 'BEGIN { b = 1; while ((b + 1) * b / 2 <= n) b++; printf "s0:c%d,c%d\n", n - b * (b - 1) / 2, b }'
@@ -23,9 +12,7 @@ test_atexit 'userdel ctr-t15a; userdel ctr-t15b; userdel ctr-T15.x'
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup' '
-	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
-	echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_gear_conf run-arg=--pull=never &&
 	build-test-image &&
 	gear-test-systemd start "$SD"
 '

@@ -1,20 +1,9 @@
 #!/bin/sh
 test_description='gear-install of a Gear image: a gear-fs unit, an overlay per container, served through systemd'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-SD="$TRASH_DIRECTORY/sd"
-g() { gear-test-systemd run "$SD" "$@"; }
-sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
 FSUNIT='gear-fs-web:latest.service'
-# the body of a page, waiting up to 5s for the server to listen
-http_get() {
-	i=0
-	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
-		i=$((i + 1))
-		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
-		sleep 0.1
-	done
-}
 # stat_of KEY: a counter of the image's mount (rewritten 0.1 s after a change)
 stat_of() {
 	sleep 0.4 &&
@@ -27,9 +16,7 @@ mounted() {
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup: a private systemd user manager and a Gear image of the test image' '
-	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
-	echo "gear-bin=$GEAR_BUILD/bin" >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_gear_conf "gear-bin=$GEAR_BUILD/bin" &&
 	build-test-image &&
 	rm -f web.tar &&
 	podman save --format docker-archive -o web.tar localhost/gear-test-web:latest >/dev/null &&

@@ -1,0 +1,29 @@
+# for tests that run containers: a private systemd user manager in $SD
+# (scripts/gear-test-systemd), and the commands to reach it. Sourced after
+# test-lib.sh; each test registers 'gear-test-systemd stop "$SD"' itself.
+
+SD="$TRASH_DIRECTORY/sd"
+IMAGE=localhost/gear-test-web:latest
+
+# run a command inside the manager's namespace, in user mode
+g() { gear-test-systemd run "$SD" "$@"; }
+sdctl() { gear-test-systemd run "$SD" systemctl --user "$@"; }
+
+# the body of a page, waiting up to 5s for the server to listen
+http_get() {
+	i=0
+	while ! curl -sf --max-time 2 "http://127.0.0.1:$1/$2"; do
+		i=$((i + 1))
+		[ $i -lt 50 ] || { echo "no answer on port $1" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# test_gear_conf [LINE...]: the host's gear.conf, with extra lines
+test_gear_conf() {
+	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
+	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	for line in "$@"; do
+		echo "$line" >>"$GEAR_SYSROOT/etc/gear/gear.conf" || return 1
+	done
+}
