@@ -19,7 +19,6 @@ int cmd_export(int argc, char **argv)
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct image_ref ref;
-        struct image im;
         struct itree *t = NULL;
         int c, r;
 
@@ -35,15 +34,7 @@ int cmd_export(int argc, char **argv)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing NAME or DIR" : "too many arguments");
         if (image_ref_parse(argv[optind], &ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (root_open(&tree.img, 0, &err) < 0) {
-                gear_err_set(&err, GEAR_EXIT_NO, "no image '%s:%s'", ref.name, ref.tag);
-                return gear_fail(&err, NULL);
-        }
-        if (image_open(&tree.img, &ref, &im, &err) < 0)
-                return gear_fail(&err, NULL);
-        r = image_load_tree(&im, &t, &err);
-        image_close(&im);
-        if (r < 0)
+        if (image_load(&tree.img, &ref, &t, &err) < 0)
                 return gear_fail(&err, NULL);
         r = image_export(&tree.img, t, argv[optind + 1], &err);
         itree_free(t);

@@ -55,10 +55,8 @@ int cmd_fs(int argc, char **argv)
         o.mountpoint = argv[optind + 1];
         if (image_ref_parse(argv[optind], &o.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (root_open(&tree.img, 0, &err) < 0) {
-                gear_err_set(&err, GEAR_EXIT_NO, "no image '%s:%s'", o.ref.name, o.ref.tag);
+        if (image_root_open(&tree.img, &o.ref, &err) < 0)
                 return gear_fail(&err, NULL);
-        }
         if (gearfs_run(&tree.img, &o, &err) < 0)
                 return gear_fail(&err, "cannot mount '%s:%s'", o.ref.name, o.ref.tag);
         return GEAR_EXIT_OK;

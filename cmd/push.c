@@ -28,10 +28,8 @@ int cmd_push(int argc, char **argv)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing NAME or STORE" : "too many arguments");
         if (image_ref_parse(argv[optind], &ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (root_open(&tree.img, 0, &err) < 0) {
-                gear_err_set(&err, GEAR_EXIT_NO, "no image '%s:%s'", ref.name, ref.tag);
+        if (image_root_open(&tree.img, &ref, &err) < 0)
                 return gear_fail(&err, NULL);
-        }
         if (remote_open_opts(argv[optind + 1], &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);
         k = remote_push(r, &tree.img, &ref, &st, &err);

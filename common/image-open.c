@@ -160,3 +160,24 @@ int image_load_tree(struct image *im, struct itree **t, struct gear_err *e)
         }
         return 0;
 }
+
+int image_root_open(struct gear_root *img, const struct image_ref *r, struct gear_err *e)
+{
+        if (root_open(img, 0, e) >= 0)
+                return 0;
+        if (e->code == GEAR_EXIT_NO)
+                return gear_err_set(e, GEAR_EXIT_NO, "no image '%s:%s'", r->name, r->tag);
+        return -1;
+}
+
+int image_load(struct gear_root *img, const struct image_ref *r, struct itree **t, struct gear_err *e)
+{
+        struct image im;
+        int k;
+
+        if (image_root_open(img, r, e) < 0 || image_open(img, r, &im, e) < 0)
+                return -1;
+        k = image_load_tree(&im, t, e);
+        image_close(&im);
+        return k;
+}

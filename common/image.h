@@ -57,6 +57,10 @@ int image_open(const struct gear_root *img, const struct image_ref *r, struct im
 void image_close(struct image *im);
 /* the index as a tree */
 int image_load_tree(struct image *im, struct itree **t, struct gear_err *e);
+/* opens the image tree to read r: code 1 "no image 'NAME:TAG'" when there is no tree at all */
+int image_root_open(struct gear_root *img, const struct image_ref *r, struct gear_err *e);
+/* image_root_open, image_open, image_load_tree and image_close in one */
+int image_load(struct gear_root *img, const struct image_ref *r, struct itree **t, struct gear_err *e);
 /* reads blobs/sha256/HEX of an OCI layout, checking digest (and size when >= 0) */
 int layout_read_blob(int dfd, const char *hex, int64_t size, size_t max, char **buf, size_t *len,
                      struct gear_err *e);
