@@ -4,12 +4,8 @@
 # gear-build against umoci unpack, side by side, on real Debian images, and
 # the store a whole image set takes against the registry's compressed layers.
 #
-# The image set (built once, kept in WORKDIR/set): a Debian bookworm minbase
-# image, and five application images, each one layer made by umoci repack on
-# top of a minbase layer: python3 and nginx on that same base, redis,
-# postgresql and nodejs each on a rebuilt one (a separate mmdebstrap run: the
-# same file contents, another layer digest), as images built at different
-# times are. Needs root and the Debian archive.
+# The image set is bench/lib-set.sh's, built once and kept in WORKDIR/set.
+# Needs root and the Debian archive.
 #
 # Prints, per image: the content (bytes of regular files, as gear-build counts
 # them), the seconds and MB/s of umoci unpack and of gear-build (each into a
@@ -25,39 +21,12 @@ work=${1:-${TMPDIR:-/var/tmp}/gear-bench}
 mkdir -p "$work"
 cd "$work"
 
-# NAME:PACKAGES:BASE
-apps="python3:python3:base1 nginx:nginx-light:base1 redis:redis-server:base2 postgresql:postgresql:base3
-nodejs:nodejs:base4"
+. "$top/bench/lib-set.sh"
 
 now() { date +%s.%N; }
 # mbps BYTES SECONDS
 mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / s / 1e6 }'; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-
-build_set() {
-	[ -f set/done ] && return 0
-	rm -rf set && mkdir -p set
-	echo "# building the image set in $work/set (a few minutes)" >&2
-	umoci init --layout set/oci
-	for b in base1 base2 base3 base4; do
-		mmdebstrap --variant=minbase --quiet bookworm "set/$b.tar"
-		umoci new --image "set/oci:$b"
-		umoci raw add-layer --image "set/oci:$b" "set/$b.tar"
-		rm "set/$b.tar"
-	done
-	for app in $apps; do
-		name=${app%%:*} base=${app##*:} pkgs=${app#*:}
-		pkgs=${pkgs%:*}
-		mmdebstrap --variant=minbase --quiet --include="$pkgs" bookworm "set/$name-root"
-		umoci unpack --image "set/oci:$base" set/bundle >/dev/null
-		rsync -aHAX --numeric-ids --delete "set/$name-root/" set/bundle/rootfs/
-		umoci repack --image "set/oci:$name" set/bundle
-		umoci config --image "set/oci:$name" --config.cmd /bin/sh
-		rm -rf set/bundle "set/$name-root"
-	done
-	umoci gc --layout set/oci
-	touch set/done
-}
 
 # layers IMAGE: the digests and sizes of an image's layers, "HEX SIZE" per line
 layers() {

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "gearfs.h"
+#include "image-fetch.h"
 #include "image-tree.h"
 
 struct gfs_node {
@@ -31,8 +32,7 @@ struct gearfs {
         struct inode **hash;    /* open addressing: inode -> index + 1 */
         size_t *hidx, hcap;
         uint64_t bytes;
-        struct remote *remote;  /* where a pulled image's contents come from; NULL: objects/ */
-        struct object_map *map;
+        struct origin origin;   /* where the contents come from */
         bool no_open;           /* the kernel skips open: reads look the content up */
         pthread_mutex_t lock;   /* stats, access list, node fds */
         struct gfs_stats st;

@@ -10,7 +10,6 @@
 #include "cache.h"
 #include "fsutil.h"
 #include "gearfs-int.h"
-#include "remote.h"
 
 static size_t hash_ptr(const void *p, size_t cap)
 {
@@ -67,7 +66,6 @@ static int add(struct tnode *tn, const char *path, void *ud)
 
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
 {
-        char spec[PATH_MAX + 256];
         struct image im;
         size_t count;
         int r;
@@ -92,10 +90,7 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* the walk starts at the root, so it becomes inode 1, and parents come before children */
         itree_walk(fs->t, add, fs);
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
-        if ((r = image_origin(img, fs->image_dir, spec, sizeof spec, e)) < 0)
-                return -1;
-        if (r > 0 && (remote_open(spec, &fs->remote, e) < 0 ||
-                      object_map_load(img, fs->image_dir, &fs->map, e) < 0))
+        if (origin_open(img, fs->image_dir, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
         return 0;
 }
@@ -109,10 +104,7 @@ void gfs_done(struct gearfs *fs)
         free(fs->hash);
         free(fs->hidx);
         free(fs->access);
-        if (fs->map)
-                object_map_free(fs->map);
-        if (fs->remote)
-                remote_free(fs->remote);
+        origin_close(&fs->origin);
         if (fs->t)
                 itree_free(fs->t);
         pthread_mutex_destroy(&fs->lock);
@@ -189,13 +181,6 @@ static void record_access(struct gearfs *fs, struct gfs_node *n)
         pthread_mutex_unlock(&fs->lock);
 }
 
-static int fetch_remote(const char *hex, int fd, void *ud, struct gear_err *e)
-{
-        struct gearfs *fs = ud;
-
-        return remote_fetch_object(fs->remote, hex, object_map_blob(fs->map, hex), fd, e);
-}
-
 int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
 {
         struct gfs_node *n = gfs_node(fs, ino);
@@ -212,8 +197,7 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
                         count(fs, &fs->st.cache_hits, 1);
                 return fd;
         }
-        fd = cache_open(fs->img, n->ino->blob->hex, n->ino->blob->size, fs->remote ? fetch_remote : NULL, fs,
-                        &res, &err);
+        fd = origin_cache_open(&fs->origin, fs->img, n->ino->blob->hex, n->ino->blob->size, &res, &err);
         if (fd < 0) {
                 count(fs, &fs->st.errors, 1);
                 node_path(n->tn, path, sizeof path);
@@ -295,8 +279,9 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
                        "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64 "\n",
                        st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files);
-        snprintf(rel, sizeof rel, "%s/" GEARFS_ACCESS, fs->image_dir);
-        if ((r = atomic_write(fs->img, rel, list, nlist * 65, 0644, e)) < 0)
+        /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
+        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, fs->image_dir);
+        if (nlist && (r = atomic_write(fs->img, rel, list, nlist * 65, 0644, e)) < 0)
                 return r;
         snprintf(rel, sizeof rel, "%s/" GEARFS_STATS, fs->image_dir);
         if ((r = atomic_write(fs->img, rel, stats, len, 0644, e)) < 0)

@@ -11,7 +11,8 @@
  *                opened_files; rewritten (atomically) within a fraction of
  *                a second of a change, and at exit
  *   access.list  the digests of the files opened, one per line, in
- *                first-open order; written with the stats
+ *                first-open order (image-fetch.h); written with the stats
+ *                once the mount has opened a file
  */
 #ifndef GEAR_GEARFS_H
 #define GEAR_GEARFS_H
@@ -23,7 +24,6 @@
 #include "tree.h"
 
 #define GEARFS_STATS "fs.stats"
-#define GEARFS_ACCESS "access.list"
 
 /* where a running mount reports fetch failures (one line, no newline) */
 typedef void (*gearfs_log_fn)(const char *msg);

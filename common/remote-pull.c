@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "image-fetch.h"
 #include "image.h"
 #include "remote-internal.h"
 
@@ -24,9 +25,20 @@ static int descriptor(json_t *d, digest_hex hex, int64_t *size)
         return 0;
 }
 
-/* one blob from the registry into tmp/blobs/sha256/ (map: into tmp/objects.map too) */
+static int map_check(const char *buf, size_t n, struct gear_err *e)
+{
+        struct object_map *m = NULL;
+
+        if (object_map_parse(buf, n, &m, e) < 0)
+                return -1;
+        object_map_free(m);
+        return 0;
+}
+
+/* one blob from the registry into tmp/blobs/sha256/ (also: into tmp/ALSO too, once check passes) */
 static int pull_blob(struct remote *r, const struct gear_root *img, const char *tmp, const char *hex,
-                     int64_t size, const char *also, uint64_t *bytes, struct gear_err *e)
+                     int64_t size, const char *also, int (*check)(const char *, size_t, struct gear_err *),
+                     uint64_t *bytes, struct gear_err *e)
 {
         _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
@@ -42,10 +54,8 @@ static int pull_blob(struct remote *r, const struct gear_root *img, const char *
         if (atomic_write(img, rel, buf, n, 0644, e) < 0)
                 return -1;
         if (also) {
-                struct object_map *m = NULL;
-                if (object_map_parse(buf, n, &m, e) < 0)
+                if (check(buf, n, e) < 0)
                         return gear_err_wrap(e, "blob sha256:%.12s", hex);
-                object_map_free(m);
                 snprintf(rel, sizeof rel, "%s/%s", tmp, also);
                 if (atomic_write(img, rel, buf, n, 0644, e) < 0)
                         return -1;
@@ -58,11 +68,11 @@ static int pull_registry(struct remote *r, const struct gear_root *img, const ch
 {
         _cleanup_free_ char *buf = NULL, *idx = NULL;
         char rel[PATH_MAX];
-        digest_hex mhex, chex, lhex, maphex;
+        digest_hex mhex, chex, lhex, maphex, acchex;
         int64_t csize, lsize;
         json_t *m = NULL, *layers, *ix;
         json_error_t je;
-        const char *mapdg;
+        const char *mapdg, *accdg;
         size_t n;
         int rc = -1;
 
@@ -74,17 +84,19 @@ static int pull_registry(struct remote *r, const struct gear_root *img, const ch
         m = json_loadb(buf, n, 0, &je);
         layers = json_object_get(m, "layers");
         mapdg = json_string_value(json_object_get(json_object_get(m, "annotations"), REMOTE_MAP_ANNOTATION));
+        accdg = json_string_value(json_object_get(json_object_get(m, "annotations"), REMOTE_ACCESS_ANNOTATION));
         if (!json_is_object(m) || descriptor(json_object_get(m, "config"), chex, &csize) < 0 ||
             json_array_size(layers) != 1 || descriptor(json_array_get(layers, 0), lhex, &lsize) < 0 ||
-            !mapdg || !digest_parse(mapdg, maphex)) {
+            !mapdg || !digest_parse(mapdg, maphex) || (accdg && !digest_parse(accdg, acchex))) {
                 gear_err_set(e, GEAR_EXIT_USAGE, "'%s:%s' is not a Gear index image", r->repo, tag);
                 goto out;
         }
         snprintf(rel, sizeof rel, "%s/blobs/sha256/%s", tmp, mhex);
         if (atomic_write(img, rel, buf, n, 0644, e) < 0 ||
-            pull_blob(r, img, tmp, chex, csize, NULL, bytes, e) < 0 ||
-            pull_blob(r, img, tmp, lhex, lsize, NULL, bytes, e) < 0 ||
-            pull_blob(r, img, tmp, maphex, -1, REMOTE_MAP_FILE, bytes, e) < 0)
+            pull_blob(r, img, tmp, chex, csize, NULL, NULL, bytes, e) < 0 ||
+            pull_blob(r, img, tmp, lhex, lsize, NULL, NULL, bytes, e) < 0 ||
+            pull_blob(r, img, tmp, maphex, -1, REMOTE_MAP_FILE, map_check, bytes, e) < 0 ||
+            (accdg && pull_blob(r, img, tmp, acchex, -1, ACCESS_LIST_FILE, access_list_check, bytes, e) < 0))
                 goto out;
         ix = json_pack("{s:i, s:[{s:s, s:s+, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
                        json_string_value(json_object_get(m, "mediaType")) ?: REGISTRY_MANIFEST_TYPE, "digest",
@@ -128,7 +140,8 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         if (mkdirat(img->fd, tmp, 0755) < 0)
                 return gear_err_sys(e, errno, "cannot create '%s'", tmp);
         if (r->kind == REMOTE_DIR) {
-                if (copy_layout(r->dir.fd, rel, img->fd, tmp, bytes, e) < 0)
+                if (copy_layout(r->dir.fd, rel, img->fd, tmp, bytes, e) < 0 ||
+                    access_list_copy(&r->dir, rel, img, tmp, e) < 0)
                         goto fail;
         } else if (pull_registry(r, img, tag, tmp, bytes, e) < 0)
                 goto fail;

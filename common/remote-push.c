@@ -30,6 +30,7 @@
 #include <jansson.h>
 
 #include "fsutil.h"
+#include "image-fetch.h"
 #include "image.h"
 #include "remote-internal.h"
 
@@ -316,23 +317,44 @@ static int put_blob_once(struct registry *g, const char *hex, const void *buf, i
         return 1;
 }
 
-static int push_registry_image(struct remote *r, struct image *im, const char *map, size_t maplen,
-                               struct gear_err *e)
+/* the blob of buf, uploaded unless present, named in annotation key of ann */
+static int put_annotated_blob(struct registry *g, const char *buf, size_t len, json_t *ann, const char *key,
+                              struct gear_err *e)
 {
-        _cleanup_free_ char *layer = NULL, *config = NULL, *manifest = NULL;
-        size_t nlayer, nconfig;
-        digest_hex maphex;
-        char mapdg[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        char dg[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        digest_hex hex;
+
+        if (digest_buf(buf, len, hex, e) < 0 || put_blob_once(g, hex, buf, -1, len, e) < 0)
+                return -1;
+        snprintf(dg, sizeof dg, DIGEST_PREFIX "%s", hex);
+        json_object_set_new(ann, key, json_string(dg));
+        return 0;
+}
+
+static int push_registry_image(struct remote *r, const struct gear_root *img, struct image *im, const char *map,
+                               size_t maplen, struct gear_err *e)
+{
+        _cleanup_free_ char *layer = NULL, *config = NULL, *manifest = NULL, *access = NULL;
+        size_t nlayer, nconfig, naccess = 0;
+        char rel[PATH_MAX];
         json_t *m, *ann;
         const char *type;
 
+        image_rel(&im->ref, rel, sizeof rel);
+        strcat(rel, "/" ACCESS_LIST_FILE);
+        if (read_file(img, rel, ACCESS_LIST_MAX, &access, &naccess, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+                naccess = 0;
+        } else if (access_list_check(access, naccess, e) < 0) {
+                return gear_err_wrap(e, "'%s/%s'", img->path, rel);
+        }
         if (layout_read_blob(im->dfd, im->config, -1, IMAGE_JSON_MAX, &config, &nconfig, e) < 0 ||
-            layout_read_blob(im->dfd, im->layer, im->layer_size, SIZE_MAX / 2, &layer, &nlayer, e) < 0 ||
-            digest_buf(map, maplen, maphex, e) < 0)
+            layout_read_blob(im->dfd, im->layer, im->layer_size, SIZE_MAX / 2, &layer, &nlayer, e) < 0)
                 return -1;
         if (put_blob_once(r->reg, im->config, config, -1, nconfig, e) < 0 ||
-            put_blob_once(r->reg, im->layer, layer, -1, nlayer, e) < 0 ||
-            put_blob_once(r->reg, maphex, map, -1, maplen, e) < 0)
+            put_blob_once(r->reg, im->layer, layer, -1, nlayer, e) < 0)
                 return -1;
         m = json_deep_copy(im->manifest_json);
         ann = json_object_get(m, "annotations");
@@ -340,8 +362,11 @@ static int push_registry_image(struct remote *r, struct image *im, const char *m
                 ann = json_object();
                 json_object_set_new(m, "annotations", ann);
         }
-        snprintf(mapdg, sizeof mapdg, DIGEST_PREFIX "%s", maphex);
-        json_object_set_new(ann, REMOTE_MAP_ANNOTATION, json_string(mapdg));
+        if (put_annotated_blob(r->reg, map, maplen, ann, REMOTE_MAP_ANNOTATION, e) < 0 ||
+            (naccess && put_annotated_blob(r->reg, access, naccess, ann, REMOTE_ACCESS_ANNOTATION, e) < 0)) {
+                json_decref(m);
+                return -1;
+        }
         type = json_string_value(json_object_get(m, "mediaType"));
         if (!type) {
                 type = REGISTRY_MANIFEST_TYPE;
@@ -490,7 +515,7 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                 if (image_tmp(&r->dir, ref, rel, sizeof rel, tmp, sizeof tmp, e) < 0)
                         goto out;
                 if (copy_layout(img->fd, src, r->dir.fd, tmp, NULL, e) < 0 ||
-                    commit_dir(&r->dir, tmp, rel, e) < 0) {
+                    access_list_copy(img, src, &r->dir, tmp, e) < 0 || commit_dir(&r->dir, tmp, rel, e) < 0) {
                         store_rm_rf(r->dir.fd, tmp);
                         goto out;
                 }
@@ -501,7 +526,7 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                         goto out;
                 }
                 mf = NULL;
-                if (push_registry_image(r, &im, map ? map : "", maplen, e) < 0)
+                if (push_registry_image(r, img, &im, map ? map : "", maplen, e) < 0)
                         goto out;
         }
         rc = 0;

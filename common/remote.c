@@ -306,6 +306,7 @@ int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts
                 { "help",       no_argument,       NULL, 'h' },
                 { "tls-verify", required_argument, NULL, 't' },
                 { "authfile",   required_argument, NULL, 'a' },
+                { "prefetch",   no_argument,       NULL, 'p' },
                 {}
         };
         int c, k;
@@ -314,6 +315,12 @@ int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 if (c == 'h')
                         return gear_help(usage);
+                if (c == 'p') {
+                        if (!o->prefetch)
+                                return gear_usage_error(usage, "unknown option '--prefetch'");
+                        *o->prefetch = true;
+                        continue;
+                }
                 if (c == 't' || c == 'a') {
                         if ((k = parse_opt(c, optarg, o, usage)))
                                 return k;

@@ -61,10 +61,13 @@ void object_map_free(struct object_map *m);
 #define REMOTE_MAP_FILE "objects.map"
 #define REMOTE_MAP_TYPE "application/vnd.gear.object-map.v1+tsv"
 #define REMOTE_MAP_ANNOTATION "io.gear.object-map"
+/* the blob of the image's access list (image-fetch.h), when it has one */
+#define REMOTE_ACCESS_ANNOTATION "io.gear.access-list"
 
 struct remote_opts {
         bool tls_verify;
         const char *authfile; /* NULL: none */
+        bool *prefetch;       /* where --prefetch goes; NULL: not an option of this command */
 };
 /* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
 const char *remote_default_authfile(void);
@@ -84,7 +87,8 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
 
 /*
  * The options gear-push and gear-pull share (--tls-verify=BOOL, --authfile
- * FILE, --help): -1 to go on with argv[optind...], else the exit code.
+ * FILE, --help; --prefetch where o->prefetch is set): -1 to go on with
+ * argv[optind...], else the exit code.
  */
 int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
 

@@ -1,0 +1,261 @@
+/* an image's contents from its origin into public/; access lists and prefetching */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "image-fetch.h"
+#include "image.h"
+#include "remote.h"
+
+int origin_open(const struct gear_root *img, const char *image_dir, struct origin *o, struct gear_err *e)
+{
+        char spec[PATH_MAX + 256];
+        int r;
+
+        *o = (struct origin){0};
+        if ((r = image_origin(img, image_dir, spec, sizeof spec, e)) <= 0)
+                return r;
+        if (remote_open(spec, &o->remote, e) < 0 || object_map_load(img, image_dir, &o->map, e) < 0) {
+                origin_close(o);
+                return -1;
+        }
+        return 0;
+}
+
+void origin_close(struct origin *o)
+{
+        if (o->map)
+                object_map_free(o->map);
+        if (o->remote)
+                remote_free(o->remote);
+        *o = (struct origin){0};
+}
+
+static int fetch_remote(const char *hex, int fd, void *ud, struct gear_err *e)
+{
+        struct origin *o = ud;
+
+        return remote_fetch_object(o->remote, hex, object_map_blob(o->map, hex), fd, e);
+}
+
+int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,
+                      struct cache_result *res, struct gear_err *e)
+{
+        return cache_open(img, hex, size, o->remote ? fetch_remote : NULL, o, res, e);
+}
+
+int access_list_check(const char *buf, size_t len, struct gear_err *e)
+{
+        char hex[DIGEST_HEX_LEN + 1];
+
+        if (len % (DIGEST_HEX_LEN + 1))
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list");
+        for (size_t i = 0; i < len; i += DIGEST_HEX_LEN + 1) {
+                memcpy(hex, buf + i, DIGEST_HEX_LEN);
+                hex[DIGEST_HEX_LEN] = 0;
+                if (buf[i + DIGEST_HEX_LEN] != '\n' || !digest_hex_valid(hex))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list: line %zu",
+                                            i / (DIGEST_HEX_LEN + 1) + 1);
+        }
+        return 0;
+}
+
+int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        char rel[PATH_MAX];
+        size_t len;
+
+        *v = NULL;
+        *n = 0;
+        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, image_dir);
+        if (read_file(img, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+                return 0;
+        }
+        if (access_list_check(buf, len, e) < 0)
+                return gear_err_wrap(e, "'%s'", rel);
+        *n = len / (DIGEST_HEX_LEN + 1);
+        if (!(*v = calloc(*n + 1, sizeof **v)))
+                return gear_err_sys(e, ENOMEM, "cannot read '%s'", rel);
+        for (size_t i = 0; i < *n; i++)
+                memcpy((*v)[i], buf + i * (DIGEST_HEX_LEN + 1), DIGEST_HEX_LEN);
+        return 0;
+}
+
+struct sized {
+        const char *hex;
+        uint64_t size;
+};
+
+struct sizes {
+        struct sized *v;
+        size_t n, cap;
+};
+
+static int add_size(struct tnode *tn, const char *path, void *ud)
+{
+        struct sizes *s = ud;
+
+        if (!tn->ino || !S_ISREG(tn->ino->mode) || !tn->ino->blob)
+                return 0;
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? 2 * s->cap : 1024;
+                struct sized *v = realloc(s->v, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                s->v = v;
+                s->cap = cap;
+        }
+        s->v[s->n++] = (struct sized){ tn->ino->blob->hex, tn->ino->blob->size };
+        return 0;
+}
+
+static int by_hex(const void *a, const void *b)
+{
+        return strcmp(((const struct sized *)a)->hex, ((const struct sized *)b)->hex);
+}
+
+struct prefetch_job {
+        const struct gear_root *img;
+        struct origin origin;
+        const struct sized **todo;
+        size_t n, next;
+        pthread_mutex_t lock;
+        struct prefetch_stats st;
+        struct gear_err err;  /* the first failure */
+};
+
+static void *prefetch_worker(void *ud)
+{
+        struct prefetch_job *j = ud;
+
+        for (;;) {
+                struct gear_err e = {0};
+                struct cache_result res;
+                const struct sized *x;
+                int fd;
+
+                pthread_mutex_lock(&j->lock);
+                x = j->err.code || j->next >= j->n ? NULL : j->todo[j->next++];
+                pthread_mutex_unlock(&j->lock);
+                if (!x)
+                        return NULL;
+                fd = origin_cache_open(&j->origin, j->img, x->hex, x->size, &res, &e);
+                pthread_mutex_lock(&j->lock);
+                if (fd < 0 && !j->err.code) {
+                        j->err = e;
+                        gear_err_wrap(&j->err, "content sha256:%.12s", x->hex);
+                } else if (fd >= 0 && res.fetched) {
+                        j->st.fetched++;
+                        j->st.fetched_bytes += x->size;
+                        j->st.wire_bytes += res.wire;
+                } else if (fd >= 0) {
+                        j->st.present++;
+                }
+                pthread_mutex_unlock(&j->lock);
+                if (fd >= 0)
+                        close(fd);
+                else
+                        gear_err_clear(&e);
+        }
+}
+
+#define PREFETCH_JOBS_MAX 64
+
+int image_prefetch(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
+                   struct prefetch_stats *st, struct gear_err *e)
+{
+        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER };
+        _cleanup_free_ digest_hex *list = NULL;
+        struct sizes sz = {0};
+        struct itree *t = NULL;
+        struct image im;
+        pthread_t th[PREFETCH_JOBS_MAX];
+        char dir[PATH_MAX];
+        unsigned nth = 0;
+        size_t nlist;
+        int rc = -1;
+
+        memset(st, 0, sizeof *st);
+        image_rel(r, dir, sizeof dir);
+        if (access_list_load(img, dir, &list, &nlist, e) < 0)
+                return -1;
+        if (!nlist)
+                return 0;
+        if (image_open(img, r, &im, e) < 0)
+                return -1;
+        rc = image_load_tree(&im, &t, e);
+        image_close(&im);
+        if (rc < 0)
+                return -1;
+        rc = -1;
+        if (itree_walk(t, add_size, &sz) < 0 || !(j.todo = calloc(nlist, sizeof *j.todo))) {
+                gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
+                goto out;
+        }
+        qsort(sz.v, sz.n, sizeof *sz.v, by_hex);
+        for (size_t i = 0; i < nlist; i++) {
+                struct sized key = { list[i], 0 };
+                const struct sized *x = bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex);
+                if (!x) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "the access list of '%s:%s' names sha256:%.12s, which the image lacks",
+                                     r->name, r->tag, list[i]);
+                        goto out;
+                }
+                j.todo[j.n++] = x;
+        }
+        st->listed = j.n;
+        if (origin_open(img, dir, &j.origin, e) < 0)
+                goto out;
+        if (jobs < 1)
+                jobs = 1;
+        for (; nth < jobs && nth < PREFETCH_JOBS_MAX && nth < j.n; nth++)
+                if (pthread_create(&th[nth], NULL, prefetch_worker, &j) != 0)
+                        break;
+        if (!nth)
+                prefetch_worker(&j);
+        for (unsigned i = 0; i < nth; i++)
+                pthread_join(th[i], NULL);
+        j.st.listed = st->listed;
+        *st = j.st;
+        if (j.err.code) {
+                *e = j.err;
+                goto out;
+        }
+        rc = 0;
+out:
+        origin_close(&j.origin);
+        free(j.todo);
+        free(sz.v);
+        itree_free(t);
+        pthread_mutex_destroy(&j.lock);
+        return rc;
+}
+
+int access_list_copy(const struct gear_root *from, const char *src, const struct gear_root *to, const char *dst,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        char rel[PATH_MAX];
+        size_t len;
+
+        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, src);
+        if (read_file(from, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+                return 0;
+        }
+        if (access_list_check(buf, len, e) < 0)
+                return gear_err_wrap(e, "'%s/%s'", from->path, rel);
+        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, dst);
+        return atomic_write(to, rel, buf, len, 0644, e);
+}
