@@ -51,15 +51,15 @@ int origin_cache_open(struct origin *o, const struct gear_root *img, const char 
 int access_list_check(const char *buf, size_t len, struct gear_err *e)
 {
         char hex[DIGEST_HEX_LEN + 1];
+        size_t line = 1;
 
-        if (len % (DIGEST_HEX_LEN + 1))
-                return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list");
-        for (size_t i = 0; i < len; i += DIGEST_HEX_LEN + 1) {
+        for (size_t i = 0; i < len; i += DIGEST_HEX_LEN + 1, line++) {
+                if (len - i < DIGEST_HEX_LEN + 1 || buf[i + DIGEST_HEX_LEN] != '\n')
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list: line %zu", line);
                 memcpy(hex, buf + i, DIGEST_HEX_LEN);
                 hex[DIGEST_HEX_LEN] = 0;
-                if (buf[i + DIGEST_HEX_LEN] != '\n' || !digest_hex_valid(hex))
-                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list: line %zu",
-                                            i / (DIGEST_HEX_LEN + 1) + 1);
+                if (!digest_hex_valid(hex))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid access list: line %zu", line);
         }
         return 0;
 }

@@ -164,5 +164,12 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         return 0;
 fail:
         store_rm_rf(img->fd, tmp);
+        /* and the name directories made for it, when nothing else is in them */
+        for (path_dirname(tmp, orig, sizeof orig); strcmp(orig, IMAGES_DIR) && strchr(orig, '/');
+             path_dirname(tmp, orig, sizeof orig)) {
+                if (unlinkat(img->fd, orig, AT_REMOVEDIR) < 0)
+                        break;
+                snprintf(tmp, sizeof tmp, "%s", orig);
+        }
         return -1;
 }

@@ -1,27 +1,7 @@
 #!/bin/sh
 test_description='gear-gc: the public/ cache trimmed, oldest access first, never what a mounted image needs'
 . "$(dirname "$0")/lib/test-lib.sh"
-
-start_fs() {
-	mkdir -p "$2" &&
-	gear-fs -f "$1" "$2" 2>"$2.err" &
-	echo $! >"$2.pid"
-	i=0
-	until grep -q " $PWD/$2 fuse.gear " /proc/mounts; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$2.pid")" 2>/dev/null; then
-			echo "gear-fs did not mount $2:"; cat "$2.err"; return 1
-		fi
-		sleep 0.05
-	done
-}
-
-# stop_fs DIR: unmounts and waits until that gear-fs (maybe started by an earlier test) is gone
-stop_fs() {
-	fusermount3 -u "$1" &&
-	i=0 && while kill -0 "$(cat "$1.pid")" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done &&
-	! kill -0 "$(cat "$1.pid")" 2>/dev/null
-}
+. "$TEST_DIRECTORY/lib/fs-lib.sh"
 
 test_atexit 'for m in m1 m2; do fusermount3 -u -q $m; done'
 
@@ -30,10 +10,9 @@ busybox=3d9f2889d6782537624a4e1a10e68a2ddd53e0ee8bac02676f27308f42ec6bf6
 passwd=b6c593b0bdccd482c5ccf5f4de4ada37f7e1f44091afcd32ecfd3891584dc296
 libfake=b215566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6
 hl1=2d224def5335f2fe98f2c42c53d17da5cf71baa9ab1e936f90e6dfef85b1d230
-pub() { echo "$IMG/public/$(echo $1 | cut -c1-2)/$(echo $1 | cut -c3-)"; }
 
 test_expect_success 'FUSE is usable here' '
-	test -c /dev/fuse || { echo "/dev/fuse is missing: FUSE tests cannot run"; false; }
+	fs_ready
 '
 
 test_expect_success 'usage errors exit 100; an empty image tree has nothing to remove' '

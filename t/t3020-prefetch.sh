@@ -1,0 +1,142 @@
+#!/bin/sh
+test_description='access lists: recorded by gear-fs, shipped by gear-push, brought back by gear-pull, fetched by --prefetch'
+. "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/fs-lib.sh"
+
+passwd=b6c593b0bdccd482c5ccf5f4de4ada37f7e1f44091afcd32ecfd3891584dc296
+libfake=b215566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6
+hl1=2d224def5335f2fe98f2c42c53d17da5cf71baa9ab1e936f90e6dfef85b1d230
+F="$TRASH_DIRECTORY/fresh/var/lib/gear"
+G="$TRASH_DIRECTORY/reg-host/var/lib/gear"
+
+# cached_in ROOT: the contents in ROOT's public/, sorted
+cached_in() { (cd "$1/public" 2>/dev/null && find . -type f ! -name ".*" | sed "s|^\./||; s|/||" | sort); }
+
+test_atexit 'fusermount3 -u -q m1; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+
+test_expect_success 'setup: FUSE, the test image, a registry' '
+	fs_ready &&
+	build-test-images --big 3 imgs >/dev/null 2>&1 &&
+	gear-build -q oci:imgs/oci:multi test/multi >/dev/null &&
+	gear-test-registry start reg >addr &&
+	mkdir store
+'
+
+test_expect_success 'a mount records the files opened; one that opens nothing keeps the list' '
+	start_fs test/multi m1 &&
+	cat m1/etc/passwd m1/usr/lib/libfake.so m1/data/hl1 m1/etc/passwd >/dev/null &&
+	stop_fs m1 &&
+	printf "%s\n" $passwd $libfake $hl1 >expect &&
+	test_cmp expect "$IMG/images/test/multi/latest/access.list" &&
+	start_fs test/multi m1 &&
+	ls -lR m1 >/dev/null &&
+	stop_fs m1 &&
+	test_cmp expect "$IMG/images/test/multi/latest/access.list"
+'
+
+test_expect_success 'gear-push --prefetch is a usage error' '
+	test_expect_code 100 gear-push --prefetch test/multi store 2>err &&
+	grep -x "gear-push: unknown option '\''--prefetch'\''" err
+'
+
+test_expect_success 'a directory store gets the access list; gear-pull brings it back' '
+	gear-push test/multi store >/dev/null &&
+	test_cmp expect store/images/test/multi/latest/access.list &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull store test/multi >out &&
+	test_cmp expect "$F/images/test/multi/latest/access.list" &&
+	test ! -d "$F/public"
+'
+
+test_expect_success 'gear-pull --prefetch fetches exactly the listed files, verified, into public/' '
+	rm -rf fresh &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/multi >out &&
+	sed -n 2p out >got &&
+	echo "prefetched 3 of 3 files, $((67 + 300000 + 21)) bytes ($((67 + 300000 + 21)) on the wire), 0 present" >want &&
+	test_cmp want got &&
+	sort expect >sorted &&
+	cached_in "$F" >cached &&
+	test_cmp sorted cached &&
+	umoci unpack --image imgs/oci:multi ref >/dev/null 2>&1 &&
+	cmp ref/rootfs/etc/passwd "$F/public/b6/${passwd#b6}" &&
+	cmp ref/rootfs/usr/lib/libfake.so "$F/public/b2/${libfake#b2}" &&
+	cmp ref/rootfs/data/hl1 "$F/public/2d/${hl1#2d}"
+'
+
+test_expect_success 'a mount of the prefetched image fetches nothing for those files' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" && IMG="$F" &&
+		start_fs test/multi m1 &&
+		cmp ref/rootfs/etc/passwd m1/etc/passwd &&
+		cmp ref/rootfs/usr/lib/libfake.so m1/usr/lib/libfake.so &&
+		cmp ref/rootfs/data/hl1 m1/data/hl1 &&
+		test "$(stat_of test/multi fetched_files)" = 0 &&
+		test "$(stat_of test/multi cache_hits)" = 3 &&
+		stop_fs m1
+	)
+'
+
+test_expect_success 'prefetching again finds everything present' '
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/multi >out &&
+	echo "prefetched 0 of 3 files, 0 bytes (0 on the wire), 3 present" >want &&
+	sed -n 2p out >got &&
+	test_cmp want got
+'
+
+test_expect_success 'a registry gets the access list as a blob named in the manifest; --prefetch uses it' '
+	R=docker://$(cat addr) &&
+	gear-push --tls-verify=false test/multi $R/test/multi >/dev/null &&
+	skopeo inspect --raw --tls-verify=false $R/test/multi:latest >manifest &&
+	dg=$(python3 -c "import json,sys; print(json.load(open(\"manifest\"))[\"annotations\"][\"io.gear.access-list\"])") &&
+	curl -fsS "http://$(cat addr)/v2/test/multi/blobs/$dg" >blob &&
+	test_cmp expect blob &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/reg-host" gear-pull --prefetch --tls-verify=false $R/test/multi:latest web:1 >out &&
+	test_cmp expect "$G/images/web/1/access.list" &&
+	grep -x "prefetched 3 of 3 files, $((67 + 300000 + 21)) bytes ([0-9]* on the wire), 0 present" out &&
+	cached_in "$G" >cached &&
+	test_cmp sorted cached
+'
+
+test_expect_success 'an image with no access list prefetches nothing' '
+	gear-build -q oci:imgs/oci:other test/other >/dev/null &&
+	gear-push test/other store >/dev/null &&
+	test ! -e store/images/test/other/latest/access.list &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/other >out &&
+	sed -n 2p out >got &&
+	echo "prefetched 0 of 0 files, 0 bytes (0 on the wire), 0 present" >want &&
+	test_cmp want got
+'
+
+test_expect_success 'a malformed access list in the store is refused by gear-pull, nothing is left' '
+	cp store/images/test/multi/latest/access.list saved &&
+	echo "../../etc/passwd" >>store/images/test/multi/latest/access.list &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh3" gear-pull store test/multi 2>err &&
+	grep "^gear-pull: cannot pull '\''test/multi:latest'\'': .*invalid access list: line 4$" err &&
+	ls fresh3/var/lib/gear/images >left &&
+	test_cmp /dev/null left &&
+	find fresh3 -name ".gear-tmp*" >tmps &&
+	test_cmp /dev/null tmps &&
+	cp saved store/images/test/multi/latest/access.list
+'
+
+test_expect_success 'an access list naming a content the image lacks is refused, nothing fetched' '
+	rm -rf fresh &&
+	echo 0000000000000000000000000000000000000000000000000000000000000000 >>store/images/test/multi/latest/access.list &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/multi 2>err &&
+	echo "gear-pull: cannot prefetch '\''test/multi:latest'\'': the access list of '\''test/multi:latest'\'' names sha256:000000000000, which the image lacks" >want &&
+	test_cmp want err &&
+	test ! -d "$F/public" &&
+	cp saved store/images/test/multi/latest/access.list
+'
+
+test_expect_success 'a corrupt object in the store fails the prefetch and is not cached' '
+	rm -rf fresh &&
+	obj=store/objects/b2/${libfake#b2} &&
+	cp $obj saved-obj &&
+	printf "garbage!" | dd of=$obj bs=1 seek=10 conv=notrunc 2>/dev/null &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/multi >out 2>err &&
+	grep "^gear-pull: cannot prefetch '\''test/multi:latest'\'': content sha256:b215566f4ef7: " err &&
+	test ! -e "$F/public/b2/${libfake#b2}" &&
+	cp saved-obj $obj
+'
+
+test_done
