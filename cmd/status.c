@@ -33,6 +33,13 @@ static void print_status(const struct ctr_status *s)
                 printf("user:\t%s\n", s->meta.user);
         for (size_t k = 0; k < s->meta.n_ports; k++)
                 printf("port:\t%u:%u\n", s->meta.ports[k].internal, s->meta.ports[k].external);
+        /* the image mount's counters, "fs.KEY:<TAB>VALUE" */
+        for (const char *p = s->fs_stats; p && *p;) {
+                size_t k = strcspn(p, " \n"), l = strcspn(p, "\n");
+                if (k < l)
+                        printf("fs.%.*s:\t%.*s\n", (int)k, p, (int)(l - k - 1), p + k + 1);
+                p += l + (p[l] == '\n');
+        }
         if (s->log && *s->log)
                 printf("\n%s", s->log);
 }

@@ -11,6 +11,7 @@
 #include "container-gear.h"
 #include "container.h"
 #include "fsutil.h"
+#include "gearfs.h"
 #include "image.h"
 
 bool ctr_gear_image(const char *image)
@@ -158,6 +159,25 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
                 .workdir = g->workdir,
                 .user = g->user,
         };
+        return 0;
+}
+
+int ctr_gear_stats(struct gear_tree *t, const char *image, char **text, struct gear_err *e)
+{
+        struct image_ref ref;
+        char rel[PATH_MAX];
+        size_t len;
+
+        *text = NULL;
+        if (!ctr_gear_image(image) || image_ref_parse(image + strlen(CTR_GEAR_PREFIX), &ref, e) < 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' is not a Gear image", image);
+        image_rel(&ref, rel, sizeof rel);
+        strcat(rel, "/" GEARFS_STATS);
+        if (root_open(&t->img, 0, e) < 0 || read_file(&t->img, rel, 4096, text, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        }
         return 0;
 }
 

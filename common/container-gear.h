@@ -32,6 +32,11 @@ bool ctr_gear_image(const char *image);
 int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const char *image, const char *id,
                      struct ctr_gear *g, struct gear_err *e);
 void ctr_gear_done(struct ctr_gear *g);
+/*
+ * The statistics of the image's mount (gearfs.h: "KEY VALUE" lines), NULL
+ * when it has none; image is "gear:NAME[:TAG]".
+ */
+int ctr_gear_stats(struct gear_tree *t, const char *image, char **text, struct gear_err *e);
 /* unmounts and removes IMG/containers/ID; 0 when there was none */
 int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e);
 

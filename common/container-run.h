@@ -45,6 +45,7 @@ struct ctr_status {
         struct unit_meta meta;
         struct systemd_unit_info info;
         char *log;                 /* recent journal lines */
+        char *fs_stats;            /* a Gear image's mount statistics ("KEY VALUE" lines), or NULL */
 };
 
 /* -ENOENT (code 1) when id is not installed */

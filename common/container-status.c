@@ -9,6 +9,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "container-gear.h"
 #include "container-run.h"
 #include "fsutil.h"
 
@@ -142,7 +143,8 @@ int container_failure_text(struct gear_systemd *m, const char *id, char **out, s
 void ctr_status_done(struct ctr_status *s)
 {
         free(s->log);
-        s->log = NULL;
+        free(s->fs_stats);
+        s->log = s->fs_stats = NULL;
 }
 
 int container_status(struct gear_tree *t, struct gear_systemd *m, const char *id, unsigned lines,
@@ -168,6 +170,8 @@ int container_status(struct gear_tree *t, struct gear_systemd *m, const char *id
                 return -1;
         format_usec(!strcmp(s->info.active_state, "active") || !strcmp(s->info.active_state, "reloading") ?
                     s->info.active_enter_usec : s->info.inactive_enter_usec, s->since, sizeof s->since);
+        if (ctr_gear_image(s->meta.image) && ctr_gear_stats(t, s->meta.image, &s->fs_stats, e) < 0)
+                return -1;
         if (lines && container_journal(systemd_scope(m), unit, lines, &s->log, &len, e) < 0)
                 return -1;
         return 0;

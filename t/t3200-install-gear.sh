@@ -88,6 +88,15 @@ test_expect_success 'a second container of the image shares the mount and fetche
 	mounted "$IMG/containers/t32web2/merged"
 '
 
+test_expect_success 'gear-status shows the counters of the image mount' '
+	g gear-status -n 0 t32web2 >out &&
+	grep -x "image:	gear:web" out &&
+	grep -x "fs.fetched_files:	$(stat_of fetched_files)" out &&
+	grep -x "fs.fetched_bytes:	$(stat_of fetched_bytes)" out &&
+	grep -x "fs.errors:	0" out &&
+	grep "^fs.cache_hits:	[0-9][0-9]*$" out
+'
+
 test_expect_success 'stop and start work; a write stays in the container upper layer' '
 	g gear-stop t32web &&
 	test_must_fail mounted "$IMG/containers/t32web/merged" &&
