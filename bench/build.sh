@@ -16,12 +16,8 @@
 set -e
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-PATH="$top/bin:$PATH"
-work=${1:-${TMPDIR:-/var/tmp}/gear-bench}
-mkdir -p "$work"
-cd "$work"
-
 . "$top/bench/lib-set.sh"
+bench_start "${1:-}"
 
 now() { date +%s.%N; }
 # mbps BYTES SECONDS
@@ -41,7 +37,6 @@ for m in json.load(open(d + "index.json"))["manifests"]:
 EOF
 }
 
-build_set
 images="base1 python3 nginx redis postgresql nodejs"
 run="run.$$"
 mkdir -p "$run"

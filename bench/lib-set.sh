@@ -1,5 +1,5 @@
 # the Debian image set the benchmarks share, built once in WORKDIR/set
-# (sourced by bench/*.sh, after cd WORKDIR): a Debian bookworm minbase image,
+# (sourced by bench/*.sh with $top set, then bench_start): a Debian bookworm minbase image,
 # and five application images, each one layer made by umoci repack on top of
 # a minbase layer: python3 and nginx on that same base, redis, postgresql and
 # nodejs each on a rebuilt one (a separate mmdebstrap run: the same file
@@ -35,3 +35,15 @@ build_set() {
 	touch set/done
 }
 
+
+# bench_start [WORKDIR]: the build's commands first on PATH; makes and enters
+# WORKDIR (default ${TMPDIR:-/var/tmp}/gear-bench, absolute in $work), and
+# builds the set there when it is missing
+bench_start() {
+	PATH="$top/bin:$top/scripts:$PATH"
+	work=${1:-${TMPDIR:-/var/tmp}/gear-bench}
+	mkdir -p "$work"
+	work=$(cd "$work" && pwd)
+	cd "$work"
+	build_set
+}

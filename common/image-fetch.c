@@ -64,27 +64,43 @@ int access_list_check(const char *buf, size_t len, struct gear_err *e)
         return 0;
 }
 
-int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
+int access_list_read(const struct gear_root *img, const char *image_dir, char **buf, size_t *len,
                      struct gear_err *e)
 {
-        _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
-        size_t len;
 
-        *v = NULL;
-        *n = 0;
+        *buf = NULL;
+        *len = 0;
         snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, image_dir);
-        if (read_file(img, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
+        if (read_file(img, rel, ACCESS_LIST_MAX, buf, len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;
                 gear_err_clear(e);
                 return 0;
         }
-        if (access_list_check(buf, len, e) < 0)
-                return gear_err_wrap(e, "'%s'", rel);
+        if (access_list_check(*buf, *len, e) < 0) {
+                free(*buf);
+                *buf = NULL;
+                return gear_err_wrap(e, "'%s/%s'", img->path, rel);
+        }
+        return 0;
+}
+
+int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+
+        *v = NULL;
+        *n = 0;
+        if (access_list_read(img, image_dir, &buf, &len, e) < 0)
+                return -1;
+        if (!buf)
+                return 0;
         *n = len / (DIGEST_HEX_LEN + 1);
         if (!(*v = calloc(*n + 1, sizeof **v)))
-                return gear_err_sys(e, ENOMEM, "cannot read '%s'", rel);
+                return gear_err_sys(e, ENOMEM, "cannot read the access list of '%s'", image_dir);
         for (size_t i = 0; i < *n; i++)
                 memcpy((*v)[i], buf + i * (DIGEST_HEX_LEN + 1), DIGEST_HEX_LEN);
         return 0;
@@ -247,15 +263,10 @@ int access_list_copy(const struct gear_root *from, const char *src, const struct
         char rel[PATH_MAX];
         size_t len;
 
-        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, src);
-        if (read_file(from, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
-                if (e->code != GEAR_EXIT_NO)
-                        return -1;
-                gear_err_clear(e);
+        if (access_list_read(from, src, &buf, &len, e) < 0)
+                return -1;
+        if (!buf)
                 return 0;
-        }
-        if (access_list_check(buf, len, e) < 0)
-                return gear_err_wrap(e, "'%s/%s'", from->path, rel);
         snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, dst);
         return atomic_write(to, rel, buf, len, 0644, e);
 }

@@ -42,6 +42,9 @@ int origin_cache_open(struct origin *o, const struct gear_root *img, const char 
 
 /* checks an access list: code 111 "invalid access list" unless every line is a digest */
 int access_list_check(const char *buf, size_t len, struct gear_err *e);
+/* image_dir's access list, checked; *buf NULL when it has none */
+int access_list_read(const struct gear_root *img, const char *image_dir, char **buf, size_t *len,
+                     struct gear_err *e);
 /* the digests of image_dir's access list; none when it has no list */
 int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
                      struct gear_err *e);

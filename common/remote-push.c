@@ -341,15 +341,8 @@ static int push_registry_image(struct remote *r, const struct gear_root *img, st
         const char *type;
 
         image_rel(&im->ref, rel, sizeof rel);
-        strcat(rel, "/" ACCESS_LIST_FILE);
-        if (read_file(img, rel, ACCESS_LIST_MAX, &access, &naccess, e) < 0) {
-                if (e->code != GEAR_EXIT_NO)
-                        return -1;
-                gear_err_clear(e);
-                naccess = 0;
-        } else if (access_list_check(access, naccess, e) < 0) {
-                return gear_err_wrap(e, "'%s/%s'", img->path, rel);
-        }
+        if (access_list_read(img, rel, &access, &naccess, e) < 0)
+                return -1;
         if (layout_read_blob(im->dfd, im->config, -1, IMAGE_JSON_MAX, &config, &nconfig, e) < 0 ||
             layout_read_blob(im->dfd, im->layer, im->layer_size, SIZE_MAX / 2, &layer, &nlayer, e) < 0)
                 return -1;

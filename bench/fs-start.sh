@@ -1,0 +1,209 @@
+#!/bin/sh
+# bench/fs-start.sh [WORKDIR [ROUNDS]]
+#
+# Cold start of a service from a registry: a Gear image (gear-pull of the
+# index, gear-fs fetching each file on first open, an overlay, podman) against
+# the ordinary path (skopeo copy of the whole image from the same registry,
+# umoci unpack, podman), side by side, on the image set of bench/lib-set.sh:
+#   python3   python3 -m http.server    answers GET /
+#   nginx     nginx -g 'daemon off;'    answers GET /
+#   redis     redis-server              answers PING with +PONG
+# The clock runs from nothing local (fresh trees, page cache dropped) to the
+# service's first answer. Two links to the same registry storage: loopback
+# (127.0.0.1), and a veth into a network namespace the benchmark creates,
+# limited to 100 Mbit/s each way with tc (tbf). A third way is measured too:
+# the Gear image pulled with --prefetch of the access list its first run
+# recorded (gear-push ships it).
+#
+# Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
+# each way and the ratio ordinary / gear; then, per image, the bytes each way
+# moved over the limited link (the veth's counters: HTTP and TCP included)
+# and gear's share of the ordinary path's bytes. Needs root, podman, FUSE,
+# tc, and the Debian archive the first time (the image set). Run after make.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib-set.sh"
+bench_start "${1:-}"
+rounds=${2:-3}
+
+run="$work/start.$$"
+ns=gearbench$$
+hveth=gbh$$ nveth=gbn$$
+haddr=10.231.$(($$ % 200)).1 naddr=10.231.$(($$ % 200)).2
+podman="podman --runtime runc"
+ulimits="--ulimit nofile=20000:20000 --ulimit nproc=4096:4096"
+
+cleanup() {
+	set +e
+	for c in $($podman ps -a --format '{{.Names}}' | grep "^gb$$-"); do $podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+	grep -o " $run/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	gear-test-registry stop "$run/reg-lo" >/dev/null 2>&1
+	ip netns exec $ns gear-test-registry stop "$run/reg-ns" >/dev/null 2>&1
+	ip netns del $ns 2>/dev/null
+	ip link del $hveth 2>/dev/null
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$run"
+
+# NAME PORT KIND COMMAND...
+apps="python3 18080 http python3 -m http.server 18080 --bind 127.0.0.1
+nginx 80 http nginx -g 'daemon off;'
+redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no"
+
+# probe KIND PORT: waits until the service answers (polling every 5 ms, 120 s at most)
+cat >"$run/probe.py" <<'EOF'
+import socket, sys, time
+kind, port = sys.argv[1], int(sys.argv[2])
+req = b"PING\r\n" if kind == "redis" else b"GET / HTTP/1.0\r\n\r\n"
+want = b"+PONG" if kind == "redis" else b"HTTP/1."
+end = time.time() + 120
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(req)
+        if s.recv(64).startswith(want):
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.005)
+sys.exit(1)
+EOF
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rx() { cat /sys/class/net/$hveth/statistics/rx_bytes; }
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# the limited link: a namespace behind a veth, 100 Mbit/s each way
+ip netns add $ns
+ip link add $hveth type veth peer name $nveth
+ip link set $nveth netns $ns
+ip addr add $haddr/24 dev $hveth
+ip link set $hveth up
+ip netns exec $ns ip addr add $naddr/24 dev $nveth
+ip netns exec $ns ip link set $nveth up
+ip netns exec $ns ip link set lo up
+tc qdisc add dev $hveth root tbf rate 100mbit burst 256kb latency 100ms
+ip netns exec $ns tc qdisc add dev $nveth root tbf rate 100mbit burst 256kb latency 100ms
+
+# one registry storage, served on loopback and inside the namespace
+lo=$(gear-test-registry start "$run/reg-lo")
+limited=$(GEAR_REGISTRY_HOST=$naddr GEAR_REGISTRY_PORT=5000 GEAR_REGISTRY_DATA="$run/reg-lo/data" \
+	ip netns exec $ns gear-test-registry start "$run/reg-ns")
+echo "# registry on $lo (loopback) and $limited (100 Mbit/s veth)" >&2
+echo "$apps" | while read -r name port kind cmd; do
+	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
+	GEAR_SYSROOT="$run/build" gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
+	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
+done
+
+# container NAME ROOTFS PORT KIND COMMAND...: runs it detached, waits for its answer
+container() {
+	c=gb$$-$1 root=$2 port=$3 kind=$4
+	shift 4
+	eval "set -- $*"
+	$podman run -d --name "$c" --network host $ulimits --rootfs "$root" "$@" >/dev/null
+	python3 "$run/probe.py" "$kind" "$port" || { echo "$c does not answer:" >&2; $podman logs "$c" >&2; exit 1; }
+}
+gone() {
+	$podman rm -f -t 0 "gb$$-$1" >/dev/null
+}
+
+# plain REG NAME PORT KIND CMD: the ordinary path; prints seconds
+plain() {
+	reg=$1 name=$2
+	d="$run/plain-$name"
+	rm -rf "$d" && mkdir -p "$d"
+	cold
+	t0=$(now)
+	skopeo copy -q --src-tls-verify=false "docker://$reg/plain/$name:latest" "oci:$d/oci:latest" >/dev/null
+	umoci unpack --image "$d/oci:latest" "$d/bundle" >/dev/null 2>&1
+	shift 2
+	container "$name" "$d/bundle/rootfs" "$@"
+	t1=$(now)
+	gone "$name"
+	rm -rf "$d"
+	secs $t0 $t1
+}
+
+# lazy REG NAME PORT KIND CMD: a Gear image, fetched lazily; prints seconds
+lazy() {
+	reg=$1 name=$2
+	d="$run/gear-$name"
+	rm -rf "$d" && mkdir -p "$d/lower" "$d/upper" "$d/work" "$d/merged"
+	cold
+	t0=$(now)
+	GEAR_SYSROOT="$d/root" gear-pull $prefetch --tls-verify=false "docker://$reg/gear/$name:latest" \
+		"bench/$name" >/dev/null
+	GEAR_SYSROOT="$d/root" gear-fs "bench/$name" "$d/lower"
+	mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
+	shift 2
+	container "$name" "$d/merged" "$@"
+	t1=$(now)
+	gone "$name"
+	umount "$d/merged"
+	fusermount3 -u "$d/lower"
+	while pgrep -f "gear-fs bench/$name $d/lower" >/dev/null; do sleep 0.05; done
+	cp "$d/root/var/lib/gear/images/bench/$name/latest/fs.stats" "$run/stats-$name"
+	[ -n "$prefetch" ] || cp "$d/root/var/lib/gear/images/bench/$name/latest/access.list" "$run/access-$name"
+	rm -rf "$d"
+	secs $t0 $t1
+}
+prefetch=
+
+# prefetched REG NAME PORT KIND CMD: the same, pulled with --prefetch
+prefetched() {
+	prefetch=--prefetch
+	lazy "$@"
+	prefetch=
+}
+
+# bytes WAY NAME PORT KIND CMD: bytes moved over the limited link by one cold start
+bytes() {
+	way=$1
+	shift
+	b0=$(rx)
+	$way "$limited" "$@" >/dev/null
+	echo $(($(rx) - b0))
+}
+
+printf "%-8s %-8s %9s %9s %9s %8s %8s\n" image link ordinary-s gear-s prefetch-s ratio ratio-pf
+echo "$apps" | while read -r name port kind cmd; do
+	# the first lazy run records the access list; the store gets it for --prefetch
+	lazy "$lo" "$name" $port $kind "$cmd" >/dev/null
+	cp "$run/access-$name" "$run/build/var/lib/gear/images/bench/$name/latest/access.list"
+	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
+	for link in loopback limited; do
+		reg=$lo
+		[ $link = loopback ] || reg=$limited
+		: >"$run/p" && : >"$run/g" && : >"$run/f"
+		i=0
+		while [ $i -lt "$rounds" ]; do
+			plain "$reg" "$name" $port $kind "$cmd" >>"$run/p"
+			lazy "$reg" "$name" $port $kind "$cmd" >>"$run/g"
+			prefetched "$reg" "$name" $port $kind "$cmd" >>"$run/f"
+			i=$((i + 1))
+		done
+		p=$(median <"$run/p") g=$(median <"$run/g") f=$(median <"$run/f")
+		printf "%-8s %-8s %9s %9s %9s %7.1fx %7.1fx\n" $name $link $p $g $f \
+			$(awk -v p=$p -v g=$g 'BEGIN { print p / g }') $(awk -v p=$p -v f=$f 'BEGIN { print p / f }')
+	done
+done
+
+echo
+printf "%-8s %12s %12s %7s %12s %7s %10s %10s\n" image ordinary-MB gear-MB share prefetch-MB share files-read image-files
+echo "$apps" | while read -r name port kind cmd; do
+	bp=$(bytes plain "$name" $port $kind "$cmd")
+	bg=$(bytes lazy "$name" $port $kind "$cmd")
+	read_files=$(awk '$1 == "fetched_files" { print $2 }' "$run/stats-$name")
+	bf=$(bytes prefetched "$name" $port $kind "$cmd")
+	all=$(GEAR_SYSROOT="$run/build" gear-images | awk -F'\t' -v n="bench/$name" '$1 == n { print $3 }')
+	printf "%-8s %12.1f %12.1f %6.1f%% %12.1f %6.1f%% %10s %10s\n" $name \
+		$(awk -v b=$bp 'BEGIN { print b / 1e6 }') $(awk -v b=$bg 'BEGIN { print b / 1e6 }') \
+		$(awk -v p=$bp -v g=$bg 'BEGIN { print 100 * g / p }') $(awk -v b=$bf 'BEGIN { print b / 1e6 }') \
+		$(awk -v p=$bp -v g=$bf 'BEGIN { print 100 * g / p }') "$read_files" "$all"
+done
