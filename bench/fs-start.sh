@@ -12,8 +12,9 @@
 # service's first answer. Two links to the same registry storage: loopback
 # (127.0.0.1), and a veth into a network namespace the benchmark creates,
 # limited to 100 Mbit/s each way with tc (tbf). A third way is measured too:
-# the Gear image pulled with --prefetch of the access list its first run
-# recorded (gear-push ships it).
+# the Gear image mounted with gear-fs --prefetch (as its unit does), which
+# fetches the files of the access list its first run recorded (gear-push
+# ships it) in the background, in parallel, while the container starts.
 #
 # Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
 # each way and the ratio ordinary / gear; then, per image, the bytes each way
@@ -137,9 +138,8 @@ lazy() {
 	rm -rf "$d" && mkdir -p "$d/lower" "$d/upper" "$d/work" "$d/merged"
 	cold
 	t0=$(now)
-	GEAR_SYSROOT="$d/root" gear-pull $prefetch --tls-verify=false "docker://$reg/gear/$name:latest" \
-		"bench/$name" >/dev/null
-	GEAR_SYSROOT="$d/root" gear-fs "bench/$name" "$d/lower"
+	GEAR_SYSROOT="$d/root" gear-pull --tls-verify=false "docker://$reg/gear/$name:latest" "bench/$name" >/dev/null
+	GEAR_SYSROOT="$d/root" gear-fs $prefetch "bench/$name" "$d/lower"
 	mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
 	shift 2
 	container "$name" "$d/merged" "$@"
@@ -155,7 +155,7 @@ lazy() {
 }
 prefetch=
 
-# prefetched REG NAME PORT KIND CMD: the same, pulled with --prefetch
+# prefetched REG NAME PORT KIND CMD: the same, mounted with --prefetch
 prefetched() {
 	prefetch=--prefetch
 	lazy "$@"

@@ -10,7 +10,7 @@
 #include "commands.h"
 
 static const char usage[] =
-"usage: gear-fs [-f] [-o allow_other] NAME[:TAG] MOUNTPOINT\n";
+"usage: gear-fs [-f] [--prefetch] [-o allow_other] NAME[:TAG] MOUNTPOINT\n";
 
 static void log_line(const char *msg)
 {
@@ -22,6 +22,7 @@ int cmd_fs(int argc, char **argv)
         static const struct option options[] = {
                 { "foreground", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
+                { "prefetch", no_argument, NULL, 'p' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
@@ -37,6 +38,9 @@ int cmd_fs(int argc, char **argv)
                         break;
                 case 'h':
                         return gear_help(usage);
+                case 'p':
+                        o.prefetch = true;
+                        break;
                 case 'o':
                         if (strcmp(optarg, "allow_other"))
                                 return gear_usage_error(usage, "unknown mount option '%s'", optarg);

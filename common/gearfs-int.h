@@ -20,6 +20,7 @@ struct gfs_node {
 
 struct gfs_stats {
         uint64_t fetched_files, fetched_bytes, wire_bytes, cache_hits, errors, opened_files;
+        uint64_t prefetched_files, prefetched_bytes, prefetched_wire_bytes;
 };
 
 struct gearfs {

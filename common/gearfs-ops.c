@@ -13,6 +13,7 @@
 #include "cache.h"
 #include "fsutil.h"
 #include "gearfs-int.h"
+#include "image-fetch.h"
 #include "layer.h"
 
 /* the image never changes while mounted */
@@ -284,6 +285,36 @@ static void *stats_loop(void *ud)
         return NULL;
 }
 
+/* parallel fetches of the background prefetch */
+#define GFS_PREFETCH_JOBS 8
+
+struct prefetch_thread {
+        struct gearfs *fs;
+        bool stop;
+};
+
+/* the access list's contents, fetched while the first reads come in: those wait for them or fetch first */
+static void *prefetch_loop(void *ud)
+{
+        struct prefetch_thread *p = ud;
+        struct gearfs *fs = p->fs;
+        struct gear_err err = {0};
+        struct prefetch_stats ps;
+        char msg[sizeof err.msg + 64];
+
+        if (image_prefetch_until(fs->img, &fs->o->ref, GFS_PREFETCH_JOBS, &p->stop, &ps, &err) < 0 && fs->o->log) {
+                snprintf(msg, sizeof msg, "prefetch: %s", err.msg);
+                fs->o->log(msg);
+        }
+        pthread_mutex_lock(&fs->lock);
+        fs->st.prefetched_files = ps.fetched;
+        fs->st.prefetched_bytes = ps.fetched_bytes;
+        fs->st.prefetched_wire_bytes = ps.wire_bytes;
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+        return NULL;
+}
+
 int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
 {
         struct gearfs fs;
@@ -293,8 +324,9 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         struct fuse_session *se = NULL;
         struct fuse_loop_config *cfg = NULL;
         struct stats_thread st = { .fs = &fs, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
-        pthread_t thread;
-        bool mounted = false, started = false;
+        struct prefetch_thread pf = { .fs = &fs };
+        pthread_t thread, pthread;
+        bool mounted = false, started = false, prefetching = false;
         char lockrel[PATH_MAX + 16];
         _cleanup_close_ int lockfd = -1;
         int r = -1;
@@ -330,6 +362,13 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 goto out;
         }
         started = true;
+        if (o->prefetch) {
+                if (pthread_create(&pthread, NULL, prefetch_loop, &pf) != 0) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "cannot start the prefetch thread");
+                        goto out;
+                }
+                prefetching = true;
+        }
         if (!(cfg = fuse_loop_cfg_create())) {
                 gear_err_sys(e, ENOMEM, "cannot serve");
                 goto out;
@@ -341,6 +380,10 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         else
                 r = 0;
 out:
+        if (prefetching) {
+                __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
+                pthread_join(pthread, NULL);
+        }
         if (started) {
                 pthread_mutex_lock(&st.lock);
                 st.stop = true;

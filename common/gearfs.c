@@ -240,7 +240,7 @@ static int by_hex(const void *a, const void *b)
 
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
 {
-        char rel[PATH_MAX + 32], stats[512];
+        char rel[PATH_MAX + 32], stats[768];
         _cleanup_free_ char *list = NULL;
         _cleanup_free_ struct access_key *order = NULL;
         struct gfs_stats st;
@@ -279,6 +279,11 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
                        "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64 "\n",
                        st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files);
+        if (fs->o->prefetch)
+                len += snprintf(stats + len, sizeof stats - len,
+                                "prefetched_files %" PRIu64 "\nprefetched_bytes %" PRIu64
+                                "\nprefetched_wire_bytes %" PRIu64 "\n",
+                                st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
         snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, fs->image_dir);
         if (nlist && (r = atomic_write(fs->img, rel, list, nlist * 65, 0644, e)) < 0)

@@ -8,8 +8,11 @@
  * While mounted it keeps, in the image directory (images/NAME/TAG/):
  *   fs.stats     "KEY VALUE" lines: fetched_files, fetched_bytes (content),
  *                wire_bytes (stored form moved), cache_hits, errors,
- *                opened_files; rewritten (atomically) within a fraction of
- *                a second of a change, and at exit
+ *                opened_files, and with prefetch prefetched_files,
+ *                prefetched_bytes, prefetched_wire_bytes (what the
+ *                background fetch of the access list brought in, counted
+ *                when it is done); rewritten (atomically) within a
+ *                fraction of a second of a change, and at exit
  *   access.list  the digests of the files opened, one per line, in
  *                first-open order (image-fetch.h); written with the stats
  *                once the mount has opened a file
@@ -33,6 +36,7 @@ struct gearfs_opts {
         const char *mountpoint;
         bool foreground;
         bool allow_other;
+        bool prefetch;          /* fetch the access list's contents in the background */
         gearfs_log_fn log;
 };
 

@@ -144,6 +144,7 @@ struct prefetch_job {
         struct origin origin;
         const struct sized **todo;
         size_t n, next;
+        const bool *stop;
         pthread_mutex_t lock;
         struct prefetch_stats st;
         struct gear_err err;  /* the first failure */
@@ -157,18 +158,24 @@ static void *prefetch_worker(void *ud)
                 struct gear_err e = {0};
                 struct cache_result res;
                 const struct sized *x;
+                bool stop;
                 int fd;
 
                 pthread_mutex_lock(&j->lock);
-                x = j->err.code || j->next >= j->n ? NULL : j->todo[j->next++];
+                /* in the background only *stop ends it; otherwise the first failure */
+                stop = j->stop ? __atomic_load_n(j->stop, __ATOMIC_ACQUIRE) : j->err.code != 0;
+                x = stop || j->next >= j->n ? NULL : j->todo[j->next++];
                 pthread_mutex_unlock(&j->lock);
                 if (!x)
                         return NULL;
                 fd = origin_cache_open(&j->origin, j->img, x->hex, x->size, &res, &e);
                 pthread_mutex_lock(&j->lock);
-                if (fd < 0 && !j->err.code) {
-                        j->err = e;
-                        gear_err_wrap(&j->err, "content sha256:%.12s", x->hex);
+                if (fd < 0) {
+                        j->st.failed++;
+                        if (!j->err.code) {
+                                j->err = e;
+                                gear_err_wrap(&j->err, "content sha256:%.12s", x->hex);
+                        }
                 } else if (fd >= 0 && res.fetched) {
                         j->st.fetched++;
                         j->st.fetched_bytes += x->size;
@@ -189,7 +196,13 @@ static void *prefetch_worker(void *ud)
 int image_prefetch(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
                    struct prefetch_stats *st, struct gear_err *e)
 {
-        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER };
+        return image_prefetch_until(img, r, jobs, NULL, st, e);
+}
+
+int image_prefetch_until(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
+                         const bool *stop, struct prefetch_stats *st, struct gear_err *e)
+{
+        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = stop };
         _cleanup_free_ digest_hex *list = NULL;
         struct sizes sz = {0};
         struct itree *t = NULL;

@@ -56,6 +56,7 @@ struct prefetch_stats {
         uint64_t listed;   /* contents in the access list */
         uint64_t fetched, fetched_bytes, wire_bytes;
         uint64_t present;  /* already in public/ */
+        uint64_t failed;
 };
 /*
  * Fetches every content of the access list of image r into public/, on
@@ -66,5 +67,12 @@ struct prefetch_stats {
 struct image_ref;
 int image_prefetch(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
                    struct prefetch_stats *st, struct gear_err *e);
+/*
+ * The same in the background: a content that fails is counted and the rest
+ * still fetched (the first failure is reported at the end), and it ends
+ * early (code 0) once *stop is set: no new content is started.
+ */
+int image_prefetch_until(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
+                         const bool *stop, struct prefetch_stats *st, struct gear_err *e);
 
 #endif

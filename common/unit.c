@@ -551,7 +551,7 @@ const char unit_gear_fs_template[] =
 "Environment=GEAR_SYSROOT=@SYSROOT@\n"
 "ExecStartPre=-/bin/umount @MOUNTPOINT@\n"
 "ExecStartPre=/bin/mkdir -p @MOUNTPOINT@\n"
-"ExecStart=@GEAR_BIN@/gear-fs -f @IMAGE_REF@ @MOUNTPOINT@\n"
+"ExecStart=@GEAR_BIN@/gear-fs -f --prefetch @IMAGE_REF@ @MOUNTPOINT@\n"
 "ExecStopPost=-/bin/umount @MOUNTPOINT@\n"
 "TimeoutStopSec=30\n";
 

@@ -112,6 +112,39 @@ test_expect_success 'a file shared by two images is fetched once: the other imag
 	stop_fs m2
 '
 
+test_expect_success 'with --prefetch the access list is fetched in the background; opens find it cached' '
+	rm -rf "$IMG/public" &&
+	printf "%s\n" b6c593b0bdccd482c5ccf5f4de4ada37f7e1f44091afcd32ecfd3891584dc296 \
+		b215566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6 \
+		2d224def5335f2fe98f2c42c53d17da5cf71baa9ab1e936f90e6dfef85b1d230 >three &&
+	cp three "$IMG/images/test/multi/latest/access.list" &&
+	start_fs test/multi m1 --prefetch &&
+	wait_stat test/multi prefetched_files 3 &&
+	test "$(stat_of test/multi prefetched_bytes)" = $((67 + 300000 + 21)) &&
+	test "$(stat_of test/multi opened_files)" = 0 &&
+	test "$(stat_of test/multi fetched_files)" = 0 &&
+	test -f "$(pub 2d224def5335f2fe98f2c42c53d17da5cf71baa9ab1e936f90e6dfef85b1d230)" &&
+	cmp ref/rootfs/usr/lib/libfake.so m1/usr/lib/libfake.so &&
+	test "$(stat_of test/multi fetched_files)" = 0 &&
+	test "$(stat_of test/multi cache_hits)" = 1 &&
+	stop_fs m1
+'
+
+test_expect_success 'a content the background prefetch cannot fetch is logged; the rest arrive; reads still work' '
+	rm -rf "$IMG/public" &&
+	obj="$IMG/objects/b2/15566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6" &&
+	mv "$obj" saved-libfake &&
+	cp three "$IMG/images/test/multi/latest/access.list" &&
+	start_fs test/multi m1 --prefetch &&
+	wait_stat test/multi prefetched_files 2 &&
+	grep "^gear-fs: prefetch: content sha256:b215566f4ef7: " m1.err &&
+	test ! -e "$(pub b215566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6)" &&
+	mv saved-libfake "$obj" &&
+	cmp ref/rootfs/usr/lib/libfake.so m1/usr/lib/libfake.so &&
+	test "$(stat_of test/multi fetched_files)" = 1 &&
+	stop_fs m1
+'
+
 test_expect_success 'concurrent readers in two mounts and many processes fetch a file once' '
 	rm -rf "$IMG/public" &&
 	start_fs test/multi m1 &&

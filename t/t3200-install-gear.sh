@@ -64,7 +64,7 @@ test_expect_success 'the units: the gear-fs unit, the overlay and the image conf
 	grep -x "	--rootfs $IMG/containers/t32web/merged \\\\" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "	--env=PATH=/bin \\\\" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "	/bin/gear-web" "$UNITDIR/ctr-t32web.service" &&
-	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
+	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f --prefetch web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
 	grep -x "StopWhenUnneeded=yes" "$UNITDIR/$FSUNIT"
 '
 

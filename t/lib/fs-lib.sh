@@ -1,11 +1,14 @@
 # gear-fs helpers for the tests, sourced after test-lib.sh
 
-# start_fs NAME DIR: gear-fs in the foreground, in the background of this
-# test; waits until DIR is mounted; its pid in DIR.pid, stderr in DIR.err
+# start_fs NAME DIR [OPTION...]: gear-fs in the foreground, in the background
+# of this test; waits until DIR is mounted; its pid in DIR.pid, stderr in DIR.err
 start_fs() {
 	while grep -q " $PWD/$2 fuse.gear " /proc/mounts; do fusermount3 -u -z "$2" || return 1; done
-	mkdir -p "$2" &&
-	gear-fs -f "$1" "$2" 2>"$2.err" &
+	mkdir -p "$2" || return 1
+	fs_name=$1 fs_dir=$2
+	shift 2
+	gear-fs -f "$@" "$fs_name" "$fs_dir" 2>"$fs_dir.err" &
+	set -- "$fs_name" "$fs_dir"
 	echo $! >"$2.pid"
 	i=0
 	until grep -q " $PWD/$2 fuse.gear " /proc/mounts; do
@@ -38,6 +41,15 @@ stat_of() {
 	sleep 0.4 &&
 	case $1 in *:*) ;; *) set -- "$1:latest" "$2" ;; esac
 	awk -v k="$2" '$1 == k { print $2 }' "$IMG/images/${1%%:*}/${1#*:}/fs.stats"
+}
+
+# wait_stat IMAGE KEY VALUE: until the counter has that value (5 s at most)
+wait_stat() {
+	i=0
+	until [ "$(stat_of "$1" "$2")" = "$3" ]; do
+		i=$((i + 1))
+		[ $i -lt 12 ] || { echo "$2 of $1 is $(stat_of "$1" "$2"), not $3"; return 1; }
+	done
 }
 
 # pub HEX: the public/ cache file of a content
