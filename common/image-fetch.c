@@ -230,10 +230,11 @@ int image_prefetch_until(const struct gear_root *img, const struct image_ref *r,
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
                 goto out;
         }
-        qsort(sz.v, sz.n, sizeof *sz.v, by_hex);
+        if (sz.n)
+                qsort(sz.v, sz.n, sizeof *sz.v, by_hex);
         for (size_t i = 0; i < nlist; i++) {
                 struct sized key = { list[i], 0 };
-                const struct sized *x = bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex);
+                const struct sized *x = sz.n ? bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex) : NULL;
                 if (!x) {
                         gear_err_set(e, GEAR_EXIT_SYS, "the access list of '%s:%s' names sha256:%.12s, which the image lacks",
                                      r->name, r->tag, list[i]);

@@ -241,7 +241,8 @@ int object_map_parse(const char *buf, size_t len, struct object_map **mp, struct
                 m->n++;
                 p += l + 1;
         }
-        qsort(m->v, m->n, sizeof *m->v, entry_cmp);
+        if (m->n)
+                qsort(m->v, m->n, sizeof *m->v, entry_cmp);
         *mp = m;
         return 0;
 bad:
@@ -270,7 +271,7 @@ const char *object_map_blob(const struct object_map *m, const char *hex)
 {
         struct map_entry key, *x;
 
-        if (!m || !digest_hex_valid(hex))
+        if (!m || !m->n || !digest_hex_valid(hex))
                 return NULL;
         memcpy(key.hex, hex, sizeof key.hex);
         x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp);
