@@ -19,6 +19,24 @@ bool ctr_gear_image(const char *image)
         return image && !strncmp(image, CTR_GEAR_PREFIX, strlen(CTR_GEAR_PREFIX));
 }
 
+int ctr_gear_resolve(struct gear_tree *t, const char *image, char *buf, size_t n, struct gear_err *e)
+{
+        struct image_ref ref;
+        struct image im;
+
+        if (ctr_gear_image(image) || image_ref_parse(image, &ref, e) < 0 || root_open(&t->img, 0, e) < 0 ||
+            image_open(&t->img, &ref, &im, e) < 0) {
+                if (e->code && e->code != GEAR_EXIT_NO && e->code != GEAR_EXIT_USAGE)
+                        return -1;
+                gear_err_clear(e);
+                return 0;
+        }
+        image_close(&im);
+        if ((size_t)snprintf(buf, n, CTR_GEAR_PREFIX "%s", image) >= n)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "image name '%s' is too long", image);
+        return 1;
+}
+
 void ctr_gear_done(struct ctr_gear *g)
 {
         strv_done(&g->command);

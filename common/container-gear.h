@@ -25,6 +25,11 @@ struct ctr_gear {
 /* "gear:NAME[:TAG]" */
 bool ctr_gear_image(const char *image);
 /*
+ * 1 and buf "gear:IMAGE" when IMAGE, without the prefix, names an image of
+ * the image tree; 0 when it does not (it is then the engine's to find).
+ */
+int ctr_gear_resolve(struct gear_tree *t, const char *image, char *buf, size_t n, struct gear_err *e);
+/*
  * Reads the image's OCI config, makes the container's overlay directories
  * and writes the image's gear-fs unit into the unit directory. Code 1 when
  * the image is not in the image tree.

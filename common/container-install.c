@@ -495,6 +495,8 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
 
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e)
 {
+        const char *image = in->image;
+        char gimage[PATH_MAX];
         struct install_state s = {0};
         _cleanup_close_ int lock = -1;
         int r;
@@ -511,10 +513,17 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
                 return gear_err_set(e, GEAR_EXIT_USAGE, "more than %d ports", UNIT_MAX_PORTS);
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0 || root_open(&t->units, ROOT_CREATE, e) < 0)
                 return -1;
-        lock = container_lock(t, in->id, e);
-        if (lock < 0)
+        if ((r = ctr_gear_resolve(t, in->image, gimage, sizeof gimage, e)) < 0)
                 return -1;
+        if (r > 0)
+                in->image = gimage;
+        lock = container_lock(t, in->id, e);
+        if (lock < 0) {
+                in->image = image;
+                return -1;
+        }
         r = install_locked(t, in, &s, e);
+        in->image = image;
         if (r < 0) {
                 rollback(t, in->id, &s);
                 install_state_done(&s);

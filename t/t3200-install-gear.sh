@@ -88,6 +88,17 @@ test_expect_success 'a second container of the image shares the mount and fetche
 	mounted "$IMG/containers/t32web2/merged"
 '
 
+test_expect_success 'a bare name present in the image tree runs as that Gear image' '
+	g gear-install -p 8080:41602 --start web t32web3 >out &&
+	grep -x "X-ContainerImage=gear:web" "$UNITDIR/ctr-t32web3.service" &&
+	grep -x "Requires=$FSUNIT" "$UNITDIR/ctr-t32web3.service" &&
+	http_get 41602 >page &&
+	echo "gear test web" >expect &&
+	test_cmp expect page &&
+	g gear-delete t32web3 &&
+	test_must_fail test -e "$IMG/containers/t32web3"
+'
+
 test_expect_success 'gear-status shows the counters of the image mount' '
 	g gear-status -n 0 t32web2 >out &&
 	grep -x "image:	gear:web" out &&
