@@ -32,8 +32,6 @@ mkdir -p "$run"
 export GEAR_SYSROOT="$run/root"
 
 cc -O2 -o "$run/readfiles" "$top/bench/readfiles.c"
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 for name in python3 nodejs; do
 	gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null

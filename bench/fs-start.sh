@@ -75,9 +75,7 @@ EOF
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rx() { cat /sys/class/net/$hveth/statistics/rx_bytes; }
-cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 
 # the limited link: a namespace behind a veth, 100 Mbit/s each way
 ip netns add $ns

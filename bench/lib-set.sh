@@ -47,3 +47,8 @@ bench_start() {
 	cd "$work"
 	build_set
 }
+
+# median: of the numbers on stdin, one a line
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# cold: nothing of the files in the page cache (the whole machine's)
+cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
