@@ -57,7 +57,7 @@ static int install_one(struct gear_tree *tree, struct gear_systemd *m, struct ct
         for (size_t i = 0; i < in.nports; i++)
                 printf("%s\t%u\t%u\n", id, mine[i].internal, mine[i].external);
         fflush(stdout);
-        if (container_reload_if_loaded(m, id, &err) < 0)
+        if (container_reload_if_loaded(m, id, in.mount_unit, &err) < 0)
                 return gear_fail(&err, "installed '%s' but", id);
         if (!in.start)
                 return 0;

@@ -160,9 +160,11 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
         if (r < 0 && e->code != GEAR_EXIT_NO)
                 return -1;
         gear_err_clear(e);
-        if ((r < 0 || old_len != len || memcmp(old, text, len)) &&
-            atomic_write(&t->units, g->mount_unit, text, len, 0644, e) < 0)
-                return -1;
+        if (r < 0 || old_len != len || memcmp(old, text, len)) {
+                if (atomic_write(&t->units, g->mount_unit, text, len, 0644, e) < 0)
+                        return -1;
+                g->mount_changed = true;
+        }
 
         g->unit = (struct unit_gear){
                 .mount_unit = g->mount_unit,

@@ -20,6 +20,7 @@ struct ctr_gear {
         struct gear_strv command, env;
         char *workdir, *user;
         struct unit_gear unit;       /* points into the above */
+        bool mount_changed;          /* the gear-fs unit was written anew */
 };
 
 /* "gear:NAME[:TAG]" */

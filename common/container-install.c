@@ -388,6 +388,8 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                 return -1;
         if (ctr_gear_image(in->image) && ctr_gear_prepare(t, &conf, in->image, in->id, &gear, e) < 0)
                 return -1;
+        if (gear.mount_changed)
+                snprintf(in->mount_unit, sizeof in->mount_unit, "%s", gear.mount_unit);
         ports = calloc(in->nports ? in->nports : 1, sizeof *ports);
         if (!ports)
                 return gear_err_sys(e, ENOMEM, "cannot render the unit");

@@ -27,8 +27,11 @@ int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *i
 /* starts (or restarts) id's unit, waits for the job and checks that it runs */
 int container_start_unit(struct gear_systemd *m, const char *id, bool restart, struct gear_err *e);
 
-/* reloads the manager when it holds id's unit in memory (an earlier version of it) */
-int container_reload_if_loaded(struct gear_systemd *m, const char *id, struct gear_err *e);
+/*
+ * reloads the manager when it holds id's unit in memory (an earlier version
+ * of it), or the unit also (may be NULL or "": a gear-fs unit just rewritten)
+ */
+int container_reload_if_loaded(struct gear_systemd *m, const char *id, const char *also, struct gear_err *e);
 
 /* "ctr-ID.service: failed (failed), result 'exit-code'..." and the last journal lines */
 int container_failure_text(struct gear_systemd *m, const char *id, char **out, size_t *len);

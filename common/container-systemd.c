@@ -12,16 +12,25 @@
 #include "container-run.h"
 #include "fsutil.h"
 
-int container_reload_if_loaded(struct gear_systemd *m, const char *id, struct gear_err *e)
+static int loaded(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
         _cleanup_free_ struct systemd_unit_state *units = NULL;
-        char unit[CTR_PATH_MAX];
         size_t n = 0;
 
-        container_unit_name(id, unit);
         if (systemd_list_units(m, unit, &units, &n, e) < 0)
                 return -1;
-        return n ? systemd_reload(m, e) : 0;
+        return n > 0;
+}
+
+int container_reload_if_loaded(struct gear_systemd *m, const char *id, const char *also, struct gear_err *e)
+{
+        char unit[CTR_PATH_MAX];
+        int r;
+
+        container_unit_name(id, unit);
+        if ((r = loaded(m, unit, e)) == 0 && also && *also)
+                r = loaded(m, also, e);
+        return r < 0 ? -1 : r ? systemd_reload(m, e) : 0;
 }
 
 static int must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
@@ -45,7 +54,7 @@ static int set_boot(struct gear_tree *t, struct gear_systemd *m, const char *id,
         r = container_set_boot(t, id, on, e);
         if (r < 0)
                 return r;
-        return r > 0 ? container_reload_if_loaded(m, id, e) : 0;
+        return r > 0 ? container_reload_if_loaded(m, id, NULL, e) : 0;
 }
 
 int container_start_unit(struct gear_systemd *m, const char *id, bool restart, struct gear_err *e)

@@ -84,6 +84,7 @@ struct ctr_install {
         char request_id[CTR_REQUEST_ID_MAX];
         struct isolate_user user;
         bool updated;            /* a previous version existed */
+        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit, when install rewrote it; else "" */
 };
 
 /*

@@ -88,6 +88,17 @@ test_expect_success 'a second container of the image shares the mount and fetche
 	mounted "$IMG/containers/t32web2/merged"
 '
 
+test_expect_success 'a gear-fs unit install rewrites reaches the manager' '
+	sed -i "s/^TimeoutStopSec=30$/TimeoutStopSec=31/" "$UNITDIR/$FSUNIT" &&
+	sdctl daemon-reload &&
+	g gear-install -p 8080:41603 gear:web t32web4 >/dev/null &&
+	grep -x "TimeoutStopSec=30" "$UNITDIR/$FSUNIT" &&
+	sdctl show -p NeedDaemonReload -p TimeoutStopUSec $FSUNIT >out &&
+	printf "TimeoutStopUSec=30s\nNeedDaemonReload=no\n" >expect &&
+	test_cmp expect out &&
+	g gear-delete t32web4
+'
+
 test_expect_success 'a bare name present in the image tree runs as that Gear image' '
 	g gear-install -p 8080:41602 --start web t32web3 >out &&
 	grep -x "X-ContainerImage=gear:web" "$UNITDIR/ctr-t32web3.service" &&
