@@ -21,6 +21,7 @@ int cmd_pull(int argc, char **argv)
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         bool prefetch = false;
         struct remote_opts o = { .tls_verify = true, .authfile = remote_default_authfile(), .prefetch = &prefetch };
+        struct prefetch_opts po = { .jobs = PREFETCH_JOBS, .ro = &o };
         struct prefetch_stats ps;
         struct image_ref ref;
         struct remote *r = NULL;
@@ -42,11 +43,13 @@ int cmd_pull(int argc, char **argv)
                 return gear_fail(&err, "cannot pull '%s:%s'", ref.name, ref.tag);
         printf("bytes fetched %" PRIu64 "\n", bytes);
         if (prefetch) {
-                if (image_prefetch(&tree.img, &ref, PREFETCH_JOBS, &ps, &err) < 0)
+                if (image_prefetch(&tree.img, &ref, &po, &ps, &err) < 0)
                         return gear_fail(&err, "cannot prefetch '%s:%s'", ref.name, ref.tag);
                 printf("prefetched %" PRIu64 " of %" PRIu64 " files, %" PRIu64 " bytes (%" PRIu64
                        " on the wire), %" PRIu64 " present\n",
                        ps.fetched, ps.listed, ps.fetched_bytes, ps.wire_bytes, ps.present);
+                if (ps.unknown)
+                        gear_warn("%" PRIu64 " contents of the access list are not in the image: skipped", ps.unknown);
         }
         return fflush(stdout) ? GEAR_EXIT_SYS : GEAR_EXIT_OK;
 }

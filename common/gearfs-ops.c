@@ -299,11 +299,18 @@ static void *prefetch_loop(void *ud)
         struct prefetch_thread *p = ud;
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prefetch,
+                                    .nlist = fs->nprefetch };
         struct prefetch_stats ps;
         char msg[sizeof err.msg + 64];
 
-        if (image_prefetch_until(fs->img, &fs->o->ref, GFS_PREFETCH_JOBS, &p->stop, &ps, &err) < 0 && fs->o->log) {
+        if (image_prefetch(fs->img, &fs->o->ref, &po, &ps, &err) < 0 && fs->o->log) {
                 snprintf(msg, sizeof msg, "prefetch: %s", err.msg);
+                fs->o->log(msg);
+        }
+        if (ps.unknown && fs->o->log) {
+                snprintf(msg, sizeof msg, "prefetch: %llu contents of the access list are not in the image",
+                         (unsigned long long)ps.unknown);
                 fs->o->log(msg);
         }
         pthread_mutex_lock(&fs->lock);
@@ -362,12 +369,11 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 goto out;
         }
         started = true;
-        if (o->prefetch) {
-                if (pthread_create(&pthread, NULL, prefetch_loop, &pf) != 0) {
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot start the prefetch thread");
-                        goto out;
-                }
-                prefetching = true;
+        /* an optional help: a mount that is up already goes on without it */
+        if (fs.nprefetch) {
+                prefetching = pthread_create(&pthread, NULL, prefetch_loop, &pf) == 0;
+                if (!prefetching && o->log)
+                        o->log("prefetch: cannot start its thread");
         }
         if (!(cfg = fuse_loop_cfg_create())) {
                 gear_err_sys(e, ENOMEM, "cannot serve");
@@ -380,6 +386,9 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         else
                 r = 0;
 out:
+        /* nobody is served any more: unmounted first, so no access waits for fetches still running */
+        if (mounted)
+                fuse_session_unmount(se);
         if (prefetching) {
                 __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
                 pthread_join(pthread, NULL);
@@ -391,8 +400,6 @@ out:
                 pthread_mutex_unlock(&st.lock);
                 pthread_join(thread, NULL);
         }
-        if (mounted)
-                fuse_session_unmount(se);
         if (se) {
                 fuse_remove_signal_handlers(se);
                 fuse_session_destroy(se);

@@ -90,8 +90,16 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* the walk starts at the root, so it becomes inode 1, and parents come before children */
         itree_walk(fs->t, add, fs);
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
-        if (origin_open(img, fs->image_dir, &fs->origin, e) < 0)
+        if (origin_open(img, fs->image_dir, NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
+        /* read before serving: this mount's own opens will replace the list */
+        if (o->prefetch && access_list_load(img, fs->image_dir, &fs->prefetch, &fs->nprefetch, e) < 0) {
+                char msg[sizeof e->msg + 16];
+                snprintf(msg, sizeof msg, "prefetch: %s", e->msg);
+                if (o->log)
+                        o->log(msg);
+                gear_err_clear(e);
+        }
         return 0;
 }
 
@@ -104,6 +112,7 @@ void gfs_done(struct gearfs *fs)
         free(fs->hash);
         free(fs->hidx);
         free(fs->access);
+        free(fs->prefetch);
         origin_close(&fs->origin);
         if (fs->t)
                 itree_free(fs->t);
@@ -264,7 +273,8 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                                 memcpy(list + order[i].pos * 65, order[i].hex, 64);
                         else
                                 list[order[i].pos * 65] = '\0';
-                for (size_t i = 0; i < naccess; i++)
+                /* past the size a reader takes, the first opens are the ones worth keeping */
+                for (size_t i = 0; i < naccess && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
                         if (list[i * 65]) {
                                 memmove(list + nlist * 65, list + i * 65, 64);
                                 list[nlist++ * 65 + 64] = '\n';

@@ -11,7 +11,8 @@
 #include "image.h"
 #include "remote.h"
 
-int origin_open(const struct gear_root *img, const char *image_dir, struct origin *o, struct gear_err *e)
+int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
+                struct origin *o, struct gear_err *e)
 {
         char spec[PATH_MAX + 256];
         int r;
@@ -19,7 +20,7 @@ int origin_open(const struct gear_root *img, const char *image_dir, struct origi
         *o = (struct origin){0};
         if ((r = image_origin(img, image_dir, spec, sizeof spec, e)) <= 0)
                 return r;
-        if (remote_open(spec, &o->remote, e) < 0 || object_map_load(img, image_dir, &o->map, e) < 0) {
+        if (remote_open_opts(spec, ro, &o->remote, e) < 0 || object_map_load(img, image_dir, &o->map, e) < 0) {
                 origin_close(o);
                 return -1;
         }
@@ -193,30 +194,28 @@ static void *prefetch_worker(void *ud)
 
 #define PREFETCH_JOBS_MAX 64
 
-int image_prefetch(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
+int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
                    struct prefetch_stats *st, struct gear_err *e)
 {
-        return image_prefetch_until(img, r, jobs, NULL, st, e);
-}
-
-int image_prefetch_until(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
-                         const bool *stop, struct prefetch_stats *st, struct gear_err *e)
-{
-        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = stop };
-        _cleanup_free_ digest_hex *list = NULL;
+        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop };
+        _cleanup_free_ digest_hex *own = NULL;
+        const digest_hex *list = o->list;
+        size_t nlist = o->nlist;
         struct sizes sz = {0};
         struct itree *t = NULL;
         struct image im;
         pthread_t th[PREFETCH_JOBS_MAX];
         char dir[PATH_MAX];
-        unsigned nth = 0;
-        size_t nlist;
+        unsigned nth = 0, jobs = o->jobs < 1 ? 1 : o->jobs;
         int rc = -1;
 
         memset(st, 0, sizeof *st);
         image_rel(r, dir, sizeof dir);
-        if (access_list_load(img, dir, &list, &nlist, e) < 0)
-                return -1;
+        if (!list) {
+                if (access_list_load(img, dir, &own, &nlist, e) < 0)
+                        return -1;
+                list = own;
+        }
         if (!nlist)
                 return 0;
         if (image_open(img, r, &im, e) < 0)
@@ -235,18 +234,13 @@ int image_prefetch_until(const struct gear_root *img, const struct image_ref *r,
         for (size_t i = 0; i < nlist; i++) {
                 struct sized key = { list[i], 0 };
                 const struct sized *x = sz.n ? bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex) : NULL;
-                if (!x) {
-                        gear_err_set(e, GEAR_EXIT_SYS, "the access list of '%s:%s' names sha256:%.12s, which the image lacks",
-                                     r->name, r->tag, list[i]);
-                        goto out;
-                }
-                j.todo[j.n++] = x;
+                if (x)
+                        j.todo[j.n++] = x;
+                else
+                        j.st.unknown++;
         }
-        st->listed = j.n;
-        if (origin_open(img, dir, &j.origin, e) < 0)
+        if (j.n && origin_open(img, dir, o->ro, &j.origin, e) < 0)
                 goto out;
-        if (jobs < 1)
-                jobs = 1;
         for (; nth < jobs && nth < PREFETCH_JOBS_MAX && nth < j.n; nth++)
                 if (pthread_create(&th[nth], NULL, prefetch_worker, &j) != 0)
                         break;
@@ -254,7 +248,7 @@ int image_prefetch_until(const struct gear_root *img, const struct image_ref *r,
                 prefetch_worker(&j);
         for (unsigned i = 0; i < nth; i++)
                 pthread_join(th[i], NULL);
-        j.st.listed = st->listed;
+        j.st.listed = j.n;
         *st = j.st;
         if (j.err.code) {
                 *e = j.err;

@@ -26,6 +26,7 @@
 #define ACCESS_LIST_MAX (64u << 20)
 
 struct remote;
+struct remote_opts;
 struct object_map;
 
 struct origin {
@@ -33,8 +34,9 @@ struct origin {
         struct object_map *map;
 };
 
-/* image_dir: "images/NAME/TAG" */
-int origin_open(const struct gear_root *img, const char *image_dir, struct origin *o, struct gear_err *e);
+/* image_dir: "images/NAME/TAG"; ro: how to reach a registry (NULL: remote_open's defaults) */
+int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
+                struct origin *o, struct gear_err *e);
 void origin_close(struct origin *o);
 /* cache_open of content hex (of size bytes) from the origin; safe from several threads */
 int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,
@@ -53,26 +55,34 @@ int access_list_copy(const struct gear_root *from, const char *src, const struct
                      struct gear_err *e);
 
 struct prefetch_stats {
-        uint64_t listed;   /* contents in the access list */
+        uint64_t listed;   /* contents in the access list the index names */
+        uint64_t unknown;  /* contents it lists that the index does not name: skipped */
         uint64_t fetched, fetched_bytes, wire_bytes;
         uint64_t present;  /* already in public/ */
         uint64_t failed;
 };
+
+struct prefetch_opts {
+        unsigned jobs;                 /* parallel fetches */
+        const struct remote_opts *ro;  /* how to reach the image's registry; NULL: the defaults */
+        /*
+         * NULL: the first content that fails ends it. Else it runs in the
+         * background: a content that fails is counted and the rest still
+         * fetched (the first failure is reported at the end), and it ends
+         * early (code 0) once *stop is set: no new content is started.
+         */
+        const bool *stop;
+        const digest_hex *list;        /* NULL: the image's access list, read now */
+        size_t nlist;
+};
 /*
  * Fetches every content of the access list of image r into public/, on
- * jobs threads. Contents the index does not name are refused (code 111):
- * the list is data from a store, and only the index says what a content's
- * size is.
+ * o->jobs threads. The list is data from a store and may be stale (the tag
+ * rebuilt since it was recorded): a content the index does not name is
+ * skipped and counted, since only the index says what a content's size is.
  */
 struct image_ref;
-int image_prefetch(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
+int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
                    struct prefetch_stats *st, struct gear_err *e);
-/*
- * The same in the background: a content that fails is counted and the rest
- * still fetched (the first failure is reported at the end), and it ends
- * early (code 0) once *stop is set: no new content is started.
- */
-int image_prefetch_until(const struct gear_root *img, const struct image_ref *r, unsigned jobs,
-                         const bool *stop, struct prefetch_stats *st, struct gear_err *e);
 
 #endif

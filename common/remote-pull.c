@@ -37,14 +37,14 @@ static int map_check(const char *buf, size_t n, struct gear_err *e)
 
 /* one blob from the registry into tmp/blobs/sha256/ (also: into tmp/ALSO too, once check passes) */
 static int pull_blob(struct remote *r, const struct gear_root *img, const char *tmp, const char *hex,
-                     int64_t size, const char *also, int (*check)(const char *, size_t, struct gear_err *),
-                     uint64_t *bytes, struct gear_err *e)
+                     int64_t size, size_t max, const char *also,
+                     int (*check)(const char *, size_t, struct gear_err *), uint64_t *bytes, struct gear_err *e)
 {
         _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
         size_t n;
 
-        if (registry_get_blob(r->reg, hex, size >= 0 ? (size_t)size : IMAGE_JSON_MAX, &buf, &n, e) < 0)
+        if (registry_get_blob(r->reg, hex, size >= 0 ? (size_t)size : max, &buf, &n, e) < 0)
                 return -1;
         if (size >= 0 && (uint64_t)size != n)
                 return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s has %zu bytes, want %lld", hex, n,
@@ -93,10 +93,11 @@ static int pull_registry(struct remote *r, const struct gear_root *img, const ch
         }
         snprintf(rel, sizeof rel, "%s/blobs/sha256/%s", tmp, mhex);
         if (atomic_write(img, rel, buf, n, 0644, e) < 0 ||
-            pull_blob(r, img, tmp, chex, csize, NULL, NULL, bytes, e) < 0 ||
-            pull_blob(r, img, tmp, lhex, lsize, NULL, NULL, bytes, e) < 0 ||
-            pull_blob(r, img, tmp, maphex, -1, REMOTE_MAP_FILE, map_check, bytes, e) < 0 ||
-            (accdg && pull_blob(r, img, tmp, acchex, -1, ACCESS_LIST_FILE, access_list_check, bytes, e) < 0))
+            pull_blob(r, img, tmp, chex, csize, 0, NULL, NULL, bytes, e) < 0 ||
+            pull_blob(r, img, tmp, lhex, lsize, 0, NULL, NULL, bytes, e) < 0 ||
+            pull_blob(r, img, tmp, maphex, -1, REMOTE_MAP_MAX, REMOTE_MAP_FILE, map_check, bytes, e) < 0 ||
+            (accdg && pull_blob(r, img, tmp, acchex, -1, ACCESS_LIST_MAX, ACCESS_LIST_FILE, access_list_check,
+                                bytes, e) < 0))
                 goto out;
         ix = json_pack("{s:i, s:[{s:s, s:s+, s:I, s:{s:s}}]}", "schemaVersion", 2, "manifests", "mediaType",
                        json_string_value(json_object_get(m, "mediaType")) ?: REGISTRY_MANIFEST_TYPE, "digest",
@@ -164,12 +165,5 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         return 0;
 fail:
         store_rm_rf(img->fd, tmp);
-        /* and the name directories made for it, when nothing else is in them */
-        for (path_dirname(tmp, orig, sizeof orig); strcmp(orig, IMAGES_DIR) && strchr(orig, '/');
-             path_dirname(tmp, orig, sizeof orig)) {
-                if (unlinkat(img->fd, orig, AT_REMOVEDIR) < 0)
-                        break;
-                snprintf(tmp, sizeof tmp, "%s", orig);
-        }
         return -1;
 }

@@ -257,7 +257,7 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct o
         size_t len = 0;
 
         snprintf(rel, sizeof rel, "%s/" REMOTE_MAP_FILE, image_dir);
-        if (read_file(img, rel, 1u << 30, &buf, &len, e) < 0) {
+        if (read_file(img, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;
                 gear_err_clear(e);

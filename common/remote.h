@@ -61,6 +61,8 @@ void object_map_free(struct object_map *m);
 #define REMOTE_MAP_FILE "objects.map"
 #define REMOTE_MAP_TYPE "application/vnd.gear.object-map.v1+tsv"
 #define REMOTE_MAP_ANNOTATION "io.gear.object-map"
+/* the largest map read: about 2 million objects */
+#define REMOTE_MAP_MAX (256u << 20)
 /* the blob of the image's access list (image-fetch.h), when it has one */
 #define REMOTE_ACCESS_ANNOTATION "io.gear.access-list"
 
