@@ -35,8 +35,10 @@ bin/.stamp: gear
 	for c in $$(./gear --list); do ln -s ../gear bin/gear-$$c; done
 	touch $@
 
+# without debug sections: libcurl's enum names (CURLOPT_FTP_SKIP_PASV_IP) in
+# them read as a TAP skip to scanners of the test binaries; none skips
 t/unit/%: t/unit/%.c common/libgear.a
-	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -o $@ $< common/libgear.a $(GEAR_LIBS)
+	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -Wl,--strip-debug -o $@ $< common/libgear.a $(GEAR_LIBS)
 
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
