@@ -17,7 +17,7 @@ set -e
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib-set.sh"
-bench_start "${1:-}"
+bench_start build 1 "$@"
 
 now() { date +%s.%N; }
 # mbps BYTES SECONDS

@@ -17,10 +17,8 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib-set.sh"
-bench_start "${1:-}"
-rounds=${2:-5}
+bench_start read 5 "$@"
 
-run="$work/read.$$"
 cleanup() {
 	set +e
 	for m in "$run"/mnt-*; do fusermount3 -u -q "$m" 2>/dev/null; done

@@ -25,10 +25,8 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib-set.sh"
-bench_start "${1:-}"
-rounds=${2:-3}
+bench_start start 3 "$@"
 
-run="$work/start.$$"
 ns=gearbench$$
 hveth=gbh$$ nveth=gbn$$
 haddr=10.231.$(($$ % 200)).1 naddr=10.231.$(($$ % 200)).2

@@ -36,15 +36,18 @@ build_set() {
 }
 
 
-# bench_start [WORKDIR]: the build's commands first on PATH; makes and enters
-# WORKDIR (default ${TMPDIR:-/var/tmp}/gear-bench, absolute in $work), and
-# builds the set there when it is missing
+# bench_start NAME ROUNDS [WORKDIR [ROUNDS]]: the build's commands first on
+# PATH; makes and enters WORKDIR (default ${TMPDIR:-/var/tmp}/gear-bench,
+# absolute in $work), builds the set there when it is missing; $rounds is
+# the second ROUNDS when given, else the first; $run is WORKDIR/NAME.PID
 bench_start() {
+	run_name=$1 rounds=${4:-$2}
 	PATH="$top/bin:$top/scripts:$PATH"
-	work=${1:-${TMPDIR:-/var/tmp}/gear-bench}
+	work=${3:-${TMPDIR:-/var/tmp}/gear-bench}
 	mkdir -p "$work"
 	work=$(cd "$work" && pwd)
 	cd "$work"
+	run="$work/$run_name.$$"
 	build_set
 }
 

@@ -22,16 +22,22 @@ bool ctr_gear_image(const char *image)
 int ctr_gear_resolve(struct gear_tree *t, const char *image, char *buf, size_t n, struct gear_err *e)
 {
         struct image_ref ref;
-        struct image im;
+        char rel[PATH_MAX];
+        struct stat st;
 
-        if (ctr_gear_image(image) || image_ref_parse(image, &ref, e) < 0 || root_open(&t->img, 0, e) < 0 ||
-            image_open(&t->img, &ref, &im, e) < 0) {
+        /* only whether it is there: ctr_gear_prepare reads and checks it */
+        if (ctr_gear_image(image) || image_ref_parse(image, &ref, e) < 0 || root_open(&t->img, 0, e) < 0) {
                 if (e->code && e->code != GEAR_EXIT_NO && e->code != GEAR_EXIT_USAGE)
                         return -1;
                 gear_err_clear(e);
                 return 0;
         }
-        image_close(&im);
+        image_rel(&ref, rel, sizeof rel);
+        if (fstatat(t->img.fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
+                if (errno != ENOENT && errno != ENOTDIR && errno != 0)
+                        return gear_err_sys(e, errno, "cannot stat '%s/%s'", t->img.path, rel);
+                return 0;
+        }
         if ((size_t)snprintf(buf, n, CTR_GEAR_PREFIX "%s", image) >= n)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "image name '%s' is too long", image);
         return 1;

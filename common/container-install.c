@@ -515,15 +515,13 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
                 return gear_err_set(e, GEAR_EXIT_USAGE, "more than %d ports", UNIT_MAX_PORTS);
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0 || root_open(&t->units, ROOT_CREATE, e) < 0)
                 return -1;
+        lock = container_lock(t, in->id, e);
+        if (lock < 0)
+                return -1;
         if ((r = ctr_gear_resolve(t, in->image, gimage, sizeof gimage, e)) < 0)
                 return -1;
         if (r > 0)
                 in->image = gimage;
-        lock = container_lock(t, in->id, e);
-        if (lock < 0) {
-                in->image = image;
-                return -1;
-        }
         r = install_locked(t, in, &s, e);
         in->image = image;
         if (r < 0) {

@@ -300,7 +300,7 @@ static void *prefetch_loop(void *ud)
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
         struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prefetch,
-                                    .nlist = fs->nprefetch };
+                                    .nlist = fs->nprefetch, .tree = fs->t };
         struct prefetch_stats ps;
         char msg[sizeof err.msg + 64];
 

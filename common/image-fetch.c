@@ -177,18 +177,16 @@ static void *prefetch_worker(void *ud)
                                 j->err = e;
                                 gear_err_wrap(&j->err, "content sha256:%.12s", x->hex);
                         }
-                } else if (fd >= 0 && res.fetched) {
+                } else if (res.fetched) {
                         j->st.fetched++;
                         j->st.fetched_bytes += x->size;
                         j->st.wire_bytes += res.wire;
-                } else if (fd >= 0) {
+                } else {
                         j->st.present++;
                 }
                 pthread_mutex_unlock(&j->lock);
                 if (fd >= 0)
                         close(fd);
-                else
-                        gear_err_clear(&e);
         }
 }
 
@@ -202,7 +200,7 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         const digest_hex *list = o->list;
         size_t nlist = o->nlist;
         struct sizes sz = {0};
-        struct itree *t = NULL;
+        struct itree *own_tree = NULL, *t = o->tree;
         struct image im;
         pthread_t th[PREFETCH_JOBS_MAX];
         char dir[PATH_MAX];
@@ -218,13 +216,16 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         }
         if (!nlist)
                 return 0;
-        if (image_open(img, r, &im, e) < 0)
-                return -1;
-        rc = image_load_tree(&im, &t, e);
-        image_close(&im);
-        if (rc < 0)
-                return -1;
-        rc = -1;
+        if (!t) {
+                if (image_open(img, r, &im, e) < 0)
+                        return -1;
+                rc = image_load_tree(&im, &own_tree, e);
+                image_close(&im);
+                if (rc < 0)
+                        return -1;
+                t = own_tree;
+                rc = -1;
+        }
         if (itree_walk(t, add_size, &sz) < 0 || !(j.todo = calloc(nlist, sizeof *j.todo))) {
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
                 goto out;
@@ -259,7 +260,7 @@ out:
         origin_close(&j.origin);
         free(j.todo);
         free(sz.v);
-        itree_free(t);
+        itree_free(own_tree);
         pthread_mutex_destroy(&j.lock);
         return rc;
 }

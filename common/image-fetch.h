@@ -74,6 +74,7 @@ struct prefetch_opts {
         const bool *stop;
         const digest_hex *list;        /* NULL: the image's access list, read now */
         size_t nlist;
+        struct itree *tree;            /* the image's index, when loaded already; NULL: loaded now */
 };
 /*
  * Fetches every content of the access list of image r into public/, on

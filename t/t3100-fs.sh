@@ -118,8 +118,10 @@ test_expect_success 'with --prefetch the access list is fetched in the backgroun
 		b215566f4ef7f77419b1075eb67323e2f3697f5d9d840cad3f871e9234a311a6 \
 		2d224def5335f2fe98f2c42c53d17da5cf71baa9ab1e936f90e6dfef85b1d230 >three &&
 	cp three "$IMG/images/test/multi/latest/access.list" &&
+	echo 0000000000000000000000000000000000000000000000000000000000000000 >>"$IMG/images/test/multi/latest/access.list" &&
 	start_fs test/multi m1 --prefetch &&
 	wait_stat test/multi prefetched_files 3 &&
+	grep -x "gear-fs: prefetch: 1 contents of the access list are not in the image" m1.err &&
 	test "$(stat_of test/multi prefetched_bytes)" = $((67 + 300000 + 21)) &&
 	test "$(stat_of test/multi opened_files)" = 0 &&
 	test "$(stat_of test/multi fetched_files)" = 0 &&
