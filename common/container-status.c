@@ -182,40 +182,57 @@ static int by_row(const void *a, const void *b)
         return strcmp(((const struct ctr_row *)a)->id, ((const struct ctr_row *)b)->id);
 }
 
+/* the ids of the ctr-*.service units, sorted by id (the unit names sort otherwise: "-" before ".") */
+static int unit_ids(const struct systemd_unit_state *units, size_t nunits, struct ctr_row **out, size_t *n,
+                    struct gear_err *e)
+{
+        struct ctr_row *v = calloc(nunits + 1, sizeof *v);
+        size_t len = 0;
+
+        if (!v)
+                return gear_err_sys(e, ENOMEM, "cannot list containers");
+        for (size_t i = 0; i < nunits; i++) {
+                struct ctr_row *row = &v[len];
+
+                if (container_id_of_unit(units[i].id, row->id) < 0)
+                        continue;
+                snprintf(row->active, sizeof row->active, "%s", units[i].active_state);
+                snprintf(row->sub, sizeof row->sub, "%s", units[i].sub_state);
+                snprintf(row->load, sizeof row->load, "%s", units[i].load_state);
+                len++;
+        }
+        if (len > 1)
+                qsort(v, len, sizeof *v, by_row);
+        *out = v;
+        *n = len;
+        return 0;
+}
+
 int container_list_units(struct gear_tree *t, struct gear_systemd *m, bool all, struct ctr_row **rows, size_t *n,
                          struct gear_err *e)
 {
         _cleanup_free_ struct systemd_unit_state *units = NULL;
         _cleanup_free_ gear_id *ids = NULL;
-        _cleanup_free_ struct ctr_row *v = NULL;
-        size_t nunits = 0, nids = 0, len = 0, i = 0, k = 0;
+        _cleanup_free_ struct ctr_row *held = NULL, *v = NULL;
+        size_t nunits = 0, nids = 0, nheld = 0, len = 0, i = 0, k = 0;
 
         *rows = NULL;
         *n = 0;
-        if (systemd_list_units(m, "ctr-*.service", &units, &nunits, e) < 0)
+        if (systemd_list_units(m, "ctr-*.service", &units, &nunits, e) < 0 ||
+            unit_ids(units, nunits, &held, &nheld, e) < 0)
                 return -1;
         if (all && container_list(t, &ids, &nids, e) < 0)
                 return -1;
-        v = calloc(nunits + nids + 1, sizeof *v);
+        v = calloc(nheld + nids + 1, sizeof *v);
         if (!v)
                 return gear_err_sys(e, ENOMEM, "cannot list containers");
-        /* both lists are sorted: merge them */
-        while (i < nunits || k < nids) {
-                gear_id uid_;
-                int c;
-
-                if (i < nunits && container_id_of_unit(units[i].id, uid_) < 0) {
-                        i++;
-                        continue;
-                }
-                c = i >= nunits ? 1 : k >= nids ? -1 : strcmp(uid_, ids[k]);
+        /* both lists are sorted by id: merge them */
+        while (i < nheld || k < nids) {
+                int c = i >= nheld ? 1 : k >= nids ? -1 : strcmp(held[i].id, ids[k]);
                 struct ctr_row *row = &v[len++];
+
                 if (c <= 0) {
-                        snprintf(row->id, sizeof row->id, "%s", uid_);
-                        snprintf(row->active, sizeof row->active, "%s", units[i].active_state);
-                        snprintf(row->sub, sizeof row->sub, "%s", units[i].sub_state);
-                        snprintf(row->load, sizeof row->load, "%s", units[i].load_state);
-                        i++;
+                        *row = held[i++];
                         if (c == 0)
                                 k++;
                 } else {
@@ -234,8 +251,6 @@ int container_list_units(struct gear_tree *t, struct gear_systemd *m, bool all, 
                         k++;
                 }
         }
-        if (len > 1)
-                qsort(v, len, sizeof *v, by_row);
         *rows = TAKE_PTR(v);
         *n = len;
         return 0;

@@ -216,8 +216,11 @@ int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn r
                                 continue;
                 } else {
                         snprintf(id, sizeof id, "%s", ids[i - nunits]);
-                        for (size_t k = 0; k < nunits; k++)
-                                seen |= !strcmp(units[k].id + 4, id) && strlen(units[k].id) == strlen(id) + 12;
+                        /* stopped above when the manager holds it */
+                        for (size_t k = 0; k < nunits && !seen; k++) {
+                                gear_id held;
+                                seen = container_id_of_unit(units[k].id, held) == 0 && !strcmp(held, id);
+                        }
                         if (seen)
                                 continue;
                 }
