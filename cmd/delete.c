@@ -12,24 +12,10 @@ static const char usage[] =
 static int delete_one(struct gear_tree *tree, struct gear_systemd *m, const char *id)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
-        _cleanup_free_ struct systemd_unit_state *units = NULL;
-        char unit[CTR_PATH_MAX];
-        size_t n = 0;
-        int r;
+        bool removed;
 
-        container_unit_name(id, unit);
-        r = container_exists(tree, id, &err);
-        if (r < 0 || systemd_list_units(m, unit, &units, &n, &err) < 0)
-                return gear_fail(&err, "cannot delete '%s'", id);
-        /* stopped while its unit file is still there */
-        if ((r > 0 || n) && systemd_stop(m, unit, &err) < 0 && err.code != GEAR_EXIT_NO)
-                return gear_fail(&err, "cannot delete '%s'", id);
-        gear_err_clear(&err);
-        if (container_remove(tree, id, &err) < 0)
-                return gear_fail(&err, "cannot delete '%s'", id);
-        /* the manager forgets it */
-        if (n && (systemd_reload(m, &err) < 0 || systemd_reset_failed(m, unit, &err) < 0))
-                return gear_fail(&err, "deleted '%s' but", id);
+        if (container_delete(tree, m, id, &removed, &err) < 0)
+                return gear_fail(&err, removed ? "deleted '%s' but" : "cannot delete '%s'", id);
         return 0;
 }
 

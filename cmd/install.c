@@ -61,7 +61,8 @@ static int install_one(struct gear_tree *tree, struct gear_systemd *m, struct ct
                 return gear_fail(&err, "installed '%s' but", id);
         if (!in.start)
                 return 0;
-        if (container_start_unit(m, id, false, &err) < 0) {
+        /* under the lock again: a delete since the install leaves nothing to start */
+        if (container_start(tree, m, id, &err) < 0) {
                 _cleanup_free_ char *why = NULL;
                 size_t len;
                 int code = gear_fail(&err, "installed '%s' but cannot start it", id);

@@ -535,7 +535,6 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
 
 int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
 {
-        _cleanup_close_ int lock = -1;
         char rel[PATH_MAX];
         int existed;
 
@@ -549,9 +548,6 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         }
         existed = container_exists(t, id, e);
         if (existed < 0)
-                return -1;
-        lock = container_lock(t, id, e);
-        if (lock < 0)
                 return -1;
         /* disabled first, then gone, then its leftovers: a kill leaves only what gear-clean explains */
         if (container_unlink(t, id, e) < 0)

@@ -16,15 +16,24 @@
  * Start: records and links it as started on boot, then starts it and waits.
  * Stop: records and unlinks it as not started on boot, then stops it (and
  * with no_block returns once the job is queued). Restart: like start, but
- * restarts. -ENOENT (code 1) for an unknown container; a job that does not
- * end in "done" is code 111.
+ * restarts. Each holds the container's lock from the check that it exists
+ * to the end of the job. -ENOENT (code 1) for an unknown container; a job
+ * that does not end in "done" is code 111.
  */
 int container_start(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e);
 int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, bool no_block,
                    struct gear_err *e);
 int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e);
 
-/* starts (or restarts) id's unit, waits for the job and checks that it runs */
+/*
+ * gear-delete: the unit stopped and the container removed (container_remove)
+ * under its lock, then the manager reloaded; 1 when it existed. *removed
+ * says whether a failure came after the removal.
+ */
+int container_delete(struct gear_tree *t, struct gear_systemd *m, const char *id, bool *removed,
+                     struct gear_err *e);
+
+/* starts (or restarts) id's unit, waits for the job and checks that it runs; no lock, no check */
 int container_start_unit(struct gear_systemd *m, const char *id, bool restart, struct gear_err *e);
 
 /*

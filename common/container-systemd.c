@@ -44,7 +44,21 @@ static int must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
         return r < 0 ? -1 : 0;
 }
 
-/* the boot record and link set, the manager told when the unit changed */
+/*
+ * The container's lock, so that no delete comes between the check that it
+ * exists and the job; -ENOENT (code 1) when there is no tree at all.
+ */
+static int lock_existing(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        if (root_open(&t->ctr, 0, e) < 0) {
+                if (e->code == GEAR_EXIT_NO)
+                        gear_err_set(e, GEAR_EXIT_NO, "no container '%s'", id);
+                return e->code == GEAR_EXIT_NO ? -ENOENT : -1;
+        }
+        return container_lock(t, id, e);
+}
+
+/* the boot record and link set, the manager told when the unit changed; under the lock */
 static int set_boot(struct gear_tree *t, struct gear_systemd *m, const char *id, bool on, struct gear_err *e)
 {
         int r = must_exist(t, id, e);
@@ -75,18 +89,26 @@ int container_start_unit(struct gear_systemd *m, const char *id, bool restart, s
         return 0;
 }
 
+static int start_locked(struct gear_tree *t, struct gear_systemd *m, const char *id, bool restart,
+                        struct gear_err *e)
+{
+        _cleanup_close_ int lock = lock_existing(t, id, e);
+        int r;
+
+        if (lock < 0)
+                return lock;
+        r = set_boot(t, m, id, true, e);
+        return r < 0 ? r : container_start_unit(m, id, restart, e);
+}
+
 int container_start(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
 {
-        int r = set_boot(t, m, id, true, e);
-
-        return r < 0 ? r : container_start_unit(m, id, false, e);
+        return start_locked(t, m, id, false, e);
 }
 
 int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
 {
-        int r = set_boot(t, m, id, true, e);
-
-        return r < 0 ? r : container_start_unit(m, id, true, e);
+        return start_locked(t, m, id, true, e);
 }
 
 /* queues a stop job and returns: a connection of our own, since the shared one waits */
@@ -115,9 +137,13 @@ static int stop_no_block(struct gear_systemd *m, const char *unit, struct gear_e
 
 int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, bool no_block, struct gear_err *e)
 {
+        _cleanup_close_ int lock = lock_existing(t, id, e);
         char unit[CTR_PATH_MAX];
-        int r = set_boot(t, m, id, false, e);
+        int r;
 
+        if (lock < 0)
+                return lock;
+        r = set_boot(t, m, id, false, e);
         if (r < 0)
                 return r;
         container_unit_name(id, unit);
@@ -127,6 +153,44 @@ int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, 
                 gear_err_clear(e);
                 return 0;
         }
+        return r;
+}
+
+int container_delete(struct gear_tree *t, struct gear_systemd *m, const char *id, bool *removed,
+                     struct gear_err *e)
+{
+        _cleanup_free_ struct systemd_unit_state *units = NULL;
+        _cleanup_close_ int lock = -1;
+        char unit[CTR_PATH_MAX];
+        size_t n = 0;
+        int r;
+
+        *removed = false;
+        if (!id_valid(id))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
+        /* held from before the stop to the end: a start meanwhile would run a unit that is gone */
+        lock = lock_existing(t, id, e);
+        if (lock == -ENOENT)
+                gear_err_clear(e);
+        else if (lock < 0)
+                return -1;
+        container_unit_name(id, unit);
+        r = container_exists(t, id, e);
+        if (r < 0 || systemd_list_units(m, unit, &units, &n, e) < 0)
+                return -1;
+        /* stopped while its unit file is still there */
+        if ((r > 0 || n) && systemd_stop(m, unit, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        }
+        container_pause_point("delete:after-stop");
+        if (container_remove(t, id, e) < 0)
+                return -1;
+        *removed = true;
+        /* the manager forgets it */
+        if (n && (systemd_reload(m, e) < 0 || systemd_reset_failed(m, unit, e) < 0))
+                return -1;
         return r;
 }
 

@@ -95,14 +95,19 @@ struct ctr_install {
  */
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
 
-/* removes every file, link, port and version of id; 0 when it did not exist */
+/*
+ * removes every file, link, port and version of id; 0 when it did not exist.
+ * The caller holds container_lock(id) when the tree exists, from before it
+ * stops the unit (see container_delete).
+ */
 int container_remove(struct gear_tree *t, const char *id, struct gear_err *e);
 
 /*
  * Start on boot: links (or unlinks) UNITDIR/container-active.target.wants/,
  * and records it in the unit (a new version with the other WantedBy=) when
  * it changes. 1 when it wrote a new version, 0 when the unit already said so;
- * -ENOENT (code 1) when the container does not exist.
+ * -ENOENT (code 1) when the container does not exist. The caller holds
+ * container_lock(id).
  */
 int container_set_boot(struct gear_tree *t, const char *id, bool on, struct gear_err *e);
 /* 1 when the unit says WantedBy=container-active.target */
@@ -141,5 +146,7 @@ int path_relative(const char *from, const char *to, char *buf, size_t n);
 
 /* test hook: GEAR_TEST_CRASH_AT=STEP kills the process with SIGKILL at STEP */
 void container_crash_point(const char *step);
+/* test hook: GEAR_TEST_PAUSE=POINT waits at POINT while GEAR_TEST_PAUSE_FILE exists */
+void container_pause_point(const char *point);
 
 #endif
