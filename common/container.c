@@ -390,32 +390,6 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
         return 0;
 }
 
-int ctr_rm_tree(int dfd, const char *rel, struct gear_err *e)
-{
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        int fd;
-
-        if (unlinkat(dfd, rel, 0) == 0 || errno == ENOENT)
-                return 0;
-        if (errno != EISDIR && errno != EPERM)
-                return gear_err_sys(e, errno, "cannot remove '%s'", rel);
-        fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s'", rel);
-        if (!(d = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s'", rel);
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (ctr_rm_tree(dirfd(d), de->d_name, e) < 0)
-                        return gear_err_wrap(e, "in '%s'", rel);
-        }
-        if (unlinkat(dfd, rel, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s'", rel);
-        return 0;
-}
-
 /* ---- the start-on-boot record: the WantedBy= line of the unit's [Install] section ---- */
 
 static const char *line_value(const char *text, const char *key)
