@@ -108,6 +108,7 @@ struct install_state {
         char *env_old;              /* the environment before, to put back */
         size_t env_old_len;
         bool env_written, env_existed, linked;
+        int env_lock;               /* env_lock, held from the env step to the commit or the rollback */
         bool made_dir;              /* units/<ab>/<ID> made by this call */
         bool interrupted;           /* an earlier install did not finish */
         char env_rel[ENV_PATH_MAX];
@@ -119,6 +120,9 @@ static void install_state_done(struct install_state *s)
         free(s->fresh);
         free(s->stale);
         free(s->env_old);
+        if (s->env_lock >= 0)
+                close(s->env_lock);
+        s->env_lock = -1;
 }
 
 /* undoes what an install did before its commit */
@@ -132,7 +136,7 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
                 unlinkat(t->units.fd, name, 0);
         }
         if (s->env_written) {
-                /* under the environment's lock: a gear-set-env meanwhile is not lost */
+                /* under the lock held since it was read: no other change to put back over */
                 env_restore(t, s->env_rel, s->env_existed ? (s->env_old ? s->env_old : "") : NULL,
                             s->env_old_len, &ignore);
         }
@@ -356,6 +360,14 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
         int r;
 
         env_path(envid, s->env_rel);
+        /*
+         * Held until the commit or the rollback, so that what is put back is
+         * what was there: no other install or gear-set-env writes in between
+         * (and so reads what this one may undo, or has its change undone).
+         */
+        s->env_lock = env_lock(t, envid, e);
+        if (s->env_lock < 0)
+                return -1;
         if (!in->env) {
                 if (fstatat(t->ctr.fd, s->env_rel, &st, 0) == 0)
                         return 0;
@@ -372,7 +384,7 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
         gear_err_clear(e);
         s->env_existed = r == 0;
         s->env_written = true;
-        return env_update(t, envid, in->env, true, e);
+        return env_update_locked(t, envid, in->env, true, e);
 }
 
 static int render(struct gear_tree *t, struct ctr_install *in, const char **volumes, bool boot, char **text,
@@ -468,6 +480,7 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         if (write_env(t, in, s, e) < 0)
                 return -1;
         container_crash_point("env");
+        container_pause_point("install:after-env");
         if (container_link_shared(t, e) < 0)
                 return -1;
         /* a new container's link dangles until the commit; an update's is there already */
@@ -481,6 +494,9 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         *s->version = 0;
         s->env_written = s->linked = s->made_dir = false;
         s->nfresh = 0;
+        if (s->env_lock >= 0)
+                close(s->env_lock);
+        s->env_lock = -1;
         /* a failure from here leaves the flag: the next install finishes the job */
         s->interrupted = true;
         container_crash_point("commit");
@@ -499,7 +515,7 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
 {
         const char *image = in->image;
         char gimage[PATH_MAX];
-        struct install_state s = {0};
+        struct install_state s = { .env_lock = -1 };
         _cleanup_close_ int lock = -1;
         int r;
 

@@ -347,26 +347,41 @@ static int lock_dir(struct gear_root *r, const char *rel, struct gear_err *e)
         return TAKE_FD(fd);
 }
 
+int env_lock(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        char rel[ENV_PATH_MAX];
+
+        env_path(id, rel);
+        if (root_open(&t->ctr, ROOT_CREATE, e) < 0)
+                return -1;
+        return lock_dir(&t->ctr, rel, e);
+}
+
 int env_update(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
                struct gear_err *e)
 {
-        _cleanup_(env_free) struct env env = {0};
-        _cleanup_free_ char *old = NULL, *text = NULL;
         _cleanup_close_ int lock = -1;
-        char rel[ENV_PATH_MAX], where[PATH_MAX + ENV_PATH_MAX];
-        size_t len;
-        int r;
 
         /* refused before the tree is touched */
         if (env_size(changes) > ENV_FILE_MAX)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "the environment would be larger than %d bytes",
                                     ENV_FILE_MAX);
-        env_path(id, rel);
-        if (root_open(&t->ctr, ROOT_CREATE, e) < 0)
-                return -1;
-        lock = lock_dir(&t->ctr, rel, e);
+        lock = env_lock(t, id, e);
         if (lock < 0)
                 return -1;
+        return env_update_locked(t, id, changes, reset, e);
+}
+
+int env_update_locked(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
+                      struct gear_err *e)
+{
+        _cleanup_(env_free) struct env env = {0};
+        _cleanup_free_ char *old = NULL, *text = NULL;
+        char rel[ENV_PATH_MAX], where[PATH_MAX + ENV_PATH_MAX];
+        size_t len;
+        int r;
+
+        env_path(id, rel);
         if (!reset) {
                 r = read_file(&t->ctr, rel, ENV_FILE_MAX, &old, &len, e);
                 if (r < 0 && r != -ENOENT)
@@ -393,11 +408,6 @@ int env_update(struct gear_tree *t, const char *id, const struct env *changes, b
 
 int env_restore(struct gear_tree *t, const char *rel, const char *text, size_t len, struct gear_err *e)
 {
-        _cleanup_close_ int lock = -1;
-
-        lock = lock_dir(&t->ctr, rel, e);
-        if (lock < 0)
-                return -1;
         if (text)
                 return atomic_write(&t->ctr, rel, text, len, 0644, e);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)

@@ -91,8 +91,19 @@ int env_update(struct gear_tree *t, const char *id, const struct env *changes, b
                struct gear_err *e);
 
 /*
- * Puts back a stored file (rel as env_path gives it) as it was, under the
- * same lock as env_update: text, or no file at all when text is NULL.
+ * The lock of id's stored file (its directory, env/contents/<ab>), for a
+ * caller that reads, writes and may put back the file as one step; returns
+ * the fd that holds it.
+ */
+int env_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+/* env_update for a caller that holds env_lock(id) */
+int env_update_locked(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
+                      struct gear_err *e);
+
+/*
+ * Puts back a stored file (rel as env_path gives it) as it was: text, or no
+ * file at all when text is NULL. The caller holds env_lock, since it read
+ * what it puts back.
  */
 int env_restore(struct gear_tree *t, const char *rel, const char *text, size_t len, struct gear_err *e);
 

@@ -100,8 +100,39 @@ test_expect_success 'an install --start while a delete is past its stop: install
 	grep "t15a" ports
 '
 
+test_expect_success 'an install that fails after its environment step puts back what was there, not over another install' '
+	mkdir -p "$UNITDIR/ctr-v15b.service" &&
+	rm -f "$PAUSE" &&
+	{ env GEAR_TEST_PAUSE=install:after-env GEAR_TEST_PAUSE_FILE="$PAUSE" \
+		gear-test-systemd run "$SD" gear-install --env-id t15e $IMAGE v15b A=1 >a.out 2>a.err &&
+		echo 0 >a.rc || echo $? >a.rc; } &
+	wait_file "$PAUSE" &&
+	in_background b gear-install --env-id t15e $IMAGE t15c B=2 &&
+	waiting_or_done b.rc "$CTR/env/contents/t1" &&
+	rm "$PAUSE" &&
+	wait_file a.rc &&
+	wait_file b.rc &&
+	test "$(cat a.rc)" = 111 &&
+	grep "^gear-install: cannot install '\''v15b'\'': cannot create '\''.*/ctr-v15b.service'\''" a.err &&
+	test "$(cat b.rc)" = 0 &&
+	test_must_fail test -e "$CTR/units/v1/ctr-v15b.service" &&
+	test -f "$CTR/units/t1/ctr-t15c.service" &&
+	echo B=2 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t15e" &&
+	rmdir "$UNITDIR/ctr-v15b.service"
+'
+
+test_expect_success 'an install that fails puts back the environment it replaced' '
+	mkdir -p "$UNITDIR/ctr-v15b.service" &&
+	test_expect_code 111 g gear-install --env-id t15e $IMAGE v15b C=3 2>err &&
+	test_cmp expect "$CTR/env/contents/t1/t15e" &&
+	test_expect_code 111 g gear-install $IMAGE v15b D=4 2>err &&
+	test_must_fail test -e "$CTR/env/contents/v1/v15b" &&
+	rmdir "$UNITDIR/ctr-v15b.service"
+'
+
 test_expect_success 'cleanup: deleted' '
-	g gear-delete t15a &&
+	g gear-delete t15a t15c v15b &&
 	g gear-list-units --all >out &&
 	test_must_fail test -s out
 '
