@@ -36,6 +36,7 @@
 #include "container-gear.h"
 #include "container.h"
 #include "fsutil.h"
+#include "keys.h"
 #include "unit.h"
 
 static bool name_valid(const char *s)
@@ -552,6 +553,9 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
                 return -1;
         lock = container_lock(t, id, e);
         if (lock < 0)
+                return -1;
+        /* its SSH access before anything else: a kill never leaves access without its container */
+        if (keys_drop_container(t, id, e) < 0)
                 return -1;
         /* disabled first, then gone, then its leftovers: a kill leaves only what gear-clean explains */
         if (container_unlink(t, id, e) < 0)
