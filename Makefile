@@ -78,6 +78,8 @@ install: all
 	for m in $(filter %.1,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in $(filter %.5,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for u in $(wildcard share/units/*); do sed "s|@BINDIR@|$(BINDIR)|g" $$u >$(DESTDIR)$(DATADIR)/units/$${u##*/}; done
+	install -d $(DESTDIR)$(DATADIR)/sshd
+	sed "s|@BINDIR@|$(BINDIR)|g" share/sshd/gear.conf >$(DESTDIR)$(DATADIR)/sshd/gear.conf
 
 clean:
 	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*

@@ -94,6 +94,9 @@ int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *
         struct clean_ctx c = { dry_run, report, ud };
         struct port_ctx p = { t, &c };
 
+        /* access of gone containers first: the keys only they linked go in the same run */
+        if (keys_clean_access(t, dry_run, key_gone, &p, e) < 0)
+                return -1;
         if (keys_clean(t, dry_run, key_gone, &p, e) < 0)
                 return -1;
         if (ports_check(t, CHECK_GONE_ONLY | (dry_run ? CHECK_DRY_RUN : 0), port_gone, &p, e) < 0)

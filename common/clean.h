@@ -7,7 +7,7 @@
 #include "err.h"
 #include "tree.h"
 
-/* kind: "key", "port", "temp"; path: the full path removed (or that would be) */
+/* kind: "access", "key", "port", "temp"; path: the full path removed (or that would be) */
 typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
 
 /* temp files older than this and not held by a writer are stale */

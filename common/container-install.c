@@ -36,6 +36,7 @@
 #include "container-gear.h"
 #include "container.h"
 #include "fsutil.h"
+#include "keys.h"
 #include "unit.h"
 
 static bool name_valid(const char *s)
@@ -564,6 +565,9 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         }
         existed = container_exists(t, id, e);
         if (existed < 0)
+                return -1;
+        /* its SSH access before anything else: a kill never leaves access without its container */
+        if (keys_drop_container(t, id, e) < 0)
                 return -1;
         /* disabled first, then gone, then its leftovers: a kill leaves only what gear-clean explains */
         if (container_unlink(t, id, e) < 0)

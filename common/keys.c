@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 
+#include "container.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "ports.h"
@@ -103,9 +104,13 @@ int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntar
              const struct key_set *set, bool write, struct gear_err *e)
 {
         struct gear_root *r = &t->ctr;
+        _cleanup_(key_locks_done) struct key_locks ctr_locks = {0};
         _cleanup_close_ int lock = -1;
         char dir[128];
 
+        /* container locks before keys/.lock: the order every other holder follows */
+        if (keys_lock_containers(t, targets, ntargets, &ctr_locks, e) < 0)
+                return -1;
         if (root_open(r, ROOT_CREATE, e) < 0)
                 return -1;
         lock = lock_file(r, "keys/.lock", LOCK_SH, e);
@@ -327,11 +332,19 @@ static bool user_target(const char *user, struct gear_target *tg)
         return true;
 }
 
+/*
+ * restrict first, then only what a container's users need: a terminal and,
+ * when it publishes ports, local forwarding (ssh -L) to those. No key option
+ * allows -L but not -R, so permitlisten admits only port 1 of the loopback,
+ * which the container's unprivileged account cannot bind; sshd_config's
+ * AllowTcpForwarding local and AllowStreamLocalForwarding no close the rest
+ * (see gear-auth-keys-command(1)).
+ */
 static void put_ctr_options(FILE *f, const char *switchns, const struct port_map *maps, size_t n)
 {
         bool any = false;
 
-        fprintf(f, "command=\"%s\",no-agent-forwarding,no-X11-forwarding", switchns);
+        fprintf(f, "restrict,pty,command=\"%s\"", switchns);
         for (size_t i = 0; i < n; i++) {
                 unsigned p = maps[i].external;
                 bool seen = false;
@@ -340,11 +353,13 @@ static void put_ctr_options(FILE *f, const char *switchns, const struct port_map
                         seen = maps[j].external == p;
                 if (!p || seen)
                         continue;
+                if (!any)
+                        fputs(",port-forwarding", f);
                 fprintf(f, ",permitopen=\"localhost:%u\",permitopen=\"127.0.0.1:%u\"", p, p);
                 any = true;
         }
-        if (!any)
-                fputs(",no-port-forwarding", f);
+        if (any)
+                fputs(",permitlisten=\"" KEYS_NO_LISTEN "\"", f);
 }
 
 int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
@@ -403,8 +418,7 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
                 if (tg.kind == TARGET_CONTAINER)
                         put_ctr_options(f, switchns, maps, nmaps);
                 else
-                        fprintf(f, "command=\"%s %s\",no-agent-forwarding,no-X11-forwarding,"
-                                "no-port-forwarding,no-pty",
+                        fprintf(f, "restrict,command=\"%s %s\"",
                                 switchns, v[i].access == KEY_ACCESS_WRITE ? "--git" : "--git-ro");
                 fprintf(f, " %s\n", v[i].text);
         }
@@ -505,8 +519,15 @@ static int refs_scan_dir(DIR *d, const char *dir, struct clean_ctx *c)
         return 0;
 }
 
-/* access/.../<ab>/<ID>/<link> below base */
-static int refs_scan(struct gear_root *r, const char *base, struct clean_ctx *c, struct gear_err *e)
+/* 1 when dir's links count: those of a gone container do not (keys_clean_access removes them) */
+static int refs_count(struct gear_tree *ctrs, const char *id, struct gear_err *e)
+{
+        return ctrs && id_valid(id) ? container_exists(ctrs, id, e) : 1;
+}
+
+/* access/.../<ab>/<ID>/<link> below base; ctrs: base holds containers' access */
+static int refs_scan(struct gear_root *r, const char *base, struct gear_tree *ctrs, struct clean_ctx *c,
+                     struct gear_err *e)
 {
         _cleanup_closedir_ DIR *top = opendir_at(r->fd, base);
         struct dirent *a, *b;
@@ -524,7 +545,12 @@ static int refs_scan(struct gear_root *r, const char *base, struct clean_ctx *c,
                 while ((b = readdir(part))) {
                         _cleanup_closedir_ DIR *id = NULL;
 
-                        if (b->d_name[0] == '.' || !(id = opendir_at(dirfd(part), b->d_name)))
+                        if (b->d_name[0] == '.')
+                                continue;
+                        k = refs_count(ctrs, b->d_name, e);
+                        if (k < 0)
+                                return -1;
+                        if (!k || !(id = opendir_at(dirfd(part), b->d_name)))
                                 continue;
                         snprintf(dir, sizeof dir, "%s/%s/%s", base, a->d_name, b->d_name);
                         k = refs_scan_dir(id, dir, c);
@@ -593,7 +619,7 @@ int keys_clean(struct gear_tree *t, bool dry_run,
                         return -1;
         }
         for (size_t i = 0; i < ELEMENTSOF(bases); i++)
-                if (refs_scan(r, bases[i], &c, e) < 0)
+                if (refs_scan(r, bases[i], i == 0 ? t : NULL, &c, e) < 0)
                         goto out;
         if (c.refs.n)
                 qsort(c.refs.v, c.refs.n, sizeof c.refs.v[0], fp_cmp);

@@ -22,6 +22,8 @@
 #define KEYS_INPUT_MAX (16u << 20)   /* bytes per input */
 #define KEY_FP_LEN 43
 #define KEY_FILE_MAX 8192            /* a stored key file is never larger */
+/* the only remote forwarding a container key line admits: nothing an unprivileged user can bind */
+#define KEYS_NO_LISTEN "127.0.0.1:1"
 
 struct ssh_key {
         const char *type;    /* static: "ssh-ed25519", ... */
@@ -58,6 +60,8 @@ void key_set_done(struct key_set *set);
 /*
  * Stores every key once and links it for every target: containers, repository
  * read access, or with write set repository write access. Existing links are kept.
+ * Every container must exist (-1, code 1, tree unchanged, when one does not);
+ * their locks are held while their keys are linked.
  */
 int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntargets,
              const struct key_set *set, bool write, struct gear_err *e);
@@ -95,7 +99,8 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
                     char **out, size_t *len, struct gear_err *e);
 
 /*
- * Removes every key with no incoming access link, and the temporary links an
+ * Removes every key with no incoming access link (the links of a container
+ * that does not exist do not count), and the temporary links an
  * interrupted add left in access directories, holding keys/.lock exclusively
  * (dry_run: only reports, without the lock). report gets kind "key" with the
  * path relative to the container tree, "keys/ab/<fp>", or kind "temp" with
@@ -104,5 +109,39 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
 int keys_clean(struct gear_tree *t, bool dry_run,
                void (*report)(const char *kind, const char *relpath, void *ud), void *ud,
                struct gear_err *e);
+
+/* container locks an add holds, shard by shard */
+struct key_locks {
+        int *fd;
+        size_t n;
+};
+void key_locks_done(struct key_locks *l);
+/*
+ * Takes the lock of every container target, in shard order, after checking
+ * that each exists, and checks again under the locks: -1 with code 1
+ * ("no container 'ID'") when one does not. Creates nothing for an unknown id.
+ */
+int keys_lock_containers(struct gear_tree *t, const struct gear_target *targets, size_t n,
+                         struct key_locks *l, struct gear_err *e);
+
+/*
+ * Removes access/containers/<ab>/<ID>/: renamed to a temporary name in the
+ * same directory (so sshd never sees part of it), then emptied and removed.
+ * A kill leaves either the whole directory or a temporary one that
+ * keys_clean_access removes. 1 when there was one, 0 when not. The caller
+ * holds the container's lock.
+ */
+int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/*
+ * Removes the access directories of containers that do not exist (each
+ * checked again under the container's lock) and the temporary directories an
+ * interrupted keys_drop_container left (dry_run: only reports). report gets
+ * kind "access" with "access/containers/<ab>/<name>". Takes no keys/.lock, so
+ * it runs before keys_clean, which then removes the keys left unlinked.
+ */
+int keys_clean_access(struct gear_tree *t, bool dry_run,
+                      void (*report)(const char *kind, const char *relpath, void *ud), void *ud,
+                      struct gear_err *e);
 
 #endif

@@ -49,7 +49,11 @@ test_expect_success 'setup: real keys from ssh-keygen' '
 	ssh-keygen -q -t ecdsa -b 521 -N "" -f ec521 &&
 	FP1=$(sshfp ed1.pub) && FP2=$(sshfp ed2.pub) && FPR=$(sshfp rsa.pub) &&
 	test ${#FP1} = 43 && test ${#FP2} = 43 &&
-	{ echo "FP1=$FP1" && echo "FP2=$FP2" && echo "FPR=$FPR"; } >fps
+	{ echo "FP1=$FP1" && echo "FP2=$FP2" && echo "FPR=$FPR"; } >fps &&
+	for id in abcd fpcheck optsctr frominput frominput2 crlfctr efgh \
+		forms1 forms2 forms3 forms4 broken; do
+		test_fake_unit $id || return 1
+	done
 '
 . ./fps 2>/dev/null
 
@@ -160,6 +164,27 @@ test_expect_success '--write links into access/git/write' '
 	echo "../../../../../keys/$(echo $FP2 | cut -c1-2)/$FP2" >expect &&
 	test_cmp expect actual &&
 	test_must_fail test -e "$CTR/access/git/read/my/myrepo/$FP2"
+'
+
+test_expect_success 'a container that does not exist gets no keys; the tree is unchanged' '
+	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+		gear-keys add --key-file ed1.pub web9 &&
+	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+		gear-keys add --key-file ed1.pub repo://web9repo abcd ctr://web9 &&
+	test_must_fail test -e "$CTR/access/containers/we" &&
+	test_must_fail test -e "$CTR/units/we" &&
+	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+		env GEAR_SYSROOT="$TRASH_DIRECTORY/none" gear-keys add --key-file ed1.pub web9 &&
+	test_must_fail test -e "$TRASH_DIRECTORY/none"
+'
+
+test_expect_success 'a unit makes the container exist; removing it ends that' '
+	test_fake_unit web9 &&
+	gear-keys add --key-file ed1.pub web9 >out &&
+	test -h "$CTR/access/containers/we/web9/$FP1" &&
+	rm "$CTR/units/we/ctr-web9.service" &&
+	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+		gear-keys add --key-file ed2.pub web9
 '
 
 test_expect_success 'list prints fingerprint, access and key, sorted by fingerprint' '

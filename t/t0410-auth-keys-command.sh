@@ -49,7 +49,9 @@ test_expect_success 'setup: keys, two containers, a repository' '
 	gear-keys add --key-file k2.pub repo://project >/dev/null &&
 	gear-keys add --write --key-file k2.pub repo://project >/dev/null &&
 	gear-keys add --write --key-file k3.pub repo://project >/dev/null &&
+	unit unitless &&
 	gear-keys add --key-file k4.pub unitless >/dev/null &&
+	rm "$CTR/units/un/ctr-unitless.service" &&
 	unit idle1
 '
 
@@ -65,12 +67,13 @@ test_expect_success '--help and --forced-command' '
 
 SW=$(gear-auth-keys-command --forced-command)
 
-test_expect_success 'a container: forced command and its ports, sorted by fingerprint' '
+test_expect_success 'a container: restricted, forced command, its ports only, sorted by fingerprint' '
 	snap before &&
 	gear-auth-keys-command ctr-webapp1 >out 2>err &&
-	opts="command=\"$SW\",no-agent-forwarding,no-X11-forwarding" &&
+	opts="restrict,pty,command=\"$SW\",port-forwarding" &&
 	opts="$opts,permitopen=\"localhost:4001\",permitopen=\"127.0.0.1:4001\"" &&
 	opts="$opts,permitopen=\"localhost:4005\",permitopen=\"127.0.0.1:4005\"" &&
+	opts="$opts,permitlisten=\"127.0.0.1:1\"" &&
 	by_fp k1 k2 k4 | sed "s|^|$opts |" >expect &&
 	test_cmp expect out &&
 	test $(wc -l <out) = 3 &&
@@ -79,19 +82,18 @@ test_expect_success 'a container: forced command and its ports, sorted by finger
 	test_cmp before after
 '
 
-test_expect_success 'a container without ports gets no-port-forwarding' '
+test_expect_success 'a container without ports gets no forwarding at all' '
 	gear-auth-keys-command ctr-noports >out &&
-	printf "command=\"%s\",no-agent-forwarding,no-X11-forwarding,no-port-forwarding %s\n" \
+	printf "restrict,pty,command=\"%s\" %s\n" \
 		"$SW" "$(keytext k3.pub)" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'a repository: write keys get --git, read-only keys --git-ro' '
 	gear-auth-keys-command git-project >out &&
-	tail="no-agent-forwarding,no-X11-forwarding,no-port-forwarding,no-pty" &&
 	for k in k1 k2 k3; do
 		case $k in k1) a=--git-ro ;; *) a=--git ;; esac &&
-		printf "%s command=\"%s %s\",%s %s\n" "$(sshfp $k.pub)" "$SW" "$a" "$tail" "$(keytext $k.pub)" ||
+		printf "%s restrict,command=\"%s %s\" %s\n" "$(sshfp $k.pub)" "$SW" "$a" "$(keytext $k.pub)" ||
 		return 1
 	done | sort | cut -d" " -f2- >expect &&
 	test_cmp expect out &&
@@ -155,7 +157,7 @@ test_expect_success 'a removed key is no longer offered' '
 	test_must_fail grep -F "$(keytext k2.pub)" out &&
 	gear-keys remove --write --key-file k2.pub repo://project &&
 	gear-auth-keys-command git-project >out &&
-	grep -F "gear-switchns --git-ro\",no-agent-forwarding,no-X11-forwarding,no-port-forwarding,no-pty $(keytext k2.pub)" out
+	grep -F "restrict,command=\"$SW --git-ro\" $(keytext k2.pub)" out
 '
 
 test_expect_success 'a corrupt or foreign key file is skipped' '
@@ -178,14 +180,14 @@ test_expect_success 'duplicate and zero external ports are listed once' '
 	unit dupports 80:4010 81:4010 82:0 &&
 	gear-keys add --key-file k1.pub dupports >/dev/null &&
 	gear-auth-keys-command ctr-dupports >out &&
-	printf "command=\"%s\",no-agent-forwarding,no-X11-forwarding,permitopen=\"localhost:4010\",permitopen=\"127.0.0.1:4010\" %s\n" \
+	printf "restrict,pty,command=\"%s\",port-forwarding,permitopen=\"localhost:4010\",permitopen=\"127.0.0.1:4010\",permitlisten=\"127.0.0.1:1\" %s\n" \
 		"$SW" "$(keytext k1.pub)" >expect &&
 	test_cmp expect out
 '
 
 test_expect_success 'a fifo planted as a unit file does not hang it' '
-	gear-keys add --key-file k1.pub fifo1 >/dev/null &&
 	mkdir -p "$CTR/units/fi" && mkfifo "$CTR/units/fi/ctr-fifo1.service" &&
+	gear-keys add --key-file k1.pub fifo1 >/dev/null &&
 	test_expect_code 111 timeout 10 gear-auth-keys-command ctr-fifo1 >out 2>err &&
 	test_must_fail test -s out &&
 	grep "is not a regular file" err &&
@@ -206,56 +208,29 @@ test_expect_success 'usage errors exit 100 and print nothing on stdout' '
 	test_cmp expect err
 '
 
-# sshd itself: it reads the lines through a wrapper that asks for ctr-webapp1
-# whoever logs in (only root exists as a user here), from a directory sshd
-# accepts (owned by root, not writable by others, unlike the trash directory)
-SSHDIR=/run/gear-t0410.$$
-test_atexit "[ -f '$SSHDIR/pid' ] && kill \$(cat '$SSHDIR/pid'); rm -rf '$SSHDIR'"
+# sshd itself: it reads the lines through the keys command, asking for
+# ctr-webapp1 whoever logs in (only root exists as a user here)
+test_atexit 'gear-test-sshd stop sshd'
 
 test_expect_success 'sshd accepts the lines and forces the command' '
-	test -x /usr/sbin/sshd &&
-	mkdir -m 0700 "$SSHDIR" && mkdir -p /run/sshd &&
-	ssh-keygen -q -t ed25519 -N "" -f "$SSHDIR/hostkey" &&
-	printf "#!/bin/sh\nGEAR_SYSROOT=\"%s\" exec \"%s\" ctr-webapp1\n" \
-		"$GEAR_SYSROOT" "$GEAR_BUILD/bin/gear-auth-keys-command" >"$SSHDIR/keys" &&
-	chmod 0755 "$SSHDIR/keys" &&
-	for port in 22400 22401 22402 22403 22404 22405 22406 22407; do
-		cat >"$SSHDIR/config" <<-EOF &&
-		ListenAddress 127.0.0.1:$port
-		HostKey $SSHDIR/hostkey
-		PidFile none
-		UsePAM no
-		LogLevel DEBUG1
-		Match User root
-		        AuthorizedKeysCommand $SSHDIR/keys %u
-		        AuthorizedKeysCommandUser root
-		        AuthorizedKeysFile none
-		        PasswordAuthentication no
-		        KbdInteractiveAuthentication no
-		        AllowTcpForwarding local
-		        AllowStreamLocalForwarding no
-		        PermitTunnel no
-		        PermitUserRC no
-		EOF
-		/usr/sbin/sshd -D -e -f "$SSHDIR/config" 2>"$SSHDIR/log" &
-		echo $! >"$SSHDIR/pid" &&
-		for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-			grep -q "Server listening" "$SSHDIR/log" && break
-			kill -0 $(cat "$SSHDIR/pid") 2>/dev/null || break
-			sleep 0.1
-		done
-		grep -q "Server listening" "$SSHDIR/log" && break
-		kill $(cat "$SSHDIR/pid") 2>/dev/null; rm -f "$SSHDIR/pid"
-	done &&
-	test -f "$SSHDIR/pid" &&
-	sshopts="-F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o BatchMode=yes -p $port" &&
-	{ ssh $sshopts -i k1 root@127.0.0.1 true >ssh.out 2>ssh.err || :; } &&
-	test_expect_code 255 ssh $sshopts -i k3 root@127.0.0.1 true >ssh.out 2>ssh.err &&
+	cat >sshd.conf <<-EOF &&
+	UsePAM no
+	Match User root
+	        AuthorizedKeysCommand @KEYS_COMMAND@ ctr-webapp1
+	        AuthorizedKeysCommandUser root
+	        AllowTcpForwarding local
+	        AllowStreamLocalForwarding no
+	        PermitTunnel no
+	        PermitUserRC no
+	EOF
+	gear-test-sshd start sshd sshd.conf >port &&
+	{ gear-test-sshd ssh sshd -i k1 root@127.0.0.1 true >ssh.out 2>ssh.err || :; } &&
+	test_expect_code 255 gear-test-sshd ssh sshd -i k3 root@127.0.0.1 true >ssh.out 2>ssh.err &&
 	grep "Permission denied" ssh.err &&
 	sleep 0.2 &&
-	cp "$SSHDIR/log" sshd.log &&
+	tr -d "\r" <sshd/log >sshd.log &&
 	grep "Accepted publickey for root from 127.0.0.1 .* ED25519 SHA256:$(sshfp k1.pub | tr -- "-_" "+/")" sshd.log &&
-	grep "key options: command permitopen port-forwarding pty" sshd.log &&
+	grep "key options: command permitopen port-forwarding pty$" sshd.log &&
 	grep -F "forced command: \"$SW\"" sshd.log &&
 	test_must_fail grep "Accepted publickey for root .* SHA256:$(sshfp k3.pub | tr -- "-_" "+/")" sshd.log
 '

@@ -1,14 +1,15 @@
 #!/bin/sh
-test_description='gear-clean: unreferenced keys, dead port links, stale temp files'
+test_description='gear-clean: access of gone containers, unreferenced keys, dead port links, stale temp files'
 . "$(dirname "$0")/lib/test-lib.sh"
 
 test_expect_success 'setup: two keys, ports, temp files' '
 	ssh-keygen -q -t ed25519 -N "" -C one -f k1 &&
 	ssh-keygen -q -t ed25519 -N "" -C two -f k2 &&
+	test_fake_unit web1 80:4000 &&
+	test_fake_unit web2 &&
 	gear-keys add --key-file k1.pub web1 web2 &&
 	gear-keys add --key-file k2.pub web1 &&
 	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 2 &&
-	test_fake_unit web1 80:4000 &&
 	gear-ports alloc web1 80:4000 >/dev/null &&
 	gear-ports alloc gone 80:4001 >/dev/null &&
 	mkdir -p "$CTR/env/contents/ab" "$CTR/storage/x" "$IMG/objects/ab" &&
@@ -57,6 +58,54 @@ test_expect_success 'a key with no links left is removed; --dry-run first' '
 	test_cmp expect out &&
 	test_must_fail test -f "$key" &&
 	test $(find "$CTR/keys" -type f ! -name .lock | wc -l) = 1
+'
+
+# keyfile PUB: the stored key of a .pub file
+keyfile() {
+	fp=$(ssh-keygen -lf "$1" | cut -d" " -f2 | sed "s/^SHA256://" | tr "+/" "-_") &&
+	echo "$CTR/keys/$(printf %.2s "$fp")/$fp"
+}
+
+test_expect_success 'the access of a container that is gone goes, and the key only it linked; --dry-run first' '
+	ssh-keygen -q -t ed25519 -N "" -C three -f k3 &&
+	test_fake_unit gone1 &&
+	gear-keys add --key-file k3.pub gone1 >/dev/null &&
+	gear-keys add --key-file k2.pub gone1 >/dev/null &&
+	rm "$CTR/units/go/ctr-gone1.service" &&
+	key3=$(keyfile k3.pub) &&
+	test -f "$key3" &&
+	printf "access\t%s\n" "$CTR/access/containers/go/gone1" >expect &&
+	printf "key\t%s\n" "$key3" >>expect &&
+	test_tree_snapshot before &&
+	gear-clean --dry-run >out &&
+	test_cmp expect out &&
+	test_tree_snapshot after &&
+	test_cmp before after &&
+	gear-clean >out &&
+	test_cmp expect out &&
+	test_must_fail test -e "$CTR/access/containers/go/gone1" &&
+	test_must_fail test -e "$key3" &&
+	test -f "$(keyfile k2.pub)" &&
+	test -h "$CTR/access/containers/we/web1/$(basename "$(keyfile k2.pub)")" &&
+	ls -a "$CTR/access/containers/go" >ls.out &&
+	printf ".\n..\n" >expect &&
+	test_cmp expect ls.out &&
+	gear-clean >out &&
+	test_must_fail test -s out
+'
+
+test_expect_success 'what an interrupted delete renamed away is removed' '
+	d="$CTR/access/containers/we/.gear-tmp.web3.0123456789abcdef" &&
+	mkdir "$d" &&
+	ln -s "../../../../keys/xx/$(printf "%043d" 0)" "$d/$(printf "%043d" 0)" &&
+	gear-clean --dry-run >out &&
+	printf "access\t%s\n" "$d" >expect &&
+	test_cmp expect out &&
+	test -d "$d" &&
+	gear-clean >out &&
+	test_cmp expect out &&
+	test_must_fail test -e "$d" &&
+	test -d "$CTR/access/containers/we/web1"
 '
 
 test_expect_success 'a temp file held by a writer is kept' '

@@ -344,6 +344,13 @@ static void test_store(void)
         keys_parse_buf(in, strlen(in), "in", &all, &e);
         keys_parse_buf(in, strlen("ssh-ed25519 " ED_B64), "in", &ed, &e);
 
+        ok(keys_add(&t, &ctr, 1, &all, false, &e) < 0 && e.code == GEAR_EXIT_NO &&
+           !strcmp(e.msg, "no container 'abcd'") && (snprintf(path, sizeof path, "%s/var", dir),
+           stat(path, &st) < 0), "keys_add to a container that does not exist: refused, nothing written");
+        gear_err_clear(&e);
+        snprintf(path, sizeof path, "mkdir -p %s/var/lib/containers/units/ab && "
+                 "echo [Unit] >%s/var/lib/containers/units/ab/ctr-abcd.service", dir, dir);
+        ok(system(path) == 0, "a unit for abcd");
         ok(keys_add(&t, &ctr, 1, &all, false, &e) == 0 && keys_add(&t, &repo, 1, &ed, true, &e) == 0,
            "keys_add to a container and a repository");
         snprintf(path, sizeof path, "%s/var/lib/containers/keys/vf/" ED_FP, dir);
@@ -358,12 +365,19 @@ static void test_store(void)
         key_entries_free(v, n);
 
         ok(keys_authorized(&t, "git-repo1", "/x/gear-switchns", &out, &len, &e) == 0 &&
-           !strcmp(out, "command=\"/x/gear-switchns --git\",no-agent-forwarding,no-X11-forwarding,"
-                   "no-port-forwarding,no-pty ssh-ed25519 " ED_B64 "\n"), "keys_authorized for git-repo1");
+           !strcmp(out, "restrict,command=\"/x/gear-switchns --git\" ssh-ed25519 " ED_B64 "\n"),
+           "keys_authorized for git-repo1");
         free(out);
-        ok(keys_authorized(&t, "ctr-abcd", "/x/gear-switchns", &out, &len, &e) == 0 && len == 0,
-           "keys_authorized for a container without a unit: nothing");
+        ok(keys_authorized(&t, "ctr-abcd", "/x/gear-switchns", &out, &len, &e) == 0 && out &&
+           !strncmp(out, "restrict,pty,command=\"/x/gear-switchns\" ", 39) && len > 39,
+           "keys_authorized for a container without ports: restricted, with a terminal");
         free(out);
+        snprintf(path, sizeof path, "%s/var/lib/containers/units/ab/ctr-abcd.service", dir);
+        ok(unlink(path) == 0 && keys_authorized(&t, "ctr-abcd", "/x/gear-switchns", &out, &len, &e) == 0 &&
+           len == 0, "keys_authorized for a container without a unit: nothing");
+        free(out);
+        snprintf(path, sizeof path, "echo [Unit] >%s/var/lib/containers/units/ab/ctr-abcd.service", dir);
+        ok(system(path) == 0, "the unit again");
         ok(keys_authorized(&t, "git-repo1", "/x/\"", &out, &len, &e) < 0 && !out,
            "a forced command with a quote is refused");
 
