@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "fsutil.h"
 #include "store.h"
 
 #define COPY_BUF (256u << 10)
@@ -106,8 +107,9 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
         if (dfd < 0) {
                 if (errno != ENOENT)
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
-                if ((mkdirat(img->fd, CACHE_DIR, 0755) < 0 && errno != EEXIST) ||
-                    (mkdirat(img->fd, sub, 0755) < 0 && errno != EEXIST))
+                if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", img->path);
+                if (mkdirat(img->fd, sub, 0755) < 0 && errno != EEXIST)
                         return gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, sub);
                 if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
@@ -136,7 +138,7 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                         unlinkat(dfd, lock, 0);
                         return fd;
                 }
-                if ((out = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444)) < 0)
+                if ((out = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0)
                         return gear_err_sys(e, errno, "cannot create a temporary file in '%s/%s'", img->path, sub);
                 if (fill(img, dfd, hex, size, fetch, ud, out, res, e) < 0) {
                         unlinkat(dfd, lock, 0);

@@ -19,6 +19,8 @@
 #include "tree.h"
 
 #define CACHE_DIR "public"
+/* of a cached file: read-only and root-only, whatever the file's mode in its image */
+#define CACHE_FILE_MODE 0400
 #define CACHE_REL_MAX (sizeof CACHE_DIR + 3 + 64)
 
 /* "public/ab/cdef..." */

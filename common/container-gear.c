@@ -151,9 +151,12 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
         snprintf(g->work, sizeof g->work, "%s/containers/%s/work", t->img.path, id);
         snprintf(g->merged, sizeof g->merged, "%s/containers/%s/merged", t->img.path, id);
 
+        /* root-only parents: setuid files and device nodes of the image and of the upper
+           directory keep their power inside the container, never for other host users */
         snprintf(rel, sizeof rel, "mnt/%s/%s", ref.name, ref.tag);
-        if (mkdir_p_at(t->img.fd, rel, 0755, e) < 0)
-                return -1;
+        if (mkdir_private_at(t->img.fd, "mnt", e) < 0 || mkdir_private_at(t->img.fd, "containers", e) < 0 ||
+            mkdir_p_at(t->img.fd, rel, 0755, e) < 0)
+                return gear_err_wrap(e, "in '%s'", t->img.path);
         for (const char *const *d = (const char *const[]){ "upper", "work", "merged", NULL }; *d; d++) {
                 snprintf(rel, sizeof rel, "containers/%s/%s", id, *d);
                 if (mkdir_p_at(t->img.fd, rel, 0755, e) < 0)

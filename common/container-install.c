@@ -331,6 +331,10 @@ static int make_volumes(struct gear_tree *t, struct ctr_install *in, const char 
                 char rel[PATH_MAX], *spec;
 
                 if (*vol->name) {
+                        /* root-only above the volume: what the container writes is its own */
+                        snprintf(rel, sizeof rel, "data/%.2s/%s", in->id, in->id);
+                        if (mkdir_private_at(t->ctr.fd, "data", e) < 0 || mkdir_private_at(t->ctr.fd, rel, e) < 0)
+                                return gear_err_wrap(e, "in '%s'", t->ctr.path);
                         snprintf(rel, sizeof rel, "data/%.2s/%s/%s", in->id, in->id, vol->name);
                         if (mkdir_p_at(t->ctr.fd, rel, 0755, e) < 0)
                                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
@@ -377,7 +381,7 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                 if (in->env_id)
                         return gear_err_set(e, GEAR_EXIT_NO, "no environment '%s'", in->env_id);
                 s->env_written = true;
-                return atomic_write(&t->ctr, s->env_rel, "", 0, 0644, e);
+                return env_restore(t, s->env_rel, "", 0, e);
         }
         r = env_read(t, envid, &s->env_old, &s->env_old_len, e);
         if (r < 0 && r != -ENOENT)

@@ -235,6 +235,9 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
 
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0 || root_open(&t->units, ROOT_CREATE, e) < 0)
                 return -1;
+        /* a tree an older gear left open to other users */
+        if (tree_make_private(t, e) < 0)
+                return -1;
         if (container_link_shared(t, e) < 0 || container_list(t, &ids, &n, e) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {

@@ -335,8 +335,9 @@ static int lock_dir(struct gear_root *r, const char *rel, struct gear_err *e)
         char dir[ENV_PATH_MAX];
         _cleanup_close_ int fd = -1;
 
+        /* values are secrets: root-only from env/ down */
         path_dirname(rel, dir, sizeof dir);
-        if (mkdir_p_at(r->fd, dir, 0755, e) < 0)
+        if (mkdir_private_at(r->fd, "env", e) < 0 || mkdir_p_at(r->fd, dir, 0700, e) < 0)
                 return gear_err_wrap(e, "in '%s'", r->path);
         fd = openat(r->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
@@ -403,13 +404,13 @@ int env_update_locked(struct gear_tree *t, const char *id, const struct env *cha
         text = env_format(&env, &len);
         if (!text)
                 return gear_err_sys(e, ENOMEM, "cannot format '%s'", rel);
-        return atomic_write(&t->ctr, rel, text, len, 0644, e);
+        return atomic_write(&t->ctr, rel, text, len, ENV_FILE_MODE, e);
 }
 
 int env_restore(struct gear_tree *t, const char *rel, const char *text, size_t len, struct gear_err *e)
 {
         if (text)
-                return atomic_write(&t->ctr, rel, text, len, 0644, e);
+                return atomic_write(&t->ctr, rel, text, len, ENV_FILE_MODE, e);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         return 0;

@@ -18,6 +18,9 @@
 #define ENV_FILE_MAX (1024 * 1024)  /* bytes of an input file and of a stored file */
 #define ENV_VARS_MAX 4096           /* variables of one environment */
 
+/* of a stored file, under the root-only env/ */
+#define ENV_FILE_MODE 0600
+
 /* "env/contents/ab/" + an identifier */
 #define ENV_PATH_MAX 64
 

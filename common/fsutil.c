@@ -37,6 +37,32 @@ int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e)
         return 0;
 }
 
+int dir_private_at(int dfd, const char *rel, struct gear_err *e)
+{
+        _cleanup_close_ int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        struct stat st;
+
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return gear_err_sys(e, errno, "cannot open directory '%s'", rel);
+        if ((st.st_mode & 077) && fchmod(fd, 0700) < 0)
+                return gear_err_sys(e, errno, "cannot make directory '%s' root-only", rel);
+        return 0;
+}
+
+int mkdir_private_at(int dfd, const char *rel, struct gear_err *e)
+{
+        char dir[PATH_MAX];
+
+        path_dirname(rel, dir, sizeof dir);
+        if (strcmp(dir, ".") && mkdir_p_at(dfd, dir, 0755, e) < 0)
+                return -1;
+        if (mkdirat(dfd, rel, 0700) < 0 && errno != EEXIST)
+                return gear_err_sys(e, errno, "cannot create directory '%s'", rel);
+        return dir_private_at(dfd, rel, e);
+}
+
 void path_dirname(const char *rel, char *buf, size_t n)
 {
         const char *slash = strrchr(rel, '/');

@@ -14,6 +14,11 @@
 
 /* mkdir -p of a path relative to dfd (or absolute with AT_FDCWD) */
 int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e);
+/* a directory only root may enter: makes rel 0700 (its missing parents 0755), or
+   takes the group and other bits off an existing one */
+int mkdir_private_at(int dfd, const char *rel, struct gear_err *e);
+/* the same for an existing rel only: 0 when it is missing */
+int dir_private_at(int dfd, const char *rel, struct gear_err *e);
 /* mkdir -p of the directory holding rel */
 int mkparent(const struct gear_root *r, const char *rel, struct gear_err *e);
 

@@ -136,7 +136,7 @@ int stage_begin(const struct gear_root *img, struct store_stage **out, struct ge
         s->img = img;
         s->dfd = s->lockfd = -1;
         pthread_mutex_init(&s->mu, NULL);
-        if (mkdir_p_at(img->fd, STORE_BUILD_DIR, 0755, e) < 0 || mkdir_p_at(img->fd, STORE_DIR, 0755, e) < 0)
+        if (mkdir_private_at(img->fd, STORE_BUILD_DIR, e) < 0 || mkdir_private_at(img->fd, STORE_DIR, e) < 0)
                 goto fail;
         for (int tries = 0;; tries++) {
                 if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd) {
@@ -238,7 +238,7 @@ int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
                 return -1;
         r = staged_name(s, hex, name);
         if (r == 0) {
-                fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+                fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
                 r = fd < 0 ? -errno : write_all(fd, enc, encn);
         }
         if (enc != buf)
@@ -275,7 +275,7 @@ int stage_stream_open(struct store_stage *s, struct stage_stream **out, struct g
         seq = s->seq++;
         pthread_mutex_unlock(&s->mu);
         snprintf(w->name, sizeof w->name, "stream.%lu", seq);
-        w->fd = openat(s->dfd, w->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+        w->fd = openat(s->dfd, w->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
         if (w->fd < 0) {
                 gear_err_sys(e, errno, "cannot create '%s/%s/%s'", s->img->path, s->rel, w->name);
                 goto fail;

@@ -26,6 +26,8 @@
 #include "tree.h"
 
 #define STORE_DIR "objects"
+/* of an object: read-only and root-only, whatever the file's mode in its image */
+#define STORE_FILE_MODE 0400
 #define STORE_CORRUPT_DIR "objects/.corrupt"
 #define STORE_LOCK "objects/.lock"
 #define STORE_BUILD_DIR "build"

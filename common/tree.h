@@ -15,6 +15,7 @@
 struct gear_root {
         int fd;               /* O_DIRECTORY, -1 until opened */
         char path[PATH_MAX];  /* for messages and for other programs */
+        bool private;         /* root-only (0700): nothing below it is for other users */
 };
 
 struct gear_tree {
@@ -28,7 +29,12 @@ enum { ROOT_CREATE = 1 };
 /* fills the paths from GEAR_SYSROOT; opens nothing */
 int tree_init(struct gear_tree *t, struct gear_err *e);
 void tree_done(struct gear_tree *t);
-/* opens (and with ROOT_CREATE makes) a root; -ENOENT (code 1) when it is missing */
+/* opens (and with ROOT_CREATE makes) a root; -ENOENT (code 1) when it is missing.
+   A private root is made 0700, and an existing one loses its group and other bits
+   (an error only with ROOT_CREATE) */
 int root_open(struct gear_root *r, int flags, struct gear_err *e);
+/* takes group and other access off every existing directory through which
+   containers' files, images' contents and secrets are reachable */
+int tree_make_private(struct gear_tree *t, struct gear_err *e);
 
 #endif

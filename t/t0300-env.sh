@@ -73,13 +73,14 @@ test_expect_success 'gear-env of a missing environment exits 1' '
 	refused 1 "gear-env: no environment '\''abcd'\''" gear-env localhost/abcd
 '
 
-test_expect_success 'set writes NAME=VALUE lines, mode 0644' '
+test_expect_success 'set writes NAME=VALUE lines, mode 0600 under a root-only env/' '
 	gear-set-env abcd A=1 B=two >out 2>err &&
 	test_must_fail test -s out &&
 	test_must_fail test -s err &&
 	printf "A=1\nB=two\n" >expect &&
 	test_cmp expect "$ENVDIR/ab/abcd" &&
-	test "$(stat -c %a "$ENVDIR/ab/abcd")" = 644
+	test "$(stat -c %a "$ENVDIR/ab/abcd")" = 600 &&
+	test "$(stat -c %a "$CTR/env")" = 700
 '
 
 test_expect_success 'gear-env prints the file verbatim' '

@@ -20,7 +20,7 @@ leftovers_only() {
 	sed -n "s/^> //p" diff.all |
 	grep -v -e "^[df] [0-7]* \./var/lib/containers/units/t1/$3\(/[^/ ]*\)\? $" \
 		-e "^l 777 \./var/lib/containers/ports/interfaces/1/[0-9]*/[0-9]* \.\./\.\./\.\./\.\./units/t1/ctr-$3\.service$" \
-		-e "^f 644 \./var/lib/containers/env/contents/t1/$3 $" \
+		-e "^f 600 \./var/lib/containers/env/contents/t1/$3 $" \
 		-e "^l 777 \./etc/systemd/system/ctr-$3\.service \.\./\.\./\.\./var/lib/containers/units/t1/ctr-$3\.service$" \
 		>diff.bad
 	test_must_fail test -s diff.bad
