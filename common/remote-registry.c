@@ -68,6 +68,7 @@ static int read_auth(const char *authfile, const char *host, char **userpwd, str
         json_t *j, *auths;
         unsigned char *out;
         size_t n, len;
+        bool bad;
         int k;
 
         *userpwd = NULL;
@@ -101,14 +102,15 @@ static int read_auth(const char *authfile, const char *host, char **userpwd, str
                 return gear_err_sys(e, ENOMEM, "cannot read '%s'", authfile);
         }
         k = EVP_DecodeBlock(out, (const unsigned char *)b64, len);
+        bad = k < 0 || len % 4;
+        /* EVP_DecodeBlock counts the padding as zero bytes; b64 is j's, read before the decref */
+        while (!bad && k > 0 && len && b64[--len] == '=')
+                k--;
         json_decref(j);
-        if (k < 0 || len % 4) {
+        if (bad) {
                 free(out);
                 return gear_err_set(e, GEAR_EXIT_USAGE, "auth file '%s': invalid auth for '%s'", authfile, host);
         }
-        /* EVP_DecodeBlock counts the padding as zero bytes */
-        while (k > 0 && len && b64[--len] == '=')
-                k--;
         out[k] = 0;
         if (!strchr((char *)out, ':')) {
                 free(out);

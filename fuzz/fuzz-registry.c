@@ -1,0 +1,73 @@
+/*
+ * libFuzzer: what gear reads from a registry and from its auth file, in the
+ * registry client itself (its parsers are static, so the file is built in):
+ *   'A' + auth.json   the credentials lookup of --authfile, for two hosts
+ *   'H' + lines       answer header lines, one callback call per line, as
+ *                     curl makes them (Location is kept)
+ * The registry's manifest answer goes through the same parser as an OCI
+ * layout's manifest (fuzz-source); error bodies are not parsed.
+ */
+#include "../common/remote-registry.c"
+
+static char authfile[4096];
+
+static void fuzz_auth(const uint8_t *data, size_t size)
+{
+        static const char *hosts[] = { "registry.example:5000", "localhost" };
+        struct gear_err e = {0};
+        int fd;
+
+        if (!*authfile) {
+                const char *tmp = getenv("TMPDIR");
+                snprintf(authfile, sizeof authfile, "%s/gear-fuzz-auth.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+                if ((fd = mkstemp(authfile)) < 0)
+                        abort();
+                close(fd);
+        }
+        if ((fd = open(authfile, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0 ||
+            (size && write(fd, data, size) != (ssize_t)size))
+                abort();
+        close(fd);
+        for (size_t i = 0; i < ELEMENTSOF(hosts); i++) {
+                char *up = NULL;
+                gear_err_clear(&e);
+                if (read_auth(authfile, hosts[i], &up, &e) < 0) {
+                        if (up || (e.code != GEAR_EXIT_USAGE && e.code != GEAR_EXIT_SYS))
+                                abort();
+                } else if (up && !strchr(up, ':'))
+                        abort();
+                free(up);
+        }
+}
+
+static void fuzz_headers(const uint8_t *data, size_t size)
+{
+        struct xfer x = { .up_fd = -1, .down_fd = -1 };
+
+        for (size_t off = 0; off < size;) {
+                const uint8_t *nl = memchr(data + off, '\n', size - off);
+                size_t n = nl ? (size_t)(nl - data) + 1 - off : size - off;
+                /* curl's buffer is not NUL-terminated: copy to an exact-sized one */
+                char *line = malloc(n);
+                if (!line)
+                        abort();
+                memcpy(line, data + off, n);
+                if (header_cb(line, 1, n, &x) != n)
+                        abort();
+                free(line);
+                off += n;
+        }
+        if (strnlen(x.location, sizeof x.location) >= sizeof x.location)
+                abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (size < 1)
+                return 0;
+        if (data[0] == 'A')
+                fuzz_auth(data + 1, size - 1);
+        else if (data[0] == 'H')
+                fuzz_headers(data + 1, size - 1);
+        return 0;
+}
