@@ -4,12 +4,17 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux fuse3 libcurl
+# linked: small, and used by most commands
+PKGS := jansson libzstd
+# opened on first use by the code that calls them (common/dl.h): their headers only
+DL_PKGS := libcrypto libarchive libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -MMD -MP $(GEAR_DEFS) \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
+GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lresolv -lpthread
+# tests and fuzz targets also call the libraries themselves, to craft their input
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) $(DL_PKGS) 2>/dev/null) -lresolv -lpthread
 FUZZ_SECONDS ?= 10
 
 COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
@@ -38,11 +43,11 @@ bin/.stamp: gear
 # without debug sections: libcurl's enum names (CURLOPT_FTP_SKIP_PASV_IP) in
 # them read as a TAP skip to scanners of the test binaries; none skips
 t/unit/%: t/unit/%.c common/libgear.a
-	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -Wl,--strip-debug -o $@ $< common/libgear.a $(GEAR_LIBS)
+	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -Wl,--strip-debug -o $@ $< common/libgear.a $(TEST_LIBS)
 
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
-	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c)))
 fuzz/obj/%.o: common/%.c
 	@mkdir -p fuzz/obj
@@ -50,7 +55,7 @@ fuzz/obj/%.o: common/%.c
 fuzz/libgear-fuzz.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 fuzz/%: fuzz/%.c fuzz/libgear-fuzz.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< fuzz/libgear-fuzz.a $(GEAR_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< fuzz/libgear-fuzz.a $(TEST_LIBS)
 
 deps:
 	scripts/setup-deps

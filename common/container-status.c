@@ -7,10 +7,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <systemd/sd-journal.h>
-
 #include "container-gear.h"
 #include "container-run.h"
+#include "dl-systemd.h"
 #include "fsutil.h"
 
 static int journal_field(sd_journal *j, const char *name, char *buf, size_t n)
@@ -19,7 +18,7 @@ static int journal_field(sd_journal *j, const char *name, char *buf, size_t n)
         size_t len, k = strlen(name) + 1;
 
         buf[0] = 0;
-        if (sd_journal_get_data(j, name, &data, &len) < 0 || len < k)
+        if (sym_sd_journal_get_data(j, name, &data, &len) < 0 || len < k)
                 return -1;
         len -= k;
         if (len >= n)
@@ -48,28 +47,30 @@ int container_journal(enum systemd_scope scope, const char *unit, unsigned lines
 
         *out = NULL;
         *len = 0;
-        r = sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
+        if (dl_systemd(e) < 0)
+                return -1;
+        r = sym_sd_journal_open(&j, SD_JOURNAL_LOCAL_ONLY);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot open the journal");
         /* the unit's own output, and what the manager said about it */
         snprintf(match, sizeof match, "%s=%s", scope == SYSTEMD_USER ? "_SYSTEMD_USER_UNIT" : "_SYSTEMD_UNIT", unit);
-        r = sd_journal_add_match(j, match, 0);
+        r = sym_sd_journal_add_match(j, match, 0);
         if (r >= 0)
-                r = sd_journal_add_disjunction(j);
+                r = sym_sd_journal_add_disjunction(j);
         snprintf(match, sizeof match, "%s=%s", scope == SYSTEMD_USER ? "USER_UNIT" : "UNIT", unit);
         if (r >= 0)
-                r = sd_journal_add_match(j, match, 0);
+                r = sym_sd_journal_add_match(j, match, 0);
         if (r < 0) {
-                sd_journal_close(j);
+                sym_sd_journal_close(j);
                 return gear_err_sys(e, -r, "cannot read the journal of '%s'", unit);
         }
         f = open_memstream(out, len);
         if (!f) {
-                sd_journal_close(j);
+                sym_sd_journal_close(j);
                 return gear_err_sys(e, errno, "cannot read the journal of '%s'", unit);
         }
-        r = sd_journal_seek_tail(j);
-        while (r >= 0 && back < lines && sd_journal_previous(j) > 0)
+        r = sym_sd_journal_seek_tail(j);
+        while (r >= 0 && back < lines && sym_sd_journal_previous(j) > 0)
                 back++;
         /* now at the oldest wanted entry, or before the first */
         for (unsigned i = 0; i < back; i++) {
@@ -78,7 +79,7 @@ int container_journal(enum systemd_scope scope, const char *unit, unsigned lines
                 time_t sec;
                 struct tm tm;
 
-                if (i > 0 && sd_journal_next(j) <= 0)
+                if (i > 0 && sym_sd_journal_next(j) <= 0)
                         break;
                 if (journal_field(j, "MESSAGE", msg, sizeof msg) < 0)
                         continue;
@@ -86,14 +87,14 @@ int container_journal(enum systemd_scope scope, const char *unit, unsigned lines
                     journal_field(j, "_COMM", ident, sizeof ident) < 0)
                         snprintf(ident, sizeof ident, "-");
                 journal_field(j, "_PID", pid, sizeof pid);
-                sd_journal_get_realtime_usec(j, &usec);
+                sym_sd_journal_get_realtime_usec(j, &usec);
                 sec = usec / 1000000;
                 localtime_r(&sec, &tm);
                 strftime(stamp, sizeof stamp, "%b %d %H:%M:%S", &tm);
                 clean_line(msg);
                 fprintf(f, "%s %s%s%s%s: %s\n", stamp, ident, *pid ? "[" : "", pid, *pid ? "]" : "", msg);
         }
-        sd_journal_close(j);
+        sym_sd_journal_close(j);
         if (fclose(f) != 0)
                 return gear_err_sys(e, errno, "cannot read the journal of '%s'", unit);
         return 0;

@@ -7,9 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <systemd/sd-bus.h>
-
 #include "container-run.h"
+#include "dl-systemd.h"
 #include "fsutil.h"
 
 static int loaded(struct gear_systemd *m, const char *unit, struct gear_err *e)
@@ -114,22 +113,22 @@ int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *i
 /* queues a stop job and returns: a connection of our own, since the shared one waits */
 static int stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sym_sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         sd_bus_error be = SD_BUS_ERROR_NULL;
         int r;
 
-        r = systemd_scope(m) == SYSTEMD_USER ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+        r = systemd_scope(m) == SYSTEMD_USER ? sym_sd_bus_open_user(&bus) : sym_sd_bus_open_system(&bus);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot connect to the service manager");
-        r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
+        r = sym_sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                "org.freedesktop.systemd1.Manager", "StopUnit", &be, NULL, "ss", unit, "replace");
         if (r < 0) {
-                bool missing = sd_bus_error_has_name(&be, "org.freedesktop.systemd1.NoSuchUnit") ||
-                               sd_bus_error_has_name(&be, "org.freedesktop.systemd1.LoadFailed");
+                bool missing = sym_sd_bus_error_has_name(&be, "org.freedesktop.systemd1.NoSuchUnit") ||
+                               sym_sd_bus_error_has_name(&be, "org.freedesktop.systemd1.LoadFailed");
 
                 gear_err_set(e, missing ? GEAR_EXIT_NO : GEAR_EXIT_SYS, "cannot stop '%s': %s", unit,
                              be.message ? be.message : strerror(-r));
-                sd_bus_error_free(&be);
+                sym_sd_bus_error_free(&be);
                 return -1;
         }
         return 0;

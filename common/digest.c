@@ -1,21 +1,22 @@
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "digest.h"
+#include "dl-crypto.h"
 
 int digest_init(struct digest *d, struct gear_err *e)
 {
+        if (dl_crypto(e) < 0)
+                return -1;
         if (!d->ctx)
-                d->ctx = EVP_MD_CTX_new();
-        if (!d->ctx || EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) != 1)
+                d->ctx = sym_EVP_MD_CTX_new();
+        if (!d->ctx || sym_EVP_DigestInit_ex(d->ctx, sym_EVP_sha256(), NULL) != 1)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot initialise sha256");
         return 0;
 }
 
 void digest_update(struct digest *d, const void *buf, size_t n)
 {
-        EVP_DigestUpdate(d->ctx, buf, n);
+        sym_EVP_DigestUpdate(d->ctx, buf, n);
 }
 
 void digest_final(struct digest *d, digest_hex hex)
@@ -24,7 +25,7 @@ void digest_final(struct digest *d, digest_hex hex)
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned n = 0;
 
-        EVP_DigestFinal_ex(d->ctx, md, &n);
+        sym_EVP_DigestFinal_ex(d->ctx, md, &n);
         for (unsigned i = 0; i < n && i < DIGEST_HEX_LEN / 2; i++) {
                 hex[2 * i] = xd[md[i] >> 4];
                 hex[2 * i + 1] = xd[md[i] & 15];
@@ -34,7 +35,8 @@ void digest_final(struct digest *d, digest_hex hex)
 
 void digest_done(struct digest *d)
 {
-        EVP_MD_CTX_free(d->ctx);
+        if (d->ctx)
+                sym_EVP_MD_CTX_free(d->ctx);
         d->ctx = NULL;
 }
 

@@ -1,16 +1,15 @@
 /* gear-fs: the FUSE low-level operations and the mount's life */
-#define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "cache.h"
+#include "dl-fuse.h"
+#include "dl-systemd.h"
 #include "fsutil.h"
 #include "gearfs-int.h"
 #include "image-fetch.h"
@@ -21,7 +20,7 @@
 
 static struct gearfs *fs_of(fuse_req_t req)
 {
-        return fuse_req_userdata(req);
+        return sym_fuse_req_userdata(req);
 }
 
 static bool hidden_xattr(const char *name)
@@ -54,9 +53,9 @@ static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
         struct tnode *tn;
 
         if (!p)
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         if (!S_ISDIR(p->ino->mode))
-                return (void)fuse_reply_err(req, ENOTDIR);
+                return (void)sym_fuse_reply_err(req, ENOTDIR);
         if (!strcmp(name, "."))
                 tn = p->tn;
         else if (!strcmp(name, ".."))
@@ -67,7 +66,7 @@ static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
                 ep.ino = gfs_ino(fs, tn);
                 gfs_stat(fs, ep.ino, &ep.attr);
         }
-        fuse_reply_entry(req, &ep); /* ino 0: a cached negative entry */
+        sym_fuse_reply_entry(req, &ep); /* ino 0: a cached negative entry */
 }
 
 static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -76,9 +75,9 @@ static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         struct stat st;
 
         if (!gfs_node(fs, ino))
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         gfs_stat(fs, ino, &st);
-        fuse_reply_attr(req, &st, GFS_TIMEOUT);
+        sym_fuse_reply_attr(req, &st, GFS_TIMEOUT);
 }
 
 static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -86,8 +85,8 @@ static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)
         struct gfs_node *n = gfs_node(fs_of(req), ino);
 
         if (!n || !S_ISLNK(n->ino->mode) || !n->ino->target)
-                return (void)fuse_reply_err(req, EINVAL);
-        fuse_reply_readlink(req, n->ino->target);
+                return (void)sym_fuse_reply_err(req, EINVAL);
+        sym_fuse_reply_readlink(req, n->ino->target);
 }
 
 static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -95,12 +94,12 @@ static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         struct gfs_node *n = gfs_node(fs_of(req), ino);
 
         if (!n)
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         if (!S_ISDIR(n->ino->mode))
-                return (void)fuse_reply_err(req, ENOTDIR);
+                return (void)sym_fuse_reply_err(req, ENOTDIR);
         fi->keep_cache = 1;
         fi->cache_readdir = 1;
-        fuse_reply_open(req, fi);
+        sym_fuse_reply_open(req, fi);
 }
 
 /* offsets: 1 after ".", 2 after "..", 2 + k after the k-th child */
@@ -114,11 +113,11 @@ static void gfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
         off_t i = 0;
 
         if (!n || !buf)
-                return (void)fuse_reply_err(req, n ? ENOMEM : ENOENT);
+                return (void)sym_fuse_reply_err(req, n ? ENOMEM : ENOENT);
         for (i = off; i < 2; i++) {
                 struct stat st = { .st_ino = i ? gfs_ino(fs, n->tn->parent ? n->tn->parent : n->tn) : ino,
                                    .st_mode = S_IFDIR };
-                size_t l = fuse_add_direntry(req, buf + used, size - used, i ? ".." : ".", &st, i + 1);
+                size_t l = sym_fuse_add_direntry(req, buf + used, size - used, i ? ".." : ".", &st, i + 1);
                 if (l > size - used)
                         goto done;
                 used += l;
@@ -129,13 +128,13 @@ static void gfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, 
                 if (i < off)
                         continue;
                 st = (struct stat){ .st_ino = gfs_ino(fs, c), .st_mode = c->ino->mode & S_IFMT };
-                l = fuse_add_direntry(req, buf + used, size - used, c->name, &st, i + 1);
+                l = sym_fuse_add_direntry(req, buf + used, size - used, c->name, &st, i + 1);
                 if (l > size - used)
                         break;
                 used += l;
         }
 done:
-        fuse_reply_buf(req, buf, used);
+        sym_fuse_reply_buf(req, buf, used);
 }
 
 static void gfs_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -145,20 +144,20 @@ static void gfs_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         int fd;
 
         if (!n)
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-                return (void)fuse_reply_err(req, EROFS);
+                return (void)sym_fuse_reply_err(req, EROFS);
         if (!S_ISREG(n->ino->mode))
-                return (void)fuse_reply_err(req, S_ISDIR(n->ino->mode) ? EISDIR : EINVAL);
+                return (void)sym_fuse_reply_err(req, S_ISDIR(n->ino->mode) ? EISDIR : EINVAL);
         if ((fd = gfs_open(fs, ino, true)) < 0)
-                return (void)fuse_reply_err(req, -fd);
+                return (void)sym_fuse_reply_err(req, -fd);
         if (fs->no_open)
                 /* the kernel will not ask again: later opens cost no round trip */
-                return (void)fuse_reply_err(req, ENOSYS);
+                return (void)sym_fuse_reply_err(req, ENOSYS);
         fi->fh = fd;
         fi->keep_cache = 1;
         fi->noflush = 1;
-        fuse_reply_open(req, fi);
+        sym_fuse_reply_open(req, fi);
 }
 
 static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -168,17 +167,17 @@ static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
         int fd = fi->fh;
 
         if (fs->no_open && (fd = gfs_open(fs, ino, false)) < 0)
-                return (void)fuse_reply_err(req, -fd);
+                return (void)sym_fuse_reply_err(req, -fd);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = fd;
         buf.buf[0].pos = off;
-        fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+        sym_fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 /* the content fd belongs to the inode and stays open for later opens */
 static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-        fuse_reply_err(req, 0);
+        sym_fuse_reply_err(req, 0);
 }
 
 static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -186,19 +185,19 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
         struct gfs_node *n = gfs_node(fs_of(req), ino);
 
         if (!n)
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         if (!hidden_xattr(name))
                 for (size_t i = 0; i < n->ino->nxattrs; i++) {
                         struct xattr *a = &n->ino->xattrs[i];
                         if (strcmp(a->name, name))
                                 continue;
                         if (!size)
-                                return (void)fuse_reply_xattr(req, a->len);
+                                return (void)sym_fuse_reply_xattr(req, a->len);
                         if (size < a->len)
-                                return (void)fuse_reply_err(req, ERANGE);
-                        return (void)fuse_reply_buf(req, (const char *)a->value, a->len);
+                                return (void)sym_fuse_reply_err(req, ERANGE);
+                        return (void)sym_fuse_reply_buf(req, (const char *)a->value, a->len);
                 }
-        fuse_reply_err(req, ENODATA);
+        sym_fuse_reply_err(req, ENODATA);
 }
 
 static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -208,16 +207,16 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
         size_t len = 0;
 
         if (!n)
-                return (void)fuse_reply_err(req, ENOENT);
+                return (void)sym_fuse_reply_err(req, ENOENT);
         for (size_t i = 0; i < n->ino->nxattrs; i++)
                 if (!hidden_xattr(n->ino->xattrs[i].name))
                         len += strlen(n->ino->xattrs[i].name) + 1;
         if (!size)
-                return (void)fuse_reply_xattr(req, len);
+                return (void)sym_fuse_reply_xattr(req, len);
         if (size < len)
-                return (void)fuse_reply_err(req, ERANGE);
+                return (void)sym_fuse_reply_err(req, ERANGE);
         if (!(buf = malloc(len + 1)))
-                return (void)fuse_reply_err(req, ENOMEM);
+                return (void)sym_fuse_reply_err(req, ENOMEM);
         len = 0;
         for (size_t i = 0; i < n->ino->nxattrs; i++)
                 if (!hidden_xattr(n->ino->xattrs[i].name)) {
@@ -225,7 +224,7 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
                         memcpy(buf + len, n->ino->xattrs[i].name, l);
                         len += l;
                 }
-        fuse_reply_buf(req, buf, len);
+        sym_fuse_reply_buf(req, buf, len);
 }
 
 static void gfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -234,7 +233,7 @@ static void gfs_statfs(fuse_req_t req, fuse_ino_t ino)
         struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_blocks = (fs->bytes + 4095) / 4096,
                               .f_files = fs->n, .f_namemax = 255, .f_flag = ST_RDONLY };
 
-        fuse_reply_statfs(req, &sv);
+        sym_fuse_reply_statfs(req, &sv);
 }
 
 static const struct fuse_lowlevel_ops gfs_ops = {
@@ -338,7 +337,7 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         _cleanup_close_ int lockfd = -1;
         int r = -1;
 
-        if (gfs_init(&fs, img, o, e) < 0)
+        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || gfs_init(&fs, img, o, e) < 0)
                 goto out;
         /* held while mounted: gear-gc keeps every content of a locked image */
         snprintf(lockrel, sizeof lockrel, "%s/" CACHE_MOUNT_LOCK, fs.image_dir);
@@ -346,24 +345,24 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 goto out;
         snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
                  o->ref.tag, o->allow_other ? ",allow_other" : "");
-        if (!(se = fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {
+        if (!(se = sym_fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot start a FUSE session");
                 goto out;
         }
-        if (fuse_set_signal_handlers(se) < 0) {
+        if (sym_fuse_set_signal_handlers(se) < 0) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot set signal handlers");
                 goto out;
         }
-        if (fuse_session_mount(se, o->mountpoint) < 0) {
+        if (sym_fuse_session_mount(se, o->mountpoint) < 0) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot mount on '%s' (is /dev/fuse usable?)", o->mountpoint);
                 goto out;
         }
         mounted = true;
         if (gfs_write_stats(&fs, true, e) < 0)
                 goto out;
-        fuse_daemonize(o->foreground);
+        sym_fuse_daemonize(o->foreground);
         if (o->foreground)
-                sd_notify(0, "READY=1"); /* the mount is usable: units ordered after this one may start */
+                sym_sd_notify(0, "READY=1"); /* the mount is usable: units ordered after this one may start */
         if (pthread_create(&thread, NULL, stats_loop, &st) != 0) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot start the statistics thread");
                 goto out;
@@ -375,20 +374,20 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 if (!prefetching && o->log)
                         o->log("prefetch: cannot start its thread");
         }
-        if (!(cfg = fuse_loop_cfg_create())) {
+        if (!(cfg = sym_fuse_loop_cfg_create())) {
                 gear_err_sys(e, ENOMEM, "cannot serve");
                 goto out;
         }
-        fuse_loop_cfg_set_clone_fd(cfg, 1);
-        fuse_loop_cfg_set_max_threads(cfg, 16);
-        if (fuse_session_loop_mt(se, cfg) < 0)
+        sym_fuse_loop_cfg_set_clone_fd(cfg, 1);
+        sym_fuse_loop_cfg_set_max_threads(cfg, 16);
+        if (sym_fuse_session_loop_mt(se, cfg) < 0)
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot serve '%s'", o->mountpoint);
         else
                 r = 0;
 out:
         /* nobody is served any more: unmounted first, so no access waits for fetches still running */
         if (mounted)
-                fuse_session_unmount(se);
+                sym_fuse_session_unmount(se);
         if (prefetching) {
                 __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
                 pthread_join(pthread, NULL);
@@ -401,11 +400,11 @@ out:
                 pthread_join(thread, NULL);
         }
         if (se) {
-                fuse_remove_signal_handlers(se);
-                fuse_session_destroy(se);
+                sym_fuse_remove_signal_handlers(se);
+                sym_fuse_session_destroy(se);
         }
         if (cfg)
-                fuse_loop_cfg_destroy(cfg);
+                sym_fuse_loop_cfg_destroy(cfg);
         if (fs.t) {
                 struct gear_err we = {0};
                 if (gfs_write_stats(&fs, true, &we) < 0 && r == 0) {

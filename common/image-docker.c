@@ -5,46 +5,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 
+#include "dl-archive.h"
 #include "image-source.h"
 
 /* the outer docker archive, positioned at member's data */
 int docker_find(const char *path, const char *member, struct archive **out, struct gear_err *e)
 {
-        struct archive *a = source_reader_new();
+        struct archive *a = source_reader_new(e);
         struct archive_entry *ent;
         char want[PATH_MAX], got[PATH_MAX];
         const char *why;
 
         if (!a)
-                return gear_err_sys(e, ENOMEM, "cannot read '%s'", path);
+                return gear_err_wrap(e, "'%s'", path);
         if (!itree_path_clean(member, false, want, sizeof want, &why)) {
-                archive_read_free(a);
+                sym_archive_read_free(a);
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid member '%s' in '%s': %s", member, path, why);
         }
-        if (archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
+        if (sym_archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
                 goto bad;
         for (;;) {
-                int r = archive_read_next_header(a, &ent);
+                int r = sym_archive_read_next_header(a, &ent);
                 if (r == ARCHIVE_EOF) {
-                        archive_read_free(a);
+                        sym_archive_read_free(a);
                         return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' has no member '%s'", path, member);
                 }
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
                         goto bad;
-                const char *n = archive_entry_pathname(ent);
+                const char *n = sym_archive_entry_pathname(ent);
                 if (n && itree_path_clean(n, true, got, sizeof got, &why) && !strcmp(got, want) &&
-                    archive_entry_filetype(ent) == AE_IFREG) {
+                    sym_archive_entry_filetype(ent) == AE_IFREG) {
                         *out = a;
                         return 0;
                 }
         }
 bad:
-        gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': %s", path, archive_error_string(a));
-        archive_read_free(a);
+        gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': %s", path, sym_archive_error_string(a));
+        sym_archive_read_free(a);
         return -1;
 }
 
@@ -64,17 +63,17 @@ static json_t *docker_json(const char *path, const char *member, const char *hex
                         cap = cap ? 2 * cap : 65536;
                         char *p = cap > IMAGE_JSON_MAX ? NULL : realloc(buf, cap);
                         if (!p) {
-                                archive_read_free(a);
+                                sym_archive_read_free(a);
                                 gear_err_set(e, GEAR_EXIT_USAGE, "'%s' in '%s' is too large", member, path);
                                 return NULL;
                         }
                         buf = p;
                 }
-                k = archive_read_data(a, buf + n, cap - n);
+                k = sym_archive_read_data(a, buf + n, cap - n);
                 if (k > 0)
                         n += k;
         } while (k > 0);
-        archive_read_free(a);
+        sym_archive_read_free(a);
         if (k < 0) {
                 gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s' in '%s'", member, path);
                 return NULL;

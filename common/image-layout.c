@@ -8,14 +8,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 
+#include "dl-archive.h"
 #include "fsutil.h"
 #include "image.h"
-#include "layer.h"
 #include "index.h"
+#include "layer.h"
 
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_CONFIG "application/vnd.oci.image.config.v1+json"
@@ -64,30 +63,34 @@ static int write_blob(int dfd, const void *buf, size_t n, digest_hex hex, struct
 /* gzip, reproducibly (no timestamp in the header) */
 static int gzip(const char *in, size_t n, struct membuf *out, struct gear_err *e)
 {
-        struct archive *a = archive_write_new();
-        struct archive_entry *ent = archive_entry_new();
+        struct archive *a = NULL;
+        struct archive_entry *ent = NULL;
         int r = -1;
 
+        if (dl_archive(e) < 0)
+                return -1;
+        a = sym_archive_write_new();
+        ent = sym_archive_entry_new();
         if (!a || !ent) {
                 gear_err_sys(e, ENOMEM, "cannot compress index");
                 goto out;
         }
-        archive_entry_set_pathname(ent, "index");
-        archive_entry_set_filetype(ent, AE_IFREG);
-        archive_entry_set_size(ent, n);
-        if (archive_write_set_format_raw(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-            archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
-            archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
-            archive_write_open(a, out, NULL, membuf_write, NULL) != ARCHIVE_OK ||
-            archive_write_header(a, ent) != ARCHIVE_OK ||
-            archive_write_data(a, in, n) != (la_ssize_t)n || archive_write_close(a) != ARCHIVE_OK) {
-                gear_err_set(e, GEAR_EXIT_SYS, "cannot compress index: %s", archive_error_string(a));
+        sym_archive_entry_set_pathname(ent, "index");
+        sym_archive_entry_set_filetype(ent, AE_IFREG);
+        sym_archive_entry_set_size(ent, n);
+        if (sym_archive_write_set_format_raw(a) != ARCHIVE_OK || sym_archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
+            sym_archive_write_set_filter_option(a, "gzip", "timestamp", NULL) != ARCHIVE_OK ||
+            sym_archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+            sym_archive_write_open(a, out, NULL, membuf_write, NULL) != ARCHIVE_OK ||
+            sym_archive_write_header(a, ent) != ARCHIVE_OK ||
+            sym_archive_write_data(a, in, n) != (la_ssize_t)n || sym_archive_write_close(a) != ARCHIVE_OK) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot compress index: %s", sym_archive_error_string(a));
                 goto out;
         }
         r = 0;
 out:
-        archive_entry_free(ent);
-        archive_write_free(a);
+        sym_archive_entry_free(ent);
+        sym_archive_write_free(a);
         return r;
 }
 

@@ -7,13 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 
+#include "dl-archive.h"
 #include "fsutil.h"
-#include "image.h"
 #include "image-source.h"
+#include "image.h"
 #include "layer.h"
 
 #if defined(__x86_64__)
@@ -41,10 +40,10 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
         la_ssize_t k;
 
         if (br->outer) {
-                k = archive_read_data(br->outer, br->buf, sizeof br->buf);
+                k = sym_archive_read_data(br->outer, br->buf, sizeof br->buf);
                 if (k < 0) {
-                        gear_err_set(br->e, GEAR_EXIT_USAGE, "%s", archive_error_string(br->outer));
-                        archive_set_error(a, EILSEQ, "%s", br->e->msg);
+                        gear_err_set(br->e, GEAR_EXIT_USAGE, "%s", sym_archive_error_string(br->outer));
+                        sym_archive_set_error(a, EILSEQ, "%s", br->e->msg);
                         return -1;
                 }
         } else {
@@ -53,7 +52,7 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
                 while (k < 0 && errno == EINTR);
                 if (k < 0) {
                         gear_err_sys(br->e, errno, "cannot read");
-                        archive_set_error(a, errno, "%s", br->e->msg);
+                        sym_archive_set_error(a, errno, "%s", br->e->msg);
                         return -1;
                 }
         }
@@ -66,14 +65,14 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
 /* reads what libarchive left (padding, trailers) and checks the digest of the whole blob */
 static int blob_finish(struct blob_reader *br, const struct source_layer *l, struct gear_err *e)
 {
-        struct archive *a = archive_read_new();
+        struct archive *a = sym_archive_read_new();
         const void *p;
         digest_hex got;
         la_ssize_t k;
 
         while ((k = blob_read(a, br, &p)) > 0)
                 ;
-        archive_read_free(a);
+        sym_archive_read_free(a);
         if (k < 0)
                 return gear_err_wrap(e, "%s", l->label);
         digest_final(&br->dg, got);
@@ -86,17 +85,21 @@ static int blob_finish(struct blob_reader *br, const struct source_layer *l, str
         return 0;
 }
 
-struct archive *source_reader_new(void)
+struct archive *source_reader_new(struct gear_err *e)
 {
-        struct archive *a = archive_read_new();
+        struct archive *a;
 
-        if (!a)
+        if (dl_archive(e) < 0)
                 return NULL;
-        archive_read_support_format_tar(a);
-        archive_read_support_filter_gzip(a);
-        archive_read_support_filter_zstd(a);
-        archive_read_support_filter_xz(a);
-        archive_read_support_filter_bzip2(a);
+        if (!(a = sym_archive_read_new())) {
+                gear_err_sys(e, ENOMEM, "cannot read a layer");
+                return NULL;
+        }
+        sym_archive_read_support_format_tar(a);
+        sym_archive_read_support_filter_gzip(a);
+        sym_archive_read_support_filter_zstd(a);
+        sym_archive_read_support_filter_xz(a);
+        sym_archive_read_support_filter_bzip2(a);
         return a;
 }
 
@@ -317,11 +320,11 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         c->label = l->label;
         c->whiteouts = true;
         c->ignore_errno = s->kind == SOURCE_DOCKER;
-        if (!(a = source_reader_new())) {
-                gear_err_sys(e, ENOMEM, "cannot read %s", l->label);
+        if (!(a = source_reader_new(e))) {
+                gear_err_wrap(e, "%s", l->label);
                 goto out;
         }
-        if (archive_read_open(a, br, NULL, blob_read, NULL) != ARCHIVE_OK) {
+        if (sym_archive_read_open(a, br, NULL, blob_read, NULL) != ARCHIVE_OK) {
                 layer_archive_error(c, a, NULL, e);
                 goto out;
         }
@@ -329,10 +332,10 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
                 goto out;
         r = 0;
 out:
-        archive_read_free(a);
+        sym_archive_read_free(a);
         if (br->fd >= 0)
                 close(br->fd);
-        archive_read_free(br->outer);
+        sym_archive_read_free(br->outer);
         digest_done(&br->dg);
         free(br);
         return r;
@@ -340,9 +343,9 @@ out:
 
 static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_err *e)
 {
-        struct archive *d = archive_read_disk_new();
-        struct archive_entry_linkresolver *lr = archive_entry_linkresolver_new();
-        struct archive_entry *ent = archive_entry_new(), *sparse = NULL;
+        struct archive *d = sym_archive_read_disk_new();
+        struct archive_entry_linkresolver *lr = sym_archive_entry_linkresolver_new();
+        struct archive_entry *ent = sym_archive_entry_new(), *sparse = NULL;
         char label[PATH_MAX + 16];
         size_t plen = strcmp(s->path, "/") ? strlen(s->path) : 0;
         int r = -1;
@@ -354,44 +357,44 @@ static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_er
                 gear_err_sys(e, ENOMEM, "cannot read '%s'", s->path);
                 goto out;
         }
-        archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-        archive_read_disk_set_symlink_physical(d);
-        archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
+        sym_archive_entry_linkresolver_set_strategy(lr, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+        sym_archive_read_disk_set_symlink_physical(d);
+        sym_archive_read_disk_set_behavior(d, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS | ARCHIVE_READDISK_NO_FFLAGS |
                                               ARCHIVE_READDISK_NO_ACL);
-        if (archive_read_disk_open(d, s->path) != ARCHIVE_OK) {
-                gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': %s", s->path, archive_error_string(d));
+        if (sym_archive_read_disk_open(d, s->path) != ARCHIVE_OK) {
+                gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': %s", s->path, sym_archive_error_string(d));
                 goto out;
         }
         for (;;) {
                 struct archive_entry *cur = ent;
-                int k = archive_read_next_header2(d, ent);
+                int k = sym_archive_read_next_header2(d, ent);
                 if (k == ARCHIVE_EOF)
                         break;
                 if (k != ARCHIVE_OK && k != ARCHIVE_WARN) {
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot read '%s': %s", s->path, archive_error_string(d));
+                        gear_err_set(e, GEAR_EXIT_SYS, "cannot read '%s': %s", s->path, sym_archive_error_string(d));
                         goto out;
                 }
-                archive_read_disk_descend(d);
-                const char *p = archive_entry_pathname(ent);
+                sym_archive_read_disk_descend(d);
+                const char *p = sym_archive_entry_pathname(ent);
                 if (!p || strncmp(p, s->path, plen) || (p[plen] && p[plen] != '/'))
                         continue;
                 char name[PATH_MAX];
                 snprintf(name, sizeof name, ".%s", p + plen);
-                archive_entry_linkify(lr, &cur, &sparse);
-                if (cur && archive_entry_hardlink(cur)) {
-                        const char *h = archive_entry_hardlink(cur);
+                sym_archive_entry_linkify(lr, &cur, &sparse);
+                if (cur && sym_archive_entry_hardlink(cur)) {
+                        const char *h = sym_archive_entry_hardlink(cur);
                         char target[PATH_MAX];
                         snprintf(target, sizeof target, ".%s", h + (strncmp(h, s->path, plen) ? 0 : plen));
-                        archive_entry_copy_hardlink(cur, target);
+                        sym_archive_entry_copy_hardlink(cur, target);
                 }
                 if (cur && layer_apply_entry(c, d, cur, name, e) < 0)
                         goto out;
         }
         r = 0;
 out:
-        archive_entry_linkresolver_free(lr);
-        archive_entry_free(ent);
-        archive_read_free(d);
+        sym_archive_entry_linkresolver_free(lr);
+        sym_archive_entry_free(ent);
+        sym_archive_read_free(d);
         return r;
 }
 
@@ -400,6 +403,8 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
 {
         struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool };
 
+        if (dl_archive(e) < 0)
+                return -1;
         if (s->kind == SOURCE_DIR)
                 return apply_dir(s, &c, e);
         for (size_t i = 0; i < s->nlayers; i++)

@@ -7,7 +7,7 @@
 struct archive;
 
 /* a reader for layer tars: gzip, zstd, xz, bzip2 or none */
-struct archive *source_reader_new(void);
+struct archive *source_reader_new(struct gear_err *e);
 /* the outer docker archive at path, positioned at member's data */
 int docker_find(const char *path, const char *member, struct archive **out, struct gear_err *e);
 /* manifest.json, the config and the layer list of s->ref */

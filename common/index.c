@@ -9,9 +9,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "dl-archive.h"
 #include "image.h"
 #include "index.h"
 #include "layer.h"
@@ -45,31 +43,31 @@ static int put_entry(struct tnode *n, const char *path, void *ud)
         char name[PATH_MAX + 2], size[24];
         struct xattr **xs = NULL;
 
-        archive_entry_clear(ent);
+        sym_archive_entry_clear(ent);
         snprintf(name, sizeof name, "%s%s", path, S_ISDIR(ino->mode) ? "/" : "");
-        archive_entry_set_pathname(ent, !strcmp(path, ".") ? "./" : name);
+        sym_archive_entry_set_pathname(ent, !strcmp(path, ".") ? "./" : name);
         w->sum->entries++;
         if (ino->first_path) {
-                archive_entry_set_filetype(ent, AE_IFREG);
-                archive_entry_set_perm(ent, ino->mode & 07777);
-                archive_entry_set_hardlink(ent, ino->first_path);
-                archive_entry_set_uid(ent, ino->uid);
-                archive_entry_set_gid(ent, ino->gid);
-                archive_entry_set_mtime(ent, ino->mtime, ino->mtime_nsec);
-                archive_entry_set_size(ent, 0);
+                sym_archive_entry_set_filetype(ent, AE_IFREG);
+                sym_archive_entry_set_perm(ent, ino->mode & 07777);
+                sym_archive_entry_set_hardlink(ent, ino->first_path);
+                sym_archive_entry_set_uid(ent, ino->uid);
+                sym_archive_entry_set_gid(ent, ino->gid);
+                sym_archive_entry_set_mtime(ent, ino->mtime, ino->mtime_nsec);
+                sym_archive_entry_set_size(ent, 0);
                 goto write;
         }
         if (!S_ISDIR(ino->mode) && !(ino->first_path = strdup(path)))
                 return gear_err_sys(w->e, ENOMEM, "cannot write index");
-        archive_entry_set_mode(ent, ino->mode);
-        archive_entry_set_uid(ent, ino->uid);
-        archive_entry_set_gid(ent, ino->gid);
-        archive_entry_set_mtime(ent, ino->mtime, ino->mtime_nsec);
-        archive_entry_set_size(ent, 0);
+        sym_archive_entry_set_mode(ent, ino->mode);
+        sym_archive_entry_set_uid(ent, ino->uid);
+        sym_archive_entry_set_gid(ent, ino->gid);
+        sym_archive_entry_set_mtime(ent, ino->mtime, ino->mtime_nsec);
+        sym_archive_entry_set_size(ent, 0);
         if (S_ISLNK(ino->mode))
-                archive_entry_set_symlink(ent, ino->target);
+                sym_archive_entry_set_symlink(ent, ino->target);
         if (S_ISCHR(ino->mode) || S_ISBLK(ino->mode))
-                archive_entry_set_rdev(ent, ino->rdev);
+                sym_archive_entry_set_rdev(ent, ino->rdev);
         if (ino->nxattrs) {
                 if (!(xs = malloc(ino->nxattrs * sizeof *xs)))
                         return gear_err_sys(w->e, ENOMEM, "cannot write index");
@@ -77,15 +75,15 @@ static int put_entry(struct tnode *n, const char *path, void *ud)
                         xs[i] = &ino->xattrs[i];
                 qsort(xs, ino->nxattrs, sizeof *xs, by_xattr_name);
                 for (size_t i = 0; i < ino->nxattrs; i++)
-                        archive_entry_xattr_add_entry(ent, xs[i]->name, xs[i]->value, xs[i]->len);
+                        sym_archive_entry_xattr_add_entry(ent, xs[i]->name, xs[i]->value, xs[i]->len);
                 free(xs);
         }
         if (S_ISREG(ino->mode)) {
                 char digest[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
                 snprintf(digest, sizeof digest, DIGEST_PREFIX "%s", ino->blob->hex);
                 snprintf(size, sizeof size, "%" PRIu64, ino->blob->size);
-                archive_entry_xattr_add_entry(ent, INDEX_XATTR_DIGEST, digest, strlen(digest));
-                archive_entry_xattr_add_entry(ent, INDEX_XATTR_SIZE, size, strlen(size));
+                sym_archive_entry_xattr_add_entry(ent, INDEX_XATTR_DIGEST, digest, strlen(digest));
+                sym_archive_entry_xattr_add_entry(ent, INDEX_XATTR_SIZE, size, strlen(size));
                 w->sum->files++;
                 w->sum->bytes += ino->blob->size;
                 if (w->nblobs == w->cap) {
@@ -99,9 +97,9 @@ static int put_entry(struct tnode *n, const char *path, void *ud)
                 w->blobs[w->nblobs++] = ino->blob;
         }
 write:
-        if (archive_write_header(w->a, ent) != ARCHIVE_OK)
+        if (sym_archive_write_header(w->a, ent) != ARCHIVE_OK)
                 return gear_err_set(w->e, GEAR_EXIT_SYS, "cannot write index entry '%s': %s", path,
-                                    archive_error_string(w->a));
+                                    sym_archive_error_string(w->a));
         return 0;
 }
 
@@ -117,18 +115,20 @@ int index_write(struct itree *t, char **tar, size_t *len, struct index_summary *
         int r = -1;
 
         memset(sum, 0, sizeof *sum);
-        w.a = archive_write_new();
-        w.ent = archive_entry_new();
+        if (dl_archive(e) < 0)
+                return -1;
+        w.a = sym_archive_write_new();
+        w.ent = sym_archive_entry_new();
         if (!w.a || !w.ent) {
                 gear_err_sys(e, ENOMEM, "cannot write index");
                 goto out;
         }
-        if (archive_write_set_format_pax(w.a) != ARCHIVE_OK ||
-            archive_write_set_format_option(w.a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
+        if (sym_archive_write_set_format_pax(w.a) != ARCHIVE_OK ||
+            sym_archive_write_set_format_option(w.a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
             /* names are bytes: no conversion through the locale */
-            archive_write_set_format_option(w.a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
-            archive_write_open(w.a, &out, NULL, membuf_write, NULL) != ARCHIVE_OK) {
-                gear_err_set(e, GEAR_EXIT_SYS, "cannot write index: %s", archive_error_string(w.a));
+            sym_archive_write_set_format_option(w.a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
+            sym_archive_write_open(w.a, &out, NULL, membuf_write, NULL) != ARCHIVE_OK) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot write index: %s", sym_archive_error_string(w.a));
                 goto out;
         }
         itree_walk(t, clear_first, NULL);
@@ -137,8 +137,8 @@ int index_write(struct itree *t, char **tar, size_t *len, struct index_summary *
                         gear_err_sys(e, ENAMETOOLONG, "cannot write index");
                 goto out;
         }
-        if (archive_write_close(w.a) != ARCHIVE_OK) {
-                gear_err_set(e, GEAR_EXIT_SYS, "cannot write index: %s", archive_error_string(w.a));
+        if (sym_archive_write_close(w.a) != ARCHIVE_OK) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot write index: %s", sym_archive_error_string(w.a));
                 goto out;
         }
         /* distinct contents: sort the digests and count the runs */
@@ -154,8 +154,8 @@ int index_write(struct itree *t, char **tar, size_t *len, struct index_summary *
         *len = out.n;
         r = 0;
 out:
-        archive_entry_free(w.ent);
-        archive_write_free(w.a);
+        sym_archive_entry_free(w.ent);
+        sym_archive_write_free(w.a);
         free(out.p);
         free(w.blobs);
         return r;
@@ -209,14 +209,14 @@ static int read_meta(struct reader *rd, struct inode *ino)
         bool has_digest = false, has_size = false;
         char digest[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
 
-        ino->uid = archive_entry_uid(ent);
-        ino->gid = archive_entry_gid(ent);
-        ino->mtime = archive_entry_mtime(ent);
-        ino->mtime_nsec = archive_entry_mtime_nsec(ent);
+        ino->uid = sym_archive_entry_uid(ent);
+        ino->gid = sym_archive_entry_gid(ent);
+        ino->mtime = sym_archive_entry_mtime(ent);
+        ino->mtime_nsec = sym_archive_entry_mtime_nsec(ent);
         if (S_ISREG(ino->mode) && !(ino->blob = itree_blob(rd->t)))
                 return gear_err_sys(rd->e, ENOMEM, "cannot read index");
-        archive_entry_xattr_reset(ent);
-        while (archive_entry_xattr_next(ent, &xn, &xv, &xl) == ARCHIVE_OK) {
+        sym_archive_entry_xattr_reset(ent);
+        while (sym_archive_entry_xattr_next(ent, &xn, &xv, &xl) == ARCHIVE_OK) {
                 /* a writer may give a record twice (as SCHILY. and as LIBARCHIVE.xattr) */
                 if (!strcmp(xn, INDEX_XATTR_DIGEST) && ino->blob) {
                         digest_hex hex;
@@ -252,8 +252,8 @@ static int read_meta(struct reader *rd, struct inode *ino)
 static int read_entry(struct reader *rd)
 {
         struct archive_entry *ent = rd->ent;
-        const char *why, *base, *link = archive_entry_hardlink(ent);
-        mode_t type = archive_entry_filetype(ent);
+        const char *why, *base, *link = sym_archive_entry_hardlink(ent);
+        mode_t type = sym_archive_entry_filetype(ent);
         char path[PATH_MAX], msg[PATH_MAX + 64];
         struct tnode *dir, *n;
         struct inode *ino;
@@ -261,7 +261,7 @@ static int read_entry(struct reader *rd)
 
         if (!itree_path_clean(rd->name, false, path, sizeof path, &why))
                 return bad(rd, "%s", why);
-        if (archive_entry_size(ent) != 0)
+        if (sym_archive_entry_size(ent) != 0)
                 return bad(rd, "entry with content");
         if (!strcmp(path, ".")) {
                 if (link || type != AE_IFDIR)
@@ -270,7 +270,7 @@ static int read_entry(struct reader *rd)
                         return bad(rd, "the root is not the first entry");
                 dir = itree_root(rd->t);
                 dir->layer = 1;
-                dir->ino->mode = archive_entry_mode(ent);
+                dir->ino->mode = sym_archive_entry_mode(ent);
                 return read_meta(rd, dir->ino);
         }
         if (itree_parent(rd->t, path, 1, false, &dir, &base, msg, sizeof msg) < 0)
@@ -291,19 +291,19 @@ static int read_entry(struct reader *rd)
         default:
                 return bad(rd, "unsupported type 0%o", (unsigned)type);
         }
-        if (!(ino = inode_new(archive_entry_mode(ent))))
+        if (!(ino = inode_new(sym_archive_entry_mode(ent))))
                 return gear_err_sys(rd->e, ENOMEM, "cannot read index");
         ino->refs = 1;
         r = read_meta(rd, ino);
         if (r == 0 && type == AE_IFLNK) {
-                const char *t = archive_entry_symlink(ent);
+                const char *t = sym_archive_entry_symlink(ent);
                 if (!t || !*t)
                         r = bad(rd, "symlink without target");
                 else if (!(ino->target = strdup(t)))
                         r = gear_err_sys(rd->e, ENOMEM, "cannot read index");
         }
         if (type == AE_IFCHR || type == AE_IFBLK)
-                ino->rdev = archive_entry_rdev(ent);
+                ino->rdev = sym_archive_entry_rdev(ent);
         if (r == 0 && !itree_put(rd->t, dir, base, ino, 1))
                 r = gear_err_sys(rd->e, ENOMEM, "cannot read index");
         inode_unref(ino);
@@ -315,28 +315,30 @@ int index_parse(const void *buf, size_t len, struct itree **out, struct gear_err
         struct reader rd = { .e = e };
         int r = -1;
 
+        if (dl_archive(e) < 0)
+                return -1;
         rd.t = itree_new();
-        rd.a = archive_read_new();
+        rd.a = sym_archive_read_new();
         if (!rd.t || !rd.a) {
                 gear_err_sys(e, ENOMEM, "cannot read index");
                 goto out;
         }
-        archive_read_support_format_tar(rd.a);
-        archive_read_support_filter_gzip(rd.a);
-        archive_read_support_filter_zstd(rd.a);
-        if (archive_read_open_memory(rd.a, buf, len) != ARCHIVE_OK) {
-                bad(&rd, "%s", archive_error_string(rd.a));
+        sym_archive_read_support_format_tar(rd.a);
+        sym_archive_read_support_filter_gzip(rd.a);
+        sym_archive_read_support_filter_zstd(rd.a);
+        if (sym_archive_read_open_memory(rd.a, buf, len) != ARCHIVE_OK) {
+                bad(&rd, "%s", sym_archive_error_string(rd.a));
                 goto out;
         }
         for (;;) {
-                int k = archive_read_next_header(rd.a, &rd.ent);
+                int k = sym_archive_read_next_header(rd.a, &rd.ent);
                 if (k == ARCHIVE_EOF)
                         break;
                 if (k != ARCHIVE_OK && k != ARCHIVE_WARN) {
-                        bad(&rd, "%s", archive_error_string(rd.a) ? archive_error_string(rd.a) : "malformed tar");
+                        bad(&rd, "%s", sym_archive_error_string(rd.a) ? sym_archive_error_string(rd.a) : "malformed tar");
                         goto out;
                 }
-                rd.name = archive_entry_pathname(rd.ent);
+                rd.name = sym_archive_entry_pathname(rd.ent);
                 if (!rd.name) {
                         bad(&rd, "entry without a name");
                         goto out;
@@ -348,7 +350,7 @@ int index_parse(const void *buf, size_t len, struct itree **out, struct gear_err
         *out = TAKE_PTR(rd.t);
         r = 0;
 out:
-        archive_read_free(rd.a);
+        sym_archive_read_free(rd.a);
         itree_free(rd.t);
         return r;
 }

@@ -8,8 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <selinux/selinux.h>
-
+#include "dl-selinux.h"
 #include "id.h"
 #include "isolate.h"
 
@@ -57,22 +56,24 @@ int isolate_level_check(const char *level, struct gear_err *e)
         char *con = NULL, *colon, ctx[512];
         int r;
 
-        if (is_selinux_enabled() <= 0)
+        if (dl_selinux(e) < 0)
+                return -1;
+        if (sym_is_selinux_enabled() <= 0)
                 return 0;
         /* the level in a context the policy knows: ours, with its level replaced */
-        if (getcon_raw(&con) < 0)
+        if (sym_getcon_raw(&con) < 0)
                 return gear_err_sys(e, errno, "cannot read the SELinux context");
         colon = con;
         for (int i = 0; i < 3 && colon; i++)
                 colon = strchr(colon + (i ? 1 : 0), ':');
         if (!colon) {
                 r = gear_err_set(e, GEAR_EXIT_SYS, "cannot parse the SELinux context '%s'", con);
-                freecon(con);
+                sym_freecon(con);
                 return r;
         }
         snprintf(ctx, sizeof ctx, "%.*s:%s", (int)(colon - con), con, level);
-        freecon(con);
-        if (security_check_context_raw(ctx) < 0)
+        sym_freecon(con);
+        if (sym_security_check_context_raw(ctx) < 0)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the SELinux policy refuses the level '%s'", level);
         return 0;
 }

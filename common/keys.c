@@ -12,6 +12,7 @@
 
 
 #include "container.h"
+#include "dl-crypto.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "ports.h"
@@ -292,6 +293,9 @@ int keys_list(struct gear_tree *t, const struct gear_target *tg, bool verify,
 
         *out = NULL;
         *n = 0;
+        /* a fingerprint checked is a SHA-256: its library missing is not a key missing */
+        if (verify && dl_crypto(e) < 0)
+                return -1;
         k = root_open(r, 0, e);
         if (k == -ENOENT) {
                 gear_err_clear(e);

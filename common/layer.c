@@ -6,9 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <archive.h>
-#include <archive_entry.h>
-
+#include "dl-archive.h"
 #include "layer.h"
 
 #define WH_PREFIX ".wh."
@@ -35,7 +33,7 @@ static int fail(struct layer_ctx *c, const char *name, struct gear_err *e, int c
 
 static int archive_code(struct layer_ctx *c, struct archive *a)
 {
-        int err = archive_errno(a);
+        int err = sym_archive_errno(a);
 
         if (!c->ignore_errno && (err == EIO || err == ENOMEM || err == ENOSPC || err == EACCES ||
                                  err == EMFILE || err == ENFILE))
@@ -45,7 +43,7 @@ static int archive_code(struct layer_ctx *c, struct archive *a)
 
 int layer_archive_error(struct layer_ctx *c, struct archive *a, const char *name, struct gear_err *e)
 {
-        const char *s = archive_error_string(a);
+        const char *s = sym_archive_error_string(a);
 
         /* an error our own read callback set says more than libarchive's */
         if (e->code)
@@ -110,7 +108,7 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
                 goto fail;
         for (;;) {
                 size_t want = w ? cap : cap - got;
-                la_ssize_t k = archive_read_data(a, w ? buf : buf + got, want);
+                la_ssize_t k = sym_archive_read_data(a, w ? buf : buf + got, want);
                 if (k < 0) {
                         layer_archive_error(c, a, name, e);
                         goto fail;
@@ -168,14 +166,14 @@ static int set_meta(struct layer_ctx *c, struct archive_entry *ent, const char *
         const void *xv;
         size_t xl;
 
-        ino->uid = archive_entry_uid(ent);
-        ino->gid = archive_entry_gid(ent);
-        if (archive_entry_mtime_is_set(ent)) {
-                ino->mtime = archive_entry_mtime(ent);
-                ino->mtime_nsec = archive_entry_mtime_nsec(ent);
+        ino->uid = sym_archive_entry_uid(ent);
+        ino->gid = sym_archive_entry_gid(ent);
+        if (sym_archive_entry_mtime_is_set(ent)) {
+                ino->mtime = sym_archive_entry_mtime(ent);
+                ino->mtime_nsec = sym_archive_entry_mtime_nsec(ent);
         }
-        archive_entry_xattr_reset(ent);
-        while (archive_entry_xattr_next(ent, &xn, &xv, &xl) == ARCHIVE_OK) {
+        sym_archive_entry_xattr_reset(ent);
+        while (sym_archive_entry_xattr_next(ent, &xn, &xv, &xl) == ARCHIVE_OK) {
                 if (!strncmp(xn, GEAR_XATTR_PREFIX, strlen(GEAR_XATTR_PREFIX)))
                         return fail(c, name, e, GEAR_EXIT_USAGE, "reserved xattr '%s'", xn);
                 if (inode_add_xattr(ino, xn, xv, xl) < 0)
@@ -188,8 +186,8 @@ int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_ent
                       const char *name, struct gear_err *e)
 {
         char path[PATH_MAX], why[PATH_MAX + 64];
-        const char *base, *w, *link = archive_entry_hardlink(ent);
-        mode_t type = archive_entry_filetype(ent);
+        const char *base, *w, *link = sym_archive_entry_hardlink(ent);
+        mode_t type = sym_archive_entry_filetype(ent);
         struct tnode *dir;
         struct inode *ino;
         int r;
@@ -204,7 +202,7 @@ int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_ent
                 if (link || type != AE_IFDIR)
                         return fail(c, name, e, GEAR_EXIT_USAGE, "the root is not a directory");
                 dir = itree_root(c->tree);
-                if (!(ino = inode_new(archive_entry_mode(ent))))
+                if (!(ino = inode_new(sym_archive_entry_mode(ent))))
                         return gear_err_sys(e, ENOMEM, "cannot apply '%s'", name);
                 ino->refs = 1;
                 inode_unref(dir->ino);
@@ -225,13 +223,13 @@ int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_ent
         default:
                 return fail(c, name, e, GEAR_EXIT_USAGE, "unsupported type 0%o", (unsigned)type);
         }
-        if (!(ino = inode_new(archive_entry_mode(ent))))
+        if (!(ino = inode_new(sym_archive_entry_mode(ent))))
                 return gear_err_sys(e, ENOMEM, "cannot apply '%s'", name);
         ino->refs = 1; /* ours until it is in the tree */
         if (set_meta(c, ent, name, ino, e) < 0)
                 goto fail;
         if (type == AE_IFLNK) {
-                const char *t = archive_entry_symlink(ent);
+                const char *t = sym_archive_entry_symlink(ent);
                 if (!t || !*t) {
                         fail(c, name, e, GEAR_EXIT_USAGE, "symlink without target");
                         goto fail;
@@ -239,11 +237,11 @@ int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_ent
                 if (!(ino->target = strdup(t)))
                         goto nomem;
         } else if (type == AE_IFCHR || type == AE_IFBLK)
-                ino->rdev = archive_entry_rdev(ent);
+                ino->rdev = sym_archive_entry_rdev(ent);
         else if (type == AE_IFREG) {
                 if (!(ino->blob = itree_blob(c->tree)))
                         goto nomem;
-                if (read_content(c, a, name, archive_entry_size(ent), ino->blob, e) < 0)
+                if (read_content(c, a, name, sym_archive_entry_size(ent), ino->blob, e) < 0)
                         goto fail;
         }
         if (!itree_put(c->tree, dir, base, ino, c->index))
@@ -263,17 +261,17 @@ int layer_apply(struct layer_ctx *c, struct archive *a, struct gear_err *e)
         char prev[512] = "";
 
         for (;;) {
-                int r = archive_read_next_header(a, &ent);
+                int r = sym_archive_read_next_header(a, &ent);
                 if (r == ARCHIVE_EOF)
                         return 0;
                 if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-                        const char *s = archive_error_string(a);
+                        const char *s = sym_archive_error_string(a);
                         if (e->code || !*prev)
                                 return layer_archive_error(c, a, NULL, e);
                         return gear_err_set(e, archive_code(c, a), "%s: after entry '%s': %s", c->label, prev,
                                             s ? s : "malformed archive");
                 }
-                const char *name = archive_entry_pathname(ent);
+                const char *name = sym_archive_entry_pathname(ent);
                 if (!name)
                         return fail(c, NULL, e, GEAR_EXIT_USAGE, "entry without a name");
                 if (layer_apply_entry(c, a, ent, name, e) < 0)
@@ -292,7 +290,7 @@ long membuf_write(struct archive *a, void *ud, const void *buf, size_t n)
                         cap *= 2;
                 char *p = realloc(m->p, cap);
                 if (!p) {
-                        archive_set_error(a, ENOMEM, "out of memory");
+                        sym_archive_set_error(a, ENOMEM, "out of memory");
                         return -1;
                 }
                 m->p = p;

@@ -12,17 +12,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "digest.h"
+#include "dl-curl.h"
 #include "fsutil.h"
 #include "remote-registry.h"
 
@@ -43,7 +43,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
 static void curl_init_once(void)
 {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
+        sym_curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 static long env_long(const char *name, long def)
@@ -101,11 +101,10 @@ static int read_auth(const char *authfile, const char *host, char **userpwd, str
                 json_decref(j);
                 return gear_err_sys(e, ENOMEM, "cannot read '%s'", authfile);
         }
-        k = EVP_DecodeBlock(out, (const unsigned char *)b64, len);
-        bad = k < 0 || len % 4;
-        /* EVP_DecodeBlock counts the padding as zero bytes; b64 is j's, read before the decref */
-        while (!bad && k > 0 && len && b64[--len] == '=')
-                k--;
+        /* b64 is j's: decoded before the decref */
+        k = len % 4 || strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len
+                    ? -1 : b64_pton(b64, out, len / 4 * 3 + 4);
+        bad = k < 0;
         json_decref(j);
         if (bad) {
                 free(out);
@@ -125,6 +124,8 @@ int registry_open(const char *host, const char *repo, bool http, const char *aut
 {
         struct registry *g;
 
+        if (dl_curl(e) < 0)
+                return -1;
         pthread_once(&curl_once, curl_init_once);
         g = calloc(1, sizeof *g);
         if (!g)
@@ -152,7 +153,7 @@ void registry_free(struct registry *g)
         if (!g)
                 return;
         for (size_t i = 0; i < g->npool; i++)
-                curl_easy_cleanup(g->pool[i]);
+                sym_curl_easy_cleanup(g->pool[i]);
         pthread_mutex_destroy(&g->lock);
         free(g->base);
         if (g->userpwd)
@@ -169,7 +170,7 @@ static CURL *handle_get(struct registry *g)
         if (g->npool)
                 c = g->pool[--g->npool];
         pthread_mutex_unlock(&g->lock);
-        return c ? c : curl_easy_init();
+        return c ? c : sym_curl_easy_init();
 }
 
 static void handle_put(struct registry *g, CURL *c)
@@ -181,7 +182,7 @@ static void handle_put(struct registry *g, CURL *c)
         }
         pthread_mutex_unlock(&g->lock);
         if (c)
-                curl_easy_cleanup(c);
+                sym_curl_easy_cleanup(c);
 }
 
 /* one request: what goes up and where the answer goes */
@@ -238,7 +239,7 @@ static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
                 long status = 0;
 
                 /* an error page is not the blob */
-                curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+                sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
                 if (status != 200)
                         return n;
                 for (size_t off = 0; off < n;) {
@@ -307,17 +308,17 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot create a curl handle");
         if (x->down_fd >= 0)
                 down_start = lseek(x->down_fd, 0, SEEK_CUR);
-        hdr = curl_slist_append(hdr, "Expect:");
+        hdr = sym_curl_slist_append(hdr, "Expect:");
         if (x->type) {
                 snprintf(line, sizeof line, "Content-Type: %s", x->type);
-                hdr = curl_slist_append(hdr, line);
+                hdr = sym_curl_slist_append(hdr, line);
         }
         if (x->accept) {
                 snprintf(line, sizeof line, "Accept: %s", x->accept);
-                hdr = curl_slist_append(hdr, line);
+                hdr = sym_curl_slist_append(hdr, line);
         }
         for (int attempt = 0;; attempt++) {
-                curl_easy_reset(c);
+                sym_curl_easy_reset(c);
                 x->curl = c;
                 x->status = 0;
                 x->up_off = 0;
@@ -333,43 +334,43 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                         if (digest_init(&x->dg, e) < 0)
                                 goto out;
                 }
-                curl_easy_setopt(c, CURLOPT_URL, x->url);
-                curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-                curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-                curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, g->connect_timeout);
-                curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-                curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, g->stall_timeout);
-                curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, x->down_fd >= 0 || x->down_max ? 1L : 0L);
-                curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-                curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-                curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-                curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+                sym_curl_easy_setopt(c, CURLOPT_URL, x->url);
+                sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+                sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, g->connect_timeout);
+                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, g->stall_timeout);
+                sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, x->down_fd >= 0 || x->down_max ? 1L : 0L);
+                sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+                sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+                sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
                 if (g->userpwd) {
-                        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-                        curl_easy_setopt(c, CURLOPT_USERPWD, g->userpwd);
+                        sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                        sym_curl_easy_setopt(c, CURLOPT_USERPWD, g->userpwd);
                         /* credentials go to the registry only, not where it redirects */
-                        curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+                        sym_curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
                 }
-                curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-                curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-                curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, down_cb);
-                curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+                sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+                sym_curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+                sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, down_cb);
+                sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
                 if (!strcmp(x->method, "HEAD"))
-                        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+                        sym_curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
                 else if (!strcmp(x->method, "PUT")) {
-                        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-                        curl_easy_setopt(c, CURLOPT_READFUNCTION, up_cb);
-                        curl_easy_setopt(c, CURLOPT_READDATA, x);
-                        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
+                        sym_curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                        sym_curl_easy_setopt(c, CURLOPT_READFUNCTION, up_cb);
+                        sym_curl_easy_setopt(c, CURLOPT_READDATA, x);
+                        sym_curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
                 } else if (!strcmp(x->method, "POST")) {
-                        curl_easy_setopt(c, CURLOPT_POST, 1L);
-                        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-                        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+                        sym_curl_easy_setopt(c, CURLOPT_POST, 1L);
+                        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+                        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
                 }
-                rc = curl_easy_perform(c);
+                rc = sym_curl_easy_perform(c);
                 if (x->down_fd >= 0)
                         digest_final(&x->dg, x->got);
-                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+                sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
                 if (rc == CURLE_OK && x->status < 500)
                         break;
                 if (x->down_err) {
@@ -379,7 +380,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 if (attempt >= g->retries || rc == CURLE_OPERATION_TIMEDOUT) {
                         if (rc != CURLE_OK)
                                 gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': %s", x->method, x->url,
-                                             curl_easy_strerror(rc));
+                                             sym_curl_easy_strerror(rc));
                         else
                                 gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': HTTP %ld", x->method, x->url,
                                              x->status);
@@ -398,7 +399,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
 out:
         if (x->down_fd >= 0)
                 digest_done(&x->dg);
-        curl_slist_free_all(hdr);
+        sym_curl_slist_free_all(hdr);
         handle_put(g, c);
         return r;
 }

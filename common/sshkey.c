@@ -1,5 +1,6 @@
 /* authorized_keys lines: parsing, structural validation, fingerprints */
 #include <errno.h>
+#include <resolv.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,8 +8,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "dl-crypto.h"
 #include "keys.h"
 
 enum key_shape { SHAPE_RSA, SHAPE_DSS, SHAPE_ED25519, SHAPE_ECDSA, SHAPE_SK_ED25519, SHAPE_SK_ECDSA };
@@ -171,7 +171,7 @@ static bool is_b64(char c)
                c == '+' || c == '/';
 }
 
-/* strict standard base64 with padding, decoded by OpenSSL; -EINVAL when invalid */
+/* strict standard base64 with padding, decoded by the C library; -EINVAL when invalid */
 static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *out_len)
 {
         size_t pad = 0, i;
@@ -185,25 +185,32 @@ static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *out_
         for (i = 0; i < n - pad; i++)
                 if (!is_b64(s[i]))
                         return -EINVAL;
+        /* the C library's resolver base64 (no libcrypto to load to read a key) wants a string */
+        _cleanup_free_ char *str = strndup(s, n);
         p = malloc(n / 4 * 3 + 1);
-        if (!p)
+        if (!p || !str) {
+                free(p);
                 return -ENOMEM;
-        k = EVP_DecodeBlock(p, (const unsigned char *)s, (int)n);
-        if (k < 0 || (size_t)k < pad) {
+        }
+        k = b64_pton(str, p, n / 4 * 3 + 1);
+        if (k < 0) {
                 free(p);
                 return -EINVAL;
         }
         *out = p;
-        *out_len = (size_t)k - pad; /* EVP_DecodeBlock counts the padding as zero bytes */
+        *out_len = (size_t)k;
         return 0;
 }
 
 static char *b64_encode(const unsigned char *p, size_t n)
 {
-        char *out = malloc((n + 2) / 3 * 4 + 1);
+        size_t size = (n + 2) / 3 * 4 + 1;
+        char *out = malloc(size);
 
-        if (out)
-                EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+        if (out && b64_ntop(p, n, out, size) < 0) {
+                free(out);
+                return NULL;
+        }
         return out;
 }
 
@@ -213,9 +220,12 @@ static int key_fingerprint(struct ssh_key *k, struct gear_err *e)
         char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
         unsigned len = 0;
 
-        if (!EVP_Digest(k->blob, k->blob_len, md, &len, EVP_sha256(), NULL) || len != 32)
+        if (dl_crypto(e) < 0)
+                return -1;
+        if (!sym_EVP_Digest(k->blob, k->blob_len, md, &len, sym_EVP_sha256(), NULL) || len != 32)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot compute sha-256");
-        EVP_EncodeBlock((unsigned char *)b64, md, (int)len);
+        if (b64_ntop(md, len, b64, sizeof b64) < 0)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot encode the fingerprint");
         for (int i = 0; i < KEY_FP_LEN; i++)
                 k->fp[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
         k->fp[KEY_FP_LEN] = 0;

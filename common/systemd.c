@@ -7,8 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <systemd/sd-bus.h>
-
+#include "dl-systemd.h"
 #include "systemd.h"
 
 #define SD_DEST "org.freedesktop.systemd1"
@@ -35,12 +34,12 @@ static int bus_fail(struct gear_err *e, const sd_bus_error *be, int r, const cha
         va_start(ap, fmt);
         vsnprintf(ctx, sizeof ctx, fmt, ap);
         va_end(ap);
-        if (be && sd_bus_error_is_set(be)) {
+        if (be && sym_sd_bus_error_is_set(be)) {
                 snprintf(msg, sizeof msg, "%s", be->message ? be->message : be->name);
-                if (sd_bus_error_has_name(be, "org.freedesktop.systemd1.NoSuchUnit") ||
-                    sd_bus_error_has_name(be, "org.freedesktop.systemd1.LoadFailed"))
+                if (sym_sd_bus_error_has_name(be, "org.freedesktop.systemd1.NoSuchUnit") ||
+                    sym_sd_bus_error_has_name(be, "org.freedesktop.systemd1.LoadFailed"))
                         code = GEAR_EXIT_NO;
-                else if (sd_bus_error_has_name(be, SD_BUS_ERROR_INVALID_ARGS))
+                else if (sym_sd_bus_error_has_name(be, SD_BUS_ERROR_INVALID_ARGS))
                         code = GEAR_EXIT_USAGE;
         } else {
                 snprintf(msg, sizeof msg, "%s", strerror(r < 0 ? -r : r));
@@ -83,18 +82,18 @@ static bool private_socket(enum systemd_scope scope, char *buf, size_t size)
 
 static int connect_private(sd_bus **out, const char *path)
 {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sym_sd_bus_unrefp) sd_bus *bus = NULL;
         char addr[160];
         int r;
 
         snprintf(addr, sizeof addr, "unix:path=%s", path);
-        r = sd_bus_new(&bus);
+        r = sym_sd_bus_new(&bus);
         if (r < 0)
                 return r;
-        r = sd_bus_set_address(bus, addr);
+        r = sym_sd_bus_set_address(bus, addr);
         if (r < 0)
                 return r;
-        r = sd_bus_start(bus);
+        r = sym_sd_bus_start(bus);
         if (r < 0)
                 return r;
         *out = TAKE_PTR(bus);
@@ -103,15 +102,17 @@ static int connect_private(sd_bus **out, const char *path)
 
 int systemd_open_scope(struct gear_systemd **out, enum systemd_scope scope, struct gear_err *e)
 {
-        _cleanup_(sd_bus_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sym_sd_bus_unrefp) sd_bus *bus = NULL;
         struct gear_systemd *m;
         char path[128];
         int r = -1;
 
+        if (dl_systemd(e) < 0)
+                return -1;
         if (private_socket(scope, path, sizeof path))
                 r = connect_private(&bus, path);
         if (r < 0) {
-                r = scope == SYSTEMD_USER ? sd_bus_open_user(&bus) : sd_bus_open_system(&bus);
+                r = scope == SYSTEMD_USER ? sym_sd_bus_open_user(&bus) : sym_sd_bus_open_system(&bus);
                 if (r < 0)
                         return gear_err_sys(e, -r, "cannot connect to the %s manager",
                                             scope == SYSTEMD_USER ? "user" : "system");
@@ -138,7 +139,7 @@ void systemd_close(struct gear_systemd *m)
 {
         if (!m)
                 return;
-        sd_bus_flush_close_unref(m->bus);
+        sym_sd_bus_flush_close_unref(m->bus);
         free(m);
 }
 
@@ -150,26 +151,26 @@ enum systemd_scope systemd_scope(const struct gear_systemd *m)
 static int call(struct gear_systemd *m, const char *member, uint64_t timeout_usec, sd_bus_message **reply,
                 sd_bus_error *be, const char *types, ...)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL;
+        _cleanup_(sym_sd_bus_message_unrefp) sd_bus_message *msg = NULL;
         va_list ap;
         int r;
 
-        r = sd_bus_message_new_method_call(m->bus, &msg, SD_DEST, SD_PATH, SD_MANAGER, member);
+        r = sym_sd_bus_message_new_method_call(m->bus, &msg, SD_DEST, SD_PATH, SD_MANAGER, member);
         if (r < 0)
                 return r;
         if (types) {
                 va_start(ap, types);
-                r = sd_bus_message_appendv(msg, types, ap);
+                r = sym_sd_bus_message_appendv(msg, types, ap);
                 va_end(ap);
                 if (r < 0)
                         return r;
         }
-        return sd_bus_call(m->bus, msg, timeout_usec, be, reply);
+        return sym_sd_bus_call(m->bus, msg, timeout_usec, be, reply);
 }
 
 int systemd_reload(struct gear_systemd *m, struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
         int r;
 
         r = call(m, "Reload", SYSTEMD_TIMEOUT_USEC, NULL, &be, NULL);
@@ -181,13 +182,13 @@ int systemd_reload(struct gear_systemd *m, struct gear_err *e)
 /* JobRemoved is only sent to subscribers */
 static int subscribe(struct gear_systemd *m, struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
         int r;
 
         if (m->subscribed)
                 return 0;
         r = call(m, "Subscribe", 0, NULL, &be, NULL);
-        if (r < 0 && !sd_bus_error_has_name(&be, "org.freedesktop.systemd1.AlreadySubscribed"))
+        if (r < 0 && !sym_sd_bus_error_has_name(&be, "org.freedesktop.systemd1.AlreadySubscribed"))
                 return bus_fail(e, &be, r, "cannot subscribe to the service manager");
         m->subscribed = true;
         return 0;
@@ -205,7 +206,7 @@ static int on_job_removed(sd_bus_message *msg, void *userdata, sd_bus_error *ret
         const char *path, *unit, *result;
         uint32_t id;
 
-        if (sd_bus_message_read(msg, "uoss", &id, &path, &unit, &result) < 0)
+        if (sym_sd_bus_message_read(msg, "uoss", &id, &path, &unit, &result) < 0)
                 return 0;
         if (w->path && !strcmp(path, w->path)) {
                 w->done = true;
@@ -249,9 +250,9 @@ static const char *verb_name(enum systemd_verb verb)
 int systemd_job(struct gear_systemd *m, enum systemd_verb verb, const char *unit, uint64_t timeout_usec,
                 char *result, size_t result_size, struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sym_sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
         struct job_wait w = {0};
         uint64_t deadline = timeout_usec ? now_usec() + timeout_usec : UINT64_MAX;
         const char *path;
@@ -262,21 +263,21 @@ int systemd_job(struct gear_systemd *m, enum systemd_verb verb, const char *unit
         if (subscribe(m, e) < 0)
                 return -1;
         /* match first: the job may end before its StartUnit call returns */
-        r = sd_bus_match_signal(m->bus, &slot, sd_bus_is_bus_client(m->bus) ? SD_DEST : NULL, SD_PATH,
+        r = sym_sd_bus_match_signal(m->bus, &slot, sym_sd_bus_is_bus_client(m->bus) ? SD_DEST : NULL, SD_PATH,
                                 SD_MANAGER, "JobRemoved", on_job_removed, &w);
         if (r < 0)
                 return bus_fail(e, NULL, r, "cannot watch the jobs of the service manager");
         r = call(m, verb_method(verb), SYSTEMD_TIMEOUT_USEC, &reply, &be, "ss", unit, "replace");
         if (r < 0)
                 return bus_fail(e, &be, r, "cannot %s '%s'", verb_name(verb), unit);
-        r = sd_bus_message_read(reply, "o", &path);
+        r = sym_sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return bus_fail(e, NULL, r, "cannot %s '%s': bad answer", verb_name(verb), unit);
         w.path = path;
         while (!w.done) {
                 uint64_t now;
 
-                r = sd_bus_process(m->bus, NULL);
+                r = sym_sd_bus_process(m->bus, NULL);
                 if (r < 0)
                         return bus_fail(e, NULL, r, "cannot wait for the %s job of '%s'", verb_name(verb),
                                         unit);
@@ -286,7 +287,7 @@ int systemd_job(struct gear_systemd *m, enum systemd_verb verb, const char *unit
                 if (now >= deadline)
                         return gear_err_set(e, GEAR_EXIT_SYS, "timed out waiting for the %s job of '%s'",
                                             verb_name(verb), unit);
-                r = sd_bus_wait(m->bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
+                r = sym_sd_bus_wait(m->bus, deadline == UINT64_MAX ? UINT64_MAX : deadline - now);
                 if (r < 0)
                         return bus_fail(e, NULL, r, "cannot wait for the %s job of '%s'", verb_name(verb),
                                         unit);
@@ -316,11 +317,11 @@ int systemd_restart(struct gear_systemd *m, const char *unit, struct gear_err *e
 
 int systemd_reset_failed(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
         int r;
 
         r = call(m, "ResetFailedUnit", 0, NULL, &be, "s", unit);
-        if (r < 0 && !sd_bus_error_has_name(&be, "org.freedesktop.systemd1.NoSuchUnit"))
+        if (r < 0 && !sym_sd_bus_error_has_name(&be, "org.freedesktop.systemd1.NoSuchUnit"))
                 return bus_fail(e, &be, r, "cannot reset the state of '%s'", unit);
         return 0;
 }
@@ -337,50 +338,50 @@ static int read_props(sd_bus_message *reply, const struct prop *props, size_t n)
 {
         int r;
 
-        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        r = sym_sd_bus_message_enter_container(reply, 'a', "{sv}");
         if (r < 0)
                 return r;
-        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+        while ((r = sym_sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
                 const struct prop *p = NULL;
                 const char *name;
 
-                r = sd_bus_message_read(reply, "s", &name);
+                r = sym_sd_bus_message_read(reply, "s", &name);
                 if (r < 0)
                         return r;
                 for (size_t i = 0; i < n; i++)
                         if (!strcmp(props[i].name, name))
                                 p = &props[i];
                 if (!p) {
-                        r = sd_bus_message_skip(reply, "v");
+                        r = sym_sd_bus_message_skip(reply, "v");
                 } else if (p->type == 's') {
                         const char *s;
 
-                        r = sd_bus_message_read(reply, "v", "s", &s);
+                        r = sym_sd_bus_message_read(reply, "v", "s", &s);
                         if (r >= 0)
                                 snprintf(p->dst, p->size, "%s", s);
                 } else {
                         char sig[2] = { p->type, 0 };
 
-                        r = sd_bus_message_read(reply, "v", sig, p->dst);
+                        r = sym_sd_bus_message_read(reply, "v", sig, p->dst);
                 }
                 if (r < 0)
                         return r;
-                r = sd_bus_message_exit_container(reply);
+                r = sym_sd_bus_message_exit_container(reply);
                 if (r < 0)
                         return r;
         }
         if (r < 0)
                 return r;
-        return sd_bus_message_exit_container(reply);
+        return sym_sd_bus_message_exit_container(reply);
 }
 
 static int get_all(struct gear_systemd *m, const char *path, const char *iface, const struct prop *props,
                    size_t n, sd_bus_error *be)
 {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sym_sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = sd_bus_call_method(m->bus, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", be, &reply,
+        r = sym_sd_bus_call_method(m->bus, SD_DEST, path, "org.freedesktop.DBus.Properties", "GetAll", be, &reply,
                                "s", iface);
         if (r < 0)
                 return r;
@@ -390,8 +391,8 @@ static int get_all(struct gear_systemd *m, const char *path, const char *iface, 
 int systemd_unit_info(struct gear_systemd *m, const char *unit, struct systemd_unit_info *info,
                       struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         uint32_t main_pid = 0, n_restarts = 0;
         int32_t status = 0;
         const char *path;
@@ -418,7 +419,7 @@ int systemd_unit_info(struct gear_systemd *m, const char *unit, struct systemd_u
         r = call(m, "LoadUnit", 0, &reply, &be, "s", unit);
         if (r < 0)
                 return bus_fail(e, &be, r, "cannot load '%s'", unit);
-        r = sd_bus_message_read(reply, "o", &path);
+        r = sym_sd_bus_message_read(reply, "o", &path);
         if (r < 0)
                 return bus_fail(e, NULL, r, "cannot load '%s': bad answer", unit);
         r = get_all(m, path, SD_UNIT, unit_props, ELEMENTSOF(unit_props), &be);
@@ -443,28 +444,28 @@ static int compare_state(const void *a, const void *b)
 int systemd_list_units(struct gear_systemd *m, const char *pattern, struct systemd_unit_state **out,
                        size_t *n, struct gear_err *e)
 {
-        _cleanup_(sd_bus_error_free) sd_bus_error be = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *msg = NULL, *reply = NULL;
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
+        _cleanup_(sym_sd_bus_message_unrefp) sd_bus_message *msg = NULL, *reply = NULL;
         _cleanup_free_ struct systemd_unit_state *v = NULL;
         size_t count = 0, alloc = 0;
         const char *id, *desc, *load, *active, *sub, *follow, *upath, *jtype, *jpath;
         uint32_t jid;
         int r;
 
-        r = sd_bus_message_new_method_call(m->bus, &msg, SD_DEST, SD_PATH, SD_MANAGER, "ListUnitsByPatterns");
+        r = sym_sd_bus_message_new_method_call(m->bus, &msg, SD_DEST, SD_PATH, SD_MANAGER, "ListUnitsByPatterns");
         if (r >= 0)
-                r = sd_bus_message_append(msg, "as", 0);
+                r = sym_sd_bus_message_append(msg, "as", 0);
         if (r >= 0)
-                r = sd_bus_message_append(msg, "as", 1, pattern);
+                r = sym_sd_bus_message_append(msg, "as", 1, pattern);
         if (r < 0)
                 return bus_fail(e, NULL, r, "cannot list units");
-        r = sd_bus_call(m->bus, msg, SYSTEMD_TIMEOUT_USEC, &be, &reply);
+        r = sym_sd_bus_call(m->bus, msg, SYSTEMD_TIMEOUT_USEC, &be, &reply);
         if (r < 0)
                 return bus_fail(e, &be, r, "cannot list units");
-        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        r = sym_sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
         if (r < 0)
                 return bus_fail(e, NULL, r, "cannot list units: bad answer");
-        while ((r = sd_bus_message_read(reply, "(ssssssouso)", &id, &desc, &load, &active, &sub, &follow,
+        while ((r = sym_sd_bus_message_read(reply, "(ssssssouso)", &id, &desc, &load, &active, &sub, &follow,
                                         &upath, &jid, &jtype, &jpath)) > 0) {
                 if (count == alloc) {
                         struct systemd_unit_state *nv;
