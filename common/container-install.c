@@ -34,7 +34,7 @@
 
 #include "config.h"
 #include "container-gear.h"
-#include "container.h"
+#include "container-run.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "unit.h"
@@ -112,6 +112,7 @@ struct install_state {
         int env_lock;               /* env_lock, held from the env step to the commit or the rollback */
         bool made_dir;              /* units/<ab>/<ID> made by this call */
         bool interrupted;           /* an earlier install did not finish */
+        bool checked;               /* the manager was asked to load the new unit */
         char env_rel[ENV_PATH_MAX];
         char flag[CTR_PATH_MAX];    /* units/<ab>/<ID>/.installing */
 };
@@ -152,6 +153,21 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
                 container_versions_rel(id, dir);
                 unlinkat(t->ctr.fd, dir, AT_REMOVEDIR);
         }
+}
+
+/* a commit the manager refused: the old version current again, or none */
+static void uncommit(struct gear_tree *t, const char *id, const char *old_request_id)
+{
+        struct gear_err ignore = {0};
+        char unit[CTR_PATH_MAX];
+
+        if (old_request_id && *old_request_id && container_commit(t, id, old_request_id, &ignore) == 0)
+                return;
+        gear_err_clear(&ignore);
+        container_unit_rel(id, unit);
+        if (!old_request_id && unlinkat(t->ctr.fd, unit, 0) == 0)
+                fsync_parent(&t->ctr, unit, &ignore);
+        gear_err_clear(&ignore);
 }
 
 /*
@@ -405,8 +421,8 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                 return -1;
         if (ctr_gear_image(in->image) && ctr_gear_prepare(t, &conf, in->image, in->id, &gear, e) < 0)
                 return -1;
-        if (gear.mount_changed)
-                snprintf(in->mount_unit, sizeof in->mount_unit, "%s", gear.mount_unit);
+        snprintf(in->mount_unit, sizeof in->mount_unit, "%s", gear.mount_unit);
+        in->mount_changed = gear.mount_changed;
         ports = calloc(in->nports ? in->nports : 1, sizeof *ports);
         if (!ports)
                 return gear_err_sys(e, ENOMEM, "cannot render the unit");
@@ -495,6 +511,13 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         container_crash_point("enable");
         if (container_commit(t, in->id, in->request_id, e) < 0)
                 return -1;
+        if (in->manager) {
+                s->checked = true;
+                if (container_check_loads(in->manager, in->id, in->mount_unit, in->mount_changed, e) < 0) {
+                        uncommit(t, in->id, in->updated ? old.request_id : NULL);
+                        return -1;
+                }
+        }
         /* committed: nothing is rolled back from here on */
         *s->version = 0;
         s->env_written = s->linked = s->made_dir = false;
@@ -548,6 +571,12 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
         if (r < 0) {
                 rollback(t, in->id, &s);
                 install_state_done(&s);
+                /* the manager forgets the unit it refused, or takes the old one back */
+                if (s.checked) {
+                        struct gear_err ignore = {0};
+                        systemd_reload(in->manager, &ignore);
+                        gear_err_clear(&ignore);
+                }
                 return r;
         }
         install_state_done(&s);

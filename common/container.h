@@ -35,6 +35,8 @@
 #define CTR_ACTIVE_TARGET "container-active.target"
 #define CTR_TARGET "container.target"
 
+struct gear_systemd;
+
 /* units/<ab>/ctr-<id>.service */
 void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* units/<ab>/<id> */
@@ -80,18 +82,23 @@ struct ctr_install {
         size_t nvolumes;
         bool isolate;
         bool start;              /* record and link it as started */
+        struct gear_systemd *manager; /* checks after the commit that it loads the unit; NULL: no check */
         /* filled in */
         char request_id[CTR_REQUEST_ID_MAX];
         struct isolate_user user;
         bool updated;            /* a previous version existed */
-        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit, when install rewrote it; else "" */
+        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit; else "" */
+        bool mount_changed;      /* install rewrote it */
 };
 
 /*
  * Installs or updates a container in both trees; see gear-install(1) for the
  * order of the steps, which makes a kill at any instant leave either the
  * previous state or the new one (plus unreferenced leftovers). 1 when a port
- * is taken or an environment is missing. Does not talk to systemd.
+ * is taken or an environment is missing. With a manager, it is reloaded
+ * after the commit (container_check_loads), and a unit it does not load is
+ * rolled back like any failure before the commit: the old version is current
+ * again, or a new container is gone.
  */
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
 
