@@ -67,24 +67,9 @@ void container_crash_point(const char *step)
                 raise(SIGKILL);
 }
 
-/*
- * Test hook: with GEAR_TEST_PAUSE=POINT and GEAR_TEST_PAUSE_FILE=PATH, the
- * process creates PATH on reaching POINT and waits (at most two minutes)
- * until it is removed, so a test can run another command at that instant.
- */
 void container_pause_point(const char *point)
 {
-        const char *at = getenv("GEAR_TEST_PAUSE"), *flag = getenv("GEAR_TEST_PAUSE_FILE");
-        int fd;
-
-        if (!at || !flag || strcmp(at, point))
-                return;
-        fd = open(flag, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return;
-        close(fd);
-        for (int i = 0; i < 12000 && access(flag, F_OK) == 0; i++)
-                usleep(10000);
+        test_pause_point(point);
 }
 
 int container_exists(struct gear_tree *t, const char *id, struct gear_err *e)
