@@ -182,7 +182,7 @@ static int flag_install(struct gear_tree *t, const char *id, struct install_stat
         int fd;
 
         container_versions_rel(id, dir);
-        snprintf(s->flag, sizeof s->flag, "%s/.installing", dir);
+        snprintf(s->flag, sizeof s->flag, "%s/" CTR_FLAG, dir);
         if (mkdirat(t->ctr.fd, dir, 0755) == 0)
                 s->made_dir = true;
         else if (errno != EEXIST)
@@ -373,6 +373,26 @@ static void specs_free(const char **v, size_t n)
         free(v);
 }
 
+/*
+ * Written into the .installing flag before the install makes the
+ * container's own environment file, so that gear-clean, finding the
+ * flag of a new container that an install killed before its commit,
+ * removes the file with the rest and never one that was there before.
+ */
+static void flag_env_made(struct gear_tree *t, struct ctr_install *in, struct install_state *s)
+{
+        int fd;
+
+        if (in->env_id && strcmp(in->env_id, in->id))
+                return;
+        fd = openat(t->ctr.fd, s->flag, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        /* a failed write only makes gear-clean leave the file: nothing is lost */
+        (void)write_all(fd, CTR_FLAG_ENV "\n", strlen(CTR_FLAG_ENV) + 1);
+        close(fd);
+}
+
 /* the environment file: --env-id's, or the container's own (created empty when missing) */
 static int write_env(struct gear_tree *t, struct ctr_install *in, struct install_state *s, struct gear_err *e)
 {
@@ -396,6 +416,7 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                         return gear_err_sys(e, errno, "cannot read '%s/%s'", t->ctr.path, s->env_rel);
                 if (in->env_id)
                         return gear_err_set(e, GEAR_EXIT_NO, "no environment '%s'", in->env_id);
+                flag_env_made(t, in, s);
                 s->env_written = true;
                 return env_restore(t, s->env_rel, "", 0, e);
         }
@@ -404,6 +425,8 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                 return -1;
         gear_err_clear(e);
         s->env_existed = r == 0;
+        if (!s->env_existed)
+                flag_env_made(t, in, s);
         s->env_written = true;
         return env_update_locked(t, envid, in->env, true, e);
 }

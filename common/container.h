@@ -34,6 +34,9 @@
 #define CTR_SLICE_DEFAULT "container-small"
 #define CTR_ACTIVE_TARGET "container-active.target"
 #define CTR_TARGET "container.target"
+/* units/<ab>/<ID>/.installing, and its line when the install made the container's environment */
+#define CTR_FLAG ".installing"
+#define CTR_FLAG_ENV "env"
 
 struct gear_systemd;
 
