@@ -146,30 +146,18 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
         struct leftovers l = { t, dry_run, report, ud };
         _cleanup_closedir_ DIR *units = NULL;
         struct dirent *s;
-        int fd;
 
-        if (root_open(&t->ctr, 0, e) < 0)
-                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
-        fd = openat(t->ctr.fd, "units", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        if (!(units = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        while ((s = readdir(units))) {
+        if (container_units_open(t, &units, e) < 0)
+                return -1;
+        while (units && (s = readdir(units))) {
                 _cleanup_closedir_ DIR *shard = NULL;
                 _cleanup_free_ gear_id *ids = NULL;
                 _cleanup_close_ int lock = -1;
                 char rel[64];
                 size_t n = 0;
 
-                if (s->d_name[0] == '.' || strlen(s->d_name) != 2)
+                if (!(shard = container_shard_open(units, s->d_name)))
                         continue;
-                fd = openat(dirfd(units), s->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0 || !(shard = fdopendir(fd))) {
-                        if (fd >= 0)
-                                close(fd);
-                        continue;
-                }
                 if (shard_candidates(t, shard, s->d_name, &ids, &n, e) < 0)
                         return -1;
                 if (!n)

@@ -19,6 +19,7 @@
 #ifndef GEAR_CONTAINER_H
 #define GEAR_CONTAINER_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -56,6 +57,11 @@ int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e
 int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
 /* flock of units/<ab>/.lock; returns the fd that holds it */
 int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* units/ of the container tree into *units; NULL when there is none */
+int container_units_open(struct gear_tree *t, DIR **units, struct gear_err *e);
+/* the shard units/<name> of the open units/, NULL when name is not one (".", "..", ".lock") or is unreadable */
+DIR *container_shard_open(DIR *units, const char *name);
 
 /* every container of the tree, sorted; the caller frees *ids */
 int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
