@@ -11,6 +11,8 @@
  *   env        the environment file
  *   enable     UNITDIR/ctr-<ID>.service (dangling until the commit)
  *   commit     units/<ab>/ctr-<ID>.service swapped to the new version
+ *   check      with a manager: reloaded as needed, it must load the unit (and
+ *              the gear-fs unit), or the commit is undone with the rest
  *   boot       the start-on-boot link, when the unit says so
  *   release    ports the new version no longer lists
  *
@@ -109,7 +111,7 @@ struct install_state {
         char *env_old;              /* the environment before, to put back */
         size_t env_old_len;
         bool env_written, env_existed, linked;
-        int env_lock;               /* env_lock, held from the env step to the commit or the rollback */
+        int env_lock;               /* env_lock, held from the env step to the check or the rollback */
         bool made_dir;              /* units/<ab>/<ID> made by this call */
         bool interrupted;           /* an earlier install did not finish */
         bool checked;               /* the manager was asked to load the new unit */
