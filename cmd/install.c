@@ -52,13 +52,12 @@ static int install_one(struct gear_tree *tree, struct gear_systemd *m, struct ct
         memcpy(mine, ports, in.nports * sizeof *mine);
         in.ports = mine;
         in.id = id;
+        in.manager = m;
         if (container_install(tree, &in, &err) < 0)
                 return gear_fail(&err, "cannot install '%s'", id);
         for (size_t i = 0; i < in.nports; i++)
                 printf("%s\t%u\t%u\n", id, mine[i].internal, mine[i].external);
         fflush(stdout);
-        if (container_reload_if_loaded(m, id, in.mount_unit, &err) < 0)
-                return gear_fail(&err, "installed '%s' but", id);
         if (!in.start)
                 return 0;
         /* under the lock again: a delete since the install leaves nothing to start */

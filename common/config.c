@@ -249,13 +249,8 @@ int config_load_file(struct gear_config *c, const char *path, struct gear_err *e
 int config_load(struct gear_config *c, const struct gear_tree *t, struct gear_err *e)
 {
         char path[PATH_MAX];
-        size_t n = strlen(t->units.path), m = strlen(GEAR_UNIT_DIR);
 
-        /* tree_init made units.path as SYSROOT GEAR_UNIT_DIR */
-        if (n < m || strcmp(t->units.path + n - m, GEAR_UNIT_DIR))
-                return gear_err_set(e, GEAR_EXIT_SYS, "cannot find the sysroot of '%s'", t->units.path);
-        if ((size_t)snprintf(path, sizeof path, "%.*s%s", (int)(n - m), t->units.path, GEAR_CONF_FILE) >=
-            sizeof path)
+        if ((size_t)snprintf(path, sizeof path, "%s%s", t->sysroot, GEAR_CONF_FILE) >= sizeof path)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "GEAR_SYSROOT is too long");
         return config_load_file(c, path, e);
 }

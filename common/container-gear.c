@@ -10,6 +10,7 @@
 
 #include "container-gear.h"
 #include "container.h"
+#include "digest.h"
 #include "fsutil.h"
 #include "gearfs.h"
 #include "image.h"
@@ -71,6 +72,39 @@ static void unit_escape(const char *s, char *buf, size_t size)
         buf[n] = 0;
 }
 
+/*
+ * gear-fs-<NAME:TAG escaped>.service, or when that is longer than the 255
+ * bytes systemd takes, the escaped NAME cut to fit (never inside an escape),
+ * "_" and 32 hex digits of the SHA-256 of "NAME:TAG": such a name holds no
+ * ':', so it is never that of another reference, and the digest tells apart
+ * the references it shortens.
+ */
+static int mount_unit_name(const struct image_ref *ref, char *buf, size_t size, struct gear_err *e)
+{
+        const size_t room = CTR_GEAR_UNIT_MAX - strlen("gear-fs-.service"), hash = 32;
+        char full[IMAGE_NAME_MAX + IMAGE_TAG_MAX + 2], esc[PATH_MAX / 2];
+        digest_hex hex;
+        size_t n;
+
+        snprintf(full, sizeof full, "%s:%s", ref->name, ref->tag);
+        unit_escape(full, esc, sizeof esc);
+        if (strlen(esc) <= room) {
+                snprintf(buf, size, "gear-fs-%s.service", esc);
+                return 0;
+        }
+        if (digest_buf(full, strlen(full), hex, e) < 0)
+                return -1;
+        unit_escape(ref->name, esc, sizeof esc);
+        n = room - hash - 1;
+        for (size_t i = n - 3; i < n; i++)
+                if (esc[i] == '\\') {
+                        n = i;
+                        break;
+                }
+        snprintf(buf, size, "gear-fs-%.*s_%.*s.service", (int)n, esc, (int)hash, hex);
+        return 0;
+}
+
 static int push_strings(struct gear_strv *v, json_t *a, const char *what, struct gear_err *e)
 {
         size_t i;
@@ -111,6 +145,16 @@ static int read_config(struct ctr_gear *g, json_t *config, struct gear_err *e)
                 return -1;
         if (g->command.n == 0)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "image '%s' has no entrypoint and no cmd", g->ref);
+        /* before anything is made for the container: what its unit cannot hold */
+        for (size_t i = 0; i < g->command.n; i++)
+                if (unit_value_check(g->command.v[i], "command in the image config", e) < 0)
+                        return -1;
+        for (size_t i = 0; i < g->env.n; i++)
+                if (unit_value_check(g->env.v[i], "environment in the image config", e) < 0)
+                        return -1;
+        if ((g->workdir && unit_value_check(g->workdir, "working directory in the image config", e) < 0) ||
+            (g->user && unit_value_check(g->user, "user in the image config", e) < 0))
+                return -1;
         return 0;
 }
 
@@ -120,7 +164,7 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
         _cleanup_free_ char *text = NULL, *old = NULL;
         struct image_ref ref;
         struct image im = { .dfd = -1 };
-        char esc[PATH_MAX / 2], rel[PATH_MAX];
+        char rel[PATH_MAX];
         size_t len, old_len = 0;
         int r;
 
@@ -144,8 +188,8 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
         if (r < 0)
                 return -1;
 
-        unit_escape(g->ref, esc, sizeof esc);
-        snprintf(g->mount_unit, sizeof g->mount_unit, "gear-fs-%s.service", esc);
+        if (mount_unit_name(&ref, g->mount_unit, sizeof g->mount_unit, e) < 0)
+                return -1;
         snprintf(g->lower, sizeof g->lower, "%s/mnt/%s/%s", t->img.path, ref.name, ref.tag);
         snprintf(g->upper, sizeof g->upper, "%s/containers/%s/upper", t->img.path, id);
         snprintf(g->work, sizeof g->work, "%s/containers/%s/work", t->img.path, id);
@@ -162,7 +206,7 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
                 if (mkdir_p_at(t->img.fd, rel, 0755, e) < 0)
                         return -1;
         }
-        if (unit_render_gear_fs(g->ref, g->lower, conf->gear_bin, getenv("GEAR_SYSROOT"), &text, &len, e) < 0)
+        if (unit_render_gear_fs(g->ref, g->lower, conf->gear_bin, t->sysroot, &text, &len, e) < 0)
                 return -1;
         /* shared by the image's containers: rewritten only when it changes */
         r = read_file(&t->units, g->mount_unit, 65536, &old, &old_len, e);

@@ -11,10 +11,12 @@
 #include "unit.h"
 
 #define CTR_GEAR_PREFIX "gear:"
+/* the longest unit name systemd takes */
+#define CTR_GEAR_UNIT_MAX 255
 
 struct ctr_gear {
         char ref[PATH_MAX];          /* "NAME:TAG" */
-        char mount_unit[PATH_MAX];   /* gear-fs-<NAME:TAG escaped>.service */
+        char mount_unit[PATH_MAX];   /* gear-fs-<NAME:TAG escaped>.service, shortened past 255 bytes */
         char lower[PATH_MAX];        /* IMG/mnt/NAME/TAG */
         char upper[PATH_MAX], work[PATH_MAX], merged[PATH_MAX]; /* IMG/containers/ID/... */
         struct gear_strv command, env;

@@ -11,6 +11,8 @@
  *   env        the environment file
  *   enable     UNITDIR/ctr-<ID>.service (dangling until the commit)
  *   commit     units/<ab>/ctr-<ID>.service swapped to the new version
+ *   check      with a manager: reloaded as needed, it must load the unit (and
+ *              the gear-fs unit), or the commit is undone with the rest
  *   boot       the start-on-boot link, when the unit says so
  *   release    ports the new version no longer lists
  *
@@ -34,7 +36,7 @@
 
 #include "config.h"
 #include "container-gear.h"
-#include "container.h"
+#include "container-run.h"
 #include "fsutil.h"
 #include "keys.h"
 #include "unit.h"
@@ -109,9 +111,10 @@ struct install_state {
         char *env_old;              /* the environment before, to put back */
         size_t env_old_len;
         bool env_written, env_existed, linked;
-        int env_lock;               /* env_lock, held from the env step to the commit or the rollback */
+        int env_lock;               /* env_lock, held from the env step to the check or the rollback */
         bool made_dir;              /* units/<ab>/<ID> made by this call */
         bool interrupted;           /* an earlier install did not finish */
+        bool checked;               /* the manager was asked to load the new unit */
         char env_rel[ENV_PATH_MAX];
         char flag[CTR_PATH_MAX];    /* units/<ab>/<ID>/.installing */
 };
@@ -154,6 +157,21 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
         }
 }
 
+/* a commit the manager refused: the old version current again, or none */
+static void uncommit(struct gear_tree *t, const char *id, const char *old_request_id)
+{
+        struct gear_err ignore = {0};
+        char unit[CTR_PATH_MAX];
+
+        if (old_request_id && *old_request_id && container_commit(t, id, old_request_id, &ignore) == 0)
+                return;
+        gear_err_clear(&ignore);
+        container_unit_rel(id, unit);
+        if (!old_request_id && unlinkat(t->ctr.fd, unit, 0) == 0)
+                fsync_parent(&t->ctr, unit, &ignore);
+        gear_err_clear(&ignore);
+}
+
 /*
  * units/<ab>/<ID>/.installing exists while an install runs, so the next
  * install knows when one was interrupted and looks for the ports it left.
@@ -166,7 +184,7 @@ static int flag_install(struct gear_tree *t, const char *id, struct install_stat
         int fd;
 
         container_versions_rel(id, dir);
-        snprintf(s->flag, sizeof s->flag, "%s/.installing", dir);
+        snprintf(s->flag, sizeof s->flag, "%s/" CTR_FLAG, dir);
         if (mkdirat(t->ctr.fd, dir, 0755) == 0)
                 s->made_dir = true;
         else if (errno != EEXIST)
@@ -357,6 +375,26 @@ static void specs_free(const char **v, size_t n)
         free(v);
 }
 
+/*
+ * Written into the .installing flag before the install makes the
+ * container's own environment file, so that gear-clean, finding the
+ * flag of a new container that an install killed before its commit,
+ * removes the file with the rest and never one that was there before.
+ */
+static void flag_env_made(struct gear_tree *t, struct ctr_install *in, struct install_state *s)
+{
+        int fd;
+
+        if (in->env_id && strcmp(in->env_id, in->id))
+                return;
+        fd = openat(t->ctr.fd, s->flag, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        /* a failed write only makes gear-clean leave the file: nothing is lost */
+        (void)write_all(fd, CTR_FLAG_ENV "\n", strlen(CTR_FLAG_ENV) + 1);
+        close(fd);
+}
+
 /* the environment file: --env-id's, or the container's own (created empty when missing) */
 static int write_env(struct gear_tree *t, struct ctr_install *in, struct install_state *s, struct gear_err *e)
 {
@@ -380,6 +418,7 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                         return gear_err_sys(e, errno, "cannot read '%s/%s'", t->ctr.path, s->env_rel);
                 if (in->env_id)
                         return gear_err_set(e, GEAR_EXIT_NO, "no environment '%s'", in->env_id);
+                flag_env_made(t, in, s);
                 s->env_written = true;
                 return env_restore(t, s->env_rel, "", 0, e);
         }
@@ -388,6 +427,8 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                 return -1;
         gear_err_clear(e);
         s->env_existed = r == 0;
+        if (!s->env_existed)
+                flag_env_made(t, in, s);
         s->env_written = true;
         return env_update_locked(t, envid, in->env, true, e);
 }
@@ -405,8 +446,8 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                 return -1;
         if (ctr_gear_image(in->image) && ctr_gear_prepare(t, &conf, in->image, in->id, &gear, e) < 0)
                 return -1;
-        if (gear.mount_changed)
-                snprintf(in->mount_unit, sizeof in->mount_unit, "%s", gear.mount_unit);
+        snprintf(in->mount_unit, sizeof in->mount_unit, "%s", gear.mount_unit);
+        in->mount_changed = gear.mount_changed;
         ports = calloc(in->nports ? in->nports : 1, sizeof *ports);
         if (!ports)
                 return gear_err_sys(e, ENOMEM, "cannot render the unit");
@@ -495,6 +536,13 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         container_crash_point("enable");
         if (container_commit(t, in->id, in->request_id, e) < 0)
                 return -1;
+        if (in->manager) {
+                s->checked = true;
+                if (container_check_loads(in->manager, in->id, in->mount_unit, in->mount_changed, e) < 0) {
+                        uncommit(t, in->id, in->updated ? old.request_id : NULL);
+                        return -1;
+                }
+        }
         /* committed: nothing is rolled back from here on */
         *s->version = 0;
         s->env_written = s->linked = s->made_dir = false;
@@ -548,6 +596,12 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
         if (r < 0) {
                 rollback(t, in->id, &s);
                 install_state_done(&s);
+                /* the manager forgets the unit it refused, or takes the old one back */
+                if (s.checked) {
+                        struct gear_err ignore = {0};
+                        systemd_reload(in->manager, &ignore);
+                        gear_err_clear(&ignore);
+                }
                 return r;
         }
         install_state_done(&s);

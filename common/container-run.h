@@ -42,6 +42,14 @@ int container_start_unit(struct gear_systemd *m, const char *id, bool restart, s
  */
 int container_reload_if_loaded(struct gear_systemd *m, const char *id, const char *also, struct gear_err *e);
 
+/*
+ * After an install's commit: reloads the manager as container_reload_if_loaded
+ * does (mount_unit counts when mount_changed), then checks that it loads the
+ * container's unit and mount_unit (NULL or "" for none); 111 when it does not.
+ */
+int container_check_loads(struct gear_systemd *m, const char *id, const char *mount_unit, bool mount_changed,
+                          struct gear_err *e);
+
 /* "ctr-ID.service: failed (failed), result 'exit-code'..." and the last journal lines */
 int container_failure_text(struct gear_systemd *m, const char *id, char **out, size_t *len);
 

@@ -32,6 +32,32 @@ int container_reload_if_loaded(struct gear_systemd *m, const char *id, const cha
         return r < 0 ? -1 : r ? systemd_reload(m, e) : 0;
 }
 
+static int must_load(struct gear_systemd *m, const char *unit, struct gear_err *e)
+{
+        struct systemd_unit_info info;
+
+        if (systemd_unit_info(m, unit, &info, e) < 0)
+                return -1;
+        if (strcmp(info.load_state, "loaded"))
+                return gear_err_set(e, GEAR_EXIT_SYS,
+                                    "the service manager cannot load '%s': %s (systemd-analyze verify tells why)",
+                                    unit, info.load_state);
+        return 0;
+}
+
+int container_check_loads(struct gear_systemd *m, const char *id, const char *mount_unit, bool mount_changed,
+                          struct gear_err *e)
+{
+        char unit[CTR_PATH_MAX];
+
+        container_unit_name(id, unit);
+        if (container_reload_if_loaded(m, id, mount_changed ? mount_unit : NULL, e) < 0)
+                return -1;
+        if (mount_unit && *mount_unit && must_load(m, mount_unit, e) < 0)
+                return -1;
+        return must_load(m, unit, e);
+}
+
 static int must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
 {
         int r = container_exists(t, id, e);

@@ -67,24 +67,9 @@ void container_crash_point(const char *step)
                 raise(SIGKILL);
 }
 
-/*
- * Test hook: with GEAR_TEST_PAUSE=POINT and GEAR_TEST_PAUSE_FILE=PATH, the
- * process creates PATH on reaching POINT and waits (at most two minutes)
- * until it is removed, so a test can run another command at that instant.
- */
 void container_pause_point(const char *point)
 {
-        const char *at = getenv("GEAR_TEST_PAUSE"), *flag = getenv("GEAR_TEST_PAUSE_FILE");
-        int fd;
-
-        if (!at || !flag || strcmp(at, point))
-                return;
-        fd = open(flag, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return;
-        close(fd);
-        for (int i = 0; i < 12000 && access(flag, F_OK) == 0; i++)
-                usleep(10000);
+        test_pause_point(point);
 }
 
 int container_exists(struct gear_tree *t, const char *id, struct gear_err *e)
@@ -117,35 +102,53 @@ static int by_id(const void *a, const void *b)
         return strcmp(a, b);
 }
 
+int container_units_open(struct gear_tree *t, DIR **units, struct gear_err *e)
+{
+        int fd;
+
+        *units = NULL;
+        if (root_open(&t->ctr, 0, e) < 0)
+                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
+        fd = openat(t->ctr.fd, "units", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
+        if (!(*units = fdopendir(fd)))
+                return close(fd), gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
+        return 0;
+}
+
+DIR *container_shard_open(DIR *units, const char *name)
+{
+        DIR *shard;
+        int fd;
+
+        if (name[0] == '.' || strlen(name) != 2)
+                return NULL;
+        fd = openat(dirfd(units), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        if (!(shard = fdopendir(fd)))
+                close(fd);
+        return shard;
+}
+
 int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e)
 {
         _cleanup_closedir_ DIR *units = NULL;
         _cleanup_free_ gear_id *v = NULL;
         size_t cap = 0, len = 0;
         struct dirent *s;
-        int fd;
 
         *ids = NULL;
         *n = 0;
-        if (root_open(&t->ctr, 0, e) < 0)
-                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
-        fd = openat(t->ctr.fd, "units", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        if (!(units = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/units'", t->ctr.path);
-        while ((s = readdir(units))) {
+        if (container_units_open(t, &units, e) < 0)
+                return -1;
+        while (units && (s = readdir(units))) {
                 _cleanup_closedir_ DIR *shard = NULL;
                 struct dirent *de;
 
-                if (s->d_name[0] == '.' || strlen(s->d_name) != 2)
+                if (!(shard = container_shard_open(units, s->d_name)))
                         continue;
-                fd = openat(dirfd(units), s->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0 || !(shard = fdopendir(fd))) {
-                        if (fd >= 0)
-                                close(fd);
-                        continue;
-                }
                 while ((de = readdir(shard))) {
                         gear_id id;
 

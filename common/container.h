@@ -19,6 +19,7 @@
 #ifndef GEAR_CONTAINER_H
 #define GEAR_CONTAINER_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,11 @@
 #define CTR_SLICE_DEFAULT "container-small"
 #define CTR_ACTIVE_TARGET "container-active.target"
 #define CTR_TARGET "container.target"
+/* units/<ab>/<ID>/.installing, and its line when the install made the container's environment */
+#define CTR_FLAG ".installing"
+#define CTR_FLAG_ENV "env"
+
+struct gear_systemd;
 
 /* units/<ab>/ctr-<id>.service */
 void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
@@ -51,6 +57,11 @@ int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e
 int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
 /* flock of units/<ab>/.lock; returns the fd that holds it */
 int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* units/ of the container tree into *units; NULL when there is none */
+int container_units_open(struct gear_tree *t, DIR **units, struct gear_err *e);
+/* the shard units/<name> of the open units/, NULL when name is not one (".", "..", ".lock") or is unreadable */
+DIR *container_shard_open(DIR *units, const char *name);
 
 /* every container of the tree, sorted; the caller frees *ids */
 int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
@@ -80,18 +91,23 @@ struct ctr_install {
         size_t nvolumes;
         bool isolate;
         bool start;              /* record and link it as started */
+        struct gear_systemd *manager; /* checks after the commit that it loads the unit; NULL: no check */
         /* filled in */
         char request_id[CTR_REQUEST_ID_MAX];
         struct isolate_user user;
         bool updated;            /* a previous version existed */
-        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit, when install rewrote it; else "" */
+        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit; else "" */
+        bool mount_changed;      /* install rewrote it */
 };
 
 /*
  * Installs or updates a container in both trees; see gear-install(1) for the
  * order of the steps, which makes a kill at any instant leave either the
  * previous state or the new one (plus unreferenced leftovers). 1 when a port
- * is taken or an environment is missing. Does not talk to systemd.
+ * is taken or an environment is missing. With a manager, it is reloaded
+ * after the commit (container_check_loads), and a unit it does not load is
+ * rolled back like any failure before the commit: the old version is current
+ * again, or a new container is gone.
  */
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
 

@@ -1,12 +1,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,4 +239,67 @@ bool tmp_is_stale(int dfd, const char *name, unsigned age)
         if (st.st_mtime + (time_t)age > time(NULL))
                 return false;
         return flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
+/* openat_beneath without openat2 (ENOSYS, or a filter that refuses it): one component at a time */
+static int open_by_components(int dfd, const char *rel, int flags)
+{
+        char buf[PATH_MAX], *p, *slash;
+        int cur = dfd, fd;
+
+        if ((size_t)snprintf(buf, sizeof buf, "%s", rel) >= sizeof buf)
+                return errno = ENAMETOOLONG, -1;
+        for (p = buf; (slash = strchr(p, '/')); p = slash + 1) {
+                *slash = 0;
+                if (!strcmp(p, ".."))
+                        fd = (errno = EXDEV, -1);
+                else
+                        fd = openat(cur, *p ? p : ".", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (cur != dfd) {
+                        int err = errno;
+                        close(cur);
+                        errno = err;
+                }
+                if (fd < 0)
+                        return -1;
+                cur = fd;
+        }
+        if (!strcmp(p, ".."))
+                fd = (errno = EXDEV, -1);
+        else
+                fd = openat(cur, *p ? p : ".", flags | O_NOFOLLOW | O_CLOEXEC);
+        if (cur != dfd) {
+                int err = errno;
+                close(cur);
+                errno = err;
+        }
+        return fd;
+}
+
+int openat_beneath(int dfd, const char *rel, int flags)
+{
+        struct open_how how = {
+                .flags = (unsigned)(flags | O_NOFOLLOW | O_CLOEXEC),
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        };
+        long fd = syscall(SYS_openat2, dfd, rel, &how, sizeof how);
+
+        if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+                return open_by_components(dfd, rel, flags);
+        return (int)fd;
+}
+
+void test_pause_point(const char *point)
+{
+        const char *at = getenv("GEAR_TEST_PAUSE"), *flag = getenv("GEAR_TEST_PAUSE_FILE");
+        int fd;
+
+        if (!at || !flag || strcmp(at, point))
+                return;
+        fd = open(flag, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        close(fd);
+        for (int i = 0; i < 12000 && access(flag, F_OK) == 0; i++)
+                usleep(10000);
 }

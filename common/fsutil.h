@@ -43,6 +43,22 @@ bool tmp_is_stale(int dfd, const char *name, unsigned age);
 /* fsync the directory holding rel */
 int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e);
 
+/*
+ * openat of rel below dfd that follows no symbolic link at all, nor ".."
+ * out of dfd (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, or one
+ * component at a time with O_NOFOLLOW where openat2 is missing); -1 and
+ * errno (ELOOP for a symlink on the way) on failure. O_NOFOLLOW and
+ * O_CLOEXEC are added to flags.
+ */
+int openat_beneath(int dfd, const char *rel, int flags);
+
+/*
+ * Test hook: with GEAR_TEST_PAUSE=POINT and GEAR_TEST_PAUSE_FILE=PATH, the
+ * process creates PATH on reaching POINT and waits (at most two minutes)
+ * until it is removed, so a test can run another command at that instant.
+ */
+void test_pause_point(const char *point);
+
 /* directory part of rel into buf ("." when none) */
 void path_dirname(const char *rel, char *buf, size_t n);
 

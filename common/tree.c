@@ -24,17 +24,20 @@ static int root_set(struct gear_root *r, const char *sysroot, const char *path, 
 int tree_init(struct gear_tree *t, struct gear_err *e)
 {
         const char *env = getenv("GEAR_SYSROOT");
-        char sysroot[PATH_MAX] = "";
+        char *sysroot = t->sysroot;
         size_t n;
 
+        sysroot[0] = 0;
         if (env && *env) {
                 if (*env != '/') {
-                        if (!getcwd(sysroot, sizeof sysroot - 1))
+                        while (env[0] == '.' && env[1] == '/')
+                                env += 2 + strspn(env + 2, "/");
+                        if (!getcwd(sysroot, sizeof t->sysroot - 1))
                                 return gear_err_sys(e, errno, "cannot resolve GEAR_SYSROOT '%s'", env);
                         strcat(sysroot, "/");
                 }
                 n = strlen(sysroot);
-                if (n + strlen(env) >= sizeof sysroot)
+                if (n + strlen(env) >= sizeof t->sysroot)
                         return gear_err_set(e, GEAR_EXIT_USAGE, "GEAR_SYSROOT is too long");
                 strcpy(sysroot + n, env);
                 for (n = strlen(sysroot); n > 1 && sysroot[n - 1] == '/'; n--)

@@ -19,6 +19,7 @@ struct gear_root {
 };
 
 struct gear_tree {
+        char sysroot[PATH_MAX]; /* GEAR_SYSROOT made absolute (against the working directory), or "" */
         struct gear_root ctr;   /* container tree */
         struct gear_root img;   /* image tree */
         struct gear_root units; /* systemd's unit directory */
@@ -26,7 +27,8 @@ struct gear_tree {
 
 enum { ROOT_CREATE = 1 };
 
-/* fills the paths from GEAR_SYSROOT; opens nothing */
+/* fills the paths from GEAR_SYSROOT (a relative one is taken from the working
+   directory, once: every path and unit gear writes is absolute); opens nothing */
 int tree_init(struct gear_tree *t, struct gear_err *e);
 void tree_done(struct gear_tree *t);
 /* opens (and with ROOT_CREATE makes) a root; -ENOENT (code 1) when it is missing.

@@ -84,8 +84,71 @@ static size_t placeholder(const char *p)
         return n && p[1 + n] == '@' ? n : 0;
 }
 
+/*
+ * The length of the character at s as systemd's unit file parser takes it
+ * (utf8_encoded_valid_unichar): shortest form, no surrogate, at most
+ * U+10FFFF, no noncharacter (U+FDD0..U+FDEF, U+xxFFFE, U+xxFFFF); 0 when
+ * it is not one. A line holding anything else is dropped with the unit.
+ */
+static size_t utf8_char(const unsigned char *s)
+{
+        static const unsigned min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+        size_t n = *s < 0x80 ? 1 : *s >= 0xc0 && *s < 0xe0 ? 2 : *s >= 0xe0 && *s < 0xf0 ? 3 :
+                   *s >= 0xf0 && *s < 0xf8 ? 4 : 0;
+        unsigned c;
+
+        if (n <= 1)
+                return n;
+        c = *s & (0x7f >> n);
+        for (size_t i = 1; i < n; i++) {
+                if ((s[i] & 0xc0) != 0x80)
+                        return 0;
+                c = c << 6 | (s[i] & 0x3f);
+        }
+        if (c < min[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) || (c >= 0xfdd0 && c <= 0xfdef) ||
+            (c & 0xfffe) == 0xfffe)
+                return 0;
+        return n;
+}
+
+bool unit_utf8_valid(const char *s)
+{
+        for (size_t n; *s; s += n)
+                if (!(n = utf8_char((const unsigned char *)s)))
+                        return false;
+        return true;
+}
+
+/*
+ * Refused rather than escaped: the manager loads "\\xNN" of such bytes in an
+ * Exec line, but then cannot send the command line over D-Bus, so that
+ * systemctl show and status fail for the unit. Shown with the bytes escaped.
+ */
+static int not_utf8(const char *s, const char *what, struct gear_err *e)
+{
+        char shown[UNIT_VALUE_MAX * 4];
+        size_t o = 0, n;
+
+        for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < sizeof shown; p += n) {
+                n = utf8_char(p);
+                if (n && o + n < sizeof shown) {
+                        memcpy(shown + o, p, n);
+                        o += n;
+                } else {
+                        o += snprintf(shown + o, sizeof shown - o, "\\x%02x", *p);
+                        n = 1;
+                }
+        }
+        shown[o] = 0;
+        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s': not UTF-8 as systemd takes it", what, shown);
+}
+
 static bool value_ok(const char *s, const char *what, struct gear_err *e)
 {
+        if (!unit_utf8_valid(s)) {
+                not_utf8(s, what, e);
+                return false;
+        }
         for (const char *p = s; *p; p++)
                 if ((unsigned char)*p < 0x20 || *p == 0x7f) {
                         gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s': control character", what, s);
@@ -97,6 +160,11 @@ static bool value_ok(const char *s, const char *what, struct gear_err *e)
                 return false;
         }
         return true;
+}
+
+int unit_value_check(const char *s, const char *what, struct gear_err *e)
+{
+        return value_ok(s, what, e) ? 0 : -1;
 }
 
 static void put_escaped(FILE *f, const char *s, enum ctx ctx)
@@ -113,7 +181,7 @@ static void put_escaped(FILE *f, const char *s, enum ctx ctx)
                 else if (c == '$')
                         fputs("$$", f);
                 else if (isalnum(c) || c >= 0x80 || strchr("_./:,=+@-[]", c))
-                        fputc(c, f);
+                        fputc(c, f); /* UTF-8: render_line checked it */
                 else
                         fprintf(f, "\\x%02x", c);
         }
@@ -163,6 +231,8 @@ static int render_line(FILE *f, const char *line, size_t len, enum ctx ctx, cons
                                 continue;
                         }
                         v = value_find(vs, line + i + 1, n);
+                        if (!unit_utf8_valid(v->v[v->list ? k : 0]))
+                                return not_utf8(v->v[v->list ? k : 0], "value", e);
                         put_escaped(f, v->v[v->list ? k : 0], ctx);
                         i += n + 1;
                 }

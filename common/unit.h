@@ -2,6 +2,7 @@
 #ifndef GEAR_UNIT_H
 #define GEAR_UNIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -53,13 +54,19 @@ struct unit_spec {
  * PUBLISH, PORT_MAPPING, ENV_FILE, USER, MCS_LEVEL, VOLUME) is written once
  * per element and dropped when the list is empty.  Values are escaped for
  * their key: Exec* lines get systemd command-line escapes, X-* lines are
- * written as they are (for grep and cut), others get '%' doubled.  Comment
- * lines are copied.
+ * written as they are (for grep and cut), others get '%' doubled.  A value
+ * that is not UTF-8 as systemd takes it (unit_utf8_valid) is refused (100).
+ * Comment lines are copied.
  */
 extern const char unit_template[];
 /* share/units/ctr-gear.service.in and gear-fs-image.service.in */
 extern const char unit_gear_template[];
 extern const char unit_gear_fs_template[];
+
+/* s is UTF-8 as systemd's unit file parser wants it (no noncharacters either) */
+bool unit_utf8_valid(const char *s);
+/* a value a unit can hold: that UTF-8, no control character, short enough; else 100 naming what */
+int unit_value_check(const char *s, const char *what, struct gear_err *e);
 
 /* the unit text into *out (malloc'd, NUL-terminated); 100 on invalid input */
 int unit_render(const struct unit_spec *s, char **out, size_t *len, struct gear_err *e);

@@ -25,6 +25,21 @@ leftovers_only() {
 		>diff.bad
 	test_must_fail test -s diff.bad
 }
+# waiting_on LOCK: until some process waits for the flock of LOCK (30s at most)
+waiting_on() {
+	ino=$(stat -c %i "$1") &&
+	i=0 &&
+	while ! grep -E -q -- "-> FLOCK +ADVISORY +WRITE +[0-9]+ +[0-9a-f]+:[0-9a-f]+:$ino " /proc/locks; do
+		i=$((i + 1)) && test $i -lt 300 || { echo "nobody waits for '$1'" >&2; return 1; }
+		sleep 0.1
+	done
+}
+# no_data_dirs FILE: FILE without data/ and data/t1/, which a volume leaves
+no_data_dirs() {
+	grep -v -e " \./var/lib/containers/data $" -e " \./var/lib/containers/data/t1 $" "$1"
+}
+PAUSE="$TRASH_DIRECTORY/pause"
+test_atexit 'rm -f "$PAUSE"; wait'
 test_atexit 'userdel ctr-t14a; userdel ctr-t14b'
 test_atexit 'gear-test-systemd stop "$SD"'
 
@@ -66,6 +81,75 @@ for step in ports user version env enable; do
 		test_must_fail test -s left
 	'
 done
+
+test_expect_success 'a new install killed before its commit: gear-clean --dry-run lists what it left, gear-clean removes it' '
+	test_tree_snapshot before &&
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=enable \
+		gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 8080:0 -v vol:/data \
+		$IMAGE t14c GREETING=crash &&
+	test -d "$CTR/data/t1/t14c/vol" &&
+	echo env >expect &&
+	test_cmp expect "$CTR/units/t1/t14c/.installing" &&
+	test_tree_snapshot after &&
+	g gear-clean --dry-run >out &&
+	cat >expect <<-EOF &&
+	install	$UNITDIR/ctr-t14c.service
+	install	$CTR/env/contents/t1/t14c
+	install	$CTR/data/t1/t14c
+	install	$CTR/units/t1/t14c
+	port	$CTR/ports/interfaces/1/414/41401
+	EOF
+	test_cmp expect out &&
+	test_tree_snapshot after.dry &&
+	test_cmp after after.dry &&
+	g gear-clean >out &&
+	test_cmp expect out &&
+	test_tree_snapshot cleaned &&
+	no_data_dirs before >before.nodata &&
+	no_data_dirs cleaned >cleaned.nodata &&
+	test_cmp before.nodata cleaned.nodata &&
+	g gear-clean >out &&
+	test_must_fail test -s out
+'
+
+test_expect_success 'an environment that was there before the killed install stays' '
+	g gear-set-env t14d KEEP=1 &&
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=enable \
+		gear-test-systemd run "$SD" gear-install --port-range $RANGE $IMAGE t14d &&
+	test_must_fail test -s "$CTR/units/t1/t14d/.installing" &&
+	g gear-clean >out &&
+	cat >expect <<-EOF &&
+	install	$UNITDIR/ctr-t14d.service
+	install	$CTR/units/t1/t14d
+	EOF
+	test_cmp expect out &&
+	echo KEEP=1 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14d" &&
+	rm "$CTR/env/contents/t1/t14d"
+'
+
+test_expect_success 'what an install that still runs wrote is not taken for leftovers' '
+	rm -f "$PAUSE" install.rc clean.rc &&
+	{ env GEAR_TEST_PAUSE=install:after-env GEAR_TEST_PAUSE_FILE="$PAUSE" \
+		gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 8080:0 -v vol:/data \
+		$IMAGE t14e GREETING=live >install.out 2>&1 && echo 0 >install.rc || echo $? >install.rc; } &
+	test_wait_file "$PAUSE" &&
+	{ g gear-clean >clean.out 2>&1 && echo 0 >clean.rc || echo $? >clean.rc; } &
+	waiting_on "$CTR/ports/.lock" &&
+	test -f "$CTR/units/t1/t14e/.installing" &&
+	test -f "$CTR/env/contents/t1/t14e" &&
+	test -d "$CTR/data/t1/t14e/vol" &&
+	rm "$PAUSE" &&
+	test_wait_file install.rc &&
+	test_wait_file clean.rc &&
+	test "$(cat install.rc) $(cat clean.rc)" = "0 0" &&
+	test_must_fail grep t14e clean.out &&
+	test -f "$CTR/units/t1/ctr-t14e.service" &&
+	echo GREETING=live >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14e" &&
+	test -d "$CTR/data/t1/t14e/vol" &&
+	g gear-delete t14e
+'
 
 for step in commit boot release; do
 	test_expect_success "first install killed at '$step': the container is installed" '

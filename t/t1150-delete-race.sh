@@ -8,14 +8,6 @@ PAUSE="$TRASH_DIRECTORY/pause"
 test_atexit 'rm -f "$PAUSE"; wait'
 test_atexit 'gear-test-systemd stop "$SD"'
 
-# wait_file FILE: until FILE exists (30s at most)
-wait_file() {
-	i=0
-	while ! test -e "$1"; do
-		i=$((i + 1)) && test $i -lt 300 || { echo "no '$1'" >&2; return 1; }
-		sleep 0.1
-	done
-}
 # waiting_or_done RCFILE LOCK: until the command that writes RCFILE ended or
 # some process waits for the flock of LOCK
 waiting_or_done() {
@@ -33,7 +25,7 @@ delete_paused() {
 	{ env GEAR_TEST_PAUSE=delete:after-stop GEAR_TEST_PAUSE_FILE="$PAUSE" \
 		gear-test-systemd run "$SD" gear-delete "$1" >delete.out 2>&1 &&
 		echo 0 >delete.rc || echo $? >delete.rc; } &
-	wait_file "$PAUSE"
+	test_wait_file "$PAUSE"
 }
 # in_background NAME CMD...: CMD in the manager's namespace; NAME.rc when it ends
 in_background() {
@@ -59,8 +51,8 @@ for verb in start restart; do
 		in_background '$verb' gear-'$verb' t15a &&
 		waiting_or_done '$verb'.rc "$CTR/units/t1/.lock" &&
 		rm "$PAUSE" &&
-		wait_file delete.rc &&
-		wait_file '$verb'.rc &&
+		test_wait_file delete.rc &&
+		test_wait_file '$verb'.rc &&
 		test "$(cat delete.rc)" = 0 &&
 		test "$(cat '$verb'.rc)" = 1 &&
 		echo "gear-'$verb': cannot '$verb' '\''t15a'\'': no container '\''t15a'\''" >expect &&
@@ -84,8 +76,8 @@ test_expect_success 'an install --start while a delete is past its stop: install
 	in_background install gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t15a GREETING=again &&
 	waiting_or_done install.rc "$CTR/units/t1/.lock" &&
 	rm "$PAUSE" &&
-	wait_file delete.rc &&
-	wait_file install.rc &&
+	test_wait_file delete.rc &&
+	test_wait_file install.rc &&
 	test "$(cat delete.rc)" = 0 &&
 	test "$(cat install.rc)" = 0 &&
 	printf "t15a\t8080\t42100\n" >expect &&
@@ -106,12 +98,12 @@ test_expect_success 'an install that fails after its environment step puts back 
 	{ env GEAR_TEST_PAUSE=install:after-env GEAR_TEST_PAUSE_FILE="$PAUSE" \
 		gear-test-systemd run "$SD" gear-install --env-id t15e $IMAGE v15b A=1 >a.out 2>a.err &&
 		echo 0 >a.rc || echo $? >a.rc; } &
-	wait_file "$PAUSE" &&
+	test_wait_file "$PAUSE" &&
 	in_background b gear-install --env-id t15e $IMAGE t15c B=2 &&
 	waiting_or_done b.rc "$CTR/env/contents/t1" &&
 	rm "$PAUSE" &&
-	wait_file a.rc &&
-	wait_file b.rc &&
+	test_wait_file a.rc &&
+	test_wait_file b.rc &&
 	test "$(cat a.rc)" = 111 &&
 	grep "^gear-install: cannot install '\''v15b'\'': cannot create '\''.*/ctr-v15b.service'\''" a.err &&
 	test "$(cat b.rc)" = 0 &&

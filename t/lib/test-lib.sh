@@ -105,3 +105,12 @@ test_fake_unit() {
 		for m in "$@"; do printf 'X-PortMapping=%s\n' "$m"; done
 	} >"$CTR/units/$(printf %.2s "$id")/ctr-$id.service"
 }
+
+# test_wait_file FILE: until FILE exists (30s at most)
+test_wait_file() {
+	i=0
+	while ! test -e "$1"; do
+		i=$((i + 1)) && test $i -lt 300 || { echo "no '$1'" >&2; return 1; }
+		sleep 0.1
+	done
+}

@@ -351,6 +351,31 @@ static int render_main(int argc, char **argv)
         return 0;
 }
 
+/* what systemd's unit file parser takes, as systemd-analyze verify tells */
+static void utf8_tests(void)
+{
+        static const struct { const char *s; bool valid; } cases[] = {
+                { "plain", true }, { "caf\xc3\xa9", true }, { "\xc2\x85", true }, { "\xe2\x80\xa8", true },
+                { "\xef\xbb\xbf", true }, { "\xef\xbf\xbd", true }, { "\xf0\x90\x80\x80", true },
+                { "\xf0\x9f\x98\x80", true }, { "\xf4\x80\x80\x80", true },
+                { "caf\xe9", false }, { "\xc3", false }, { "\xc0\x80", false }, { "\xc1\xbf", false },
+                { "\xe0\x80\x80", false }, { "\xed\xa0\x80", false }, { "\xef\xb7\x90", false },
+                { "\xef\xbf\xbe", false }, { "\xf3\xbf\xbf\xbf", false }, { "\xf4\x8f\xbf\xbf", false },
+                { "\xf4\x90\x80\x80", false }, { "\xf8\x88\x80\x80\x80", false }, { "\x80", false },
+        };
+        struct gear_err e = {0};
+        char what[128];
+
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+                snprintf(what, sizeof what, "case %zu is %sUTF-8 for systemd", i, cases[i].valid ? "" : "not ");
+                ok(unit_utf8_valid(cases[i].s) == cases[i].valid, what);
+        }
+        ok(unit_value_check("GREETING=caf\xef\xb7\x90", "environment", &e) < 0 && e.code == GEAR_EXIT_USAGE &&
+                   !strcmp(e.msg, "invalid environment 'GREETING=caf\\xef\\xb7\\x90': not UTF-8 as systemd takes it"),
+           "a value that is not shows its bytes escaped");
+        gear_err_clear(&e);
+}
+
 int main(int argc, char **argv)
 {
         if (argc > 1 && !strcmp(argv[1], "render"))
@@ -358,6 +383,7 @@ int main(int argc, char **argv)
         render_tests();
         error_tests();
         share_tests(argv[0]);
+        utf8_tests();
         printf("1..%d\n", count);
         return failed ? 1 : 0;
 }
