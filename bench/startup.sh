@@ -7,7 +7,9 @@
 # measured in the same run, the shared objects mapped when main starts (the
 # dynamic loader's list, as ldd counts it) and all the objects the command
 # has mapped when it ends (the dynamic loader's link maps, LD_DEBUG=files:
-# libraries loaded on demand included). Run as root, after make.
+# libraries loaded on demand included). GEAR_BENCH_BIN=DIR measures the
+# gear-* links in DIR instead of this build's (another build, to compare).
+# Run as root, after make.
 set -eu
 
 runs=${1:-300}
@@ -16,7 +18,7 @@ work=$(mktemp -d /tmp/gear-startup.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 export GEAR_SYSROOT="$work/root"
-B="$top/bin"
+B=${GEAR_BENCH_BIN:-$top/bin}
 id=benchstart1
 
 # a container that exists (its unit file), its environment, a key and ports
@@ -41,7 +43,7 @@ set -- \
 	"gear-clean --dry-run|$B/gear-clean --dry-run" \
 	"gear-images|$B/gear-images"
 
-at_main=$(LD_TRACE_LOADED_OBJECTS=1 "$top/gear" | grep -c .)
+at_main=$(LD_TRACE_LOADED_OBJECTS=1 "$B/gear" | grep -c .)
 cat_main=$(LD_TRACE_LOADED_OBJECTS=1 "$(command -v cat)" | grep -c .)
 printf '%-24s %10s %7s %8s %8s\n' command median_us ratio at_main at_end
 peer=
