@@ -17,7 +17,7 @@ GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lresolv -lpthread
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) $(DL_PKGS) 2>/dev/null) -lresolv -lpthread
 FUZZ_SECONDS ?= 10
 
-COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
+COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c))) $(patsubst %.S,%.o,$(wildcard common/*.S))
 CMD_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard cmd/*.c)))
 UNIT_BIN := $(patsubst %.c,%,$(sort $(wildcard t/unit/test-*.c)))
 FUZZ_BIN := $(patsubst %.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
@@ -27,6 +27,12 @@ all: gear bin/.stamp
 
 %.o: %.c
 	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# share/units/ built in: the only copy of the unit files
+UNIT_FILES := $(wildcard share/units/*.in share/units/*.target share/units/*.slice)
+common/unit-files.o fuzz/obj/unit-files.o: $(UNIT_FILES)
+%.o: %.S
+	$(CC) -c -o $@ $<
 
 common/libgear.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -48,10 +54,13 @@ t/unit/%: t/unit/%.c common/libgear.a
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
-FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c)))
+FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c))) fuzz/obj/unit-files.o
 fuzz/obj/%.o: common/%.c
 	@mkdir -p fuzz/obj
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+fuzz/obj/%.o: common/%.S
+	@mkdir -p fuzz/obj
+	clang -c -o $@ $<
 fuzz/libgear-fuzz.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 fuzz/%: fuzz/%.c fuzz/libgear-fuzz.a
