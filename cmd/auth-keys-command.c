@@ -45,9 +45,7 @@ int cmd_auth_keys_command(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (argc - optind != 1)
                 return gear_usage_error(usage, "want one USER");

@@ -49,9 +49,7 @@ int cmd_fs(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '-%c' needs an argument", optopt);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc - optind != 2)

@@ -53,9 +53,7 @@ int cmd_images(int argc, char **argv)
                         o.quiet = true;
                         break;
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc != optind)

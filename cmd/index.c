@@ -43,9 +43,7 @@ int cmd_index(int argc, char **argv)
                         lng = true;
                         break;
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc - optind != 1)

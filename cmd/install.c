@@ -150,9 +150,7 @@ int cmd_install(int argc, char **argv)
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
                         volumes_free(volumes, nvolumes);
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         in.volumes = volumes;
         in.nvolumes = nvolumes;

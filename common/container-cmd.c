@@ -27,9 +27,7 @@ static int parse_opts(int argc, char **argv, const char *usage, const char *shor
                         *flag = true;
                         continue;
                 }
-                if (optopt)
-                        return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                return gear_bad_option(usage, argv);
         }
         return -1;
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,4 +122,11 @@ int gear_usage_error(const char *usage, const char *fmt, ...)
         }
         fputs(usage, stderr);
         return GEAR_EXIT_USAGE;
+}
+
+int gear_bad_option(const char *usage, char **argv)
+{
+        if (optopt)
+                return gear_usage_error(usage, "unknown option '-%c'", optopt);
+        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
 }

@@ -34,5 +34,7 @@ void gear_warn(const char *fmt, ...) _printf_(1, 2);
 int gear_help(const char *usage);
 /* bad invocation: message and usage on stderr, returns 100 */
 int gear_usage_error(const char *usage, const char *fmt, ...) _printf_(2, 3);
+/* getopt found an option it does not know (optopt, or argv[optind - 1]): returns 100 */
+int gear_bad_option(const char *usage, char **argv);
 
 #endif

@@ -329,9 +329,7 @@ int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts
                 }
                 if (c == ':')
                         return gear_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
-                if (optopt)
-                        return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                return gear_bad_option(usage, argv);
         }
         return -1;
 }
