@@ -109,8 +109,8 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
                 if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
                         return gear_err_wrap(e, "in '%s'", img->path);
-                if (mkdirat(img->fd, sub, 0755) < 0 && errno != EEXIST)
-                        return gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, sub);
+                if (mkdir_synced_at(img->fd, sub, 0755, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", img->path);
                 if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
         }

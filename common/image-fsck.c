@@ -57,8 +57,8 @@ static int quarantine(struct fsck *f, const char *rel, const char *hex)
 {
         char to[sizeof STORE_CORRUPT_DIR + DIGEST_HEX_LEN + 2];
 
-        if (mkdirat(f->img->fd, STORE_CORRUPT_DIR, 0700) < 0 && errno != EEXIST)
-                return gear_err_sys(f->e, errno, "cannot create '%s/%s'", f->img->path, STORE_CORRUPT_DIR);
+        if (mkdir_synced_at(f->img->fd, STORE_CORRUPT_DIR, 0700, f->e) < 0)
+                return gear_err_wrap(f->e, "in '%s'", f->img->path);
         snprintf(to, sizeof to, STORE_CORRUPT_DIR "/%s", hex);
         if (renameat(f->img->fd, rel, f->img->fd, to) < 0)
                 return gear_err_sys(f->e, errno, "cannot move '%s' aside", rel);

@@ -143,8 +143,8 @@ static int fill(int dfd, const struct image_ref *r, struct itree *t, json_t *src
         char b1[24], b2[24], b3[24], b4[24];
         int ret = -1;
 
-        if (mkdirat(dfd, "blobs", 0755) < 0 || mkdirat(dfd, "blobs/sha256", 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create 'blobs/sha256'");
+        if (mkdir_p_at(dfd, "blobs/sha256", 0755, e) < 0)
+                return -1;
         if (index_write(t, &tar, &n, &res->sum, e) < 0 || digest_buf(tar, n, diff_id, e) < 0 ||
             gzip(tar, n, &gz, e) < 0 || write_blob(dfd, gz.p, gz.n, layer, e) < 0)
                 goto out;
@@ -183,6 +183,7 @@ int layout_write(const struct gear_root *img, const struct image_ref *r, const c
 {
         char dir[PATH_MAX];
         _cleanup_close_ int dfd = -1;
+        int k;
 
         snprintf(dir, sizeof dir, IMAGES_DIR "/%s", r->name);
         if (mkdir_p_at(img->fd, dir, 0755, e) < 0)
@@ -190,8 +191,10 @@ int layout_write(const struct gear_root *img, const struct image_ref *r, const c
         if ((size_t)snprintf(res->tmp, sizeof res->tmp, IMAGES_DIR "/%s/" GEAR_TMP_PREFIX "%s.%s", r->name,
                              r->tag, token) >= sizeof res->tmp)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "image name too long");
-        if (mkdirat(img->fd, res->tmp, 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, res->tmp);
+        if ((k = mkdir_synced_at(img->fd, res->tmp, 0755, e)) < 0)
+                return gear_err_wrap(e, "in '%s'", img->path);
+        if (!k)
+                return gear_err_sys(e, EEXIST, "cannot create '%s/%s'", img->path, res->tmp);
         dfd = openat(img->fd, res->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, res->tmp);

@@ -128,6 +128,7 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         struct image_ref tref;
         struct image im;
         struct stat st;
+        int k;
 
         *bytes = 0;
         if (r->kind == REMOTE_DIR) {
@@ -138,8 +139,10 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         }
         if (image_tmp(img, ref, rel, sizeof rel, tmp, sizeof tmp, e) < 0)
                 return -1;
-        if (mkdirat(img->fd, tmp, 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create '%s'", tmp);
+        if ((k = mkdir_synced_at(img->fd, tmp, 0755, e)) < 0)
+                return -1;
+        if (!k)
+                return gear_err_sys(e, EEXIST, "cannot create '%s'", tmp);
         if (r->kind == REMOTE_DIR) {
                 if (copy_layout(r->dir.fd, rel, img->fd, tmp, bytes, e) < 0 ||
                     access_list_copy(&r->dir, rel, img, tmp, e) < 0)
