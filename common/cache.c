@@ -163,3 +163,25 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                 return fd == -ENOENT ? gear_err_sys(e, ENOENT, "cannot open cached '%s'", hex) : fd;
         }
 }
+
+bool cache_lock_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        return n == 1 + 62 + 5 && name[0] == '.' && !strcmp(name + 63, ".lock") &&
+               strspn(name + 1, "0123456789abcdef") == 62;
+}
+
+int cache_lock_claim(int dfd, const char *name)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat a, b;
+
+        fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &a) < 0 || !S_ISREG(a.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -1;
+        /* its holder may have finished and removed it meanwhile: then it is not ours to remove */
+        if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                return -1;
+        return TAKE_FD(fd);
+}

@@ -174,11 +174,6 @@ fail:
         return -1;
 }
 
-const char *stage_token(const struct store_stage *s)
-{
-        return s->token;
-}
-
 bool stage_token_stale(const struct gear_root *img, const char *token)
 {
         char rel[PATH_MAX];
