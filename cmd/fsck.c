@@ -1,17 +1,19 @@
 /*
- * gear-fsck: checks the image tree: each object's content against its name,
- * each image's blobs and the objects its index names. One line per finding.
+ * gear-fsck: checks the image tree (or a directory store): each object's and
+ * each cached file's content against its name, each image's blobs and the
+ * objects its index names, and what killed commands left. One line per finding.
  */
 #include <getopt.h>
 #include <stdio.h>
 
 #include "../common/err.h"
 #include "../common/image.h"
+#include "../common/remote.h"
 #include "../common/tree.h"
 #include "commands.h"
 
 static const char usage[] =
-"usage: gear-fsck [-q] [--repair]\n";
+"usage: gear-fsck [-q] [--repair] [STORE]\n";
 
 static void report(const char *kind, const char *what, const char *detail, void *ud)
 {
@@ -35,7 +37,10 @@ int cmd_fsck(int argc, char **argv)
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct fsck_counts c;
-        bool repair = false, quiet = false;
+        struct fsck_opts o = {0};
+        struct remote *store = NULL;
+        const struct gear_root *root = &tree.img;
+        bool quiet = false;
         int opt;
 
         opterr = 0;
@@ -47,27 +52,42 @@ int cmd_fsck(int argc, char **argv)
                         quiet = true;
                         break;
                 case 'r':
-                        repair = true;
+                        o.repair = true;
                         break;
                 default:
                         return gear_bad_option(usage, argv);
                 }
         }
-        if (argc != optind)
+        if (argc > optind + 1)
                 return gear_usage_error(usage, "too many arguments");
-        if (tree_init(&tree, &err) < 0)
-                return gear_fail(&err, NULL);
-        if (root_open(&tree.img, 0, &err) < 0) {
-                if (err.code == GEAR_EXIT_NO)
-                        return GEAR_EXIT_OK; /* nothing to check */
-                return gear_fail(&err, NULL);
+        if (argc == optind + 1) {
+                /* a directory store: its objects and images, and what killed pushes left in it */
+                if (remote_open(argv[optind], &store, &err) < 0)
+                        return gear_fail(&err, NULL);
+                if (!(root = remote_dir(store))) {
+                        remote_free(store);
+                        return gear_usage_error(usage, "'%s' is not a directory store", argv[optind]);
+                }
+                o.store = true;
+        } else {
+                if (tree_init(&tree, &err) < 0)
+                        return gear_fail(&err, NULL);
+                if (root_open(&tree.img, 0, &err) < 0) {
+                        if (err.code == GEAR_EXIT_NO)
+                                return GEAR_EXIT_OK; /* nothing to check */
+                        return gear_fail(&err, NULL);
+                }
         }
-        if (image_fsck(&tree.img, repair, report, NULL, &c, &err) < 0)
-                return gear_fail(&err, "cannot check '%s'", tree.img.path);
+        if (image_fsck(root, &o, report, NULL, &c, &err) < 0) {
+                int k = gear_fail(&err, "cannot check '%s'", root->path);
+                remote_free(store);
+                return k;
+        }
+        remote_free(store);
         if (!quiet)
-                fprintf(stderr, "%s: %llu objects, %llu images: %llu corrupt, %llu missing, %llu bad images, "
-                        "%llu stale, %llu repaired\n", gear_prog, (unsigned long long)c.objects,
-                        (unsigned long long)c.images, (unsigned long long)c.corrupt,
+                fprintf(stderr, "%s: %llu objects, %llu cached files, %llu images: %llu corrupt, %llu missing, "
+                        "%llu bad images, %llu stale, %llu repaired\n", gear_prog, (unsigned long long)c.objects,
+                        (unsigned long long)c.cached, (unsigned long long)c.images, (unsigned long long)c.corrupt,
                         (unsigned long long)c.missing, (unsigned long long)c.bad_images,
                         (unsigned long long)c.stale, (unsigned long long)c.repaired);
         if (fflush(stdout))

@@ -61,26 +61,42 @@ static int keep_blob(struct tnode *n, const char *path, void *ud)
         return 0;
 }
 
-/* a mounted image (its gear-fs holds fs.lock): every content it has is kept */
+/*
+ * A mounted image (its gear-fs holds fs.lock): every content it has is kept.
+ * So for a generation a pull or a build replaced while it was mounted, under
+ * its temp name; a temp directory still being written does not read back yet.
+ */
 static int check_image(const char *rel, const struct image_ref *r, bool tmp, void *ud)
 {
         struct gc *g = ud;
         char lock[PATH_MAX + 16];
         _cleanup_close_ int fd = -1;
+        struct image_ref any = { .tag = "" };
         struct image im;
         struct itree *t;
         int ret;
 
-        if (tmp || !r)
+        if (!tmp && !r)
                 return 0;
         snprintf(lock, sizeof lock, "%s/" CACHE_MOUNT_LOCK, rel);
         if ((fd = openat(g->img->fd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
                 return 0;
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                 return 0;
-        g->res->mounted++;
-        if (image_open(g->img, r, &im, g->e) < 0)
+        if (tmp) {
+                /* images/NAME/.gear-tmp.*: NAME, for messages */
+                size_t k = strrchr(rel, '/') - rel;
+                if (k > strlen(IMAGES_DIR "/"))
+                        snprintf(any.name, sizeof any.name, "%.*s", (int)(k - strlen(IMAGES_DIR "/")),
+                                 rel + strlen(IMAGES_DIR "/"));
+                if (image_open_dir(g->img, rel, &any, &im, g->e) < 0) {
+                        gear_err_clear(g->e);
+                        return 0;
+                }
+        } else if (image_open(g->img, r, &im, g->e) < 0) {
                 return -1;
+        }
+        g->res->mounted++;
         ret = image_load_tree(&im, &t, g->e);
         image_close(&im);
         if (ret < 0)

@@ -109,8 +109,8 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
                 if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
                         return gear_err_wrap(e, "in '%s'", img->path);
-                if (mkdirat(img->fd, sub, 0755) < 0 && errno != EEXIST)
-                        return gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, sub);
+                if (mkdir_synced_at(img->fd, sub, 0755, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", img->path);
                 if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
                         return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
         }
@@ -162,4 +162,26 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                 fd = open_present(dfd, hex + 2, size, e);
                 return fd == -ENOENT ? gear_err_sys(e, ENOENT, "cannot open cached '%s'", hex) : fd;
         }
+}
+
+bool cache_lock_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        return n == 1 + 62 + 5 && name[0] == '.' && !strcmp(name + 63, ".lock") &&
+               strspn(name + 1, "0123456789abcdef") == 62;
+}
+
+int cache_lock_claim(int dfd, const char *name)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat a, b;
+
+        fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &a) < 0 || !S_ISREG(a.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -1;
+        /* its holder may have finished and removed it meanwhile: then it is not ours to remove */
+        if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                return -1;
+        return TAKE_FD(fd);
 }

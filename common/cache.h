@@ -47,6 +47,16 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                struct cache_result *res, struct gear_err *e);
 
 /*
+ * A fetch killed while it held its lock leaves public/<ab>/.<rest>.lock
+ * behind. cache_lock_claim gives an fd holding the lock file name (below
+ * public/<ab>, dfd) when nobody holds it: the caller may unlink it while it
+ * holds it, and waiters that opened it before try again with a new one. -1
+ * when a fetch holds it, or it is gone.
+ */
+bool cache_lock_name(const char *name);
+int cache_lock_claim(int dfd, const char *name);
+
+/*
  * gear-gc: removes cached contents that no mounted image needs, least
  * recently accessed (atime) first, until the cache holds at most max bytes.
  * A running gear-fs holds images/NAME/TAG/fs.lock shared; every content of

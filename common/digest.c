@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "digest.h"
 #include "dl-crypto.h"
@@ -68,4 +70,28 @@ bool digest_parse(const char *s, digest_hex hex)
                 return false;
         memcpy(hex, s, DIGEST_HEX_LEN + 1);
         return true;
+}
+
+int digest_fd(int fd, digest_hex hex, uint64_t *size, struct gear_err *e)
+{
+        struct digest dg = {0};
+        char buf[1 << 16];
+        ssize_t k;
+
+        *size = 0;
+        if (digest_init(&dg, e) < 0)
+                return -1;
+        while ((k = read(fd, buf, sizeof buf)) != 0) {
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        digest_done(&dg);
+                        return gear_err_sys(e, errno, "cannot read");
+                }
+                digest_update(&dg, buf, k);
+                *size += k;
+        }
+        digest_final(&dg, hex);
+        digest_done(&dg);
+        return 0;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -24,6 +25,8 @@ void digest_done(struct digest *d);
 
 /* one-shot digest of a buffer */
 int digest_buf(const void *buf, size_t n, digest_hex hex, struct gear_err *e);
+/* digest and size of what is left to read of fd */
+int digest_fd(int fd, digest_hex hex, uint64_t *size, struct gear_err *e);
 
 /* exactly 64 lowercase hex digits */
 bool digest_hex_valid(const char *s);

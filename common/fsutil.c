@@ -14,6 +14,37 @@
 
 #include "fsutil.h"
 
+/* fsync of the directory holding path (below dfd, or absolute) */
+static int fsync_dir_of(int dfd, const char *path)
+{
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        _cleanup_close_ int fd = -1;
+
+        if (!slash)
+                snprintf(dir, sizeof dir, ".");
+        else if (slash == path)
+                snprintf(dir, sizeof dir, "/");
+        else
+                snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+        fd = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+int mkdir_synced_at(int dfd, const char *path, mode_t mode, struct gear_err *e)
+{
+        int r;
+
+        if (mkdirat(dfd, path, mode) < 0)
+                return errno == EEXIST ? 0 : gear_err_sys(e, errno, "cannot create directory '%s'", path);
+        /* the new entry survives a crash before anything is written below it */
+        if ((r = fsync_dir_of(dfd, path)) < 0)
+                return gear_err_sys(e, -r, "cannot sync the directory holding '%s'", path);
+        return 1;
+}
+
 int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e)
 {
         char buf[PATH_MAX];
@@ -22,16 +53,20 @@ int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e)
         if (strlen(path) >= sizeof buf)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "path too long '%s'", path);
         strcpy(buf, path);
-        /* fast path: the directory usually exists */
-        if (mkdirat(dfd, buf, mode) == 0 || errno == EEXIST)
+        /* fast path: the directory usually exists, or only its last component is missing */
+        if (mkdirat(dfd, buf, mode) == 0) {
+                int r = fsync_dir_of(dfd, buf);
+                return r < 0 ? gear_err_sys(e, -r, "cannot sync the directory holding '%s'", buf) : 0;
+        }
+        if (errno == EEXIST)
                 return 0;
         for (p = buf + 1; ; p++) {
                 if (*p != '/' && *p)
                         continue;
                 char c = *p;
                 *p = 0;
-                if (mkdirat(dfd, buf, mode) < 0 && errno != EEXIST)
-                        return gear_err_sys(e, errno, "cannot create directory '%s'", buf);
+                if (mkdir_synced_at(dfd, buf, mode, e) < 0)
+                        return -1;
                 if (!c)
                         break;
                 *p = c;
@@ -60,8 +95,8 @@ int mkdir_private_at(int dfd, const char *rel, struct gear_err *e)
         path_dirname(rel, dir, sizeof dir);
         if (strcmp(dir, ".") && mkdir_p_at(dfd, dir, 0755, e) < 0)
                 return -1;
-        if (mkdirat(dfd, rel, 0700) < 0 && errno != EEXIST)
-                return gear_err_sys(e, errno, "cannot create directory '%s'", rel);
+        if (mkdir_synced_at(dfd, rel, 0700, e) < 0)
+                return -1;
         return dir_private_at(dfd, rel, e);
 }
 

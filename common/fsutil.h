@@ -12,6 +12,12 @@
 /* temporary files of interrupted writes start with this; gear-clean removes them */
 #define GEAR_TMP_PREFIX ".gear-tmp."
 
+/*
+ * A directory a tree gains is synced into its parent once made, before
+ * anything is written below it: mkdir_synced_at makes one (1: made, 0: it
+ * was there), mkdir_p_at every missing one of a path, each synced.
+ */
+int mkdir_synced_at(int dfd, const char *path, mode_t mode, struct gear_err *e);
 /* mkdir -p of a path relative to dfd (or absolute with AT_FDCWD) */
 int mkdir_p_at(int dfd, const char *path, mode_t mode, struct gear_err *e);
 /* a directory only root may enter: makes rel 0700 (its missing parents 0755), or

@@ -26,7 +26,13 @@ struct gfs_stats {
 struct gearfs {
         const struct gear_root *img;
         const struct gearfs_opts *o;
-        char image_dir[PATH_MAX];
+        /*
+         * The generation of images/NAME/TAG mounted, opened once: origin, map,
+         * access list and stats are its own even when a pull or a build
+         * replaces the tag meanwhile. lockfd holds its fs.lock shared.
+         */
+        struct gear_root dir;
+        int lockfd;
         struct itree *t;
         struct gfs_node *nodes; /* FUSE inode number i is nodes[i - 1]; the root is 1 */
         size_t n;

@@ -299,7 +299,7 @@ static void *prefetch_loop(void *ud)
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
         struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prefetch,
-                                    .nlist = fs->nprefetch, .tree = fs->t };
+                                    .nlist = fs->nprefetch, .tree = fs->t, .origin = &fs->origin };
         struct prefetch_stats ps;
         char msg[sizeof err.msg + 64];
 
@@ -333,15 +333,10 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         struct prefetch_thread pf = { .fs = &fs };
         pthread_t thread, pthread;
         bool mounted = false, started = false, prefetching = false;
-        char lockrel[PATH_MAX + 16];
-        _cleanup_close_ int lockfd = -1;
         int r = -1;
 
+        /* its fs.lock is held while mounted: gear-gc keeps every content of a locked image */
         if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || gfs_init(&fs, img, o, e) < 0)
-                goto out;
-        /* held while mounted: gear-gc keeps every content of a locked image */
-        snprintf(lockrel, sizeof lockrel, "%s/" CACHE_MOUNT_LOCK, fs.image_dir);
-        if ((lockfd = lock_file(img, lockrel, LOCK_SH, e)) < 0)
                 goto out;
         snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
                  o->ref.tag, o->allow_other ? ",allow_other" : "");

@@ -67,15 +67,19 @@ static int add(struct tnode *tn, const char *path, void *ud)
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
 {
         struct image im;
+        char rel[PATH_MAX];
         size_t count;
         int r;
 
-        *fs = (struct gearfs){ .img = img, .o = o };
+        *fs = (struct gearfs){ .img = img, .o = o, .dir.fd = -1, .lockfd = -1 };
         pthread_mutex_init(&fs->lock, NULL);
-        image_rel(&o->ref, fs->image_dir, sizeof fs->image_dir);
-        if (image_open(img, &o->ref, &im, e) < 0)
+        image_rel(&o->ref, rel, sizeof rel);
+        snprintf(fs->dir.path, sizeof fs->dir.path, "%s/%s", img->path, rel);
+        if (image_gen_attach(img, &o->ref, &im, &fs->lockfd, e) < 0)
                 return -1;
         r = image_load_tree(&im, &fs->t, e);
+        if (r == 0 && (fs->dir.fd = fcntl(im.dfd, F_DUPFD_CLOEXEC, 3)) < 0)
+                r = gear_err_sys(e, errno, "cannot open '%s'", fs->dir.path);
         image_close(&im);
         if (r < 0)
                 return -1;
@@ -90,10 +94,10 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* the walk starts at the root, so it becomes inode 1, and parents come before children */
         itree_walk(fs->t, add, fs);
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
-        if (origin_open(img, fs->image_dir, NULL, &fs->origin, e) < 0)
+        if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
         /* read before serving: this mount's own opens will replace the list */
-        if (o->prefetch && access_list_load(img, fs->image_dir, &fs->prefetch, &fs->nprefetch, e) < 0) {
+        if (o->prefetch && access_list_load(&fs->dir, ".", &fs->prefetch, &fs->nprefetch, e) < 0) {
                 char msg[sizeof e->msg + 16];
                 snprintf(msg, sizeof msg, "prefetch: %s", e->msg);
                 if (o->log)
@@ -116,6 +120,10 @@ void gfs_done(struct gearfs *fs)
         origin_close(&fs->origin);
         if (fs->t)
                 itree_free(fs->t);
+        /* a generation replaced while mounted goes with its last mount */
+        image_gen_detach(fs->img, &fs->o->ref, fs->dir.fd, fs->lockfd);
+        if (fs->dir.fd >= 0)
+                close(fs->dir.fd);
         pthread_mutex_destroy(&fs->lock);
 }
 
@@ -249,7 +257,7 @@ static int by_hex(const void *a, const void *b)
 
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
 {
-        char rel[PATH_MAX + 32], stats[768];
+        char stats[768];
         _cleanup_free_ char *list = NULL;
         _cleanup_free_ struct access_key *order = NULL;
         struct gfs_stats st;
@@ -295,11 +303,9 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                                 "\nprefetched_wire_bytes %" PRIu64 "\n",
                                 st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
-        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, fs->image_dir);
-        if (nlist && (r = atomic_write(fs->img, rel, list, nlist * 65, 0644, e)) < 0)
+        if (nlist && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
                 return r;
-        snprintf(rel, sizeof rel, "%s/" GEARFS_STATS, fs->image_dir);
-        if ((r = atomic_write(fs->img, rel, stats, len, 0644, e)) < 0)
+        if ((r = atomic_write(&fs->dir, GEARFS_STATS, stats, len, 0644, e)) < 0)
                 return r;
         fs->written = gen;
         return 0;

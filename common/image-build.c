@@ -52,7 +52,7 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         struct store_stage *stage = NULL;
         struct store_pool *pool = NULL;
         struct itree *tree = NULL;
-        struct layout_result lay = { .tmp = "" };
+        struct layout_result lay = { .tmp = "", .lock = -1 };
         struct refs refs = {0};
         _cleanup_close_ int lock = -1;
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -77,7 +77,7 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         }
         if (pool_wait(pool, e) < 0)
                 goto out;
-        if (layout_write(&t->img, &o->ref, stage_token(stage), tree, src.config, &lay, e) < 0)
+        if (layout_write(&t->img, &o->ref, tree, src.config, &lay, e) < 0)
                 goto out;
         if (itree_walk(tree, collect, &refs) < 0) {
                 gear_err_sys(e, ENOMEM, "cannot build");
@@ -86,7 +86,7 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         if (refs.n)
                 qsort(refs.hex, refs.n, sizeof *refs.hex, by_hex);
         /* objects first: an image in place never points at a missing object */
-        if (stage_commit(stage, referenced, &refs, e) < 0 || layout_commit(&t->img, &o->ref, lay.tmp, e) < 0)
+        if (stage_commit(stage, referenced, &refs, e) < 0 || image_commit(&t->img, &o->ref, lay.tmp, e) < 0)
                 goto out;
         lay.tmp[0] = 0;
         stage_stats(stage, &res->st);
@@ -96,6 +96,8 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
 out:
         if (lay.tmp[0])
                 store_rm_rf(t->img.fd, lay.tmp);
+        if (lay.lock >= 0)
+                close(lay.lock);
         free(refs.hex);
         pool_free(pool);
         stage_free(stage);

@@ -72,7 +72,7 @@ int access_list_read(const struct gear_root *img, const char *image_dir, char **
 
         *buf = NULL;
         *len = 0;
-        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, image_dir);
+        image_file_rel(image_dir, ACCESS_LIST_FILE, rel, sizeof rel);
         if (read_file(img, rel, ACCESS_LIST_MAX, buf, len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;
@@ -142,7 +142,7 @@ static int by_hex(const void *a, const void *b)
 
 struct prefetch_job {
         const struct gear_root *img;
-        struct origin origin;
+        struct origin *origin, own;
         const struct sized **todo;
         size_t n, next;
         const bool *stop;
@@ -169,7 +169,7 @@ static void *prefetch_worker(void *ud)
                 pthread_mutex_unlock(&j->lock);
                 if (!x)
                         return NULL;
-                fd = origin_cache_open(&j->origin, j->img, x->hex, x->size, &res, &e);
+                fd = origin_cache_open(j->origin, j->img, x->hex, x->size, &res, &e);
                 pthread_mutex_lock(&j->lock);
                 if (fd < 0) {
                         j->st.failed++;
@@ -195,36 +195,42 @@ static void *prefetch_worker(void *ud)
 int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
                    struct prefetch_stats *st, struct gear_err *e)
 {
-        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop };
+        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop,
+                                  .origin = o->origin };
         _cleanup_free_ digest_hex *own = NULL;
         const digest_hex *list = o->list;
         size_t nlist = o->nlist;
         struct sizes sz = {0};
         struct itree *own_tree = NULL, *t = o->tree;
-        struct image im;
+        struct image im = { .dfd = -1 };
+        /* what is not given is read from one generation of the image, opened once */
+        struct gear_root dir = { .fd = -1 };
         pthread_t th[PREFETCH_JOBS_MAX];
-        char dir[PATH_MAX];
         unsigned nth = 0, jobs = o->jobs < 1 ? 1 : o->jobs;
         int rc = -1;
 
         memset(st, 0, sizeof *st);
-        image_rel(r, dir, sizeof dir);
+        if (!list || !t || !j.origin) {
+                char rel[PATH_MAX];
+                if (image_open(img, r, &im, e) < 0)
+                        goto out;
+                image_rel(r, rel, sizeof rel);
+                dir.fd = im.dfd;
+                snprintf(dir.path, sizeof dir.path, "%s/%s", img->path, rel);
+        }
         if (!list) {
-                if (access_list_load(img, dir, &own, &nlist, e) < 0)
-                        return -1;
+                if (access_list_load(&dir, ".", &own, &nlist, e) < 0)
+                        goto out;
                 list = own;
         }
-        if (!nlist)
-                return 0;
+        if (!nlist) {
+                rc = 0;
+                goto out;
+        }
         if (!t) {
-                if (image_open(img, r, &im, e) < 0)
-                        return -1;
-                rc = image_load_tree(&im, &own_tree, e);
-                image_close(&im);
-                if (rc < 0)
-                        return -1;
+                if (image_load_tree(&im, &own_tree, e) < 0)
+                        goto out;
                 t = own_tree;
-                rc = -1;
         }
         if (itree_walk(t, add_size, &sz) < 0 || !(j.todo = calloc(nlist, sizeof *j.todo))) {
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
@@ -240,8 +246,11 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                 else
                         j.st.unknown++;
         }
-        if (j.n && origin_open(img, dir, o->ro, &j.origin, e) < 0)
-                goto out;
+        if (j.n && !j.origin) {
+                if (origin_open(&dir, ".", o->ro, &j.own, e) < 0)
+                        goto out;
+                j.origin = &j.own;
+        }
         for (; nth < jobs && nth < PREFETCH_JOBS_MAX && nth < j.n; nth++)
                 if (pthread_create(&th[nth], NULL, prefetch_worker, &j) != 0)
                         break;
@@ -257,10 +266,11 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         }
         rc = 0;
 out:
-        origin_close(&j.origin);
+        origin_close(&j.own);
         free(j.todo);
         free(sz.v);
         itree_free(own_tree);
+        image_close(&im);
         pthread_mutex_destroy(&j.lock);
         return rc;
 }

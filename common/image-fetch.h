@@ -34,7 +34,8 @@ struct origin {
         struct object_map *map;
 };
 
-/* image_dir: "images/NAME/TAG"; ro: how to reach a registry (NULL: remote_open's defaults) */
+/* image_dir: "images/NAME/TAG", or "." with img an image directory itself; ro: how to reach a registry
+   (NULL: remote_open's defaults) */
 int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
                 struct origin *o, struct gear_err *e);
 void origin_close(struct origin *o);
@@ -75,6 +76,7 @@ struct prefetch_opts {
         const digest_hex *list;        /* NULL: the image's access list, read now */
         size_t nlist;
         struct itree *tree;            /* the image's index, when loaded already; NULL: loaded now */
+        struct origin *origin;         /* where its contents come from, when open already; NULL: opened now */
 };
 /*
  * Fetches every content of the access list of image r into public/, on

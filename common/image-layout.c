@@ -146,8 +146,8 @@ static int fill(int dfd, const struct image_ref *r, struct itree *t, json_t *src
         char b1[24], b2[24], b3[24], b4[24];
         int ret = -1;
 
-        if (mkdirat(dfd, "blobs", 0755) < 0 || mkdirat(dfd, "blobs/sha256", 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create 'blobs/sha256'");
+        if (mkdir_p_at(dfd, "blobs/sha256", 0755, e) < 0)
+                return -1;
         if (index_write(t, &tar, &n, &res->sum, e) < 0 || digest_buf(tar, n, diff_id, e) < 0 ||
             gzip(tar, n, &gz, e) < 0 || write_blob(dfd, gz.p, gz.n, layer, e) < 0)
                 goto out;
@@ -181,42 +181,19 @@ out:
         return ret;
 }
 
-int layout_write(const struct gear_root *img, const struct image_ref *r, const char *token,
-                 struct itree *t, json_t *src_config, struct layout_result *res, struct gear_err *e)
+int layout_write(const struct gear_root *img, const struct image_ref *r, struct itree *t, json_t *src_config,
+                 struct layout_result *res, struct gear_err *e)
 {
-        char dir[PATH_MAX];
         _cleanup_close_ int dfd = -1;
 
-        snprintf(dir, sizeof dir, IMAGES_DIR "/%s", r->name);
-        if (mkdir_p_at(img->fd, dir, 0755, e) < 0)
+        if ((res->lock = image_tmp_begin(img, r, res->tmp, sizeof res->tmp, e)) < 0) {
+                res->tmp[0] = 0;
                 return -1;
-        if ((size_t)snprintf(res->tmp, sizeof res->tmp, IMAGES_DIR "/%s/" GEAR_TMP_PREFIX "%s.%s", r->name,
-                             r->tag, token) >= sizeof res->tmp)
-                return gear_err_set(e, GEAR_EXIT_USAGE, "image name too long");
-        if (mkdirat(img->fd, res->tmp, 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, res->tmp);
+        }
         dfd = openat(img->fd, res->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, res->tmp);
         if (fill(dfd, r, t, src_config, res, e) < 0)
                 return gear_err_wrap(e, "in '%s/%s'", img->path, res->tmp);
         return 0;
-}
-
-int layout_commit(const struct gear_root *img, const struct image_ref *r, const char *tmp, struct gear_err *e)
-{
-        char rel[PATH_MAX];
-
-        image_rel(r, rel, sizeof rel);
-        if (renameat2(img->fd, tmp, img->fd, rel, RENAME_NOREPLACE) < 0) {
-                if (errno != EEXIST)
-                        return gear_err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, rel);
-                if (image_check_free(img, r, e) < 0)
-                        return -1;
-                /* swap in the new build; the old one leaves under the temp name */
-                if (renameat2(img->fd, tmp, img->fd, rel, RENAME_EXCHANGE) < 0)
-                        return gear_err_sys(e, errno, "cannot replace '%s'", rel);
-                store_rm_rf(img->fd, tmp);
-        }
-        return fsync_parent(img, rel, e);
 }

@@ -101,6 +101,14 @@ void image_rel(const struct image_ref *r, char *buf, size_t n)
         snprintf(buf, n, IMAGES_DIR "/%s/%s", r->name, r->tag);
 }
 
+void image_file_rel(const char *image_dir, const char *name, char *buf, size_t n)
+{
+        if (!strcmp(image_dir, "."))
+                snprintf(buf, n, "%s", name);
+        else
+                snprintf(buf, n, "%s/%s", image_dir, name);
+}
+
 static int is_image_dir(const struct gear_root *img, const char *rel)
 {
         char p[PATH_MAX];

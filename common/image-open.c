@@ -78,6 +78,14 @@ static uint64_t annotation(json_t *m, const char *key)
 int image_open(const struct gear_root *img, const struct image_ref *r, struct image *im, struct gear_err *e)
 {
         char rel[PATH_MAX];
+
+        image_rel(r, rel, sizeof rel);
+        return image_open_dir(img, rel, r, im, e);
+}
+
+int image_open_dir(const struct gear_root *img, const char *rel, const struct image_ref *r, struct image *im,
+                   struct gear_err *e)
+{
         struct gear_root dir = { .fd = -1 };
         _cleanup_free_ char *idx = NULL;
         json_t *j = NULL, *m, *layers;
@@ -88,7 +96,6 @@ int image_open(const struct gear_root *img, const struct image_ref *r, struct im
         memset(im, 0, sizeof *im);
         im->dfd = -1;
         im->ref = *r;
-        image_rel(r, rel, sizeof rel);
         im->dfd = openat(img->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (im->dfd < 0) {
                 if (errno == ENOENT || errno == ENOTDIR)

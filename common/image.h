@@ -41,6 +41,8 @@ bool image_name_valid(const char *s);
 bool image_tag_valid(const char *s);
 /* "images/NAME/TAG" */
 void image_rel(const struct image_ref *r, char *buf, size_t n);
+/* "IMAGE_DIR/NAME", or NAME for the image directory "." itself (an open generation) */
+void image_file_rel(const char *image_dir, const char *name, char *buf, size_t n);
 
 /* an image read from the tree; every blob checked against its digest */
 struct image {
@@ -54,6 +56,9 @@ struct image {
 
 /* code 1 "no image 'NAME:TAG'" when missing */
 int image_open(const struct gear_root *img, const struct image_ref *r, struct image *im, struct gear_err *e);
+/* the same for the image directory rel (a temp name of r), r naming it in messages */
+int image_open_dir(const struct gear_root *img, const char *rel, const struct image_ref *r, struct image *im,
+                   struct gear_err *e);
 void image_close(struct image *im);
 /* the index as a tree */
 int image_load_tree(struct image *im, struct itree **t, struct gear_err *e);
@@ -104,20 +109,45 @@ void source_close(struct image_source *s);
 int source_apply(struct image_source *s, struct itree *t, struct store_stage *stage,
                  struct store_pool *pool, struct gear_err *e);
 
-/* writes images/NAME/.gear-tmp.TAG.TOKEN/ (an OCI layout) from a built tree */
+/* writes a temp directory (image_tmp_begin; an OCI layout) from a built tree; image_commit puts it in place */
 struct layout_result {
         char tmp[PATH_MAX];
+        int lock;
         digest_hex manifest;
         struct index_summary sum;
 };
-int layout_write(const struct gear_root *img, const struct image_ref *r, const char *token,
-                 struct itree *t, struct json_t *src_config, struct layout_result *res,
-                 struct gear_err *e);
-/* moves it into place as images/NAME/TAG, replacing an older build of the tag */
-int layout_commit(const struct gear_root *img, const struct image_ref *r, const char *tmp,
-                  struct gear_err *e);
+int layout_write(const struct gear_root *img, const struct image_ref *r, struct itree *t,
+                 struct json_t *src_config, struct layout_result *res, struct gear_err *e);
 /* NAME:TAG may be created: no prefix of NAME is an image, NAME/TAG is not a directory of names */
 int image_check_free(const struct gear_root *img, const struct image_ref *r, struct gear_err *e);
+
+/*
+ * Generations of images/NAME/TAG (image-gen.c). fs.lock in an image
+ * directory is held shared by whatever uses that generation: the command
+ * writing it under its temp name, and every gear-fs serving it.
+ *
+ * image_tmp_begin makes images/NAME/.gear-tmp.TAG.RANDOM (rel in tmp) with
+ * its fs.lock held: returns the fd holding it, to be closed after
+ * image_commit. image_commit renames tmp to images/NAME/TAG (its layout
+ * synced first); a generation it replaces is removed unless it is mounted,
+ * then its last gear-fs removes it (image_gen_detach).
+ */
+int image_tmp_begin(const struct gear_root *root, const struct image_ref *ref, char *tmp, size_t n,
+                    struct gear_err *e);
+int image_commit(const struct gear_root *root, const struct image_ref *ref, const char *tmp,
+                 struct gear_err *e);
+/*
+ * 1 when the temp directory rel (images/NAME/.gear-tmp.* or build/.gear-tmp.*)
+ * was left by a kill: no command holds its fs.lock and no build its token;
+ * *lockfd then holds fs.lock (when it has one) until the caller removed it
+ * and closes it. 0 when it is live.
+ */
+int image_tmp_claim(const struct gear_root *root, const char *rel, int *lockfd);
+/* image_open of the tag's current generation with its fs.lock held shared (*lockfd) */
+int image_gen_attach(const struct gear_root *img, const struct image_ref *ref, struct image *im, int *lockfd,
+                     struct gear_err *e);
+/* lets go of a generation (closes lockfd); one replaced meanwhile goes with its last user */
+void image_gen_detach(const struct gear_root *img, const struct image_ref *ref, int dfd, int lockfd);
 
 /* gear-build */
 struct build_opts {
@@ -143,13 +173,16 @@ typedef int (*image_list_fn)(const struct image_ref *r, const struct image *im, 
                              void *ud);
 int image_list(const struct gear_root *img, image_list_fn fn, void *ud, struct gear_err *e);
 
-/* gear-fsck */
+/* gear-fsck: of the image tree, or of a directory store (store: objects and images only) */
+struct fsck_opts {
+        bool repair, store;
+};
 struct fsck_counts {
-        uint64_t objects, corrupt, missing, bad_images, images, stale, repaired;
+        uint64_t objects, cached, corrupt, missing, bad_images, images, stale, repaired;
 };
 /* kind: "corrupt", "missing", "badimage", "stale", "stray"; detail may be NULL */
 typedef void (*fsck_report_fn)(const char *kind, const char *what, const char *detail, void *ud);
-int image_fsck(const struct gear_root *img, bool repair, fsck_report_fn fn, void *ud,
+int image_fsck(const struct gear_root *img, const struct fsck_opts *o, fsck_report_fn fn, void *ud,
                struct fsck_counts *c, struct gear_err *e);
 
 #endif

@@ -185,19 +185,26 @@ static int bad(struct reader *rd, const char *fmt, ...)
         return gear_err_set(rd->e, GEAR_EXIT_USAGE, "invalid index: entry '%s': %s", esc, msg);
 }
 
-static bool parse_u64(const char *s, size_t n, uint64_t *out)
+/* a file size: decimal digits; -ERANGE past INT64_MAX (no file, off_t or tar size goes further) */
+static int parse_size(const char *s, size_t n, uint64_t *out)
 {
         uint64_t v = 0;
+        bool big = false;
 
-        if (!n || n > 19)
-                return false;
+        if (!n)
+                return -EINVAL;
         for (size_t i = 0; i < n; i++) {
                 if (s[i] < '0' || s[i] > '9')
-                        return false;
-                v = v * 10 + (s[i] - '0');
+                        return -EINVAL;
+                if (v > (uint64_t)(INT64_MAX - (s[i] - '0')) / 10)
+                        big = true;
+                else
+                        v = v * 10 + (s[i] - '0');
         }
+        if (big)
+                return -ERANGE;
         *out = v;
-        return true;
+        return 0;
 }
 
 static int read_meta(struct reader *rd, struct inode *ino)
@@ -232,7 +239,11 @@ static int read_meta(struct reader *rd, struct inode *ino)
                         has_digest = true;
                 } else if (!strcmp(xn, INDEX_XATTR_SIZE) && ino->blob) {
                         uint64_t size;
-                        if (!parse_u64(xv, xl, &size))
+                        int k = parse_size(xv, xl, &size);
+                        if (k == -ERANGE)
+                                return bad(rd, "size %.*s%s is larger than %" PRId64 " bytes", xl > 40 ? 40 : (int)xl,
+                                           (const char *)xv, xl > 40 ? "..." : "", INT64_MAX);
+                        if (k < 0)
                                 return bad(rd, "invalid size");
                         if (has_size && size != ino->blob->size)
                                 return bad(rd, "conflicting sizes");

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "container.h"
 #include "dl-crypto.h"
 #include "fsutil.h"

@@ -27,10 +27,5 @@ int object_map_parse(const char *buf, size_t len, struct object_map **m, struct 
 void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size_t n);
 /* the OCI layout at sfd/src into a new directory dfd/dst; blobs checked against their names */
 int copy_layout(int sfd, const char *src, int dfd, const char *dst, uint64_t *bytes, struct gear_err *e);
-/* tmp (a sibling) becomes rel atomically, replacing what was there */
-int commit_dir(const struct gear_root *root, const char *tmp, const char *rel, struct gear_err *e);
-/* checks NAME:TAG may be created in root; rel: images/NAME/TAG, tmp: a fresh temp name next to it */
-int image_tmp(const struct gear_root *root, const struct image_ref *ref, char *rel, size_t relsz,
-              char *tmp, size_t tmpsz, struct gear_err *e);
 
 #endif

@@ -125,7 +125,7 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
 {
         char rel[PATH_MAX], tmp[PATH_MAX], spec[PATH_MAX + 16], orig[PATH_MAX];
         const char *tag = r->tag[0] ? r->tag : ref->tag;
-        struct image_ref tref;
+        _cleanup_close_ int lock = -1;
         struct image im;
         struct stat st;
 
@@ -136,10 +136,8 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
                         return gear_err_set(e, GEAR_EXIT_NO, "store '%s' has no image '%s:%s'", r->dir.path,
                                             ref->name, ref->tag);
         }
-        if (image_tmp(img, ref, rel, sizeof rel, tmp, sizeof tmp, e) < 0)
+        if ((lock = image_tmp_begin(img, ref, tmp, sizeof tmp, e)) < 0)
                 return -1;
-        if (mkdirat(img->fd, tmp, 0755) < 0)
-                return gear_err_sys(e, errno, "cannot create '%s'", tmp);
         if (r->kind == REMOTE_DIR) {
                 if (copy_layout(r->dir.fd, rel, img->fd, tmp, bytes, e) < 0 ||
                     access_list_copy(&r->dir, rel, img, tmp, e) < 0)
@@ -152,15 +150,13 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
         if (atomic_write(img, orig, spec, strlen(spec), 0644, e) < 0)
                 goto fail;
         /* what arrived must read back as a Gear image before it takes the tag */
-        tref = *ref;
-        snprintf(tref.tag, sizeof tref.tag, "%s", strrchr(tmp, '/') + 1);
-        if (image_open(img, &tref, &im, e) < 0) {
+        if (image_open_dir(img, tmp, ref, &im, e) < 0) {
                 if (e->code == GEAR_EXIT_SYS)
                         e->code = GEAR_EXIT_USAGE;
                 goto fail;
         }
         image_close(&im);
-        if (commit_dir(img, tmp, rel, e) < 0)
+        if (image_commit(img, ref, tmp, e) < 0)
                 goto fail;
         return 0;
 fail:

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <dirent.h>
 #include <unistd.h>
@@ -112,6 +113,8 @@ static int copy_in(int in, int dfd, const char *dir, const char *name, const cha
         out = openat(dfd, trel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (out < 0)
                 return gear_err_sys(e, errno, "cannot create '%s'", trel);
+        /* held until the rename: tells gear-clean and gear-fsck this temp file is live */
+        flock(out, LOCK_EX);
         if (hex && digest_init(&dg, e) < 0)
                 goto out;
         for (;;) {
@@ -204,64 +207,6 @@ int copy_layout(int sfd, const char *src, int dfd, const char *dst, uint64_t *by
         return 0;
 }
 
-/* tmp (a sibling) becomes rel, replacing what was there */
-int commit_dir(const struct gear_root *root, const char *tmp, const char *rel, struct gear_err *e)
-{
-        char old[PATH_MAX], dir[PATH_MAX], name[NAME_MAX + 1];
-        struct stat st;
-
-        if (renameat2(root->fd, tmp, root->fd, rel, RENAME_NOREPLACE) == 0)
-                return fsync_parent(root, rel, e);
-        if (errno != EEXIST && errno != EINVAL && errno != ENOSYS)
-                return gear_err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, rel);
-        if (fstatat(root->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                if (errno != ENOENT)
-                        return gear_err_sys(e, errno, "cannot stat '%s'", rel);
-                if (renameat(root->fd, tmp, root->fd, rel) < 0)
-                        return gear_err_sys(e, errno, "cannot rename '%s' to '%s'", tmp, rel);
-                return fsync_parent(root, rel, e);
-        }
-        if (!S_ISDIR(st.st_mode))
-                return gear_err_set(e, GEAR_EXIT_SYS, "'%s' is not a directory", rel);
-        if (renameat2(root->fd, tmp, root->fd, rel, RENAME_EXCHANGE) == 0) {
-                store_rm_rf(root->fd, tmp);
-                return fsync_parent(root, rel, e);
-        }
-        if (errno != EINVAL && errno != ENOSYS)
-                return gear_err_sys(e, errno, "cannot replace '%s'", rel);
-        /* no exchange here: the old one aside, then the new one in */
-        path_dirname(rel, dir, sizeof dir);
-        tmp_name("old", name, sizeof name);
-        snprintf(old, sizeof old, "%s/%s", dir, name);
-        if (renameat(root->fd, rel, root->fd, old) < 0)
-                return gear_err_sys(e, errno, "cannot replace '%s'", rel);
-        if (renameat(root->fd, tmp, root->fd, rel) < 0) {
-                int err = errno;
-                renameat(root->fd, old, root->fd, rel);
-                return gear_err_sys(e, err, "cannot replace '%s'", rel);
-        }
-        store_rm_rf(root->fd, old);
-        return fsync_parent(root, rel, e);
-}
-
-/* a fresh temp directory next to images/NAME/TAG of root */
-int image_tmp(const struct gear_root *root, const struct image_ref *ref, char *rel, size_t relsz,
-                     char *tmp, size_t tmpsz, struct gear_err *e)
-{
-        char dir[PATH_MAX], name[NAME_MAX + 1];
-
-        if (image_check_free(root, ref, e) < 0)
-                return -1;
-        image_rel(ref, rel, relsz);
-        path_dirname(rel, dir, sizeof dir);
-        if (mkdir_p_at(root->fd, dir, 0755, e) < 0)
-                return -1;
-        /* short enough to be read back as a tag by image_open */
-        tmp_name("i", name, sizeof name);
-        snprintf(tmp, tmpsz, "%s/%s", dir, name);
-        return 0;
-}
-
 static int push_dir_object(struct remote *r, int in, const char *hex, struct remote_stats *st, struct gear_err *e)
 {
         char rel[STORE_REL_MAX], dir[STORE_REL_MAX];
@@ -277,30 +222,6 @@ static int push_dir_object(struct remote *r, int in, const char *hex, struct rem
             copy_in(in, r->dir.fd, dir, rel + strlen(dir) + 1, NULL, &st->bytes, e) < 0)
                 return -1;
         st->sent++;
-        return 0;
-}
-
-static int fd_digest(int fd, digest_hex hex, uint64_t *size, struct gear_err *e)
-{
-        struct digest dg = {0};
-        char buf[1 << 16];
-        ssize_t k;
-
-        *size = 0;
-        if (digest_init(&dg, e) < 0)
-                return -1;
-        while ((k = read(fd, buf, sizeof buf)) != 0) {
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0) {
-                        digest_done(&dg);
-                        return gear_err_sys(e, errno, "cannot read");
-                }
-                digest_update(&dg, buf, k);
-                *size += k;
-        }
-        digest_final(&dg, hex);
-        digest_done(&dg);
         return 0;
 }
 
@@ -409,7 +330,7 @@ static int push_one(struct push_job *j, size_t i, struct gear_err *e)
                 uint64_t size;
                 int k;
 
-                if (fd_digest(in, j->blobs[i], &size, e) < 0)
+                if (digest_fd(in, j->blobs[i], &size, e) < 0)
                         return -1;
                 k = put_blob_once(j->r->reg, j->blobs[i], NULL, in, size, e);
                 if (k < 0)
@@ -502,13 +423,14 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                         fprintf(mf, "%s\t" DIGEST_PREFIX "%s\n", l.v[i], j.blobs[i]);
         }
         if (r->kind == REMOTE_DIR) {
-                char rel[PATH_MAX], tmp[PATH_MAX], src[PATH_MAX];
+                char tmp[PATH_MAX], src[PATH_MAX];
+                _cleanup_close_ int lock = -1;
 
                 image_rel(ref, src, sizeof src);
-                if (image_tmp(&r->dir, ref, rel, sizeof rel, tmp, sizeof tmp, e) < 0)
+                if ((lock = image_tmp_begin(&r->dir, ref, tmp, sizeof tmp, e)) < 0)
                         goto out;
                 if (copy_layout(img->fd, src, r->dir.fd, tmp, NULL, e) < 0 ||
-                    access_list_copy(img, src, &r->dir, tmp, e) < 0 || commit_dir(&r->dir, tmp, rel, e) < 0) {
+                    access_list_copy(img, src, &r->dir, tmp, e) < 0 || image_commit(&r->dir, ref, tmp, e) < 0) {
                         store_rm_rf(r->dir.fd, tmp);
                         goto out;
                 }

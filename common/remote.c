@@ -94,6 +94,11 @@ void remote_free(struct remote *r)
         free(r);
 }
 
+const struct gear_root *remote_dir(const struct remote *r)
+{
+        return r->kind == REMOTE_DIR ? &r->dir : NULL;
+}
+
 const char *remote_default_authfile(void)
 {
         static __thread char path[PATH_MAX];
@@ -176,7 +181,7 @@ int image_origin(const struct gear_root *img, const char *image_dir, char *spec,
         _cleanup_free_ char *buf = NULL;
         size_t len;
 
-        snprintf(rel, sizeof rel, "%s/" REMOTE_ORIGIN_FILE, image_dir);
+        image_file_rel(image_dir, REMOTE_ORIGIN_FILE, rel, sizeof rel);
         if (read_file(img, rel, 4096, &buf, &len, e) < 0) {
                 if (e->code == GEAR_EXIT_NO) {
                         gear_err_clear(e);
@@ -256,7 +261,7 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct o
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
-        snprintf(rel, sizeof rel, "%s/" REMOTE_MAP_FILE, image_dir);
+        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
         if (read_file(img, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;

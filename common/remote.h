@@ -25,6 +25,8 @@ struct remote;
 /* spec as above */
 int remote_open(const char *spec, struct remote **r, struct gear_err *e);
 void remote_free(struct remote *r);
+/* the root of a directory store; NULL for a registry */
+const struct gear_root *remote_dir(const struct remote *r);
 
 /*
  * Writes the stored bytes of the object whose uncompressed content has SHA-256
@@ -37,8 +39,9 @@ int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int
 
 /*
  * A pulled image records where it came from in its image directory
- * (images/NAME/TAG/, given relative to the image tree): the store spec, and
- * for a registry the map from content digest to blob digest.
+ * (images/NAME/TAG/, given relative to the image tree, or "." when img is
+ * the image directory itself): the store spec, and for a registry the map
+ * from content digest to blob digest.
  */
 /* 1 and spec filled when the image came from a store, 0 when it was built here */
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e);

@@ -148,10 +148,15 @@ int stage_begin(const struct gear_root *img, struct store_stage **out, struct ge
                         s->token[2 * i + 1] = xd[rnd[i] & 15];
                 }
                 snprintf(s->rel, sizeof s->rel, STORE_BUILD_DIR "/" GEAR_TMP_PREFIX "%s", s->token);
-                if (mkdirat(img->fd, s->rel, 0700) == 0)
+                int k = mkdir_synced_at(img->fd, s->rel, 0700, e);
+                if (k > 0)
                         break;
-                if (errno != EEXIST || tries > 8) {
-                        gear_err_sys(e, errno, "cannot create '%s/%s'", img->path, s->rel);
+                if (k < 0) {
+                        gear_err_wrap(e, "in '%s'", img->path);
+                        goto fail;
+                }
+                if (tries > 8) {
+                        gear_err_sys(e, EEXIST, "cannot create '%s/%s'", img->path, s->rel);
                         goto fail;
                 }
         }
@@ -167,11 +172,6 @@ int stage_begin(const struct gear_root *img, struct store_stage **out, struct ge
 fail:
         stage_free(s);
         return -1;
-}
-
-const char *stage_token(const struct store_stage *s)
-{
-        return s->token;
 }
 
 bool stage_token_stale(const struct gear_root *img, const char *token)
@@ -387,8 +387,8 @@ int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gea
                 }
                 if (!made[b]) {
                         snprintf(rel, sizeof rel, STORE_DIR "/%.2s", o->hex);
-                        if (mkdirat(s->img->fd, rel, 0755) < 0 && errno != EEXIST)
-                                return gear_err_sys(e, errno, "cannot create '%s/%s'", s->img->path, rel);
+                        if (mkdir_synced_at(s->img->fd, rel, 0755, e) < 0)
+                                return gear_err_wrap(e, "in '%s'", s->img->path);
                         made[b] = true;
                 }
                 char name[DIGEST_HEX_LEN + 2];

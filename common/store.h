@@ -91,8 +91,6 @@ struct store_stats {
 
 struct store_stage;
 int stage_begin(const struct gear_root *img, struct store_stage **s, struct gear_err *e);
-/* the random part of the staging directory's name, to tie other temp names to this build */
-const char *stage_token(const struct store_stage *s);
 /* content already hashed: dedups it and stages it when new (thread safe) */
 int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
               struct gear_err *e);

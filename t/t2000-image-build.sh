@@ -179,7 +179,7 @@ test_expect_success 'usage errors exit 100' '
 	test_expect_code 100 gear-index 2>err && grep "^usage: gear-index" err &&
 	test_expect_code 100 gear-export test/multi 2>err && grep "^usage: gear-export" err &&
 	test_expect_code 100 gear-images extra 2>err && grep "^usage: gear-images" err &&
-	test_expect_code 100 gear-fsck extra 2>err && grep "^usage: gear-fsck" err
+	test_expect_code 100 gear-fsck a b 2>err && grep "^usage: gear-fsck" err
 '
 
 test_expect_success 'invalid names, tags and sources are refused with exit 100' '

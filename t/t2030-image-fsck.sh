@@ -27,7 +27,7 @@ test_expect_success 'a sound tree passes, with a summary on stderr' '
 	gear-fsck >out 2>err &&
 	test_must_fail test -s out &&
 	n=$(find "$IMG/objects" -path "*/objects/??/*" -type f | wc -l) &&
-	echo "gear-fsck: $n objects, 2 images: 0 corrupt, 0 missing, 0 bad images, 0 stale, 0 repaired" >expect &&
+	echo "gear-fsck: $n objects, 0 cached files, 2 images: 0 corrupt, 0 missing, 0 bad images, 0 stale, 0 repaired" >expect &&
 	test_cmp expect err &&
 	gear-fsck -q >out 2>err &&
 	test_must_fail test -s out && test_must_fail test -s err
