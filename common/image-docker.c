@@ -8,12 +8,13 @@
 #include <jansson.h>
 
 #include "dl-archive.h"
-#include "image-source.h"
+#include "image-docker.h"
+#include "layer.h"
 
 /* the outer docker archive, positioned at member's data */
 int docker_find(const char *path, const char *member, struct archive **out, struct gear_err *e)
 {
-        struct archive *a = source_reader_new(e);
+        struct archive *a = layer_reader_new(e);
         struct archive_entry *ent;
         char want[PATH_MAX], got[PATH_MAX];
         const char *why;

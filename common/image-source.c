@@ -11,7 +11,7 @@
 
 #include "dl-archive.h"
 #include "fsutil.h"
-#include "image-source.h"
+#include "image-docker.h"
 #include "image.h"
 #include "layer.h"
 
@@ -83,24 +83,6 @@ static int blob_finish(struct blob_reader *br, const struct source_layer *l, str
                 return gear_err_set(e, GEAR_EXIT_USAGE, "%s: content does not match its digest (it is sha256:%s)",
                                     l->label, got);
         return 0;
-}
-
-struct archive *source_reader_new(struct gear_err *e)
-{
-        struct archive *a;
-
-        if (dl_archive(e) < 0)
-                return NULL;
-        if (!(a = sym_archive_read_new())) {
-                gear_err_sys(e, ENOMEM, "cannot read a layer");
-                return NULL;
-        }
-        sym_archive_read_support_format_tar(a);
-        sym_archive_read_support_filter_gzip(a);
-        sym_archive_read_support_filter_zstd(a);
-        sym_archive_read_support_filter_xz(a);
-        sym_archive_read_support_filter_bzip2(a);
-        return a;
 }
 
 static json_t *oci_json(struct image_source *s, json_t *desc, struct gear_err *e)
@@ -320,7 +302,7 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         c->label = l->label;
         c->whiteouts = true;
         c->ignore_errno = s->kind == SOURCE_DOCKER;
-        if (!(a = source_reader_new(e))) {
+        if (!(a = layer_reader_new(e))) {
                 gear_err_wrap(e, "%s", l->label);
                 goto out;
         }

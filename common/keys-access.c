@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container.h"
+#include "ctr-tree.h"
 #include "fsutil.h"
 #include "keys.h"
 

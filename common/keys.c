@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container.h"
+#include "ctr-tree.h"
 #include "dl-crypto.h"
 #include "fsutil.h"
 #include "keys.h"

@@ -300,3 +300,21 @@ long membuf_write(struct archive *a, void *ud, const void *buf, size_t n)
         m->n += n;
         return n;
 }
+
+struct archive *layer_reader_new(struct gear_err *e)
+{
+        struct archive *a;
+
+        if (dl_archive(e) < 0)
+                return NULL;
+        if (!(a = sym_archive_read_new())) {
+                gear_err_sys(e, ENOMEM, "cannot read a layer");
+                return NULL;
+        }
+        sym_archive_read_support_format_tar(a);
+        sym_archive_read_support_filter_gzip(a);
+        sym_archive_read_support_filter_zstd(a);
+        sym_archive_read_support_filter_xz(a);
+        sym_archive_read_support_filter_bzip2(a);
+        return a;
+}

@@ -34,6 +34,8 @@ struct membuf {
 };
 long membuf_write(struct archive *a, void *ud, const void *buf, size_t n);
 
+/* a reader for layer tars: gzip, zstd, xz, bzip2 or none; NULL (e set) when it cannot be made */
+struct archive *layer_reader_new(struct gear_err *e);
 int layer_apply(struct layer_ctx *c, struct archive *a, struct gear_err *e);
 /* one entry, its member name already relative to the image root */
 int layer_apply_entry(struct layer_ctx *c, struct archive *a, struct archive_entry *ent,

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container.h"
+#include "ctr-tree.h"
 #include "fsutil.h"
 #include "ports.h"
 

@@ -17,7 +17,6 @@
 #include <archive.h>
 
 #include "../common/image.h"
-#include "../common/image-source.h"
 #include "../common/image-tree.h"
 #include "../common/index.h"
 #include "../common/layer.h"
@@ -79,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool, .index = 1,
                                .label = "layer 1", .whiteouts = true };
-        if (!(a = source_reader_new(&e)))
+        if (!(a = layer_reader_new(&e)))
                 abort();
         memset(&e, 0, sizeof e);
         if (archive_read_open_memory(a, data, size) == ARCHIVE_OK)
