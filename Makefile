@@ -6,7 +6,7 @@ DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
 # linked: small, and used by most commands
 PKGS := jansson libzstd
-# opened on first use by the code that calls them (common/dl.h): their headers only
+# opened on first use by the code that calls them (common/base/dl.h): their headers only
 DL_PKGS := libcrypto libarchive libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
@@ -17,7 +17,9 @@ GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lresolv -lpthread
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) $(DL_PKGS) 2>/dev/null) -lresolv -lpthread
 FUZZ_SECONDS ?= 10
 
-COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c))) $(patsubst %.S,%.o,$(wildcard common/*.S))
+# common/ holds one folder per subsystem (common/README)
+COMMON_SRC := $(sort $(wildcard common/*/*.c))
+COMMON_OBJ := $(COMMON_SRC:.c=.o) $(patsubst %.S,%.o,$(wildcard common/*/*.S))
 CMD_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard cmd/*.c)))
 UNIT_BIN := $(patsubst %.c,%,$(sort $(wildcard t/unit/test-*.c)))
 FUZZ_BIN := $(patsubst %.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
@@ -30,7 +32,7 @@ all: gear bin/.stamp
 
 # share/units/ built in: the only copy of the unit files
 UNIT_FILES := $(wildcard share/units/*.in share/units/*.target share/units/*.slice)
-common/unit-files.o fuzz/obj/unit-files.o: $(UNIT_FILES)
+common/systemd/unit-files.o fuzz/obj/systemd/unit-files.o: $(UNIT_FILES)
 %.o: %.S
 	$(CC) -c -o $@ $<
 
@@ -54,12 +56,12 @@ t/unit/%: t/unit/%.c common/libgear.a
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
-FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c))) fuzz/obj/unit-files.o
+FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(COMMON_SRC)) fuzz/obj/systemd/unit-files.o
 fuzz/obj/%.o: common/%.c
-	@mkdir -p fuzz/obj
+	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
 fuzz/obj/%.o: common/%.S
-	@mkdir -p fuzz/obj
+	@mkdir -p $(dir $@)
 	clang -c -o $@ $<
 fuzz/libgear-fuzz.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
@@ -96,7 +98,7 @@ install: all
 	sed "s|@BINDIR@|$(BINDIR)|g" share/sshd/gear.conf >$(DESTDIR)$(DATADIR)/sshd/gear.conf
 
 clean:
-	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
+	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*/*.o common/*/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
 
 .PHONY: all deps demo test fuzz check install clean
--include $(wildcard common/*.d cmd/*.d fuzz/obj/*.d)
+-include $(wildcard common/*/*.d cmd/*.d fuzz/obj/*/*.d)

@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/fsutil.h"
-#include "../common/keys.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/fsutil.h"
+#include "../common/base/tree.h"
+#include "../common/keys/keys.h"
 
 static const char usage[] =
 "usage: gear-auth-keys-command USER\n"

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../common/container-run.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
 
 static const char usage[] =
 "usage: gear-delete ID...\n";

@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/env.h"
-#include "../common/id.h"
 #include "commands.h"
+#include "../common/base/id.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-env ID\n";

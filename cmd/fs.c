@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/gearfs.h"
-#include "../common/image.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/gearfs/gearfs.h"
+#include "../common/image/image.h"
 
 static const char usage[] =
 "usage: gear-fs [-f] [--prefetch] [-o allow_other] NAME[:TAG] MOUNTPOINT\n";

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cache.h"
-#include "../common/err.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/store/cache.h"
 
 static const char usage[] =
 "usage: gear-gc [--max-size SIZE] [--dry-run]\n";

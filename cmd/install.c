@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/container-run.h"
-#include "../common/env.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-install [-p PORTS] [--port-range LO-HI] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--start] IMAGE ID... [NAME=VALUE...]\n";

@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/id.h"
-#include "../common/keys.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/id.h"
+#include "../common/base/tree.h"
+#include "../common/keys/keys.h"
 
 static const char usage[] =
 "usage: gear-keys add [--key-file FILE] [--write] TARGET...\n"

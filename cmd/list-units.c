@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../common/container-run.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
 
 static const char usage[] =
 "usage: gear-list-units [--all]\n";

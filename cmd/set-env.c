@@ -3,9 +3,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "../common/env.h"
-#include "../common/id.h"
 #include "commands.h"
+#include "../common/base/id.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-set-env ID [--reset] [--env-file FILE]... [NAME[=VALUE]]...\n";

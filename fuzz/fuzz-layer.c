@@ -16,12 +16,12 @@
 
 #include <archive.h>
 
-#include "../common/image.h"
-#include "../common/image-tree.h"
-#include "../common/index.h"
-#include "../common/layer.h"
-#include "../common/store.h"
-#include "../common/tree.h"
+#include "../common/base/tree.h"
+#include "../common/image/image-tree.h"
+#include "../common/image/image.h"
+#include "../common/image/index.h"
+#include "../common/image/layer.h"
+#include "../common/store/store.h"
 
 static struct gear_root img = { .fd = -1 };
 static char top[4096];

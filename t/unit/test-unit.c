@@ -1,5 +1,5 @@
 /*
- * unit tests of the unit renderer in common/unit.c; TAP on stdout.
+ * unit tests of the unit renderer in common/systemd/unit.c; TAP on stdout.
  * "test-unit render [--conf FILE] [--port INT:EXT] [--env FILE] [--user U]
  * [--mcs LEVEL] [--volume V] [--slice S] ID IMAGE REQUEST" prints a unit
  * instead, for the shell tests.
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/unit.h"
+#include "../../common/systemd/unit.h"
 
 static int count, failed;
 
