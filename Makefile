@@ -4,15 +4,22 @@ BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
 PKG_CONFIG ?= pkg-config
-PKGS := libcrypto libarchive jansson libzstd libsystemd libselinux fuse3 libcurl
+# linked: small, and used by most commands
+PKGS := jansson libzstd
+# opened on first use by the code that calls them (common/base/dl.h): their headers only
+DL_PKGS := libcrypto libarchive libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -MMD -MP $(GEAR_DEFS) \
-	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
+GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lresolv -lpthread
+# tests and fuzz targets also call the libraries themselves, to craft their input
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) $(DL_PKGS) 2>/dev/null) -lresolv -lpthread
 FUZZ_SECONDS ?= 10
 
-COMMON_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard common/*.c)))
+# common/ holds one folder per subsystem (common/README)
+COMMON_SRC := $(sort $(wildcard common/*/*.c))
+COMMON_OBJ := $(COMMON_SRC:.c=.o) $(patsubst %.S,%.o,$(wildcard common/*/*.S))
 CMD_OBJ := $(patsubst %.c,%.o,$(sort $(wildcard cmd/*.c)))
 UNIT_BIN := $(patsubst %.c,%,$(sort $(wildcard t/unit/test-*.c)))
 FUZZ_BIN := $(patsubst %.c,%,$(sort $(wildcard fuzz/fuzz-*.c)))
@@ -22,6 +29,12 @@ all: gear bin/.stamp
 
 %.o: %.c
 	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+# share/units/ built in: the only copy of the unit files
+UNIT_FILES := $(wildcard share/units/*.in share/units/*.target share/units/*.slice)
+common/systemd/unit-files.o fuzz/obj/systemd/unit-files.o: $(UNIT_FILES)
+%.o: %.S
+	$(CC) -c -o $@ $<
 
 common/libgear.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
@@ -38,19 +51,22 @@ bin/.stamp: gear
 # without debug sections: libcurl's enum names (CURLOPT_FTP_SKIP_PASV_IP) in
 # them read as a TAP skip to scanners of the test binaries; none skips
 t/unit/%: t/unit/%.c common/libgear.a
-	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -Wl,--strip-debug -o $@ $< common/libgear.a $(GEAR_LIBS)
+	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -Wl,--strip-debug -o $@ $< common/libgear.a $(TEST_LIBS)
 
 # libFuzzer targets: clang, ASan and UBSan, against the library built again with them
 FUZZ_CFLAGS = -std=gnu11 -g -O1 $(GEAR_DEFS) -fsanitize=fuzzer-no-link,address,undefined \
-	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(sort $(wildcard common/*.c)))
+	-fno-sanitize-recover=all $(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
+FUZZ_OBJ := $(patsubst common/%.c,fuzz/obj/%.o,$(COMMON_SRC)) fuzz/obj/systemd/unit-files.o
 fuzz/obj/%.o: common/%.c
-	@mkdir -p fuzz/obj
+	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+fuzz/obj/%.o: common/%.S
+	@mkdir -p $(dir $@)
+	clang -c -o $@ $<
 fuzz/libgear-fuzz.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 fuzz/%: fuzz/%.c fuzz/libgear-fuzz.a
-	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< fuzz/libgear-fuzz.a $(GEAR_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< fuzz/libgear-fuzz.a $(TEST_LIBS)
 
 deps:
 	scripts/setup-deps
@@ -82,7 +98,7 @@ install: all
 	sed "s|@BINDIR@|$(BINDIR)|g" share/sshd/gear.conf >$(DESTDIR)$(DATADIR)/sshd/gear.conf
 
 clean:
-	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*.o common/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
+	rm -rf gear bin fuzz/obj fuzz/libgear-fuzz.a common/*/*.o common/*/*.d common/libgear.a cmd/*.o cmd/*.d $(UNIT_BIN) $(FUZZ_BIN) t/trash.* fuzz/corpus.*
 
 .PHONY: all deps demo test fuzz check install clean
--include $(wildcard common/*.d cmd/*.d fuzz/obj/*.d)
+-include $(wildcard common/*/*.d cmd/*.d fuzz/obj/*/*.d)

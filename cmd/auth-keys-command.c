@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/fsutil.h"
-#include "../common/keys.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/fsutil.h"
+#include "../common/base/tree.h"
+#include "../common/keys/keys.h"
 
 static const char usage[] =
 "usage: gear-auth-keys-command USER\n"
@@ -45,9 +45,7 @@ int cmd_auth_keys_command(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (argc - optind != 1)
                 return gear_usage_error(usage, "want one USER");

@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
 
 static const char usage[] =
 "usage: gear-build [-q] [-j JOBS] SOURCE NAME[:TAG]\n";
@@ -52,9 +52,7 @@ int cmd_build(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc - optind != 2)

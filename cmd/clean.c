@@ -2,8 +2,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/clean.h"
 #include "commands.h"
+#include "../common/maint/clean.h"
 
 static const char usage[] =
 "usage: gear-clean [--dry-run]\n";

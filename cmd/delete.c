@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../common/container-run.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
 
 static const char usage[] =
 "usage: gear-delete ID...\n";
@@ -37,9 +37,7 @@ int cmd_delete(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         n = argc - optind;
         if (!n)

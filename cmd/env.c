@@ -2,9 +2,9 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/env.h"
-#include "../common/id.h"
 #include "commands.h"
+#include "../common/base/id.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-env ID\n";
@@ -28,9 +28,7 @@ int cmd_env(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (optind == argc)
                 return gear_usage_error(usage, "missing ID");

@@ -2,10 +2,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
 
 static const char usage[] =
 "usage: gear-export NAME[:TAG] DIR\n";
@@ -26,9 +26,7 @@ int cmd_export(int argc, char **argv)
         while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
                 if (c == 'h')
                         return gear_help(usage);
-                if (optopt)
-                        return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                return gear_bad_option(usage, argv);
         }
         if (argc - optind != 2)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing NAME or DIR" : "too many arguments");

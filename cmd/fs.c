@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/gearfs.h"
-#include "../common/image.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/gearfs/gearfs.h"
+#include "../common/image/image.h"
 
 static const char usage[] =
 "usage: gear-fs [-f] [--prefetch] [-o allow_other] NAME[:TAG] MOUNTPOINT\n";
@@ -49,9 +49,7 @@ int cmd_fs(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '-%c' needs an argument", optopt);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc - optind != 2)

@@ -6,11 +6,11 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/remote.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
 "usage: gear-fsck [-q] [--repair] [STORE]\n";
@@ -55,9 +55,7 @@ int cmd_fsck(int argc, char **argv)
                         o.repair = true;
                         break;
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc > optind + 1)

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/cache.h"
-#include "../common/err.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/store/cache.h"
 
 static const char usage[] =
 "usage: gear-gc [--max-size SIZE] [--dry-run]\n";
@@ -74,9 +74,7 @@ int cmd_gc(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (optind != argc)

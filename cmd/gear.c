@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/err.h"
 #include "commands.h"
+#include "../common/base/err.h"
 
 static const char usage[] =
 "usage: gear NAME [ARGS...]\n"

@@ -2,10 +2,10 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
 
 static const char usage[] =
 "usage: gear-images [-q]\n";
@@ -53,9 +53,7 @@ int cmd_images(int argc, char **argv)
                         o.quiet = true;
                         break;
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc != optind)

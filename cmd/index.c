@@ -5,11 +5,11 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/index.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
+#include "../common/image/index.h"
 
 static const char usage[] =
 "usage: gear-index [-l] NAME[:TAG]\n";
@@ -43,9 +43,7 @@ int cmd_index(int argc, char **argv)
                         lng = true;
                         break;
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         if (argc - optind != 1)

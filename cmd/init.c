@@ -1,7 +1,7 @@
 /* gear-init: boot and disk recovery: link the tree's units into systemd, start the active ones */
-#include "../common/container-cmd.h"
-#include "../common/err.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/container/container-cmd.h"
 
 static const char usage[] =
 "usage: gear-init [-v]\n";

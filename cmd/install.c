@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/container-run.h"
-#include "../common/env.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-install [-p PORTS] [--port-range LO-HI] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--start] IMAGE ID... [NAME=VALUE...]\n";
@@ -150,9 +150,7 @@ int cmd_install(int argc, char **argv)
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
                         volumes_free(volumes, nvolumes);
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         in.volumes = volumes;
         in.nvolumes = nvolumes;

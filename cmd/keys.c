@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/err.h"
-#include "../common/id.h"
-#include "../common/keys.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/id.h"
+#include "../common/base/tree.h"
+#include "../common/keys/keys.h"
 
 static const char usage[] =
 "usage: gear-keys add [--key-file FILE] [--write] TARGET...\n"
@@ -109,9 +109,7 @@ int cmd_keys(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         }
         n = argc - optind;

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "../common/container-run.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
 
 static const char usage[] =
 "usage: gear-list-units [--all]\n";
@@ -34,9 +34,7 @@ int cmd_list_units(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (optind != argc)
                 return gear_usage_error(usage, "too many arguments");

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/ports.h"
 #include "commands.h"
+#include "../common/ports/ports.h"
 
 static const char usage[] =
 "usage: gear-ports alloc [--range LO-HI] ID INTERNAL[:EXTERNAL]...\n"

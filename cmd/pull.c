@@ -2,12 +2,12 @@
 #include <inttypes.h>
 #include <stdio.h>
 
-#include "../common/err.h"
-#include "../common/image-fetch.h"
-#include "../common/image.h"
-#include "../common/remote.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
+#include "../common/remote/image-fetch.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
 "usage: gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] STORE NAME[:TAG]\n";

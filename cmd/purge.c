@@ -1,7 +1,7 @@
 /* gear-purge: stop and disable every gear unit, target and slice of this host */
-#include "../common/container-cmd.h"
-#include "../common/err.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/container/container-cmd.h"
 
 static const char usage[] =
 "usage: gear-purge [-v]\n";

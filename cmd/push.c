@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../common/err.h"
-#include "../common/image.h"
-#include "../common/remote.h"
-#include "../common/tree.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
 "usage: gear-push [--tls-verify=BOOL] [--authfile FILE] NAME[:TAG] STORE\n";

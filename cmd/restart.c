@@ -1,7 +1,7 @@
 /* gear-restart: restart containers (and have them start on boot) */
-#include "../common/container-cmd.h"
-#include "../common/err.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/container/container-cmd.h"
 
 static const char usage[] =
 "usage: gear-restart ID...\n";

@@ -3,9 +3,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "../common/env.h"
-#include "../common/id.h"
 #include "commands.h"
+#include "../common/base/id.h"
+#include "../common/env/env.h"
 
 static const char usage[] =
 "usage: gear-set-env ID [--reset] [--env-file FILE]... [NAME[=VALUE]]...\n";
@@ -46,9 +46,7 @@ int cmd_set_env(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (optind == argc)
                 return gear_usage_error(usage, "missing ID");

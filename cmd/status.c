@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/container-run.h"
 #include "commands.h"
+#include "../common/container/container-run.h"
 
 static const char usage[] =
 "usage: gear-status [-n LINES] ID\n";
@@ -73,9 +73,7 @@ int cmd_status(int argc, char **argv)
                 case ':':
                         return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        if (optopt)
-                                return gear_usage_error(usage, "unknown option '-%c'", optopt);
-                        return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+                        return gear_bad_option(usage, argv);
                 }
         if (argc - optind != 1)
                 return gear_usage_error(usage, argc == optind ? "missing ID" : "too many arguments");

@@ -1,7 +1,7 @@
 /* gear-stop: stop containers and keep them from starting on boot */
-#include "../common/container-cmd.h"
-#include "../common/err.h"
 #include "commands.h"
+#include "../common/base/err.h"
+#include "../common/container/container-cmd.h"
 
 static const char usage[] =
 "usage: gear-stop [-n] ID...\n";

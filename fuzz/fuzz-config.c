@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/config.h"
-#include "../common/unit.h"
+#include "../common/base/config.h"
+#include "../common/systemd/unit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

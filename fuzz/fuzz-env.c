@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/env.h"
+#include "../common/env/env.h"
 
 static char *lookup(const char *name)
 {

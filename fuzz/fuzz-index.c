@@ -11,8 +11,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "../common/image.h"
-#include "../common/index.h"
+#include "../common/image/image.h"
+#include "../common/image/index.h"
 
 static int drop(const char *line, void *ud)
 {

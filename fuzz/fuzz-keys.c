@@ -1,9 +1,9 @@
-/* libFuzzer target: the authorized_keys parser of common/keys.c */
+/* libFuzzer target: the authorized_keys parser of common/keys/keys.c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/keys.h"
+#include "../common/keys/keys.h"
 
 /* every key that parses must survive its canonical form unchanged */
 static void roundtrip(const struct ssh_key *k)

@@ -16,13 +16,12 @@
 
 #include <archive.h>
 
-#include "../common/image.h"
-#include "../common/image-source.h"
-#include "../common/image-tree.h"
-#include "../common/index.h"
-#include "../common/layer.h"
-#include "../common/store.h"
-#include "../common/tree.h"
+#include "../common/base/tree.h"
+#include "../common/image/image-tree.h"
+#include "../common/image/image.h"
+#include "../common/image/index.h"
+#include "../common/image/layer.h"
+#include "../common/store/store.h"
 
 static struct gear_root img = { .fd = -1 };
 static char top[4096];
@@ -79,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool, .index = 1,
                                .label = "layer 1", .whiteouts = true };
-        if (!(a = source_reader_new()))
+        if (!(a = layer_reader_new(&e)))
                 abort();
         memset(&e, 0, sizeof e);
         if (archive_read_open_memory(a, data, size) == ARCHIVE_OK)

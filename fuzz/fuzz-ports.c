@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/id.h"
-#include "../common/ports.h"
+#include "../common/base/id.h"
+#include "../common/ports/ports.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,7 +7,7 @@
  * The registry's manifest answer goes through the same parser as an OCI
  * layout's manifest (fuzz-source); error bodies are not parsed.
  */
-#include "../common/remote-registry.c"
+#include "../common/remote/remote-registry.c"
 
 static char authfile[4096];
 

@@ -20,11 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../common/digest.h"
-#include "../common/image.h"
-#include "../common/image-tree.h"
-#include "../common/store.h"
-#include "../common/tree.h"
+#include "../common/base/digest.h"
+#include "../common/base/tree.h"
+#include "../common/image/image-tree.h"
+#include "../common/image/image.h"
+#include "../common/store/store.h"
 
 #define MAXPARTS 10
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/image-fetch.h"
-#include "../common/remote-internal.h"
+#include "../common/remote/image-fetch.h"
+#include "../common/remote/remote-internal.h"
 
 static void check_access(const char *s, size_t len)
 {

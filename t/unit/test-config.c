@@ -1,10 +1,10 @@
-/* unit tests of gear.conf parsing in common/config.c; TAP on stdout */
+/* unit tests of gear.conf parsing in common/base/config.c; TAP on stdout */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../../common/config.h"
+#include "../../common/base/config.h"
 
 static int count, failed;
 

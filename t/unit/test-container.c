@@ -1,10 +1,10 @@
-/* unit tests of the MCS mapping (common/isolate.c) and the tree helpers of common/container*.c */
+/* unit tests of the MCS mapping (common/container/isolate.c) and the tree helpers of common/container/ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/container.h"
-#include "../../common/isolate.h"
+#include "../../common/container/container.h"
+#include "../../common/container/isolate.h"
 
 static int count, failed;
 

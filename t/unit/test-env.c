@@ -1,9 +1,9 @@
-/* unit tests of the environment parsers in common/env.c; TAP on stdout */
+/* unit tests of the environment parsers in common/env/env.c; TAP on stdout */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/env.h"
+#include "../../common/env/env.h"
 
 static int count, failed;
 

@@ -11,10 +11,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "../../common/image.h"
-#include "../../common/index.h"
-#include "../../common/layer.h"
-#include "../../common/store.h"
+#include "../../common/image/image.h"
+#include "../../common/image/index.h"
+#include "../../common/image/layer.h"
+#include "../../common/store/store.h"
 
 static int n, failed;
 

@@ -1,4 +1,4 @@
-/* unit tests of the key parser and the key store in common/keys.c; TAP on stdout */
+/* unit tests of the key parser and the key store in common/keys/keys.c; TAP on stdout */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,8 @@
 
 #include <openssl/evp.h>
 
-#include "../../common/fsutil.h"
-#include "../../common/keys.h"
+#include "../../common/base/fsutil.h"
+#include "../../common/keys/keys.h"
 
 static int count, failed;
 

@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../common/id.h"
-#include "../../common/ports.h"
+#include "../../common/base/id.h"
+#include "../../common/ports/ports.h"
 
 static int count, failed;
 

@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../common/digest.h"
-#include "../../common/fsutil.h"
-#include "../../common/remote.h"
-#include "../../common/store.h"
+#include "../../common/base/digest.h"
+#include "../../common/base/fsutil.h"
+#include "../../common/remote/remote.h"
+#include "../../common/store/store.h"
 
 static int n, failed;
 

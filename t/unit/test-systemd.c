@@ -1,5 +1,5 @@
 /*
- * tests of the sd-bus layer in common/systemd.c.  Without arguments: the
+ * tests of the sd-bus layer in common/systemd/systemd.c.  Without arguments: the
  * parts that need no manager, as TAP.  With arguments it drives a manager
  * for t/t1000-systemd-lib.sh (scope from GEAR_SYSTEMD):
  *   test-systemd reload
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/systemd.h"
+#include "../../common/systemd/systemd.h"
 
 static int count, failed;
 

@@ -1,0 +1,57 @@
+/*
+ * The container tree's names, below every subsystem that keeps files for a
+ * container (ports, keys, environments): where a container's unit is, whether
+ * it exists, its lock and the list of containers. See container.h for the
+ * rest of a container's life.
+ */
+#ifndef GEAR_CTR_TREE_H
+#define GEAR_CTR_TREE_H
+
+#include <dirent.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "id.h"
+#include "tree.h"
+
+#define CTR_PATH_MAX 128
+#define CTR_REQUEST_ID_MAX 48
+#define CTR_SLICE_DEFAULT "container-small"
+#define CTR_ACTIVE_TARGET "container-active.target"
+#define CTR_TARGET "container.target"
+/* units/<ab>/<ID>/.installing, and its line when the install made the container's environment */
+#define CTR_FLAG ".installing"
+#define CTR_FLAG_ENV "env"
+
+/* units/<ab>/ctr-<id>.service */
+void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* units/<ab>/<id> */
+void container_versions_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* "ctr-<id>.service" */
+void container_unit_name(const char *id, char buf[static CTR_PATH_MAX]);
+/* the id of a unit name "ctr-<id>.service"; -1 when it is not one */
+int container_id_of_unit(const char *name, gear_id id);
+
+/* a new request id: UTC time to the nanosecond, then random hex; sorts by time */
+int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e);
+
+/* 1 when the container exists, 0 when not */
+int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
+/* flock of units/<ab>/.lock; returns the fd that holds it */
+int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* units/ of the container tree into *units; NULL when there is none */
+int container_units_open(struct gear_tree *t, DIR **units, struct gear_err *e);
+/* the shard units/<name> of the open units/, NULL when name is not one (".", "..", ".lock") or is unreadable */
+DIR *container_shard_open(DIR *units, const char *name);
+
+/* every container of the tree, sorted; the caller frees *ids */
+int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
+
+/* test hook: GEAR_TEST_CRASH_AT=STEP kills the process with SIGKILL at STEP */
+void container_crash_point(const char *step);
+
+/* test hook: GEAR_TEST_PAUSE=POINT waits at POINT while GEAR_TEST_PAUSE_FILE exists */
+void container_pause_point(const char *point);
+
+#endif

@@ -1,0 +1,136 @@
+/* Folder container/: containers as systemd units; may use base/ to gearfs/. (common/README) */
+/*
+ * Containers in the container tree (see gear-tree(5)) and in systemd's unit directory:
+ *
+ *   units/<ab>/<ID>/<requestid>     every version of the unit, mode 0664
+ *   units/<ab>/ctr-<ID>.service     hardlink to the current version: the
+ *                                   container exists iff this file does
+ *   units/<ab>/ctr-<ID>.idle        idle flag
+ *   units/<ab>/.lock                serialises changes to the containers of <ab>
+ *   targets/, slices/               container(-active).target, container(-small).slice
+ *   data/<ab>/<ID>/<NAME>           named volumes
+ *   UNITDIR/ctr-<ID>.service        -> the tree's unit (relative link)
+ *   UNITDIR/container-active.target.wants/ctr-<ID>.service   start on boot
+ *
+ * Whether a container starts on boot is also recorded in the unit itself, so
+ * that it survives the loss of the unit directory: its [Install] section says
+ * WantedBy=container-active.target once started and WantedBy=container.target
+ * once stopped (or never started). gear-init rebuilds the links from that.
+ */
+#ifndef GEAR_CONTAINER_H
+#define GEAR_CONTAINER_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "isolate.h"
+#include "../base/ctr-tree.h"
+#include "../base/err.h"
+#include "../base/id.h"
+#include "../base/tree.h"
+#include "../env/env.h"
+#include "../ports/ports.h"
+
+struct gear_systemd;
+
+/* a named volume or a host path bound into the container */
+struct ctr_volume {
+        char *source; /* absolute host path (named volumes resolved) */
+        char *target; /* absolute path in the container */
+        bool ro;
+        char name[GEAR_ID_MAX + 1]; /* named volume, "" for a host path */
+};
+
+/* "SOURCE:TARGET[:ro|:rw]"; SOURCE a NAME (under data/) or an absolute host path */
+int ctr_volume_parse(const char *spec, struct ctr_volume *v, struct gear_err *e);
+void ctr_volume_done(struct ctr_volume *v);
+
+struct ctr_install {
+        const char *id;
+        const char *image;
+        struct port_map *ports;  /* externals filled in on success */
+        size_t nports;
+        struct port_range range;
+        const struct env *env;   /* NULL: leave the environment alone */
+        const char *env_id;      /* NULL: the container's own */
+        const char *slice;       /* NULL: CTR_SLICE_DEFAULT */
+        struct ctr_volume *volumes;
+        size_t nvolumes;
+        bool isolate;
+        bool start;              /* record and link it as started */
+        struct gear_systemd *manager; /* checks after the commit that it loads the unit; NULL: no check */
+        /* filled in */
+        char request_id[CTR_REQUEST_ID_MAX];
+        struct isolate_user user;
+        bool updated;            /* a previous version existed */
+        char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit; else "" */
+        bool mount_changed;      /* install rewrote it */
+};
+
+/*
+ * Installs or updates a container in both trees; see gear-install(1) for the
+ * order of the steps, which makes a kill at any instant leave either the
+ * previous state or the new one (plus unreferenced leftovers). 1 when a port
+ * is taken or an environment is missing. With a manager, it is reloaded
+ * after the commit (container_check_loads), and a unit it does not load is
+ * rolled back like any failure before the commit: the old version is current
+ * again, or a new container is gone.
+ */
+int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
+
+/*
+ * removes every file, link, port and version of id; 0 when it did not exist.
+ * The caller holds container_lock(id) when the tree exists, from before it
+ * stops the unit (see container_delete).
+ */
+int container_remove(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/*
+ * Start on boot: links (or unlinks) UNITDIR/container-active.target.wants/,
+ * and records it in the unit (a new version with the other WantedBy=) when
+ * it changes. 1 when it wrote a new version, 0 when the unit already said so;
+ * -ENOENT (code 1) when the container does not exist. The caller holds
+ * container_lock(id).
+ */
+int container_set_boot(struct gear_tree *t, const char *id, bool on, struct gear_err *e);
+/* 1 when the unit says WantedBy=container-active.target */
+int container_boot_recorded(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* the targets and slices in the tree (written when missing) and linked into UNITDIR */
+int container_link_shared(struct gear_tree *t, struct gear_err *e);
+/* links id's unit into UNITDIR; with boot also its start-on-boot link */
+int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e);
+/* removes every link gear made in UNITDIR: containers, targets, slices */
+int container_unlink_all(struct gear_tree *t, struct gear_err *e);
+
+/* removes id's start-on-boot link from UNITDIR */
+int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *e);
+/* removes id's links from UNITDIR (boot link first) */
+int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* the current unit of id; -ENOENT (code 1) when the container does not exist */
+int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);
+/* writes units/<ab>/<id>/<request_id> (mode 0664) holding text */
+int container_write_version(struct gear_tree *t, const char *id, const char *text, char *request_id,
+                            struct gear_err *e);
+/* makes that version current: link to a temporary name, rename over ctr-<id>.service */
+int container_commit(struct gear_tree *t, const char *id, const char *request_id, struct gear_err *e);
+
+/* unit text with every "key" line (e.g. "WantedBy=") set to value, added to section
+ * when missing; NULL when out of memory */
+char *unit_text_set(const char *text, const char *key, const char *value, const char *section);
+/* the text with WantedBy=container-active.target (boot) or container.target */
+char *unit_text_boot(const char *text, bool boot);
+
+/*
+ * rm -rf of rel below dfd, never following a symbolic link nor entering
+ * another mount (EBUSY), at any depth with a bounded number of descriptors;
+ * a failure names the path (shortened) and the error once. 0 when missing.
+ */
+int ctr_rm_tree(int dfd, const char *rel, struct gear_err *e);
+/* path of `to` relative to directory `from`: both absolute */
+int path_relative(const char *from, const char *to, char *buf, size_t n);
+
+
+#endif

@@ -1,0 +1,412 @@
+/* gear-fs: the FUSE low-level operations and the mount's life */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include "gearfs-int.h"
+#include "../base/dl-fuse.h"
+#include "../base/dl-systemd.h"
+#include "../base/fsutil.h"
+#include "../image/layer.h"
+#include "../remote/image-fetch.h"
+#include "../store/cache.h"
+
+/* the image never changes while mounted */
+#define GFS_TIMEOUT 86400.0
+
+static struct gearfs *fs_of(fuse_req_t req)
+{
+        return sym_fuse_req_userdata(req);
+}
+
+static bool hidden_xattr(const char *name)
+{
+        return !strncmp(name, GEAR_XATTR_PREFIX, strlen(GEAR_XATTR_PREFIX));
+}
+
+static void gfs_init_conn(void *ud, struct fuse_conn_info *conn)
+{
+        struct gearfs *fs = ud;
+
+        if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+                conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+        if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+                conn->want |= FUSE_CAP_SPLICE_WRITE;
+        if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+                conn->want |= FUSE_CAP_SPLICE_MOVE;
+        /* contents never change: no attribute checks before cached reads */
+        conn->want &= ~(FUSE_CAP_POSIX_ACL | FUSE_CAP_AUTO_INVAL_DATA);
+        /* no open round trip at all: reads find the content by inode */
+        if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
+                conn->want |= FUSE_CAP_NO_OPEN_SUPPORT, fs->no_open = true;
+}
+
+static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+        struct gearfs *fs = fs_of(req);
+        struct gfs_node *p = gfs_node(fs, parent);
+        struct fuse_entry_param ep = { .attr_timeout = GFS_TIMEOUT, .entry_timeout = GFS_TIMEOUT };
+        struct tnode *tn;
+
+        if (!p)
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        if (!S_ISDIR(p->ino->mode))
+                return (void)sym_fuse_reply_err(req, ENOTDIR);
+        if (!strcmp(name, "."))
+                tn = p->tn;
+        else if (!strcmp(name, ".."))
+                tn = p->tn->parent ? p->tn->parent : p->tn;
+        else
+                tn = itree_lookup(fs->t, p->tn, name);
+        if (tn) {
+                ep.ino = gfs_ino(fs, tn);
+                gfs_stat(fs, ep.ino, &ep.attr);
+        }
+        sym_fuse_reply_entry(req, &ep); /* ino 0: a cached negative entry */
+}
+
+static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct gearfs *fs = fs_of(req);
+        struct stat st;
+
+        if (!gfs_node(fs, ino))
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        gfs_stat(fs, ino, &st);
+        sym_fuse_reply_attr(req, &st, GFS_TIMEOUT);
+}
+
+static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+        struct gfs_node *n = gfs_node(fs_of(req), ino);
+
+        if (!n || !S_ISLNK(n->ino->mode) || !n->ino->target)
+                return (void)sym_fuse_reply_err(req, EINVAL);
+        sym_fuse_reply_readlink(req, n->ino->target);
+}
+
+static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct gfs_node *n = gfs_node(fs_of(req), ino);
+
+        if (!n)
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        if (!S_ISDIR(n->ino->mode))
+                return (void)sym_fuse_reply_err(req, ENOTDIR);
+        fi->keep_cache = 1;
+        fi->cache_readdir = 1;
+        sym_fuse_reply_open(req, fi);
+}
+
+/* offsets: 1 after ".", 2 after "..", 2 + k after the k-th child */
+static void gfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        struct gearfs *fs = fs_of(req);
+        struct gfs_node *n = gfs_node(fs, ino);
+        _cleanup_free_ char *buf = malloc(size);
+        struct tnode *c;
+        size_t used = 0;
+        off_t i = 0;
+
+        if (!n || !buf)
+                return (void)sym_fuse_reply_err(req, n ? ENOMEM : ENOENT);
+        for (i = off; i < 2; i++) {
+                struct stat st = { .st_ino = i ? gfs_ino(fs, n->tn->parent ? n->tn->parent : n->tn) : ino,
+                                   .st_mode = S_IFDIR };
+                size_t l = sym_fuse_add_direntry(req, buf + used, size - used, i ? ".." : ".", &st, i + 1);
+                if (l > size - used)
+                        goto done;
+                used += l;
+        }
+        for (c = n->tn->child, i = 2; c; c = c->next, i++) {
+                struct stat st;
+                size_t l;
+                if (i < off)
+                        continue;
+                st = (struct stat){ .st_ino = gfs_ino(fs, c), .st_mode = c->ino->mode & S_IFMT };
+                l = sym_fuse_add_direntry(req, buf + used, size - used, c->name, &st, i + 1);
+                if (l > size - used)
+                        break;
+                used += l;
+        }
+done:
+        sym_fuse_reply_buf(req, buf, used);
+}
+
+static void gfs_open_op(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        struct gearfs *fs = fs_of(req);
+        struct gfs_node *n = gfs_node(fs, ino);
+        int fd;
+
+        if (!n)
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+                return (void)sym_fuse_reply_err(req, EROFS);
+        if (!S_ISREG(n->ino->mode))
+                return (void)sym_fuse_reply_err(req, S_ISDIR(n->ino->mode) ? EISDIR : EINVAL);
+        if ((fd = gfs_open(fs, ino, true)) < 0)
+                return (void)sym_fuse_reply_err(req, -fd);
+        if (fs->no_open)
+                /* the kernel will not ask again: later opens cost no round trip */
+                return (void)sym_fuse_reply_err(req, ENOSYS);
+        fi->fh = fd;
+        fi->keep_cache = 1;
+        fi->noflush = 1;
+        sym_fuse_reply_open(req, fi);
+}
+
+static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+        struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+        struct gearfs *fs = fs_of(req);
+        int fd = fi->fh;
+
+        if (fs->no_open && (fd = gfs_open(fs, ino, false)) < 0)
+                return (void)sym_fuse_reply_err(req, -fd);
+        buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        buf.buf[0].fd = fd;
+        buf.buf[0].pos = off;
+        sym_fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+/* the content fd belongs to the inode and stays open for later opens */
+static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+        sym_fuse_reply_err(req, 0);
+}
+
+static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+        struct gfs_node *n = gfs_node(fs_of(req), ino);
+
+        if (!n)
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        if (!hidden_xattr(name))
+                for (size_t i = 0; i < n->ino->nxattrs; i++) {
+                        struct xattr *a = &n->ino->xattrs[i];
+                        if (strcmp(a->name, name))
+                                continue;
+                        if (!size)
+                                return (void)sym_fuse_reply_xattr(req, a->len);
+                        if (size < a->len)
+                                return (void)sym_fuse_reply_err(req, ERANGE);
+                        return (void)sym_fuse_reply_buf(req, (const char *)a->value, a->len);
+                }
+        sym_fuse_reply_err(req, ENODATA);
+}
+
+static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+        struct gfs_node *n = gfs_node(fs_of(req), ino);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        if (!n)
+                return (void)sym_fuse_reply_err(req, ENOENT);
+        for (size_t i = 0; i < n->ino->nxattrs; i++)
+                if (!hidden_xattr(n->ino->xattrs[i].name))
+                        len += strlen(n->ino->xattrs[i].name) + 1;
+        if (!size)
+                return (void)sym_fuse_reply_xattr(req, len);
+        if (size < len)
+                return (void)sym_fuse_reply_err(req, ERANGE);
+        if (!(buf = malloc(len + 1)))
+                return (void)sym_fuse_reply_err(req, ENOMEM);
+        len = 0;
+        for (size_t i = 0; i < n->ino->nxattrs; i++)
+                if (!hidden_xattr(n->ino->xattrs[i].name)) {
+                        size_t l = strlen(n->ino->xattrs[i].name) + 1;
+                        memcpy(buf + len, n->ino->xattrs[i].name, l);
+                        len += l;
+                }
+        sym_fuse_reply_buf(req, buf, len);
+}
+
+static void gfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+        struct gearfs *fs = fs_of(req);
+        struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_blocks = (fs->bytes + 4095) / 4096,
+                              .f_files = fs->n, .f_namemax = 255, .f_flag = ST_RDONLY };
+
+        sym_fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops gfs_ops = {
+        .init = gfs_init_conn,
+        .lookup = gfs_lookup,
+        .getattr = gfs_getattr,
+        .readlink = gfs_readlink,
+        .opendir = gfs_opendir,
+        .readdir = gfs_readdir,
+        .open = gfs_open_op,
+        .read = gfs_read,
+        .release = gfs_release,
+        .getxattr = gfs_getxattr,
+        .listxattr = gfs_listxattr,
+        .statfs = gfs_statfs,
+};
+
+struct stats_thread {
+        struct gearfs *fs;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        bool stop;
+};
+
+/* rewrites the stats a moment after a change, so readers never wait long */
+static void *stats_loop(void *ud)
+{
+        struct stats_thread *s = ud;
+        struct gear_err err = {0};
+
+        pthread_mutex_lock(&s->lock);
+        while (!s->stop) {
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_nsec += 100 * 1000 * 1000;
+                if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                }
+                pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+                pthread_mutex_unlock(&s->lock);
+                if (gfs_write_stats(s->fs, false, &err) < 0 && s->fs->o->log)
+                        s->fs->o->log(err.msg);
+                gear_err_clear(&err);
+                pthread_mutex_lock(&s->lock);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+/* parallel fetches of the background prefetch */
+#define GFS_PREFETCH_JOBS 8
+
+struct prefetch_thread {
+        struct gearfs *fs;
+        bool stop;
+};
+
+/* the access list's contents, fetched while the first reads come in: those wait for them or fetch first */
+static void *prefetch_loop(void *ud)
+{
+        struct prefetch_thread *p = ud;
+        struct gearfs *fs = p->fs;
+        struct gear_err err = {0};
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prefetch,
+                                    .nlist = fs->nprefetch, .tree = fs->t, .origin = &fs->origin };
+        struct prefetch_stats ps;
+        char msg[sizeof err.msg + 64];
+
+        if (image_prefetch(fs->img, &fs->o->ref, &po, &ps, &err) < 0 && fs->o->log) {
+                snprintf(msg, sizeof msg, "prefetch: %s", err.msg);
+                fs->o->log(msg);
+        }
+        if (ps.unknown && fs->o->log) {
+                snprintf(msg, sizeof msg, "prefetch: %llu contents of the access list are not in the image",
+                         (unsigned long long)ps.unknown);
+                fs->o->log(msg);
+        }
+        pthread_mutex_lock(&fs->lock);
+        fs->st.prefetched_files = ps.fetched;
+        fs->st.prefetched_bytes = ps.fetched_bytes;
+        fs->st.prefetched_wire_bytes = ps.wire_bytes;
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+        return NULL;
+}
+
+int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
+{
+        struct gearfs fs;
+        char opts[IMAGE_NAME_MAX + IMAGE_TAG_MAX + 128];
+        char *argv[] = { "gear-fs", "-o", opts, NULL };
+        struct fuse_args args = FUSE_ARGS_INIT(3, argv);
+        struct fuse_session *se = NULL;
+        struct fuse_loop_config *cfg = NULL;
+        struct stats_thread st = { .fs = &fs, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+        struct prefetch_thread pf = { .fs = &fs };
+        pthread_t thread, pthread;
+        bool mounted = false, started = false, prefetching = false;
+        int r = -1;
+
+        /* its fs.lock is held while mounted: gear-gc keeps every content of a locked image */
+        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || gfs_init(&fs, img, o, e) < 0)
+                goto out;
+        snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
+                 o->ref.tag, o->allow_other ? ",allow_other" : "");
+        if (!(se = sym_fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot start a FUSE session");
+                goto out;
+        }
+        if (sym_fuse_set_signal_handlers(se) < 0) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot set signal handlers");
+                goto out;
+        }
+        if (sym_fuse_session_mount(se, o->mountpoint) < 0) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot mount on '%s' (is /dev/fuse usable?)", o->mountpoint);
+                goto out;
+        }
+        mounted = true;
+        if (gfs_write_stats(&fs, true, e) < 0)
+                goto out;
+        sym_fuse_daemonize(o->foreground);
+        if (o->foreground)
+                sym_sd_notify(0, "READY=1"); /* the mount is usable: units ordered after this one may start */
+        if (pthread_create(&thread, NULL, stats_loop, &st) != 0) {
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot start the statistics thread");
+                goto out;
+        }
+        started = true;
+        /* an optional help: a mount that is up already goes on without it */
+        if (fs.nprefetch) {
+                prefetching = pthread_create(&pthread, NULL, prefetch_loop, &pf) == 0;
+                if (!prefetching && o->log)
+                        o->log("prefetch: cannot start its thread");
+        }
+        if (!(cfg = sym_fuse_loop_cfg_create())) {
+                gear_err_sys(e, ENOMEM, "cannot serve");
+                goto out;
+        }
+        sym_fuse_loop_cfg_set_clone_fd(cfg, 1);
+        sym_fuse_loop_cfg_set_max_threads(cfg, 16);
+        if (sym_fuse_session_loop_mt(se, cfg) < 0)
+                gear_err_set(e, GEAR_EXIT_SYS, "cannot serve '%s'", o->mountpoint);
+        else
+                r = 0;
+out:
+        /* nobody is served any more: unmounted first, so no access waits for fetches still running */
+        if (mounted)
+                sym_fuse_session_unmount(se);
+        if (prefetching) {
+                __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
+                pthread_join(pthread, NULL);
+        }
+        if (started) {
+                pthread_mutex_lock(&st.lock);
+                st.stop = true;
+                pthread_cond_signal(&st.cond);
+                pthread_mutex_unlock(&st.lock);
+                pthread_join(thread, NULL);
+        }
+        if (se) {
+                sym_fuse_remove_signal_handlers(se);
+                sym_fuse_session_destroy(se);
+        }
+        if (cfg)
+                sym_fuse_loop_cfg_destroy(cfg);
+        if (fs.t) {
+                struct gear_err we = {0};
+                if (gfs_write_stats(&fs, true, &we) < 0 && r == 0) {
+                        *e = we;
+                        r = -1;
+                }
+        }
+        gfs_done(&fs);
+        return r;
+}

@@ -1,0 +1,312 @@
+/* gear-fs: the inode table from the index, fetch on first open, statistics */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gearfs-int.h"
+#include "../base/fsutil.h"
+#include "../store/cache.h"
+
+static size_t hash_ptr(const void *p, size_t cap)
+{
+        uint64_t x = (uintptr_t)p;
+
+        x ^= x >> 33;
+        x *= 0xff51afd7ed558ccdULL;
+        x ^= x >> 33;
+        return x & (cap - 1);
+}
+
+/* index + 1 of ino in the table, 0 when absent; *slot is where it is or would go */
+static size_t hash_find(const struct gearfs *fs, const struct inode *ino, size_t *slot)
+{
+        size_t i = hash_ptr(ino, fs->hcap);
+
+        while (fs->hash[i] && fs->hash[i] != ino)
+                i = (i + 1) & (fs->hcap - 1);
+        *slot = i;
+        return fs->hash[i] ? fs->hidx[i] : 0;
+}
+
+uint64_t gfs_ino(const struct gearfs *fs, const struct tnode *tn)
+{
+        size_t slot;
+
+        return hash_find(fs, tn->ino, &slot);
+}
+
+struct gfs_node *gfs_node(struct gearfs *fs, uint64_t ino)
+{
+        return ino >= 1 && ino <= fs->n ? &fs->nodes[ino - 1] : NULL;
+}
+
+static int add(struct tnode *tn, const char *path, void *ud)
+{
+        struct gearfs *fs = ud;
+        size_t slot, idx = hash_find(fs, tn->ino, &slot);
+
+        if (idx) {
+                fs->nodes[idx - 1].nlink++;
+                return 0;
+        }
+        fs->hash[slot] = tn->ino;
+        fs->hidx[slot] = fs->n + 1;
+        fs->nodes[fs->n++] = (struct gfs_node){ .ino = tn->ino, .tn = tn, .fd = -1,
+                                                .nlink = S_ISDIR(tn->ino->mode) ? 2 : 1 };
+        if (S_ISDIR(tn->ino->mode) && tn->parent)
+                fs->nodes[gfs_ino(fs, tn->parent) - 1].nlink++;
+        if (S_ISREG(tn->ino->mode) && tn->ino->blob)
+                fs->bytes += tn->ino->blob->size;
+        return 0;
+}
+
+int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
+{
+        struct image im;
+        char rel[PATH_MAX];
+        size_t count;
+        int r;
+
+        *fs = (struct gearfs){ .img = img, .o = o, .dir.fd = -1, .lockfd = -1 };
+        pthread_mutex_init(&fs->lock, NULL);
+        image_rel(&o->ref, rel, sizeof rel);
+        snprintf(fs->dir.path, sizeof fs->dir.path, "%s/%s", img->path, rel);
+        if (image_gen_attach(img, &o->ref, &im, &fs->lockfd, e) < 0)
+                return -1;
+        r = image_load_tree(&im, &fs->t, e);
+        if (r == 0 && (fs->dir.fd = fcntl(im.dfd, F_DUPFD_CLOEXEC, 3)) < 0)
+                r = gear_err_sys(e, errno, "cannot open '%s'", fs->dir.path);
+        image_close(&im);
+        if (r < 0)
+                return -1;
+        count = itree_count(fs->t) + 1;
+        for (fs->hcap = 16; fs->hcap < 2 * count; fs->hcap *= 2)
+                ;
+        fs->nodes = calloc(count, sizeof *fs->nodes);
+        fs->hash = calloc(fs->hcap, sizeof *fs->hash);
+        fs->hidx = calloc(fs->hcap, sizeof *fs->hidx);
+        if (!fs->nodes || !fs->hash || !fs->hidx)
+                return gear_err_sys(e, ENOMEM, "cannot load '%s:%s'", o->ref.name, o->ref.tag);
+        /* the walk starts at the root, so it becomes inode 1, and parents come before children */
+        itree_walk(fs->t, add, fs);
+        /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
+        if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
+                return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
+        /* read before serving: this mount's own opens will replace the list */
+        if (o->prefetch && access_list_load(&fs->dir, ".", &fs->prefetch, &fs->nprefetch, e) < 0) {
+                char msg[sizeof e->msg + 16];
+                snprintf(msg, sizeof msg, "prefetch: %s", e->msg);
+                if (o->log)
+                        o->log(msg);
+                gear_err_clear(e);
+        }
+        return 0;
+}
+
+void gfs_done(struct gearfs *fs)
+{
+        for (size_t i = 0; i < fs->n; i++)
+                if (fs->nodes[i].fd >= 0)
+                        close(fs->nodes[i].fd);
+        free(fs->nodes);
+        free(fs->hash);
+        free(fs->hidx);
+        free(fs->access);
+        free(fs->prefetch);
+        origin_close(&fs->origin);
+        if (fs->t)
+                itree_free(fs->t);
+        /* a generation replaced while mounted goes with its last mount */
+        image_gen_detach(fs->img, &fs->o->ref, fs->dir.fd, fs->lockfd);
+        if (fs->dir.fd >= 0)
+                close(fs->dir.fd);
+        pthread_mutex_destroy(&fs->lock);
+}
+
+void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st)
+{
+        const struct gfs_node *n = &fs->nodes[ino - 1];
+        const struct inode *i = n->ino;
+
+        *st = (struct stat){
+                .st_ino = ino, .st_mode = i->mode, .st_nlink = n->nlink, .st_uid = i->uid, .st_gid = i->gid,
+                .st_rdev = i->rdev, .st_blksize = 4096,
+        };
+        if (S_ISREG(i->mode) && i->blob)
+                st->st_size = i->blob->size;
+        else if (S_ISLNK(i->mode) && i->target)
+                st->st_size = strlen(i->target);
+        else if (S_ISDIR(i->mode))
+                st->st_size = 4096;
+        st->st_blocks = (st->st_size + 511) / 512;
+        st->st_mtim = st->st_atim = st->st_ctim = (struct timespec){ i->mtime, i->mtime_nsec };
+}
+
+static void node_path(const struct tnode *tn, char *buf, size_t n)
+{
+        const struct tnode *p;
+        size_t len = 0;
+
+        /* components from the root down: measure, then fill from the end */
+        for (p = tn; p && p->parent; p = p->parent)
+                len += strlen(p->name) + 1;
+        if (len + 1 > n || len == 0) {
+                snprintf(buf, n, len ? "..." : "/");
+                return;
+        }
+        buf[len] = '\0';
+        for (p = tn; p && p->parent; p = p->parent) {
+                size_t l = strlen(p->name);
+                len -= l;
+                memcpy(buf + len, p->name, l);
+                buf[--len] = '/';
+        }
+}
+
+static void count(struct gearfs *fs, uint64_t *field, uint64_t v)
+{
+        pthread_mutex_lock(&fs->lock);
+        *field += v;
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+}
+
+static void record_access(struct gearfs *fs, struct gfs_node *n)
+{
+        size_t idx = n - fs->nodes;
+
+        pthread_mutex_lock(&fs->lock);
+        if (!n->accessed) {
+                n->accessed = true;
+                if (fs->naccess == fs->access_cap) {
+                        size_t cap = fs->access_cap ? 2 * fs->access_cap : 256;
+                        size_t *p = realloc(fs->access, cap * sizeof *p);
+                        if (p) {
+                                fs->access = p;
+                                fs->access_cap = cap;
+                        }
+                }
+                if (fs->naccess < fs->access_cap)
+                        fs->access[fs->naccess++] = idx;
+                fs->st.opened_files++;
+                fs->gen++;
+        }
+        pthread_mutex_unlock(&fs->lock);
+}
+
+int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
+{
+        struct gfs_node *n = gfs_node(fs, ino);
+        struct gear_err err = {0};
+        struct cache_result res;
+        char path[PATH_MAX], msg[PATH_MAX + 1200];
+        int fd;
+
+        if (!n || !S_ISREG(n->ino->mode) || !n->ino->blob)
+                return -EINVAL;
+        record_access(fs, n);
+        if ((fd = __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE)) >= 0) {
+                if (open)
+                        count(fs, &fs->st.cache_hits, 1);
+                return fd;
+        }
+        fd = origin_cache_open(&fs->origin, fs->img, n->ino->blob->hex, n->ino->blob->size, &res, &err);
+        if (fd < 0) {
+                count(fs, &fs->st.errors, 1);
+                node_path(n->tn, path, sizeof path);
+                snprintf(msg, sizeof msg, "cannot fetch '%s' (sha256:%s): %s", path, n->ino->blob->hex, err.msg);
+                if (fs->o->log)
+                        fs->o->log(msg);
+                return -EIO;
+        }
+        pthread_mutex_lock(&fs->lock);
+        if (res.fetched) {
+                fs->st.fetched_files++;
+                fs->st.fetched_bytes += n->ino->blob->size;
+                fs->st.wire_bytes += res.wire;
+        } else {
+                fs->st.cache_hits++;
+        }
+        fs->gen++;
+        if (n->fd < 0) {
+                __atomic_store_n(&n->fd, fd, __ATOMIC_RELEASE);
+        } else {
+                close(fd);
+                fd = n->fd;
+        }
+        pthread_mutex_unlock(&fs->lock);
+        return fd;
+}
+
+struct access_key {
+        const char *hex;
+        size_t pos;
+};
+
+static int by_hex(const void *a, const void *b)
+{
+        const struct access_key *x = a, *y = b;
+        int c = strcmp(x->hex, y->hex);
+
+        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
+{
+        char stats[768];
+        _cleanup_free_ char *list = NULL;
+        _cleanup_free_ struct access_key *order = NULL;
+        struct gfs_stats st;
+        size_t naccess, nlist = 0, len;
+        uint64_t gen;
+        int r;
+
+        pthread_mutex_lock(&fs->lock);
+        gen = fs->gen;
+        st = fs->st;
+        naccess = fs->naccess;
+        list = malloc(naccess * 65 + 1);
+        order = malloc((naccess + 1) * sizeof *order);
+        if (list && order) {
+                for (size_t i = 0; i < naccess; i++)
+                        order[i] = (struct access_key){ fs->nodes[fs->access[i]].ino->blob->hex, i };
+                /* one line per content: files of equal content share it, at the first one's place */
+                qsort(order, naccess, sizeof *order, by_hex);
+                for (size_t i = 0; i < naccess; i++)
+                        if (!i || strcmp(order[i].hex, order[i - 1].hex))
+                                memcpy(list + order[i].pos * 65, order[i].hex, 64);
+                        else
+                                list[order[i].pos * 65] = '\0';
+                /* past the size a reader takes, the first opens are the ones worth keeping */
+                for (size_t i = 0; i < naccess && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
+                        if (list[i * 65]) {
+                                memmove(list + nlist * 65, list + i * 65, 64);
+                                list[nlist++ * 65 + 64] = '\n';
+                        }
+        }
+        pthread_mutex_unlock(&fs->lock);
+        if (!list || !order)
+                return gear_err_sys(e, ENOMEM, "cannot write statistics");
+        if (!force && gen == fs->written)
+                return 0;
+        len = snprintf(stats, sizeof stats,
+                       "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
+                       "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64 "\n",
+                       st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files);
+        if (fs->o->prefetch)
+                len += snprintf(stats + len, sizeof stats - len,
+                                "prefetched_files %" PRIu64 "\nprefetched_bytes %" PRIu64
+                                "\nprefetched_wire_bytes %" PRIu64 "\n",
+                                st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
+        /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
+        if (nlist && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
+                return r;
+        if ((r = atomic_write(&fs->dir, GEARFS_STATS, stats, len, 0644, e)) < 0)
+                return r;
+        fs->written = gen;
+        return 0;
+}

@@ -1,0 +1,201 @@
+/* gear-gc: the public/ cache trimmed to a size, never below what mounted images need */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../image/image.h"
+#include "../store/cache.h"
+
+struct entry {
+        char hex[65];
+        uint64_t size;
+        struct timespec atime;
+        bool keep;
+};
+
+struct gc {
+        const struct gear_root *img;
+        char (*keep)[65];
+        size_t nkeep, keep_cap;
+        struct cache_gc_result *res;
+        struct gear_err *e;
+};
+
+static int by_name(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+static int by_atime(const void *a, const void *b)
+{
+        const struct entry *x = a, *y = b;
+
+        if (x->atime.tv_sec != y->atime.tv_sec)
+                return x->atime.tv_sec < y->atime.tv_sec ? -1 : 1;
+        if (x->atime.tv_nsec != y->atime.tv_nsec)
+                return x->atime.tv_nsec < y->atime.tv_nsec ? -1 : 1;
+        return strcmp(x->hex, y->hex);
+}
+
+static int keep_blob(struct tnode *n, const char *path, void *ud)
+{
+        struct gc *g = ud;
+
+        if (!S_ISREG(n->ino->mode) || !n->ino->blob)
+                return 0;
+        if (g->nkeep == g->keep_cap) {
+                size_t cap = g->keep_cap ? 2 * g->keep_cap : 1024;
+                void *p = realloc(g->keep, cap * sizeof *g->keep);
+                if (!p)
+                        return gear_err_sys(g->e, ENOMEM, "cannot collect garbage");
+                g->keep = p;
+                g->keep_cap = cap;
+        }
+        memcpy(g->keep[g->nkeep++], n->ino->blob->hex, 65);
+        return 0;
+}
+
+/*
+ * A mounted image (its gear-fs holds fs.lock): every content it has is kept.
+ * So for a generation a pull or a build replaced while it was mounted, under
+ * its temp name; a temp directory still being written does not read back yet.
+ */
+static int check_image(const char *rel, const struct image_ref *r, bool tmp, void *ud)
+{
+        struct gc *g = ud;
+        char lock[PATH_MAX + 16];
+        _cleanup_close_ int fd = -1;
+        struct image_ref any = { .tag = "" };
+        struct image im;
+        struct itree *t;
+        int ret;
+
+        if (!tmp && !r)
+                return 0;
+        snprintf(lock, sizeof lock, "%s/" CACHE_MOUNT_LOCK, rel);
+        if ((fd = openat(g->img->fd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return 0;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                return 0;
+        if (tmp) {
+                /* images/NAME/.gear-tmp.*: NAME, for messages */
+                size_t k = strrchr(rel, '/') - rel;
+                if (k > strlen(IMAGES_DIR "/"))
+                        snprintf(any.name, sizeof any.name, "%.*s", (int)(k - strlen(IMAGES_DIR "/")),
+                                 rel + strlen(IMAGES_DIR "/"));
+                if (image_open_dir(g->img, rel, &any, &im, g->e) < 0) {
+                        gear_err_clear(g->e);
+                        return 0;
+                }
+        } else if (image_open(g->img, r, &im, g->e) < 0) {
+                return -1;
+        }
+        g->res->mounted++;
+        ret = image_load_tree(&im, &t, g->e);
+        image_close(&im);
+        if (ret < 0)
+                return -1;
+        ret = itree_walk(t, keep_blob, g);
+        itree_free(t);
+        return ret;
+}
+
+static int list_cache(const struct gear_root *img, struct entry **out, size_t *n, struct gear_err *e)
+{
+        _cleanup_closedir_ DIR *top = NULL;
+        struct dirent *de;
+        size_t cap = 0;
+        int fd = openat(img->fd, CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        *out = NULL;
+        *n = 0;
+        if (fd < 0)
+                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, CACHE_DIR);
+        if (!(top = fdopendir(fd))) {
+                close(fd);
+                return gear_err_sys(e, errno, "cannot read '%s/%s'", img->path, CACHE_DIR);
+        }
+        while ((de = readdir(top))) {
+                _cleanup_closedir_ DIR *sub = NULL;
+                struct dirent *f;
+                int sfd;
+                if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
+                        continue;
+                if ((sfd = openat(dirfd(top), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                        continue;
+                if (!(sub = fdopendir(sfd))) {
+                        close(sfd);
+                        continue;
+                }
+                while ((f = readdir(sub))) {
+                        struct stat st;
+                        if (strlen(f->d_name) != 62 || f->d_name[0] == '.')
+                                continue;
+                        if (fstatat(dirfd(sub), f->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                                continue;
+                        if (*n == cap) {
+                                void *p;
+                                cap = cap ? 2 * cap : 1024;
+                                if (!(p = realloc(*out, cap * sizeof **out)))
+                                        return gear_err_sys(e, ENOMEM, "cannot collect garbage");
+                                *out = p;
+                        }
+                        snprintf((*out)[*n].hex, 65, "%s%s", de->d_name, f->d_name);
+                        (*out)[*n].size = st.st_size;
+                        (*out)[*n].atime = st.st_atim;
+                        (*out)[*n].keep = false;
+                        (*n)++;
+                }
+        }
+        return 0;
+}
+
+int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
+             struct cache_gc_result *res, struct gear_err *e)
+{
+        struct gc g = { .img = img, .res = res, .e = e };
+        _cleanup_free_ struct entry *v = NULL;
+        uint64_t total = 0;
+        size_t n;
+        int r = -1;
+
+        *res = (struct cache_gc_result){0};
+        if (image_walk(img, check_image, &g, e) < 0)
+                goto out;
+        qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);
+        if (list_cache(img, &v, &n, e) < 0)
+                goto out;
+        qsort(v, n, sizeof *v, by_atime);
+        for (size_t i = 0; i < n; i++) {
+                total += v[i].size;
+                v[i].keep = g.nkeep && bsearch(v[i].hex, g.keep, g.nkeep, sizeof *g.keep, by_name);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char rel[CACHE_REL_MAX];
+                if (v[i].keep || total <= max) {
+                        res->kept++;
+                        res->kept_bytes += v[i].size;
+                        continue;
+                }
+                cache_rel(v[i].hex, rel);
+                if (!dry_run && unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT) {
+                        gear_err_sys(e, errno, "cannot remove '%s/%s'", img->path, rel);
+                        goto out;
+                }
+                total -= v[i].size;
+                res->removed++;
+                res->removed_bytes += v[i].size;
+                if (fn)
+                        fn(v[i].hex, v[i].size, ud);
+        }
+        r = 0;
+out:
+        free(g.keep);
+        return r;
+}

@@ -1,0 +1,26 @@
+/* Folder maint/: repairs of the trees (clean, fsck, gc); may use every folder. (common/README) */
+/* gear-clean: what seed 000 says may be removed */
+#ifndef GEAR_CLEAN_H
+#define GEAR_CLEAN_H
+
+#include <stdbool.h>
+
+#include "../base/err.h"
+#include "../base/tree.h"
+
+/* kind: "access", "install", "key", "port", "temp"; path: the full path removed (or that would be) */
+typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
+
+/* temp files older than this and not held by a writer are stale */
+#define CLEAN_TMP_AGE 60
+
+/*
+ * What new installs killed before their commit left ("install"): their
+ * units/<ab>/<ID>/, dangling links into the unit directory, volumes, and the
+ * environment file the install made; never while the container lock is held.
+ */
+int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
+
+int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
+
+#endif

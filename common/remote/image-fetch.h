@@ -1,0 +1,91 @@
+/*
+ * Where the contents of an image come from, and its access list.
+ *
+ * An image built here reads its contents from the image tree's own store
+ * (objects/); a pulled one from the store it was pulled from (its origin
+ * file and, for a registry, its object map; see remote.h). Either way a
+ * content reaches public/ through cache_open, verified.
+ *
+ * images/NAME/TAG/access.list names the contents the image's last mount
+ * opened (one SHA-256 hex digest per line, in first-open order). gear-push
+ * ships it with the image, gear-pull brings it back, and gear-pull
+ * --prefetch fetches what it lists before any container asks.
+ */
+#ifndef GEAR_IMAGE_FETCH_H
+#define GEAR_IMAGE_FETCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/digest.h"
+#include "../base/err.h"
+#include "../base/tree.h"
+#include "../store/cache.h"
+
+#define ACCESS_LIST_FILE "access.list"
+#define ACCESS_LIST_MAX (64u << 20)
+
+struct remote;
+struct remote_opts;
+struct object_map;
+
+struct origin {
+        struct remote *remote;  /* NULL: the image tree's own objects/ */
+        struct object_map *map;
+};
+
+/* image_dir: "images/NAME/TAG", or "." with img an image directory itself; ro: how to reach a registry
+   (NULL: remote_open's defaults) */
+int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
+                struct origin *o, struct gear_err *e);
+void origin_close(struct origin *o);
+/* cache_open of content hex (of size bytes) from the origin; safe from several threads */
+int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,
+                      struct cache_result *res, struct gear_err *e);
+
+/* checks an access list: code 111 "invalid access list" unless every line is a digest */
+int access_list_check(const char *buf, size_t len, struct gear_err *e);
+/* image_dir's access list, checked; *buf NULL when it has none */
+int access_list_read(const struct gear_root *img, const char *image_dir, char **buf, size_t *len,
+                     struct gear_err *e);
+/* the digests of image_dir's access list; none when it has no list */
+int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
+                     struct gear_err *e);
+/* src/access.list of from, when there is one, checked, to dst/access.list of to */
+int access_list_copy(const struct gear_root *from, const char *src, const struct gear_root *to, const char *dst,
+                     struct gear_err *e);
+
+struct prefetch_stats {
+        uint64_t listed;   /* contents in the access list the index names */
+        uint64_t unknown;  /* contents it lists that the index does not name: skipped */
+        uint64_t fetched, fetched_bytes, wire_bytes;
+        uint64_t present;  /* already in public/ */
+        uint64_t failed;
+};
+
+struct prefetch_opts {
+        unsigned jobs;                 /* parallel fetches */
+        const struct remote_opts *ro;  /* how to reach the image's registry; NULL: the defaults */
+        /*
+         * NULL: the first content that fails ends it. Else it runs in the
+         * background: a content that fails is counted and the rest still
+         * fetched (the first failure is reported at the end), and it ends
+         * early (code 0) once *stop is set: no new content is started.
+         */
+        const bool *stop;
+        const digest_hex *list;        /* NULL: the image's access list, read now */
+        size_t nlist;
+        struct itree *tree;            /* the image's index, when loaded already; NULL: loaded now */
+        struct origin *origin;         /* where its contents come from, when open already; NULL: opened now */
+};
+/*
+ * Fetches every content of the access list of image r into public/, on
+ * o->jobs threads. The list is data from a store and may be stale (the tag
+ * rebuilt since it was recorded): a content the index does not name is
+ * skipped and counted, since only the index says what a content's size is.
+ */
+struct image_ref;
+int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
+                   struct prefetch_stats *st, struct gear_err *e);
+
+#endif

@@ -1,0 +1,457 @@
+/*
+ * gear-push and gear-pull: objects the store lacks, then the index image.
+ *
+ * A directory store gets objects/<ab>/<rest> exactly as the local store has
+ * them (temp file, fsync, rename; present objects are skipped) and then
+ * images/NAME/TAG/, a copy of the image's OCI layout written under a temp
+ * name and renamed into place: an existing tag is swapped with
+ * renameat2(RENAME_EXCHANGE), or, where the file system lacks it (NFS), moved
+ * aside first, so readers see the old image or the new, never a mix.
+ *
+ * A registry gets each object as a blob named by the SHA-256 of its stored
+ * bytes (HEAD first, so a push that was interrupted resumes where it
+ * stopped), then the object map as a blob, then the image's manifest with
+ * the annotation io.gear.object-map naming the map.
+ *
+ * gear-pull (remote-pull.c) uses the same temp directory and rename.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <dirent.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "image-fetch.h"
+#include "remote-internal.h"
+#include "../base/fsutil.h"
+#include "../image/image.h"
+
+struct objlist {
+        digest_hex *v;
+        size_t n, cap;
+};
+
+static int collect(struct tnode *node, const char *path, void *ud)
+{
+        struct objlist *l = ud;
+
+        (void)path;
+        if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
+                return 0;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? 2 * l->cap : 256;
+                digest_hex *v = realloc(l->v, cap * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                l->v = v;
+                l->cap = cap;
+        }
+        memcpy(l->v[l->n++], node->ino->blob->hex, sizeof(digest_hex));
+        return 0;
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+/* the distinct objects of an image, sorted */
+static int image_objects(struct image *im, struct objlist *l, struct gear_err *e)
+{
+        struct itree *t = NULL;
+        size_t k = 0;
+        int r;
+
+        if (image_load_tree(im, &t, e) < 0)
+                return -1;
+        r = itree_walk(t, collect, l);
+        itree_free(t);
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);
+        qsort(l->v, l->n, sizeof *l->v, hex_cmp);
+        for (size_t i = 0; i < l->n; i++)
+                if (!k || strcmp(l->v[k - 1], l->v[i]))
+                        memcpy(l->v[k++], l->v[i], sizeof(digest_hex));
+        l->n = k;
+        return 0;
+}
+
+static void tmp_name(const char *base, char *buf, size_t n)
+{
+        unsigned char rnd[6] = {0};
+
+        if (getrandom(rnd, sizeof rnd, 0) < 0)
+                memcpy(rnd, &(pid_t){ getpid() }, sizeof(pid_t));
+        snprintf(buf, n, GEAR_TMP_PREFIX "%s.%02x%02x%02x%02x%02x%02x", base, rnd[0], rnd[1], rnd[2], rnd[3],
+                 rnd[4], rnd[5]);
+}
+
+/* copies in to dfd/rel by temp file and rename; hex set: the bytes must hash to it */
+static int copy_in(int in, int dfd, const char *dir, const char *name, const char *hex, uint64_t *bytes,
+                   struct gear_err *e)
+{
+        char tmp[NAME_MAX + 1], rel[PATH_MAX], trel[PATH_MAX], buf[1 << 16];
+        _cleanup_close_ int out = -1;
+        struct digest dg = {0};
+        digest_hex got;
+        uint64_t n = 0;
+        ssize_t k;
+        int r = -1;
+
+        tmp_name(name, tmp, sizeof tmp);
+        snprintf(rel, sizeof rel, "%s/%s", dir, name);
+        snprintf(trel, sizeof trel, "%s/%s", dir, tmp);
+        out = openat(dfd, trel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (out < 0)
+                return gear_err_sys(e, errno, "cannot create '%s'", trel);
+        /* held until the rename: tells gear-clean and gear-fsck this temp file is live */
+        flock(out, LOCK_EX);
+        if (hex && digest_init(&dg, e) < 0)
+                goto out;
+        for (;;) {
+                k = read(in, buf, sizeof buf);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0) {
+                        gear_err_sys(e, errno, "cannot read '%s'", name);
+                        goto out;
+                }
+                if (!k)
+                        break;
+                if (hex)
+                        digest_update(&dg, buf, k);
+                for (ssize_t off = 0; off < k;) {
+                        ssize_t w = write(out, buf + off, k - off);
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w < 0) {
+                                gear_err_sys(e, errno, "cannot write '%s'", trel);
+                                goto out;
+                        }
+                        off += w;
+                }
+                n += k;
+        }
+        if (hex) {
+                digest_final(&dg, got);
+                if (strcmp(got, hex)) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "'%s' does not match its digest", name);
+                        goto out;
+                }
+        }
+        if (fsync(out) < 0 || renameat(dfd, trel, dfd, rel) < 0) {
+                gear_err_sys(e, errno, "cannot write '%s'", rel);
+                goto out;
+        }
+        if (bytes)
+                *bytes += n;
+        r = 0;
+out:
+        digest_done(&dg);
+        if (r < 0)
+                unlinkat(dfd, trel, 0);
+        return r;
+}
+
+/* the OCI layout at sfd/src into a new directory dfd/dst; blobs checked against their names */
+int copy_layout(int sfd, const char *src, int dfd, const char *dst, uint64_t *bytes, struct gear_err *e)
+{
+        static const char *const top[] = { "oci-layout", "index.json" };
+        char sb[PATH_MAX], db[PATH_MAX];
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        snprintf(db, sizeof db, "%s/blobs/sha256", dst);
+        if (mkdir_p_at(dfd, db, 0755, e) < 0)
+                return -1;
+        for (size_t i = 0; i < ELEMENTSOF(top); i++) {
+                _cleanup_close_ int in = -1;
+                snprintf(sb, sizeof sb, "%s/%s", src, top[i]);
+                in = openat(sfd, sb, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0)
+                        return gear_err_sys(e, errno, "cannot open '%s'", sb);
+                if (copy_in(in, dfd, dst, top[i], NULL, bytes, e) < 0)
+                        return -1;
+        }
+        snprintf(sb, sizeof sb, "%s/blobs/sha256", src);
+        fd = openat(sfd, sb, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        close(fd);
+                return gear_err_sys(e, errno, "cannot open '%s'", sb);
+        }
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_close_ int in = -1;
+                if (de->d_name[0] == '.')
+                        continue;
+                if (!digest_hex_valid(de->d_name))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "'%s/%s' is not a blob name", sb, de->d_name);
+                in = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0)
+                        return gear_err_sys(e, errno, "cannot open '%s/%s'", sb, de->d_name);
+                if (copy_in(in, dfd, db, de->d_name, de->d_name, bytes, e) < 0)
+                        return gear_err_wrap(e, "blob sha256:%.12s", de->d_name);
+        }
+        if (errno)
+                return gear_err_sys(e, errno, "cannot read '%s'", sb);
+        return 0;
+}
+
+static int push_dir_object(struct remote *r, int in, const char *hex, struct remote_stats *st, struct gear_err *e)
+{
+        char rel[STORE_REL_MAX], dir[STORE_REL_MAX];
+        struct stat s;
+
+        store_object_rel(hex, rel);
+        if (fstatat(r->dir.fd, rel, &s, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(s.st_mode)) {
+                st->skipped++;
+                return 0;
+        }
+        path_dirname(rel, dir, sizeof dir);
+        if (mkdir_p_at(r->dir.fd, dir, 0755, e) < 0 ||
+            copy_in(in, r->dir.fd, dir, rel + strlen(dir) + 1, NULL, &st->bytes, e) < 0)
+                return -1;
+        st->sent++;
+        return 0;
+}
+
+/* uploads a blob unless present; 1 when sent */
+static int put_blob_once(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
+                         struct gear_err *e)
+{
+        int r = registry_has_blob(g, hex, e);
+
+        if (r != 0)
+                return r < 0 ? -1 : 0;
+        if (registry_put_blob(g, hex, buf, fd, n, e) < 0)
+                return -1;
+        return 1;
+}
+
+/* the blob of buf, uploaded unless present, named in annotation key of ann */
+static int put_annotated_blob(struct registry *g, const char *buf, size_t len, json_t *ann, const char *key,
+                              struct gear_err *e)
+{
+        char dg[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        digest_hex hex;
+
+        if (digest_buf(buf, len, hex, e) < 0 || put_blob_once(g, hex, buf, -1, len, e) < 0)
+                return -1;
+        snprintf(dg, sizeof dg, DIGEST_PREFIX "%s", hex);
+        json_object_set_new(ann, key, json_string(dg));
+        return 0;
+}
+
+static int push_registry_image(struct remote *r, const struct gear_root *img, struct image *im, const char *map,
+                               size_t maplen, struct gear_err *e)
+{
+        _cleanup_free_ char *layer = NULL, *config = NULL, *manifest = NULL, *access = NULL;
+        size_t nlayer, nconfig, naccess = 0;
+        char rel[PATH_MAX];
+        json_t *m, *ann;
+        const char *type;
+
+        image_rel(&im->ref, rel, sizeof rel);
+        if (access_list_read(img, rel, &access, &naccess, e) < 0)
+                return -1;
+        if (layout_read_blob(im->dfd, im->config, -1, IMAGE_JSON_MAX, &config, &nconfig, e) < 0 ||
+            layout_read_blob(im->dfd, im->layer, im->layer_size, SIZE_MAX / 2, &layer, &nlayer, e) < 0)
+                return -1;
+        if (put_blob_once(r->reg, im->config, config, -1, nconfig, e) < 0 ||
+            put_blob_once(r->reg, im->layer, layer, -1, nlayer, e) < 0)
+                return -1;
+        m = json_deep_copy(im->manifest_json);
+        ann = json_object_get(m, "annotations");
+        if (!ann) {
+                ann = json_object();
+                json_object_set_new(m, "annotations", ann);
+        }
+        if (put_annotated_blob(r->reg, map, maplen, ann, REMOTE_MAP_ANNOTATION, e) < 0 ||
+            (naccess && put_annotated_blob(r->reg, access, naccess, ann, REMOTE_ACCESS_ANNOTATION, e) < 0)) {
+                json_decref(m);
+                return -1;
+        }
+        type = json_string_value(json_object_get(m, "mediaType"));
+        if (!type) {
+                type = REGISTRY_MANIFEST_TYPE;
+                json_object_set_new(m, "mediaType", json_string(type));
+        }
+        manifest = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!manifest) {
+                json_decref(m);
+                return gear_err_sys(e, ENOMEM, "cannot write the manifest");
+        }
+        int k = registry_put_manifest(r->reg, r->tag[0] ? r->tag : im->ref.tag, type, manifest,
+                                      strlen(manifest), e);
+        json_decref(m);
+        return k;
+}
+
+/* the objects go out on a few threads, each taking the next one */
+#define PUSH_JOBS 4
+
+struct push_job {
+        struct remote *r;
+        const struct gear_root *img;
+        struct objlist *l;
+        digest_hex *blobs;      /* registry: blob digest of each object */
+        pthread_mutex_t lock;
+        size_t next;
+        struct remote_stats st;
+        unsigned long long kill_after;
+        struct gear_err err;    /* the first failure */
+};
+
+static int push_one(struct push_job *j, size_t i, struct gear_err *e)
+{
+        char rel[STORE_REL_MAX];
+        _cleanup_close_ int in = -1;
+        struct remote_stats st = {0};
+        bool die;
+
+        store_object_rel(j->l->v[i], rel);
+        in = openat(j->img->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (in < 0)
+                return gear_err_sys(e, errno, "cannot open object sha256:%.12s", j->l->v[i]);
+        if (j->r->kind == REMOTE_DIR) {
+                if (push_dir_object(j->r, in, j->l->v[i], &st, e) < 0)
+                        return -1;
+        } else {
+                uint64_t size;
+                int k;
+
+                if (digest_fd(in, j->blobs[i], &size, e) < 0)
+                        return -1;
+                k = put_blob_once(j->r->reg, j->blobs[i], NULL, in, size, e);
+                if (k < 0)
+                        return -1;
+                st.sent = k;
+                st.skipped = !k;
+                st.bytes = k ? size : 0;
+        }
+        pthread_mutex_lock(&j->lock);
+        j->st.sent += st.sent;
+        j->st.skipped += st.skipped;
+        j->st.bytes += st.bytes;
+        die = j->kill_after && st.sent && j->st.sent >= j->kill_after;
+        pthread_mutex_unlock(&j->lock);
+        /* for tests of resumed pushes: die the hard way after N objects went out */
+        if (die)
+                raise(SIGKILL);
+        return 0;
+}
+
+static void *push_worker(void *ud)
+{
+        struct push_job *j = ud;
+        struct gear_err e = {0};
+
+        for (;;) {
+                size_t i;
+
+                pthread_mutex_lock(&j->lock);
+                i = j->err.code ? j->l->n : j->next++;
+                pthread_mutex_unlock(&j->lock);
+                if (i >= j->l->n)
+                        return NULL;
+                if (push_one(j, i, &e) < 0) {
+                        pthread_mutex_lock(&j->lock);
+                        if (!j->err.code)
+                                j->err = e;
+                        pthread_mutex_unlock(&j->lock);
+                        return NULL;
+                }
+        }
+}
+
+int remote_push(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
+                struct remote_stats *st, struct gear_err *e)
+{
+        struct objlist l = {0};
+        struct image im;
+        char *map = NULL;
+        size_t maplen = 0;
+        FILE *mf = NULL;
+        const char *kill_after = getenv("GEAR_TEST_PUSH_KILL_AFTER");
+        struct push_job j = { .r = r, .img = img, .l = &l };
+        pthread_t th[PUSH_JOBS];
+        int nth = 0, rc = -1;
+
+        memset(st, 0, sizeof *st);
+        pthread_mutex_init(&j.lock, NULL);
+        if (kill_after)
+                j.kill_after = strtoull(kill_after, NULL, 10);
+        if (image_open(img, ref, &im, e) < 0)
+                return -1;
+        if (image_objects(&im, &l, e) < 0)
+                goto out;
+        if (!(j.blobs = calloc(l.n + 1, sizeof *j.blobs))) {
+                gear_err_sys(e, ENOMEM, "cannot push");
+                goto out;
+        }
+        /* one thread when a test wants an exact count of objects sent before the kill */
+        for (int t = 0; t < (j.kill_after ? 1 : PUSH_JOBS) && (size_t)t < l.n; t++) {
+                if (pthread_create(&th[t], NULL, push_worker, &j) != 0)
+                        break;
+                nth++;
+        }
+        if (!nth && l.n)
+                push_worker(&j);
+        for (int t = 0; t < nth; t++)
+                pthread_join(th[t], NULL);
+        *st = j.st;
+        if (j.err.code) {
+                *e = j.err;
+                goto out;
+        }
+        if (r->kind == REMOTE_REGISTRY) {
+                if (!(mf = open_memstream(&map, &maplen))) {
+                        gear_err_sys(e, errno, "cannot build the object map");
+                        goto out;
+                }
+                for (size_t i = 0; i < l.n; i++)
+                        fprintf(mf, "%s\t" DIGEST_PREFIX "%s\n", l.v[i], j.blobs[i]);
+        }
+        if (r->kind == REMOTE_DIR) {
+                char tmp[PATH_MAX], src[PATH_MAX];
+                _cleanup_close_ int lock = -1;
+
+                image_rel(ref, src, sizeof src);
+                if ((lock = image_tmp_begin(&r->dir, ref, tmp, sizeof tmp, e)) < 0)
+                        goto out;
+                if (copy_layout(img->fd, src, r->dir.fd, tmp, NULL, e) < 0 ||
+                    access_list_copy(img, src, &r->dir, tmp, e) < 0 || image_commit(&r->dir, ref, tmp, e) < 0) {
+                        store_rm_rf(r->dir.fd, tmp);
+                        goto out;
+                }
+        } else {
+                if (fclose(mf) != 0) {
+                        mf = NULL;
+                        gear_err_sys(e, ENOMEM, "cannot build the object map");
+                        goto out;
+                }
+                mf = NULL;
+                if (push_registry_image(r, img, &im, map ? map : "", maplen, e) < 0)
+                        goto out;
+        }
+        rc = 0;
+out:
+        if (mf)
+                fclose(mf);
+        free(map);
+        free(j.blobs);
+        pthread_mutex_destroy(&j.lock);
+        free(l.v);
+        image_close(&im);
+        return rc;
+}

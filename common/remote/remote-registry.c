@@ -1,0 +1,574 @@
+/*
+ * The registry side of a store: libcurl easy handles kept in a small pool
+ * (connections stay open between requests), bounded timeouts, retries with
+ * backoff on transport errors and 5xx answers, HTTP basic auth from a
+ * containers-auth.json file.
+ *
+ * Timeouts: GEAR_CONNECT_TIMEOUT (seconds, default 5) to connect;
+ * GEAR_FETCH_TIMEOUT (seconds, default 10) without a single byte moving ends
+ * a transfer. GEAR_FETCH_RETRIES (default 2) more attempts follow a failed
+ * one, except after a stall, which has used up its time already.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <resolv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "remote-registry.h"
+#include "../base/digest.h"
+#include "../base/dl-curl.h"
+#include "../base/fsutil.h"
+
+#define POOL_MAX 8
+
+struct registry {
+        char *base; /* "http://HOST:PORT/v2/REPO" */
+        char *userpwd;
+        bool http;
+        long connect_timeout, stall_timeout;
+        int retries;
+        pthread_mutex_t lock;
+        CURL *pool[POOL_MAX];
+        size_t npool;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+        sym_curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static long env_long(const char *name, long def)
+{
+        const char *s = getenv(name);
+        char *end;
+        long v;
+
+        if (!s || !*s)
+                return def;
+        v = strtol(s, &end, 10);
+        return *end || v < 0 ? def : v;
+}
+
+/* "user:pass" from auths[host].auth of a containers-auth.json file */
+static int read_auth(const char *authfile, const char *host, char **userpwd, struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL, *key = NULL;
+        struct gear_root cwd = { .fd = AT_FDCWD };
+        const char *b64;
+        json_error_t je;
+        json_t *j, *auths;
+        unsigned char *out;
+        size_t n, len;
+        bool bad;
+        int k;
+
+        *userpwd = NULL;
+        if (!authfile)
+                return 0;
+        snprintf(cwd.path, sizeof cwd.path, ".");
+        if (read_file(&cwd, authfile, 1 << 20, &buf, &n, e) < 0) {
+                if (e->code == GEAR_EXIT_NO) {
+                        gear_err_clear(e);
+                        return 0;
+                }
+                return gear_err_wrap(e, "auth file '%s'", authfile);
+        }
+        j = json_loadb(buf, n, 0, &je);
+        auths = json_object_get(j, "auths");
+        if (!j || (auths && !json_is_object(auths))) {
+                json_decref(j);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "auth file '%s' is not valid JSON", authfile);
+        }
+        b64 = json_string_value(json_object_get(json_object_get(auths, host), "auth"));
+        if (!b64 && asprintf(&key, "https://%s", host) >= 0)
+                b64 = json_string_value(json_object_get(json_object_get(auths, key), "auth"));
+        if (!b64) {
+                json_decref(j);
+                return 0;
+        }
+        len = strlen(b64);
+        out = malloc(len / 4 * 3 + 4);
+        if (!out) {
+                json_decref(j);
+                return gear_err_sys(e, ENOMEM, "cannot read '%s'", authfile);
+        }
+        /* b64 is j's: decoded before the decref */
+        k = len % 4 || strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != len
+                    ? -1 : b64_pton(b64, out, len / 4 * 3 + 4);
+        bad = k < 0;
+        json_decref(j);
+        if (bad) {
+                free(out);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "auth file '%s': invalid auth for '%s'", authfile, host);
+        }
+        out[k] = 0;
+        if (!strchr((char *)out, ':')) {
+                free(out);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "auth file '%s': invalid auth for '%s'", authfile, host);
+        }
+        *userpwd = (char *)out;
+        return 0;
+}
+
+int registry_open(const char *host, const char *repo, bool http, const char *authfile,
+                  struct registry **gp, struct gear_err *e)
+{
+        struct registry *g;
+
+        if (dl_curl(e) < 0)
+                return -1;
+        pthread_once(&curl_once, curl_init_once);
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return gear_err_sys(e, ENOMEM, "cannot open the registry");
+        pthread_mutex_init(&g->lock, NULL);
+        g->http = http;
+        g->connect_timeout = env_long("GEAR_CONNECT_TIMEOUT", 5);
+        g->stall_timeout = env_long("GEAR_FETCH_TIMEOUT", 10);
+        g->retries = env_long("GEAR_FETCH_RETRIES", 2);
+        if (asprintf(&g->base, "%s://%s/v2/%s", http ? "http" : "https", host, repo) < 0) {
+                g->base = NULL;
+                registry_free(g);
+                return gear_err_sys(e, ENOMEM, "cannot open the registry");
+        }
+        if (read_auth(authfile, host, &g->userpwd, e) < 0) {
+                registry_free(g);
+                return -1;
+        }
+        *gp = g;
+        return 0;
+}
+
+void registry_free(struct registry *g)
+{
+        if (!g)
+                return;
+        for (size_t i = 0; i < g->npool; i++)
+                sym_curl_easy_cleanup(g->pool[i]);
+        pthread_mutex_destroy(&g->lock);
+        free(g->base);
+        if (g->userpwd)
+                explicit_bzero(g->userpwd, strlen(g->userpwd));
+        free(g->userpwd);
+        free(g);
+}
+
+static CURL *handle_get(struct registry *g)
+{
+        CURL *c = NULL;
+
+        pthread_mutex_lock(&g->lock);
+        if (g->npool)
+                c = g->pool[--g->npool];
+        pthread_mutex_unlock(&g->lock);
+        return c ? c : sym_curl_easy_init();
+}
+
+static void handle_put(struct registry *g, CURL *c)
+{
+        pthread_mutex_lock(&g->lock);
+        if (g->npool < POOL_MAX) {
+                g->pool[g->npool++] = c;
+                c = NULL;
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (c)
+                sym_curl_easy_cleanup(c);
+}
+
+/* one request: what goes up and where the answer goes */
+struct xfer {
+        const char *method; /* "GET", "HEAD", "POST", "PUT" */
+        const char *url;
+        const char *type;   /* Content-Type of the body sent */
+        const char *accept;
+        const void *up;     /* body from memory, or from up_fd */
+        int up_fd;
+        uint64_t up_len;
+        uint64_t up_off;
+        int down_fd;        /* answer body to a fd, or to memory */
+        size_t down_max;
+        char *down;
+        size_t down_len;
+        bool down_err;      /* a write failed or the body is too big */
+        int down_errno;
+        struct digest dg;   /* of the answer body, with down_fd */
+        digest_hex got;
+        CURL *curl;
+        char location[2048];
+        long status;
+};
+
+static size_t up_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+        ssize_t k;
+
+        if (n > x->up_len - x->up_off)
+                n = x->up_len - x->up_off;
+        if (!n)
+                return 0;
+        if (x->up) {
+                memcpy(buf, (const char *)x->up + x->up_off, n);
+                k = n;
+        } else {
+                k = pread(x->up_fd, buf, n, x->up_off);
+                if (k <= 0)
+                        return CURL_READFUNC_ABORT;
+        }
+        x->up_off += k;
+        return k;
+}
+
+static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+
+        if (x->down_fd >= 0) {
+                long status = 0;
+
+                /* an error page is not the blob */
+                sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+                if (status != 200)
+                        return n;
+                for (size_t off = 0; off < n;) {
+                        ssize_t k = write(x->down_fd, buf + off, n - off);
+                        if (k < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                x->down_err = true;
+                                x->down_errno = errno;
+                                return 0;
+                        }
+                        off += k;
+                }
+                digest_update(&x->dg, buf, n);
+                x->down_len += n;
+                return n;
+        }
+        if (x->down_len + n > x->down_max) {
+                x->down_err = true;
+                x->down_errno = EFBIG;
+                return 0;
+        }
+        char *p = realloc(x->down, x->down_len + n + 1);
+        if (!p) {
+                x->down_err = true;
+                x->down_errno = ENOMEM;
+                return 0;
+        }
+        x->down = p;
+        memcpy(p + x->down_len, buf, n);
+        x->down_len += n;
+        p[x->down_len] = 0;
+        return n;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
+{
+        struct xfer *x = ud;
+        size_t n = size * nmemb;
+
+        if (n > 9 && !strncasecmp(buf, "location:", 9)) {
+                size_t i = 9, j = n;
+                while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+                        i++;
+                while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
+                        j--;
+                if (j - i < sizeof x->location) {
+                        memcpy(x->location, buf + i, j - i);
+                        x->location[j - i] = 0;
+                }
+        }
+        return n;
+}
+
+/* the request, retried; 0 with x->status set, or -1 (code 111) on a transport error */
+static int request(struct registry *g, struct xfer *x, struct gear_err *e)
+{
+        CURL *c = handle_get(g);
+        struct curl_slist *hdr = NULL;
+        char line[256];
+        CURLcode rc = CURLE_OK;
+        off_t down_start = -1;
+        int r = -1;
+
+        if (!c)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot create a curl handle");
+        if (x->down_fd >= 0)
+                down_start = lseek(x->down_fd, 0, SEEK_CUR);
+        hdr = sym_curl_slist_append(hdr, "Expect:");
+        if (x->type) {
+                snprintf(line, sizeof line, "Content-Type: %s", x->type);
+                hdr = sym_curl_slist_append(hdr, line);
+        }
+        if (x->accept) {
+                snprintf(line, sizeof line, "Accept: %s", x->accept);
+                hdr = sym_curl_slist_append(hdr, line);
+        }
+        for (int attempt = 0;; attempt++) {
+                sym_curl_easy_reset(c);
+                x->curl = c;
+                x->status = 0;
+                x->up_off = 0;
+                x->down_len = 0;
+                x->down_err = false;
+                x->location[0] = 0;
+                if (x->down_fd >= 0) {
+                        if (down_start >= 0 && (lseek(x->down_fd, down_start, SEEK_SET) < 0 ||
+                                                ftruncate(x->down_fd, down_start) < 0) && attempt) {
+                                gear_err_sys(e, errno, "cannot rewind the output");
+                                goto out;
+                        }
+                        if (digest_init(&x->dg, e) < 0)
+                                goto out;
+                }
+                sym_curl_easy_setopt(c, CURLOPT_URL, x->url);
+                sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+                sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, g->connect_timeout);
+                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, g->stall_timeout);
+                sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, x->down_fd >= 0 || x->down_max ? 1L : 0L);
+                sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+                sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+                sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+                if (g->userpwd) {
+                        sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+                        sym_curl_easy_setopt(c, CURLOPT_USERPWD, g->userpwd);
+                        /* credentials go to the registry only, not where it redirects */
+                        sym_curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+                }
+                sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+                sym_curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+                sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, down_cb);
+                sym_curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+                if (!strcmp(x->method, "HEAD"))
+                        sym_curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+                else if (!strcmp(x->method, "PUT")) {
+                        sym_curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                        sym_curl_easy_setopt(c, CURLOPT_READFUNCTION, up_cb);
+                        sym_curl_easy_setopt(c, CURLOPT_READDATA, x);
+                        sym_curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
+                } else if (!strcmp(x->method, "POST")) {
+                        sym_curl_easy_setopt(c, CURLOPT_POST, 1L);
+                        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+                        sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+                }
+                rc = sym_curl_easy_perform(c);
+                if (x->down_fd >= 0)
+                        digest_final(&x->dg, x->got);
+                sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+                if (rc == CURLE_OK && x->status < 500)
+                        break;
+                if (x->down_err) {
+                        gear_err_sys(e, x->down_errno, "cannot store the answer of '%s'", x->url);
+                        goto out;
+                }
+                if (attempt >= g->retries || rc == CURLE_OPERATION_TIMEDOUT) {
+                        if (rc != CURLE_OK)
+                                gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': %s", x->method, x->url,
+                                             sym_curl_easy_strerror(rc));
+                        else
+                                gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': HTTP %ld", x->method, x->url,
+                                             x->status);
+                        goto out;
+                }
+                /* 0.2 s, 0.4 s, 0.8 s, ... */
+                struct timespec ts = { .tv_sec = 0, .tv_nsec = 200000000L };
+                for (int i = 0; i < attempt && ts.tv_sec < 5; i++) {
+                        ts.tv_nsec *= 2;
+                        ts.tv_sec += ts.tv_nsec / 1000000000L;
+                        ts.tv_nsec %= 1000000000L;
+                }
+                nanosleep(&ts, NULL);
+        }
+        r = 0;
+out:
+        if (x->down_fd >= 0)
+                digest_done(&x->dg);
+        sym_curl_slist_free_all(hdr);
+        handle_put(g, c);
+        return r;
+}
+
+static char *url_of(struct registry *g, const char *what, const char *ref)
+{
+        char *u;
+
+        if (asprintf(&u, "%s/%s/%s", g->base, what, ref) < 0)
+                return NULL;
+        return u;
+}
+
+static int http_error(struct xfer *x, struct gear_err *e)
+{
+        if (x->status == 401 || x->status == 403)
+                return gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': not authorized (HTTP %ld)", x->method,
+                                    x->url, x->status);
+        return gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': HTTP %ld", x->method, x->url, x->status);
+}
+
+int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e)
+{
+        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        _cleanup_free_ char *url = NULL;
+        struct xfer x = { .method = "HEAD", .down_fd = -1 };
+
+        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
+        if (!(x.url = url = url_of(g, "blobs", ref)))
+                return gear_err_sys(e, ENOMEM, "cannot ask the registry");
+        if (request(g, &x, e) < 0)
+                return -1;
+        free(x.down);
+        if (x.status == 200)
+                return 1;
+        if (x.status == 404)
+                return 0;
+        return http_error(&x, e);
+}
+
+int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
+                      struct gear_err *e)
+{
+        _cleanup_free_ char *url = NULL, *put = NULL;
+        struct xfer x = { .method = "POST", .down_fd = -1 };
+        const char *loc;
+
+        if (asprintf(&url, "%s/blobs/uploads/", g->base) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot upload");
+        x.url = url;
+        if (request(g, &x, e) < 0)
+                return -1;
+        free(x.down);
+        if (x.status != 202 || !x.location[0])
+                return http_error(&x, e);
+        loc = x.location;
+        if (loc[0] == '/') {
+                /* relative to the registry: scheme://host of base */
+                const char *p = strstr(g->base, "://");
+                const char *slash = strchr(p + 3, '/');
+                if (asprintf(&put, "%.*s%s%sdigest=" DIGEST_PREFIX "%s", (int)(slash - g->base), g->base,
+                             loc, strchr(loc, '?') ? "&" : "?", hex) < 0)
+                        put = NULL;
+        } else if (asprintf(&put, "%s%sdigest=" DIGEST_PREFIX "%s", loc, strchr(loc, '?') ? "&" : "?",
+                            hex) < 0)
+                put = NULL;
+        if (!put)
+                return gear_err_sys(e, ENOMEM, "cannot upload");
+        x = (struct xfer){ .method = "PUT", .url = put, .type = "application/octet-stream", .up = buf,
+                           .up_fd = fd, .up_len = n, .down_fd = -1 };
+        if (request(g, &x, e) < 0)
+                return -1;
+        free(x.down);
+        if (x.status != 201)
+                return http_error(&x, e);
+        return 0;
+}
+
+int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e)
+{
+        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        _cleanup_free_ char *url = NULL;
+        struct xfer x = { .method = "GET", .down_fd = fd };
+
+        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
+        if (!(x.url = url = url_of(g, "blobs", ref)))
+                return gear_err_sys(e, ENOMEM, "cannot fetch");
+        if (request(g, &x, e) < 0)
+                return -1;
+        if (x.status == 404)
+                return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
+        if (x.status != 200)
+                return http_error(&x, e);
+        if (strcmp(x.got, hex))
+                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
+        return 0;
+}
+
+int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
+                      struct gear_err *e)
+{
+        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        _cleanup_free_ char *url = NULL;
+        struct xfer x = { .method = "GET", .down_fd = -1, .down_max = max };
+        digest_hex got;
+
+        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
+        if (!(x.url = url = url_of(g, "blobs", ref)))
+                return gear_err_sys(e, ENOMEM, "cannot fetch");
+        if (request(g, &x, e) < 0) {
+                free(x.down);
+                return -1;
+        }
+        if (x.status != 200) {
+                free(x.down);
+                if (x.status == 404)
+                        return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
+                return http_error(&x, e);
+        }
+        if (digest_buf(x.down ? x.down : "", x.down_len, got, e) < 0) {
+                free(x.down);
+                return -1;
+        }
+        if (strcmp(got, hex)) {
+                free(x.down);
+                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
+        }
+        *buf = x.down ? x.down : strdup("");
+        *n = x.down_len;
+        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch");
+}
+
+int registry_put_manifest(struct registry *g, const char *tag, const char *type, const void *buf,
+                          size_t n, struct gear_err *e)
+{
+        _cleanup_free_ char *url = NULL;
+        struct xfer x = { .method = "PUT", .type = type, .up = buf, .up_len = n, .down_fd = -1 };
+
+        if (!(x.url = url = url_of(g, "manifests", tag)))
+                return gear_err_sys(e, ENOMEM, "cannot push the manifest");
+        if (request(g, &x, e) < 0) {
+                free(x.down);
+                return -1;
+        }
+        free(x.down);
+        if (x.status != 201)
+                return http_error(&x, e);
+        return 0;
+}
+
+int registry_get_manifest(struct registry *g, const char *tag, size_t max, char **buf, size_t *n,
+                          struct gear_err *e)
+{
+        _cleanup_free_ char *url = NULL;
+        struct xfer x = { .method = "GET", .accept = REGISTRY_MANIFEST_TYPE, .down_fd = -1, .down_max = max };
+
+        if (!(x.url = url = url_of(g, "manifests", tag)))
+                return gear_err_sys(e, ENOMEM, "cannot fetch the manifest");
+        if (request(g, &x, e) < 0) {
+                free(x.down);
+                return -1;
+        }
+        if (x.status != 200) {
+                free(x.down);
+                if (x.status == 404)
+                        return gear_err_set(e, GEAR_EXIT_NO, "the registry has no tag '%s'", tag);
+                return http_error(&x, e);
+        }
+        *buf = x.down ? x.down : strdup("");
+        *n = x.down_len;
+        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch the manifest");
+}

@@ -1,0 +1,40 @@
+/* an OCI distribution registry repository over HTTP(S), for remote.c */
+#ifndef GEAR_REMOTE_REGISTRY_H
+#define GEAR_REMOTE_REGISTRY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "../base/err.h"
+
+#define REGISTRY_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+
+struct registry;
+
+/*
+ * host is HOST[:PORT], repo the repository; http talks plain HTTP, else
+ * HTTPS with verification. authfile in the containers-auth.json format, NULL
+ * for none; a missing file is no credentials.
+ */
+int registry_open(const char *host, const char *repo, bool http, const char *authfile,
+                  struct registry **g, struct gear_err *e);
+void registry_free(struct registry *g);
+
+/* 1 when the repository has blob sha256:hex, 0 when not */
+int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e);
+/* monolithic upload of n bytes, from buf or (buf NULL) from fd at offset 0 */
+int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
+                      struct gear_err *e);
+/* a blob into fd (from its offset), its digest checked; code 1 when missing */
+int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e);
+/* a blob into memory, at most max bytes, its digest checked */
+int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
+                      struct gear_err *e);
+int registry_put_manifest(struct registry *g, const char *tag, const char *type, const void *buf,
+                          size_t n, struct gear_err *e);
+/* code 1 when the tag is missing */
+int registry_get_manifest(struct registry *g, const char *tag, size_t max, char **buf, size_t *n,
+                          struct gear_err *e);
+
+#endif

@@ -1,0 +1,340 @@
+/* stores: spec parsing, fetching one object, an image's origin and object map */
+#include <errno.h>
+#include <getopt.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "remote-internal.h"
+#include "../base/fsutil.h"
+#include "../image/image.h"
+
+static bool host_valid(const char *s, size_t n)
+{
+        if (!n || n > 255)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]", s[i]))
+                        return false;
+        return true;
+}
+
+static void remote_freep(struct remote **r)
+{
+        remote_free(*r);
+}
+
+int remote_open_opts(const char *spec, const struct remote_opts *o, struct remote **rp, struct gear_err *e)
+{
+        _cleanup_(remote_freep) struct remote *r = NULL;
+        const char *rest, *slash, *colon;
+        char repo[IMAGE_NAME_MAX + IMAGE_TAG_MAX + 2];
+        bool http = o && !o->tls_verify;
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return gear_err_sys(e, ENOMEM, "cannot open store '%s'", spec);
+        r->dir.fd = -1;
+        if (!strncmp(spec, "docker://", 9) || !strncmp(spec, "docker+http://", 14)) {
+                if (spec[6] == '+')
+                        http = true;
+                rest = strstr(spec, "://") + 3;
+                slash = strchr(rest, '/');
+                if (!slash || !host_valid(rest, slash - rest) || strlen(slash + 1) >= sizeof repo)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid store '%s': want docker://HOST[:PORT]/REPO[:TAG]", spec);
+                snprintf(r->host, sizeof r->host, "%.*s", (int)(slash - rest), rest);
+                snprintf(repo, sizeof repo, "%s", slash + 1);
+                colon = strrchr(repo, ':');
+                if (colon && !strchr(colon, '/')) {
+                        snprintf(r->tag, sizeof r->tag, "%s", colon + 1);
+                        repo[colon - repo] = 0;
+                        if (!image_tag_valid(r->tag))
+                                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid store '%s': invalid tag '%s'", spec, r->tag);
+                }
+                if (!image_name_valid(repo))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid store '%s': invalid repository '%s'", spec, repo);
+                snprintf(r->repo, sizeof r->repo, "%s", repo);
+                r->kind = REMOTE_REGISTRY;
+                r->http = http;
+                if (registry_open(r->host, r->repo, http, o ? o->authfile : remote_default_authfile(),
+                                  &r->reg, e) < 0)
+                        return gear_err_wrap(e, "store '%s'", spec);
+        } else {
+                const char *dir = !strncmp(spec, "dir:", 4) ? spec + 4 : spec;
+
+                if (!*dir || strstr(spec, "://"))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid store '%s': want DIR, dir:DIR or docker://HOST[:PORT]/REPO[:TAG]", spec);
+                if (!realpath(dir, r->dir.path))
+                        return gear_err_sys(e, errno, "cannot open store '%s'", dir);
+                r->dir.fd = open(r->dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (r->dir.fd < 0)
+                        return gear_err_sys(e, errno, "cannot open store '%s'", dir);
+                r->kind = REMOTE_DIR;
+        }
+        *rp = TAKE_PTR(r);
+        return 0;
+}
+
+int remote_open(const char *spec, struct remote **r, struct gear_err *e)
+{
+        return remote_open_opts(spec, NULL, r, e);
+}
+
+void remote_free(struct remote *r)
+{
+        if (!r)
+                return;
+        if (r->dir.fd >= 0)
+                close(r->dir.fd);
+        registry_free(r->reg);
+        free(r);
+}
+
+const struct gear_root *remote_dir(const struct remote *r)
+{
+        return r->kind == REMOTE_DIR ? &r->dir : NULL;
+}
+
+const char *remote_default_authfile(void)
+{
+        static __thread char path[PATH_MAX];
+        const char *run = getenv("XDG_RUNTIME_DIR");
+
+        if (!run || !*run)
+                return NULL;
+        snprintf(path, sizeof path, "%s/containers/auth.json", run);
+        return path;
+}
+
+void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size_t n)
+{
+        if (r->kind == REMOTE_DIR)
+                snprintf(buf, n, "dir:%s", r->dir.path);
+        else
+                snprintf(buf, n, "%s://%s/%s:%s", r->http ? "docker+http" : "docker", r->host, r->repo, tag);
+}
+
+/* copies what is left of in to out */
+int copy_fd(int in, int out, uint64_t *bytes, struct gear_err *e)
+{
+        char buf[1 << 16];
+        ssize_t k;
+
+        for (;;) {
+                k = read(in, buf, sizeof buf);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return gear_err_sys(e, errno, "cannot read");
+                }
+                if (!k)
+                        return 0;
+                for (ssize_t off = 0; off < k;) {
+                        ssize_t w = write(out, buf + off, k - off);
+                        if (w < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return gear_err_sys(e, errno, "cannot write");
+                        }
+                        off += w;
+                }
+                if (bytes)
+                        *bytes += k;
+        }
+}
+
+int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int fd, struct gear_err *e)
+{
+        char rel[STORE_REL_MAX];
+        _cleanup_close_ int in = -1;
+        digest_hex bhex;
+
+        if (!digest_hex_valid(hex))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
+        if (r->kind == REMOTE_DIR) {
+                store_object_rel(hex, rel);
+                in = openat(r->dir.fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (in < 0) {
+                        if (errno == ENOENT)
+                                return gear_err_set(e, GEAR_EXIT_NO, "store '%s' has no object sha256:%.12s",
+                                                    r->dir.path, hex);
+                        return gear_err_sys(e, errno, "cannot open '%s/%s'", r->dir.path, rel);
+                }
+                if (copy_fd(in, fd, NULL, e) < 0)
+                        return gear_err_wrap(e, "object sha256:%.12s", hex);
+                return 0;
+        }
+        if (!blob || !digest_parse(blob, bhex))
+                return gear_err_set(e, GEAR_EXIT_NO, "no blob for object sha256:%.12s", hex);
+        if (registry_get_blob_fd(r->reg, bhex, fd, e) < 0)
+                return gear_err_wrap(e, "object sha256:%.12s", hex);
+        return 0;
+}
+
+int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e)
+{
+        char rel[PATH_MAX];
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+
+        image_file_rel(image_dir, REMOTE_ORIGIN_FILE, rel, sizeof rel);
+        if (read_file(img, rel, 4096, &buf, &len, e) < 0) {
+                if (e->code == GEAR_EXIT_NO) {
+                        gear_err_clear(e);
+                        return 0;
+                }
+                return -1;
+        }
+        buf[strcspn(buf, "\n")] = 0;
+        if (!*buf || strlen(buf) >= n)
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid '%s'", rel);
+        strcpy(spec, buf);
+        return 1;
+}
+
+struct map_entry {
+        digest_hex hex;
+        char blob[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+};
+
+struct object_map {
+        struct map_entry *v;
+        size_t n;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct map_entry *)a)->hex, ((const struct map_entry *)b)->hex);
+}
+
+int object_map_parse(const char *buf, size_t len, struct object_map **mp, struct gear_err *e)
+{
+        struct object_map *m = calloc(1, sizeof *m);
+        const char *p = buf, *end = buf + len;
+        size_t cap = 0;
+
+        if (!m)
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        while (p < end) {
+                const char *nl = memchr(p, '\n', end - p);
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+                struct map_entry *x;
+
+                if (l != DIGEST_HEX_LEN + 1 + sizeof DIGEST_PREFIX - 1 + DIGEST_HEX_LEN || p[DIGEST_HEX_LEN] != '\t')
+                        goto bad;
+                if (m->n == cap) {
+                        cap = cap ? 2 * cap : 1024;
+                        x = realloc(m->v, cap * sizeof *x);
+                        if (!x) {
+                                object_map_free(m);
+                                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+                        }
+                        m->v = x;
+                }
+                x = &m->v[m->n];
+                memcpy(x->hex, p, DIGEST_HEX_LEN);
+                x->hex[DIGEST_HEX_LEN] = 0;
+                memcpy(x->blob, p + DIGEST_HEX_LEN + 1, sizeof x->blob - 1);
+                x->blob[sizeof x->blob - 1] = 0;
+                digest_hex tmp;
+                if (!digest_hex_valid(x->hex) || !digest_parse(x->blob, tmp))
+                        goto bad;
+                m->n++;
+                p += l + 1;
+        }
+        if (m->n)
+                qsort(m->v, m->n, sizeof *m->v, entry_cmp);
+        *mp = m;
+        return 0;
+bad:
+        object_map_free(m);
+        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map");
+}
+
+int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e)
+{
+        char rel[PATH_MAX];
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
+        if (read_file(img, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        }
+        if (object_map_parse(buf ? buf : "", len, m, e) < 0)
+                return gear_err_wrap(e, "'%s'", rel);
+        return 0;
+}
+
+const char *object_map_blob(const struct object_map *m, const char *hex)
+{
+        struct map_entry key, *x;
+
+        if (!m || !m->n || !digest_hex_valid(hex))
+                return NULL;
+        memcpy(key.hex, hex, sizeof key.hex);
+        x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp);
+        return x ? x->blob : NULL;
+}
+
+void object_map_free(struct object_map *m)
+{
+        if (!m)
+                return;
+        free(m->v);
+        free(m);
+}
+
+static int parse_opt(int c, const char *arg, struct remote_opts *o, const char *use)
+{
+        if (c == 't') {
+                if (!strcmp(arg, "true"))
+                        o->tls_verify = true;
+                else if (!strcmp(arg, "false"))
+                        o->tls_verify = false;
+                else
+                        return gear_usage_error(use, "invalid --tls-verify '%s': want true or false", arg);
+                return 0;
+        }
+        o->authfile = arg;
+        return 0;
+}
+
+int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o)
+{
+        static const struct option options[] = {
+                { "help",       no_argument,       NULL, 'h' },
+                { "tls-verify", required_argument, NULL, 't' },
+                { "authfile",   required_argument, NULL, 'a' },
+                { "prefetch",   no_argument,       NULL, 'p' },
+                {}
+        };
+        int c, k;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+                if (c == 'h')
+                        return gear_help(usage);
+                if (c == 'p') {
+                        if (!o->prefetch)
+                                return gear_usage_error(usage, "unknown option '--prefetch'");
+                        *o->prefetch = true;
+                        continue;
+                }
+                if (c == 't' || c == 'a') {
+                        if ((k = parse_opt(c, optarg, o, usage)))
+                                return k;
+                        continue;
+                }
+                if (c == ':')
+                        return gear_usage_error(usage, "option '%s' needs a value", argv[optind - 1]);
+                return gear_bad_option(usage, argv);
+        }
+        return -1;
+}

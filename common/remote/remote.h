@@ -1,0 +1,101 @@
+/* Folder remote/: stores other hosts share; may use base/ to image/. (common/README) */
+/*
+ * A store other hosts share: a directory (usually an NFS mount) or an OCI
+ * distribution registry. Objects keep the form the local store gives them
+ * (zstd or raw, see store.h) and are named by the SHA-256 of their
+ * uncompressed content; a reader verifies that digest after decoding, so a
+ * store is never trusted.
+ *
+ *   DIR, dir:DIR                     objects/<ab>/<rest>, images/NAME/TAG/...
+ *   docker://HOST[:PORT]/REPO        one registry repository per image name
+ */
+#ifndef GEAR_REMOTE_H
+#define GEAR_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../base/err.h"
+
+struct remote;
+
+#include "../base/tree.h"
+
+/* spec as above */
+int remote_open(const char *spec, struct remote **r, struct gear_err *e);
+void remote_free(struct remote *r);
+/* the root of a directory store; NULL for a registry */
+const struct gear_root *remote_dir(const struct remote *r);
+
+/*
+ * Writes the stored bytes of the object whose uncompressed content has SHA-256
+ * hex to fd (from its current offset). blob is the digest of the stored bytes
+ * ("sha256:..."), which a registry needs and a directory store ignores.
+ * Bounded by timeouts; code 111 on a transport error, 1 when the store lacks
+ * the object. Safe to call from several threads on one struct remote.
+ */
+int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int fd, struct gear_err *e);
+
+/*
+ * A pulled image records where it came from in its image directory
+ * (images/NAME/TAG/, given relative to the image tree, or "." when img is
+ * the image directory itself): the store spec, and for a registry the map
+ * from content digest to blob digest.
+ */
+/* 1 and spec filled when the image came from a store, 0 when it was built here */
+int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e);
+
+struct object_map;
+/* an image without a map gives an empty one */
+int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e);
+/* the blob digest of content hex, NULL when the map does not list it */
+const char *object_map_blob(const struct object_map *m, const char *hex);
+void object_map_free(struct object_map *m);
+
+/*
+ * Beyond the above: options, and the two directions of gear-push and
+ * gear-pull. In an image directory, REMOTE_ORIGIN_FILE holds the store spec
+ * (one line) and REMOTE_MAP_FILE the object map of a registry image: lines
+ * "CONTENT_HEX<TAB>sha256:BLOB_HEX", sorted. docker+http://HOST... is a
+ * registry spoken to in plain HTTP (what --tls-verify=false selects).
+ */
+#define REMOTE_ORIGIN_FILE "origin"
+#define REMOTE_MAP_FILE "objects.map"
+#define REMOTE_MAP_TYPE "application/vnd.gear.object-map.v1+tsv"
+#define REMOTE_MAP_ANNOTATION "io.gear.object-map"
+/* the largest map read: about 2 million objects */
+#define REMOTE_MAP_MAX (256u << 20)
+/* the blob of the image's access list (image-fetch.h), when it has one */
+#define REMOTE_ACCESS_ANNOTATION "io.gear.access-list"
+
+struct remote_opts {
+        bool tls_verify;
+        const char *authfile; /* NULL: none */
+        bool *prefetch;       /* where --prefetch goes; NULL: not an option of this command */
+};
+/* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
+const char *remote_default_authfile(void);
+int remote_open_opts(const char *spec, const struct remote_opts *o, struct remote **r, struct gear_err *e);
+
+struct remote_stats {
+        uint64_t sent, skipped; /* objects */
+        uint64_t bytes;         /* stored bytes of the objects sent */
+};
+struct image_ref;
+/* objects the store lacks, then the index image (a registry tag: the spec's, else ref's) */
+int remote_push(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
+                struct remote_stats *st, struct gear_err *e);
+/* the index image only, into images/NAME/TAG of img; *bytes: what was fetched */
+int remote_pull(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
+                uint64_t *bytes, struct gear_err *e);
+
+/*
+ * The options gear-push and gear-pull share (--tls-verify=BOOL, --authfile
+ * FILE, --help; --prefetch where o->prefetch is set): -1 to go on with
+ * argv[optind...], else the exit code.
+ */
+int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
+
+#endif

@@ -1,0 +1,187 @@
+/* the public/ cache: verified contents, fetched once per host */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "store.h"
+#include "../base/fsutil.h"
+
+#define COPY_BUF (256u << 10)
+
+void cache_rel(const char *hex, char rel[CACHE_REL_MAX])
+{
+        snprintf(rel, CACHE_REL_MAX, CACHE_DIR "/%.2s/%s", hex, hex + 2);
+}
+
+static bool hex_valid(const char *hex)
+{
+        size_t i;
+
+        for (i = 0; hex[i]; i++)
+                if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+                        return false;
+        return i == 64;
+}
+
+/* the cached file, when present and of the right size; -1 with errno else */
+static int open_present(int dfd, const char *name, uint64_t size, struct gear_err *e)
+{
+        struct stat st;
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : gear_err_sys(e, errno, "cannot open cached '%s'", name);
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+                close(fd);
+                return gear_err_set(e, GEAR_EXIT_SYS, "cached '%s' is not a file of %llu bytes", name,
+                                    (unsigned long long)size);
+        }
+        return fd;
+}
+
+/* decodes a stored object from r into out, checking digest and size */
+static int decode(struct store_reader *r, uint64_t size, int out, struct gear_err *e)
+{
+        _cleanup_free_ char *buf = malloc(COPY_BUF);
+        ssize_t n;
+
+        if (!buf) {
+                store_reader_free(r);
+                return gear_err_sys(e, ENOMEM, "cannot decode");
+        }
+        store_reader_expect_size(r, size);
+        while ((n = store_reader_read(r, buf, COPY_BUF, e)) > 0)
+                for (ssize_t off = 0; off < n;) {
+                        ssize_t w = write(out, buf + off, n - off);
+                        if (w < 0) {
+                                store_reader_free(r);
+                                return gear_err_sys(e, errno, "cannot write cache file");
+                        }
+                        off += w;
+                }
+        store_reader_free(r);
+        return n < 0 ? -1 : 0;
+}
+
+static int fill(const struct gear_root *img, int dfd, const char *hex, uint64_t size, cache_fetch_fn fetch,
+                void *ud, int out, struct cache_result *res, struct gear_err *e)
+{
+        struct store_reader *r;
+
+        if (!fetch) {
+                if (store_reader_open(img, hex, &r, e) < 0)
+                        return -1;
+        } else {
+                _cleanup_close_ int raw = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                off_t end;
+                if (raw < 0)
+                        return gear_err_sys(e, errno, "cannot create a temporary file in '%s'", CACHE_DIR);
+                if (fetch(hex, raw, ud, e) < 0)
+                        return -1;
+                if ((end = lseek(raw, 0, SEEK_CUR)) < 0 || lseek(raw, 0, SEEK_SET) < 0)
+                        return gear_err_sys(e, errno, "cannot rewind fetched object");
+                res->wire = end;
+                if (store_reader_fdopen(TAKE_FD(raw), hex, "fetched object", &r, e) < 0)
+                        return -1;
+        }
+        return decode(r, size, out, e);
+}
+
+int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
+               struct cache_result *res, struct gear_err *e)
+{
+        char sub[sizeof CACHE_DIR + 3], lock[64 + 8], proc[64];
+        _cleanup_close_ int dfd = -1;
+        int fd;
+
+        *res = (struct cache_result){0};
+        if (!hex_valid(hex))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
+        snprintf(sub, sizeof sub, CACHE_DIR "/%.2s", hex);
+        dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                if (errno != ENOENT)
+                        return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
+                if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", img->path);
+                if (mkdir_synced_at(img->fd, sub, 0755, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", img->path);
+                if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                        return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
+        }
+        fd = open_present(dfd, hex + 2, size, e);
+        if (fd != -ENOENT)
+                return fd;
+
+        /* fetch once: the lock file is unlinked by its holder when done, so a waiter rechecks it */
+        snprintf(lock, sizeof lock, ".%s.lock", hex + 2);
+        for (;;) {
+                _cleanup_close_ int lfd = openat(dfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                _cleanup_close_ int out = -1;
+                struct stat a, b;
+                if (lfd < 0)
+                        return gear_err_sys(e, errno, "cannot open lock '%s'", lock);
+                while (flock(lfd, LOCK_EX) < 0)
+                        if (errno != EINTR)
+                                return gear_err_sys(e, errno, "cannot lock '%s'", lock);
+                if (fstat(lfd, &a) < 0)
+                        return gear_err_sys(e, errno, "cannot stat lock '%s'", lock);
+                if (fstatat(dfd, lock, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                        continue; /* its holder finished and removed it */
+                fd = open_present(dfd, hex + 2, size, e);
+                if (fd != -ENOENT) {
+                        unlinkat(dfd, lock, 0);
+                        return fd;
+                }
+                if ((out = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0)
+                        return gear_err_sys(e, errno, "cannot create a temporary file in '%s/%s'", img->path, sub);
+                if (fill(img, dfd, hex, size, fetch, ud, out, res, e) < 0) {
+                        unlinkat(dfd, lock, 0);
+                        return -1;
+                }
+                if (fsync(out) < 0) {
+                        unlinkat(dfd, lock, 0);
+                        return gear_err_sys(e, errno, "cannot sync cache file");
+                }
+                snprintf(proc, sizeof proc, "/proc/self/fd/%d", out);
+                if (linkat(AT_FDCWD, proc, dfd, hex + 2, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
+                        int err = errno;
+                        unlinkat(dfd, lock, 0);
+                        return gear_err_sys(e, err, "cannot link '%s/%s/%s'", img->path, sub, hex + 2);
+                }
+                fsync(dfd);
+                unlinkat(dfd, lock, 0);
+                res->fetched = true;
+                if (!fetch)
+                        res->wire = size;
+                fd = open_present(dfd, hex + 2, size, e);
+                return fd == -ENOENT ? gear_err_sys(e, ENOENT, "cannot open cached '%s'", hex) : fd;
+        }
+}
+
+bool cache_lock_name(const char *name)
+{
+        size_t n = strlen(name);
+
+        return n == 1 + 62 + 5 && name[0] == '.' && !strcmp(name + 63, ".lock") &&
+               strspn(name + 1, "0123456789abcdef") == 62;
+}
+
+int cache_lock_claim(int dfd, const char *name)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat a, b;
+
+        fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &a) < 0 || !S_ISREG(a.st_mode) || flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return -1;
+        /* its holder may have finished and removed it meanwhile: then it is not ours to remove */
+        if (fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+                return -1;
+        return TAKE_FD(fd);
+}

@@ -1,0 +1,74 @@
+/*
+ * The public/ cache of the image tree: public/<ab>/<rest of the 64 hex
+ * digits>, one uncompressed, verified file per content, shared by every
+ * image and container of the host. A file appears there only by link(2) of
+ * a complete, synced file whose SHA-256 and size were checked, so a reader
+ * never sees half a file or wrong bytes.
+ *
+ * The first opener of a missing content fetches it while holding
+ * public/<ab>/.<rest>.lock (flock, exclusive); other threads and processes
+ * wait on that lock and then find the file, so a content is fetched once.
+ */
+#ifndef GEAR_CACHE_H
+#define GEAR_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "../base/tree.h"
+
+#define CACHE_DIR "public"
+/* of a cached file: read-only and root-only, whatever the file's mode in its image */
+#define CACHE_FILE_MODE 0400
+#define CACHE_REL_MAX (sizeof CACHE_DIR + 3 + 64)
+
+/* "public/ab/cdef..." */
+void cache_rel(const char *hex, char rel[CACHE_REL_MAX]);
+
+/*
+ * Writes the stored form (zstd or raw, see store.h) of content hex to fd;
+ * the cache decodes and verifies it. Code 1 when the source lacks it.
+ */
+typedef int (*cache_fetch_fn)(const char *hex, int fd, void *ud, struct gear_err *e);
+
+struct cache_result {
+        bool fetched;       /* this call fetched the content */
+        uint64_t wire;      /* stored bytes it fetched */
+};
+
+/*
+ * An O_RDONLY fd on the cached content hex of the given size, fetching it
+ * first when missing: from the image tree's own store (objects/) when fetch
+ * is NULL, else through fetch. A content whose digest or size does not match
+ * is never cached: code 111, "... does not match its digest".
+ */
+int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
+               struct cache_result *res, struct gear_err *e);
+
+/*
+ * A fetch killed while it held its lock leaves public/<ab>/.<rest>.lock
+ * behind. cache_lock_claim gives an fd holding the lock file name (below
+ * public/<ab>, dfd) when nobody holds it: the caller may unlink it while it
+ * holds it, and waiters that opened it before try again with a new one. -1
+ * when a fetch holds it, or it is gone.
+ */
+bool cache_lock_name(const char *name);
+int cache_lock_claim(int dfd, const char *name);
+
+/*
+ * gear-gc: removes cached contents that no mounted image needs, least
+ * recently accessed (atime) first, until the cache holds at most max bytes.
+ * A running gear-fs holds images/NAME/TAG/fs.lock shared; every content of
+ * such an image is kept. fn (may be NULL) is told of each content removed
+ * (or, with dry_run, that would be).
+ */
+#define CACHE_MOUNT_LOCK "fs.lock"
+struct cache_gc_result {
+        uint64_t removed, removed_bytes, kept, kept_bytes, mounted;
+};
+typedef void (*cache_gc_fn)(const char *hex, uint64_t size, void *ud);
+int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
+             struct cache_gc_result *res, struct gear_err *e);
+
+#endif

@@ -1,0 +1,131 @@
+/* Folder store/: the content store and the cache; may use base/ to keys/. (common/README) */
+/*
+ * The content store of the image tree: one file per distinct content,
+ * objects/<ab>/<rest of the 64 hex digits>, named by the SHA-256 of the
+ * uncompressed content.
+ *
+ * An object is stored zstd-compressed (one frame, fast level) unless it is
+ * smaller than STORE_RAW_MAX bytes or compression does not make it smaller;
+ * then it is stored raw. Contents big enough to be compressed as they stream
+ * in (LAYER_STREAM_MIN) are always compressed: for incompressible data zstd
+ * adds a few bytes per 128 KiB block. A reader tells the two apart by the zstd frame magic
+ * (28 b5 2f fd) at the start: raw content that itself begins with those four
+ * bytes is therefore always stored compressed.
+ *
+ * Objects appear only by rename(2) of a complete, synced file, so a reader
+ * never sees half an object; a present object is never rewritten.
+ */
+#ifndef GEAR_STORE_H
+#define GEAR_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../base/digest.h"
+#include "../base/err.h"
+#include "../base/tree.h"
+
+#define STORE_DIR "objects"
+/* of an object: read-only and root-only, whatever the file's mode in its image */
+#define STORE_FILE_MODE 0400
+#define STORE_CORRUPT_DIR "objects/.corrupt"
+#define STORE_LOCK "objects/.lock"
+#define STORE_BUILD_DIR "build"
+#define STORE_RAW_MAX 512
+#define STORE_ZSTD_LEVEL 3
+#define STORE_REL_MAX (sizeof STORE_DIR + 3 + DIGEST_HEX_LEN)
+
+/* where a file's content is: its digest and its real size */
+struct store_blob {
+        digest_hex hex;
+        uint64_t size;
+};
+
+/* "objects/ab/cdef..." */
+void store_object_rel(const char *hex, char rel[STORE_REL_MAX]);
+/* the object is present (a regular file) */
+bool store_has(const struct gear_root *img, const char *hex);
+
+/*
+ * Builds hold the store lock shared from their first look at the store until
+ * their image is in place; anything that deletes objects takes it exclusive.
+ * Returns the fd holding the lock.
+ */
+int store_lock(const struct gear_root *img, int op, struct gear_err *e);
+
+/* the stored form of buf: *out is buf itself (raw) or a malloc'd zstd frame */
+int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e);
+bool store_is_zstd(const void *buf, size_t n);
+
+/* reading an object: content decompressed, digest and size checked at the end */
+struct store_reader;
+/* -ENOENT (code 1) when the object is missing */
+int store_reader_open(const struct gear_root *img, const char *hex, struct store_reader **r,
+                      struct gear_err *e);
+/* also reads a stored object from an open fd (taken over) */
+int store_reader_fdopen(int fd, const char *hex, const char *what, struct store_reader **r,
+                        struct gear_err *e);
+/* bytes read; 0 at the end, once the digest (and size, if set) matched; -1 (code 111) else */
+ssize_t store_reader_read(struct store_reader *r, void *buf, size_t n, struct gear_err *e);
+void store_reader_expect_size(struct store_reader *r, uint64_t size);
+void store_reader_free(struct store_reader *r);
+
+/* reads a whole object, checking it; *size gets its content size; -EBADMSG when it is corrupt */
+int store_verify(const struct gear_root *img, const char *hex, uint64_t *size, struct gear_err *e);
+/* writes an object's content to fd, checking digest and size; -EBADMSG when it is corrupt */
+int store_copy_to_fd(const struct gear_root *img, const char *hex, uint64_t size, int fd,
+                     struct gear_err *e);
+
+/*
+ * A build stages new objects in build/.gear-tmp.RANDOM/ (locked while the
+ * build runs) and moves them into objects/ only when it succeeds.
+ */
+struct store_stats {
+        uint64_t files;          /* regular file contents read */
+        uint64_t bytes_in;       /* their bytes */
+        uint64_t objects_new;    /* objects this build adds */
+        uint64_t objects_reused; /* contents already stored or seen earlier in the build */
+        uint64_t bytes_new;      /* content bytes of the new objects */
+        uint64_t bytes_stored;   /* bytes the new objects take in the store */
+};
+
+struct store_stage;
+int stage_begin(const struct gear_root *img, struct store_stage **s, struct gear_err *e);
+/* content already hashed: dedups it and stages it when new (thread safe) */
+int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
+              struct gear_err *e);
+/* streaming: large contents are hashed and compressed as they are read */
+struct stage_stream;
+int stage_stream_open(struct store_stage *s, struct stage_stream **w, struct gear_err *e);
+int stage_stream_write(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e);
+/* fills blob and stages (or drops a duplicate); frees w */
+int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct gear_err *e);
+void stage_stream_free(struct stage_stream *w);
+void stage_stats(struct store_stage *s, struct store_stats *st);
+/*
+ * Syncs the staged objects that keep() wants (contents a later layer deleted
+ * are dropped) and renames them into objects/; the stats count only those.
+ */
+typedef bool (*stage_keep_fn)(const char *hex, void *ud);
+int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gear_err *e);
+/* removes the staging directory (and whatever was not committed) and frees s */
+void stage_free(struct store_stage *s);
+
+/* true when a build/ or images/ temp directory's build is gone (its lock is free) */
+bool stage_token_stale(const struct gear_root *img, const char *token);
+
+/* hashing and staging on worker threads while the caller reads the next file */
+struct store_pool;
+int pool_new(struct store_stage *s, int threads, struct store_pool **p, struct gear_err *e);
+/* takes buf (malloc'd); blob is filled by a worker before pool_wait returns */
+int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob,
+                struct gear_err *e);
+/* waits for every submitted job; the first failure, if any */
+int pool_wait(struct store_pool *p, struct gear_err *e);
+void pool_free(struct store_pool *p);
+
+/* rm -rf of name below dfd, without following symlinks */
+int store_rm_rf(int dfd, const char *name);
+
+#endif
