@@ -30,6 +30,7 @@
 
 struct registry {
         char *base; /* "http://HOST:PORT/v2/REPO" */
+        char *scheme, *host, *port; /* of base: where the credentials may go */
         char *userpwd;
         bool http;
         long connect_timeout, stall_timeout;
@@ -120,6 +121,65 @@ static int read_auth(const char *authfile, const char *host, char **userpwd, str
         return 0;
 }
 
+/* scheme, host and port (the scheme's default when it names none) of url; 0 or -1 */
+static int url_origin(const char *url, char **scheme, char **host, char **port)
+{
+        CURLU *u = curl_url();
+        int r = -1;
+
+        *scheme = *host = *port = NULL;
+        if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+                r = 0;
+        curl_url_cleanup(u);
+        if (r < 0) {
+                curl_free(*scheme);
+                curl_free(*host);
+                curl_free(*port);
+                *scheme = *host = *port = NULL;
+        }
+        return r;
+}
+
+/* url is on the registry's own scheme, host and port */
+static bool same_origin(const struct registry *g, const char *url)
+{
+        char *scheme, *host, *port;
+        bool same;
+
+        if (!g->scheme || url_origin(url, &scheme, &host, &port) < 0)
+                return false;
+        same = !strcasecmp(scheme, g->scheme) && !strcasecmp(host, g->host) && !strcmp(port, g->port);
+        curl_free(scheme);
+        curl_free(host);
+        curl_free(port);
+        return same;
+}
+
+/*
+ * Where an upload goes: loc (a Location header, absolute or relative) resolved
+ * against the url that answered it, with query appended; http or https only.
+ * NULL when it is none of that. Free with curl_free.
+ */
+static char *resolve_location(const char *url, const char *loc, const char *query)
+{
+        CURLU *u = curl_url();
+        char *scheme = NULL, *out = NULL;
+
+        if (u && *loc && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            (!strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
+            curl_url_set(u, CURLUPART_QUERY, query, CURLU_APPENDQUERY) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+                out = NULL;
+        curl_free(scheme);
+        curl_url_cleanup(u);
+        return out;
+}
+
 int registry_open(const char *host, const char *repo, bool http, const char *authfile,
                   struct registry **gp, struct gear_err *e)
 {
@@ -139,6 +199,10 @@ int registry_open(const char *host, const char *repo, bool http, const char *aut
                 registry_free(g);
                 return gear_err_sys(e, ENOMEM, "cannot open the registry");
         }
+        if (url_origin(g->base, &g->scheme, &g->host, &g->port) < 0) {
+                registry_free(g);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid registry '%s'", host);
+        }
         if (read_auth(authfile, host, &g->userpwd, e) < 0) {
                 registry_free(g);
                 return -1;
@@ -155,6 +219,9 @@ void registry_free(struct registry *g)
                 curl_easy_cleanup(g->pool[i]);
         pthread_mutex_destroy(&g->lock);
         free(g->base);
+        curl_free(g->scheme);
+        curl_free(g->host);
+        curl_free(g->port);
         if (g->userpwd)
                 explicit_bzero(g->userpwd, strlen(g->userpwd));
         free(g->userpwd);
@@ -301,6 +368,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
         char line[256];
         CURLcode rc = CURLE_OK;
         off_t down_start = -1;
+        bool auth = g->userpwd && same_origin(g, x->url);
         int r = -1;
 
         if (!c)
@@ -344,10 +412,11 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-                if (g->userpwd) {
+                /* credentials go to the registry's own origin only, not where it sends an upload */
+                if (auth) {
                         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
                         curl_easy_setopt(c, CURLOPT_USERPWD, g->userpwd);
-                        /* credentials go to the registry only, not where it redirects */
+                        /* nor where it redirects (another scheme, host or port) */
                         curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
                 }
                 curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -442,9 +511,11 @@ int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e)
 int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
                       struct gear_err *e)
 {
-        _cleanup_free_ char *url = NULL, *put = NULL;
+        char query[sizeof "digest=" DIGEST_PREFIX + DIGEST_HEX_LEN];
+        _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "POST", .down_fd = -1 };
-        const char *loc;
+        char *put;
+        int r;
 
         if (asprintf(&url, "%s/blobs/uploads/", g->base) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot upload");
@@ -454,27 +525,18 @@ int registry_put_blob(struct registry *g, const char *hex, const void *buf, int 
         free(x.down);
         if (x.status != 202 || !x.location[0])
                 return http_error(&x, e);
-        loc = x.location;
-        if (loc[0] == '/') {
-                /* relative to the registry: scheme://host of base */
-                const char *p = strstr(g->base, "://");
-                const char *slash = strchr(p + 3, '/');
-                if (asprintf(&put, "%.*s%s%sdigest=" DIGEST_PREFIX "%s", (int)(slash - g->base), g->base,
-                             loc, strchr(loc, '?') ? "&" : "?", hex) < 0)
-                        put = NULL;
-        } else if (asprintf(&put, "%s%sdigest=" DIGEST_PREFIX "%s", loc, strchr(loc, '?') ? "&" : "?",
-                            hex) < 0)
-                put = NULL;
-        if (!put)
-                return gear_err_sys(e, ENOMEM, "cannot upload");
+        /* relative to the answer's url; credentials go there only when it is the registry's own origin */
+        snprintf(query, sizeof query, "digest=" DIGEST_PREFIX "%s", hex);
+        if (!(put = resolve_location(url, x.location, query)))
+                return gear_err_set(e, GEAR_EXIT_SYS, "POST '%s': invalid upload location '%s'", url, x.location);
         x = (struct xfer){ .method = "PUT", .url = put, .type = "application/octet-stream", .up = buf,
                            .up_fd = fd, .up_len = n, .down_fd = -1 };
-        if (request(g, &x, e) < 0)
-                return -1;
+        r = request(g, &x, e);
         free(x.down);
-        if (x.status != 201)
-                return http_error(&x, e);
-        return 0;
+        if (r == 0 && x.status != 201)
+                r = http_error(&x, e);
+        curl_free(put);
+        return r;
 }
 
 int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e)

@@ -15,7 +15,9 @@ struct registry;
 /*
  * host is HOST[:PORT], repo the repository; http talks plain HTTP, else
  * HTTPS with verification. authfile in the containers-auth.json format, NULL
- * for none; a missing file is no credentials.
+ * for none; a missing file is no credentials. The credentials go only to
+ * the registry's scheme, host and port: not to an upload location or a
+ * redirect elsewhere, which is followed without them.
  */
 int registry_open(const char *host, const char *repo, bool http, const char *authfile,
                   struct registry **g, struct gear_err *e);
