@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "../common/config.h"
 #include "../common/err.h"
 #include "../common/image-fetch.h"
 #include "../common/image.h"
@@ -23,6 +24,8 @@ int cmd_pull(int argc, char **argv)
         struct remote_opts o = { .tls_verify = true, .authfile = remote_default_authfile(), .prefetch = &prefetch };
         struct prefetch_opts po = { .jobs = PREFETCH_JOBS, .ro = &o };
         struct prefetch_stats ps;
+        struct gear_config conf;
+        struct remote_limits lim;
         struct image_ref ref;
         struct remote *r = NULL;
         uint64_t bytes;
@@ -33,7 +36,12 @@ int cmd_pull(int argc, char **argv)
         if (argc - optind != 2)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing STORE or NAME" : "too many arguments");
         if (image_ref_parse(argv[optind + 1], &ref, &err) < 0 || tree_init(&tree, &err) < 0 ||
-            root_open(&tree.img, ROOT_CREATE, &err) < 0)
+            config_load(&conf, &tree, &err) < 0)
+                return gear_fail(&err, NULL);
+        lim = (struct remote_limits){ .config_max = conf.max_config_size, .index_max = conf.max_index_size };
+        config_done(&conf);
+        o.limits = &lim;
+        if (root_open(&tree.img, ROOT_CREATE, &err) < 0)
                 return gear_fail(&err, NULL);
         if (remote_open_opts(argv[optind], &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);

@@ -27,6 +27,8 @@
 #include "remote-registry.h"
 
 #define POOL_MAX 8
+/* of an answer that is not kept (an error page, a redirect, an upload's answer): read and dropped */
+#define ANSWER_DROP_MAX (1u << 20)
 
 struct registry {
         char *base; /* "http://HOST:PORT/v2/REPO" */
@@ -262,11 +264,13 @@ struct xfer {
         uint64_t up_len;
         uint64_t up_off;
         int down_fd;        /* answer body to a fd, or to memory */
-        size_t down_max;
+        uint64_t down_max;  /* the most bytes of a 200 answer kept, to down_fd or to memory */
         char *down;
-        size_t down_len;
+        uint64_t down_len;
+        uint64_t dropped;   /* bytes of answers not kept */
         bool down_err;      /* a write failed or the body is too big */
         int down_errno;
+        uint64_t too_big;   /* the bound an answer went past, 0 when none did */
         struct digest dg;   /* of the answer body, with down_fd */
         digest_hex got;
         CURL *curl;
@@ -296,37 +300,38 @@ static size_t up_cb(char *buf, size_t size, size_t nmemb, void *ud)
         return k;
 }
 
+static size_t too_big(struct xfer *x, uint64_t bound)
+{
+        x->down_err = true;
+        x->down_errno = EFBIG;
+        x->too_big = bound;
+        return 0;
+}
+
 static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
         size_t n = size * nmemb;
+        long status = 0;
 
+        /* an error page, a redirect or an upload's answer is not kept, and not read without end */
+        curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 || (x->down_fd < 0 && !x->down_max)) {
+                x->dropped += n;
+                return x->dropped > ANSWER_DROP_MAX ? too_big(x, ANSWER_DROP_MAX) : n;
+        }
+        if (n > x->down_max - x->down_len)
+                return too_big(x, x->down_max);
         if (x->down_fd >= 0) {
-                long status = 0;
-
-                /* an error page is not the blob */
-                curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-                if (status != 200)
-                        return n;
-                for (size_t off = 0; off < n;) {
-                        ssize_t k = write(x->down_fd, buf + off, n - off);
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                x->down_err = true;
-                                x->down_errno = errno;
-                                return 0;
-                        }
-                        off += k;
+                int r = write_all(x->down_fd, buf, n);
+                if (r < 0) {
+                        x->down_err = true;
+                        x->down_errno = -r;
+                        return 0;
                 }
                 digest_update(&x->dg, buf, n);
                 x->down_len += n;
                 return n;
-        }
-        if (x->down_len + n > x->down_max) {
-                x->down_err = true;
-                x->down_errno = EFBIG;
-                return 0;
         }
         char *p = realloc(x->down, x->down_len + n + 1);
         if (!p) {
@@ -390,6 +395,8 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 x->status = 0;
                 x->up_off = 0;
                 x->down_len = 0;
+                x->dropped = 0;
+                x->too_big = 0;
                 x->down_err = false;
                 x->location[0] = 0;
                 if (x->down_fd >= 0) {
@@ -412,6 +419,8 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+                if (x->down_max)
+                        curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->down_max);
                 /* credentials go to the registry's own origin only, not where it sends an upload */
                 if (auth) {
                         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
@@ -441,6 +450,11 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
                 if (rc == CURLE_OK && x->status < 500)
                         break;
+                if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': the answer is larger than %llu bytes", x->method,
+                                     x->url, (unsigned long long)(x->too_big ? x->too_big : x->down_max));
+                        goto out;
+                }
                 if (x->down_err) {
                         gear_err_sys(e, x->down_errno, "cannot store the answer of '%s'", x->url);
                         goto out;
@@ -539,11 +553,11 @@ int registry_put_blob(struct registry *g, const char *hex, const void *buf, int 
         return r;
 }
 
-int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e)
+int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e)
 {
         char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
         _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .down_fd = fd };
+        struct xfer x = { .method = "GET", .down_fd = fd, .down_max = max };
 
         snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
         if (!(x.url = url = url_of(g, "blobs", ref)))
