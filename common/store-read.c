@@ -24,7 +24,9 @@ unsigned fetch_timeout(void)
         if (!s || !*s)
                 return FETCH_TIMEOUT_DEFAULT;
         v = strtol(s, &end, 10);
-        return *end || v < 0 || v > 86400 ? FETCH_TIMEOUT_DEFAULT : (unsigned)v;
+        if (*end || v < 0)
+                return FETCH_TIMEOUT_DEFAULT;
+        return v > 1000000 ? 1000000 : (unsigned)v;
 }
 
 /* one job, shared by the caller and the helper thread; freed by the last of them */
