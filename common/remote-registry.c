@@ -419,7 +419,8 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-                if (x->down_max)
+                /* a Content-Length past the bound ends it before the body */
+                if (x->down_max && x->down_max <= INT64_MAX)
                         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->down_max);
                 /* credentials go to the registry's own origin only, not where it sends an upload */
                 if (auth) {
