@@ -3,10 +3,16 @@
 #include <stdio.h>
 
 #include "commands.h"
+#include "../common/base/config.h"
+#include "../common/base/err.h"
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
+#include "../common/base/tree.h"
+#include "../common/image/image.h"
 #include "../common/image/image.h"
 #include "../common/remote/image-fetch.h"
+#include "../common/remote/image-fetch.h"
+#include "../common/remote/remote.h"
 #include "../common/remote/remote.h"
 
 static const char usage[] =
@@ -23,6 +29,8 @@ int cmd_pull(int argc, char **argv)
         struct remote_opts o = { .tls_verify = true, .authfile = remote_default_authfile(), .prefetch = &prefetch };
         struct prefetch_opts po = { .jobs = PREFETCH_JOBS, .ro = &o };
         struct prefetch_stats ps;
+        struct gear_config conf;
+        struct remote_limits lim;
         struct image_ref ref;
         struct remote *r = NULL;
         uint64_t bytes;
@@ -33,7 +41,12 @@ int cmd_pull(int argc, char **argv)
         if (argc - optind != 2)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing STORE or NAME" : "too many arguments");
         if (image_ref_parse(argv[optind + 1], &ref, &err) < 0 || tree_init(&tree, &err) < 0 ||
-            root_open(&tree.img, ROOT_CREATE, &err) < 0)
+            config_load(&conf, &tree, &err) < 0)
+                return gear_fail(&err, NULL);
+        lim = (struct remote_limits){ .config_max = conf.max_config_size, .index_max = conf.max_index_size };
+        config_done(&conf);
+        o.limits = &lim;
+        if (root_open(&tree.img, ROOT_CREATE, &err) < 0)
                 return gear_fail(&err, NULL);
         if (remote_open_opts(argv[optind], &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);

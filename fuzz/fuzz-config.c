@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (config_parse(&c, "fuzz", s, &e) < 0) {
                 if (e.code != GEAR_EXIT_USAGE || !e.msg[0])
                         abort();
-        } else if (c.podman[0] != '/') {
+        } else if (c.podman[0] != '/' || !c.max_index_size || c.max_index_size > GEAR_CONF_MAX_INDEX_SIZE_LIMIT ||
+                   !c.max_config_size || c.max_config_size > GEAR_CONF_MAX_CONFIG_SIZE_LIMIT) {
                 abort();
         }
         config_done(&c);

@@ -4,8 +4,11 @@
  *   'A' + auth.json   the credentials lookup of --authfile, for two hosts
  *   'H' + lines       answer header lines, one callback call per line, as
  *                     curl makes them (Location is kept)
- * The registry's manifest answer goes through the same parser as an OCI
- * layout's manifest (fuzz-source); error bodies are not parsed.
+ *   'L' + URL\nLOC    an upload Location resolved against the URL that gave
+ *                     it: an http(s) URL with the digest query, or refused;
+ *                     whether the credentials may go there
+ * The registry's manifest answer goes through the same parser as a
+ * directory store's (fuzz-manifest); error bodies are not parsed.
  */
 #include "../common/remote/remote-registry.c"
 
@@ -61,6 +64,38 @@ static void fuzz_headers(const uint8_t *data, size_t size)
                 abort();
 }
 
+static void fuzz_location(const uint8_t *data, size_t size)
+{
+        struct registry g = {0};
+        char *url, *loc, *nl, *out;
+
+        if (!(url = malloc(size + 1)))
+                abort();
+        memcpy(url, data, size);
+        url[size] = 0;
+        if (strlen(url) != size || !(nl = strchr(url, '\n'))) {
+                free(url);
+                return;
+        }
+        *nl = 0;
+        loc = nl + 1;
+        if (url_origin("http://127.0.0.1:5000/v2/a", &g.scheme, &g.host, &g.port) < 0)
+                abort();
+        if ((out = resolve_location(url, loc, "digest=sha256:00"))) {
+                if (strncmp(out, "http://", 7) && strncmp(out, "https://", 8))
+                        abort();
+                if (!strstr(out, "digest=sha256:00"))
+                        abort();
+                same_origin(&g, out);
+                curl_free(out);
+        }
+        same_origin(&g, url);
+        curl_free(g.scheme);
+        curl_free(g.host);
+        curl_free(g.port);
+        free(url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1)
@@ -69,5 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_auth(data + 1, size - 1);
         else if (data[0] == 'H')
                 fuzz_headers(data + 1, size - 1);
+        else if (data[0] == 'L')
+                fuzz_location(data + 1, size - 1);
         return 0;
 }

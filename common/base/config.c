@@ -45,6 +45,8 @@ void config_init(struct gear_config *c)
         snprintf(c->podman, sizeof c->podman, "%s", GEAR_CONF_PODMAN);
         snprintf(c->gear_bin, sizeof c->gear_bin, "%s", GEAR_BINDIR);
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
+        c->max_index_size = GEAR_CONF_MAX_INDEX_SIZE;
+        c->max_config_size = GEAR_CONF_MAX_CONFIG_SIZE;
 }
 
 void config_done(struct gear_config *c)
@@ -84,6 +86,32 @@ static bool ulimit_valid(const char *s)
         if (!colon)
                 return limit_valid(v, strlen(v));
         return limit_valid(v, colon - v) && limit_valid(colon + 1, strlen(colon + 1));
+}
+
+/* SIZE: bytes, or with a K, M or G suffix (powers of 1024), 1 to max */
+static int set_size(uint64_t *dst, uint64_t max, const char *value, const char *where, const char *key,
+                    struct gear_err *e)
+{
+        static const char unit[] = "KMG";
+        unsigned long long n;
+        unsigned shift = 0;
+        const char *u;
+        char *end;
+
+        errno = 0;
+        n = strtoull(value, &end, 10);
+        if (*end && !end[1] && (u = strchr(unit, *end)))
+                shift = 10 * (u - unit + 1);
+        if (!isdigit((unsigned char)*value) || errno || (*end && !shift) || n == 0 || n > max >> shift) {
+                unsigned k = 3;
+                while (k && max % (1ull << 10 * k))
+                        k--;
+                return gear_err_set(e, GEAR_EXIT_USAGE, "%s: %s must be 1 to %llu%.*s bytes, not '%s'", where,
+                                    key, (unsigned long long)(max >> 10 * k), k ? 1 : 0, k ? unit + k - 1 : "",
+                                    value);
+        }
+        *dst = (uint64_t)n << shift;
+        return 0;
 }
 
 static int set_string(char *dst, size_t size, const char *value, const char *where, const char *key,
@@ -145,6 +173,10 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 c->stop_timeout = n;
                 return 0;
         }
+        if (!strcmp(key, "max-index-size"))
+                return set_size(&c->max_index_size, GEAR_CONF_MAX_INDEX_SIZE_LIMIT, value, where, key, e);
+        if (!strcmp(key, "max-config-size"))
+                return set_size(&c->max_config_size, GEAR_CONF_MAX_CONFIG_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "ulimit")) {
                 if (*value && !ulimit_valid(value))
                         return gear_err_set(e, GEAR_EXIT_USAGE,

@@ -3,6 +3,7 @@
 #define GEAR_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "tree.h"
@@ -11,6 +12,11 @@
 #define GEAR_CONF_PODMAN "/usr/bin/podman"
 #define GEAR_CONF_STOP_TIMEOUT 10
 #define GEAR_CONF_MAX_STOP_TIMEOUT 3600
+/* what gear-pull accepts from a store (bytes): the index layer (gzip, some 65 bytes a path) and the config */
+#define GEAR_CONF_MAX_INDEX_SIZE (64ull << 20)
+#define GEAR_CONF_MAX_CONFIG_SIZE (4ull << 20)
+#define GEAR_CONF_MAX_INDEX_SIZE_LIMIT (64ull << 30)
+#define GEAR_CONF_MAX_CONFIG_SIZE_LIMIT (16ull << 20)
 
 struct gear_strv {
         char **v; /* NULL-terminated once anything was added */
@@ -24,6 +30,8 @@ struct gear_config {
         char publish_address[64]; /* publish-address=: host address of published ports; empty: all */
         char gear_bin[PATH_MAX]; /* gear-bin=: where units find the gear commands, absolute */
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
+        uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
+        uint64_t max_config_size; /* max-config-size=: the largest config blob */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
         struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */

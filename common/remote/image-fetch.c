@@ -36,11 +36,11 @@ void origin_close(struct origin *o)
         *o = (struct origin){0};
 }
 
-static int fetch_remote(const char *hex, int fd, void *ud, struct gear_err *e)
+static int fetch_remote(const char *hex, uint64_t size, int fd, void *ud, struct gear_err *e)
 {
         struct origin *o = ud;
 
-        return remote_fetch_object(o->remote, hex, object_map_blob(o->map, hex), fd, e);
+        return remote_fetch_object(o->remote, hex, object_map_blob(o->map, hex), store_stored_max(size), fd, e);
 }
 
 int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,
@@ -273,19 +273,4 @@ out:
         image_close(&im);
         pthread_mutex_destroy(&j.lock);
         return rc;
-}
-
-int access_list_copy(const struct gear_root *from, const char *src, const struct gear_root *to, const char *dst,
-                     struct gear_err *e)
-{
-        _cleanup_free_ char *buf = NULL;
-        char rel[PATH_MAX];
-        size_t len;
-
-        if (access_list_read(from, src, &buf, &len, e) < 0)
-                return -1;
-        if (!buf)
-                return 0;
-        snprintf(rel, sizeof rel, "%s/" ACCESS_LIST_FILE, dst);
-        return atomic_write(to, rel, buf, len, 0644, e);
 }

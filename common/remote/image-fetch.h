@@ -51,9 +51,6 @@ int access_list_read(const struct gear_root *img, const char *image_dir, char **
 /* the digests of image_dir's access list; none when it has no list */
 int access_list_load(const struct gear_root *img, const char *image_dir, digest_hex **v, size_t *n,
                      struct gear_err *e);
-/* src/access.list of from, when there is one, checked, to dst/access.list of to */
-int access_list_copy(const struct gear_root *from, const char *src, const struct gear_root *to, const char *dst,
-                     struct gear_err *e);
 
 struct prefetch_stats {
         uint64_t listed;   /* contents in the access list the index names */

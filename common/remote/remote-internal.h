@@ -18,14 +18,51 @@ struct remote {
         char host[256];
         char repo[IMAGE_NAME_MAX + 1];
         char tag[IMAGE_TAG_MAX + 1];          /* "" when the spec names none */
+        struct remote_limits limits;          /* what gear-pull accepts */
 };
 
-/* copies the rest of in to out, counting bytes when not NULL */
-int copy_fd(int in, int out, uint64_t *bytes, struct gear_err *e);
+/* what the manifest of a Gear index image names */
+struct store_manifest {
+        digest_hex config, layer, map, access;
+        uint64_t config_size, layer_size;
+        bool has_map, has_access;             /* the io.gear.object-map and io.gear.access-list annotations */
+        char type[256];                       /* its mediaType, "" when it has none */
+};
+/* a manifest from a store: code 100 "not a Gear index image" unless it names one config and one layer */
+int manifest_parse(const char *buf, size_t n, struct store_manifest *m, struct gear_err *e);
+/* the declared sizes within l: code 100 else */
+int manifest_check_limits(const struct store_manifest *m, const struct remote_limits *l, struct gear_err *e);
+/* index.json of an OCI layout: the digest and size of its (first) manifest; code 100 when invalid */
+int layout_index_parse(const char *buf, size_t n, digest_hex hex, uint64_t *size, struct gear_err *e);
+
 int object_map_parse(const char *buf, size_t len, struct object_map **m, struct gear_err *e);
 /* the spec an image pulled with tag from r records as its origin */
 void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size_t n);
-/* the OCI layout at sfd/src into a new directory dfd/dst; blobs checked against their names */
-int copy_layout(int sfd, const char *src, int dfd, const char *dst, uint64_t *bytes, struct gear_err *e);
+/* a store's Gear index image, read whole and checked before anything is written */
+struct store_image {
+        char *idx, *layout, *man, *config, *layer; /* index.json, oci-layout, the manifest and its blobs */
+        char *map, *access;                        /* the object map (a registry's), the access list: NULL when none */
+        size_t nidx, nlayout, nman, nconfig, nlayer, nmap, naccess;
+        bool access_blob;                          /* the access list is the manifest's blob (a registry's) */
+        digest_hex mhex;                           /* of the manifest */
+        struct store_manifest m;
+};
+void store_image_free(struct store_image *s);
+/*
+ * The Gear index image at from/src, an OCI layout: index.json, oci-layout,
+ * the manifest, the config and index layer it names, the access list when
+ * there is one. Each file is read as store-read.h reads a store's; declared
+ * sizes are checked against l (NULL: no limits) before their blobs are read,
+ * and each blob against its digest and size. Code 1 when there is no
+ * index.json. *bytes (may be NULL) counts what was read.
+ */
+int store_image_read(const struct gear_root *from, const char *src, const struct remote_limits *l,
+                     struct store_image *s, uint64_t *bytes, struct gear_err *e);
+/*
+ * s as an OCI layout in the new directory to/dst (its blobs, the object map
+ * and access list as files too, index.json last); index.json and oci-layout
+ * must be set.
+ */
+int store_image_write(const struct gear_root *to, const char *dst, const struct store_image *s, struct gear_err *e);
 
 #endif

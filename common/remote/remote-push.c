@@ -25,7 +25,6 @@
 #include <sys/random.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -95,14 +94,11 @@ static void tmp_name(const char *base, char *buf, size_t n)
                  rnd[4], rnd[5]);
 }
 
-/* copies in to dfd/rel by temp file and rename; hex set: the bytes must hash to it */
-static int copy_in(int in, int dfd, const char *dir, const char *name, const char *hex, uint64_t *bytes,
-                   struct gear_err *e)
+/* copies in to dfd/dir/name by temp file and rename */
+static int copy_in(int in, int dfd, const char *dir, const char *name, uint64_t *bytes, struct gear_err *e)
 {
         char tmp[NAME_MAX + 1], rel[PATH_MAX], trel[PATH_MAX], buf[1 << 16];
         _cleanup_close_ int out = -1;
-        struct digest dg = {0};
-        digest_hex got;
         uint64_t n = 0;
         ssize_t k;
         int r = -1;
@@ -115,8 +111,6 @@ static int copy_in(int in, int dfd, const char *dir, const char *name, const cha
                 return gear_err_sys(e, errno, "cannot create '%s'", trel);
         /* held until the rename: tells gear-clean and gear-fsck this temp file is live */
         flock(out, LOCK_EX);
-        if (hex && digest_init(&dg, e) < 0)
-                goto out;
         for (;;) {
                 k = read(in, buf, sizeof buf);
                 if (k < 0 && errno == EINTR)
@@ -127,84 +121,23 @@ static int copy_in(int in, int dfd, const char *dir, const char *name, const cha
                 }
                 if (!k)
                         break;
-                if (hex)
-                        digest_update(&dg, buf, k);
-                for (ssize_t off = 0; off < k;) {
-                        ssize_t w = write(out, buf + off, k - off);
-                        if (w < 0 && errno == EINTR)
-                                continue;
-                        if (w < 0) {
-                                gear_err_sys(e, errno, "cannot write '%s'", trel);
-                                goto out;
-                        }
-                        off += w;
+                if ((r = write_all(out, buf, k)) < 0) {
+                        r = gear_err_sys(e, -r, "cannot write '%s'", trel);
+                        goto out;
                 }
                 n += k;
         }
-        if (hex) {
-                digest_final(&dg, got);
-                if (strcmp(got, hex)) {
-                        gear_err_set(e, GEAR_EXIT_SYS, "'%s' does not match its digest", name);
-                        goto out;
-                }
-        }
         if (fsync(out) < 0 || renameat(dfd, trel, dfd, rel) < 0) {
-                gear_err_sys(e, errno, "cannot write '%s'", rel);
+                r = gear_err_sys(e, errno, "cannot write '%s'", rel);
                 goto out;
         }
         if (bytes)
                 *bytes += n;
         r = 0;
 out:
-        digest_done(&dg);
         if (r < 0)
                 unlinkat(dfd, trel, 0);
         return r;
-}
-
-/* the OCI layout at sfd/src into a new directory dfd/dst; blobs checked against their names */
-int copy_layout(int sfd, const char *src, int dfd, const char *dst, uint64_t *bytes, struct gear_err *e)
-{
-        static const char *const top[] = { "oci-layout", "index.json" };
-        char sb[PATH_MAX], db[PATH_MAX];
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
-        int fd;
-
-        snprintf(db, sizeof db, "%s/blobs/sha256", dst);
-        if (mkdir_p_at(dfd, db, 0755, e) < 0)
-                return -1;
-        for (size_t i = 0; i < ELEMENTSOF(top); i++) {
-                _cleanup_close_ int in = -1;
-                snprintf(sb, sizeof sb, "%s/%s", src, top[i]);
-                in = openat(sfd, sb, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (in < 0)
-                        return gear_err_sys(e, errno, "cannot open '%s'", sb);
-                if (copy_in(in, dfd, dst, top[i], NULL, bytes, e) < 0)
-                        return -1;
-        }
-        snprintf(sb, sizeof sb, "%s/blobs/sha256", src);
-        fd = openat(sfd, sb, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0 || !(d = fdopendir(fd))) {
-                if (fd >= 0)
-                        close(fd);
-                return gear_err_sys(e, errno, "cannot open '%s'", sb);
-        }
-        while ((errno = 0, de = readdir(d))) {
-                _cleanup_close_ int in = -1;
-                if (de->d_name[0] == '.')
-                        continue;
-                if (!digest_hex_valid(de->d_name))
-                        return gear_err_set(e, GEAR_EXIT_SYS, "'%s/%s' is not a blob name", sb, de->d_name);
-                in = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (in < 0)
-                        return gear_err_sys(e, errno, "cannot open '%s/%s'", sb, de->d_name);
-                if (copy_in(in, dfd, db, de->d_name, de->d_name, bytes, e) < 0)
-                        return gear_err_wrap(e, "blob sha256:%.12s", de->d_name);
-        }
-        if (errno)
-                return gear_err_sys(e, errno, "cannot read '%s'", sb);
-        return 0;
 }
 
 static int push_dir_object(struct remote *r, int in, const char *hex, struct remote_stats *st, struct gear_err *e)
@@ -219,7 +152,7 @@ static int push_dir_object(struct remote *r, int in, const char *hex, struct rem
         }
         path_dirname(rel, dir, sizeof dir);
         if (mkdir_p_at(r->dir.fd, dir, 0755, e) < 0 ||
-            copy_in(in, r->dir.fd, dir, rel + strlen(dir) + 1, NULL, &st->bytes, e) < 0)
+            copy_in(in, r->dir.fd, dir, rel + strlen(dir) + 1, &st->bytes, e) < 0)
                 return -1;
         st->sent++;
         return 0;
@@ -317,12 +250,17 @@ static int push_one(struct push_job *j, size_t i, struct gear_err *e)
         char rel[STORE_REL_MAX];
         _cleanup_close_ int in = -1;
         struct remote_stats st = {0};
+        struct stat s;
         bool die;
 
         store_object_rel(j->l->v[i], rel);
-        in = openat(j->img->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        in = openat(j->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         if (in < 0)
                 return gear_err_sys(e, errno, "cannot open object sha256:%.12s", j->l->v[i]);
+        if (fstat(in, &s) < 0 || fcntl(in, F_SETFL, O_RDONLY) < 0)
+                return gear_err_sys(e, errno, "cannot read object sha256:%.12s", j->l->v[i]);
+        if (!S_ISREG(s.st_mode))
+                return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is not a regular file", j->l->v[i]);
         if (j->r->kind == REMOTE_DIR) {
                 if (push_dir_object(j->r, in, j->l->v[i], &st, e) < 0)
                         return -1;
@@ -425,15 +363,19 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
         if (r->kind == REMOTE_DIR) {
                 char tmp[PATH_MAX], src[PATH_MAX];
                 _cleanup_close_ int lock = -1;
+                struct store_image s;
+                int k;
 
                 image_rel(ref, src, sizeof src);
-                if ((lock = image_tmp_begin(&r->dir, ref, tmp, sizeof tmp, e)) < 0)
+                if (store_image_read(img, src, NULL, &s, NULL, e) < 0)
                         goto out;
-                if (copy_layout(img->fd, src, r->dir.fd, tmp, NULL, e) < 0 ||
-                    access_list_copy(img, src, &r->dir, tmp, e) < 0 || image_commit(&r->dir, ref, tmp, e) < 0) {
+                k = lock = image_tmp_begin(&r->dir, ref, tmp, sizeof tmp, e);
+                if (k >= 0 && ((k = store_image_write(&r->dir, tmp, &s, e)) < 0 ||
+                               (k = image_commit(&r->dir, ref, tmp, e)) < 0))
                         store_rm_rf(r->dir.fd, tmp);
+                store_image_free(&s);
+                if (k < 0)
                         goto out;
-                }
         } else {
                 if (fclose(mf) != 0) {
                         mf = NULL;

@@ -27,9 +27,12 @@
 #include "../base/fsutil.h"
 
 #define POOL_MAX 8
+/* of an answer that is not kept (an error page, a redirect, an upload's answer): read and dropped */
+#define ANSWER_DROP_MAX (1u << 20)
 
 struct registry {
         char *base; /* "http://HOST:PORT/v2/REPO" */
+        char *scheme, *host, *port; /* of base: where the credentials may go */
         char *userpwd;
         bool http;
         long connect_timeout, stall_timeout;
@@ -119,6 +122,65 @@ static int read_auth(const char *authfile, const char *host, char **userpwd, str
         return 0;
 }
 
+/* scheme, host and port (the scheme's default when it names none) of url; 0 or -1 */
+static int url_origin(const char *url, char **scheme, char **host, char **port)
+{
+        CURLU *u = sym_curl_url();
+        int r = -1;
+
+        *scheme = *host = *port = NULL;
+        if (u && sym_curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            sym_curl_url_get(u, CURLUPART_SCHEME, scheme, 0) == CURLUE_OK &&
+            sym_curl_url_get(u, CURLUPART_HOST, host, 0) == CURLUE_OK &&
+            sym_curl_url_get(u, CURLUPART_PORT, port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+                r = 0;
+        sym_curl_url_cleanup(u);
+        if (r < 0) {
+                sym_curl_free(*scheme);
+                sym_curl_free(*host);
+                sym_curl_free(*port);
+                *scheme = *host = *port = NULL;
+        }
+        return r;
+}
+
+/* url is on the registry's own scheme, host and port */
+static bool same_origin(const struct registry *g, const char *url)
+{
+        char *scheme, *host, *port;
+        bool same;
+
+        if (!g->scheme || url_origin(url, &scheme, &host, &port) < 0)
+                return false;
+        same = !strcasecmp(scheme, g->scheme) && !strcasecmp(host, g->host) && !strcmp(port, g->port);
+        sym_curl_free(scheme);
+        sym_curl_free(host);
+        sym_curl_free(port);
+        return same;
+}
+
+/*
+ * Where an upload goes: loc (a Location header, absolute or relative) resolved
+ * against the url that answered it, with query appended; http or https only.
+ * NULL when it is none of that. Free with curl_free.
+ */
+static char *resolve_location(const char *url, const char *loc, const char *query)
+{
+        CURLU *u = sym_curl_url();
+        char *scheme = NULL, *out = NULL;
+
+        if (u && *loc && sym_curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            sym_curl_url_set(u, CURLUPART_URL, loc, 0) == CURLUE_OK &&
+            sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            (!strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
+            sym_curl_url_set(u, CURLUPART_QUERY, query, CURLU_APPENDQUERY) == CURLUE_OK &&
+            sym_curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+                out = NULL;
+        sym_curl_free(scheme);
+        sym_curl_url_cleanup(u);
+        return out;
+}
+
 int registry_open(const char *host, const char *repo, bool http, const char *authfile,
                   struct registry **gp, struct gear_err *e)
 {
@@ -140,6 +202,10 @@ int registry_open(const char *host, const char *repo, bool http, const char *aut
                 registry_free(g);
                 return gear_err_sys(e, ENOMEM, "cannot open the registry");
         }
+        if (url_origin(g->base, &g->scheme, &g->host, &g->port) < 0) {
+                registry_free(g);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid registry '%s'", host);
+        }
         if (read_auth(authfile, host, &g->userpwd, e) < 0) {
                 registry_free(g);
                 return -1;
@@ -156,6 +222,9 @@ void registry_free(struct registry *g)
                 sym_curl_easy_cleanup(g->pool[i]);
         pthread_mutex_destroy(&g->lock);
         free(g->base);
+        sym_curl_free(g->scheme);
+        sym_curl_free(g->host);
+        sym_curl_free(g->port);
         if (g->userpwd)
                 explicit_bzero(g->userpwd, strlen(g->userpwd));
         free(g->userpwd);
@@ -196,11 +265,13 @@ struct xfer {
         uint64_t up_len;
         uint64_t up_off;
         int down_fd;        /* answer body to a fd, or to memory */
-        size_t down_max;
+        uint64_t down_max;  /* the most bytes of a 200 answer kept, to down_fd or to memory */
         char *down;
-        size_t down_len;
+        uint64_t down_len;
+        uint64_t dropped;   /* bytes of answers not kept */
         bool down_err;      /* a write failed or the body is too big */
         int down_errno;
+        uint64_t too_big;   /* the bound an answer went past, 0 when none did */
         struct digest dg;   /* of the answer body, with down_fd */
         digest_hex got;
         CURL *curl;
@@ -230,37 +301,38 @@ static size_t up_cb(char *buf, size_t size, size_t nmemb, void *ud)
         return k;
 }
 
+static size_t too_big(struct xfer *x, uint64_t bound)
+{
+        x->down_err = true;
+        x->down_errno = EFBIG;
+        x->too_big = bound;
+        return 0;
+}
+
 static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
         size_t n = size * nmemb;
+        long status = 0;
 
+        /* an error page, a redirect or an upload's answer is not kept, and not read without end */
+        sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status != 200 || (x->down_fd < 0 && !x->down_max)) {
+                x->dropped += n;
+                return x->dropped > ANSWER_DROP_MAX ? too_big(x, ANSWER_DROP_MAX) : n;
+        }
+        if (n > x->down_max - x->down_len)
+                return too_big(x, x->down_max);
         if (x->down_fd >= 0) {
-                long status = 0;
-
-                /* an error page is not the blob */
-                sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-                if (status != 200)
-                        return n;
-                for (size_t off = 0; off < n;) {
-                        ssize_t k = write(x->down_fd, buf + off, n - off);
-                        if (k < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                x->down_err = true;
-                                x->down_errno = errno;
-                                return 0;
-                        }
-                        off += k;
+                int r = write_all(x->down_fd, buf, n);
+                if (r < 0) {
+                        x->down_err = true;
+                        x->down_errno = -r;
+                        return 0;
                 }
                 digest_update(&x->dg, buf, n);
                 x->down_len += n;
                 return n;
-        }
-        if (x->down_len + n > x->down_max) {
-                x->down_err = true;
-                x->down_errno = EFBIG;
-                return 0;
         }
         char *p = realloc(x->down, x->down_len + n + 1);
         if (!p) {
@@ -302,6 +374,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
         char line[256];
         CURLcode rc = CURLE_OK;
         off_t down_start = -1;
+        bool auth = g->userpwd && same_origin(g, x->url);
         int r = -1;
 
         if (!c)
@@ -323,6 +396,8 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 x->status = 0;
                 x->up_off = 0;
                 x->down_len = 0;
+                x->dropped = 0;
+                x->too_big = 0;
                 x->down_err = false;
                 x->location[0] = 0;
                 if (x->down_fd >= 0) {
@@ -345,10 +420,14 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
                 sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
                 sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-                if (g->userpwd) {
+                /* a Content-Length past the bound ends it before the body */
+                if (x->down_max && x->down_max <= INT64_MAX)
+                        sym_curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->down_max);
+                /* credentials go to the registry's own origin only, not where it sends an upload */
+                if (auth) {
                         sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
                         sym_curl_easy_setopt(c, CURLOPT_USERPWD, g->userpwd);
-                        /* credentials go to the registry only, not where it redirects */
+                        /* nor where it redirects (another scheme, host or port) */
                         sym_curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
                 }
                 sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
@@ -373,6 +452,11 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
                 if (rc == CURLE_OK && x->status < 500)
                         break;
+                if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': the answer is larger than %llu bytes", x->method,
+                                     x->url, (unsigned long long)(x->too_big ? x->too_big : x->down_max));
+                        goto out;
+                }
                 if (x->down_err) {
                         gear_err_sys(e, x->down_errno, "cannot store the answer of '%s'", x->url);
                         goto out;
@@ -443,9 +527,11 @@ int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e)
 int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
                       struct gear_err *e)
 {
-        _cleanup_free_ char *url = NULL, *put = NULL;
+        char query[sizeof "digest=" DIGEST_PREFIX + DIGEST_HEX_LEN];
+        _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "POST", .down_fd = -1 };
-        const char *loc;
+        char *put;
+        int r;
 
         if (asprintf(&url, "%s/blobs/uploads/", g->base) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot upload");
@@ -455,34 +541,25 @@ int registry_put_blob(struct registry *g, const char *hex, const void *buf, int 
         free(x.down);
         if (x.status != 202 || !x.location[0])
                 return http_error(&x, e);
-        loc = x.location;
-        if (loc[0] == '/') {
-                /* relative to the registry: scheme://host of base */
-                const char *p = strstr(g->base, "://");
-                const char *slash = strchr(p + 3, '/');
-                if (asprintf(&put, "%.*s%s%sdigest=" DIGEST_PREFIX "%s", (int)(slash - g->base), g->base,
-                             loc, strchr(loc, '?') ? "&" : "?", hex) < 0)
-                        put = NULL;
-        } else if (asprintf(&put, "%s%sdigest=" DIGEST_PREFIX "%s", loc, strchr(loc, '?') ? "&" : "?",
-                            hex) < 0)
-                put = NULL;
-        if (!put)
-                return gear_err_sys(e, ENOMEM, "cannot upload");
+        /* relative to the answer's url; credentials go there only when it is the registry's own origin */
+        snprintf(query, sizeof query, "digest=" DIGEST_PREFIX "%s", hex);
+        if (!(put = resolve_location(url, x.location, query)))
+                return gear_err_set(e, GEAR_EXIT_SYS, "POST '%s': invalid upload location '%s'", url, x.location);
         x = (struct xfer){ .method = "PUT", .url = put, .type = "application/octet-stream", .up = buf,
                            .up_fd = fd, .up_len = n, .down_fd = -1 };
-        if (request(g, &x, e) < 0)
-                return -1;
+        r = request(g, &x, e);
         free(x.down);
-        if (x.status != 201)
-                return http_error(&x, e);
-        return 0;
+        if (r == 0 && x.status != 201)
+                r = http_error(&x, e);
+        sym_curl_free(put);
+        return r;
 }
 
-int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e)
+int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e)
 {
         char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
         _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .down_fd = fd };
+        struct xfer x = { .method = "GET", .down_fd = fd, .down_max = max };
 
         snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
         if (!(x.url = url = url_of(g, "blobs", ref)))

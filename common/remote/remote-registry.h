@@ -15,7 +15,9 @@ struct registry;
 /*
  * host is HOST[:PORT], repo the repository; http talks plain HTTP, else
  * HTTPS with verification. authfile in the containers-auth.json format, NULL
- * for none; a missing file is no credentials.
+ * for none; a missing file is no credentials. The credentials go only to
+ * the registry's scheme, host and port: not to an upload location or a
+ * redirect elsewhere, which is followed without them.
  */
 int registry_open(const char *host, const char *repo, bool http, const char *authfile,
                   struct registry **g, struct gear_err *e);
@@ -26,8 +28,8 @@ int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e);
 /* monolithic upload of n bytes, from buf or (buf NULL) from fd at offset 0 */
 int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
                       struct gear_err *e);
-/* a blob into fd (from its offset), its digest checked; code 1 when missing */
-int registry_get_blob_fd(struct registry *g, const char *hex, int fd, struct gear_err *e);
+/* a blob of at most max bytes into fd (from its offset), its digest checked; code 1 when missing */
+int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e);
 /* a blob into memory, at most max bytes, its digest checked */
 int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
                       struct gear_err *e);

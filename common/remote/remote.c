@@ -10,7 +10,11 @@
 #include <unistd.h>
 
 #include "remote-internal.h"
+#include "store-read.h"
+#include "../base/config.h"
 #include "../base/fsutil.h"
+#include "../base/fsutil.h"
+#include "../image/image.h"
 #include "../image/image.h"
 
 static bool host_valid(const char *s, size_t n)
@@ -39,6 +43,9 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
         if (!r)
                 return gear_err_sys(e, ENOMEM, "cannot open store '%s'", spec);
         r->dir.fd = -1;
+        r->limits = o && o->limits ? *o->limits
+                                   : (struct remote_limits){ .config_max = GEAR_CONF_MAX_CONFIG_SIZE,
+                                                             .index_max = GEAR_CONF_MAX_INDEX_SIZE };
         if (!strncmp(spec, "docker://", 9) || !strncmp(spec, "docker+http://", 14)) {
                 if (spec[6] == '+')
                         http = true;
@@ -68,11 +75,8 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
 
                 if (!*dir || strstr(spec, "://"))
                         return gear_err_set(e, GEAR_EXIT_USAGE, "invalid store '%s': want DIR, dir:DIR or docker://HOST[:PORT]/REPO[:TAG]", spec);
-                if (!realpath(dir, r->dir.path))
-                        return gear_err_sys(e, errno, "cannot open store '%s'", dir);
-                r->dir.fd = open(r->dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (r->dir.fd < 0)
-                        return gear_err_sys(e, errno, "cannot open store '%s'", dir);
+                if (store_dir_open(dir, &r->dir, e) < 0)
+                        return -1;
                 r->kind = REMOTE_DIR;
         }
         *rp = TAKE_PTR(r);
@@ -118,59 +122,27 @@ void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size
                 snprintf(buf, n, "%s://%s/%s:%s", r->http ? "docker+http" : "docker", r->host, r->repo, tag);
 }
 
-/* copies what is left of in to out */
-int copy_fd(int in, int out, uint64_t *bytes, struct gear_err *e)
-{
-        char buf[1 << 16];
-        ssize_t k;
-
-        for (;;) {
-                k = read(in, buf, sizeof buf);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return gear_err_sys(e, errno, "cannot read");
-                }
-                if (!k)
-                        return 0;
-                for (ssize_t off = 0; off < k;) {
-                        ssize_t w = write(out, buf + off, k - off);
-                        if (w < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                return gear_err_sys(e, errno, "cannot write");
-                        }
-                        off += w;
-                }
-                if (bytes)
-                        *bytes += k;
-        }
-}
-
-int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int fd, struct gear_err *e)
+int remote_fetch_object(struct remote *r, const char *hex, const char *blob, uint64_t max, int fd,
+                        struct gear_err *e)
 {
         char rel[STORE_REL_MAX];
-        _cleanup_close_ int in = -1;
         digest_hex bhex;
 
         if (!digest_hex_valid(hex))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
         if (r->kind == REMOTE_DIR) {
                 store_object_rel(hex, rel);
-                in = openat(r->dir.fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (in < 0) {
-                        if (errno == ENOENT)
+                if (store_file_copy(&r->dir, rel, fd, max, NULL, e) < 0) {
+                        if (e->code == GEAR_EXIT_NO)
                                 return gear_err_set(e, GEAR_EXIT_NO, "store '%s' has no object sha256:%.12s",
                                                     r->dir.path, hex);
-                        return gear_err_sys(e, errno, "cannot open '%s/%s'", r->dir.path, rel);
-                }
-                if (copy_fd(in, fd, NULL, e) < 0)
                         return gear_err_wrap(e, "object sha256:%.12s", hex);
+                }
                 return 0;
         }
         if (!blob || !digest_parse(blob, bhex))
                 return gear_err_set(e, GEAR_EXIT_NO, "no blob for object sha256:%.12s", hex);
-        if (registry_get_blob_fd(r->reg, bhex, fd, e) < 0)
+        if (registry_get_blob_fd(r->reg, bhex, max, fd, e) < 0)
                 return gear_err_wrap(e, "object sha256:%.12s", hex);
         return 0;
 }

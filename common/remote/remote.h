@@ -33,10 +33,14 @@ const struct gear_root *remote_dir(const struct remote *r);
  * Writes the stored bytes of the object whose uncompressed content has SHA-256
  * hex to fd (from its current offset). blob is the digest of the stored bytes
  * ("sha256:..."), which a registry needs and a directory store ignores.
- * Bounded by timeouts; code 111 on a transport error, 1 when the store lacks
- * the object. Safe to call from several threads on one struct remote.
+ * Bounded by timeouts (GEAR_FETCH_TIMEOUT, see store-read.h) and by max, the
+ * most stored bytes the content can need (store_stored_max of its size): a
+ * longer object is cut off, code 111. Code 111 on a transport error, 1 when
+ * the store lacks the object. Safe to call from several threads on one struct
+ * remote.
  */
-int remote_fetch_object(struct remote *r, const char *hex, const char *blob, int fd, struct gear_err *e);
+int remote_fetch_object(struct remote *r, const char *hex, const char *blob, uint64_t max, int fd,
+                        struct gear_err *e);
 
 /*
  * A pulled image records where it came from in its image directory
@@ -70,10 +74,16 @@ void object_map_free(struct object_map *m);
 /* the blob of the image's access list (image-fetch.h), when it has one */
 #define REMOTE_ACCESS_ANNOTATION "io.gear.access-list"
 
+/* the largest config and index layer a store image may declare (gear.conf max-config-size=, max-index-size=) */
+struct remote_limits {
+        uint64_t config_max, index_max;
+};
+
 struct remote_opts {
         bool tls_verify;
         const char *authfile; /* NULL: none */
         bool *prefetch;       /* where --prefetch goes; NULL: not an option of this command */
+        const struct remote_limits *limits; /* NULL: gear.conf's defaults */
 };
 /* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
 const char *remote_default_authfile(void);

@@ -32,11 +32,13 @@ static bool hex_valid(const char *hex)
 static int open_present(int dfd, const char *name, uint64_t size, struct gear_err *e)
 {
         struct stat st;
-        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_NONBLOCK: whatever sits there, opening it does not wait */
+        int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : gear_err_sys(e, errno, "cannot open cached '%s'", name);
-        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size) {
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != size ||
+            fcntl(fd, F_SETFL, O_RDONLY) < 0) {
                 close(fd);
                 return gear_err_set(e, GEAR_EXIT_SYS, "cached '%s' is not a file of %llu bytes", name,
                                     (unsigned long long)size);
@@ -81,7 +83,7 @@ static int fill(const struct gear_root *img, int dfd, const char *hex, uint64_t 
                 off_t end;
                 if (raw < 0)
                         return gear_err_sys(e, errno, "cannot create a temporary file in '%s'", CACHE_DIR);
-                if (fetch(hex, raw, ud, e) < 0)
+                if (fetch(hex, size, raw, ud, e) < 0)
                         return -1;
                 if ((end = lseek(raw, 0, SEEK_CUR)) < 0 || lseek(raw, 0, SEEK_SET) < 0)
                         return gear_err_sys(e, errno, "cannot rewind fetched object");

@@ -27,10 +27,11 @@
 void cache_rel(const char *hex, char rel[CACHE_REL_MAX]);
 
 /*
- * Writes the stored form (zstd or raw, see store.h) of content hex to fd;
- * the cache decodes and verifies it. Code 1 when the source lacks it.
+ * Writes the stored form (zstd or raw, see store.h) of content hex, of size
+ * bytes, to fd; the cache decodes and verifies it. The fetch stops past what
+ * the content can need (store_stored_max). Code 1 when the source lacks it.
  */
-typedef int (*cache_fetch_fn)(const char *hex, int fd, void *ud, struct gear_err *e);
+typedef int (*cache_fetch_fn)(const char *hex, uint64_t size, int fd, void *ud, struct gear_err *e);
 
 struct cache_result {
         bool fetched;       /* this call fetched the content */

@@ -39,6 +39,15 @@ bool store_is_zstd(const void *buf, size_t n)
         return n >= sizeof zstd_magic && !memcmp(buf, zstd_magic, sizeof zstd_magic);
 }
 
+uint64_t store_stored_max(uint64_t size)
+{
+        size_t bound = size > SIZE_MAX / 2 ? 0 : ZSTD_compressBound(size);
+
+        if (!bound || ZSTD_isError(bound) || bound > UINT64_MAX - STORE_SLACK)
+                return UINT64_MAX;
+        return (bound > size ? bound : size) + STORE_SLACK;
+}
+
 /* one compression context per thread, freed when the thread exits */
 static pthread_key_t cctx_key;
 static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
@@ -165,16 +174,26 @@ int store_reader_open(const struct gear_root *img, const char *hex, struct store
                       struct gear_err *e)
 {
         char rel[STORE_REL_MAX];
+        struct stat st;
         int fd;
 
         store_object_rel(hex, rel);
-        fd = openat(img->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
                 int err = errno;
                 gear_err_sys(e, err, "cannot open object '%s'", rel);
                 if (err == ENOENT)
                         e->code = GEAR_EXIT_NO;
                 return -err;
+        }
+        if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+                gear_err_sys(e, errno, "cannot read object '%s'", rel);
+                close(fd);
+                return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                return gear_err_set(e, GEAR_EXIT_SYS, "object '%s' is not a regular file", rel);
         }
         return store_reader_fdopen(fd, hex, rel, r, e);
 }

@@ -57,6 +57,13 @@ int store_lock(const struct gear_root *img, int op, struct gear_err *e);
 /* the stored form of buf: *out is buf itself (raw) or a malloc'd zstd frame */
 int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e);
 bool store_is_zstd(const void *buf, size_t n);
+/*
+ * The most bytes the stored form of a content of size bytes can take: raw,
+ * or one zstd frame (ZSTD_compressBound), plus STORE_SLACK. A fetch stops
+ * past it.
+ */
+#define STORE_SLACK 4096
+uint64_t store_stored_max(uint64_t size);
 
 /* reading an object: content decompressed, digest and size checked at the end */
 struct store_reader;

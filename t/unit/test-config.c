@@ -96,6 +96,21 @@ int main(int argc, char **argv)
         parse_bad("\n\ncolour=blue\n", "gear.conf:3: unknown key 'colour'");
         parse_bad("podman=podman\n", "gear.conf:1: podman must be an absolute path, not 'podman'");
         parse_bad("runtime=run c\n", "gear.conf:1: invalid runtime 'run c'");
+        config_init(&c);
+        ok(c.max_index_size == 64u << 20 && c.max_config_size == 4u << 20, "size limits: defaults");
+        ok(config_parse(&c, "gear.conf", "max-index-size=1G\nmax-config-size=512K\n", &e) == 0 &&
+           c.max_index_size == 1u << 30 && c.max_config_size == 512u << 10, "size limits with suffixes");
+        ok(config_parse(&c, "gear.conf", "max-index-size=64G\nmax-config-size=100\n", &e) == 0 &&
+           c.max_index_size == 64ull << 30 && c.max_config_size == 100, "size limits: the largest, and bytes");
+        config_done(&c);
+        parse_bad("max-index-size=0\n", "gear.conf:1: max-index-size must be 1 to 64G bytes, not '0'");
+        parse_bad("max-index-size=65G\n", "gear.conf:1: max-index-size must be 1 to 64G bytes, not '65G'");
+        parse_bad("max-index-size=1T\n", "gear.conf:1: max-index-size must be 1 to 64G bytes, not '1T'");
+        parse_bad("max-index-size=-1\n", "gear.conf:1: max-index-size must be 1 to 64G bytes, not '-1'");
+        parse_bad("max-index-size=1MB\n", "gear.conf:1: max-index-size must be 1 to 64G bytes, not '1MB'");
+        parse_bad("max-config-size=99999999999999999999\n",
+                  "gear.conf:1: max-config-size must be 1 to 16M bytes, not '99999999999999999999'");
+        parse_bad("max-config-size=16385K\n", "gear.conf:1: max-config-size must be 1 to 16M bytes, not '16385K'");
         parse_bad("stop-timeout=-1\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not '-1'");
         parse_bad("stop-timeout=3601\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not '3601'");
         parse_bad("stop-timeout=\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not ''");

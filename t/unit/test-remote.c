@@ -1,10 +1,11 @@
 /*
  * unit tests: store specs, fetching from a directory store, object maps, origins.
  *
- * test-remote fetch SPEC HEX BLOB OUT: fetches one object with
- * remote_fetch_object, decodes and verifies it, writes its content to OUT;
- * prints "gear: MSG" and exits with the error's code when it fails (for the
- * shell tests against a registry).
+ * test-remote fetch SPEC HEX BLOB OUT [SIZE]: fetches one object with
+ * remote_fetch_object (at most what a content of SIZE bytes can need, when
+ * given), decodes and verifies it, writes its content to OUT; prints
+ * "gear: MSG" and exits with the error's code when it fails (for the shell
+ * tests against a registry).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,8 @@ static void ok(int cond, const char *what)
 }
 
 /* fetch hex from r into a temp file, then decode and verify it into out (may be -1) */
-static int fetch_verified(struct remote *r, const char *hex, const char *blob, int out, struct gear_err *e)
+static int fetch_verified(struct remote *r, const char *hex, const char *blob, uint64_t max, int out,
+                          struct gear_err *e)
 {
         char tmp[] = "/tmp/test-remote.XXXXXX";
         struct store_reader *sr = NULL;
@@ -40,7 +42,7 @@ static int fetch_verified(struct remote *r, const char *hex, const char *blob, i
         if (fd < 0)
                 return gear_err_sys(e, errno, "mkstemp");
         unlink(tmp);
-        if (remote_fetch_object(r, hex, blob, fd, e) < 0) {
+        if (remote_fetch_object(r, hex, blob, max, fd, e) < 0) {
                 close(fd);
                 return -1;
         }
@@ -98,11 +100,11 @@ static void dir_store(void)
         ok(atomic_write(&root, rel, content, strlen(content), 0644, &e) == 0, "object written");
         snprintf(path, sizeof path, "dir:%s", tmpl);
         ok(remote_open(path, &r, &e) == 0, "dir store opens");
-        ok(fetch_verified(r, hex, NULL, -1, &e) == 0, "object fetched and verified");
-        ok(fetch_verified(r, other, NULL, -1, &e) < 0 && e.code == GEAR_EXIT_NO, "missing object: code 1");
+        ok(fetch_verified(r, hex, NULL, UINT64_MAX, -1, &e) == 0, "object fetched and verified");
+        ok(fetch_verified(r, other, NULL, UINT64_MAX, -1, &e) < 0 && e.code == GEAR_EXIT_NO, "missing object: code 1");
         gear_err_clear(&e);
         ok(atomic_write(&root, rel, "hello, remote storf\n", strlen(content), 0644, &e) == 0, "object corrupted");
-        ok(fetch_verified(r, hex, NULL, -1, &e) < 0 && e.code == GEAR_EXIT_SYS, "corrupt object: digest mismatch");
+        ok(fetch_verified(r, hex, NULL, UINT64_MAX, -1, &e) < 0 && e.code == GEAR_EXIT_SYS, "corrupt object: digest mismatch");
         gear_err_clear(&e);
         remote_free(r);
 
@@ -136,12 +138,14 @@ static void dir_store(void)
 
 int main(int argc, char **argv)
 {
-        if (argc == 6 && !strcmp(argv[1], "fetch")) {
+        if ((argc == 6 || argc == 7) && !strcmp(argv[1], "fetch")) {
                 struct gear_err e = {0};
                 struct remote *r = NULL;
+                uint64_t max = argc == 7 ? store_stored_max(strtoull(argv[6], NULL, 10)) : UINT64_MAX;
                 int out = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-                if (out < 0 || remote_open(argv[2], &r, &e) < 0 || fetch_verified(r, argv[3], argv[4], out, &e) < 0) {
+                if (out < 0 || remote_open(argv[2], &r, &e) < 0 ||
+                    fetch_verified(r, argv[3], argv[4], max, out, &e) < 0) {
                         fprintf(stderr, "gear: %s\n", out < 0 ? "cannot open output" : e.msg);
                         return out < 0 ? 111 : e.code;
                 }

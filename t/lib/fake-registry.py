@@ -1,0 +1,105 @@
+# A registry stand-in for the tests: canned answers, every request logged.
+#
+# fake-registry.py ADDR PORTFILE LOG [--location URL] [--redirect URL]
+#                  [--files DIR] [--endless BYTES]
+#
+# Listens on ADDR (port 0: a free one, written to PORTFILE) and appends one
+# line per request to LOG: "METHOD PATH AUTH", AUTH being the Authorization
+# header or "-".
+#   HEAD           404 (no blob is there)
+#   POST           202, Location: URL (--location; default a relative /upload/1?state=x)
+#                  ({self} in URL is ADDR:PORT)
+#   PUT            201
+#   GET /v2/       200
+#   GET /v2/...    --redirect: 307 to URL + the path's last component ({self}
+#                  as above);
+#                  --endless: 200, BYTES bytes, no Content-Length;
+#                  --files: DIR/LAST (LAST the path's last component), 404 without it
+import argparse
+import http.server
+import os
+import sys
+
+ap = argparse.ArgumentParser()
+ap.add_argument("addr")
+ap.add_argument("portfile")
+ap.add_argument("log")
+ap.add_argument("--location", default="/upload/1?state=x")
+ap.add_argument("--redirect")
+ap.add_argument("--files")
+ap.add_argument("--endless", type=int)
+opt = ap.parse_args()
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    def log_request(self, *a):
+        with open(opt.log, "a") as f:
+            f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Authorization", "-")))
+
+    def log_message(self, *a):
+        pass
+
+    def answer(self, code, headers=(), body=b""):
+        self.send_response(code)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def drain(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        while n > 0:
+            b = self.rfile.read(min(n, 1 << 16))
+            if not b:
+                break
+            n -= len(b)
+
+    def do_HEAD(self):
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self):
+        self.drain()
+        self.answer(202, [("Location", opt.location.replace("{self}", self_addr))])
+
+    def do_PUT(self):
+        self.drain()
+        self.answer(201)
+
+    def do_GET(self):
+        last = self.path.split("?")[0].rstrip("/").split("/")[-1]
+        if self.path == "/v2/":
+            return self.answer(200, [("Content-Type", "application/json")], b"{}")
+        if opt.redirect and self.path.startswith("/v2/"):
+            return self.answer(307, [("Location", opt.redirect.replace("{self}", self_addr) + last)])
+        if opt.endless is not None and "/blobs/" in self.path:
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            chunk = b"\0" * (1 << 16)
+            left = opt.endless
+            try:
+                while left > 0:
+                    self.wfile.write(chunk[:left])
+                    left -= len(chunk)
+            except OSError:
+                pass
+            return
+        path = os.path.join(opt.files or "/nonexistent", last)
+        if not os.path.isfile(path):
+            return self.answer(404)
+        with open(path, "rb") as f:
+            body = f.read()
+        ctype = "application/vnd.oci.image.manifest.v1+json" if "/manifests/" in self.path else "application/octet-stream"
+        self.answer(200, [("Content-Type", ctype)], body)
+
+
+s = http.server.ThreadingHTTPServer((opt.addr, 0), H)
+self_addr = "%s:%d" % (opt.addr, s.server_address[1])
+with open(opt.portfile + ".tmp", "w") as f:
+    f.write(str(s.server_address[1]))
+os.rename(opt.portfile + ".tmp", opt.portfile)
+sys.stdout.close()
+s.serve_forever()
