@@ -1,6 +1,8 @@
 /* gear-pull: the index image of a Gear image from a store; with --prefetch, what it will read first */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "../common/base/config.h"
@@ -14,6 +16,7 @@
 #include "../common/remote/image-fetch.h"
 #include "../common/remote/remote.h"
 #include "../common/remote/remote.h"
+#include "../common/store/cache.h"
 
 static const char usage[] =
 "usage: gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] STORE NAME[:TAG]\n";
@@ -56,7 +59,11 @@ int cmd_pull(int argc, char **argv)
                 return gear_fail(&err, "cannot pull '%s:%s'", ref.name, ref.tag);
         printf("bytes fetched %" PRIu64 "\n", bytes);
         if (prefetch) {
-                if (image_prefetch(&tree.img, &ref, &po, &ps, &err) < 0)
+                char dir[PATH_MAX];
+                _cleanup_close_ int use = -1;
+                /* in use while it fetches: gear-gc keeps what arrives */
+                image_rel(&ref, dir, sizeof dir);
+                if ((use = cache_use(&tree.img, dir, &err)) < 0 || image_prefetch(&tree.img, &ref, &po, &ps, &err) < 0)
                         return gear_fail(&err, "cannot prefetch '%s:%s'", ref.name, ref.tag);
                 printf("prefetched %" PRIu64 " of %" PRIu64 " files, %" PRIu64 " bytes (%" PRIu64
                        " on the wire), %" PRIu64 " present\n",

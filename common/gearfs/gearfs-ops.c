@@ -333,11 +333,18 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         struct prefetch_thread pf = { .fs = &fs };
         pthread_t thread, pthread;
         bool mounted = false, started = false, prefetching = false;
+        _cleanup_close_ int gc = -1;
         int r = -1;
 
-        /* its fs.lock is held while mounted: gear-gc keeps every content of a locked image */
-        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || gfs_init(&fs, img, o, e) < 0)
+        /*
+         * its fs.lock is held while mounted (gfs_init): gear-gc keeps every
+         * content of an image in use; taken under public/.lock, so not while
+         * a gc runs (cache_use_begin)
+         */
+        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || (gc = cache_use_begin(img, e)) < 0 ||
+            gfs_init(&fs, img, o, e) < 0)
                 goto out;
+        close(TAKE_FD(gc));
         snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
                  o->ref.tag, o->allow_other ? ",allow_other" : "");
         if (!(se = sym_fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../base/fsutil.h"
 #include "../image/image.h"
 #include "../store/cache.h"
 
@@ -62,9 +63,10 @@ static int keep_blob(struct tnode *n, const char *path, void *ud)
 }
 
 /*
- * A mounted image (its gear-fs holds fs.lock): every content it has is kept.
- * So for a generation a pull or a build replaced while it was mounted, under
- * its temp name; a temp directory still being written does not read back yet.
+ * An image in use (a gear-fs or a prefetch holds its fs.lock): every content
+ * it has is kept. So for a generation a pull or a build replaced while it was
+ * mounted, under its temp name; a temp directory still being written does not
+ * read back yet.
  */
 static int check_image(const char *rel, const struct image_ref *r, bool tmp, void *ud)
 {
@@ -156,16 +158,36 @@ static int list_cache(const struct gear_root *img, struct entry **out, size_t *n
         return 0;
 }
 
+/* public/.lock held exclusively, so no image starts being used until gc is done; -ENOENT: no cache */
+static int lock_cache(const struct gear_root *img, struct gear_err *e)
+{
+        int fd = openat(img->fd, CACHE_GC_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+                return errno == ENOENT ? -ENOENT : gear_err_sys(e, errno, "cannot open lock '%s/%s'", img->path,
+                                                                  CACHE_GC_LOCK);
+        while (flock(fd, LOCK_EX) < 0)
+                if (errno != EINTR) {
+                        int err = errno;
+                        close(fd);
+                        return gear_err_sys(e, err, "cannot lock '%s/%s'", img->path, CACHE_GC_LOCK);
+                }
+        return fd;
+}
+
 int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
              struct cache_gc_result *res, struct gear_err *e)
 {
         struct gc g = { .img = img, .res = res, .e = e };
         _cleanup_free_ struct entry *v = NULL;
+        _cleanup_close_ int lock = -1;
         uint64_t total = 0;
         size_t n;
         int r = -1;
 
         *res = (struct cache_gc_result){0};
+        if ((lock = lock_cache(img, e)) < 0)
+                return lock == -ENOENT ? 0 : -1;
         if (image_walk(img, check_image, &g, e) < 0)
                 goto out;
         qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);

@@ -187,3 +187,21 @@ int cache_lock_claim(int dfd, const char *name)
                 return -1;
         return TAKE_FD(fd);
 }
+
+int cache_use_begin(const struct gear_root *img, struct gear_err *e)
+{
+        if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
+                return gear_err_wrap(e, "in '%s'", img->path);
+        return lock_file(img, CACHE_GC_LOCK, LOCK_SH, e);
+}
+
+int cache_use(const struct gear_root *img, const char *image_dir, struct gear_err *e)
+{
+        _cleanup_close_ int gc = -1;
+        char rel[PATH_MAX + 16];
+
+        if ((gc = cache_use_begin(img, e)) < 0)
+                return -1;
+        snprintf(rel, sizeof rel, "%s/" CACHE_MOUNT_LOCK, image_dir);
+        return lock_file(img, rel, LOCK_SH, e);
+}

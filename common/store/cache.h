@@ -58,13 +58,28 @@ bool cache_lock_name(const char *name);
 int cache_lock_claim(int dfd, const char *name);
 
 /*
- * gear-gc: removes cached contents that no mounted image needs, least
+ * gear-gc: removes cached contents that no image in use needs, least
  * recently accessed (atime) first, until the cache holds at most max bytes.
- * A running gear-fs holds images/NAME/TAG/fs.lock shared; every content of
- * such an image is kept. fn (may be NULL) is told of each content removed
- * (or, with dry_run, that would be).
+ * An image is in use while images/NAME/TAG/fs.lock is held shared: by its
+ * gear-fs for as long as it is mounted, by gear-pull --prefetch while it
+ * fetches. Every content of an image in use is kept. gc holds public/.lock
+ * exclusively from its scan to its last removal, and a user takes the fs.lock
+ * only while holding public/.lock shared (cache_use), so an image is either
+ * seen in use by the scan or starts being used once gc is done: gc never
+ * removes what a mount or a prefetch just fetched. fn (may be NULL) is told
+ * of each content removed (or, with dry_run, that would be).
  */
 #define CACHE_MOUNT_LOCK "fs.lock"
+#define CACHE_GC_LOCK CACHE_DIR "/.lock"
+/*
+ * An image starts being used (mounted, prefetched) only with public/.lock
+ * held shared, which gear-gc holds exclusively from its scan to its last
+ * removal: cache_use_begin returns the fd holding it (waits for a running
+ * gc); the caller takes its fs.lock, then closes it. cache_use does both for
+ * the image in image_dir and returns the fd holding its fs.lock shared.
+ */
+int cache_use_begin(const struct gear_root *img, struct gear_err *e);
+int cache_use(const struct gear_root *img, const char *image_dir, struct gear_err *e);
 struct cache_gc_result {
         uint64_t removed, removed_bytes, kept, kept_bytes, mounted;
 };
