@@ -7,7 +7,9 @@
 #include "commands.h"
 #include "../common/base/config.h"
 #include "../common/base/err.h"
+#include "../common/base/fsutil.h"
 #include "../common/base/err.h"
+#include "../common/base/fsutil.h"
 #include "../common/base/tree.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
@@ -65,6 +67,7 @@ int cmd_pull(int argc, char **argv)
                 image_rel(&ref, dir, sizeof dir);
                 if ((use = cache_use(&tree.img, dir, &err)) < 0 || image_prefetch(&tree.img, &ref, &po, &ps, &err) < 0)
                         return gear_fail(&err, "cannot prefetch '%s:%s'", ref.name, ref.tag);
+                test_pause_point("pull:prefetched");
                 printf("prefetched %" PRIu64 " of %" PRIu64 " files, %" PRIu64 " bytes (%" PRIu64
                        " on the wire), %" PRIu64 " present\n",
                        ps.fetched, ps.listed, ps.fetched_bytes, ps.wire_bytes, ps.present);
