@@ -163,7 +163,7 @@ median3() { sort -n | sed -n 2p; }
 # one line per phase, then its inconsistencies grouped (numbers and digests made alike)
 phase_summary() {
 	secs=$((($(now) - start) / 1000000000))
-	printf '%-16s kills %4d  ended first %4d  inconsistent kills %4d  problems %4d  (normal run %d ms, %d s)\n' \
+	printf '%-16s kills %4d  ended first %4d  inconsistent kills %4d  problems %4d  (mean normal run %d ms, %d s)\n' \
 		"$(echo "$phase" | tr _ -)" "$kill_no" "$ended" "$bad_kills" "$nproblems" $((dur / 1000000)) "$secs" \
 		>>"$work/summary"
 	tail -n 1 "$work/summary"
@@ -173,21 +173,27 @@ phase_summary() {
 		sed 's/^/    /' | tee -a "$work/summary"
 }
 
+# runs alternate between two kinds (prep gets the run's number; odd and even
+# differ in some phases), each with its own normal duration
 drive() {
-	: >"$work/durations"
-	for i in 1 2 3; do
+	: >"$work/durations.0"
+	: >"$work/durations.1"
+	for i in 1 2 3 4 5 6; do
 		"${phase}_prep" $i
 		t0=$(now)
 		("${phase}_cmd") >/dev/null 2>"$work/run.err" || die "$phase: the command fails: $(cat "$work/run.err")"
 		t1=$(now)
-		echo $((t1 - t0)) >>"$work/durations"
+		echo $((t1 - t0)) >>"$work/durations.$((i % 2))"
 		"${phase}_ended"
 	done
-	dur=$(median3 <"$work/durations")
-	kill_no=0 ended=0 nproblems=0 bad_kills=0
+	dur_0=$(median3 <"$work/durations.0") dur_1=$(median3 <"$work/durations.1")
+	kill_no=0 ended=0 nproblems=0 bad_kills=0 n=0
 	start=$(now)
 	while [ $kill_no -lt "$kills" ]; do
-		"${phase}_prep" $((kill_no + 1))
+		n=$((n + 1))
+		[ $n -le $((kills * 40)) ] || die "$phase: $ended of $n runs ended before their kill"
+		"${phase}_prep" $n
+		[ $((n % 2)) = 1 ] && dur=$dur_1 || dur=$dur_0
 		"${phase}_cmd" >"$work/cmd.out" 2>"$work/cmd.err" &
 		pid=$!
 		sleep "$(awk -v r="$(rnd)" -v d="$dur" 'BEGIN { printf "%.4f", r * d / 1e9 }')"
@@ -198,7 +204,6 @@ drive() {
 			ended=$((ended + 1))
 			[ $code = 0 ] || die "$phase: the command failed ($code): $(cat "$work/cmd.err")"
 			"${phase}_ended"
-			[ $ended -lt $((kills * 5 + 20)) ] || die "$phase: the command always ends before its kill"
 			continue
 		fi
 		kill_no=$((kill_no + 1))
@@ -211,6 +216,7 @@ drive() {
 		repair_and_check $stores
 		[ $nproblems = "$before" ] || bad_kills=$((bad_kills + 1))
 	done
+	dur=$(((dur_0 + dur_1) / 2))
 	phase_summary
 }
 
@@ -392,13 +398,14 @@ fs_phase() {
 		done
 		[ -z "$opt" ] && dur_plain=$(median3 <"$work/durations") || dur_prefetch=$(median3 <"$work/durations")
 	done
-	dur=$dur_plain
-	kill_no=0 ended=0 nproblems=0 bad_kills=0
+	kill_no=0 ended=0 nproblems=0 bad_kills=0 n=0
 	start=$(now)
 	while [ $kill_no -lt "$kills" ]; do
+		n=$((n + 1))
+		[ $n -le $((kills * 40)) ] || die "$phase: $ended of $n runs ended before their kill"
 		env GEAR_SYSROOT="$II" gear-gc >/dev/null 2>&1 || problem "gear-gc fails before a mount"
 		opt= dur=$dur_plain
-		[ $((kill_no % 2)) = 1 ] && opt=--prefetch dur=$dur_prefetch
+		[ $((n % 2)) = 0 ] && opt=--prefetch dur=$dur_prefetch
 		mount_fs "$II" cr/multi "$M" $opt || die "cannot mount"
 		(cd "$M" && xargs -0 cat -- >/dev/null 2>&1) <"$work/files" &
 		reader=$!
@@ -423,6 +430,7 @@ fs_phase() {
 		repair_and_check
 		[ $nproblems = "$before" ] || bad_kills=$((bad_kills + 1))
 	done
+	dur=$(((dur_plain + dur_prefetch) / 2))
 	phase_summary
 }
 
