@@ -79,6 +79,9 @@ static void fuzz_location(const uint8_t *data, size_t size)
         }
         *nl = 0;
         loc = nl + 1;
+        /* what registry_open does first: the URL API is libcurl's */
+        if (dl_curl(&(struct gear_err){0}) < 0)
+                abort();
         if (url_origin("http://127.0.0.1:5000/v2/a", &g.scheme, &g.host, &g.port) < 0)
                 abort();
         if ((out = resolve_location(url, loc, "digest=sha256:00"))) {
