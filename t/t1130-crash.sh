@@ -135,7 +135,7 @@ test_expect_success 'what an install that still runs wrote is not taken for left
 		$IMAGE t14e GREETING=live >install.out 2>&1 && echo 0 >install.rc || echo $? >install.rc; } &
 	test_wait_file "$PAUSE" &&
 	{ g gear-clean >clean.out 2>&1 && echo 0 >clean.rc || echo $? >clean.rc; } &
-	waiting_on "$CTR/ports/.lock" &&
+	waiting_on "$CTR/ports" &&
 	test -f "$CTR/units/t1/t14e/.installing" &&
 	test -f "$CTR/env/contents/t1/t14e" &&
 	test -d "$CTR/data/t1/t14e/vol" &&

@@ -49,7 +49,7 @@ for verb in start restart; do
 		delete_paused t15a &&
 		test "$(sdctl is-active ctr-t15a.service)" != active &&
 		in_background '$verb' gear-'$verb' t15a &&
-		waiting_or_done '$verb'.rc "$CTR/units/t1/.lock" &&
+		waiting_or_done '$verb'.rc "$CTR/units/t1" &&
 		rm "$PAUSE" &&
 		test_wait_file delete.rc &&
 		test_wait_file '$verb'.rc &&
@@ -74,7 +74,7 @@ done
 test_expect_success 'an install --start while a delete is past its stop: installed anew after the delete, and running' '
 	delete_paused t15a &&
 	in_background install gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t15a GREETING=again &&
-	waiting_or_done install.rc "$CTR/units/t1/.lock" &&
+	waiting_or_done install.rc "$CTR/units/t1" &&
 	rm "$PAUSE" &&
 	test_wait_file delete.rc &&
 	test_wait_file install.rc &&

@@ -99,7 +99,7 @@ test_expect_success 'unmounted, the least recently accessed go first until the s
 	test_cmp expect out &&
 	gear-gc --max-size 1K >out &&
 	test "$(tail -n 1 out)" = "removed 1 objects, 1982256 bytes; kept 0 objects, 0 bytes" &&
-	test -z "$(find "$IMG/public" -type f ! -name .lock)"
+	test -z "$(find "$IMG/public" -type f)"
 '
 
 test_expect_success 'a mount after gc fetches again' '
@@ -146,7 +146,7 @@ test_expect_success 'once it is done, gc may remove them' '
 '
 
 test_expect_success 'a prefetch and a mount wait for a gc under way, a gc for their start' '
-	hold_lock "$F/public/.lock" -x &&
+	hold_lock "$F/public" -x &&
 	{ GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --prefetch store test/multi >pull.out 2>pull.err & } &&
 	echo $! >pull.pid &&
 	waits_on_lock $(cat pull.pid) &&
@@ -155,7 +155,7 @@ test_expect_success 'a prefetch and a mount wait for a gc under way, a gc for th
 	wait $(cat pull.pid) &&
 	rm pull.pid &&
 	for h in $passwd $libfake $hl1; do test -f "$(IMG=$F pub $h)" || return 1; done &&
-	hold_lock "$F/public/.lock" -x &&
+	hold_lock "$F/public" -x &&
 	mkdir -p m3 &&
 	{ GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-fs -f test/multi m3 2>m3.err & } &&
 	echo $! >m3.pid &&
@@ -170,7 +170,7 @@ test_expect_success 'a prefetch and a mount wait for a gc under way, a gc for th
 	done &&
 	fusermount3 -u m3 &&
 	wait $(cat m3.pid) &&
-	hold_lock "$F/public/.lock" -s &&
+	hold_lock "$F/public" -s &&
 	{ GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-gc --max-size 0 >out & } &&
 	echo $! >gc.pid &&
 	waits_on_lock $(cat gc.pid) &&

@@ -91,8 +91,8 @@ int container_lock(struct gear_tree *t, const char *id, struct gear_err *e)
 
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0)
                 return -1;
-        snprintf(rel, sizeof rel, "units/%.2s/.lock", id);
-        return lock_file(&t->ctr, rel, LOCK_EX, e);
+        snprintf(rel, sizeof rel, "units/%.2s", id);
+        return lock_dir(&t->ctr, rel, LOCK_EX, e);
 }
 
 static int by_id(const void *a, const void *b)

@@ -37,7 +37,7 @@ int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e
 
 /* 1 when the container exists, 0 when not */
 int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
-/* flock of units/<ab>/.lock; returns the fd that holds it */
+/* flock of the directory units/<ab>; returns the fd that holds it */
 int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
 
 /* units/ of the container tree into *units; NULL when there is none */

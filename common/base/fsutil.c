@@ -239,23 +239,34 @@ int read_file(const struct gear_root *r, const char *rel, size_t max, char **out
         return 0;
 }
 
-int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e)
+static int lock_fd(const struct gear_root *r, const char *rel, int fd, int op, struct gear_err *e)
 {
-        _cleanup_close_ int fd = -1;
+        _cleanup_close_ int lfd = fd;
 
-        if (mkparent(r, rel, e) < 0)
-                return -1;
-        fd = openat(r->fd, rel, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
         if (fd < 0)
                 return gear_err_sys(e, errno, "cannot open lock '%s/%s'", r->path, rel);
-        while (flock(fd, op) < 0) {
+        while (flock(lfd, op) < 0) {
                 if (errno == EINTR)
                         continue;
                 if (errno == EWOULDBLOCK)
                         return gear_err_set(e, GEAR_EXIT_NO, "'%s/%s' is locked", r->path, rel);
                 return gear_err_sys(e, errno, "cannot lock '%s/%s'", r->path, rel);
         }
-        return TAKE_FD(fd);
+        return TAKE_FD(lfd);
+}
+
+int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e)
+{
+        if (mkparent(r, rel, e) < 0)
+                return -1;
+        return lock_fd(r, rel, openat(r->fd, rel, O_RDONLY | O_CREAT | O_CLOEXEC, 0644), op, e);
+}
+
+int lock_dir(const struct gear_root *r, const char *rel, int op, struct gear_err *e)
+{
+        if (mkdir_p_at(r->fd, rel, 0755, e) < 0)
+                return gear_err_wrap(e, "in '%s'", r->path);
+        return lock_fd(r, rel, openat(r->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), op, e);
 }
 
 bool is_tmp_name(const char *name)

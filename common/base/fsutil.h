@@ -41,6 +41,11 @@ int read_file(const struct gear_root *r, const char *rel, size_t max, char **out
 
 /* flock(op) on rel (created if missing); returns the fd that holds the lock */
 int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e);
+/*
+ * flock(op) on the directory rel (made 0755 if missing): the lock of what
+ * the directory holds, so that no lock file sits among the data
+ */
+int lock_dir(const struct gear_root *r, const char *rel, int op, struct gear_err *e);
 
 bool is_tmp_name(const char *name);
 /* a temp file nobody holds open for writing and older than age seconds */

@@ -501,7 +501,7 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
                         return gear_err_set(e, GEAR_EXIT_NO, "no environment '%s'", in->env_id);
         }
         /* held until the commit: a repair must not take links whose unit is being written */
-        ports_lock = lock_file(&t->ctr, "ports/.lock", LOCK_SH, e);
+        ports_lock = lock_dir(&t->ctr, "ports", LOCK_SH, e);
         if (ports_lock < 0 || flag_install(t, in->id, s, e) < 0 || reserve_ports(t, in, &old, s, e) < 0)
                 return -1;
         container_crash_point("ports");

@@ -6,7 +6,7 @@
  *   units/<ab>/ctr-<ID>.service     hardlink to the current version: the
  *                                   container exists iff this file does
  *   units/<ab>/ctr-<ID>.idle        idle flag
- *   units/<ab>/.lock                serialises changes to the containers of <ab>
+ *   units/<ab>/                     its flock serialises changes to the containers of <ab>
  *   targets/, slices/               container(-active).target, container(-small).slice
  *   data/<ab>/<ID>/<NAME>           named volumes
  *   UNITDIR/ctr-<ID>.service        -> the tree's unit (relative link)

@@ -330,22 +330,15 @@ int env_read(struct gear_tree *t, const char *id, char **text, size_t *len, stru
 }
 
 /* the directory holding the file is the lock: it serialises read-modify-write */
-static int lock_dir(struct gear_root *r, const char *rel, struct gear_err *e)
+static int env_dir_lock(struct gear_root *r, const char *rel, struct gear_err *e)
 {
         char dir[ENV_PATH_MAX];
-        _cleanup_close_ int fd = -1;
 
         /* values are secrets: root-only from env/ down */
         path_dirname(rel, dir, sizeof dir);
         if (mkdir_private_at(r->fd, "env", e) < 0 || mkdir_p_at(r->fd, dir, 0700, e) < 0)
                 return gear_err_wrap(e, "in '%s'", r->path);
-        fd = openat(r->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return gear_err_sys(e, errno, "cannot open '%s/%s'", r->path, dir);
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return gear_err_sys(e, errno, "cannot lock '%s/%s'", r->path, dir);
-        return TAKE_FD(fd);
+        return lock_dir(r, dir, LOCK_EX, e);
 }
 
 int env_lock(struct gear_tree *t, const char *id, struct gear_err *e)
@@ -355,7 +348,7 @@ int env_lock(struct gear_tree *t, const char *id, struct gear_err *e)
         env_path(id, rel);
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0)
                 return -1;
-        return lock_dir(&t->ctr, rel, e);
+        return env_dir_lock(&t->ctr, rel, e);
 }
 
 int env_update(struct gear_tree *t, const char *id, const struct env *changes, bool reset,

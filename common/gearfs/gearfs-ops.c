@@ -338,7 +338,7 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
 
         /*
          * its fs.lock is held while mounted (gfs_init): gear-gc keeps every
-         * content of an image in use; taken under public/.lock, so not while
+         * content of an image in use; taken under the lock of public/, so not while
          * a gc runs (cache_use_begin)
          */
         if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || (gc = cache_use_begin(img, e)) < 0 ||

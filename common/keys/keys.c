@@ -108,12 +108,12 @@ int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntar
         _cleanup_close_ int lock = -1;
         char dir[128];
 
-        /* container locks before keys/.lock: the order every other holder follows */
+        /* container locks before the lock of keys/: the order every other holder follows */
         if (keys_lock_containers(t, targets, ntargets, &ctr_locks, e) < 0)
                 return -1;
         if (root_open(r, ROOT_CREATE, e) < 0)
                 return -1;
-        lock = lock_file(r, "keys/.lock", LOCK_SH, e);
+        lock = lock_dir(r, "keys", LOCK_SH, e);
         if (lock < 0)
                 return -1;
         for (size_t i = 0; i < set->n; i++)
@@ -172,7 +172,7 @@ int keys_remove(struct gear_tree *t, const struct gear_target *targets, size_t n
         }
         if (k < 0)
                 return -1;
-        lock = lock_file(r, "keys/.lock", LOCK_SH, e);
+        lock = lock_dir(r, "keys", LOCK_SH, e);
         if (lock < 0)
                 return -1;
         for (size_t i = 0; i < ntargets; i++) {
@@ -485,7 +485,7 @@ struct clean_ctx {
 /*
  * Each entry's name and the last part of each link's target count as a
  * reference. A temporary link is what an add left when it died between
- * creating it and renaming it: with keys/.lock held exclusively no add runs.
+ * creating it and renaming it: with the lock of keys/ held exclusively no add runs.
  */
 static int refs_scan_dir(DIR *d, const char *dir, struct clean_ctx *c)
 {
@@ -617,7 +617,7 @@ int keys_clean(struct gear_tree *t, bool dry_run,
                 return 0;
         /* before the scan: an add in progress has either linked its keys or not started */
         if (!dry_run) {
-                lock = lock_file(r, "keys/.lock", LOCK_EX, e);
+                lock = lock_dir(r, "keys", LOCK_EX, e);
                 if (lock < 0)
                         return -1;
         }

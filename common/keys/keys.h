@@ -4,7 +4,7 @@
  *   keys/<fp[0:2]>/<fp>                         "TYPE BASE64", no newline
  *   access/containers/<ab>/<ID>/<fp>            -> ../../../../keys/<fp[0:2]>/<fp>
  *   access/git/read|write/<ab>/<ID>/<fp>        -> ../../../../../keys/<fp[0:2]>/<fp>
- * fp is the unpadded base64url SHA-256 of the decoded key blob. keys/.lock is
+ * fp is the unpadded base64url SHA-256 of the decoded key blob. The lock of keys/ is
  * held shared while keys are written and linked, and exclusively by keys_clean,
  * so a key is never removed between its write and its first link.
  */
@@ -102,7 +102,7 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
 /*
  * Removes every key with no incoming access link (the links of a container
  * that does not exist do not count), and the temporary links an
- * interrupted add left in access directories, holding keys/.lock exclusively
+ * interrupted add left in access directories, holding the lock of keys/ exclusively
  * (dry_run: only reports, without the lock). report gets kind "key" with the
  * path relative to the container tree, "keys/ab/<fp>", or kind "temp" with
  * "access/.../<ID>/.gear-tmp.*"; keys are reported sorted.
@@ -138,7 +138,7 @@ int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
  * Removes the access directories of containers that do not exist (each
  * checked again under the container's lock) and the temporary directories an
  * interrupted keys_drop_container left (dry_run: only reports). report gets
- * kind "access" with "access/containers/<ab>/<name>". Takes no keys/.lock, so
+ * kind "access" with "access/containers/<ab>/<name>". Takes no the lock of keys/, so
  * it runs before keys_clean, which then removes the keys left unlinked.
  */
 int keys_clean_access(struct gear_tree *t, bool dry_run,

@@ -158,10 +158,10 @@ static int list_cache(const struct gear_root *img, struct entry **out, size_t *n
         return 0;
 }
 
-/* public/.lock held exclusively, so no image starts being used until gc is done; -ENOENT: no cache */
+/* public/ locked exclusively, so no image starts being used until gc is done; -ENOENT: no cache */
 static int lock_cache(const struct gear_root *img, struct gear_err *e)
 {
-        int fd = openat(img->fd, CACHE_GC_LOCK, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        int fd = openat(img->fd, CACHE_GC_LOCK, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
         if (fd < 0)
                 return errno == ENOENT ? -ENOENT : gear_err_sys(e, errno, "cannot open lock '%s/%s'", img->path,

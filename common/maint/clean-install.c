@@ -163,8 +163,8 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
                 if (!n)
                         continue;
                 /* held by an install that runs (or a delete): its files are not leftovers */
-                snprintf(rel, sizeof rel, "units/%s/.lock", s->d_name);
-                lock = lock_file(&t->ctr, rel, LOCK_EX | LOCK_NB, e);
+                snprintf(rel, sizeof rel, "units/%s", s->d_name);
+                lock = lock_dir(&t->ctr, rel, LOCK_EX | LOCK_NB, e);
                 if (lock < 0) {
                         if (e->code != GEAR_EXIT_NO)
                                 return -1;

@@ -120,7 +120,7 @@ static int ports_lock(struct gear_tree *t, int op, struct gear_err *e)
 {
         if (root_open(&t->ctr, ROOT_CREATE, e) < 0)
                 return -1;
-        return lock_file(&t->ctr, "ports/.lock", op, e);
+        return lock_dir(&t->ctr, "ports", op, e);
 }
 
 /* makes a port link change durable: fsync its block directory */

@@ -2,7 +2,7 @@
 /*
  * The port allocator of the container tree:
  *   ports/interfaces/1/<port/100>/<port> -> ../../../../units/<ab>/ctr-<ID>.service
- * Exclusive creation of the symlink is the lock. ports/.lock is held shared by
+ * Exclusive creation of the symlink is the lock. the lock of ports/ is held shared by
  * allocators and exclusively by repairs, so a repair never removes the link of
  * an install that is still writing its unit.
  */

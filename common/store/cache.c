@@ -192,7 +192,7 @@ int cache_use_begin(const struct gear_root *img, struct gear_err *e)
 {
         if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
                 return gear_err_wrap(e, "in '%s'", img->path);
-        return lock_file(img, CACHE_GC_LOCK, LOCK_SH, e);
+        return lock_dir(img, CACHE_GC_LOCK, LOCK_SH, e);
 }
 
 int cache_use(const struct gear_root *img, const char *image_dir, struct gear_err *e)

@@ -62,17 +62,17 @@ int cache_lock_claim(int dfd, const char *name);
  * recently accessed (atime) first, until the cache holds at most max bytes.
  * An image is in use while images/NAME/TAG/fs.lock is held shared: by its
  * gear-fs for as long as it is mounted, by gear-pull --prefetch while it
- * fetches. Every content of an image in use is kept. gc holds public/.lock
+ * fetches. Every content of an image in use is kept. gc holds the lock of public/
  * exclusively from its scan to its last removal, and a user takes the fs.lock
- * only while holding public/.lock shared (cache_use), so an image is either
+ * only while holding the lock of public/ shared (cache_use), so an image is either
  * seen in use by the scan or starts being used once gc is done: gc never
  * removes what a mount or a prefetch just fetched. fn (may be NULL) is told
  * of each content removed (or, with dry_run, that would be).
  */
 #define CACHE_MOUNT_LOCK "fs.lock"
-#define CACHE_GC_LOCK CACHE_DIR "/.lock"
+#define CACHE_GC_LOCK CACHE_DIR
 /*
- * An image starts being used (mounted, prefetched) only with public/.lock
+ * An image starts being used (mounted, prefetched) only with the lock of public/
  * held shared, which gear-gc holds exclusively from its scan to its last
  * removal: cache_use_begin returns the fd holding it (waits for a running
  * gc); the caller takes its fs.lock, then closes it. cache_use does both for

@@ -31,7 +31,7 @@ bool store_has(const struct gear_root *img, const char *hex)
 
 int store_lock(const struct gear_root *img, int op, struct gear_err *e)
 {
-        return lock_file(img, STORE_LOCK, op, e);
+        return lock_dir(img, STORE_LOCK, op, e);
 }
 
 bool store_is_zstd(const void *buf, size_t n)

@@ -30,7 +30,7 @@
 /* of an object: read-only and root-only, whatever the file's mode in its image */
 #define STORE_FILE_MODE 0400
 #define STORE_CORRUPT_DIR "objects/.corrupt"
-#define STORE_LOCK "objects/.lock"
+#define STORE_LOCK STORE_DIR
 #define STORE_BUILD_DIR "build"
 #define STORE_RAW_MAX 512
 #define STORE_ZSTD_LEVEL 3
