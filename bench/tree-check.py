@@ -114,7 +114,7 @@ class Reports:
             else:
                 inconsistent("gear-ports check reports %s" % " ".join(l))
         for l in self.clean:
-            if len(l) == 2 and l[0] in ("temp", "port", "access", "key", "unit"):
+            if len(l) == 2 and l[0] in ("temp", "port", "access", "key", "unit", "install"):
                 self.clean_paths[l[1]] = l[0]
             else:
                 inconsistent("gear-clean --dry-run prints %s" % " ".join(l))
@@ -192,7 +192,7 @@ def check_container_tree(r, ignore):
             cid = m.group(1) if m else name
             if cid in containers or cid in ignore:
                 continue
-            if r.clean_paths.get(p) == "unit":
+            if r.clean_paths.get(p) in ("unit", "install"):
                 continue
             inconsistent("unexplained %s of container %s, which does not exist" %
                          ("idle flag" if m else "versions directory " + p, cid))
@@ -323,7 +323,7 @@ def check_image_tree(r, verify_public=True):
                             inconsistent("cached %s does not match its digest" % p)
                         continue
                     if re.match(r"^\.[0-9a-f]{62}\.lock$", f):
-                        if held(p) or r.clean_paths.get(p) is not None:
+                        if held(p) or r.clean_paths.get(p) is not None or p in r.stale:
                             continue
                         inconsistent("unexplained fetch lock %s" % p)
                         continue
