@@ -349,3 +349,15 @@ void test_pause_point(const char *point)
         for (int i = 0; i < 12000 && access(flag, F_OK) == 0; i++)
                 usleep(10000);
 }
+
+int dir_open_at(const struct gear_root *r, int dfd, const char *rel, DIR **d, struct gear_err *e)
+{
+        int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        *d = NULL;
+        if (fd < 0)
+                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/%s'", r->path, rel);
+        if (!(*d = fdopendir(fd)))
+                return close(fd), gear_err_sys(e, errno, "cannot open '%s/%s'", r->path, rel);
+        return 0;
+}

@@ -41,6 +41,8 @@ int read_file(const struct gear_root *r, const char *rel, size_t max, char **out
 
 /* flock(op) on rel (created if missing); returns the fd that holds the lock */
 int lock_file(const struct gear_root *r, const char *rel, int op, struct gear_err *e);
+/* the directory rel of r (at dfd, r's fd or one below it) into *d; 0 with *d NULL when it does not exist */
+int dir_open_at(const struct gear_root *r, int dfd, const char *rel, DIR **d, struct gear_err *e);
 /*
  * flock(op) on the directory rel (made 0755 if missing): the lock of what
  * the directory holds, so that no lock file sits among the data

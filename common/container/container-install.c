@@ -242,12 +242,9 @@ static int orphan_ports(struct gear_tree *t, const char *id, const struct unit_m
         *out = NULL;
         *n = 0;
         snprintf(target, sizeof target, "../../../../units/%.2s/ctr-%s.service", id, id);
-        fd = openat(t->ctr.fd, "ports/interfaces/1", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/ports/interfaces/1'", t->ctr.path);
-        if (!(top = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/ports/interfaces/1'", t->ctr.path);
-        while ((b = readdir(top))) {
+        if (dir_open_at(&t->ctr, t->ctr.fd, "ports/interfaces/1", &top, e) < 0)
+                return -1;
+        while (top && (b = readdir(top))) {
                 _cleanup_closedir_ DIR *blk = NULL;
                 struct dirent *de;
                 char *end;

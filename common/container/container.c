@@ -196,14 +196,10 @@ static int unlink_ctr_links(struct gear_tree *t, const char *dir, struct gear_er
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         char name[PATH_MAX];
-        int fd;
 
-        fd = openat(t->units.fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/%s'", t->units.path, dir);
-        if (!(d = fdopendir(fd)))
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/%s'", t->units.path, dir);
-        while ((de = readdir(d))) {
+        if (dir_open_at(&t->units, t->units.fd, dir, &d, e) < 0)
+                return -1;
+        while (d && (de = readdir(d))) {
                 gear_id id;
 
                 if (container_id_of_unit(de->d_name, id) < 0 && !is_tmp_name(de->d_name))

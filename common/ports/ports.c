@@ -357,13 +357,9 @@ static int walk_links(struct gear_tree *t, int (*fn)(struct gear_tree *, unsigne
         struct dirent *b;
         int fd;
 
-        fd = openat(t->ctr.fd, PORTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/" PORTS_DIR "'", t->ctr.path);
-        top = fdopendir(fd);
-        if (!top)
-                return close(fd), gear_err_sys(e, errno, "cannot open '%s/" PORTS_DIR "'", t->ctr.path);
-        while ((b = readdir(top))) {
+        if (dir_open_at(&t->ctr, t->ctr.fd, PORTS_DIR, &top, e) < 0)
+                return -1;
+        while (top && (b = readdir(top))) {
                 _cleanup_closedir_ DIR *blk = NULL;
                 struct dirent *de;
                 char *end;
