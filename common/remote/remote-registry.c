@@ -575,38 +575,48 @@ int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int 
         return 0;
 }
 
+/* a GET whose body stays in memory: *buf (malloc'd, NUL-terminated) on 200; code 1 with missing on 404 */
+static int get_body(struct registry *g, struct xfer *x, const char *missing, char **buf, size_t *n,
+                    struct gear_err *e)
+{
+        if (request(g, x, e) < 0) {
+                free(x->down);
+                return -1;
+        }
+        if (x->status != 200) {
+                free(x->down);
+                if (x->status == 404)
+                        return gear_err_set(e, GEAR_EXIT_NO, "%s", missing);
+                return http_error(x, e);
+        }
+        *buf = x->down ? x->down : strdup("");
+        *n = x->down_len;
+        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch '%s'", x->url);
+}
+
 int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
                       struct gear_err *e)
 {
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN], missing[96];
         _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "GET", .down_fd = -1, .down_max = max };
         digest_hex got;
 
         snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
+        snprintf(missing, sizeof missing, "the registry has no blob sha256:%.12s", hex);
         if (!(x.url = url = url_of(g, "blobs", ref)))
                 return gear_err_sys(e, ENOMEM, "cannot fetch");
-        if (request(g, &x, e) < 0) {
-                free(x.down);
+        if (get_body(g, &x, missing, buf, n, e) < 0)
                 return -1;
-        }
-        if (x.status != 200) {
-                free(x.down);
-                if (x.status == 404)
-                        return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
-                return http_error(&x, e);
-        }
-        if (digest_buf(x.down ? x.down : "", x.down_len, got, e) < 0) {
-                free(x.down);
+        if (digest_buf(*buf, *n, got, e) < 0) {
+                free(TAKE_PTR(*buf));
                 return -1;
         }
         if (strcmp(got, hex)) {
-                free(x.down);
+                free(TAKE_PTR(*buf));
                 return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
         }
-        *buf = x.down ? x.down : strdup("");
-        *n = x.down_len;
-        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch");
+        return 0;
 }
 
 int registry_put_manifest(struct registry *g, const char *tag, const char *type, const void *buf,
@@ -632,20 +642,10 @@ int registry_get_manifest(struct registry *g, const char *tag, size_t max, char 
 {
         _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "GET", .accept = REGISTRY_MANIFEST_TYPE, .down_fd = -1, .down_max = max };
+        char missing[320];
 
+        snprintf(missing, sizeof missing, "the registry has no tag '%s'", tag);
         if (!(x.url = url = url_of(g, "manifests", tag)))
                 return gear_err_sys(e, ENOMEM, "cannot fetch the manifest");
-        if (request(g, &x, e) < 0) {
-                free(x.down);
-                return -1;
-        }
-        if (x.status != 200) {
-                free(x.down);
-                if (x.status == 404)
-                        return gear_err_set(e, GEAR_EXIT_NO, "the registry has no tag '%s'", tag);
-                return http_error(&x, e);
-        }
-        *buf = x.down ? x.down : strdup("");
-        *n = x.down_len;
-        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch the manifest");
+        return get_body(g, &x, missing, buf, n, e);
 }
