@@ -7,7 +7,7 @@ PKG_CONFIG ?= pkg-config
 # linked: small, and used by most commands
 PKGS := jansson libzstd
 # opened on first use by the code that calls them (common/base/dl.h): their headers only
-DL_PKGS := libcrypto libarchive libsystemd libselinux fuse3 libcurl
+DL_PKGS := libcrypto nettle libarchive libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -MMD -MP $(GEAR_DEFS) \

@@ -12,7 +12,7 @@
 
 #include "keys.h"
 #include "../base/ctr-tree.h"
-#include "../base/dl-crypto.h"
+#include "../base/dl-nettle.h"
 #include "../base/fsutil.h"
 #include "../ports/ports.h"
 
@@ -293,7 +293,7 @@ int keys_list(struct gear_tree *t, const struct gear_target *tg, bool verify,
         *out = NULL;
         *n = 0;
         /* a fingerprint checked is a SHA-256: its library missing is not a key missing */
-        if (verify && dl_crypto(e) < 0)
+        if (verify && dl_nettle(e) < 0)
                 return -1;
         k = root_open(r, 0, e);
         if (k == -ENOENT) {

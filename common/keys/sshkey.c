@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "keys.h"
-#include "../base/dl-crypto.h"
+#include "../base/dl-nettle.h"
 
 enum key_shape { SHAPE_RSA, SHAPE_DSS, SHAPE_ED25519, SHAPE_ECDSA, SHAPE_SK_ED25519, SHAPE_SK_ECDSA };
 
@@ -216,15 +216,16 @@ static char *b64_encode(const unsigned char *p, size_t n)
 
 static int key_fingerprint(struct ssh_key *k, struct gear_err *e)
 {
-        unsigned char md[EVP_MAX_MD_SIZE];
-        char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-        unsigned len = 0;
+        unsigned char md[SHA256_DIGEST_SIZE];
+        char b64[4 * ((SHA256_DIGEST_SIZE + 2) / 3) + 1];
+        struct sha256_ctx c;
 
-        if (dl_crypto(e) < 0)
+        if (dl_nettle(e) < 0)
                 return -1;
-        if (!sym_EVP_Digest(k->blob, k->blob_len, md, &len, sym_EVP_sha256(), NULL) || len != 32)
-                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compute sha-256");
-        if (b64_ntop(md, len, b64, sizeof b64) < 0)
+        sym_nettle_sha256_init(&c);
+        sym_nettle_sha256_update(&c, k->blob_len, k->blob);
+        sym_nettle_sha256_digest(&c, sizeof md, md);
+        if (b64_ntop(md, sizeof md, b64, sizeof b64) < 0)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot encode the fingerprint");
         for (int i = 0; i < KEY_FP_LEN; i++)
                 k->fp[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
