@@ -101,6 +101,17 @@ int root_open(struct gear_root *r, int flags, struct gear_err *e)
         return r->fd;
 }
 
+int root_open_maybe(struct gear_root *r, struct gear_err *e)
+{
+        int k = root_open(r, 0, e);
+
+        if (k == -ENOENT) {
+                gear_err_clear(e);
+                return 0;
+        }
+        return k < 0 ? -1 : 1;
+}
+
 /* relative to each root: what must stay root-only even if the root itself is opened up */
 static const char *const img_private[] = { "containers", "mnt", "objects", "build", "public", "private" };
 static const char *const ctr_private[] = { "data", "env" };

@@ -36,6 +36,9 @@ void tree_done(struct gear_tree *t);
    A private root is made 0700, and an existing one loses its group and other bits
    (an error only with ROOT_CREATE) */
 int root_open(struct gear_root *r, int flags, struct gear_err *e);
+/* opens a root that may be missing: 1, 0 when it is missing (nothing in it to
+   read or remove), -1 on any other error */
+int root_open_maybe(struct gear_root *r, struct gear_err *e);
 /* takes group and other access off every existing directory through which
    containers' files, images' contents and secrets are reachable */
 int tree_make_private(struct gear_tree *t, struct gear_err *e);

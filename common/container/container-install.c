@@ -217,13 +217,6 @@ static int read_old(struct gear_tree *t, const char *id, struct unit_meta *old, 
         return 1;
 }
 
-static int by_port(const void *a, const void *b)
-{
-        unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-
-        return (x > y) - (x < y);
-}
-
 /*
  * Ports linked to id that its unit does not list: left by an install that
  * was interrupted. Those in the range are reused first, so that running the
@@ -234,55 +227,18 @@ static int by_port(const void *a, const void *b)
 static int orphan_ports(struct gear_tree *t, const char *id, const struct unit_meta *old, unsigned **out, size_t *n,
                         struct gear_err *e)
 {
-        char target[PATH_MAX], path[64], have[PATH_MAX];
-        _cleanup_closedir_ DIR *top = NULL;
-        struct dirent *b;
-        int fd;
+        size_t m = 0;
 
-        *out = NULL;
-        *n = 0;
-        snprintf(target, sizeof target, "../../../../units/%.2s/ctr-%s.service", id, id);
-        if (dir_open_at(&t->ctr, t->ctr.fd, "ports/interfaces/1", &top, e) < 0)
+        if (ports_linked(t, id, out, n, e) < 0)
                 return -1;
-        while (top && (b = readdir(top))) {
-                _cleanup_closedir_ DIR *blk = NULL;
-                struct dirent *de;
-                char *end;
-                unsigned long block = strtoul(b->d_name, &end, 10);
-
-                if (*end || end == b->d_name)
-                        continue;
-                snprintf(path, sizeof path, "ports/interfaces/1/%lu", block);
-                fd = openat(t->ctr.fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                if (fd < 0 || !(blk = fdopendir(fd))) {
-                        if (fd >= 0)
-                                close(fd);
-                        continue;
-                }
-                while ((de = readdir(blk))) {
-                        unsigned long p = strtoul(de->d_name, &end, 10);
-                        bool listed = false;
-                        ssize_t k;
-
-                        if (*end || end == de->d_name || p / 100 != block)
-                                continue;
-                        k = readlinkat(dirfd(blk), de->d_name, have, sizeof have - 1);
-                        if (k < 0)
-                                continue;
-                        have[k] = 0;
-                        for (size_t j = 0; j < old->n_ports; j++)
-                                listed |= old->ports[j].external == p;
-                        if (strcmp(have, target) || listed)
-                                continue;
-                        unsigned *v = realloc(*out, (*n + 1) * sizeof *v);
-                        if (!v)
-                                return gear_err_sys(e, ENOMEM, "cannot read ports");
-                        *out = v;
-                        v[(*n)++] = p;
-                }
+        for (size_t i = 0; i < *n; i++) {
+                bool listed = false;
+                for (size_t j = 0; j < old->n_ports; j++)
+                        listed |= old->ports[j].external == (*out)[i];
+                if (!listed)
+                        (*out)[m++] = (*out)[i];
         }
-        if (*n > 1)
-                qsort(*out, *n, sizeof **out, by_port);
+        *n = m;
         return 0;
 }
 

@@ -179,13 +179,9 @@ int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
 
         if (!id_valid(id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
-        k = root_open(r, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(r, e);
+        if (k <= 0)
+                return k;
         snprintf(shard, sizeof shard, "access/containers/%.2s", id);
         pfd = open_shard(r, shard, e);
         if (pfd == -ENOENT)
@@ -306,13 +302,9 @@ int keys_clean_access(struct gear_tree *t, bool dry_run,
         struct dirent *de;
         int fd, k;
 
-        k = root_open(&t->ctr, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(&t->ctr, e);
+        if (k <= 0)
+                return k;
         fd = open_shard(&t->ctr, "access/containers", e);
         if (fd == -ENOENT)
                 return 0;

@@ -165,13 +165,9 @@ int keys_remove(struct gear_tree *t, const struct gear_target *targets, size_t n
         char dir[128];
         int k;
 
-        k = root_open(r, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(r, e);
+        if (k <= 0)
+                return k;
         lock = lock_dir(r, "keys", LOCK_SH, e);
         if (lock < 0)
                 return -1;
@@ -295,13 +291,9 @@ int keys_list(struct gear_tree *t, const struct gear_target *tg, bool verify,
         /* a fingerprint checked is a SHA-256: its library missing is not a key missing */
         if (verify && dl_nettle(e) < 0)
                 return -1;
-        k = root_open(r, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(r, e);
+        if (k <= 0)
+                return k;
         if (entries_scan(r, target_dir(tg, "write", dir, sizeof dir),
                          tg->kind == TARGET_CONTAINER ? KEY_ACCESS_SSH : KEY_ACCESS_WRITE, &en, e) < 0 ||
             (tg->kind == TARGET_REPO &&
@@ -383,13 +375,9 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
                 return gear_err_set(e, GEAR_EXIT_SYS, "invalid forced command '%s'", switchns);
         if (!user_target(user, &tg))
                 return 0;
-        k = root_open(r, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(r, e);
+        if (k <= 0)
+                return k;
         if (tg.kind == TARGET_CONTAINER) {
                 char unit[128];
                 struct stat st;
@@ -606,13 +594,9 @@ int keys_clean(struct gear_tree *t, bool dry_run,
         char rel[128];
         int k, ret = -1;
 
-        k = root_open(r, 0, e);
-        if (k == -ENOENT) {
-                gear_err_clear(e);
-                return 0;
-        }
-        if (k < 0)
-                return -1;
+        k = root_open_maybe(r, e);
+        if (k <= 0)
+                return k;
         if (fstatat(r->fd, "keys", &st, 0) < 0 || !S_ISDIR(st.st_mode))
                 return 0;
         /* before the scan: an add in progress has either linked its keys or not started */

@@ -422,6 +422,56 @@ int ports_release(struct gear_tree *t, const char *id, struct gear_err *e)
         return walk_links(t, release_one, &c, e);
 }
 
+struct linked_ctx {
+        const char *target;
+        unsigned *v;
+        size_t n;
+        struct gear_err *e;
+};
+
+static int linked_one(struct gear_tree *t, unsigned port, const char *have, void *ud)
+{
+        struct linked_ctx *c = ud;
+        unsigned *v;
+
+        if (strcmp(have, c->target))
+                return 0;
+        v = realloc(c->v, (c->n + 1) * sizeof *v);
+        if (!v)
+                return gear_err_sys(c->e, ENOMEM, "cannot read ports");
+        c->v = v;
+        v[c->n++] = port;
+        return 0;
+}
+
+static int by_number(const void *a, const void *b)
+{
+        unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+        return (x > y) - (x < y);
+}
+
+int ports_linked(struct gear_tree *t, const char *id, unsigned **ports, size_t *n, struct gear_err *e)
+{
+        char target[PATH_MAX];
+        struct linked_ctx c = { target, NULL, 0, e };
+
+        *ports = NULL;
+        *n = 0;
+        if (root_open(&t->ctr, 0, e) < 0)
+                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
+        unit_target(target, sizeof target, id);
+        if (walk_links(t, linked_one, &c, e) < 0) {
+                free(c.v);
+                return -1;
+        }
+        if (c.n > 1)
+                qsort(c.v, c.n, sizeof *c.v, by_number);
+        *ports = c.v;
+        *n = c.n;
+        return 0;
+}
+
 int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
                     struct gear_err *e)
 {

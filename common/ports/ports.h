@@ -42,6 +42,8 @@ int ports_alloc(struct gear_tree *t, const char *id, struct port_map *maps, size
                 struct port_range r, struct gear_err *e);
 /* removes every port link that points at id's unit */
 int ports_release(struct gear_tree *t, const char *id, struct gear_err *e);
+/* every port linked to id's unit, sorted; the caller frees *ports */
+int ports_linked(struct gear_tree *t, const char *id, unsigned **ports, size_t *n, struct gear_err *e);
 /* removes the links of the given externals if they point at id's unit */
 int ports_release_some(struct gear_tree *t, const char *id, const struct port_map *maps, size_t n,
                        struct gear_err *e);
