@@ -171,7 +171,7 @@ int isolate_user_ensure(const char *id, struct isolate_user *u, struct gear_err 
         snprintf(kgid_max, sizeof kgid_max, "SYS_GID_MAX=%u", ISOLATE_UID_MAX);
         char *argv[] = {
                 USERADD, "--system", "--badname", "--no-create-home", "--no-log-init", "--user-group",
-                "--home-dir", "/", "--shell", "/bin/sh", "--comment", gecos,
+                "--home-dir", "/", "--shell", "/bin/sh", "--comment", gecos, "--password", "*",
                 "--key", kuid_min, "--key", kuid_max, "--key", kgid_min, "--key", kgid_max,
                 name, NULL
         };
