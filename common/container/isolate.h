@@ -53,9 +53,10 @@ int isolate_level_check(const char *level, struct gear_err *e);
 int isolate_user_lookup(const char *id, struct isolate_user *u, struct gear_err *e);
 /*
  * The user of id, created with useradd(8) when missing: a system account
- * with no password ("*": no password opens it, yet sshd, which refuses an
- * account locked with "!" when it does not use PAM, admits its keys), no home directory and a group of the same name,
- * its uid taken from the range. A user that exists with a uid outside the
+ * with no password ("*": no password opens it, yet sshd admits its keys,
+ * which it refuses for an account locked with "!" when it does not use
+ * PAM), no home directory and a group of the same name, its uid taken from
+ * the range. A user that exists with a uid outside the
  * range is refused (code 1): its level could be another container's.
  */
 int isolate_user_ensure(const char *id, struct isolate_user *u, struct gear_err *e);
