@@ -65,6 +65,22 @@ test_expect_success '--help and --forced-command' '
 	case "$sw" in /*/gear-switchns) ;; *) echo "bad forced command $sw"; false ;; esac
 '
 
+test_expect_success 'the forced command follows gear.conf gear-bin, not the environment' '
+	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
+	echo gear-bin=/opt/gear/bin >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	GEAR_BIN=/tmp PATH=/tmp:$PATH gear-auth-keys-command --forced-command >out &&
+	echo /opt/gear/bin/gear-switchns >expect &&
+	test_cmp expect out &&
+	echo "gear-bin=/opt/\"x" >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_expect_code 111 gear-auth-keys-command ctr-webapp1 >out 2>err &&
+	test_must_fail test -s out &&
+	echo "gear-bin=relative" >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	test_expect_code 100 gear-auth-keys-command ctr-webapp1 >out 2>err &&
+	test_must_fail test -s out &&
+	grep "gear-bin must be an absolute path" err &&
+	rm "$GEAR_SYSROOT/etc/gear/gear.conf"
+'
+
 SW=$(gear-auth-keys-command --forced-command)
 
 test_expect_success 'a container: restricted, forced command, its ports only, sorted by fingerprint' '
