@@ -25,5 +25,6 @@ int cmd_set_env(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_switchns(int argc, char **argv);
 
 #endif

@@ -44,6 +44,7 @@ static const struct command commands[] = {
         { "start",             cmd_start },
         { "status",            cmd_status },
         { "stop",              cmd_stop },
+        { "switchns",          cmd_switchns },
 };
 
 static int compare(const void *key, const void *elem)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "../base/config.h"
 #include "../base/fsutil.h"
 #include "../systemd/unit.h"
 
@@ -150,6 +151,36 @@ int container_link_shared(struct gear_tree *t, struct gear_err *e)
         return symlink_replace(&t->units, name, "../" CTR_ACTIVE_TARGET, e);
 }
 
+/* name in UNITDIR from tmpl, rewritten only when it changes */
+static int write_join_unit(struct gear_tree *t, const struct gear_config *c, const char *tmpl, const char *name,
+                           struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL, *old = NULL;
+        size_t len = 0, old_len = 0;
+
+        if (unit_render_switchns(tmpl, c->gear_bin, t->sysroot, getenv("GEAR_SYSTEMD"), &text, &len, e) < 0)
+                return -1;
+        if (read_file(&t->units, name, 65536, &old, &old_len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        } else if (old_len == len && !memcmp(old, text, len))
+                return 0;
+        return atomic_write(&t->units, name, text, len, 0644, e);
+}
+
+int container_link_join(struct gear_tree *t, struct gear_err *e)
+{
+        _cleanup_(config_done) struct gear_config c = {0};
+
+        if (units_open(t, e) < 0 || config_load(&c, t, e) < 0)
+                return -1;
+        if (write_join_unit(t, &c, unit_switchns_service_template, UNIT_SWITCHNS_SERVICE_NAME, e) < 0 ||
+            write_join_unit(t, &c, unit_switchns_socket_template, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+                return -1;
+        return 0;
+}
+
 int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e)
 {
         char rel[CTR_PATH_MAX], name[CTR_PATH_MAX], wants[PATH_MAX];
@@ -223,6 +254,10 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
         for (size_t i = 0; i < unit_static_count; i++)
                 if (unlink_link(&t->units, unit_static_files[i].name, e) < 0)
                         return -1;
+        if (unlinkat(t->units.fd, UNIT_SWITCHNS_SOCKET_NAME, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, UNIT_SWITCHNS_SOCKET_NAME);
+        if (unlinkat(t->units.fd, UNIT_SWITCHNS_SERVICE_NAME, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, UNIT_SWITCHNS_SERVICE_NAME);
         const char *dirs[] = { "multi-user.target.wants", "default.target.wants" };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(name, sizeof name, "%s/" CTR_ACTIVE_TARGET, dirs[i]);

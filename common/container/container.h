@@ -99,6 +99,9 @@ int container_boot_recorded(struct gear_tree *t, const char *id, struct gear_err
 
 /* the targets and slices in the tree (written when missing) and linked into UNITDIR */
 int container_link_shared(struct gear_tree *t, struct gear_err *e);
+/* writes the join service's units (gear-switchns(1)) into UNITDIR, for gear.conf's
+   gear-bin and this GEAR_SYSROOT and GEAR_SYSTEMD */
+int container_link_join(struct gear_tree *t, struct gear_err *e);
 /* links id's unit into UNITDIR; with boot also its start-on-boot link */
 int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e);
 /* removes every link gear made in UNITDIR: containers, targets, slices */

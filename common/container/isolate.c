@@ -109,6 +109,32 @@ int isolate_user_lookup(const char *id, struct isolate_user *u, struct gear_err 
         return user_fill(id, pw, u, e);
 }
 
+int isolate_user_of_uid(uid_t uid, gear_id id, struct isolate_user *u, struct gear_err *e)
+{
+        char gecos[64], buf[4096];
+        struct passwd pw, *p = NULL;
+        int r;
+
+        r = getpwuid_r(uid, &pw, buf, sizeof buf, &p);
+        if (r && r != ENOENT && r != ESRCH)
+                return gear_err_sys(e, r, "cannot look up uid %u", (unsigned)uid);
+        if (!p || strncmp(p->pw_name, "ctr-", 4) || !id_valid(p->pw_name + 4))
+                goto refuse;
+        snprintf(gecos, sizeof gecos, GECOS_PREFIX "%s", p->pw_name + 4);
+        /* a user gear did not make, or one outside the range, is no container's */
+        if (strcmp(p->pw_gecos, gecos) || uid < ISOLATE_UID_MIN || uid > ISOLATE_UID_MAX)
+                goto refuse;
+        strcpy(id, p->pw_name + 4);
+        isolate_user_name(id, u->name);
+        u->uid = p->pw_uid;
+        u->gid = p->pw_gid;
+        return isolate_mcs_level(u->uid, u->level, e);
+refuse:
+        gear_err_set(e, GEAR_EXIT_NO, "uid %u%s%s%s is not the user of an isolated container", (unsigned)uid,
+                     p ? " ('" : "", p ? p->pw_name : "", p ? "')" : "");
+        return -ENOENT;
+}
+
 /* runs argv, its output collected into out (first line kept); returns the exit status */
 static int run(char *const argv[], char *out, size_t n, struct gear_err *e)
 {

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "../base/err.h"
+#include "../base/id.h"
 
 #define ISOLATE_CATEGORIES 1024u
 #define ISOLATE_PAIRS (ISOLATE_CATEGORIES * (ISOLATE_CATEGORIES - 1) / 2)
@@ -51,6 +52,9 @@ int isolate_level_check(const char *level, struct gear_err *e);
 
 /* the user of id: -ENOENT (code 1) when there is none */
 int isolate_user_lookup(const char *id, struct isolate_user *u, struct gear_err *e);
+/* the container whose user has uid: a ctr-<id> gear made (its comment says so),
+   in the range; -ENOENT (code 1) for any other uid */
+int isolate_user_of_uid(uid_t uid, gear_id id, struct isolate_user *u, struct gear_err *e);
 /*
  * The user of id, created with useradd(8) when missing: a system account
  * with no password ("*": no password opens it, yet sshd admits its keys,

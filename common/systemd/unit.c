@@ -348,6 +348,24 @@ int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gea
         return render(unit_gear_fs_template, &vs, out, len, e);
 }
 
+int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sysroot, const char *manager,
+                         char **out, size_t *len, struct gear_err *e)
+{
+        _cleanup_(values_done) struct values vs = {0};
+        char socket[PATH_MAX];
+
+        if (!path_ok(gear_bin, "gear-bin", e) || (sysroot && *sysroot && !path_ok(sysroot, "GEAR_SYSROOT", e)) ||
+            (manager && *manager && !value_ok(manager, "GEAR_SYSTEMD", e)))
+                return -1;
+        if ((size_t)snprintf(socket, sizeof socket, "%s" UNIT_SWITCHNS_SOCKET, sysroot ? sysroot : "") >=
+            sizeof socket)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "GEAR_SYSROOT is too long");
+        if (scalar(&vs, "SOCKET", socket, e) < 0 || scalar(&vs, "GEAR_BIN", gear_bin, e) < 0 ||
+            optional(&vs, "SYSROOT", sysroot, e) < 0 || optional(&vs, "SYSTEMD", manager, e) < 0)
+                return -1;
+        return render(tmpl, &vs, out, len, e);
+}
+
 static int fill_values(const struct unit_spec *s, const struct gear_config *conf, struct values *vs,
                        struct gear_err *e)
 {

@@ -62,6 +62,11 @@ extern const char unit_template[];
 /* share/units/ctr-gear.service.in and gear-fs-image.service.in */
 extern const char unit_gear_template[];
 extern const char unit_gear_fs_template[];
+/* the join service of gear-switchns: its socket (Accept=yes) and the service of one connection */
+extern const char unit_switchns_socket_template[], unit_switchns_service_template[];
+#define UNIT_SWITCHNS_SOCKET "/run/gear/switchns.sock"
+#define UNIT_SWITCHNS_SOCKET_NAME "gear-switchns.socket"
+#define UNIT_SWITCHNS_SERVICE_NAME "gear-switchns@.service"
 
 /* s is UTF-8 as systemd's unit file parser wants it (no noncharacters either) */
 bool unit_utf8_valid(const char *s);
@@ -79,6 +84,12 @@ int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gea
                         char **out, size_t *len, struct gear_err *e);
 
 /* the targets and slices gear installs (the files of share/units/) */
+/* a join unit (one of the two templates above) for the host: the socket under
+   sysroot, gear-switchns from gear_bin, GEAR_SYSROOT and GEAR_SYSTEMD (manager)
+   passed on when set */
+int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sysroot, const char *manager,
+                         char **out, size_t *len, struct gear_err *e);
+
 struct unit_file {
         const char *name;
         const char *text;
