@@ -475,7 +475,7 @@ gc_rerun() {
 echo "crash: work directory $work, $kills kills per command"
 mkdir -p "$GEAR_SYSROOT/etc/gear"
 cp "$top/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf"
-echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf"
+printf "run-arg=--pull=never\ngear-bin=%s/bin\n" "$top" >>"$GEAR_SYSROOT/etc/gear/gear.conf"
 build-test-image >/dev/null 2>&1 || die "cannot build the test image"
 build-test-images --big 8 "$work/imgs" >/dev/null 2>&1 || die "cannot build the test images"
 umoci unpack --image "$work/imgs/oci:multi" "$work/ref" >/dev/null 2>&1 || die "cannot unpack the source"

@@ -337,7 +337,7 @@ for part in $parts; do
 	containers)
 		mkdir -p "$GEAR_SYSROOT/etc/gear"
 		cp "$top/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf"
-		echo run-arg=--pull=never >>"$GEAR_SYSROOT/etc/gear/gear.conf"
+		printf "run-arg=--pull=never\ngear-bin=%s/bin\n" "$top" >>"$GEAR_SYSROOT/etc/gear/gear.conf"
 		build-test-image >/dev/null 2>&1 || die "cannot build the test image"
 		gear-test-systemd start "$work/sd" >/dev/null || die "cannot start the private manager"
 		. "$work/sd/env"

@@ -15,6 +15,7 @@ int cmd_index(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_install(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_link(int argc, char **argv);
 int cmd_list_units(int argc, char **argv);
 int cmd_ports(int argc, char **argv);
 int cmd_pull(int argc, char **argv);

@@ -34,6 +34,7 @@ static const struct command commands[] = {
         { "init",              cmd_init },
         { "install",           cmd_install },
         { "keys",              cmd_keys },
+        { "link",              cmd_link },
         { "list-units",        cmd_list_units },
         { "ports",             cmd_ports },
         { "pull",              cmd_pull },

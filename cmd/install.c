@@ -10,7 +10,7 @@
 #include "../common/env/env.h"
 
 static const char usage[] =
-"usage: gear-install [-p PORTS] [--port-range LO-HI] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--start] IMAGE ID... [NAME=VALUE...]\n";
+"usage: gear-install [-p PORTS] [--port-range LO-HI] [-n LINKS] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--start] IMAGE ID... [NAME=VALUE...]\n";
 
 /* "a,b,c" appended to *v */
 static int volumes_parse(const char *arg, struct ctr_volume **v, size_t *n, struct gear_err *e)
@@ -80,6 +80,7 @@ int cmd_install(int argc, char **argv)
                 { "env-id",   required_argument, NULL, 'E' },
                 { "help",     no_argument,       NULL, 'h' },
                 { "isolate",  no_argument,       NULL, 'I' },
+                { "net-links", required_argument, NULL, 'n' },
                 { "ports",    required_argument, NULL, 'p' },
                 { "port-range", required_argument, NULL, 'r' },
                 { "slice",    required_argument, NULL, 'S' },
@@ -92,6 +93,7 @@ int cmd_install(int argc, char **argv)
         _cleanup_systemd_ struct gear_systemd *m = NULL;
         _cleanup_(env_free) struct env env = {0};
         _cleanup_free_ struct port_map *ports = NULL;
+        _cleanup_free_ struct net_link *links = NULL;
         _cleanup_free_ const char **files = NULL;
         _cleanup_free_ gear_id *ids = NULL;
         struct ctr_volume *volumes = NULL;
@@ -107,7 +109,7 @@ int cmd_install(int argc, char **argv)
                 return gear_fail(&err, NULL);
         }
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":hp:v:", options, NULL)) != -1)
+        while ((c = getopt_long(argc, argv, ":hn:p:v:", options, NULL)) != -1)
                 switch (c) {
                 case 'f':
                         files[nfiles++] = optarg;
@@ -122,6 +124,15 @@ int cmd_install(int argc, char **argv)
                         return gear_help(usage);
                 case 'I':
                         in.isolate = true;
+                        break;
+                case 'n':
+                        free(links);
+                        if (links_parse(optarg, &links, &in.nlinks, &err) < 0) {
+                                volumes_free(volumes, nvolumes);
+                                return gear_fail(&err, NULL);
+                        }
+                        in.links = links;
+                        in.set_links = true;
                         break;
                 case 'p':
                         if (port_specs_parse(optarg, &ports, &nports, &err) < 0)

@@ -33,6 +33,9 @@ static void print_status(const struct ctr_status *s)
                 printf("user:\t%s\n", s->meta.user);
         for (size_t k = 0; k < s->meta.n_ports; k++)
                 printf("port:\t%u:%u\n", s->meta.ports[k].internal, s->meta.ports[k].external);
+        for (size_t k = 0; k < s->nlinks; k++)
+                printf("link:\t%s:%u:%s:%u\n", s->links[k].local_ip, s->links[k].local_port, s->links[k].host,
+                       s->links[k].port);
         /* the image mount's counters, "fs.KEY:<TAB>VALUE" */
         for (const char *p = s->fs_stats; p && *p;) {
                 size_t k = strcspn(p, " \n"), l = strcspn(p, "\n");

@@ -296,6 +296,13 @@ static int push_or_fail(struct gear_strv *out, const char *s, struct gear_err *e
         return 0;
 }
 
+int config_podman_argv(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+{
+        if (push_or_fail(out, c->podman, e) < 0)
+                return -1;
+        return config_podman_args(c, out, e);
+}
+
 int config_podman_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
 {
         char buf[PATH_MAX + 16];

@@ -49,6 +49,8 @@ void config_done(struct gear_config *c);
 
 /* global arguments for every podman call: --runtime=R, then podman-arg= */
 int config_podman_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
+/* the same after the podman binary: the start of a podman command line */
+int config_podman_argv(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 /* arguments for "podman run": --ulimit=U..., then run-arg= */
 int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 

@@ -117,6 +117,9 @@ struct install_state {
         bool checked;               /* the manager was asked to load the new unit */
         char env_rel[ENV_PATH_MAX];
         char flag[CTR_PATH_MAX];    /* units/<ab>/<ID>/.installing */
+        struct net_link *links_old; /* the links before, to put back */
+        size_t nlinks_old;
+        bool links_written;
 };
 
 static void install_state_done(struct install_state *s)
@@ -124,6 +127,7 @@ static void install_state_done(struct install_state *s)
         free(s->fresh);
         free(s->stale);
         free(s->env_old);
+        free(s->links_old);
         if (s->env_lock >= 0)
                 close(s->env_lock);
         s->env_lock = -1;
@@ -144,6 +148,8 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
                 env_restore(t, s->env_rel, s->env_existed ? (s->env_old ? s->env_old : "") : NULL,
                             s->env_old_len, &ignore);
         }
+        if (s->links_written)
+                links_write(t, id, s->links_old, s->nlinks_old, &ignore);
         if (*s->version)
                 unlinkat(t->ctr.fd, s->version, 0);
         if (s->nfresh)
@@ -422,6 +428,7 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
                 .n_volumes = in->nvolumes,
                 .slice = in->slice,
                 .conf = &conf,
+                .sysroot = t->sysroot,
                 .gear = ctr_gear_image(in->image) ? &gear.unit : NULL,
         };
         if (unit_render(&spec, &raw, NULL, e) < 0)
@@ -480,6 +487,13 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
                 return -1;
         container_crash_point("env");
         container_pause_point("install:after-env");
+        if (in->set_links) {
+                if (links_read(t, in->id, &s->links_old, &s->nlinks_old, e) < 0)
+                        return -1;
+                s->links_written = true;
+                if (links_write(t, in->id, in->links, in->nlinks, e) < 0)
+                        return -1;
+        }
         if (container_link_shared(t, e) < 0)
                 return -1;
         /* a new container's link dangles until the commit; an update's is there already */
@@ -498,7 +512,7 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         }
         /* committed: nothing is rolled back from here on */
         *s->version = 0;
-        s->env_written = s->linked = s->made_dir = false;
+        s->env_written = s->linked = s->made_dir = s->links_written = false;
         s->nfresh = 0;
         if (s->env_lock >= 0)
                 close(s->env_lock);
@@ -589,7 +603,7 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         if (fsync_parent(&t->ctr, rel, e) < 0)
                 return -1;
         container_crash_point("unit-removed");
-        if (ports_release(t, id, e) < 0)
+        if (ports_release(t, id, e) < 0 || links_write(t, id, NULL, 0, e) < 0)
                 return -1;
         container_versions_rel(id, rel);
         if (ctr_rm_tree(t->ctr.fd, rel, e) < 0)

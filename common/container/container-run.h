@@ -66,6 +66,8 @@ struct ctr_status {
         struct systemd_unit_info info;
         char *log;                 /* recent journal lines */
         char *fs_stats;            /* a Gear image's mount statistics ("KEY VALUE" lines), or NULL */
+        struct net_link *links;    /* its links (gear-link) */
+        size_t nlinks;
 };
 
 /* -ENOENT (code 1) when id is not installed */

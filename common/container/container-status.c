@@ -145,7 +145,9 @@ void ctr_status_done(struct ctr_status *s)
 {
         free(s->log);
         free(s->fs_stats);
+        free(s->links);
         s->log = s->fs_stats = NULL;
+        s->links = NULL;
 }
 
 int container_status(struct gear_tree *t, struct gear_systemd *m, const char *id, unsigned lines,
@@ -172,6 +174,8 @@ int container_status(struct gear_tree *t, struct gear_systemd *m, const char *id
         format_usec(!strcmp(s->info.active_state, "active") || !strcmp(s->info.active_state, "reloading") ?
                     s->info.active_enter_usec : s->info.inactive_enter_usec, s->since, sizeof s->since);
         if (ctr_gear_image(s->meta.image) && ctr_gear_stats(t, s->meta.image, &s->fs_stats, e) < 0)
+                return -1;
+        if (links_read(t, id, &s->links, &s->nlinks, e) < 0)
                 return -1;
         if (lines && container_journal(systemd_scope(m), unit, lines, &s->log, &len, e) < 0)
                 return -1;

@@ -30,6 +30,7 @@
 #include "../base/id.h"
 #include "../base/tree.h"
 #include "../env/env.h"
+#include "../ports/links.h"
 #include "../ports/ports.h"
 
 struct gear_systemd;
@@ -58,6 +59,9 @@ struct ctr_install {
         struct ctr_volume *volumes;
         size_t nvolumes;
         bool isolate;
+        bool set_links;          /* replace its links with links (else leave them alone) */
+        const struct net_link *links;
+        size_t nlinks;
         bool start;              /* record and link it as started */
         struct gear_systemd *manager; /* checks after the commit that it loads the unit; NULL: no check */
         /* filled in */
@@ -99,6 +103,14 @@ int container_boot_recorded(struct gear_tree *t, const char *id, struct gear_err
 
 /* the targets and slices in the tree (written when missing) and linked into UNITDIR */
 int container_link_shared(struct gear_tree *t, struct gear_err *e);
+/* applies the links of id (ports/links.h) in its network namespace when it
+   runs, replacing what was there; *applied false when it does not run.
+   fresh: it has just started (nothing to remove when it has no links) */
+int container_links_apply(struct gear_tree *t, const char *id, bool fresh, bool *applied, struct gear_err *e);
+/* replaces the links of container id and applies them when it runs; on a
+   failure to apply, the tree keeps the links it had. 1 (code 1) without the container */
+int container_links_set(struct gear_tree *t, const char *id, const struct net_link *links, size_t n, bool *applied,
+                        struct gear_err *e);
 /* writes the join service's units (gear-switchns(1)) into UNITDIR, for gear.conf's
    gear-bin and this GEAR_SYSROOT and GEAR_SYSTEMD */
 int container_link_join(struct gear_tree *t, struct gear_err *e);

@@ -195,17 +195,13 @@ static int build_argv(struct gear_tree *t, const char *id, const struct request 
                       struct gear_err *e)
 {
         _cleanup_(config_done) struct gear_config c = {0};
-        _cleanup_(strv_done) struct gear_strv args = {0};
         char name[CTR_PATH_MAX], term[JOIN_TERM_MAX + 16];
         bool ok;
 
-        if (config_load(&c, t, e) < 0 || config_podman_args(&c, &args, e) < 0)
+        if (config_load(&c, t, e) < 0 || config_podman_argv(&c, argv, e) < 0)
                 return -1;
         snprintf(name, sizeof name, "ctr-%s", id);
-        ok = strv_push(argv, c.podman) == 0;
-        for (size_t i = 0; ok && i < args.n; i++)
-                ok = strv_push(argv, args.v[i]) == 0;
-        ok = ok && strv_push(argv, "exec") == 0 && strv_push(argv, "--interactive") == 0 &&
+        ok = strv_push(argv, "exec") == 0 && strv_push(argv, "--interactive") == 0 &&
              strv_push(argv, "--detach-keys=") == 0;
         if (ok && (r->h.flags & JOIN_TTY)) {
                 ok = strv_push(argv, "--tty") == 0;

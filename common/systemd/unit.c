@@ -434,6 +434,9 @@ static int fill_values(const struct unit_spec *s, const struct gear_config *conf
             optional(vs, "ENV_FILE", s->env_file, e) < 0 || optional(vs, "USER", s->user, e) < 0 ||
             optional(vs, "MCS_LEVEL", s->mcs_level, e) < 0)
                 return -1;
+        if (!path_ok(conf->gear_bin, "gear-bin", e) || (s->sysroot && *s->sysroot && !path_ok(s->sysroot, "GEAR_SYSROOT", e)) ||
+            scalar(vs, "GEAR_BIN", conf->gear_bin, e) < 0 || optional(vs, "SYSROOT", s->sysroot, e) < 0)
+                return -1;
         if (s->gear)
                 return fill_gear(s, vs, e);
         return 0;

@@ -45,6 +45,7 @@ struct unit_spec {
         size_t n_volumes;
         const char *slice;         /* "NAME" or "NAME.slice"; NULL for container-small */
         const struct gear_config *conf; /* engine settings; NULL for the defaults */
+        const char *sysroot;       /* GEAR_SYSROOT for the gear commands the unit runs, or NULL */
         const struct unit_gear *gear; /* a Gear image: unit_render uses unit_gear_template */
 };
 

@@ -19,11 +19,16 @@ http_get() {
 	done
 }
 
-# test_gear_conf [LINE...]: the host's gear.conf, with extra lines
+# test_gear_conf [LINE...]: the host's gear.conf, with the units running this
+# build's commands (gear-link --apply, gear-fs), and extra lines
 test_gear_conf() {
 	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
 	cp "$GEAR_BUILD/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	echo "gear-bin=$GEAR_BUILD/bin" >>"$GEAR_SYSROOT/etc/gear/gear.conf" &&
 	for line in "$@"; do
 		echo "$line" >>"$GEAR_SYSROOT/etc/gear/gear.conf" || return 1
 	done
 }
+
+# without test_gear_conf too: the units run this build's commands
+mkdir -p "$GEAR_SYSROOT/etc/gear" && echo "gear-bin=$GEAR_BUILD/bin" >"$GEAR_SYSROOT/etc/gear/gear.conf"

@@ -1,0 +1,97 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "spawn.h"
+#include "fsutil.h"
+
+extern char **environ;
+
+/* in the child, between fork and exec: only async-signal-safe calls */
+static void child(char *const argv[], const struct spawn_opts *o, int in, int out)
+{
+        if (o && o->netns_fd >= 0) {
+                if (setns(o->netns_fd, CLONE_NEWNET) < 0)
+                        _exit(126);
+                if (o->sysctl) {
+                        const char *eq = strchr(o->sysctl, '=');
+                        char path[256];
+                        int fd;
+
+                        if (!eq || (size_t)(eq - o->sysctl) >= sizeof path)
+                                _exit(126);
+                        memcpy(path, o->sysctl, eq - o->sysctl);
+                        path[eq - o->sysctl] = 0;
+                        fd = open(path, O_WRONLY | O_CLOEXEC);
+                        if (fd < 0 || write(fd, eq + 1, strlen(eq + 1)) < 0)
+                                _exit(126);
+                        close(fd);
+                }
+        }
+        if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
+                _exit(126);
+        execve(argv[0], argv, environ);
+        _exit(127);
+}
+
+int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t n, struct gear_err *e)
+{
+        _cleanup_close_ int in_r = -1, in_w = -1, out_r = -1, out_w = -1;
+        int p[2], status;
+        size_t len = 0;
+        pid_t pid;
+
+        if (o && o->input) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+                in_r = p[0], in_w = p[1];
+        } else if ((in_r = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        out_r = p[0], out_w = p[1];
+        pid = fork();
+        if (pid < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        if (pid == 0)
+                child(argv, o, in_r, out_w);
+        close(TAKE_FD(out_w));
+        close(TAKE_FD(in_r));
+        if (in_w >= 0) {
+                /* small inputs (a ruleset): more than a pipe holds would need a poll loop */
+                struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+                sigaction(SIGPIPE, &ign, &old);
+                int r = write_all(in_w, o->input, o->input_len);
+                sigaction(SIGPIPE, &old, NULL);
+                close(TAKE_FD(in_w));
+                (void)r;
+        }
+        for (;;) {
+                char buf[512];
+                ssize_t k = read(out_r, buf, sizeof buf);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                for (ssize_t i = 0; i < k; i++)
+                        if (len + 1 < n)
+                                out[len++] = buf[i];
+        }
+        if (n) {
+                while (len && out[len - 1] == '\n')
+                        len--;
+                out[len] = 0;
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return gear_err_sys(e, errno, "cannot wait for '%s'", argv[0]);
+        if (!WIFEXITED(status))
+                return gear_err_set(e, GEAR_EXIT_SYS, "'%s' was killed by signal %d", argv[0], WTERMSIG(status));
+        return WEXITSTATUS(status);
+}

@@ -1,0 +1,24 @@
+/* running a helper program (podman, nft, useradd) and collecting what it says */
+#ifndef GEAR_SPAWN_H
+#define GEAR_SPAWN_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct spawn_opts {
+        const char *input;   /* written to its standard input (NULL: /dev/null) */
+        size_t input_len;
+        int netns_fd;        /* >= 0: run it in that network namespace */
+        const char *sysctl;  /* with netns_fd: "PATH=VALUE" under /proc/sys written there first */
+};
+
+/*
+ * Runs argv (argv[0] an absolute path) with standard output and error
+ * collected into out (at most n - 1 bytes kept, NUL-terminated; trailing
+ * newlines dropped). Returns its exit status, or -1 when it could not be run
+ * or was killed.
+ */
+int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t n, struct gear_err *e);
+
+#endif
