@@ -34,7 +34,7 @@ g() { gear-test-systemd run "$SD" "$@"; }
 
 mkdir -p "$GEAR_SYSROOT/bin" "$GEAR_SYSROOT/etc/gear"
 cp "$top/gear" "$GEAR_SYSROOT/bin/gear"
-ln -s gear "$GEAR_SYSROOT/bin/gear-switchns"
+for c in $("$top/gear" --list); do ln -s gear "$GEAR_SYSROOT/bin/gear-$c"; done
 cp "$top/share/gear.conf" "$GEAR_SYSROOT/etc/gear/gear.conf"
 printf 'run-arg=--pull=never\ngear-bin=%s/bin\n' "$GEAR_SYSROOT" >>"$GEAR_SYSROOT/etc/gear/gear.conf"
 build-test-image >/dev/null

@@ -43,11 +43,12 @@ int cmd_switchns(int argc, char **argv)
         if (optind != argc)
                 return gear_usage_error(usage, "too many arguments");
         if (serve) {
-                /* what the caller was told goes to the journal too */
-                status = join_serve(STDIN_FILENO, &err);
+                /* what the caller was told goes to the journal too; the
+                   service itself did its job */
+                join_serve(STDIN_FILENO, &err);
                 if (err.code)
-                        gear_warn("refused: %s", err.msg);
-                return status < 0 ? err.code : GEAR_EXIT_OK;
+                        gear_warn("%s", err.msg);
+                return GEAR_EXIT_OK;
         }
         if (tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);

@@ -14,6 +14,7 @@ A=t20a B=t20b
 test_atexit 'gear-test-sshd stop sshd; gear-test-sshd stop sshd2; gear-test-systemd stop "$SD"'
 test_atexit 'userdel ctr-'$A' 2>/dev/null; userdel ctr-'$B' 2>/dev/null; userdel ctr-t20fake 2>/dev/null'
 test_atexit 'rm -rf "$GEAR_SYSROOT"'
+test_atexit '[ -f hold.pid ] && pkill -P $(cat hold.pid); [ -f ssh.pid ] && kill $(cat ssh.pid); pkill -u ctr-'$A'; pkill -u ctr-'$B'; pkill -u ctr-t20c; :'
 
 # on CTR-USER KEY CMD [SSH-OPTION...]: ssh to the test sshd as that user with
 # that key, running CMD (none when empty)
@@ -30,7 +31,7 @@ on() {
 test_expect_success 'setup: two isolated containers, a key each, gear-init, sshd' '
 	mkdir -p "$GEAR_SYSROOT/bin" &&
 	cp "$GEAR_BUILD/gear" "$GEAR_SYSROOT/bin/gear" &&
-	ln -s gear "$GEAR_SYSROOT/bin/gear-switchns" &&
+	for c in $("$GEAR_BUILD/gear" --list); do ln -s gear "$GEAR_SYSROOT/bin/gear-$c" || return 1; done &&
 	test_gear_conf run-arg=--pull=never "gear-bin=$GEAR_SYSROOT/bin" &&
 	build-test-image &&
 	gear-test-systemd start "$SD" &&
@@ -125,7 +126,8 @@ test_expect_success 'each key reaches its own container only; a key without acce
 test_expect_success '-L reaches the container port, -R is refused' '
 	P=$(cut -f3 ports) &&
 	L=$(python3 -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
-	{ on ctr-$A ka "" -N -o ExitOnForwardFailure=yes -L $L:127.0.0.1:$P & echo $! >ssh.pid; } &&
+	{ gear-test-sshd ssh sshd -i ka -N -o ExitOnForwardFailure=yes -L $L:127.0.0.1:$P ctr-$A@127.0.0.1 &
+	  echo $! >ssh.pid; } &&
 	http_get $L index.html >body; r=$?; kill $(cat ssh.pid); test $r = 0 &&
 	echo "gear test web" >expect &&
 	test_cmp expect body &&
@@ -187,7 +189,16 @@ test_expect_success 'malformed requests are refused and the service stays up' '
 	    if tail:
 	        s.sendall(tail)
 	    s.shutdown(socket.SHUT_WR)
-	    r = s.recv(16)
+	    r = b""
+	    while True:
+	        k = s.recv(4096)
+	        if not k:
+	            break
+	        r += k
+	    # an error message (E, length, text) may come before the status (X, int32)
+	    if r[:1] == b"E":
+	        n = struct.unpack("=H", r[1:3])[0]
+	        r = r[3 + n:]
 	    return "%s %d" % (chr(r[0]), struct.unpack("=i", r[1:5])[0]) if len(r) == 5 else repr(r)
 	head = lambda magic=0x6e6a7267, flags=0, n=0, term=b"": struct.pack("=III64s", magic, flags, n, term)
 	print(ask(head(magic=1)))
@@ -198,19 +209,112 @@ test_expect_success 'malformed requests are refused and the service stays up' '
 	print(ask(head(term=b"x" * 64)))
 	print(ask(head(term=b"a;b")))
 	print(ask(head(n=3), tail=b"a\0b"))
+	d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	d.connect("/dev/log") if os.path.exists("/dev/log") else None
+	print(ask(head(), fds=(0, d.fileno(), 2)))
+	o = os.open("/", os.O_PATH)
+	print(ask(head(), fds=(0, o, 2)))
 	EOF
 	as ctr-$A /usr/bin/python3 raw.py "$SOCK" >out &&
-	for i in 1 2 3 4 5 6 7 8; do echo "X 100"; done >expect &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do echo "X 100"; done >expect &&
 	test_cmp expect out &&
 	on ctr-$A ka "echo \$WHO" >out &&
 	echo $A >expect &&
 	test_cmp expect out
 '
 
+test_expect_success 'a flood of connections does not stop the service' '
+	cat >flood.py <<-\EOF &&
+	import socket, sys
+	for i in range(500):
+	    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	    s.connect(sys.argv[1])
+	    s.close()
+	EOF
+	as nobody /usr/bin/python3 flood.py "$SOCK" &&
+	test "$(sdctl is-active gear-switchns.socket)" = active &&
+	on ctr-$A ka "echo \$WHO" >out &&
+	echo $A >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'at most 16 sessions of one user at a time' '
+	cat >hold.py <<-\EOF &&
+	import socket, sys, time
+	held = []
+	for i in range(16):
+	    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	    s.connect(sys.argv[1])
+	    held.append(s)
+	time.sleep(1.5)
+	print("held", flush=True)
+	time.sleep(float(sys.argv[2]))
+	EOF
+	{ as ctr-$A /usr/bin/python3 hold.py "$SOCK" 60 >held & echo $! >hold.pid; } &&
+	i=0 && until grep -q held held 2>/dev/null; do i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+	test_expect_code 1 as ctr-$A "$GEAR_SYSROOT/bin/gear-switchns" </dev/null 2>err &&
+	grep "^gear-switchns: 16 sessions of uid $(id -u ctr-$A) run already$" err &&
+	on ctr-$B kb "echo \$WHO" >out &&
+	echo $B >expect &&
+	test_cmp expect out &&
+	pkill -P $(cat hold.pid); kill $(cat hold.pid) 2>/dev/null;
+	i=0 && until on ctr-$A ka "echo \$WHO" >out 2>/dev/null; do
+		i=$((i + 1)); test $i -lt 50 || break; sleep 0.2; done &&
+	echo $A >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'the unit must name the caller: a lookalike user of another container is refused' '
+	uid=1000000 && while getent passwd $uid >/dev/null; do uid=$((uid + 1)); done &&
+	useradd --system --no-create-home --home-dir / --shell /bin/sh -u $uid -c "gear container t20c" ctr-t20c &&
+	g gear-install --start $IMAGE t20c WHO=t20c &&
+	test_expect_code 1 as ctr-t20c "$GEAR_SYSROOT/bin/gear-switchns" </dev/null 2>err &&
+	echo "gear-switchns: container '\''t20c'\'' does not run as '\''ctr-t20c'\''" >expect &&
+	test_cmp expect err &&
+	usermod -c "someone" ctr-t20c &&
+	test_expect_code 1 as ctr-t20c "$GEAR_SYSROOT/bin/gear-switchns" </dev/null 2>err &&
+	grep "is not the user of an isolated container" err &&
+	userdel ctr-t20c &&
+	useradd --system --no-create-home --home-dir / --shell /bin/sh -c "gear container t20c" ctr-t20c &&
+	test_expect_code 1 as ctr-t20c "$GEAR_SYSROOT/bin/gear-switchns" </dev/null 2>err &&
+	grep "is not the user of an isolated container" err &&
+	userdel ctr-t20c
+'
+
+test_expect_success 'TERM goes in with a terminal; a signal exit is 128+N' '
+	TERM=xterm-t20 on ctr-$A ka "echo \$TERM" -tt </dev/null >out &&
+	tr -d "\r" <out >out.n &&
+	echo xterm-t20 >expect &&
+	test_cmp expect out.n &&
+	on ctr-$A ka "kill -TERM \$\$";
+	test $? = 143
+'
+
+test_expect_success 'a hang-up releases the service and podman' '
+	{ gear-test-sshd ssh sshd -i ka ctr-$A@127.0.0.1 "sleep 300" </dev/null & echo $! >ssh.pid; } &&
+	i=0 && until pgrep -u ctr-$A -f "gear-switchns$" >/dev/null; do
+		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+	pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" >/dev/null &&
+	kill $(cat ssh.pid) && rm ssh.pid &&
+	i=0 && while pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" >/dev/null; do
+		i=$((i + 1)); test $i -lt 150 || break; sleep 0.1; done &&
+	test_must_fail pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" &&
+	test_must_fail pgrep -u ctr-$A -f "gear-switchns$"
+'
+
+test_expect_success 'after a reboot the socket listens again' '
+	gear-test-systemd restart "$SD" &&
+	test -h "$UNITDIR/sockets.target.wants/gear-switchns.socket" &&
+	i=0 && until test "$(sdctl is-active gear-switchns.socket)" = active; do
+		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+	test -S "$SOCK"
+'
+
 test_expect_success 'gear-purge stops and removes the join units' '
 	g gear-purge >/dev/null &&
 	test_must_fail test -e "$UNITDIR/gear-switchns.socket" &&
 	test_must_fail test -e "$UNITDIR/gear-switchns@.service" &&
+	test_must_fail test -e "$UNITDIR/sockets.target.wants/gear-switchns.socket" &&
 	test_must_fail test -S "$SOCK"
 '
 

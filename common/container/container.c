@@ -178,7 +178,9 @@ int container_link_join(struct gear_tree *t, struct gear_err *e)
         if (write_join_unit(t, &c, unit_switchns_service_template, UNIT_SWITCHNS_SERVICE_NAME, e) < 0 ||
             write_join_unit(t, &c, unit_switchns_socket_template, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
                 return -1;
-        return 0;
+        /* listening from boot on, as the manager starts sockets.target */
+        return symlink_replace(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME,
+                               "../" UNIT_SWITCHNS_SOCKET_NAME, e);
 }
 
 int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e)
@@ -254,6 +256,9 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
         for (size_t i = 0; i < unit_static_count; i++)
                 if (unlink_link(&t->units, unit_static_files[i].name, e) < 0)
                         return -1;
+        if (unlink_link(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+                return -1;
+        unlinkat(t->units.fd, "sockets.target.wants", AT_REMOVEDIR); /* only when empty */
         if (unlinkat(t->units.fd, UNIT_SWITCHNS_SOCKET_NAME, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, UNIT_SWITCHNS_SOCKET_NAME);
         if (unlinkat(t->units.fd, UNIT_SWITCHNS_SERVICE_NAME, 0) < 0 && errno != ENOENT)

@@ -43,41 +43,65 @@ static int send_request(int fd, const struct join_request *req, const char *cmd)
         return write_all(fd, cmd + (n - sizeof *req), total - n);
 }
 
-/* the exit status the service sends; -1 when it ends without one */
-static int wait_status(int fd, int sig)
+/* the service's answer: its message (if any) into e, and the exit status; -1
+   when it ends without one, or when sshd hung up on this login (standard
+   output or error gone: sshd sends no signal to a login without a terminal) */
+static int wait_answer(int fd, int sig, struct gear_err *e)
 {
-        unsigned char buf[1 + sizeof(int32_t)];
+        unsigned char buf[3 + JOIN_MSG_MAX + 1 + sizeof(int32_t)];
         size_t have = 0;
 
         for (;;) {
-                struct pollfd p[2] = { { fd, POLLIN, 0 }, { sig, POLLIN, 0 } };
+                struct pollfd p[4] = { { fd, POLLIN, 0 }, { sig, POLLIN, 0 },
+                                       { STDOUT_FILENO, 0, 0 }, { STDERR_FILENO, 0, 0 } };
+                size_t need;
 
-                if (poll(p, 2, -1) < 0) {
+                if (poll(p, 4, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -1;
+                        return gear_err_sys(e, errno, "cannot wait for the join service");
                 }
                 if (p[1].revents & POLLIN) {
                         struct signalfd_siginfo si;
                         char m = JOIN_MSG_WINCH;
 
                         if (read(sig, &si, sizeof si) == sizeof si)
-                                (void)!write(fd, &m, 1);
+                                (void)!send(fd, &m, 1, MSG_NOSIGNAL);
                 }
-                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-                        ssize_t n = read(fd, buf + have, sizeof buf - have);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                return -1;
-                        have += n;
-                        if (buf[0] != JOIN_MSG_EXIT)
-                                return -1;
-                        if (have == sizeof buf) {
-                                int32_t status;
-                                memcpy(&status, buf + 1, sizeof status);
-                                return status >= 0 && status <= 255 ? status : -1;
+                if ((p[2].revents | p[3].revents) & (POLLERR | POLLHUP))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "the login hung up");
+                if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                        continue;
+                ssize_t n = read(fd, buf + have, sizeof buf - have);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return gear_err_set(e, GEAR_EXIT_SYS, "the join service ended without an exit status");
+                have += n;
+                for (;;) {
+                        uint16_t l = 0;
+                        size_t skip = 0;
+
+                        if (have >= 3 && buf[0] == JOIN_MSG_ERROR) {
+                                memcpy(&l, buf + 1, sizeof l);
+                                skip = 3 + (size_t)l;
                         }
+                        need = buf[0] == JOIN_MSG_ERROR ? skip + 1 + sizeof(int32_t) : 1 + sizeof(int32_t);
+                        if (!have || (buf[0] != JOIN_MSG_ERROR && buf[0] != JOIN_MSG_EXIT) || l > JOIN_MSG_MAX)
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the join service says something else");
+                        if (have < 3 || have < need)
+                                break;
+                        if (buf[skip] != JOIN_MSG_EXIT)
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the join service says something else");
+                        int32_t status;
+                        memcpy(&status, buf + skip + 1, sizeof status);
+                        if (status < 0 || status > 255)
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the join service says something else");
+                        if (skip) {
+                                gear_err_set(e, status ? status : GEAR_EXIT_SYS, "%.*s", (int)l, (char *)buf + 3);
+                                return -1;
+                        }
+                        return status;
                 }
         }
 }
@@ -90,8 +114,6 @@ int join_client(const char *sysroot, struct gear_err *e)
         _cleanup_close_ int fd = -1, sig = -1;
         sigset_t mask;
         size_t len = cmd ? strlen(cmd) : 0;
-        int status;
-
         if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s" UNIT_SWITCHNS_SOCKET, sysroot) >=
             sizeof sa.sun_path) {
                 return gear_err_set(e, GEAR_EXIT_USAGE, "the join socket path under '%s' is too long", sysroot);
@@ -102,7 +124,9 @@ int join_client(const char *sysroot, struct gear_err *e)
         req.cmd_len = len;
         if (isatty(STDIN_FILENO)) {
                 req.flags |= JOIN_TTY;
-                if (term && strlen(term) < JOIN_TERM_MAX)
+                /* a name the service would refuse is left out, not fatal */
+                if (term && strlen(term) < JOIN_TERM_MAX &&
+                    strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+_-") == strlen(term))
                         strcpy(req.term, term);
         }
         /* resizes of the terminal go to the service, which passes them on to podman */
@@ -115,8 +139,5 @@ int join_client(const char *sysroot, struct gear_err *e)
                 return gear_err_sys(e, errno, "cannot reach the join service at '%s'", sa.sun_path);
         if (send_request(fd, &req, cmd ? cmd : "") < 0)
                 return gear_err_sys(e, errno, "cannot send the request to the join service");
-        status = wait_status(fd, sig);
-        if (status < 0)
-                return gear_err_set(e, GEAR_EXIT_SYS, "the join service ended without an exit status");
-        return status;
+        return wait_answer(fd, sig, e);
 }

@@ -11,23 +11,31 @@
  *               then waits for the exit status and relays it.
  *   the service (gear-switchns --serve, root, one per connection: the
  *               socket unit has Accept=yes, so nothing stays resident)
- *               learns who called from the kernel alone (SO_PEERCRED): the
- *               uid must be the isolated user ctr-ID of container ID, which
- *               the container's unit records (X-ContainerUserId=UID:GID).
- *               It runs "podman exec" in that container, with the caller's
- *               descriptors as its standard streams, and sends back the
- *               exit status. Nothing the caller sends becomes a path, an
- *               option or a container name: the command is the argument of
- *               the container's own "/bin/sh -c", run by podman with the
- *               container's user, capabilities, seccomp filter, label,
- *               cgroup and namespaces.
+ *               learns who called from the kernel alone (SO_PEERCRED), and
+ *               before it reads anything: the uid must be the isolated user
+ *               ctr-ID of container ID, which the container's unit records
+ *               (X-ContainerUserId=UID:GID); anyone else is hung up on. It
+ *               runs "podman exec" in that container, with the caller's
+ *               descriptors as its standard streams (pipes, terminals and
+ *               stream sockets only: what root writes to must not pass for
+ *               root's own words), and sends back the exit status. Nothing
+ *               the caller sends becomes a path, an option or a container
+ *               name: the command is the argument of the container's own
+ *               "/bin/sh -c", run by podman with the container's user,
+ *               capabilities, seccomp filter, label, cgroup and namespaces.
+ *               At most JOIN_SESSIONS_PER_USER run for one user at a time.
  *
  * The protocol, on a stream socket between two processes of one host:
  *   client -> service: struct join_request with exactly three descriptors,
  *                      then cmd_len bytes of command (no NUL)
  *   client -> service: JOIN_MSG_WINCH (one byte) when its terminal resized
- *   service -> client: JOIN_MSG_EXIT and the exit status (int32, host order)
- * The client closing its end ends the command.
+ *   service -> client: JOIN_MSG_ERROR, a length (uint16) and a message, when
+ *                      it refuses or fails; then JOIN_MSG_EXIT and the exit
+ *                      status (int32, host order)
+ * The client closing its end (sshd gone: the client sees its standard output
+ * or error hang up) ends podman. Without a terminal the command itself, as
+ * with any SSH login, runs on until it reads the end of its input or writes
+ * to the closed connection; with one, the terminal's hang-up ends it.
  */
 #ifndef GEAR_JOIN_H
 #define GEAR_JOIN_H
@@ -43,7 +51,10 @@
 /* how long the service waits for the request */
 #define JOIN_REQUEST_TIMEOUT_MS 10000
 
-enum { JOIN_MSG_WINCH = 'W', JOIN_MSG_EXIT = 'X' };
+#define JOIN_SESSIONS_PER_USER 16
+#define JOIN_MSG_MAX 1024
+
+enum { JOIN_MSG_WINCH = 'W', JOIN_MSG_EXIT = 'X', JOIN_MSG_ERROR = 'E' };
 
 struct join_request {
         uint32_t magic;
@@ -53,12 +64,12 @@ struct join_request {
 };
 
 /* the client: joins this process's login to its container; the command's exit
-   status, or -1 when the service could not be asked or did not answer */
+   status, or -1 when the service could not be asked, did not answer or
+   refused (its message in e, with the status it sent as the code) */
 int join_client(const char *sysroot, struct gear_err *e);
 
-/* the service, on the accepted connection fd (systemd's socket): -1 when the
-   request could not even be read; else 0, what it refused or failed told to
-   the caller's standard error and its exit status, and logged in e */
+/* the service, on the accepted connection fd (systemd's socket): the exit
+   status sent; what it refused or failed is in e (and was sent) */
 int join_serve(int fd, struct gear_err *e);
 
 #endif

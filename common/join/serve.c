@@ -1,12 +1,15 @@
 /* gear-switchns --serve: the root side of a join, one connection (join.h) */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -54,7 +57,7 @@ static int wait_readable(int fd, long long deadline, struct gear_err *e)
                 int k;
 
                 if (left <= 0)
-                        return gear_err_set(e, GEAR_EXIT_USAGE, "no request within %d ms", JOIN_REQUEST_TIMEOUT_MS);
+                        return gear_err_set(e, GEAR_EXIT_SYS, "no request within %d ms", JOIN_REQUEST_TIMEOUT_MS);
                 k = poll(&p, 1, (int)left);
                 if (k > 0)
                         return 0;
@@ -63,7 +66,28 @@ static int wait_readable(int fd, long long deadline, struct gear_err *e)
         }
 }
 
-/* the descriptors of one SCM_RIGHTS message: exactly three, all closed otherwise */
+/* what root may hand to podman as a standard stream: a pipe, a terminal, a
+   stream socket, a file the caller opened or /dev/null. Not a datagram
+   socket (a log daemon would credit root with what the caller wrote), nor
+   an O_PATH descriptor or a directory */
+static bool stream_ok(int fd)
+{
+        struct stat st;
+        int type, fl = fcntl(fd, F_GETFL);
+        socklen_t len = sizeof type;
+
+        if (fl < 0 || (fl & O_PATH) || fstat(fd, &st) < 0)
+                return false;
+        if (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode))
+                return true;
+        if (S_ISCHR(st.st_mode))
+                return isatty(fd) || st.st_rdev == makedev(1, 3);
+        if (S_ISSOCK(st.st_mode))
+                return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+        return false;
+}
+
+/* the descriptors of one SCM_RIGHTS message: exactly three streams, all closed otherwise */
 static int take_fds(struct msghdr *msg, struct request *r, struct gear_err *e)
 {
         int n = 0;
@@ -83,8 +107,14 @@ static int take_fds(struct msghdr *msg, struct request *r, struct gear_err *e)
                         n++;
                 }
         }
-        if (n != 3 || (msg->msg_flags & MSG_CTRUNC))
+        if (msg->msg_flags & MSG_CTRUNC)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "the request carries more than 3 descriptors");
+        if (n != 3)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "the request carries %d descriptors, not 3", n);
+        for (int i = 0; i < 3; i++)
+                if (!stream_ok(r->fds[i]))
+                        return gear_err_set(e, GEAR_EXIT_USAGE,
+                                            "descriptor %d is not a pipe, a terminal, a file or a stream socket", i);
         return 0;
 }
 
@@ -150,17 +180,14 @@ static int read_request(int fd, struct request *r, struct gear_err *e)
         return 0;
 }
 
-/* the container of the caller uid, which must run as that user; 0, or -1 with e set */
-static int caller_container(struct gear_tree *t, uid_t uid, gear_id id, struct gear_err *e)
+/* container id, which must run as the caller uid (known to be ctr-<id> of ours); 0, or -1 with e set */
+static int caller_container(struct gear_tree *t, uid_t uid, const char *id, const char *user, struct gear_err *e)
 {
         _cleanup_free_ char *text = NULL;
-        struct isolate_user u;
         struct unit_meta meta;
         char want[64];
         int k;
 
-        if (isolate_user_of_uid(uid, id, &u, e) < 0)
-                return -1;
         k = container_read_unit(t, id, &text, e);
         if (k < 0) {
                 if (k == -ENOENT)
@@ -171,9 +198,32 @@ static int caller_container(struct gear_tree *t, uid_t uid, gear_id id, struct g
                 return gear_err_wrap(e, "in the unit of '%s'", id);
         /* the unit, root's file, says which user the container runs as */
         snprintf(want, sizeof want, "%u:", (unsigned)uid);
-        if (strncmp(meta.user, want, strlen(want)))
-                return gear_err_set(e, GEAR_EXIT_NO, "container '%s' does not run as '%s'", id, u.name);
+        if (strcmp(meta.id, id) || strncmp(meta.user, want, strlen(want)))
+                return gear_err_set(e, GEAR_EXIT_NO, "container '%s' does not run as '%s'", id, user);
         return 0;
+}
+
+/* one of the caller's JOIN_SESSIONS_PER_USER slots, held (flock) while the session lasts */
+static int take_slot(struct gear_tree *t, uid_t uid, struct gear_err *e)
+{
+        char dir[PATH_MAX], path[PATH_MAX + 32];
+
+        snprintf(dir, sizeof dir, "%s/run/gear/join", t->sysroot);
+        if (mkdir_p_at(AT_FDCWD, dir, 0700, e) < 0)
+                return -1;
+        for (int i = 0; i < JOIN_SESSIONS_PER_USER; i++) {
+                int fd;
+
+                snprintf(path, sizeof path, "%s/%u.%d", dir, (unsigned)uid, i);
+                fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return gear_err_sys(e, errno, "cannot open '%s'", path);
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return fd;
+                close(fd);
+        }
+        return gear_err_set(e, GEAR_EXIT_NO, "%d sessions of uid %u run already", JOIN_SESSIONS_PER_USER,
+                            (unsigned)uid);
 }
 
 static int check_running(const char *id, struct gear_err *e)
@@ -223,13 +273,15 @@ static int spawn(char **argv, const int fds[3], pid_t *pid, struct gear_err *e)
 {
         posix_spawn_file_actions_t fa;
         posix_spawnattr_t attr;
-        sigset_t none;
+        sigset_t none, all;
         int r;
 
         sigemptyset(&none);
+        sigfillset(&all);
         posix_spawnattr_init(&attr);
         posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
         posix_spawn_file_actions_init(&fa);
         for (int i = 0; i < 3; i++)
                 posix_spawn_file_actions_adddup2(&fa, fds[i], i);
@@ -241,27 +293,51 @@ static int spawn(char **argv, const int fds[3], pid_t *pid, struct gear_err *e)
         return 0;
 }
 
+/* podman's process group: SIGTERM, and SIGKILL if it lingers; then reaped */
+static int end_podman(pid_t pid)
+{
+        int status;
+
+        kill(-pid, SIGTERM);
+        for (int i = 0; i < 50; i++) {
+                pid_t k = waitpid(pid, &status, WNOHANG);
+                if (k == pid)
+                        return status;
+                if (k < 0 && errno != EINTR)
+                        return -1;
+                usleep(100000);
+        }
+        kill(-pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -1;
+        return status;
+}
+
 /* waits for pid while the caller is there: a resize passed on, a hang-up ends it */
 static int supervise(int fd, pid_t pid, struct gear_err *e)
 {
         _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
-        bool gone = false;
-        long long kill_at = 0;
         int status;
 
-        if (pfd < 0)
-                return gear_err_sys(e, errno, "cannot watch podman");
+        if (pfd < 0) {
+                gear_err_sys(e, errno, "cannot watch podman");
+                end_podman(pid);
+                return -1;
+        }
         for (;;) {
-                struct pollfd p[2] = { { pfd, POLLIN, 0 }, { fd, gone ? 0 : POLLIN, 0 } };
-                int timeout = gone ? 1000 : -1;
+                struct pollfd p[2] = { { pfd, POLLIN, 0 }, { fd, POLLIN, 0 } };
 
-                if (poll(p, 2, timeout) < 0 && errno != EINTR)
-                        return gear_err_sys(e, errno, "cannot watch podman");
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        gear_err_sys(e, errno, "cannot watch podman");
+                        end_podman(pid);
+                        return -1;
+                }
                 if (p[0].revents & POLLIN)
                         break;
-                if (gone && now_ms() >= kill_at)
-                        kill(-pid, SIGKILL);
-                if (!gone && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
                         char buf[64];
                         ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 
@@ -272,9 +348,9 @@ static int supervise(int fd, pid_t pid, struct gear_err *e)
                                         kill(pid, SIGWINCH);
                         if (n <= 0) {
                                 /* the login ended: podman goes, and its process group */
-                                gone = true;
-                                kill(-pid, SIGTERM);
-                                kill_at = now_ms() + 5000;
+                                status = end_podman(pid);
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the caller hung up (podman %s)",
+                                                    status < 0 ? "not reaped" : "ended");
                         }
                 }
         }
@@ -284,49 +360,66 @@ static int supervise(int fd, pid_t pid, struct gear_err *e)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-static void send_status(int fd, int status)
+/* the answer: a message first when there is one (never blocking: a caller that
+   reads nothing only loses it), then the status */
+static void send_answer(int fd, const char *msg, int status)
 {
-        unsigned char buf[1 + sizeof(int32_t)] = { JOIN_MSG_EXIT };
+        unsigned char buf[3 + JOIN_MSG_MAX + 1 + sizeof(int32_t)];
+        size_t len = 0, n = msg ? strnlen(msg, JOIN_MSG_MAX) : 0;
+        uint16_t l = n;
         int32_t s = status;
 
-        memcpy(buf + 1, &s, sizeof s);
-        (void)!send(fd, buf, sizeof buf, MSG_NOSIGNAL);
+        if (msg) {
+                buf[len++] = JOIN_MSG_ERROR;
+                memcpy(buf + len, &l, sizeof l);
+                len += sizeof l;
+                memcpy(buf + len, msg, n);
+                len += n;
+        }
+        buf[len++] = JOIN_MSG_EXIT;
+        memcpy(buf + len, &s, sizeof s);
+        len += sizeof s;
+        (void)!send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 int join_serve(int fd, struct gear_err *e)
 {
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         _cleanup_(strv_done) struct gear_strv argv = {0};
+        _cleanup_close_ int slot = -1;
         struct request r = { .fds = { -1, -1, -1 } };
+        struct isolate_user u;
         struct ucred cred;
         socklen_t len = sizeof cred;
         gear_id id = "";
         pid_t pid;
         int status;
 
-        /* who called: the kernel's word, taken before anything the caller sends is read */
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-                return gear_err_sys(e, errno, "cannot identify the caller");
-        if (read_request(fd, &r, e) < 0) {
-                request_done(&r);
-                send_status(fd, e->code);
-                return gear_err_wrap(e, "uid %u", (unsigned)cred.uid);
+        /* who called: the kernel's word. Anyone but a container's user is hung
+           up on before a byte is read, so strangers cannot hold the service */
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+                gear_err_sys(e, errno, "cannot identify the caller");
+                return GEAR_EXIT_SYS;
         }
-        if (tree_init(&tree, e) < 0 || caller_container(&tree, cred.uid, id, e) < 0 ||
-            check_running(id, e) < 0 || build_argv(&tree, id, &r, &argv, e) < 0 ||
-            spawn(argv.v, r.fds, &pid, e) < 0) {
-                /* the caller reads why on its own standard error */
-                dprintf(r.fds[2], "gear-switchns: %s\n", e->msg);
-                status = e->code;
-                request_done(&r);
-                send_status(fd, status);
-                return status;
+        if (isolate_user_of_uid(cred.uid, id, &u, e) < 0) {
+                send_answer(fd, e->msg, e->code);
+                return e->code;
         }
-        /* only podman holds the caller's terminal now: a hang-up reaches it */
+        if (tree_init(&tree, e) < 0 || (slot = take_slot(&tree, cred.uid, e)) < 0 || read_request(fd, &r, e) < 0 ||
+            caller_container(&tree, cred.uid, id, u.name, e) < 0 || check_running(id, e) < 0 ||
+            build_argv(&tree, id, &r, &argv, e) < 0 || spawn(argv.v, r.fds, &pid, e) < 0) {
+                request_done(&r);
+                send_answer(fd, e->msg, e->code);
+                gear_err_wrap(e, "%s", u.name);
+                return e->code;
+        }
+        /* only podman holds the caller's streams now: a hang-up reaches it */
         request_done(&r);
         status = supervise(fd, pid, e);
         if (status < 0)
                 status = GEAR_EXIT_SYS;
-        send_status(fd, status);
+        send_answer(fd, e->code ? e->msg : NULL, status);
+        if (e->code)
+                gear_err_wrap(e, "%s", u.name);
         return status;
 }
