@@ -53,6 +53,14 @@ bool is_tmp_name(const char *name);
 /* a temp file nobody holds open for writing and older than age seconds */
 bool tmp_is_stale(int dfd, const char *name, unsigned age);
 
+/*
+ * rm -rf of rel below dfd, never following a symbolic link nor entering
+ * another mount (EBUSY), at any depth with a bounded number of descriptors;
+ * a failure names the path (shortened) and the error once. 0 when missing.
+ * (rmtree.c)
+ */
+int rm_tree(int dfd, const char *rel, struct gear_err *e);
+
 /* fsync the directory holding rel */
 int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e);
 

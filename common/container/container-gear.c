@@ -275,7 +275,7 @@ int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         snprintf(path, sizeof path, "%s/containers/%s/merged", t->img.path, id);
         if (umount2(path, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot unmount '%s'", path);
-        if (ctr_rm_tree(t->img.fd, rel, e) < 0)
+        if (rm_tree(t->img.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->img.path);
         return 1;
 }

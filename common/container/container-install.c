@@ -606,7 +606,7 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         if (ports_release(t, id, e) < 0 || links_write(t, id, NULL, 0, e) < 0)
                 return -1;
         container_versions_rel(id, rel);
-        if (ctr_rm_tree(t->ctr.fd, rel, e) < 0)
+        if (rm_tree(t->ctr.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
         snprintf(rel, sizeof rel, "units/%.2s/ctr-%s.idle", id, id);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
@@ -616,7 +616,7 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         snprintf(rel, sizeof rel, "data/%.2s/%s", id, id);
-        if (ctr_rm_tree(t->ctr.fd, rel, e) < 0)
+        if (rm_tree(t->ctr.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
         if (isolate_user_remove(id, e) < 0)
                 return -1;

@@ -137,13 +137,6 @@ int container_commit(struct gear_tree *t, const char *id, const char *request_id
 char *unit_text_set(const char *text, const char *key, const char *value, const char *section);
 /* the text with WantedBy=container-active.target (boot) or container.target */
 char *unit_text_boot(const char *text, bool boot);
-
-/*
- * rm -rf of rel below dfd, never following a symbolic link nor entering
- * another mount (EBUSY), at any depth with a bounded number of descriptors;
- * a failure names the path (shortened) and the error once. 0 when missing.
- */
-int ctr_rm_tree(int dfd, const char *rel, struct gear_err *e);
 /* path of `to` relative to directory `from`: both absolute */
 int path_relative(const char *from, const char *to, char *buf, size_t n);
 

@@ -38,7 +38,7 @@ static int drop(struct leftovers *l, struct gear_root *r, const char *rel, bool 
                 return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot read '%s/%s'", r->path, rel);
         if (link_only && !S_ISLNK(st.st_mode))
                 return 0;
-        if (!l->dry_run && S_ISDIR(st.st_mode) && ctr_rm_tree(r->fd, rel, e) < 0)
+        if (!l->dry_run && S_ISDIR(st.st_mode) && rm_tree(r->fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", r->path);
         if (!l->dry_run && !S_ISDIR(st.st_mode) && unlinkat(r->fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", r->path, rel);

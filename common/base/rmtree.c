@@ -1,7 +1,7 @@
 /*
- * rm -rf for trees a container wrote (volumes, upper directories), which may
- * nest deeper than PATH_MAX and deeper than the descriptors a process may
- * hold: the walk goes down one directory at a time and back up through "..",
+ * rm -rf for trees that others wrote (volumes, upper directories,
+ * repositories), which may nest deeper than PATH_MAX and deeper than the
+ * descriptors a process may hold: the walk goes down one directory at a time and back up through "..",
  * checked against the device and inode recorded on the way down, so it holds
  * two or three descriptors whatever the depth. It never follows a symbolic
  * link and never enters another mount: a file system mounted inside is
@@ -16,8 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "container.h"
-#include "../base/fsutil.h"
+#include "fsutil.h"
 
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
@@ -227,7 +226,7 @@ static int rm_dir(int dfd, const char *rel, struct gear_err *e)
         return 0;
 }
 
-int ctr_rm_tree(int dfd, const char *rel, struct gear_err *e)
+int rm_tree(int dfd, const char *rel, struct gear_err *e)
 {
         struct stat st;
 
