@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "../base/account.h"
 #include "../base/err.h"
 #include "../base/id.h"
 
@@ -25,7 +26,7 @@
 #define ISOLATE_UID_MAX (ISOLATE_UID_MIN + ISOLATE_PAIRS - 1)
 
 /* "ctr-" + an identifier */
-#define ISOLATE_NAME_MAX 32
+#define ISOLATE_NAME_MAX ACCOUNT_NAME_MAX
 /* "s0:c1023,c1023" */
 #define ISOLATE_LEVEL_MAX 24
 
@@ -56,11 +57,9 @@ int isolate_user_lookup(const char *id, struct isolate_user *u, struct gear_err 
    in the range; -ENOENT (code 1) for any other uid */
 int isolate_user_of_uid(uid_t uid, gear_id id, struct isolate_user *u, struct gear_err *e);
 /*
- * The user of id, created with useradd(8) when missing: a system account
- * with no password ("*": no password opens it, yet sshd admits its keys,
- * which it refuses for an account locked with "!" when it does not use
- * PAM), no home directory and a group of the same name, its uid taken from
- * the range. A user that exists with a uid outside the
+ * The user of id, created when missing as base/account.h makes accounts
+ * (password "*", home "/", shell /bin/sh, comment "gear container ID"),
+ * its uid taken from the range. A user that exists with a uid outside the
  * range is refused (code 1): its level could be another container's.
  */
 int isolate_user_ensure(const char *id, struct isolate_user *u, struct gear_err *e);
