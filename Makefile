@@ -3,13 +3,16 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
+# where git's own programs are (git --exec-path): git-upload-pack for gear-switchns --git
+GEAR_GIT_EXEC_PATH ?= /usr/lib/git-core
 PKG_CONFIG ?= pkg-config
 # linked: small, and used by most commands
 PKGS := jansson libzstd
 # opened on first use by the code that calls them (common/base/dl.h): their headers only
-DL_PKGS := libcrypto nettle libarchive libsystemd libselinux fuse3 libcurl
+DL_PKGS := libcrypto nettle libarchive libgit2 libsystemd libselinux fuse3 libcurl
 CFLAGS ?= -O2 -g
-GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"'
+GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
+	-DGEAR_GIT_EXEC_PATH='"$(GEAR_GIT_EXEC_PATH)"'
 GEAR_CFLAGS = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -MMD -MP $(GEAR_DEFS) \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 GEAR_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lresolv -lpthread

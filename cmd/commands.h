@@ -21,6 +21,7 @@ int cmd_ports(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_push(int argc, char **argv);
+int cmd_repo(int argc, char **argv);
 int cmd_restart(int argc, char **argv);
 int cmd_set_env(int argc, char **argv);
 int cmd_start(int argc, char **argv);

@@ -40,6 +40,7 @@ static const struct command commands[] = {
         { "pull",              cmd_pull },
         { "purge",             cmd_purge },
         { "push",              cmd_push },
+        { "repo",              cmd_repo },
         { "restart",           cmd_restart },
         { "set-env",           cmd_set_env },
         { "start",             cmd_start },

@@ -72,6 +72,7 @@ static int list(struct gear_tree *t, const struct gear_target *tg)
 
 int cmd_keys(int argc, char **argv)
 {
+        static const char *const verbs[] = { "add", "remove", "list", NULL };
         static const struct option options[] = {
                 { "help",     no_argument,       NULL, 'h' },
                 { "key-file", required_argument, NULL, 'f' },
@@ -86,14 +87,9 @@ int cmd_keys(int argc, char **argv)
         bool write = false;
         int c, n;
 
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
-                return gear_help(usage);
-        if (argc < 2 || argv[1][0] == '-')
-                return gear_usage_error(usage, argc < 2 ? "missing command" : "unknown option '%s'",
-                                        argv[1]);
-        verb = argv[1];
-        if (strcmp(verb, "add") && strcmp(verb, "remove") && strcmp(verb, "list"))
-                return gear_usage_error(usage, "unknown command '%s'", verb);
+        if ((c = gear_verb(argc, argv, usage, verbs, &n)) < 0)
+                return n;
+        verb = verbs[c];
         argc--, argv++;
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hf:w", options, NULL)) != -1) {

@@ -1,8 +1,11 @@
 /*
- * gear-switchns: sshd's forced command for the users of containers (ctr-ID):
- * runs the login, or the command it asked for, inside the running container,
- * through the join service (common/join/join.h). With --serve it is that
- * service, on the connection systemd accepted for it (standard input).
+ * gear-switchns: sshd's forced command for the users gear makes. For the
+ * users of containers (ctr-ID): runs the login, or the command it asked for,
+ * inside the running container, through the join service
+ * (common/join/join.h); with --serve it is that service, on the connection
+ * systemd accepted for it (standard input). With --git or --git-ro, for the
+ * user of a repository (git-ID): serves git clone, fetch and (with --git)
+ * push of that user's repository only (common/repo/repo.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,28 +15,36 @@
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
 #include "../common/join/join.h"
+#include "../common/repo/repo.h"
 
 static const char usage[] =
 "usage: gear-switchns\n"
-"       gear-switchns --serve\n";
+"       gear-switchns --serve\n"
+"       gear-switchns --git\n"
+"       gear-switchns --git-ro\n";
 
 int cmd_switchns(int argc, char **argv)
 {
         static const struct option options[] = {
-                { "help",  no_argument, NULL, 'h' },
-                { "serve", no_argument, NULL, 's' },
+                { "git",    no_argument, NULL, 'w' },
+                { "git-ro", no_argument, NULL, 'r' },
+                { "help",   no_argument, NULL, 'h' },
+                { "serve",  no_argument, NULL, 's' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
-        bool serve = false;
-        int c, status;
+        int c, status, mode = 0;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1)
                 switch (c) {
                 case 's':
-                        serve = true;
+                case 'w':
+                case 'r':
+                        if (mode && mode != c)
+                                return gear_usage_error(usage, "one of '--serve', '--git' and '--git-ro'");
+                        mode = c;
                         break;
                 case 'h':
                         return gear_help(usage);
@@ -42,7 +53,7 @@ int cmd_switchns(int argc, char **argv)
                 }
         if (optind != argc)
                 return gear_usage_error(usage, "too many arguments");
-        if (serve) {
+        if (mode == 's') {
                 /* what the caller was told goes to the journal too; the
                    service itself did its job */
                 join_serve(STDIN_FILENO, &err);
@@ -52,6 +63,11 @@ int cmd_switchns(int argc, char **argv)
         }
         if (tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
+        if (mode) {
+                /* returns only when it does not run git */
+                repo_serve(&tree, mode == 'w', &err);
+                return gear_fail(&err, NULL);
+        }
         status = join_client(tree.sysroot, &err);
         return status < 0 ? gear_fail(&err, NULL) : status;
 }

@@ -2,7 +2,7 @@
 test_description='the heavy libraries are loaded by the commands that call them, and only then'
 . "$(dirname "$0")/lib/test-lib.sh"
 
-HEAVY='libarchive|libcurl|libfuse3|libcrypto|libnettle|libsystemd|libselinux'
+HEAVY='libarchive|libcurl|libfuse3|libcrypto|libgit2|libnettle|libsystemd|libselinux'
 LIBDIR=$(dirname "$(ldconfig -p | sed -n 's/.*libarchive\.so\.13 .*=> //p' | head -n 1)")
 
 # loaded CMD...: the objects the dynamic loader maps while CMD runs, one soname a line
@@ -16,6 +16,8 @@ test_expect_success 'setup: a container with an environment and a key, an image'
 	gear-set-env lib1 A=1 >/dev/null &&
 	ssh-keygen -q -t ed25519 -N "" -f key &&
 	gear-keys add --key-file key.pub lib1 >/dev/null &&
+	test_fake_repo librepo &&
+	gear-keys add --key-file key.pub repo://librepo >/dev/null &&
 	mkdir -p rootfs/etc && echo hello >rootfs/etc/hello &&
 	gear-build dir:rootfs lib >/dev/null
 '
@@ -37,6 +39,10 @@ test_expect_success 'tree-only commands load none of them' '
 	loaded gear-set-env lib1 B=2 >libs &&
 	test_must_fail grep -E "$HEAVY" libs &&
 	loaded gear-clean --dry-run >libs &&
+	test_must_fail grep -E "$HEAVY" libs &&
+	loaded gear-auth-keys-command git-librepo >libs &&
+	test_must_fail grep -E "$HEAVY" libs &&
+	loaded gear-repo list >libs &&
 	test_must_fail grep -E "$HEAVY" libs
 '
 
@@ -46,7 +52,10 @@ test_expect_success 'a command loads what it calls, and nothing else heavy' '
 	test_must_fail grep -E "libcurl|libfuse3|libsystemd|libselinux" libs &&
 	loaded gear-keys list lib1 >libs &&
 	grep libnettle libs &&
-	test_must_fail grep -E "libarchive|libcrypto|libcurl|libfuse3|libsystemd|libselinux" libs
+	test_must_fail grep -E "libarchive|libcrypto|libcurl|libfuse3|libgit2|libsystemd|libselinux" libs &&
+	loaded gear-repo archive librepo >libs &&
+	grep libgit2 libs &&
+	test_must_fail grep -E "libcurl|libfuse3|libsystemd|libselinux" libs
 '
 
 test_expect_success 'a library that cannot be loaded is named, exit 111, nothing written' '

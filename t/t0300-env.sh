@@ -4,25 +4,17 @@ test_description='gear-env and gear-set-env: environment files'
 
 ENVDIR="$CTR/env/contents"
 
-# snap FILE: the tree snapshot plus the content of every file
-snap() {
-	test_tree_snapshot "$1" &&
-	if [ -d "$GEAR_SYSROOT" ]; then
-		(cd "$GEAR_SYSROOT" && find . -type f -exec md5sum {} + | sort) >>"$1"
-	fi
-}
-
 # refused CODE MESSAGE CMD...: exits CODE, prints MESSAGE on stderr and
 # nothing on stdout, and leaves the tree as it was
 refused() {
 	want_code=$1 want_msg=$2 &&
 	shift 2 &&
-	snap before &&
+	test_snap before &&
 	test_expect_code "$want_code" "$@" >out 2>err &&
 	printf "%s\n" "$want_msg" >expect &&
 	test_cmp expect err &&
 	test_must_fail test -s out &&
-	snap after &&
+	test_snap after &&
 	test_cmp before after
 }
 

@@ -18,28 +18,6 @@ keytext() { cut -d" " -f1-2 "$1" | tr -d "\n"; }
 # the key file and link paths of a fingerprint
 keyfile() { echo "$CTR/keys/$(echo "$1" | cut -c1-2)/$1"; }
 
-snap() {
-	test_tree_snapshot "$1" &&
-	if [ -d "$GEAR_SYSROOT" ]; then
-		(cd "$GEAR_SYSROOT" && find . -type f -exec md5sum {} + | sort) >>"$1"
-	fi
-}
-
-# refused CODE MESSAGE CMD...: exits CODE with MESSAGE as the first line on
-# stderr, nothing on stdout, and the tree unchanged
-refused() {
-	want_code=$1 want_msg=$2 &&
-	shift 2 &&
-	snap before &&
-	test_expect_code "$want_code" "$@" >out 2>err &&
-	printf "%s\n" "$want_msg" >expect &&
-	head -n 1 err >err1 &&
-	test_cmp expect err1 &&
-	test_must_fail test -s out &&
-	snap after &&
-	test_cmp before after
-}
-
 test_expect_success 'setup: real keys from ssh-keygen' '
 	ssh-keygen -q -t ed25519 -N "" -C "alice@example" -f ed1 &&
 	ssh-keygen -q -t ed25519 -N "" -C "bob@example" -f ed2 &&
@@ -53,6 +31,9 @@ test_expect_success 'setup: real keys from ssh-keygen' '
 	for id in abcd fpcheck optsctr frominput frominput2 crlfctr efgh \
 		forms1 forms2 forms3 forms4 broken; do
 		test_fake_unit $id || return 1
+	done &&
+	for id in myrepo forms5 web9repo; do
+		test_fake_repo $id || return 1
 	done
 '
 . ./fps 2>/dev/null
@@ -143,9 +124,9 @@ test_expect_success 'a shared key is stored once with a link per target' '
 '
 
 test_expect_success 'adding again changes nothing' '
-	snap before &&
+	test_snap before &&
 	gear-keys add --key-file ed1.pub abcd efgh repo://myrepo >out &&
-	snap after &&
+	test_snap after &&
 	test_cmp before after
 '
 
@@ -166,14 +147,23 @@ test_expect_success '--write links into access/git/write' '
 	test_must_fail test -e "$CTR/access/git/read/my/myrepo/$FP2"
 '
 
+test_expect_success 'a repository that does not exist gets no keys; the tree is unchanged' '
+	test_refused 1 "gear-keys: cannot add keys: no repository '\''norepo'\''" \
+		gear-keys add --key-file ed1.pub repo://norepo &&
+	test_refused 1 "gear-keys: cannot add keys: no repository '\''norepo'\''" \
+		gear-keys add --write --key-file ed1.pub repo://myrepo repo://norepo &&
+	test_must_fail test -e "$CTR/access/git/read/no" &&
+	test_must_fail test -e "$CTR/git/no"
+'
+
 test_expect_success 'a container that does not exist gets no keys; the tree is unchanged' '
-	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+	test_refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
 		gear-keys add --key-file ed1.pub web9 &&
-	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+	test_refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
 		gear-keys add --key-file ed1.pub repo://web9repo abcd ctr://web9 &&
 	test_must_fail test -e "$CTR/access/containers/we" &&
 	test_must_fail test -e "$CTR/units/we" &&
-	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+	test_refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
 		env GEAR_SYSROOT="$TRASH_DIRECTORY/none" gear-keys add --key-file ed1.pub web9 &&
 	test_must_fail test -e "$TRASH_DIRECTORY/none"
 '
@@ -183,7 +173,7 @@ test_expect_success 'a unit makes the container exist; removing it ends that' '
 	gear-keys add --key-file ed1.pub web9 >out &&
 	test -h "$CTR/access/containers/we/web9/$FP1" &&
 	rm "$CTR/units/we/ctr-web9.service" &&
-	refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
+	test_refused 1 "gear-keys: cannot add keys: no container '\''web9'\''" \
 		gear-keys add --key-file ed2.pub web9
 '
 
@@ -250,9 +240,9 @@ test_expect_success 'remove drops the container link; the key stays' '
 '
 
 test_expect_success 'removing a key that has no link changes nothing' '
-	snap before &&
+	test_snap before &&
 	gear-keys remove --key-file ed1.pub abcd repo://neverseen >out &&
-	snap after &&
+	test_snap after &&
 	test_cmp before after &&
 	test_must_fail test -s out
 '
@@ -282,88 +272,88 @@ test_expect_success 'add replaces a link that points elsewhere' '
 B1=$(cut -d" " -f2 ed1.pub 2>/dev/null)
 BR=$(cut -d" " -f2 rsa.pub 2>/dev/null)
 
-test_expect_success 'bad base64 is refused with its line number' '
+test_expect_success 'bad base64 is test_refused with its line number' '
 	printf "%s\n" "# keys" "ssh-ed25519 ${B1}x" >bad &&
-	refused 100 "gear-keys: bad:2: invalid base64 in key data" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:2: invalid base64 in key data" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ssh-ed25519 AAAA!AAA" >bad &&
-	refused 100 "gear-keys: bad:1: invalid base64 in key data" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: invalid base64 in key data" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ssh-ed25519 AAAAC3Nz-C1lZDI1NTE5AAAAI" >bad &&
-	refused 100 "gear-keys: bad:1: invalid base64 in key data" gear-keys add --key-file bad newctr
+	test_refused 100 "gear-keys: bad:1: invalid base64 in key data" gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'an unknown key type is refused' '
 	printf "%s\n" "ssh-foo $B1" >bad &&
-	refused 100 "gear-keys: bad:1: unknown key type '\''ssh-foo'\''" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: unknown key type '\''ssh-foo'\''" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "no-pty ssh-foo $B1" >bad &&
-	refused 100 "gear-keys: bad:1: unknown key type '\''ssh-foo'\''" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: unknown key type '\''ssh-foo'\''" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ssh-ed25519-cert-v01@openssh.com $B1" >bad &&
-	refused 100 "gear-keys: bad:1: certificates are not supported ('\''ssh-ed25519-cert-v01@openssh.com'\'')" \
+	test_refused 100 "gear-keys: bad:1: certificates are not supported ('\''ssh-ed25519-cert-v01@openssh.com'\'')" \
 		gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'a truncated key blob is refused' '
 	printf "%s\n" "ssh-ed25519 $(echo "$B1" | cut -c1-64)" >bad &&
-	refused 100 "gear-keys: bad:1: truncated key data" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: truncated key data" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ssh-rsa $(echo "$BR" | cut -c1-200)" >bad &&
-	refused 100 "gear-keys: bad:1: truncated key data" gear-keys add --key-file bad newctr
+	test_refused 100 "gear-keys: bad:1: truncated key data" gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'a blob of another type than the line says is refused' '
 	printf "%s\n" "ssh-rsa $B1" >bad &&
-	refused 100 "gear-keys: bad:1: key data is of type '\''ssh-ed25519'\'', not '\''ssh-rsa'\''" \
+	test_refused 100 "gear-keys: bad:1: key data is of type '\''ssh-ed25519'\'', not '\''ssh-rsa'\''" \
 		gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ecdsa-sha2-nistp256 $(cut -d" " -f2 ec384.pub)" >bad &&
-	refused 100 "gear-keys: bad:1: key data is of type '\''ecdsa-sha2-nistp384'\'', not '\''ecdsa-sha2-nistp256'\''" \
+	test_refused 100 "gear-keys: bad:1: key data is of type '\''ecdsa-sha2-nistp384'\'', not '\''ecdsa-sha2-nistp256'\''" \
 		gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'garbage, a missing blob and unbalanced quotes are refused' '
 	printf "%s\n" "garbage" >bad &&
-	refused 100 "gear-keys: bad:1: unknown key type '\''garbage'\''" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: unknown key type '\''garbage'\''" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "ssh-ed25519" >bad &&
-	refused 100 "gear-keys: bad:1: missing key data after '\''ssh-ed25519'\''" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: missing key data after '\''ssh-ed25519'\''" gear-keys add --key-file bad newctr &&
 	printf "%s\n" "command=\"x $B1" >bad &&
-	refused 100 "gear-keys: bad:1: unterminated quoted string in options" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: bad:1: unterminated quoted string in options" gear-keys add --key-file bad newctr &&
 	printf "ssh-ed25519 \000%s\n" "$B1" >bad &&
-	refused 100 "gear-keys: bad:1: line contains a NUL byte" gear-keys add --key-file bad newctr
+	test_refused 100 "gear-keys: bad:1: line contains a NUL byte" gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'one bad line among good ones writes nothing' '
 	{ cat ed1.pub ec256.pub && echo "ssh-ed25519 AAAA" && cat ed2.pub; } >bad &&
-	refused 100 "gear-keys: stdin:3: truncated key data" gear-keys add newctr <bad &&
+	test_refused 100 "gear-keys: stdin:3: truncated key data" gear-keys add newctr <bad &&
 	test_must_fail test -e "$CTR/access/containers/ne"
 '
 
 test_expect_success 'an overlong line is refused' '
 	{ printf "ssh-ed25519 %s " "$B1" && head -c 17000 /dev/zero | tr "\0" x && echo; } >bad &&
-	refused 100 "gear-keys: bad:1: line longer than 16384 bytes" gear-keys add --key-file bad newctr
+	test_refused 100 "gear-keys: bad:1: line longer than 16384 bytes" gear-keys add --key-file bad newctr
 '
 
 test_expect_success 'an input without keys, or a missing file, is refused' '
 	printf "%s\n" "# nothing" "" >bad &&
-	refused 100 "gear-keys: no keys in '\''bad'\''" gear-keys add --key-file bad newctr &&
-	refused 100 "gear-keys: no keys in '\''stdin'\''" gear-keys remove abcd </dev/null &&
-	refused 100 "gear-keys: cannot open '\''nosuch'\'': No such file or directory" \
+	test_refused 100 "gear-keys: no keys in '\''bad'\''" gear-keys add --key-file bad newctr &&
+	test_refused 100 "gear-keys: no keys in '\''stdin'\''" gear-keys remove abcd </dev/null &&
+	test_refused 100 "gear-keys: cannot open '\''nosuch'\'': No such file or directory" \
 		gear-keys add --key-file nosuch newctr
 '
 
-test_expect_success 'invalid targets are refused before anything is written' '
+test_expect_success 'invalid targets are test_refused before anything is written' '
 	for t in "" ab ".." "../../etc" "a/b/c" ctr://.. "repo://../x" repo://ab \
 		abcdefghijklmnopqrstuvwxy "-abc" ".abc" "ab cd" "localhost/../../x"; do
-		refused 100 "gear-keys: invalid identifier '\''${t#*//}'\'': want 4 to 24 characters of [A-Za-z0-9_.-], not starting with '\''.'\'' or '\''-'\''" \
+		test_refused 100 "gear-keys: invalid identifier '\''${t#*//}'\'': want 4 to 24 characters of [A-Za-z0-9_.-], not starting with '\''.'\'' or '\''-'\''" \
 			gear-keys add --key-file ed1.pub newctr -- "$t" || return 1
 	done
 '
 
 test_expect_success 'usage errors exit 100' '
-	refused 100 "gear-keys: missing command" gear-keys &&
-	refused 100 "gear-keys: unknown command '\''frob'\''" gear-keys frob abcd &&
-	refused 100 "gear-keys: missing TARGET" gear-keys add --key-file ed1.pub &&
-	refused 100 "gear-keys: unknown option '\''--frob'\''" gear-keys add --frob abcd &&
-	refused 100 "gear-keys: unknown option '\''-x'\''" gear-keys add -wx abcd &&
-	refused 100 "gear-keys: option '\''--key-file'\'' needs an argument" gear-keys add abcd --key-file &&
-	refused 100 "gear-keys: '\''list'\'' takes one TARGET and no options" gear-keys list abcd efgh &&
-	refused 100 "gear-keys: '\''--write'\'' applies to repositories, not '\''abcd'\''" \
+	test_refused 100 "gear-keys: missing command" gear-keys &&
+	test_refused 100 "gear-keys: unknown command '\''frob'\''" gear-keys frob abcd &&
+	test_refused 100 "gear-keys: missing TARGET" gear-keys add --key-file ed1.pub &&
+	test_refused 100 "gear-keys: unknown option '\''--frob'\''" gear-keys add --frob abcd &&
+	test_refused 100 "gear-keys: unknown option '\''-x'\''" gear-keys add -wx abcd &&
+	test_refused 100 "gear-keys: option '\''--key-file'\'' needs an argument" gear-keys add abcd --key-file &&
+	test_refused 100 "gear-keys: '\''list'\'' takes one TARGET and no options" gear-keys list abcd efgh &&
+	test_refused 100 "gear-keys: '\''--write'\'' applies to repositories, not '\''abcd'\''" \
 		gear-keys add --write --key-file ed1.pub repo://myrepo abcd &&
 	test_expect_code 100 gear-keys add --frob abcd 2>err &&
 	echo "$USAGE" >expect &&

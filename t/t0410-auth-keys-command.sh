@@ -42,6 +42,7 @@ test_expect_success 'setup: keys, two containers, a repository' '
 	ssh-keygen -q -t ecdsa -b 256 -N "" -f k4 &&
 	unit webapp1 8080:4001 22:4005 &&
 	unit noports &&
+	test_fake_repo project &&
 	cat k1.pub k2.pub k4.pub >three &&
 	gear-keys add --key-file three webapp1 >/dev/null &&
 	gear-keys add --key-file k3.pub noports >/dev/null &&
@@ -125,6 +126,18 @@ test_expect_success 'the output is a valid authorized_keys file for ssh-keygen' 
 test_expect_success 'keys of a container with no unit are not offered' '
 	test -h "$CTR/access/containers/un/unitless/$(sshfp k4.pub)" &&
 	gear-auth-keys-command ctr-unitless >out 2>err &&
+	test_must_fail test -s out &&
+	test_must_fail test -s err
+'
+
+test_expect_success 'keys of a repository that is gone are not offered' '
+	test_fake_repo gone1 &&
+	gear-keys add --write --key-file k1.pub repo://gone1 >/dev/null &&
+	gear-auth-keys-command git-gone1 >out &&
+	test $(wc -l <out) = 1 &&
+	rmdir "$CTR/git/go/gone1.git" &&
+	test -h "$CTR/access/git/write/go/gone1/$(sshfp k1.pub)" &&
+	gear-auth-keys-command git-gone1 >out 2>err &&
 	test_must_fail test -s out &&
 	test_must_fail test -s err
 '

@@ -1,8 +1,9 @@
 /*
  * The container tree's names, below every subsystem that keeps files for a
- * container (ports, keys, environments): where a container's unit is, whether
- * it exists, its lock and the list of containers. See container.h for the
- * rest of a container's life.
+ * container or a repository (ports, keys, environments): where a container's
+ * unit is, whether it exists, its lock and the list of containers; where a
+ * repository is, whether it exists and its lock. See container.h and
+ * repo.h for the rest of their lives.
  */
 #ifndef GEAR_CTR_TREE_H
 #define GEAR_CTR_TREE_H
@@ -40,13 +41,27 @@ int container_exists(struct gear_tree *t, const char *id, struct gear_err *e);
 /* flock of the directory units/<ab>; returns the fd that holds it */
 int container_lock(struct gear_tree *t, const char *id, struct gear_err *e);
 
-/* units/ of the container tree into *units; NULL when there is none */
-int container_units_open(struct gear_tree *t, DIR **units, struct gear_err *e);
-/* the shard units/<name> of the open units/, NULL when name is not one (".", "..", ".lock") or is unreadable */
-DIR *container_shard_open(DIR *units, const char *name);
+/* git/<ab>/<id>.git */
+void repo_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* 1 when the repository exists (the directory git/<ab>/<id>.git), 0 when not */
+int repo_exists(struct gear_tree *t, const char *id, struct gear_err *e);
+/* flock of the directory git/<ab>; returns the fd that holds it */
+int repo_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/* container_exists or repo_exists, by the target's kind */
+int target_exists(struct gear_tree *t, const struct gear_target *tg, struct gear_err *e);
+/* container_lock or repo_lock, by the target's kind */
+int target_lock(struct gear_tree *t, const struct gear_target *tg, struct gear_err *e);
+
+/* <dir>/ of the container tree (units, git) into *d; NULL when there is none */
+int ctr_dir_open(struct gear_tree *t, const char *dir, DIR **d, struct gear_err *e);
+/* the shard <dir>/<name> of the open dir, NULL when name is not one (".", "..", ".lock") or is unreadable */
+DIR *ctr_shard_open(DIR *dir, const char *name);
 
 /* every container of the tree, sorted; the caller frees *ids */
 int container_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
+/* every repository of the tree, sorted; the caller frees *ids */
+int repo_list(struct gear_tree *t, gear_id **ids, size_t *n, struct gear_err *e);
 
 /* test hook: GEAR_TEST_CRASH_AT=STEP kills the process with SIGKILL at STEP */
 void container_crash_point(const char *step);

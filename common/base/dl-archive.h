@@ -27,6 +27,7 @@
         X(archive_entry_rdev) \
         X(archive_entry_set_filetype) \
         X(archive_entry_set_gid) \
+        X(archive_entry_set_gname) \
         X(archive_entry_set_hardlink) \
         X(archive_entry_set_mode) \
         X(archive_entry_set_mtime) \
@@ -36,6 +37,7 @@
         X(archive_entry_set_size) \
         X(archive_entry_set_symlink) \
         X(archive_entry_set_uid) \
+        X(archive_entry_set_uname) \
         X(archive_entry_size) \
         X(archive_entry_symlink) \
         X(archive_entry_uid) \
@@ -70,11 +72,14 @@
         X(archive_write_header) \
         X(archive_write_new) \
         X(archive_write_open) \
+        X(archive_write_open_fd) \
         X(archive_write_set_bytes_in_last_block) \
+        X(archive_write_set_format_gnutar) \
         X(archive_write_set_filter_option) \
         X(archive_write_set_format_option) \
         X(archive_write_set_format_pax) \
-        X(archive_write_set_format_raw)
+        X(archive_write_set_format_raw) \
+        X(archive_write_set_format_zip)
 
 DL_ARCHIVE_SYMS(DL_DECLARE)
 

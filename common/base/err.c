@@ -130,3 +130,20 @@ int gear_bad_option(const char *usage, char **argv)
                 return gear_usage_error(usage, "unknown option '-%c'", optopt);
         return gear_usage_error(usage, "unknown option '%s'", argv[optind - 1]);
 }
+
+int gear_verb(int argc, char **argv, const char *usage, const char *const *verbs, int *code)
+{
+        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+                *code = gear_help(usage);
+                return -1;
+        }
+        if (argc < 2 || argv[1][0] == '-') {
+                *code = gear_usage_error(usage, argc < 2 ? "missing command" : "unknown option '%s'", argv[1]);
+                return -1;
+        }
+        for (int i = 0; verbs[i]; i++)
+                if (!strcmp(argv[1], verbs[i]))
+                        return i;
+        *code = gear_usage_error(usage, "unknown command '%s'", argv[1]);
+        return -1;
+}

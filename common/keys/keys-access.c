@@ -1,7 +1,9 @@
 /*
  * A container's SSH access lives and dies with the container:
  * access/containers/<ab>/<ID>/ is linked only while ctr-<ID>.service exists
- * (under the container lock), and is removed before the unit.
+ * (under the container lock), and is removed before the unit. A
+ * repository's, access/git/read|write/<ab>/<ID>/, the same with
+ * git/<ab>/<ID>.git and the lock of git/<ab>.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,28 +19,33 @@
 #include "../base/ctr-tree.h"
 #include "../base/fsutil.h"
 
-/* ---- container targets of an add ---- */
+/* ---- the targets of an add ---- */
 
-static int containers_check(struct gear_tree *t, const struct gear_target *targets, size_t n,
-                            struct gear_err *e)
+static int targets_check(struct gear_tree *t, const struct gear_target *targets, size_t n,
+                         struct gear_err *e)
 {
         for (size_t i = 0; i < n; i++) {
-                int k;
+                int k = target_exists(t, &targets[i], e);
 
-                if (targets[i].kind != TARGET_CONTAINER)
-                        continue;
-                k = container_exists(t, targets[i].id, e);
                 if (k < 0)
                         return -1;
                 if (!k)
-                        return gear_err_set(e, GEAR_EXIT_NO, "no container '%s'", targets[i].id);
+                        return gear_err_set(e, GEAR_EXIT_NO, "no %s '%s'",
+                                            targets[i].kind == TARGET_REPO ? "repository" : "container",
+                                            targets[i].id);
         }
         return 0;
 }
 
+/* containers before repositories, each by shard: the order of their locks */
 static int shard_cmp(const void *a, const void *b)
 {
-        return strncmp(*(const char *const *)a, *(const char *const *)b, 2);
+        const struct gear_target *x = *(const struct gear_target *const *)a;
+        const struct gear_target *y = *(const struct gear_target *const *)b;
+
+        if (x->kind != y->kind)
+                return x->kind == TARGET_CONTAINER ? -1 : 1;
+        return strncmp(x->id, y->id, 2);
 }
 
 void key_locks_done(struct key_locks *l)
@@ -54,25 +61,23 @@ void key_locks_done(struct key_locks *l)
  * The lock of each shard once (flock does not nest across opens), in shard
  * order so that two adds never wait for each other.
  */
-static int containers_lock(struct gear_tree *t, const struct gear_target *targets, size_t n,
-                           struct key_locks *l, struct gear_err *e)
+static int targets_lock(struct gear_tree *t, const struct gear_target *targets, size_t n,
+                        struct key_locks *l, struct gear_err *e)
 {
-        _cleanup_free_ const char **ids = calloc(n ? n : 1, sizeof *ids);
-        size_t m = 0;
+        _cleanup_free_ const struct gear_target **v = calloc(n ? n : 1, sizeof *v);
 
         l->fd = calloc(n ? n : 1, sizeof *l->fd);
-        if (!ids || !l->fd)
-                return gear_err_sys(e, ENOMEM, "cannot lock containers");
+        if (!v || !l->fd)
+                return gear_err_sys(e, ENOMEM, "cannot lock targets");
         for (size_t i = 0; i < n; i++)
-                if (targets[i].kind == TARGET_CONTAINER)
-                        ids[m++] = targets[i].id;
-        qsort(ids, m, sizeof *ids, shard_cmp);
-        for (size_t i = 0; i < m; i++) {
+                v[i] = &targets[i];
+        qsort(v, n, sizeof *v, shard_cmp);
+        for (size_t i = 0; i < n; i++) {
                 int fd;
 
-                if (i && !strncmp(ids[i - 1], ids[i], 2))
+                if (i && !shard_cmp(&v[i - 1], &v[i]))
                         continue;
-                fd = container_lock(t, ids[i], e);
+                fd = target_lock(t, v[i], e);
                 if (fd < 0)
                         return -1;
                 l->fd[l->n++] = fd;
@@ -80,16 +85,16 @@ static int containers_lock(struct gear_tree *t, const struct gear_target *target
         return 0;
 }
 
-int keys_lock_containers(struct gear_tree *t, const struct gear_target *targets, size_t n,
-                         struct key_locks *l, struct gear_err *e)
+int keys_lock_targets(struct gear_tree *t, const struct gear_target *targets, size_t n,
+                      struct key_locks *l, struct gear_err *e)
 {
         /* first without a lock: an unknown id must leave the tree as it was */
-        if (containers_check(t, targets, n, e) < 0)
+        if (targets_check(t, targets, n, e) < 0)
                 return -1;
-        if (containers_lock(t, targets, n, l, e) < 0)
+        if (targets_lock(t, targets, n, l, e) < 0)
                 return -1;
         /* again under the locks: a delete may have run in between */
-        return containers_check(t, targets, n, e);
+        return targets_check(t, targets, n, e);
 }
 
 /* ---- removal ---- */
@@ -170,7 +175,8 @@ static int drop_in(struct gear_root *r, int pfd, const char *shard, const char *
         return 1;
 }
 
-int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
+/* base/<ab>/<id> */
+static int drop(struct gear_tree *t, const char *base, const char *id, struct gear_err *e)
 {
         struct gear_root *r = &t->ctr;
         _cleanup_close_ int pfd = -1;
@@ -182,7 +188,7 @@ int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
         k = root_open_maybe(r, e);
         if (k <= 0)
                 return k;
-        snprintf(shard, sizeof shard, "access/containers/%.2s", id);
+        snprintf(shard, sizeof shard, "%s/%.2s", base, id);
         pfd = open_shard(r, shard, e);
         if (pfd == -ENOENT)
                 return 0;
@@ -191,16 +197,56 @@ int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
         return drop_in(r, pfd, shard, id, e);
 }
 
+int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        return drop(t, "access/containers", id, e);
+}
+
+int keys_drop_repo(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        int w, r;
+
+        /* write access first: a kill in between leaves a repository that is read-only, never one writable */
+        w = drop(t, "access/git/write", id, e);
+        if (w < 0)
+                return -1;
+        r = drop(t, "access/git/read", id, e);
+        if (r < 0)
+                return -1;
+        return w || r;
+}
+
 /* ---- clean ---- */
+
+/* the access directories of one kind of target */
+struct access_base {
+        const char *dir;
+        enum target_kind kind;
+};
+
+static const struct access_base access_bases[] = {
+        { "access/containers", TARGET_CONTAINER },
+        { "access/git/read", TARGET_REPO },
+        { "access/git/write", TARGET_REPO },
+};
 
 struct access_clean {
         struct gear_tree *t;
         bool dry_run;
         void (*report)(const char *kind, const char *relpath, void *ud);
         void *ud;
+        const struct access_base *base;
 };
 
-/* one id's directory whose container is gone: checked again under its lock */
+static int exists(struct access_clean *c, const char *id, struct gear_err *e)
+{
+        struct gear_target tg = { .kind = c->base->kind };
+
+        strcpy(tg.id, id);
+        return target_exists(c->t, &tg, e);
+}
+
+/* one id's directory whose container or repository is gone: checked again under its lock */
 static int clean_orphan(struct access_clean *c, int pfd, const char *shard, const char *id,
                         struct gear_err *e)
 {
@@ -209,10 +255,13 @@ static int clean_orphan(struct access_clean *c, int pfd, const char *shard, cons
         int k;
 
         if (!c->dry_run) {
-                lock = container_lock(c->t, id, e);
+                struct gear_target tg = { .kind = c->base->kind };
+
+                strcpy(tg.id, id);
+                lock = target_lock(c->t, &tg, e);
                 if (lock < 0)
                         return -1;
-                k = container_exists(c->t, id, e);
+                k = exists(c, id, e);
                 if (k != 0)
                         return k < 0 ? -1 : 0;
                 k = drop_in(&c->t->ctr, pfd, shard, id, e);
@@ -224,7 +273,7 @@ static int clean_orphan(struct access_clean *c, int pfd, const char *shard, cons
         return 0;
 }
 
-/* ids of the shard whose container is gone; temporary directories removed on the way */
+/* ids of the shard whose container or repository is gone; temporary directories removed on the way */
 static int scan_shard(struct access_clean *c, DIR *d, const char *shard, const char *name,
                       gear_id **ids, size_t *n, struct gear_err *e)
 {
@@ -247,7 +296,7 @@ static int scan_shard(struct access_clean *c, DIR *d, const char *shard, const c
                 }
                 if (!id_valid(de->d_name) || strncmp(de->d_name, name, 2))
                         continue;
-                k = container_exists(c->t, de->d_name, e);
+                k = exists(c, de->d_name, e);
                 if (k < 0)
                         return -1;
                 if (k)
@@ -274,7 +323,7 @@ static int clean_shard(struct access_clean *c, const char *name, struct gear_err
         size_t n = 0;
         int pfd;
 
-        snprintf(shard, sizeof shard, "access/containers/%s", name);
+        snprintf(shard, sizeof shard, "%s/%s", c->base->dir, name);
         pfd = open_shard(r, shard, e);
         if (pfd == -ENOENT)
                 return 0;
@@ -293,31 +342,44 @@ static int clean_shard(struct access_clean *c, const char *name, struct gear_err
         return 0;
 }
 
-int keys_clean_access(struct gear_tree *t, bool dry_run,
-                      void (*report)(const char *kind, const char *relpath, void *ud), void *ud,
-                      struct gear_err *e)
+static int clean_base(struct access_clean *c, struct gear_err *e)
 {
-        struct access_clean c = { t, dry_run, report, ud };
         _cleanup_closedir_ DIR *top = NULL;
+        const char *dir = c->base->dir;
         struct dirent *de;
-        int fd, k;
+        int fd;
 
-        k = root_open_maybe(&t->ctr, e);
-        if (k <= 0)
-                return k;
-        fd = open_shard(&t->ctr, "access/containers", e);
+        fd = open_shard(&c->t->ctr, dir, e);
         if (fd == -ENOENT)
                 return 0;
         if (fd < 0)
                 return -1;
         if (!(top = fdopendir(fd))) {
                 close(fd);
-                return gear_err_sys(e, errno, "cannot read '%s/access/containers'", t->ctr.path);
+                return gear_err_sys(e, errno, "cannot read '%s/%s'", c->t->ctr.path, dir);
         }
         while ((errno = 0, de = readdir(top)))
-                if (strlen(de->d_name) == 2 && de->d_name[0] != '.' && clean_shard(&c, de->d_name, e) < 0)
+                if (strlen(de->d_name) == 2 && de->d_name[0] != '.' && clean_shard(c, de->d_name, e) < 0)
                         return -1;
         if (errno)
-                return gear_err_sys(e, errno, "cannot read '%s/access/containers'", t->ctr.path);
+                return gear_err_sys(e, errno, "cannot read '%s/%s'", c->t->ctr.path, dir);
+        return 0;
+}
+
+int keys_clean_access(struct gear_tree *t, bool dry_run,
+                      void (*report)(const char *kind, const char *relpath, void *ud), void *ud,
+                      struct gear_err *e)
+{
+        struct access_clean c = { t, dry_run, report, ud, NULL };
+        int k;
+
+        k = root_open_maybe(&t->ctr, e);
+        if (k <= 0)
+                return k;
+        for (size_t i = 0; i < ELEMENTSOF(access_bases); i++) {
+                c.base = &access_bases[i];
+                if (clean_base(&c, e) < 0)
+                        return -1;
+        }
         return 0;
 }

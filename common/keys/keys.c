@@ -104,12 +104,12 @@ int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntar
              const struct key_set *set, bool write, struct gear_err *e)
 {
         struct gear_root *r = &t->ctr;
-        _cleanup_(key_locks_done) struct key_locks ctr_locks = {0};
+        _cleanup_(key_locks_done) struct key_locks target_locks = {0};
         _cleanup_close_ int lock = -1;
         char dir[128];
 
-        /* container locks before the lock of keys/: the order every other holder follows */
-        if (keys_lock_containers(t, targets, ntargets, &ctr_locks, e) < 0)
+        /* target locks before the lock of keys/: the order every other holder follows */
+        if (keys_lock_targets(t, targets, ntargets, &target_locks, e) < 0)
                 return -1;
         if (root_open(r, ROOT_CREATE, e) < 0)
                 return -1;
@@ -395,6 +395,10 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
                 }
                 if (k < 0)
                         return -1;
+        } else {
+                k = repo_exists(t, tg.id, e);
+                if (k <= 0)
+                        return k;
         }
         if (keys_list(t, &tg, false, &v, &n, e) < 0)
                 return -1;
@@ -510,16 +514,22 @@ static int refs_scan_dir(DIR *d, const char *dir, struct clean_ctx *c)
         return 0;
 }
 
-/* 1 when dir's links count: those of a gone container do not (keys_clean_access removes them) */
-static int refs_count(struct gear_tree *ctrs, const char *id, struct gear_err *e)
+/* 1 when dir's links count: those of a gone container or repository do not (keys_clean_access removes them) */
+static int refs_count(struct gear_tree *t, enum target_kind kind, const char *id, struct gear_err *e)
 {
-        return ctrs && id_valid(id) ? container_exists(ctrs, id, e) : 1;
+        struct gear_target tg = { .kind = kind };
+
+        if (!id_valid(id))
+                return 1;
+        strcpy(tg.id, id);
+        return target_exists(t, &tg, e);
 }
 
-/* access/.../<ab>/<ID>/<link> below base; ctrs: base holds containers' access */
-static int refs_scan(struct gear_root *r, const char *base, struct gear_tree *ctrs, struct clean_ctx *c,
+/* access/.../<ab>/<ID>/<link> below base, which holds the access of targets of kind */
+static int refs_scan(struct gear_tree *t, const char *base, enum target_kind kind, struct clean_ctx *c,
                      struct gear_err *e)
 {
+        struct gear_root *r = &t->ctr;
         _cleanup_closedir_ DIR *top = opendir_at(r->fd, base);
         struct dirent *a, *b;
         char dir[PATH_MAX];
@@ -538,7 +548,7 @@ static int refs_scan(struct gear_root *r, const char *base, struct gear_tree *ct
 
                         if (b->d_name[0] == '.')
                                 continue;
-                        k = refs_count(ctrs, b->d_name, e);
+                        k = refs_count(t, kind, b->d_name, e);
                         if (k < 0)
                                 return -1;
                         if (!k || !(id = opendir_at(dirfd(part), b->d_name)))
@@ -606,7 +616,7 @@ int keys_clean(struct gear_tree *t, bool dry_run,
                         return -1;
         }
         for (size_t i = 0; i < ELEMENTSOF(bases); i++)
-                if (refs_scan(r, bases[i], i == 0 ? t : NULL, &c, e) < 0)
+                if (refs_scan(t, bases[i], i == 0 ? TARGET_CONTAINER : TARGET_REPO, &c, e) < 0)
                         goto out;
         if (c.refs.n)
                 qsort(c.refs.v, c.refs.n, sizeof c.refs.v[0], fp_cmp);

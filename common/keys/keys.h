@@ -61,8 +61,8 @@ void key_set_done(struct key_set *set);
 /*
  * Stores every key once and links it for every target: containers, repository
  * read access, or with write set repository write access. Existing links are kept.
- * Every container must exist (-1, code 1, tree unchanged, when one does not);
- * their locks are held while their keys are linked.
+ * Every container and repository must exist (-1, code 1, tree unchanged,
+ * when one does not); their locks are held while their keys are linked.
  */
 int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntargets,
              const struct key_set *set, bool write, struct gear_err *e);
@@ -93,7 +93,8 @@ const char *key_access_name(enum key_access a);
 
 /*
  * The authorized_keys lines for sshd's user: ctr-ID (only when the container's
- * unit exists) or git-ID, with forced commands running switchns. Any other user
+ * unit exists) or git-ID (only when the repository exists), with forced
+ * commands running switchns. Any other user
  * gets none. Reads nothing else, writes and locks nothing.
  */
 int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
@@ -101,7 +102,7 @@ int keys_authorized(struct gear_tree *t, const char *user, const char *switchns,
 
 /*
  * Removes every key with no incoming access link (the links of a container
- * that does not exist do not count), and the temporary links an
+ * or repository that does not exist do not count), and the temporary links an
  * interrupted add left in access directories, holding the lock of keys/ exclusively
  * (dry_run: only reports, without the lock). report gets kind "key" with the
  * path relative to the container tree, "keys/ab/<fp>", or kind "temp" with
@@ -111,19 +112,20 @@ int keys_clean(struct gear_tree *t, bool dry_run,
                void (*report)(const char *kind, const char *relpath, void *ud), void *ud,
                struct gear_err *e);
 
-/* container locks an add holds, shard by shard */
+/* container and repository locks an add holds, shard by shard */
 struct key_locks {
         int *fd;
         size_t n;
 };
 void key_locks_done(struct key_locks *l);
 /*
- * Takes the lock of every container target, in shard order, after checking
- * that each exists, and checks again under the locks: -1 with code 1
- * ("no container 'ID'") when one does not. Creates nothing for an unknown id.
+ * Takes the lock of every target, containers first, each kind in shard
+ * order, after checking that each exists, and checks again under the locks:
+ * -1 with code 1 ("no container 'ID'", "no repository 'ID'") when one does
+ * not. Creates nothing for an unknown id.
  */
-int keys_lock_containers(struct gear_tree *t, const struct gear_target *targets, size_t n,
-                         struct key_locks *l, struct gear_err *e);
+int keys_lock_targets(struct gear_tree *t, const struct gear_target *targets, size_t n,
+                      struct key_locks *l, struct gear_err *e);
 
 /*
  * Removes access/containers/<ab>/<ID>/: renamed to a temporary name in the
@@ -133,12 +135,15 @@ int keys_lock_containers(struct gear_tree *t, const struct gear_target *targets,
  * holds the container's lock.
  */
 int keys_drop_container(struct gear_tree *t, const char *id, struct gear_err *e);
+/* the same for a repository's write, then read access; the caller holds its lock */
+int keys_drop_repo(struct gear_tree *t, const char *id, struct gear_err *e);
 
 /*
- * Removes the access directories of containers that do not exist (each
- * checked again under the container's lock) and the temporary directories an
- * interrupted keys_drop_container left (dry_run: only reports). report gets
- * kind "access" with "access/containers/<ab>/<name>". Takes no the lock of keys/, so
+ * Removes the access directories of containers and repositories that do not
+ * exist (each checked again under its lock) and the temporary directories an
+ * interrupted keys_drop_container or keys_drop_repo left (dry_run: only
+ * reports). report gets kind "access" with "access/containers/<ab>/<name>"
+ * or "access/git/read|write/<ab>/<name>". Takes no the lock of keys/, so
  * it runs before keys_clean, which then removes the keys left unlinked.
  */
 int keys_clean_access(struct gear_tree *t, bool dry_run,

@@ -147,7 +147,7 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
         _cleanup_closedir_ DIR *units = NULL;
         struct dirent *s;
 
-        if (container_units_open(t, &units, e) < 0)
+        if (ctr_dir_open(t, "units", &units, e) < 0)
                 return -1;
         while (units && (s = readdir(units))) {
                 _cleanup_closedir_ DIR *shard = NULL;
@@ -156,7 +156,7 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
                 char rel[64];
                 size_t n = 0;
 
-                if (!(shard = container_shard_open(units, s->d_name)))
+                if (!(shard = ctr_shard_open(units, s->d_name)))
                         continue;
                 if (shard_candidates(t, shard, s->d_name, &ids, &n, e) < 0)
                         return -1;

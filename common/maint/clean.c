@@ -9,6 +9,7 @@
 #include "../base/fsutil.h"
 #include "../keys/keys.h"
 #include "../ports/ports.h"
+#include "../repo/repo.h"
 
 /* the parts of each tree gear writes; podman's storage/ and volumes in data/ are never walked */
 static const char *const ctr_dirs[] = { "units", "env", "ports", "keys", "access", "targets", "slices" };
@@ -98,6 +99,9 @@ int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *
         if (keys_clean_access(t, dry_run, key_gone, &p, e) < 0)
                 return -1;
         if (keys_clean(t, dry_run, key_gone, &p, e) < 0)
+                return -1;
+        /* what killed repository creates and deletes left: temporary directories, users */
+        if (repo_clean(t, dry_run, report, ud, e) < 0)
                 return -1;
         /* before the ports, whose lock waits for the commit of every install that runs */
         if (clean_installs(t, dry_run, report, ud, e) < 0)

@@ -8,7 +8,10 @@
 #include "../base/err.h"
 #include "../base/tree.h"
 
-/* kind: "access", "install", "key", "port", "temp"; path: the full path removed (or that would be) */
+/*
+ * kind: "access", "install", "key", "port", "temp": path is the full path
+ * removed (or that would be); "user": the name of a host user removed
+ */
 typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
 
 /* temp files older than this and not held by a writer are stale */

@@ -1,4 +1,4 @@
-/* Folder store/: the content store and the cache; may use base/ to keys/. (common/README) */
+/* Folder store/: the content store and the cache; may use base/ to repo/. (common/README) */
 /*
  * The content store of the image tree: one file per distinct content,
  * objects/<ab>/<rest of the 64 hex digits>, named by the SHA-256 of the

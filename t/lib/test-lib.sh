@@ -75,6 +75,30 @@ test_expect_code() {
 
 test_cmp() { diff -u "$1" "$2"; }
 
+# test_snap FILE: the tree snapshot plus the content of every file
+test_snap() {
+	test_tree_snapshot "$1" &&
+	if [ -d "$GEAR_SYSROOT" ]; then
+		(cd "$GEAR_SYSROOT" && find . -type f -exec md5sum {} + | sort) >>"$1"
+	fi
+}
+
+# test_refused CODE MESSAGE CMD...: CMD exits CODE with MESSAGE as the first
+# line on stderr and nothing on stdout, and leaves the tree as it was (as
+# the function named by TEST_SNAP sees it, test_snap by default)
+test_refused() {
+	want_code=$1 want_msg=$2 &&
+	shift 2 &&
+	${TEST_SNAP:-test_snap} before &&
+	test_expect_code "$want_code" "$@" >out 2>err &&
+	printf "%s\n" "$want_msg" >expect &&
+	head -n 1 err >err1 &&
+	test_cmp expect err1 &&
+	test_must_fail test -s out &&
+	${TEST_SNAP:-test_snap} after &&
+	test_cmp before after
+}
+
 # test_tree_snapshot FILE: every path, type, mode and link target under the sysroot
 test_tree_snapshot() {
 	if [ -d "$GEAR_SYSROOT" ]; then
@@ -113,4 +137,9 @@ test_wait_file() {
 		i=$((i + 1)) && test $i -lt 300 || { echo "no '$1'" >&2; return 1; }
 		sleep 0.1
 	done
+}
+
+# test_fake_repo ID: a repository as far as the tree says (its directory), without git or a user
+test_fake_repo() {
+	mkdir -p "$CTR/git/$(printf %.2s "$1")/$1.git"
 }

@@ -1,0 +1,338 @@
+/*
+ * gear-repo archive: a tree of the repository written as tar, tar.gz or zip
+ * with libarchive, entry for entry what git archive writes: every tree and
+ * submodule a directory, blobs with git's modes under its default tar.umask
+ * (002): 0664, executables 0775, directories 0775; symbolic links 0777; all
+ * with the commit's time, in GNU tar headers (raw names, long ones too).
+ * In a zip git gives executables 0755 and the rest
+ * no Unix mode at all, which libarchive cannot write: they get what bsdtar
+ * makes of git's (0664, directories 0775). Paths marked export-ignore in the commit's
+ * .gitattributes (or the repository's info/attributes) are left out, as git
+ * archive does. libgit2 matches a pattern for directories only ("dir/")
+ * against what is a directory in the repository's work tree, which a bare
+ * repository lacks: the walk lends it one, a scratch directory into which
+ * it makes each directory of the tree as it reaches it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repo.h"
+#include "repo-git.h"
+#include "../base/ctr-tree.h"
+#include "../base/dl-archive.h"
+#include "../base/fsutil.h"
+
+int repo_format_parse(const char *s, enum repo_format *f, struct gear_err *e)
+{
+        if (!strcmp(s, "tar"))
+                *f = REPO_TAR;
+        else if (!strcmp(s, "tar.gz") || !strcmp(s, "tgz"))
+                *f = REPO_TGZ;
+        else if (!strcmp(s, "zip"))
+                *f = REPO_ZIP;
+        else
+                return gear_err_set(e, GEAR_EXIT_USAGE, "unknown archive format '%s': want zip, tar or tar.gz", s);
+        return 0;
+}
+
+static bool is_hex_id(const char *s)
+{
+        return strlen(s) == GIT_OID_HEXSZ && strspn(s, "0123456789abcdef") == GIT_OID_HEXSZ;
+}
+
+/* HEAD, a full object id, or a name git check-ref-format takes as a branch or under refs/ */
+static int ref_check(const char *ref, struct gear_err *e)
+{
+        char full[512];
+        int valid = 0;
+
+        if (!strcmp(ref, "HEAD") || is_hex_id(ref))
+                return 0;
+        if (ref[0] != '-' && strlen(ref) < 256) {
+                snprintf(full, sizeof full, "%s%s", strncmp(ref, "refs/", 5) ? "refs/heads/" : "", ref);
+                if (sym_git_reference_name_is_valid(&valid, full) < 0)
+                        valid = 0;
+        }
+        if (!valid)
+                return gear_err_set(e, GEAR_EXIT_USAGE,
+                                    "invalid reference '%s': want HEAD, a branch or tag name or a full object id",
+                                    ref);
+        return 0;
+}
+
+/* the commit (or tree) ref names, peeled */
+static int resolve(git_repository *repo, const char *id, const char *ref, git_object **out,
+                   struct gear_err *e)
+{
+        git_reference *r = NULL;
+        git_object *obj = NULL;
+        git_oid oid;
+        int k;
+
+        if (is_hex_id(ref)) {
+                if (sym_git_oid_fromstr(&oid, ref) < 0)
+                        return repo_git_fail(e, GEAR_EXIT_USAGE, "invalid reference '%s'", ref);
+                k = sym_git_object_lookup(&obj, repo, &oid, GIT_OBJECT_ANY);
+        } else {
+                k = sym_git_reference_dwim(&r, repo, ref);
+                if (k == 0) {
+                        k = sym_git_reference_peel(&obj, r, GIT_OBJECT_ANY);
+                        sym_git_reference_free(r);
+                }
+        }
+        if (k == GIT_ENOTFOUND || k == GIT_EUNBORNBRANCH)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "unknown reference '%s' in repository '%s'", ref, id);
+        if (k < 0)
+                return repo_git_fail(e, GEAR_EXIT_SYS, "cannot resolve '%s' in repository '%s'", ref, id);
+        /* a tag is peeled to what it names: a commit, or a tree */
+        k = sym_git_object_peel(out, obj, GIT_OBJECT_COMMIT);
+        if (k == GIT_EINVALIDSPEC || k == GIT_ENOTFOUND || k == GIT_EPEEL)
+                k = sym_git_object_peel(out, obj, GIT_OBJECT_TREE);
+        sym_git_object_free(obj);
+        if (k < 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "reference '%s' in repository '%s' names no tree", ref,
+                                    id);
+        return 0;
+}
+
+struct writer {
+        git_repository *repo;
+        struct archive *a;
+        struct archive_entry *entry;
+        git_attr_options attrs;
+        time_t mtime;
+        struct gear_err *e;
+        int scratch;            /* the work tree lent to libgit2 */
+        bool zip;
+        char path[4096];
+};
+
+static int archive_fail(struct writer *w, const char *what, const char *path)
+{
+        return gear_err_set(w->e, GEAR_EXIT_SYS, "cannot write %s '%s': %s", what, path,
+                            sym_archive_error_string(w->a) ? sym_archive_error_string(w->a) : "unknown error");
+}
+
+/* the tree's .gitattributes say export-ignore */
+static int ignored(struct writer *w, const char *path)
+{
+        const char *v = NULL;
+
+        if (sym_git_attr_get_ext(&v, w->repo, &w->attrs, path, "export-ignore") < 0)
+                return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read the attributes of '%s'", path);
+        return sym_git_attr_value(v) == GIT_ATTR_VALUE_TRUE;
+}
+
+static void put_header(struct writer *w, const char *path, mode_t type, mode_t perm, size_t size)
+{
+        sym_archive_entry_clear(w->entry);
+        /* the tree's bytes as they are, as git writes them */
+        sym_archive_entry_set_pathname(w->entry, path);
+        sym_archive_entry_set_filetype(w->entry, type);
+        sym_archive_entry_set_perm(w->entry, perm);
+        sym_archive_entry_set_size(w->entry, size);
+        sym_archive_entry_set_mtime(w->entry, w->mtime, 0);
+        sym_archive_entry_set_uname(w->entry, "root");
+        sym_archive_entry_set_gname(w->entry, "root");
+}
+
+static int put_blob(struct writer *w, const git_tree_entry *te, git_filemode_t mode)
+{
+        git_blob *blob = NULL;
+        const char *data;
+        size_t size;
+        int r = 0;
+
+        if (sym_git_blob_lookup(&blob, w->repo, sym_git_tree_entry_id(te)) < 0)
+                return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read '%s'", w->path);
+        data = sym_git_blob_rawcontent(blob);
+        size = sym_git_blob_rawsize(blob);
+        if (mode == GIT_FILEMODE_LINK) {
+                char target[4096];
+
+                if (size >= sizeof target || memchr(data, 0, size)) {
+                        sym_git_blob_free(blob);
+                        return gear_err_set(w->e, GEAR_EXIT_SYS, "invalid symbolic link '%s'", w->path);
+                }
+                memcpy(target, data, size);
+                target[size] = 0;
+                /* 0777 whatever the umask, as git archive writes them */
+                put_header(w, w->path, AE_IFLNK, 0777, 0);
+                sym_archive_entry_set_symlink(w->entry, target);
+                size = 0;
+        } else {
+                put_header(w, w->path, AE_IFREG, !(mode & 0100) ? 0664 : w->zip ? 0755 : 0775, size);
+        }
+        if (sym_archive_write_header(w->a, w->entry) < ARCHIVE_OK)
+                r = archive_fail(w, "the header of", w->path);
+        for (size_t off = 0; !r && off < size;) {
+                la_ssize_t k = sym_archive_write_data(w->a, data + off, size - off);
+
+                if (k <= 0)
+                        r = archive_fail(w, "the data of", w->path);
+                else
+                        off += k;
+        }
+        sym_git_blob_free(blob);
+        return r;
+}
+
+static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
+{
+        struct writer *w = payload;
+        git_filemode_t mode = sym_git_tree_entry_filemode(te);
+        const char *name = sym_git_tree_entry_name(te);
+        bool dir = mode == GIT_FILEMODE_TREE || mode == GIT_FILEMODE_COMMIT;
+        int k;
+
+        /* what no git writes: an entry that would leave the archive's root */
+        if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
+                gear_err_set(w->e, GEAR_EXIT_SYS, "invalid name '%s' in the tree at '%s'", name, root);
+                return -1;
+        }
+        if ((size_t)snprintf(w->path, sizeof w->path, "%s%s%s", root, name, dir ? "/" : "") >=
+            sizeof w->path) {
+                gear_err_set(w->e, GEAR_EXIT_SYS, "path too long in the tree: '%s...'", root);
+                return -1;
+        }
+        if (dir && mkdirat(w->scratch, w->path, 0700) < 0 && errno != EEXIST) {
+                gear_err_sys(w->e, errno, "cannot make '%s' in the scratch work tree", w->path);
+                return -1;
+        }
+        k = ignored(w, w->path);
+        if (k < 0)
+                return -1;
+        if (k)
+                return 1; /* a tree left out with all it holds */
+        if (dir) {
+                put_header(w, w->path, AE_IFDIR, 0775, 0);
+                if (sym_archive_write_header(w->a, w->entry) < ARCHIVE_OK) {
+                        archive_fail(w, "the header of", w->path);
+                        return -1;
+                }
+                return 0;
+        }
+        return put_blob(w, te, mode) < 0 ? -1 : 0;
+}
+
+static int open_writer(struct writer *w, enum repo_format f, int fd)
+{
+        int r;
+
+        w->a = sym_archive_write_new();
+        w->entry = sym_archive_entry_new();
+        if (!w->a || !w->entry)
+                return gear_err_sys(w->e, ENOMEM, "cannot write the archive");
+        w->zip = f == REPO_ZIP;
+        if (w->zip)
+                r = sym_archive_write_set_format_zip(w->a);
+        else
+                r = sym_archive_write_set_format_gnutar(w->a);
+        if (r == ARCHIVE_OK && f == REPO_TGZ)
+                r = sym_archive_write_add_filter_gzip(w->a);
+        if (r == ARCHIVE_OK)
+                r = sym_archive_write_open_fd(w->a, fd);
+        if (r != ARCHIVE_OK)
+                return archive_fail(w, "the archive", "stdout");
+        return 0;
+}
+
+static int write_tree(struct writer *w, git_object *obj, enum repo_format f, int fd)
+{
+        git_tree *tree = NULL;
+        int r = 0;
+
+        if (sym_git_object_type(obj) == GIT_OBJECT_COMMIT) {
+                git_commit *c = (git_commit *)obj;
+
+                w->mtime = sym_git_commit_time(c);
+                w->attrs.flags = GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM | GIT_ATTR_CHECK_INCLUDE_COMMIT;
+                w->attrs.attr_commit_id = *sym_git_commit_id(c);
+                if (sym_git_commit_tree(&tree, c) < 0)
+                        return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read the tree");
+        } else {
+                /* a bare tree has no time of its own: git archive gives it the present */
+                w->mtime = time(NULL);
+                w->attrs.flags = GIT_ATTR_CHECK_INDEX_ONLY | GIT_ATTR_CHECK_NO_SYSTEM;
+                tree = (git_tree *)obj;
+        }
+        if (open_writer(w, f, fd) < 0)
+                r = -1;
+        else if (sym_git_tree_walk(tree, GIT_TREEWALK_PRE, walk_entry, w) < 0)
+                r = w->e->code ? -1 : repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read the tree");
+        else if (sym_archive_write_close(w->a) != ARCHIVE_OK)
+                r = archive_fail(w, "the end of", "the archive");
+        if ((git_object *)tree != obj)
+                sym_git_tree_free(tree);
+        return r;
+}
+
+/* an empty directory of our own to lend libgit2 as the repository's work tree */
+static int scratch_open(struct writer *w, char dir[static PATH_MAX])
+{
+        snprintf(dir, PATH_MAX, "/tmp/gear-archive.XXXXXX");
+        if (!mkdtemp(dir))
+                return gear_err_sys(w->e, errno, "cannot make a scratch directory");
+        w->scratch = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (w->scratch < 0) {
+                int err = errno;
+                rmdir(dir);
+                return gear_err_sys(w->e, err, "cannot open '%s'", dir);
+        }
+        if (sym_git_repository_set_workdir(w->repo, dir, 0) < 0)
+                return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read attributes");
+        return 0;
+}
+
+static void scratch_close(struct writer *w, const char *dir)
+{
+        struct gear_err ignore = {0};
+
+        if (w->scratch < 0)
+                return;
+        close(w->scratch);
+        rm_tree(AT_FDCWD, dir, &ignore);
+        gear_err_clear(&ignore);
+}
+
+int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo_format f, int fd,
+                 struct gear_err *e)
+{
+        struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1 };
+        git_object *obj = NULL;
+        char path[PATH_MAX], scratch[PATH_MAX];
+        int k, r;
+
+        if (!ref)
+                ref = "HEAD";
+        if (!id_valid(id))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
+        if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || ref_check(ref, e) < 0)
+                return -1;
+        k = repo_exists(t, id, e);
+        if (k <= 0)
+                return k < 0 ? -1 : gear_err_set(e, GEAR_EXIT_NO, "no repository '%s'", id);
+        repo_path(t, id, path);
+        if (repo_git_open(&w.repo, path, e) < 0)
+                return -1;
+        r = resolve(w.repo, id, ref, &obj, e);
+        if (r == 0)
+                r = scratch_open(&w, scratch);
+        if (r == 0)
+                r = write_tree(&w, obj, f, fd);
+        scratch_close(&w, scratch);
+        if (obj)
+                sym_git_object_free(obj);
+        if (w.entry)
+                sym_archive_entry_free(w.entry);
+        if (w.a)
+                sym_archive_write_free(w.a);
+        sym_git_repository_free(w.repo);
+        return r;
+}

@@ -1,0 +1,21 @@
+/* libgit2 as repo/ uses it: opened on first use, set up once */
+#ifndef GEAR_REPO_GIT_H
+#define GEAR_REPO_GIT_H
+
+#include <git2.h>
+
+#include "../base/dl-git2.h"
+#include "../base/err.h"
+
+/*
+ * Opens libgit2 and sets it up once: no system, global or XDG
+ * configuration (what root's own Git settings say must not change a
+ * repository), and repositories owned by their git-ID users open for root.
+ */
+int repo_git_ready(struct gear_err *e);
+/* code with the message, ": " and libgit2's last error */
+int repo_git_fail(struct gear_err *e, int code, const char *fmt, ...) _printf_(3, 4);
+/* opens the bare repository at path, nothing searched around it */
+int repo_git_open(git_repository **repo, const char *path, struct gear_err *e);
+
+#endif
