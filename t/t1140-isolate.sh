@@ -8,7 +8,7 @@ RANGE=41500-41599
 level_of() {
 	awk -v n=$(($1 - 1000000)) 'BEGIN { b = 1; while ((b + 1) * b / 2 <= n) b++; printf "s0:c%d,c%d\n", n - b * (b - 1) / 2, b }'
 }
-test_atexit 'userdel ctr-t15a; userdel ctr-t15b; userdel ctr-T15.x'
+test_atexit 'userdel ctr-t15a; userdel ctr-t15b; userdel ctr-T15.x; userdel ctr-t15c'
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup' '
@@ -77,6 +77,19 @@ test_expect_success 'an id with capitals and a dot gets its user too' '
 	getent passwd ctr-T15.x &&
 	g gear-delete T15.x &&
 	test_must_fail getent passwd ctr-T15.x
+'
+
+test_expect_success 'a user an older gear locked with "!" gets "*", so sshd without PAM admits its keys' '
+	useradd --system --badname --no-create-home --user-group --home-dir / --shell /bin/sh \
+		-c "gear container t15c" -K SYS_UID_MIN=1000000 -K SYS_UID_MAX=1523775 \
+		-K SYS_GID_MIN=1000000 -K SYS_GID_MAX=1523775 ctr-t15c &&
+	test "$(getent shadow ctr-t15c | cut -d: -f2)" = "!" &&
+	uc=$(id -u ctr-t15c) &&
+	g gear-install --isolate $IMAGE t15c &&
+	test "$(getent shadow ctr-t15c | cut -d: -f2)" = "*" &&
+	test "$(id -u ctr-t15c)" = $uc &&
+	g gear-delete t15c &&
+	test_must_fail getent passwd ctr-t15c
 '
 
 test_expect_success 'delete removes the users gear made, and only those' '
