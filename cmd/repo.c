@@ -2,7 +2,9 @@
  * gear-repo: bare Git repositories in the container tree, each with a host
  * user git-ID that serves it over SSH (gear-switchns --git).
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,7 +99,14 @@ int cmd_repo(int argc, char **argv)
                         return gear_fail(&err, NULL);
                 return GEAR_EXIT_OK;
         }
-        if (repo_archive(&tree, id, n == 2 ? argv[optind + 1] : NULL, fmt, STDOUT_FILENO, &err) < 0)
+        /* a reader that goes away (| head) ends it as it ends git archive, but after its cleanup */
+        signal(SIGPIPE, SIG_IGN);
+        c = repo_archive(&tree, id, n == 2 ? argv[optind + 1] : NULL, fmt, STDOUT_FILENO, &err);
+        if (c == -EPIPE) {
+                signal(SIGPIPE, SIG_DFL);
+                raise(SIGPIPE);
+        }
+        if (c < 0)
                 return gear_fail(&err, NULL);
         return GEAR_EXIT_OK;
 }

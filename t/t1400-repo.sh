@@ -193,6 +193,16 @@ test_expect_success 'archive defaults to tar of HEAD, with git archive'\''s list
 	test_cmp theirs.tv ours.tv
 '
 
+test_expect_success 'a reader that goes away ends it by SIGPIPE, as git archive, and nothing is left' '
+	ls -d /tmp/gear-archive.* >before 2>/dev/null;
+	{ gear-repo archive t14b 2>err; echo $? >rc; } | head -c 100 >/dev/null &&
+	echo 141 >expect &&
+	test_cmp expect rc &&
+	test_must_fail test -s err &&
+	ls -d /tmp/gear-archive.* >after 2>/dev/null;
+	test_cmp before after
+'
+
 test_expect_success 'archive: bad references exit 100 with nothing on stdout' '
 	for ref in -x "a..b" "HEAD~1" "master^" "@{-1}" "refs/heads/../x" "a b" "x:y" "a.lock" \
 		"master/" "~master" "*" "HEAD@{0}" ""; do

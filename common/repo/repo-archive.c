@@ -110,11 +110,13 @@ struct writer {
         struct gear_err *e;
         int scratch;            /* the work tree lent to libgit2 */
         bool zip;
+        bool reader_gone;       /* a write failed with EPIPE */
         char path[4096];
 };
 
 static int archive_fail(struct writer *w, const char *what, const char *path)
 {
+        w->reader_gone = sym_archive_errno(w->a) == EPIPE;
         return gear_err_set(w->e, GEAR_EXIT_SYS, "cannot write %s '%s': %s", what, path,
                             sym_archive_error_string(w->a) ? sym_archive_error_string(w->a) : "unknown error");
 }
@@ -334,5 +336,5 @@ int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo
         if (w.a)
                 sym_archive_write_free(w.a);
         sym_git_repository_free(w.repo);
-        return r;
+        return r < 0 && w.reader_gone ? -EPIPE : r;
 }

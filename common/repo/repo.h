@@ -53,7 +53,8 @@ int repo_format_parse(const char *s, enum repo_format *f, struct gear_err *e);
  * Writes to fd an archive of the tree of ref (NULL: HEAD) with the paths,
  * modes and contents git archive gives it. ref is HEAD, a branch or tag name
  * (short or under refs/) or a full object id: anything else, and a name
- * that names nothing, is code 100.
+ * that names nothing, is code 100. -EPIPE when fd's reader went away (with
+ * SIGPIPE ignored), after the scratch directory of the walk is removed.
  */
 int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo_format f, int fd,
                  struct gear_err *e);
