@@ -342,7 +342,14 @@ test_expect_success 'a user locked with "!" by an older gear gets "*"; a user ge
 	getent passwd git-t14hand
 '
 
-test_expect_success 'a tree other users cannot reach is test_refused before any user is made' '
+test_expect_success 'a tree whose top is 0700 (as podman leaves it) is opened for search only' '
+	mkdir -p top/root/var/lib/containers && chmod 700 top/root/var/lib/containers &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/top/root" gear-repo create t14top &&
+	test "$(stat -c %a top/root/var/lib/containers)" = 701 &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/top/root" gear-repo delete t14top
+'
+
+test_expect_success 'a tree other users cannot reach is refused before any user is made' '
 	mkdir closed && chmod 700 closed &&
 	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/closed/root" gear-repo create t14d 2>err &&
 	echo "gear-repo: '\''$TRASH_DIRECTORY/closed'\'' is not searchable by other users: no repository user could reach its repository" >expect &&

@@ -57,8 +57,11 @@ static int shard_open(struct gear_tree *t, const char *id, char shard[static PAT
 }
 
 /*
- * git-ID must reach git/<ab>/: git/ and the shard are made traversable,
- * and every directory above the tree must be already.
+ * git-ID must reach git/<ab>/: git/ and the shard are made traversable, the
+ * tree's top searchable by others (not readable: podman, which shares
+ * /var/lib/containers, makes it 0700, and keeps its storage/ 0700 below it,
+ * as gear keeps data/ and env/), and every directory above the tree must be
+ * searchable already.
  */
 static int reachable(struct gear_tree *t, const char *shard, struct gear_err *e)
 {
@@ -67,6 +70,9 @@ static int reachable(struct gear_tree *t, const char *shard, struct gear_err *e)
 
         if (fchmodat(t->ctr.fd, "git", 0755, 0) < 0 || fchmodat(t->ctr.fd, shard, 0755, 0) < 0)
                 return gear_err_sys(e, errno, "cannot open up '%s/%s'", t->ctr.path, shard);
+        if (fstat(t->ctr.fd, &st) < 0 ||
+            (!(st.st_mode & S_IXOTH) && fchmod(t->ctr.fd, (st.st_mode & 07777) | S_IXOTH) < 0))
+                return gear_err_sys(e, errno, "cannot make '%s' searchable", t->ctr.path);
         snprintf(path, sizeof path, "%s", t->ctr.path);
         for (;;) {
                 if (stat(*path ? path : "/", &st) < 0)
