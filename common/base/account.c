@@ -1,9 +1,13 @@
 /* host accounts: useradd, usermod and userdel, run without a shell */
 #include <errno.h>
+#include <grp.h>
+#include <signal.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "account.h"
 #include "spawn.h"
@@ -137,6 +141,27 @@ int account_ensure(const struct account_kind *k, const char *id, char *const *ex
         return 0;
 }
 
+/* ends every process of uid (an SSH login of a container being deleted): a
+   child that becomes uid signals all it may, which is exactly uid's */
+static void kill_all_of(uid_t uid)
+{
+        pid_t pid;
+        int status;
+
+        if (uid == 0)
+                return;
+        pid = fork();
+        if (pid == 0) {
+                if (setresgid(65534, 65534, 65534) == 0 && setgroups(0, NULL) == 0 &&
+                    setresuid(uid, uid, uid) == 0)
+                        kill(-1, SIGKILL);
+                _exit(0);
+        }
+        if (pid > 0)
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+}
+
 int account_remove(const struct account_kind *k, const char *id, struct gear_err *e)
 {
         char name[ACCOUNT_NAME_MAX];
@@ -148,6 +173,8 @@ int account_remove(const struct account_kind *k, const char *id, struct gear_err
         if (r <= 0 || !a.ours)
                 return r < 0 ? -1 : 0;
         account_name(k, id, name);
+        /* userdel refuses a user with processes; those of ours are logins to what is going away */
+        kill_all_of(a.uid);
         char *argv[] = { USERDEL, name, NULL };
         /* 6: removed meanwhile */
         if (run_tool(argv, 6, "remove", name, e) < 0)
