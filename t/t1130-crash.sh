@@ -213,11 +213,24 @@ for step in commit release; do
 	'
 done
 
-test_expect_success 'delete killed after the unit is gone: the rest is explained, and a second delete finishes' '
+test_expect_success 'delete killed after the unit is gone: gear-clean takes its versions, a second delete finishes' '
+	cp "$CTR/env/contents/t1/t14b" expect.env &&
 	test_expect_code 137 env GEAR_TEST_CRASH_AT=unit-removed gear-test-systemd run "$SD" gear-delete t14b &&
 	test_must_fail test -e "$CTR/units/t1/ctr-t14b.service" &&
 	test_must_fail test -e "$UNITDIR/ctr-t14b.service" &&
 	ports_explained &&
+	g gear-clean --dry-run >out &&
+	cat >expect <<-EOF &&
+	unit	$CTR/units/t1/t14b
+	port	$CTR/ports/interfaces/1/414/41401
+	port	$CTR/ports/interfaces/1/414/41402
+	EOF
+	test_cmp expect out &&
+	g gear-clean >out &&
+	test_cmp expect out &&
+	test_cmp expect.env "$CTR/env/contents/t1/t14b" &&
+	g gear-clean >out &&
+	test_must_fail test -s out &&
 	g gear-delete t14b &&
 	g gear-ports check &&
 	find "$GEAR_SYSROOT" -name "*t14b*" >left &&

@@ -638,7 +638,7 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         container_versions_rel(id, rel);
         if (ctr_rm_tree(t->ctr.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
-        snprintf(rel, sizeof rel, "units/%.2s/ctr-%s.idle", id, id);
+        container_idle_rel(id, rel);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         /* the container's own environment; shared ones (--env-id) stay for the others */

@@ -109,6 +109,14 @@ int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *
 /* removes id's links from UNITDIR (boot link first) */
 int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
 
+/*
+ * fn for each symbolic link ctr-<ID>.service of dir (relative to UNITDIR:
+ * "." or CTR_WANTS), with dfd the open dir; 0 when UNITDIR or dir is missing
+ */
+typedef int (*ctr_link_fn)(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
+                           void *ud, struct gear_err *e);
+int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
+
 /* the current unit of id; -ENOENT (code 1) when the container does not exist */
 int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);
 /* writes units/<ab>/<id>/<request_id> (mode 0664) holding text */

@@ -8,16 +8,18 @@
 #include "../base/err.h"
 #include "../base/tree.h"
 
-/* kind: "access", "install", "key", "port", "temp"; path: the full path removed (or that would be) */
+/* kind: "access", "install", "key", "port", "temp", "unit"; path: the full path removed (or that would be) */
 typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
 
 /* temp files older than this and not held by a writer are stale */
 #define CLEAN_TMP_AGE 60
 
 /*
- * What new installs killed before their commit left ("install"): their
- * units/<ab>/<ID>/, dangling links into the unit directory, volumes, and the
- * environment file the install made; never while the container lock is held.
+ * What interrupted installs and deletes left of containers that do not
+ * exist: a new install's units/<ab>/<ID>/, dangling links into the unit
+ * directory, volumes, and the environment file the install made
+ * ("install"); a delete's versions, idle flag and dangling links ("unit").
+ * Never while the container lock is held.
  */
 int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 
