@@ -177,6 +177,21 @@ test_expect_success 'what an interrupted delete left of a container that does no
 		"$UNITDIR/admin.service" "$UNITDIR"/container-active.target.wants/ctr-cl*
 '
 
+test_expect_success 'a temporary directory goes whole: gear-clean leaves its files to gear-fsck' '
+	d="$IMG/images/test/img/.gear-tmp.i.0123456789abcdef" &&
+	mkdir -p "$d/blobs/sha256" &&
+	echo "{}" >"$d/index.json" &&
+	echo "{" >"$d/.gear-tmp.index.json.0123456789abcdef" &&
+	touch -d "-2 hours" "$d/index.json" "$d/.gear-tmp.index.json.0123456789abcdef" "$d" &&
+	gear-clean >out &&
+	test_must_fail test -s out &&
+	test -f "$d/.gear-tmp.index.json.0123456789abcdef" &&
+	gear-fsck --repair >out 2>/dev/null &&
+	printf "stale\t%s\n" images/test/img/.gear-tmp.i.0123456789abcdef >expect &&
+	test_cmp expect out &&
+	test_must_fail test -e "$d"
+'
+
 test_expect_success 'an empty or missing tree is fine' '
 	GEAR_SYSROOT=$TRASH_DIRECTORY/none gear-clean >out &&
 	test_must_fail test -s out &&
