@@ -213,7 +213,17 @@ for step in commit release; do
 	'
 done
 
-test_expect_success 'delete killed after the unit is gone: gear-clean takes its versions, a second delete finishes' '
+test_expect_success 'a delete killed once it unlinked the unit: the container is gone, not left where systemd cannot see it' '
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14f >out &&
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=unlinked gear-test-systemd run "$SD" gear-delete t14f &&
+	test_must_fail test -e "$UNITDIR/ctr-t14f.service" &&
+	test_must_fail test -e "$CTR/units/t1/ctr-t14f.service" &&
+	g gear-delete t14f &&
+	find "$GEAR_SYSROOT" -name "*t14f*" >left &&
+	test_must_fail test -s left
+'
+
+test_expect_success 'delete killed after the unit is gone: gear-clean takes its links and versions, a second delete finishes' '
 	cp "$CTR/env/contents/t1/t14b" expect.env &&
 	test_expect_code 137 env GEAR_TEST_CRASH_AT=unit-removed gear-test-systemd run "$SD" gear-delete t14b &&
 	test_must_fail test -e "$CTR/units/t1/ctr-t14b.service" &&
@@ -221,6 +231,8 @@ test_expect_success 'delete killed after the unit is gone: gear-clean takes its 
 	ports_explained &&
 	g gear-clean --dry-run >out &&
 	cat >expect <<-EOF &&
+	unit	$UNITDIR/container-active.target.wants/ctr-t14b.service
+	unit	$UNITDIR/ctr-t14b.service
 	unit	$CTR/units/t1/t14b
 	port	$CTR/ports/interfaces/1/414/41401
 	port	$CTR/ports/interfaces/1/414/41402

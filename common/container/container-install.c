@@ -624,15 +624,19 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         /* its SSH access before anything else: a kill never leaves access without its container */
         if (keys_drop_container(t, id, e) < 0)
                 return -1;
-        /* disabled first, then gone, then its leftovers: a kill leaves only what gear-clean explains */
-        if (container_unlink(t, id, e) < 0)
-                return -1;
+        /*
+         * gone first, then its leftovers, links into the unit directory first: a kill
+         * never leaves a container that systemd cannot see, only what gear-clean explains
+         */
         container_unit_rel(id, rel);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         if (fsync_parent(&t->ctr, rel, e) < 0)
                 return -1;
         container_crash_point("unit-removed");
+        if (container_unlink(t, id, e) < 0)
+                return -1;
+        container_crash_point("unlinked");
         if (ports_release(t, id, e) < 0)
                 return -1;
         container_versions_rel(id, rel);
