@@ -10,7 +10,9 @@
 #     every file of the trees with what they report; temporary files nobody
 #     holds are backdated first, as if gear-clean's minute had passed);
 #   - what the phase promises (an update leaves the old or the new container,
-#     never a mixture);
+#     never a mixture: killed between the environment and the commit, it
+#     leaves the old unit with the copy of the old environment, which
+#     gear-clean --dry-run must report and gear-clean put back);
 #   - that the same command run again succeeds;
 #   - that every file read through a gear-fs mount of the image concerned is
 #     byte-identical to the source rootfs (cmp);
@@ -272,8 +274,17 @@ install_update_cmd() { exec gear-install $(upd_spec "$upd_next"); }
 install_update_ended() { upd_cur=$upd_next; }
 install_update_killed() {
 	upd_state
-	[ "$unit" = "$env" ] ||
-		problem "update $upd_cur -> $upd_next killed: the unit is $unit, the environment $env"
+	if [ "$unit" != "$env" ]; then
+		# the old unit, the new environment: the copy of the old one must say so
+		gear-clean --dry-run >"$work/clean.out" 2>&1
+		if grep -qxF "$(printf 'install\t%s' "$CTR/units/cr/crupd1/.env-before")" "$work/clean.out"; then
+			echo "install-update	kill $kill_no	the environment put back by gear-clean" >>"$work/notes"
+			gear-clean >/dev/null 2>&1 || problem "gear-clean fails after a killed update"
+			upd_state
+		fi
+		[ "$unit" = "$env" ] ||
+			problem "update $upd_cur -> $upd_next killed: the unit is $unit, the environment $env"
+	fi
 	grep -qx 'WantedBy=container-active.target' "$CTR/units/cr/ctr-crupd1.service" ||
 		problem "the started container is no longer recorded as started"
 }
@@ -494,6 +505,7 @@ env GEAR_SYSROOT="$II" gear-push cr/multi "$work/src/var/lib/gear" >/dev/null ||
 env GEAR_SYSROOT="$II" gear-push --tls-verify=false cr/multi "docker://$addr/crash/src" >/dev/null || die "cannot push to the registry"
 : >"$work/summary"
 : >"$work/details"
+: >"$work/notes"
 
 for phase in $phases; do
 	stores= troot=$GEAR_SYSROOT
@@ -516,6 +528,11 @@ done
 echo
 echo "crash: summary ($kills kills per command)"
 cat "$work/summary"
+if [ -s "$work/notes" ]; then
+	echo
+	echo "crash: repairs the phases expect (phase, kill, what)"
+	cat "$work/notes"
+fi
 if [ -s "$work/details" ]; then
 	echo
 	echo "crash: every inconsistency (phase, kill, detail)"

@@ -29,6 +29,16 @@ void container_unit_name(const char *id, char buf[static CTR_PATH_MAX])
         snprintf(buf, CTR_PATH_MAX, "ctr-%s.service", id);
 }
 
+void container_flag_rel(const char *id, char buf[static CTR_PATH_MAX])
+{
+        snprintf(buf, CTR_PATH_MAX, "units/%.2s/%s/" CTR_FLAG, id, id);
+}
+
+void container_env_before_rel(const char *id, char buf[static CTR_PATH_MAX])
+{
+        snprintf(buf, CTR_PATH_MAX, "units/%.2s/%s/" CTR_ENV_BEFORE, id, id);
+}
+
 void container_idle_rel(const char *id, char buf[static CTR_PATH_MAX])
 {
         snprintf(buf, CTR_PATH_MAX, "units/%.2s/ctr-%s.idle", id, id);

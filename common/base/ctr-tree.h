@@ -24,6 +24,8 @@
 /* units/<ab>/<ID>/.installing, and its line when the install made the container's environment */
 #define CTR_FLAG ".installing"
 #define CTR_FLAG_ENV "env"
+/* units/<ab>/<ID>/.env-before: what an environment the install changes held before it */
+#define CTR_ENV_BEFORE ".env-before"
 
 /* units/<ab>/ctr-<id>.service */
 void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
@@ -31,6 +33,9 @@ void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
 void container_versions_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* "ctr-<id>.service" */
 void container_unit_name(const char *id, char buf[static CTR_PATH_MAX]);
+/* units/<ab>/<id>/.installing, units/<ab>/<id>/.env-before */
+void container_flag_rel(const char *id, char buf[static CTR_PATH_MAX]);
+void container_env_before_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* units/<ab>/ctr-<id>.idle */
 void container_idle_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* the id of a unit name "ctr-<id>.service"; -1 when it is not one */

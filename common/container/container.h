@@ -79,6 +79,25 @@ struct ctr_install {
  */
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
 
+/* appends line to the .installing flag of id, which exists; with sync it is on disk on return */
+int ctr_flag_append(struct gear_tree *t, const char *id, const char *line, bool sync, struct gear_err *e);
+/*
+ * Before an install of id (version request_id) changes the environment
+ * envid that exists, from old to text: the flag line, then the copy of old,
+ * that tell how to undo it (see install-env.c).
+ */
+int ctr_env_save(struct gear_tree *t, const char *id, const char *request_id, const char *envid, const char *old,
+                 size_t old_len, const char *text, size_t len, struct gear_err *e);
+/* removes that copy: the install committed, or put the environment back itself */
+void ctr_env_saved_drop(struct gear_tree *t, const char *id);
+/*
+ * The copy an interrupted install of id left: the environment put back from
+ * it when that install did not commit and nothing wrote the environment
+ * since, then the copy removed (only looked for with dry_run). 1 when there
+ * was one, 0 when not. The caller holds container_lock(id).
+ */
+int ctr_env_settle(struct gear_tree *t, const char *id, bool dry_run, struct gear_err *e);
+
 /*
  * removes every file, link, port and version of id; 0 when it did not exist.
  * The caller holds container_lock(id) when the tree exists, from before it

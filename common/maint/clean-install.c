@@ -13,6 +13,10 @@
  *            environment stay: an environment may be shared (--env-id),
  *            and gear-delete ID removes both.
  *
+ * And of any container, existing or not, the copy units/<ab>/<ID>/.env-before
+ * of an environment an install killed before its commit had changed
+ * (ctr_env_settle: put back when that install did not commit), as "install".
+ *
  * Each ID is checked again under its container lock, taken without waiting:
  * an install that runs holds it from before it writes anything to its end,
  * so what it wrote is never taken for leftovers.
@@ -69,13 +73,12 @@ static int drop(struct leftovers *l, struct gear_root *r, const char *rel, bool 
 static int install_flag(struct gear_tree *t, const char *id, bool *made, struct gear_err *e)
 {
         _cleanup_free_ char *text = NULL;
-        char rel[CTR_PATH_MAX + 16];
+        char rel[CTR_PATH_MAX];
         struct stat st;
         size_t len;
 
         *made = false;
-        container_versions_rel(id, rel);
-        strcat(rel, "/" CTR_FLAG);
+        container_flag_rel(id, rel);
         if (fstatat(t->ctr.fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                 return 0;
         if (read_file(&t->ctr, rel, 4096, &text, &len, e) < 0) {
@@ -90,6 +93,24 @@ static int install_flag(struct gear_tree *t, const char *id, bool *made, struct 
         return 1;
 }
 
+/*
+ * The copy of an environment an interrupted install changed (see
+ * ctr_env_settle): the environment put back from it when that install did
+ * not commit, then the copy removed. The caller holds the container lock.
+ */
+static int settle(struct leftovers *l, const char *id, struct gear_err *e)
+{
+        char rel[CTR_PATH_MAX], path[PATH_MAX + CTR_PATH_MAX];
+        int r = ctr_env_settle(l->t, id, l->dry_run, e);
+
+        if (r <= 0)
+                return r;
+        container_env_before_rel(id, rel);
+        snprintf(path, sizeof path, "%s/%s", l->t->ctr.path, rel);
+        l->report("install", path, l->ud);
+        return 0;
+}
+
 /* the leftovers of id; the caller holds its container lock and saw no container */
 static int clean_one(struct leftovers *l, const char *id, struct gear_err *e)
 {
@@ -98,7 +119,7 @@ static int clean_one(struct leftovers *l, const char *id, struct gear_err *e)
         bool made;
         int flagged = install_flag(t, id, &made, e);
 
-        if (flagged < 0)
+        if (flagged < 0 || settle(l, id, e) < 0)
                 return -1;
         l->kind = flagged ? "install" : "unit";
         /* the boot link before the other, as gear-delete does */
@@ -130,13 +151,18 @@ static int clean_one(struct leftovers *l, const char *id, struct gear_err *e)
         return drop(l, &t->ctr, rel, false, e);
 }
 
-/* id a candidate when its container does not exist */
-static int add_gone(struct leftovers *l, const char *id, struct gear_err *e)
+/* id a candidate when its container does not exist, or an install of it left the environment it changed */
+static int add_candidate(struct leftovers *l, const char *id, struct gear_err *e)
 {
         int r = container_exists(l->t, id, e);
+        char rel[CTR_PATH_MAX];
+        struct stat st;
 
-        if (r != 0)
-                return r < 0 ? -1 : 0;
+        container_env_before_rel(id, rel);
+        if (r < 0)
+                return -1;
+        if (r > 0 && fstatat(l->t->ctr.fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return 0;
         if (l->n == l->cap) {
                 gear_id *p = realloc(l->ids, (l->cap = l->cap ? 2 * l->cap : 8) * sizeof *p);
                 if (!p)
@@ -166,7 +192,7 @@ static int shard_candidates(struct leftovers *l, DIR *shard, const char *ab, str
                 if (strncmp(id, ab, 2) || fstatat(dirfd(shard), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
                     (st.st_mode & S_IFMT) != type)
                         continue;
-                if (add_gone(l, id, e) < 0)
+                if (add_candidate(l, id, e) < 0)
                         return -1;
         }
         return 0;
@@ -175,7 +201,7 @@ static int shard_candidates(struct leftovers *l, DIR *shard, const char *ab, str
 static int link_candidate(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
                           void *ud, struct gear_err *e)
 {
-        return add_gone(ud, id, e);
+        return add_candidate(ud, id, e);
 }
 
 static int by_id(const void *a, const void *b)
@@ -240,7 +266,7 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
                         continue;
                 }
                 r = container_exists(t, ids[i], e);
-                if (r < 0 || (r == 0 && clean_one(&l, ids[i], e) < 0))
+                if (r < 0 || (r == 0 ? clean_one(&l, ids[i], e) : settle(&l, ids[i], e)) < 0)
                         return gear_err_wrap(e, "cannot clean what an install or delete of '%s' left", ids[i]);
         }
         return 0;

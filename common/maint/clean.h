@@ -18,8 +18,10 @@ typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
  * What interrupted installs and deletes left of containers that do not
  * exist: a new install's units/<ab>/<ID>/, dangling links into the unit
  * directory, volumes, and the environment file the install made
- * ("install"); a delete's versions, idle flag and dangling links ("unit").
- * Never while the container lock is held.
+ * ("install"); a delete's versions, idle flag and dangling links ("unit");
+ * and of any container the copy of an environment a killed install changed,
+ * put back when that install did not commit ("install"). Never while the
+ * container lock is held.
  */
 int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 
