@@ -72,6 +72,10 @@ trap 'exit 130' INT TERM
 die() { echo "crash: $*" >&2; exit 111; }
 now() { date +%s%N; }
 rnd() { od -An -N4 -tu4 /dev/urandom | awk '{ printf "%.6f", $1 / 4294967296 }'; }
+# delay_of NS: a random instant within NS nanoseconds, in seconds; worked out
+# before the command starts, so that the processes it takes (a tenth of a
+# second on a loaded machine) do not push every kill late
+delay_of() { awk -v r="$(rnd)" -v d="$1" 'BEGIN { printf "%.4f", r * d / 1e9 }'; }
 
 # the gear commands talk to the private manager from outside its namespace
 on_manager() {
@@ -196,9 +200,10 @@ drive() {
 		[ $n -le $((kills * 40)) ] || die "$phase: $ended of $n runs ended before their kill"
 		"${phase}_prep" $n
 		[ $((n % 2)) = 1 ] && dur=$dur_1 || dur=$dur_0
+		delay=$(delay_of "$dur")
 		"${phase}_cmd" >"$work/cmd.out" 2>"$work/cmd.err" &
 		pid=$!
-		sleep "$(awk -v r="$(rnd)" -v d="$dur" 'BEGIN { printf "%.4f", r * d / 1e9 }')"
+		sleep "$delay"
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		code=$?
@@ -418,9 +423,10 @@ fs_phase() {
 		opt= dur=$dur_plain
 		[ $((n % 2)) = 0 ] && opt=--prefetch dur=$dur_prefetch
 		mount_fs "$II" cr/multi "$M" $opt || die "cannot mount"
+		delay=$(delay_of "$dur")
 		(cd "$M" && xargs -0 cat -- >/dev/null 2>&1) <"$work/files" &
 		reader=$!
-		sleep "$(awk -v r="$(rnd)" -v d="$dur" 'BEGIN { printf "%.4f", r * d / 1e9 }')"
+		sleep "$delay"
 		if ! kill -0 $reader 2>/dev/null; then
 			ended=$((ended + 1))
 			wait $reader
