@@ -271,6 +271,9 @@ install_update_setup() {
 	gear-install --start $(upd_spec v1) >/dev/null || die "cannot install crupd1"
 	upd_cur=v1
 }
+# an update does not restart the container: the one started with v1 still
+# listens on the ports v2 released, which a later phase would be given
+install_update_teardown() { gear-delete crupd1 >/dev/null || die "cannot delete crupd1"; }
 install_update_prep() {
 	[ "$upd_cur" = v1 ] && upd_next=v2 || upd_next=v1
 }
@@ -529,6 +532,7 @@ for phase in $phases; do
 	*) die "unknown phase '$phase'" ;;
 	esac
 	drive
+	[ "$phase" = install_update ] && install_update_teardown
 done
 
 echo
