@@ -10,7 +10,9 @@
 #     every file of the trees with what they report; temporary files nobody
 #     holds are backdated first, as if gear-clean's minute had passed);
 #   - what the phase promises (an update leaves the old or the new container,
-#     never a mixture);
+#     never a mixture: killed between the environment and the commit, it
+#     leaves the old unit with the copy of the old environment, which
+#     gear-clean --dry-run must report and gear-clean put back);
 #   - that the same command run again succeeds;
 #   - that every file read through a gear-fs mount of the image concerned is
 #     byte-identical to the source rootfs (cmp);
@@ -70,6 +72,10 @@ trap 'exit 130' INT TERM
 die() { echo "crash: $*" >&2; exit 111; }
 now() { date +%s%N; }
 rnd() { od -An -N4 -tu4 /dev/urandom | awk '{ printf "%.6f", $1 / 4294967296 }'; }
+# delay_of NS: a random instant within NS nanoseconds, in seconds; worked out
+# before the command starts, so that the processes it takes (a tenth of a
+# second on a loaded machine) do not push every kill late
+delay_of() { awk -v r="$(rnd)" -v d="$1" 'BEGIN { printf "%.4f", r * d / 1e9 }'; }
 
 # the gear commands talk to the private manager from outside its namespace
 on_manager() {
@@ -194,9 +200,10 @@ drive() {
 		[ $n -le $((kills * 40)) ] || die "$phase: $ended of $n runs ended before their kill"
 		"${phase}_prep" $n
 		[ $((n % 2)) = 1 ] && dur=$dur_1 || dur=$dur_0
+		delay=$(delay_of "$dur")
 		"${phase}_cmd" >"$work/cmd.out" 2>"$work/cmd.err" &
 		pid=$!
-		sleep "$(awk -v r="$(rnd)" -v d="$dur" 'BEGIN { printf "%.4f", r * d / 1e9 }')"
+		sleep "$delay"
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 		code=$?
@@ -264,6 +271,9 @@ install_update_setup() {
 	gear-install --start $(upd_spec v1) >/dev/null || die "cannot install crupd1"
 	upd_cur=v1
 }
+# an update does not restart the container: the one started with v1 still
+# listens on the ports v2 released, which a later phase would be given
+install_update_teardown() { gear-delete crupd1 >/dev/null || die "cannot delete crupd1"; }
 install_update_prep() {
 	[ "$upd_cur" = v1 ] && upd_next=v2 || upd_next=v1
 }
@@ -272,8 +282,17 @@ install_update_cmd() { exec gear-install $(upd_spec "$upd_next"); }
 install_update_ended() { upd_cur=$upd_next; }
 install_update_killed() {
 	upd_state
-	[ "$unit" = "$env" ] ||
-		problem "update $upd_cur -> $upd_next killed: the unit is $unit, the environment $env"
+	if [ "$unit" != "$env" ]; then
+		# the old unit, the new environment: the copy of the old one must say so
+		gear-clean --dry-run >"$work/clean.out" 2>&1
+		if grep -qxF "$(printf 'install\t%s' "$CTR/units/cr/crupd1/.env-before")" "$work/clean.out"; then
+			echo "install-update	kill $kill_no	the environment put back by gear-clean" >>"$work/notes"
+			gear-clean >/dev/null 2>&1 || problem "gear-clean fails after a killed update"
+			upd_state
+		fi
+		[ "$unit" = "$env" ] ||
+			problem "update $upd_cur -> $upd_next killed: the unit is $unit, the environment $env"
+	fi
 	grep -qx 'WantedBy=container-active.target' "$CTR/units/cr/ctr-crupd1.service" ||
 		problem "the started container is no longer recorded as started"
 }
@@ -407,9 +426,10 @@ fs_phase() {
 		opt= dur=$dur_plain
 		[ $((n % 2)) = 0 ] && opt=--prefetch dur=$dur_prefetch
 		mount_fs "$II" cr/multi "$M" $opt || die "cannot mount"
+		delay=$(delay_of "$dur")
 		(cd "$M" && xargs -0 cat -- >/dev/null 2>&1) <"$work/files" &
 		reader=$!
-		sleep "$(awk -v r="$(rnd)" -v d="$dur" 'BEGIN { printf "%.4f", r * d / 1e9 }')"
+		sleep "$delay"
 		if ! kill -0 $reader 2>/dev/null; then
 			ended=$((ended + 1))
 			wait $reader
@@ -494,6 +514,7 @@ env GEAR_SYSROOT="$II" gear-push cr/multi "$work/src/var/lib/gear" >/dev/null ||
 env GEAR_SYSROOT="$II" gear-push --tls-verify=false cr/multi "docker://$addr/crash/src" >/dev/null || die "cannot push to the registry"
 : >"$work/summary"
 : >"$work/details"
+: >"$work/notes"
 
 for phase in $phases; do
 	stores= troot=$GEAR_SYSROOT
@@ -511,11 +532,17 @@ for phase in $phases; do
 	*) die "unknown phase '$phase'" ;;
 	esac
 	drive
+	[ "$phase" = install_update ] && install_update_teardown
 done
 
 echo
 echo "crash: summary ($kills kills per command)"
 cat "$work/summary"
+if [ -s "$work/notes" ]; then
+	echo
+	echo "crash: repairs the phases expect (phase, kill, what)"
+	cat "$work/notes"
+fi
 if [ -s "$work/details" ]; then
 	echo
 	echo "crash: every inconsistency (phase, kill, detail)"

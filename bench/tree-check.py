@@ -275,7 +275,7 @@ def check_unit_dir(r, containers, ignore):
                 cid = m.group(1)
                 if cid in ignore:
                     continue
-                if not os.path.exists(p) and r.clean_paths.get(p) != "unit":
+                if not os.path.exists(p) and r.clean_paths.get(p) not in ("unit", "install"):
                     inconsistent("link %s to the unit of %s, which does not exist" % (p, cid))
             elif os.path.islink(p) and not os.path.exists(p):
                 inconsistent("dangling link %s" % p)

@@ -119,6 +119,79 @@ test_expect_success 'a temp file held by a writer is kept' '
 	test_cmp expect out
 '
 
+test_expect_success 'what an interrupted delete left of a container that does not exist goes: versions, idle flag, dangling links' '
+	test_fake_unit clkept &&
+	v=20260101T000000.000000000Z-00000001 &&
+	mkdir -p "$CTR/units/cl/clkept" "$CTR/units/cl/clgone" "$CTR/units/cl/clempty" \
+		"$UNITDIR/container-active.target.wants" "$CTR/data/cl/clgone/vol" "$CTR/env/contents/cl" &&
+	echo unit >"$CTR/units/cl/clkept/$v" &&
+	echo unit >"$CTR/units/cl/clgone/$v" &&
+	: >"$CTR/units/cl/ctr-clgone.idle" &&
+	: >"$CTR/units/cl/ctr-clidle.idle" &&
+	: >"$CTR/units/cl/ctr-clkept.idle" &&
+	echo A=1 >"$CTR/env/contents/cl/clgone" &&
+	ln -s ../../../var/lib/containers/units/cl/ctr-clgone.service "$UNITDIR/ctr-clgone.service" &&
+	ln -s ../ctr-clgone.service "$UNITDIR/container-active.target.wants/ctr-clgone.service" &&
+	ln -s ../../../var/lib/containers/units/cl/ctr-clkept.service "$UNITDIR/ctr-clkept.service" &&
+	ln -s ../ctr-clkept.service "$UNITDIR/container-active.target.wants/ctr-clkept.service" &&
+	ln -s ../../../var/lib/containers/units/zz/ctr-zzothr.service "$UNITDIR/ctr-zzothr.service" &&
+	echo admin >"$UNITDIR/ctr-cladmn.service" &&
+	echo admin >"$UNITDIR/admin.service" &&
+	ln -s admin.service "$UNITDIR/ctr-cllink.service" &&
+	{
+		printf "unit\t%s\n" "$CTR/units/cl/clempty" \
+			"$UNITDIR/container-active.target.wants/ctr-clgone.service" "$UNITDIR/ctr-clgone.service" \
+			"$CTR/units/cl/ctr-clgone.idle" "$CTR/units/cl/clgone" \
+			"$CTR/units/cl/ctr-clidle.idle" \
+			"$UNITDIR/ctr-zzothr.service"
+	} >expect &&
+	grep -e zzothr expect >expect.zz &&
+	grep -v -e zzothr expect >expect.cl &&
+	test_tree_snapshot before &&
+	gear-clean --dry-run >out &&
+	test_cmp expect out &&
+	flock "$CTR/units/cl" gear-clean --dry-run >out &&
+	test_cmp expect.zz out &&
+	test_tree_snapshot after &&
+	test_cmp before after &&
+	flock "$CTR/units/cl" gear-clean >out &&
+	test_cmp expect.zz out &&
+	test -f "$CTR/units/cl/clgone/$v" &&
+	gear-clean >out &&
+	test_cmp expect.cl out &&
+	for p in $(cut -f 2 expect); do
+		{ test ! -e "$p" && test ! -L "$p"; } || return 1
+	done &&
+	test -f "$CTR/units/cl/clkept/$v" &&
+	test -f "$CTR/units/cl/ctr-clkept.idle" &&
+	test -L "$UNITDIR/ctr-clkept.service" &&
+	test -L "$UNITDIR/container-active.target.wants/ctr-clkept.service" &&
+	test -f "$UNITDIR/ctr-cladmn.service" &&
+	test -L "$UNITDIR/ctr-cllink.service" &&
+	test -d "$CTR/data/cl/clgone/vol" &&
+	echo A=1 >expect &&
+	test_cmp expect "$CTR/env/contents/cl/clgone" &&
+	gear-clean >out &&
+	test_must_fail test -s out &&
+	rm -r "$CTR/units/cl" "$CTR/units/zz" "$CTR/data/cl" "$CTR/env/contents/cl" "$UNITDIR"/ctr-cl* \
+		"$UNITDIR/admin.service" "$UNITDIR"/container-active.target.wants/ctr-cl*
+'
+
+test_expect_success 'a temporary directory goes whole: gear-clean leaves its files to gear-fsck' '
+	d="$IMG/images/test/img/.gear-tmp.i.0123456789abcdef" &&
+	mkdir -p "$d/blobs/sha256" &&
+	echo "{}" >"$d/index.json" &&
+	echo "{" >"$d/.gear-tmp.index.json.0123456789abcdef" &&
+	touch -d "-2 hours" "$d/index.json" "$d/.gear-tmp.index.json.0123456789abcdef" "$d" &&
+	gear-clean >out &&
+	test_must_fail test -s out &&
+	test -f "$d/.gear-tmp.index.json.0123456789abcdef" &&
+	gear-fsck --repair >out 2>/dev/null &&
+	printf "stale\t%s\n" images/test/img/.gear-tmp.i.0123456789abcdef >expect &&
+	test_cmp expect out &&
+	test_must_fail test -e "$d"
+'
+
 test_expect_success 'an empty or missing tree is fine' '
 	GEAR_SYSROOT=$TRASH_DIRECTORY/none gear-clean >out &&
 	test_must_fail test -s out &&

@@ -192,6 +192,76 @@ for step in ports version env enable; do
 	'
 done
 
+# v2 over v1, killed at STEP (the environment is changed at "env")
+kill_update() {
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=$1 \
+		gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 9090:0,7070:0 $IMAGE t14b GREETING=v2 &&
+	test_cmp unit.v1 "$CTR/units/t1/ctr-t14b.service"
+}
+# back to v1, started, in unit.v1
+back_to_v1() {
+	g gear-install --port-range $RANGE -p 8080:0,9090:0 $IMAGE t14b GREETING=v1 >out &&
+	cp "$CTR/units/t1/ctr-t14b.service" unit.v1 &&
+	echo GREETING=v1 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14b"
+}
+
+for step in env enable; do
+	test_expect_success "update killed at '$step': gear-clean puts the old environment back" '
+		kill_update $step &&
+		test -f "$CTR/units/t1/t14b/.env-before" &&
+		g gear-clean --dry-run >out &&
+		grep -x "install	$CTR/units/t1/t14b/.env-before" out &&
+		g gear-clean >out &&
+		grep -x "install	$CTR/units/t1/t14b/.env-before" out &&
+		echo GREETING=v1 >expect &&
+		test_cmp expect "$CTR/env/contents/t1/t14b" &&
+		test_must_fail test -e "$CTR/units/t1/t14b/.env-before" &&
+		test_cmp unit.v1 "$CTR/units/t1/ctr-t14b.service" &&
+		g gear-clean >out &&
+		test_must_fail grep t14b out
+	'
+done
+
+test_expect_success 'update killed at env: the next install, without an environment, keeps the old one' '
+	kill_update env &&
+	g gear-install --port-range $RANGE -p 8080:0,9090:0 $IMAGE t14b >out &&
+	echo GREETING=v1 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14b" &&
+	test_must_fail test -e "$CTR/units/t1/t14b/.env-before" &&
+	test_must_fail test -e "$CTR/units/t1/t14b/.installing" &&
+	back_to_v1
+'
+
+test_expect_success 'update killed at env, then gear-set-env: the later change stays' '
+	kill_update env &&
+	g gear-set-env t14b LATER=1 &&
+	g gear-clean >out &&
+	grep -x "install	$CTR/units/t1/t14b/.env-before" out &&
+	printf "GREETING=v2\nLATER=1\n" >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14b" &&
+	test_must_fail test -e "$CTR/units/t1/t14b/.env-before" &&
+	back_to_v1
+'
+
+test_expect_success 'a new install killed after it changed a shared environment: gear-clean puts it back' '
+	g gear-set-env t14s SHARED=1 &&
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=enable \
+		gear-test-systemd run "$SD" gear-install --env-id t14s $IMAGE t14g SHARED=2 &&
+	echo SHARED=2 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14s" &&
+	g gear-clean >out &&
+	cat >expect <<-EOF &&
+	install	$CTR/units/t1/t14g/.env-before
+	install	$UNITDIR/ctr-t14g.service
+	install	$CTR/units/t1/t14g
+	EOF
+	test_cmp expect out &&
+	echo SHARED=1 >expect &&
+	test_cmp expect "$CTR/env/contents/t1/t14s" &&
+	rm "$CTR/env/contents/t1/t14s"
+'
+
 for step in commit release; do
 	test_expect_success "update killed at '$step': the new unit, old ports at worst mismatched" '
 		test_expect_code 137 env GEAR_TEST_CRASH_AT='$step' \
@@ -213,11 +283,36 @@ for step in commit release; do
 	'
 done
 
-test_expect_success 'delete killed after the unit is gone: the rest is explained, and a second delete finishes' '
+test_expect_success 'a delete killed once it unlinked the unit: the container is gone, not left where systemd cannot see it' '
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14f >out &&
+	test_expect_code 137 env GEAR_TEST_CRASH_AT=unlinked gear-test-systemd run "$SD" gear-delete t14f &&
+	test_must_fail test -e "$UNITDIR/ctr-t14f.service" &&
+	test_must_fail test -e "$CTR/units/t1/ctr-t14f.service" &&
+	g gear-delete t14f &&
+	find "$GEAR_SYSROOT" -name "*t14f*" >left &&
+	test_must_fail test -s left
+'
+
+test_expect_success 'delete killed after the unit is gone: gear-clean takes its links and versions, a second delete finishes' '
+	cp "$CTR/env/contents/t1/t14b" expect.env &&
 	test_expect_code 137 env GEAR_TEST_CRASH_AT=unit-removed gear-test-systemd run "$SD" gear-delete t14b &&
 	test_must_fail test -e "$CTR/units/t1/ctr-t14b.service" &&
 	test_must_fail test -e "$UNITDIR/ctr-t14b.service" &&
 	ports_explained &&
+	g gear-clean --dry-run >out &&
+	cat >expect <<-EOF &&
+	unit	$UNITDIR/container-active.target.wants/ctr-t14b.service
+	unit	$UNITDIR/ctr-t14b.service
+	unit	$CTR/units/t1/t14b
+	port	$CTR/ports/interfaces/1/414/41401
+	port	$CTR/ports/interfaces/1/414/41402
+	EOF
+	test_cmp expect out &&
+	g gear-clean >out &&
+	test_cmp expect out &&
+	test_cmp expect.env "$CTR/env/contents/t1/t14b" &&
+	g gear-clean >out &&
+	test_must_fail test -s out &&
 	g gear-delete t14b &&
 	g gear-ports check &&
 	find "$GEAR_SYSROOT" -name "*t14b*" >left &&

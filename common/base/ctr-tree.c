@@ -29,16 +29,42 @@ void container_unit_name(const char *id, char buf[static CTR_PATH_MAX])
         snprintf(buf, CTR_PATH_MAX, "ctr-%s.service", id);
 }
 
+void container_flag_rel(const char *id, char buf[static CTR_PATH_MAX])
+{
+        snprintf(buf, CTR_PATH_MAX, "units/%.2s/%s/" CTR_FLAG, id, id);
+}
+
+void container_env_before_rel(const char *id, char buf[static CTR_PATH_MAX])
+{
+        snprintf(buf, CTR_PATH_MAX, "units/%.2s/%s/" CTR_ENV_BEFORE, id, id);
+}
+
+void container_idle_rel(const char *id, char buf[static CTR_PATH_MAX])
+{
+        snprintf(buf, CTR_PATH_MAX, "units/%.2s/ctr-%s.idle", id, id);
+}
+
+/* the id of "ctr-<id><suffix>"; -1 when name is not one */
+static int id_of_name(const char *name, const char *suffix, gear_id id)
+{
+        size_t len = strlen(name), tail = strlen(suffix);
+
+        if (len < 4 + GEAR_ID_MIN + tail || len > 4 + GEAR_ID_MAX + tail || strncmp(name, "ctr-", 4) ||
+            strcmp(name + len - tail, suffix))
+                return -1;
+        memcpy(id, name + 4, len - 4 - tail);
+        id[len - 4 - tail] = 0;
+        return id_valid(id) ? 0 : -1;
+}
+
 int container_id_of_unit(const char *name, gear_id id)
 {
-        size_t len = strlen(name);
+        return id_of_name(name, ".service", id);
+}
 
-        if (len < 4 + GEAR_ID_MIN + 8 || len > 4 + GEAR_ID_MAX + 8 || strncmp(name, "ctr-", 4) ||
-            strcmp(name + len - 8, ".service"))
-                return -1;
-        memcpy(id, name + 4, len - 12);
-        id[len - 12] = 0;
-        return id_valid(id) ? 0 : -1;
+int container_id_of_idle(const char *name, gear_id id)
+{
+        return id_of_name(name, ".idle", id);
 }
 
 int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e)

@@ -20,9 +20,13 @@
 #define CTR_SLICE_DEFAULT "container-small"
 #define CTR_ACTIVE_TARGET "container-active.target"
 #define CTR_TARGET "container.target"
+/* the directory of the unit directory that holds the start-on-boot links */
+#define CTR_WANTS CTR_ACTIVE_TARGET ".wants"
 /* units/<ab>/<ID>/.installing, and its line when the install made the container's environment */
 #define CTR_FLAG ".installing"
 #define CTR_FLAG_ENV "env"
+/* units/<ab>/<ID>/.env-before: what an environment the install changes held before it */
+#define CTR_ENV_BEFORE ".env-before"
 
 /* units/<ab>/ctr-<id>.service */
 void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
@@ -30,8 +34,15 @@ void container_unit_rel(const char *id, char buf[static CTR_PATH_MAX]);
 void container_versions_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* "ctr-<id>.service" */
 void container_unit_name(const char *id, char buf[static CTR_PATH_MAX]);
+/* units/<ab>/<id>/.installing, units/<ab>/<id>/.env-before */
+void container_flag_rel(const char *id, char buf[static CTR_PATH_MAX]);
+void container_env_before_rel(const char *id, char buf[static CTR_PATH_MAX]);
+/* units/<ab>/ctr-<id>.idle */
+void container_idle_rel(const char *id, char buf[static CTR_PATH_MAX]);
 /* the id of a unit name "ctr-<id>.service"; -1 when it is not one */
 int container_id_of_unit(const char *name, gear_id id);
+/* the id of an idle flag's name "ctr-<id>.idle"; -1 when it is not one */
+int container_id_of_idle(const char *name, gear_id id);
 
 /* a new request id: UTC time to the nanosecond, then random hex; sorts by time */
 int container_request_id(char buf[static CTR_REQUEST_ID_MAX], struct gear_err *e);

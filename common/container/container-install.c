@@ -8,7 +8,8 @@
  *   gear       for a Gear image: its gear-fs unit and the container's overlay
  *              directories (left behind by a failed install of a new one)
  *   version    units/<ab>/<ID>/<requestid>
- *   env        the environment file
+ *   env        the environment file; one that exists and changes is first
+ *              copied to units/<ab>/<ID>/.env-before (install-env.c)
  *   enable     UNITDIR/ctr-<ID>.service (dangling until the commit)
  *   commit     units/<ab>/ctr-<ID>.service swapped to the new version
  *   check      with a manager: reloaded as needed, it must load the unit (and
@@ -20,10 +21,11 @@
  * one. A kill before the commit leaves only what no command mistakes for
  * state: a version file that is not current, port links that gear-ports
  * check reports as gone or mismatch, a dangling link in the unit directory,
- * and the environment file, which is written before the commit (the running
- * container reads it only when it starts again). A kill after the commit may
- * leave the boot link or the release of dropped ports undone: running the
- * same install again, or gear-init, finishes them.
+ * and the environment file, which is written before the commit, with the
+ * copy of what it held: the next install or delete, or gear-clean, puts it
+ * back (ctr_env_settle). A kill after the commit may leave the boot link or
+ * the release of dropped ports undone: running the same install again, or
+ * gear-init, finishes them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -111,6 +113,7 @@ struct install_state {
         char *env_old;              /* the environment before, to put back */
         size_t env_old_len;
         bool env_written, env_existed, linked;
+        bool env_saved;             /* units/<ab>/<ID>/.env-before written */
         int env_lock;               /* env_lock, held from the env step to the check or the rollback */
         bool made_dir;              /* units/<ab>/<ID> made by this call */
         bool interrupted;           /* an earlier install did not finish */
@@ -150,6 +153,9 @@ static void rollback(struct gear_tree *t, const char *id, struct install_state *
         }
         if (s->links_written)
                 links_write(t, id, s->links_old, s->nlinks_old, &ignore);
+        /* once the environment is back: a kill before leaves the copy to put it back */
+        if (s->env_saved)
+                ctr_env_saved_drop(t, id);
         if (*s->version)
                 unlinkat(t->ctr.fd, s->version, 0);
         if (s->nfresh)
@@ -190,7 +196,7 @@ static int flag_install(struct gear_tree *t, const char *id, struct install_stat
         int fd;
 
         container_versions_rel(id, dir);
-        snprintf(s->flag, sizeof s->flag, "%s/" CTR_FLAG, dir);
+        container_flag_rel(id, s->flag);
         if (mkdirat(t->ctr.fd, dir, 0755) == 0)
                 s->made_dir = true;
         else if (errno != EEXIST)
@@ -340,25 +346,24 @@ static void specs_free(const char **v, size_t n)
  * flag of a new container that an install killed before its commit,
  * removes the file with the rest and never one that was there before.
  */
-static void flag_env_made(struct gear_tree *t, struct ctr_install *in, struct install_state *s)
+static void flag_env_made(struct gear_tree *t, struct ctr_install *in)
 {
-        int fd;
+        struct gear_err ignore = {0};
 
         if (in->env_id && strcmp(in->env_id, in->id))
                 return;
-        fd = openat(t->ctr.fd, s->flag, O_WRONLY | O_APPEND | O_CLOEXEC);
-        if (fd < 0)
-                return;
         /* a failed write only makes gear-clean leave the file: nothing is lost */
-        (void)write_all(fd, CTR_FLAG_ENV "\n", strlen(CTR_FLAG_ENV) + 1);
-        close(fd);
+        ctr_flag_append(t, in->id, CTR_FLAG_ENV "\n", false, &ignore);
+        gear_err_clear(&ignore);
 }
 
 /* the environment file: --env-id's, or the container's own (created empty when missing) */
 static int write_env(struct gear_tree *t, struct ctr_install *in, struct install_state *s, struct gear_err *e)
 {
         const char *envid = in->env_id ? in->env_id : in->id;
+        _cleanup_free_ char *text = NULL;
         struct stat st;
+        size_t len;
         int r;
 
         env_path(envid, s->env_rel);
@@ -377,7 +382,7 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                         return gear_err_sys(e, errno, "cannot read '%s/%s'", t->ctr.path, s->env_rel);
                 if (in->env_id)
                         return gear_err_set(e, GEAR_EXIT_NO, "no environment '%s'", in->env_id);
-                flag_env_made(t, in, s);
+                flag_env_made(t, in);
                 s->env_written = true;
                 return env_restore(t, s->env_rel, "", 0, e);
         }
@@ -386,10 +391,19 @@ static int write_env(struct gear_tree *t, struct ctr_install *in, struct install
                 return -1;
         gear_err_clear(e);
         s->env_existed = r == 0;
-        if (!s->env_existed)
-                flag_env_made(t, in, s);
+        if (env_compose(t, envid, in->env, true, &text, &len, e) < 0)
+                return -1;
+        if (!s->env_existed) {
+                flag_env_made(t, in);
+        } else {
+                /* the old unit must not run with the new environment: what undoes it, first */
+                s->env_saved = true;
+                if (ctr_env_save(t, in->id, in->request_id, envid, s->env_old ? s->env_old : "", s->env_old_len,
+                                 text, len, e) < 0)
+                        return -1;
+        }
         s->env_written = true;
-        return env_update_locked(t, envid, in->env, true, e);
+        return env_restore(t, s->env_rel, text, len, e);
 }
 
 static int render(struct gear_tree *t, struct ctr_install *in, const char **volumes, bool boot, char **text,
@@ -462,7 +476,12 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         }
         /* held until the commit: a repair must not take links whose unit is being written */
         ports_lock = lock_dir(&t->ctr, "ports", LOCK_SH, e);
-        if (ports_lock < 0 || flag_install(t, in->id, s, e) < 0 || reserve_ports(t, in, &old, s, e) < 0)
+        if (ports_lock < 0 || flag_install(t, in->id, s, e) < 0)
+                return -1;
+        /* an environment an interrupted install changed without its commit goes back first */
+        if (s->interrupted && ctr_env_settle(t, in->id, false, e) < 0)
+                return -1;
+        if (reserve_ports(t, in, &old, s, e) < 0)
                 return -1;
         container_crash_point("ports");
         if (in->isolate) {
@@ -511,6 +530,9 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
                 }
         }
         /* committed: nothing is rolled back from here on */
+        if (s->env_saved)
+                ctr_env_saved_drop(t, in->id);
+        s->env_saved = false;
         *s->version = 0;
         s->env_written = s->linked = s->made_dir = s->links_written = false;
         s->nfresh = 0;
@@ -591,24 +613,31 @@ int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         existed = container_exists(t, id, e);
         if (existed < 0)
                 return -1;
+        /* a shared environment an interrupted install changed goes back to the others */
+        if (ctr_env_settle(t, id, false, e) < 0)
+                return -1;
         /* its SSH access before anything else: a kill never leaves access without its container */
         if (keys_drop_container(t, id, e) < 0)
                 return -1;
-        /* disabled first, then gone, then its leftovers: a kill leaves only what gear-clean explains */
-        if (container_unlink(t, id, e) < 0)
-                return -1;
+        /*
+         * gone first, then its leftovers, links into the unit directory first: a kill
+         * never leaves a container that systemd cannot see, only what gear-clean explains
+         */
         container_unit_rel(id, rel);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         if (fsync_parent(&t->ctr, rel, e) < 0)
                 return -1;
         container_crash_point("unit-removed");
+        if (container_unlink(t, id, e) < 0)
+                return -1;
+        container_crash_point("unlinked");
         if (ports_release(t, id, e) < 0 || links_write(t, id, NULL, 0, e) < 0)
                 return -1;
         container_versions_rel(id, rel);
         if (rm_tree(t->ctr.fd, rel, e) < 0)
                 return gear_err_wrap(e, "in '%s'", t->ctr.path);
-        snprintf(rel, sizeof rel, "units/%.2s/ctr-%s.idle", id, id);
+        container_idle_rel(id, rel);
         if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
                 return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
         /* the container's own environment; shared ones (--env-id) stay for the others */

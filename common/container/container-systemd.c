@@ -226,25 +226,16 @@ static void report_err(ctr_report_fn report, void *ud, const char *unit, const c
         gear_err_clear(e);
 }
 
-/* dangling ctr-*.service links of dir in the unit directory: containers that are gone */
-static int unlink_gone(struct gear_tree *t, const char *dir, struct gear_err *e)
+/* a ctr-*.service link of the unit directory whose container is gone */
+static int unlink_gone(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id, void *ud,
+                       struct gear_err *e)
 {
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
+        int r = container_exists(t, id, e);
 
-        if (dir_open_at(&t->units, t->units.fd, dir, &d, e) < 0)
-                return -1;
-        while (d && (de = readdir(d))) {
-                struct stat st;
-                gear_id id;
-
-                if (container_id_of_unit(de->d_name, id) < 0)
-                        continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
-                        continue;
-                if (container_exists(t, id, e) == 0 && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return gear_err_sys(e, errno, "cannot remove '%s/%s/%s'", t->units.path, dir, de->d_name);
-        }
+        if (r != 0)
+                return r < 0 ? -1 : 0;
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s/%s'", t->units.path, dir, name);
         return 0;
 }
 
@@ -275,7 +266,8 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
                 if (report)
                         report(unit, boot ? "enabled, starts on boot" : "enabled", NULL, ud);
         }
-        if (unlink_gone(t, ".", e) < 0 || unlink_gone(t, CTR_ACTIVE_TARGET ".wants", e) < 0)
+        if (container_links_each(t, ".", unlink_gone, NULL, e) < 0 ||
+            container_links_each(t, CTR_WANTS, unlink_gone, NULL, e) < 0)
                 return -1;
         if (systemd_reload(m, e) < 0 || systemd_start(m, CTR_ACTIVE_TARGET, e) < 0 ||
             systemd_start(m, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)

@@ -15,8 +15,6 @@
 #include "../base/fsutil.h"
 #include "../systemd/unit.h"
 
-#define WANTS_DIR CTR_ACTIVE_TARGET ".wants"
-
 int path_relative(const char *from, const char *to, char *buf, size_t n)
 {
         const char *f = from, *p = to;
@@ -195,7 +193,7 @@ int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear
                 return -1;
         if (!boot)
                 return 0;
-        snprintf(wants, sizeof wants, WANTS_DIR "/%s", name);
+        snprintf(wants, sizeof wants, CTR_WANTS "/%s", name);
         return symlink_replace(&t->units, wants, strcat(strcpy(rel, "../"), name), e);
 }
 
@@ -206,7 +204,7 @@ int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *
         if (root_open(&t->units, 0, e) < 0)
                 return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
         container_unit_name(id, name);
-        snprintf(wants, sizeof wants, WANTS_DIR "/%s", name);
+        snprintf(wants, sizeof wants, CTR_WANTS "/%s", name);
         return unlink_link(&t->units, wants, e) < 0 ? -1 : 0;
 }
 
@@ -244,15 +242,37 @@ static int unlink_ctr_links(struct gear_tree *t, const char *dir, struct gear_er
         return 0;
 }
 
+int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+{
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+
+        if (root_open(&t->units, 0, e) < 0)
+                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
+        if (dir_open_at(&t->units, t->units.fd, dir, &d, e) < 0)
+                return -1;
+        while (d && (de = readdir(d))) {
+                struct stat st;
+                gear_id id;
+
+                if (container_id_of_unit(de->d_name, id) < 0 ||
+                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
+                        continue;
+                if (fn(t, dir, dirfd(d), de->d_name, id, ud, e) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
 int container_unlink_all(struct gear_tree *t, struct gear_err *e)
 {
         char name[PATH_MAX];
 
         if (root_open(&t->units, 0, e) < 0)
                 return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
-        if (unlink_ctr_links(t, WANTS_DIR, e) < 0 || unlink_ctr_links(t, ".", e) < 0)
+        if (unlink_ctr_links(t, CTR_WANTS, e) < 0 || unlink_ctr_links(t, ".", e) < 0)
                 return -1;
-        unlinkat(t->units.fd, WANTS_DIR, AT_REMOVEDIR);
+        unlinkat(t->units.fd, CTR_WANTS, AT_REMOVEDIR);
         for (size_t i = 0; i < unit_static_count; i++)
                 if (unlink_link(&t->units, unit_static_files[i].name, e) < 0)
                         return -1;

@@ -83,6 +83,25 @@ struct ctr_install {
  */
 int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_err *e);
 
+/* appends line to the .installing flag of id, which exists; with sync it is on disk on return */
+int ctr_flag_append(struct gear_tree *t, const char *id, const char *line, bool sync, struct gear_err *e);
+/*
+ * Before an install of id (version request_id) changes the environment
+ * envid that exists, from old to text: the flag line, then the copy of old,
+ * that tell how to undo it (see install-env.c).
+ */
+int ctr_env_save(struct gear_tree *t, const char *id, const char *request_id, const char *envid, const char *old,
+                 size_t old_len, const char *text, size_t len, struct gear_err *e);
+/* removes that copy: the install committed, or put the environment back itself */
+void ctr_env_saved_drop(struct gear_tree *t, const char *id);
+/*
+ * The copy an interrupted install of id left: the environment put back from
+ * it when that install did not commit and nothing wrote the environment
+ * since, then the copy removed (only looked for with dry_run). 1 when there
+ * was one, 0 when not. The caller holds container_lock(id).
+ */
+int ctr_env_settle(struct gear_tree *t, const char *id, bool dry_run, struct gear_err *e);
+
 /*
  * removes every file, link, port and version of id; 0 when it did not exist.
  * The caller holds container_lock(id) when the tree exists, from before it
@@ -123,6 +142,14 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e);
 int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *e);
 /* removes id's links from UNITDIR (boot link first) */
 int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
+
+/*
+ * fn for each symbolic link ctr-<ID>.service of dir (relative to UNITDIR:
+ * "." or CTR_WANTS), with dfd the open dir; 0 when UNITDIR or dir is missing
+ */
+typedef int (*ctr_link_fn)(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
+                           void *ud, struct gear_err *e);
+int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
 
 /* the current unit of id; -ENOENT (code 1) when the container does not exist */
 int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);

@@ -366,11 +366,11 @@ int env_update(struct gear_tree *t, const char *id, const struct env *changes, b
         return env_update_locked(t, id, changes, reset, e);
 }
 
-int env_update_locked(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
-                      struct gear_err *e)
+int env_compose(struct gear_tree *t, const char *id, const struct env *changes, bool reset, char **out,
+                size_t *out_len, struct gear_err *e)
 {
         _cleanup_(env_free) struct env env = {0};
-        _cleanup_free_ char *old = NULL, *text = NULL;
+        _cleanup_free_ char *old = NULL;
         char rel[ENV_PATH_MAX], where[PATH_MAX + ENV_PATH_MAX];
         size_t len;
         int r;
@@ -394,9 +394,22 @@ int env_update_locked(struct gear_tree *t, const char *id, const struct env *cha
         if (env_size(&env) > ENV_FILE_MAX)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "the environment would be larger than %d bytes",
                                     ENV_FILE_MAX);
-        text = env_format(&env, &len);
-        if (!text)
+        *out = env_format(&env, out_len);
+        if (!*out)
                 return gear_err_sys(e, ENOMEM, "cannot format '%s'", rel);
+        return 0;
+}
+
+int env_update_locked(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
+                      struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        char rel[ENV_PATH_MAX];
+        size_t len;
+
+        if (env_compose(t, id, changes, reset, &text, &len, e) < 0)
+                return -1;
+        env_path(id, rel);
         return atomic_write(&t->ctr, rel, text, len, ENV_FILE_MODE, e);
 }
 

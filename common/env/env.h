@@ -100,6 +100,9 @@ int env_update(struct gear_tree *t, const char *id, const struct env *changes, b
  * the fd that holds it.
  */
 int env_lock(struct gear_tree *t, const char *id, struct gear_err *e);
+/* what env_update would write (the caller holds env_lock(id)), into *text; the caller frees it */
+int env_compose(struct gear_tree *t, const char *id, const struct env *changes, bool reset, char **text,
+                size_t *len, struct gear_err *e);
 /* env_update for a caller that holds env_lock(id) */
 int env_update_locked(struct gear_tree *t, const char *id, const struct env *changes, bool reset,
                       struct gear_err *e);

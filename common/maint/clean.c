@@ -39,8 +39,13 @@ static int clean_temps(int dfd, const char *path, int depth, struct clean_ctx *c
                         continue;
                 if ((size_t)snprintf(sub, sizeof sub, "%s/%s", path, de->d_name) >= sizeof sub)
                         continue;
-                if (de->d_type == DT_DIR && depth < 8) {
-                        if (clean_temps(dfd, sub, depth + 1, c, e) < 0)
+                if (de->d_type == DT_DIR) {
+                        /*
+                         * a temporary directory goes whole once its writer is gone (gear-fsck
+                         * for the image tree, the access step for access/): a file taken out
+                         * of it here would race its writer or make it look fresh again
+                         */
+                        if (depth < 8 && !is_tmp_name(de->d_name) && clean_temps(dfd, sub, depth + 1, c, e) < 0)
                                 return -1;
                         continue;
                 }

@@ -9,8 +9,8 @@
 #include "../base/tree.h"
 
 /*
- * kind: "access", "install", "key", "port", "temp": path is the full path
- * removed (or that would be); "user": the name of a host user removed
+ * kind: "access", "install", "key", "port", "temp", "unit": path is the full
+ * path removed (or that would be); "user": the name of a host user removed
  */
 typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
 
@@ -18,9 +18,13 @@ typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
 #define CLEAN_TMP_AGE 60
 
 /*
- * What new installs killed before their commit left ("install"): their
- * units/<ab>/<ID>/, dangling links into the unit directory, volumes, and the
- * environment file the install made; never while the container lock is held.
+ * What interrupted installs and deletes left of containers that do not
+ * exist: a new install's units/<ab>/<ID>/, dangling links into the unit
+ * directory, volumes, and the environment file the install made
+ * ("install"); a delete's versions, idle flag and dangling links ("unit");
+ * and of any container the copy of an environment a killed install changed,
+ * put back when that install did not commit ("install"). Never while the
+ * container lock is held.
  */
 int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 
