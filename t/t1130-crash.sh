@@ -35,8 +35,10 @@ waiting_on() {
 	done
 }
 # no_data_dirs FILE: FILE without data/ and data/t1/, which a volume leaves
+# the snapshot without the shard directories a clean leaves (of data/ and ports/links/)
 no_data_dirs() {
-	grep -v -e " \./var/lib/containers/data $" -e " \./var/lib/containers/data/t1 $" "$1"
+	grep -v -e " \./var/lib/containers/data $" -e " \./var/lib/containers/data/t1 $" \
+		-e "^d .* \./var/lib/containers/ports/links\(/t1\)\{0,1\} $" "$1"
 }
 PAUSE="$TRASH_DIRECTORY/pause"
 test_atexit 'rm -f "$PAUSE"; wait'
@@ -86,8 +88,9 @@ test_expect_success 'a new install killed before its commit: gear-clean --dry-ru
 	test_tree_snapshot before &&
 	test_expect_code 137 env GEAR_TEST_CRASH_AT=enable \
 		gear-test-systemd run "$SD" gear-install --port-range $RANGE -p 8080:0 -v vol:/data \
-		$IMAGE t14c GREETING=crash &&
+		-n 8081:192.0.2.1:80 $IMAGE t14c GREETING=crash &&
 	test -d "$CTR/data/t1/t14c/vol" &&
+	test -f "$CTR/ports/links/t1/t14c" &&
 	echo env >expect &&
 	test_cmp expect "$CTR/units/t1/t14c/.installing" &&
 	test_tree_snapshot after &&
@@ -96,6 +99,7 @@ test_expect_success 'a new install killed before its commit: gear-clean --dry-ru
 	install	$UNITDIR/ctr-t14c.service
 	install	$CTR/env/contents/t1/t14c
 	install	$CTR/data/t1/t14c
+	install	$CTR/ports/links/t1/t14c
 	install	$CTR/units/t1/t14c
 	port	$CTR/ports/interfaces/1/414/41401
 	EOF

@@ -5,11 +5,12 @@
  *   install  a new install killed before its commit (see gear-install(1)):
  *            its units/<ab>/<ID>/ holds the .installing flag, which tells
  *            its leftovers from anything else. Its versions, the links into
- *            the unit directory, its volumes under data/, and the
- *            environment file when the flag says the install made it.
+ *            the unit directory, its volumes under data/, its links
+ *            ports/links/<ab>/<ID>, and the environment file when the flag
+ *            says the install made it.
  *   unit     a gear-delete killed after it removed the unit (or a unit
- *            removed by hand): the versions units/<ab>/<ID>/, the idle flag
- *            and the links into the unit directory. Volumes and the
+ *            removed by hand): the versions units/<ab>/<ID>/, the idle flag,
+ *            the links into the unit directory and ports/links/<ab>/<ID>. Volumes and the
  *            environment stay: an environment may be shared (--env-id),
  *            and gear-delete ID removes both.
  *
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "clean.h"
+#include "../ports/links.h"
 #include "../base/fsutil.h"
 #include "../container/container.h"
 #include "../env/env.h"
@@ -145,6 +147,9 @@ static int clean_one(struct leftovers *l, const char *id, struct gear_err *e)
         }
         snprintf(rel, sizeof rel, "data/%.2s/%s", id, id);
         if (flagged && drop(l, &t->ctr, rel, false, e) < 0)
+                return -1;
+        links_rel(id, rel, sizeof rel);
+        if (drop(l, &t->ctr, rel, false, e) < 0)
                 return -1;
         /* the versions (and the flag) last: a kill before leaves what tells the next run */
         container_versions_rel(id, rel);
