@@ -348,9 +348,9 @@ static void test_store(void)
            !strcmp(e.msg, "no container 'abcd'") && (snprintf(path, sizeof path, "%s/var", dir),
            stat(path, &st) < 0), "keys_add to a container that does not exist: refused, nothing written");
         gear_err_clear(&e);
-        snprintf(path, sizeof path, "mkdir -p %s/var/lib/containers/units/ab && "
-                 "echo [Unit] >%s/var/lib/containers/units/ab/ctr-abcd.service", dir, dir);
-        ok(system(path) == 0, "a unit for abcd");
+        snprintf(path, sizeof path, "mkdir -p %s/var/lib/containers/units/ab %s/var/lib/containers/git/re/repo1.git && "
+                 "echo [Unit] >%s/var/lib/containers/units/ab/ctr-abcd.service", dir, dir, dir);
+        ok(system(path) == 0, "a unit for abcd, a repository repo1");
         ok(keys_add(&t, &ctr, 1, &all, false, &e) == 0 && keys_add(&t, &repo, 1, &ed, true, &e) == 0,
            "keys_add to a container and a repository");
         snprintf(path, sizeof path, "%s/var/lib/containers/keys/vf/" ED_FP, dir);

@@ -77,6 +77,7 @@ static const char full_unit[] =
 "\t--security-opt=label=level:s0:c1,c2 \\\n"
 "\t--volume=/srv/data:/data:Z \\\n"
 "\tlocalhost/web:1\n"
+"ExecStartPost=" GEAR_BINDIR "/gear-link --apply web1\n"
 "ExecStop=/usr/bin/podman \\\n"
 "\t--runtime=runc \\\n"
 "\tstop --ignore --time=10 ctr-web1\n"
@@ -98,6 +99,7 @@ static const char minimal_exec[] =
 "\trun --rm --replace --name ctr-web2 \\\n"
 "\t--cgroups=split --sdnotify=conmon --stop-timeout=10 \\\n"
 "\tbusybox\n"
+"ExecStartPost=" GEAR_BINDIR "/gear-link --apply web2\n"
 "ExecStop=/usr/bin/podman \\\n"
 "\tstop --ignore --time=10 ctr-web2\n";
 
