@@ -215,6 +215,7 @@ test_expect_success 'build the test image (and only once)' '
 test_expect_success 'podman runs the image with the settings of share/gear.conf' '
 	mkdir -p "${CONF%/*}" &&
 	cp "$GEAR_BUILD/share/gear.conf" "$CONF" &&
+	echo "gear-bin=$GEAR_BUILD/bin" >>"$CONF" &&
 	podman --runtime=runc run --rm --ulimit=nofile=20000:20000 --ulimit=nproc=4096:4096 \
 		--entrypoint /bin/id $IMAGE -u >out &&
 	echo 0 >expect &&
