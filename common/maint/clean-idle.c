@@ -1,0 +1,162 @@
+/*
+ * gear-clean: what idling left that no unit calls for (see gear-idle(1)): the
+ * socket and proxy units of a port the container's unit does not publish
+ * through a socket (or of a container that is gone), with their links in the
+ * unit directory, and an idle flag of a container that is gone, is not
+ * idle-capable or is recorded as stopped (a gear-stop or gear-delete killed
+ * midway). Each shard under its container lock, skipped while a command
+ * holds it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "clean.h"
+#include "../base/fsutil.h"
+#include "../container/container-idle.h"
+
+struct idle_ctx {
+        struct gear_tree *t;
+        bool dry_run;
+        clean_report_fn report;
+        void *ud;
+};
+
+static void report_rel(struct idle_ctx *c, const char *rel)
+{
+        char path[PATH_MAX * 2];
+
+        snprintf(path, sizeof path, "%s/%s", c->t->ctr.path, rel);
+        c->report("idle", path, c->ud);
+}
+
+/* the idle units of id's ports in ports[] that meta (NULL: no container) does not call for */
+static int clean_units(struct idle_ctx *c, const char *id, const struct unit_meta *meta, struct gear_err *e)
+{
+        _cleanup_free_ unsigned *ports = NULL;
+        size_t n = 0;
+
+        if (container_idle_ports(c->t, id, &ports, &n, e) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                char sock[64], proxy[64], rel[CTR_PATH_MAX + 64];
+                bool wanted = false;
+
+                for (size_t k = 0; meta && unit_meta_idle(meta) && k < meta->n_ports; k++)
+                        wanted |= meta->ports[k].external == ports[i];
+                if (wanted)
+                        continue;
+                unit_idle_names(id, ports[i], sock, proxy);
+                snprintf(rel, sizeof rel, "units/%.2s/%s", id, sock);
+                report_rel(c, rel);
+                snprintf(rel, sizeof rel, "units/%.2s/%s", id, proxy);
+                report_rel(c, rel);
+                if (!c->dry_run && container_idle_port_remove(c->t, id, ports[i], e) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int clean_flag(struct idle_ctx *c, const char *id, const struct unit_meta *meta, struct gear_err *e)
+{
+        char rel[CTR_PATH_MAX];
+        int r = container_idle_flagged(c->t, id, e);
+
+        if (r <= 0)
+                return r;
+        if (meta && unit_meta_idle(meta) && (r = container_boot_recorded(c->t, id, e)) != 0)
+                return r < 0 ? -1 : 0;
+        container_idle_rel(id, rel);
+        report_rel(c, rel);
+        return c->dry_run ? 0 : container_idle_flag(c->t, id, false, e);
+}
+
+static int clean_id(struct idle_ctx *c, const char *id, struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        struct unit_meta meta;
+        int r = container_read_unit(c->t, id, &text, e);
+
+        if (r == -ENOENT && e->code == GEAR_EXIT_NO)
+                gear_err_clear(e);
+        else if (r < 0 || unit_parse_meta(text, &meta, e) < 0)
+                return -1;
+        if (clean_units(c, id, text ? &meta : NULL, e) < 0 || clean_flag(c, id, text ? &meta : NULL, e) < 0)
+                return -1;
+        return 0;
+}
+
+/* the ids of a shard that have an idle unit file or a flag, once each */
+static int shard_ids(DIR *shard, const char *ab, gear_id **ids, size_t *n, struct gear_err *e)
+{
+        struct dirent *de;
+
+        while ((de = readdir(shard))) {
+                size_t len = strlen(de->d_name);
+                gear_id id;
+                unsigned port;
+                bool socket, seen = false;
+
+                if (unit_idle_of_name(de->d_name, id, &port, &socket) < 0) {
+                        if (len < 9 || strncmp(de->d_name, "ctr-", 4) || strcmp(de->d_name + len - 5, ".idle") ||
+                            len - 9 > GEAR_ID_MAX)
+                                continue;
+                        memcpy(id, de->d_name + 4, len - 9);
+                        id[len - 9] = 0;
+                        if (!id_valid(id))
+                                continue;
+                }
+                if (strncmp(id, ab, 2))
+                        continue;
+                for (size_t i = 0; i < *n && !seen; i++)
+                        seen = !strcmp((*ids)[i], id);
+                if (seen)
+                        continue;
+                gear_id *p = realloc(*ids, (*n + 1) * sizeof *p);
+                if (!p)
+                        return gear_err_sys(e, ENOMEM, "cannot clean");
+                *ids = p;
+                snprintf(p[(*n)++], sizeof *p, "%s", id);
+        }
+        return 0;
+}
+
+int clean_idle(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e)
+{
+        struct idle_ctx c = { t, dry_run, report, ud };
+        _cleanup_closedir_ DIR *units = NULL;
+        struct dirent *s;
+
+        if (ctr_dir_open(t, "units", &units, e) < 0)
+                return -1;
+        while (units && (s = readdir(units))) {
+                _cleanup_closedir_ DIR *shard = NULL;
+                _cleanup_free_ gear_id *ids = NULL;
+                _cleanup_close_ int lock = -1;
+                char rel[64];
+                size_t n = 0;
+
+                if (!(shard = ctr_shard_open(units, s->d_name)))
+                        continue;
+                if (shard_ids(shard, s->d_name, &ids, &n, e) < 0)
+                        return -1;
+                if (!n)
+                        continue;
+                snprintf(rel, sizeof rel, "units/%s", s->d_name);
+                lock = lock_dir(&t->ctr, rel, LOCK_EX | LOCK_NB, e);
+                if (lock < 0) {
+                        if (e->code != GEAR_EXIT_NO)
+                                return -1;
+                        gear_err_clear(e);
+                        continue;
+                }
+                for (size_t i = 0; i < n; i++)
+                        if (clean_id(&c, ids[i], e) < 0)
+                                return gear_err_wrap(e, "cannot clean what idling '%s' left", ids[i]);
+        }
+        return 0;
+}
