@@ -185,6 +185,22 @@ test_expect_success 'boot: gear-init brings idle containers back listening, not 
 	test "$(sdctl is-active ctr-$A.service)" = active
 '
 
+test_expect_success 'gear-purge stops the sockets too; gear-init after it brings the idle container back' '
+	g gear-idle $A &&
+	g gear-purge >/dev/null &&
+	test_must_fail listening 42400 &&
+	test_must_fail listening 42404 &&
+	no_process $A &&
+	test_must_fail test -L "$UNITDIR/ctr-$A:42400.socket" &&
+	test -f "$CTR/units/t1/ctr-$A.idle" &&
+	g gear-init >/dev/null &&
+	listening 42400 &&
+	no_process $A &&
+	idle_row $A &&
+	get 42400 index.html >body &&
+	test_cmp expect.body body
+'
+
 test_expect_success 'bad input: exit 100 or 1, a clear message, nothing changed' '
 	g gear-install --port-range $RANGE $IMAGE $D &&
 	wait_until test -e "$CTR/units/t1/ctr-$A.idle" &&

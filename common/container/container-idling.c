@@ -122,20 +122,29 @@ int container_idle_update(struct gear_tree *t, struct gear_systemd *m, const cha
         return flagged <= 0 ? flagged : container_idle_sockets(t, m, id, true, true, e);
 }
 
+/*
+ * Recorded as started, linked to listen on boot and not to run, then
+ * flagged: a boot after a kill anywhere finds the links of a container that
+ * runs or of one that idles, and gear-init what it trusts. The manager is
+ * told when the unit changed. The caller holds the lock.
+ */
+static int mark_idle(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
+{
+        int r = container_set_boot(t, id, true, e);
+
+        if (r < 0 || container_idle_boot(t, id, true, e) < 0 || container_unlink_boot(t, id, e) < 0 ||
+            container_idle_flag(t, id, true, e) < 0)
+                return -1;
+        container_crash_point("idle-flag");
+        return r > 0 ? container_reload_if_loaded(m, id, NULL, e) : 0;
+}
+
 /* the caller holds the lock and saw the container idle-capable */
 static int idle_locked(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
 {
         char unit[CTR_PATH_MAX];
-        int r;
 
-        /* recorded first, then flagged: what gear-init trusts is written before anything acts */
-        r = container_set_boot(t, id, true, e);
-        if (r < 0 || container_idle_flag(t, id, true, e) < 0)
-                return -1;
-        container_crash_point("idle-flag");
-        if (container_idle_boot_sync(t, id, e) < 0)
-                return -1;
-        if (r > 0 && container_reload_if_loaded(m, id, NULL, e) < 0)
+        if (mark_idle(t, m, id, e) < 0)
                 return -1;
         container_unit_name(id, unit);
         if (stop_unit(m, unit, e) < 0)
@@ -365,8 +374,7 @@ int container_idle_ended(struct gear_tree *t, struct gear_systemd *m, const char
                 return r < 0 ? -1 : 0;
         if (strcmp(info.active_state, "active"))
                 return 0;
-        if ((r = container_set_boot(t, id, true, e)) < 0 || container_idle_flag(t, id, true, e) < 0 ||
-            container_idle_boot_sync(t, id, e) < 0 || (r > 0 && container_reload_if_loaded(m, id, NULL, e) < 0))
+        if (mark_idle(t, m, id, e) < 0)
                 return -1;
         /* queued, not waited for: the stop of the container waits for this proxy's */
         return systemd_queue(m, SYSTEMD_STOP, unit, e);

@@ -469,6 +469,7 @@ static int commit_idle(struct gear_tree *t, struct ctr_install *in, const struct
         bool changed = false, reload = false;
         int held;
 
+        container_crash_point("unit-committed");
         if (unit_parse_meta(text, &now, e) == 0 && container_idle_units_write(t, &now, &changed, e) == 0) {
                 container_crash_point("idle-units");
                 if (!in->manager)
