@@ -34,129 +34,129 @@ test_expect_success 'setup' '
 '
 
 test_expect_success 'killed after the flag: it still runs, flagged; gear-idle again finishes it' '
-	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14a >out &&
-	printf "t14a\t8080\t42500\n" >expect &&
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE idl2a >out &&
+	printf "idl2a\t8080\t42500\n" >expect &&
 	test_cmp expect out &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-flag gear-idle --port-range $RANGE t14a &&
-	test -f "$CTR/units/t1/ctr-t14a.idle" &&
-	grep -x "X-PortBackend=8080:42501" "$CTR/units/t1/ctr-t14a.service" &&
-	test "$(sdctl is-active ctr-t14a.service)" = active &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-flag gear-idle --port-range $RANGE idl2a &&
+	test -f "$CTR/units/id/ctr-idl2a.idle" &&
+	grep -x "X-PortBackend=8080:42501" "$CTR/units/id/ctr-idl2a.service" &&
+	test "$(sdctl is-active ctr-idl2a.service)" = active &&
 	explained &&
-	g gear-idle t14a &&
-	no_process t14a &&
+	g gear-idle idl2a &&
+	no_process idl2a &&
 	listening 42500 &&
 	get 42500 index.html >body &&
 	test_cmp expect.body body
 '
 
 test_expect_success 'killed after the flag, then a reboot: gear-init brings it back idle' '
-	g gear-stop t14a &&
-	g gear-start t14a &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-flag gear-idle t14a &&
+	g gear-stop idl2a &&
+	g gear-start idl2a &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-flag gear-idle idl2a &&
 	gear-test-systemd restart "$SD" &&
 	g gear-init >/dev/null &&
-	no_process t14a &&
+	no_process idl2a &&
 	listening 42500 &&
 	g gear-list-units >rows &&
-	grep -x "t14a	idle	listening	loaded" rows &&
+	grep -x "idl2a	idle	listening	loaded" rows &&
 	get 42500 index.html >body &&
 	test_cmp expect.body body
 '
 
 test_expect_success 'killed after the stop, before its sockets listen: gear-init starts them' '
-	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14b >out &&
-	printf "t14b\t8080\t42502\n" >expect &&
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE idl2b >out &&
+	printf "idl2b\t8080\t42502\n" >expect &&
 	test_cmp expect out &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-stop gear-idle --port-range $RANGE t14b &&
-	no_process t14b &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=idle-stop gear-idle --port-range $RANGE idl2b &&
+	no_process idl2b &&
 	test_must_fail listening 42502 &&
 	explained &&
 	g gear-init >/dev/null &&
 	listening 42502 &&
-	no_process t14b &&
+	no_process idl2b &&
 	get 42502 index.html >body &&
 	test_cmp expect.body body
 '
 
 test_expect_success 'killed after the commit, before its socket units: gear-init writes them' '
-	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14c >out &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-committed gear-idle --port-range $RANGE t14c &&
-	grep -x "X-PortBackend=8080:42505" "$CTR/units/t1/ctr-t14c.service" &&
-	test_must_fail test -e "$CTR/units/t1/ctr-t14c:42504.socket" &&
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE idl2c >out &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-committed gear-idle --port-range $RANGE idl2c &&
+	grep -x "X-PortBackend=8080:42505" "$CTR/units/id/ctr-idl2c.service" &&
+	test_must_fail test -e "$CTR/units/id/ctr-idl2c:42504.socket" &&
 	g gear-ports check &&
 	g gear-init >/dev/null &&
-	test -f "$CTR/units/t1/ctr-t14c:42504.socket" &&
-	test -f "$CTR/units/t1/ctr-t14c:42504.service" &&
-	test -L "$UNITDIR/ctr-t14c:42504.socket" &&
-	g gear-idle t14c &&
-	no_process t14c &&
+	test -f "$CTR/units/id/ctr-idl2c:42504.socket" &&
+	test -f "$CTR/units/id/ctr-idl2c:42504.service" &&
+	test -L "$UNITDIR/ctr-idl2c:42504.socket" &&
+	g gear-idle idl2c &&
+	no_process idl2c &&
 	get 42504 index.html >body &&
 	test_cmp expect.body body &&
 	explained
 '
 
 test_expect_success 'killed before the commit: the backend is a leftover gear-ports check explains, reused next time' '
-	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE t14d >out &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=enable gear-idle --port-range $RANGE t14d &&
-	test_must_fail grep X-PortBackend "$CTR/units/t1/ctr-t14d.service" &&
+	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE idl2d >out &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=enable gear-idle --port-range $RANGE idl2d &&
+	test_must_fail grep X-PortBackend "$CTR/units/id/ctr-idl2d.service" &&
 	test_expect_code 1 g gear-ports check >check &&
-	printf "42507\tt14d\tmismatch\n" >expect &&
+	printf "42507\tidl2d\tmismatch\n" >expect &&
 	test_cmp expect check &&
-	g gear-idle --port-range $RANGE t14d &&
-	grep -x "X-PortBackend=8080:42507" "$CTR/units/t1/ctr-t14d.service" &&
+	g gear-idle --port-range $RANGE idl2d &&
+	grep -x "X-PortBackend=8080:42507" "$CTR/units/id/ctr-idl2d.service" &&
 	explained
 '
 
 test_expect_success 'gear-clean removes idle units and flags no unit calls for, with their links' '
-	g gear-stop t14d &&
-	: >"$CTR/units/t1/ctr-t14d.idle" &&
-	g gear-install --port-range $RANGE -p 8080:0 $IMAGE t14e >/dev/null &&
-	cp "$CTR/units/t1/ctr-t14d:42506.socket" "$CTR/units/t1/ctr-t14e:42508.socket" &&
-	ln -s ../../../var/lib/containers/units/t1/ctr-t14e:42508.socket "$UNITDIR/ctr-t14e:42508.socket" &&
-	ln -s ../ctr-t14e:42508.socket "$UNITDIR/container-active.target.wants/ctr-t14e:42508.socket" &&
-	cp "$CTR/units/t1/ctr-t14d:42506.service" "$CTR/units/t1/ctr-t14z:42599.service" &&
-	: >"$CTR/units/t1/ctr-t14z.idle" &&
+	g gear-stop idl2d &&
+	: >"$CTR/units/id/ctr-idl2d.idle" &&
+	g gear-install --port-range $RANGE -p 8080:0 $IMAGE idl2e >/dev/null &&
+	cp "$CTR/units/id/ctr-idl2d:42506.socket" "$CTR/units/id/ctr-idl2e:42508.socket" &&
+	ln -s ../../../var/lib/containers/units/id/ctr-idl2e:42508.socket "$UNITDIR/ctr-idl2e:42508.socket" &&
+	ln -s ../ctr-idl2e:42508.socket "$UNITDIR/container-active.target.wants/ctr-idl2e:42508.socket" &&
+	cp "$CTR/units/id/ctr-idl2d:42506.service" "$CTR/units/id/ctr-idl2z:42599.service" &&
+	: >"$CTR/units/id/ctr-idl2z.idle" &&
 	g gear-clean --dry-run >dry &&
 	sort dry >dry.sorted &&
-	printf "idle\t$CTR/units/t1/%s\n" ctr-t14d.idle ctr-t14e:42508.service ctr-t14e:42508.socket \
-		ctr-t14z.idle ctr-t14z:42599.service ctr-t14z:42599.socket >expect &&
+	printf "idle\t$CTR/units/id/%s\n" ctr-idl2d.idle ctr-idl2e:42508.service ctr-idl2e:42508.socket \
+		ctr-idl2z.idle ctr-idl2z:42599.service ctr-idl2z:42599.socket >expect &&
 	test_cmp expect dry.sorted &&
-	test -f "$CTR/units/t1/ctr-t14z.idle" &&
+	test -f "$CTR/units/id/ctr-idl2z.idle" &&
 	g gear-clean >out &&
 	sort out >out.sorted &&
 	test_cmp expect out.sorted &&
-	for f in ctr-t14d.idle ctr-t14e:42508.socket ctr-t14z.idle ctr-t14z:42599.service; do
-		test_must_fail test -e "$CTR/units/t1/$f" || return 1
+	for f in ctr-idl2d.idle ctr-idl2e:42508.socket ctr-idl2z.idle ctr-idl2z:42599.service; do
+		test_must_fail test -e "$CTR/units/id/$f" || return 1
 	done &&
-	test_must_fail test -L "$UNITDIR/ctr-t14e:42508.socket" &&
-	test_must_fail test -L "$UNITDIR/container-active.target.wants/ctr-t14e:42508.socket" &&
-	test -f "$CTR/units/t1/ctr-t14d:42506.socket" &&
+	test_must_fail test -L "$UNITDIR/ctr-idl2e:42508.socket" &&
+	test_must_fail test -L "$UNITDIR/container-active.target.wants/ctr-idl2e:42508.socket" &&
+	test -f "$CTR/units/id/ctr-idl2d:42506.socket" &&
 	explained
 '
 
 test_expect_success 'a container that never listens: the proxy gives up after 30 seconds and says why' '
-	g gear-install --port-range $RANGE -p 8080:0 $IMAGE t14f PORT=9999 >out &&
-	printf "t14f\t8080\t42509\n" >expect &&
+	g gear-install --port-range $RANGE -p 8080:0 $IMAGE idl2f PORT=9999 >out &&
+	printf "idl2f\t8080\t42509\n" >expect &&
 	test_cmp expect out &&
-	g gear-idle --port-range $RANGE t14f &&
+	g gear-idle --port-range $RANGE idl2f &&
 	test_must_fail curl -sf --max-time 45 http://127.0.0.1:42509/ &&
-	journalctl -D "$(. "$SD/env" && echo "$GEAR_TEST_JOURNAL_DIR")" _SYSTEMD_USER_UNIT=ctr-t14f:42509.service \
+	journalctl -D "$(. "$SD/env" && echo "$GEAR_TEST_JOURNAL_DIR")" _SYSTEMD_USER_UNIT=ctr-idl2f:42509.service \
 		-o cat >log &&
-	grep "gear-idle: cannot wake .t14f.: .t14f. accepts no connection on 127.0.0.1:42510 after 30 seconds" log &&
-	g gear-stop t14f &&
+	grep "gear-idle: cannot wake .idl2f.: .idl2f. accepts no connection on 127.0.0.1:42510 after 30 seconds" log &&
+	g gear-stop idl2f &&
 	test_must_fail listening 42509
 '
 
 test_expect_success 'delete killed after the unit is gone: gear-clean removes the flag, the rest as before' '
-	g gear-idle t14c &&
-	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-removed gear-delete t14c &&
-	test_must_fail test -e "$CTR/units/t1/ctr-t14c:42504.socket" &&
-	test_must_fail test -L "$UNITDIR/ctr-t14c:42504.socket" &&
+	g gear-idle idl2c &&
+	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-removed gear-delete idl2c &&
+	test_must_fail test -e "$CTR/units/id/ctr-idl2c:42504.socket" &&
+	test_must_fail test -L "$UNITDIR/ctr-idl2c:42504.socket" &&
 	g gear-clean >out &&
-	grep -x "idle	$CTR/units/t1/ctr-t14c.idle" out &&
+	grep -x "idle	$CTR/units/id/ctr-idl2c.idle" out &&
 	grep -x "port	$CTR/ports/interfaces/1/425/42505" out &&
-	g gear-delete t14c &&
-	find "$GEAR_SYSROOT" -name "*t14c*" >left &&
+	g gear-delete idl2c &&
+	find "$GEAR_SYSROOT" -name "*idl2c*" >left &&
 	test_must_fail test -s left
 '
 

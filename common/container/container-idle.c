@@ -184,7 +184,12 @@ int container_idle_units_write(struct gear_tree *t, const struct unit_meta *m, b
         size_t n = 0;
 
         *changed = false;
-        if (config_load(&c, t, e) < 0 || container_idle_ports(t, m->id, &have, &n, e) < 0)
+        if (container_idle_ports(t, m->id, &have, &n, e) < 0)
+                return -1;
+        /* most containers: nothing to write, nothing to remove, no gear.conf to read */
+        if (!unit_meta_idle(m) && !n)
+                return 0;
+        if (config_load(&c, t, e) < 0)
                 return -1;
         for (size_t i = 0; unit_meta_idle(m) && i < m->n_ports; i++) {
                 unsigned backend = unit_meta_backend(m, &m->ports[i]);

@@ -15,6 +15,13 @@
  * (gear-install, gear-idle) and by gear-init, so a kill that left them behind
  * the unit is repaired there; gear-clean removes those no unit calls for.
  * On boot a container recorded as started listens; it runs unless flagged.
+ *
+ * With a timeout, a proxy exits after a quiet while (systemd-socket-proxyd
+ * --exit-idle-time) and its stop hook idles the container when no other
+ * proxy of it runs. Not StopWhenUnneeded= on the container: a container
+ * started by gear-start or on boot, which no proxy needs yet, would stop at
+ * once, and only gear can tell a quiet exit from a stop and write the flag
+ * with it.
  */
 #ifndef GEAR_CONTAINER_IDLE_H
 #define GEAR_CONTAINER_IDLE_H
