@@ -7,23 +7,6 @@ RANGE=42400-42499
 A=idl1a B=idl1b C=idl1c D=idl1d
 test_atexit 'gear-test-systemd stop "$SD"'
 
-# listening PORT: something listens on the port (checked without connecting)
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-# wait_until CMD...: until CMD succeeds, 60s at most
-wait_until() {
-	i=0
-	until "$@"; do
-		i=$((i + 1)) && test $i -lt 600 || { echo "still not: $*" >&2; return 1; }
-		sleep 0.1
-	done
-}
-# no_process ID: the container's unit is inactive and podman runs nothing of it
-no_process() {
-	test "$(sdctl is-active ctr-$1.service)" = inactive &&
-	test_must_fail g podman container exists ctr-$1
-}
-# one request, no retry: the body
-get() { curl -sf --max-time 60 "http://127.0.0.1:$1/$2"; }
 idle_row() { g gear-list-units >rows && grep -x "$1	idle	listening	loaded" rows; }
 
 test_expect_success 'setup: a started container publishing one port' '
@@ -73,14 +56,14 @@ test_expect_success 'the unit publishes on a loopback backend, recorded and held
 '
 
 test_expect_success 'the first request is answered; then it runs and the flag is gone' '
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body &&
 	test "$(sdctl is-active ctr-$A.service)" = active &&
 	test_must_fail test -e "$CTR/units/id/ctr-$A.idle" &&
 	test "$(readlink "$UNITDIR/container-active.target.wants/ctr-$A.service")" = ../ctr-$A.service &&
 	g gear-list-units >rows &&
 	grep -x "$A	active	running	loaded" rows &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -90,7 +73,7 @@ test_expect_success 'gear-unidle starts an idle container; one that is not idle 
 	g gear-unidle $A &&
 	test "$(sdctl is-active ctr-$A.service)" = active &&
 	test_must_fail test -e "$CTR/units/id/ctr-$A.idle" &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body &&
 	test_expect_code 1 g gear-unidle $A 2>err &&
 	echo "gear-unidle: cannot unidle '\''$A'\'': '\''$A'\'' is not idle" >expect &&
@@ -109,7 +92,7 @@ test_expect_success 'gear-stop stops listening too; gear-start runs it and liste
 	g gear-start $A &&
 	test "$(sdctl is-active ctr-$A.service)" = active &&
 	listening 42400 &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -119,14 +102,14 @@ test_expect_success 'gear-idle --timeout 3s: it idles itself after a quiet while
 	test $(ls "$CTR/units/id/$A" | wc -l) = $((old + 1)) &&
 	grep -x "X-IdleTimeout=3s" "$CTR/units/id/ctr-$A.service" &&
 	grep -x "X-PortBackend=8080:42401" "$CTR/units/id/ctr-$A.service" &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body &&
 	test "$(sdctl is-active ctr-$A.service)" = active &&
 	wait_until test -e "$CTR/units/id/ctr-$A.idle" &&
 	wait_until no_process $A &&
 	listening 42400 &&
 	idle_row $A &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body &&
 	test_must_fail test -e "$CTR/units/id/ctr-$A.idle"
 '
@@ -141,7 +124,7 @@ test_expect_success 'gear-install --idle-timeout: started, it idles itself with 
 	listening 42402 &&
 	wait_until test -e "$CTR/units/id/ctr-$B.idle" &&
 	wait_until no_process $B &&
-	get 42402 index.html >body &&
+	http_once 42402 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -165,7 +148,7 @@ test_expect_success 'several ports: one socket and proxy per port' '
 	grep -x "X-PortBackend=8080:42406" "$CTR/units/id/ctr-$C.service" &&
 	grep -x "X-PortBackend=9090:42407" "$CTR/units/id/ctr-$C.service" &&
 	no_process $C &&
-	get 42404 index.html >body &&
+	http_once 42404 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -180,7 +163,7 @@ test_expect_success 'boot: gear-init brings idle containers back listening, not 
 	listening 42404 &&
 	listening 42405 &&
 	idle_row $A &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body &&
 	test "$(sdctl is-active ctr-$A.service)" = active
 '
@@ -197,7 +180,7 @@ test_expect_success 'gear-purge stops the sockets too; gear-init after it brings
 	listening 42400 &&
 	no_process $A &&
 	idle_row $A &&
-	get 42400 index.html >body &&
+	http_once 42400 index.html >body &&
 	test_cmp expect.body body
 '
 

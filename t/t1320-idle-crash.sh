@@ -6,19 +6,6 @@ test_description='gear-idle killed at each step, what idling leaves behind, and 
 RANGE=42500-42599
 test_atexit 'gear-test-systemd stop "$SD"'
 
-listening() { ss -Hltn "sport = :$1" | grep -q .; }
-wait_until() {
-	i=0
-	until "$@"; do
-		i=$((i + 1)) && test $i -lt 600 || { echo "still not: $*" >&2; return 1; }
-		sleep 0.1
-	done
-}
-no_process() {
-	test "$(sdctl is-active ctr-$1.service)" = inactive &&
-	test_must_fail g podman container exists ctr-$1
-}
-get() { curl -sf --max-time 60 "http://127.0.0.1:$1/$2"; }
 # explained: gear-ports check finds nothing, gear-clean has nothing to remove
 explained() {
 	g gear-ports check &&
@@ -45,7 +32,7 @@ test_expect_success 'killed after the flag: it still runs, flagged; gear-idle ag
 	g gear-idle idl2a &&
 	no_process idl2a &&
 	listening 42500 &&
-	get 42500 index.html >body &&
+	http_once 42500 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -59,7 +46,7 @@ test_expect_success 'killed after the flag, then a reboot: gear-init brings it b
 	listening 42500 &&
 	g gear-list-units >rows &&
 	grep -x "idl2a	idle	listening	loaded" rows &&
-	get 42500 index.html >body &&
+	http_once 42500 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -74,7 +61,7 @@ test_expect_success 'killed after the stop, before its sockets listen: gear-init
 	g gear-init >/dev/null &&
 	listening 42502 &&
 	no_process idl2b &&
-	get 42502 index.html >body &&
+	http_once 42502 index.html >body &&
 	test_cmp expect.body body
 '
 
@@ -90,7 +77,7 @@ test_expect_success 'killed after the commit, before its socket units: gear-init
 	test -L "$UNITDIR/ctr-idl2c:42504.socket" &&
 	g gear-idle idl2c &&
 	no_process idl2c &&
-	get 42504 index.html >body &&
+	http_once 42504 index.html >body &&
 	test_cmp expect.body body &&
 	explained
 '

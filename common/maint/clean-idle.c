@@ -75,8 +75,9 @@ static int clean_flag(struct idle_ctx *c, const char *id, const struct unit_meta
         return c->dry_run ? 0 : container_idle_flag(c->t, id, false, e);
 }
 
-static int clean_id(struct idle_ctx *c, const char *id, struct gear_err *e)
+static int clean_id(void *ud, const char *id, struct gear_err *e)
 {
+        struct idle_ctx *c = ud;
         _cleanup_free_ char *text = NULL;
         struct unit_meta meta;
         int r = container_read_unit(c->t, id, &text, e);
@@ -146,6 +147,7 @@ int clean_idle(struct gear_tree *t, bool dry_run, clean_report_fn report, void *
                         return -1;
                 if (!n)
                         continue;
+                /* held by a command that changes these containers: what it writes is not left over */
                 snprintf(rel, sizeof rel, "units/%s", s->d_name);
                 lock = lock_dir(&t->ctr, rel, LOCK_EX | LOCK_NB, e);
                 if (lock < 0) {

@@ -506,6 +506,15 @@ static int parse_port(const char *v, struct unit_port *p)
         return 0;
 }
 
+/* the INTERNAL:PORT value of a key line, one more of ports[] */
+static int add_port(struct unit_port *ports, size_t *n, const char *key, const char *v, struct gear_err *e)
+{
+        if (*n >= UNIT_MAX_PORTS || parse_port(v, &ports[*n]) < 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s'", key, v);
+        (*n)++;
+        return 0;
+}
+
 int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e)
 {
         bool in_unit = false;
@@ -537,17 +546,11 @@ int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e)
                                 } else if (!strcmp(buf, "X-ContainerUserId")) {
                                         snprintf(m->user, sizeof m->user, "%s", v);
                                 } else if (!strcmp(buf, "X-PortMapping")) {
-                                        if (m->n_ports >= UNIT_MAX_PORTS ||
-                                            parse_port(v, &m->ports[m->n_ports]) < 0)
-                                                return gear_err_set(e, GEAR_EXIT_USAGE,
-                                                                    "invalid X-PortMapping '%s'", v);
-                                        m->n_ports++;
+                                        if (add_port(m->ports, &m->n_ports, buf, v, e) < 0)
+                                                return -1;
                                 } else if (!strcmp(buf, "X-PortBackend")) {
-                                        if (m->n_backends >= UNIT_MAX_PORTS ||
-                                            parse_port(v, &m->backends[m->n_backends]) < 0)
-                                                return gear_err_set(e, GEAR_EXIT_USAGE,
-                                                                    "invalid X-PortBackend '%s'", v);
-                                        m->n_backends++;
+                                        if (add_port(m->backends, &m->n_backends, buf, v, e) < 0)
+                                                return -1;
                                 } else if (!strcmp(buf, "X-IdleTimeout")) {
                                         char norm[UNIT_TIMESPAN_MAX];
                                         struct gear_err ignore = {0};
