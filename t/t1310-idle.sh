@@ -204,6 +204,9 @@ test_expect_success 'bad input: exit 100 or 1, a clear message, nothing changed'
 	grep "^gear-install: invalid duration '\''0'\''" err &&
 	test_expect_code 100 g gear-idle --port-range 9-1 $A 2>err &&
 	grep "^gear-idle: invalid port range" err &&
+	test_expect_code 100 g gear-install --idle-timeout 3s $IMAGE idl1e 2>err &&
+	echo "gear-install: cannot install '\''idl1e'\'': '\''idl1e'\'' publishes no port: a connection could not wake it" >expect &&
+	test_cmp expect err &&
 	test_expect_code 100 g gear-idle $D 2>err &&
 	echo "gear-idle: cannot idle '\''$D'\'': '\''$D'\'' publishes no port: a connection could not wake it" >expect &&
 	test_cmp expect err &&

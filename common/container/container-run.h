@@ -116,9 +116,10 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
                    struct gear_err *e);
 
 /*
- * Stops every container the tree or the manager knows, then the targets and
- * slices, and removes every link gear made in the unit directory. The tree
- * is left as it is (gear-init brings it back). Returns how many failed.
+ * Stops the sockets of idle-capable containers, every container the tree or
+ * the manager knows, then the targets and slices, and removes every link
+ * gear made in the unit directory. The tree is left as it is (gear-init
+ * brings it back). Returns how many failed.
  */
 int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn report, void *ud,
                     struct gear_err *e);

@@ -306,19 +306,27 @@ int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn r
                 CTR_ACTIVE_TARGET, CTR_TARGET, CTR_SLICE_DEFAULT ".slice", "container.slice",
                 UNIT_SWITCHNS_SOCKET_NAME,
         };
-        _cleanup_free_ struct systemd_unit_state *units = NULL;
+        _cleanup_free_ struct systemd_unit_state *units = NULL, *socks = NULL;
         _cleanup_free_ gear_id *ids = NULL;
-        size_t nunits = 0, nids = 0;
+        size_t nunits = 0, nids = 0, nsocks = 0;
         int failed = 0;
 
         if (systemd_list_units(m, "ctr-*.service", &units, &nunits, e) < 0 || container_list(t, &ids, &nids, e) < 0)
                 return -1;
-        /* the sockets of idle-capable containers first: no connection starts anything again */
-        for (size_t i = 0; i < nids; i++)
-                if (container_idle_sockets(t, m, ids[i], false, true, e) < 0) {
-                        report_err(report, ud, ids[i], "stop the sockets of", e);
+        /* the sockets of idle-capable containers first: no connection starts anything again
+           (their proxies stop with their containers) */
+        if (systemd_list_units(m, "ctr-*:*.socket", &socks, &nsocks, e) < 0)
+                return -1;
+        for (size_t i = 0; i < nsocks; i++) {
+                if (systemd_stop(m, socks[i].id, e) < 0 && e->code != GEAR_EXIT_NO) {
+                        report_err(report, ud, socks[i].id, "stop", e);
                         failed++;
+                        continue;
                 }
+                gear_err_clear(e);
+                if (report)
+                        report(socks[i].id, "stopped", NULL, ud);
+        }
         for (size_t i = 0; i < nunits + nids; i++) {
                 char unit[CTR_PATH_MAX];
                 gear_id id;
