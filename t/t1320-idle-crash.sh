@@ -65,7 +65,7 @@ test_expect_success 'killed after the stop, before its sockets listen: gear-init
 	test_cmp expect.body body
 '
 
-test_expect_success 'killed after the commit, before its socket units: gear-init writes them' '
+test_expect_success 'killed after the commit, before its socket units: gear-init writes them, gear-idle again finishes the install' '
 	g gear-install --port-range $RANGE -p 8080:0 --start $IMAGE idl2c >out &&
 	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-committed gear-idle --port-range $RANGE idl2c &&
 	grep -x "X-PortBackend=8080:42505" "$CTR/units/id/ctr-idl2c.service" &&
@@ -75,7 +75,9 @@ test_expect_success 'killed after the commit, before its socket units: gear-init
 	test -f "$CTR/units/id/ctr-idl2c:42504.socket" &&
 	test -f "$CTR/units/id/ctr-idl2c:42504.service" &&
 	test -L "$UNITDIR/ctr-idl2c:42504.socket" &&
+	test -f "$CTR/units/id/idl2c/.installing" &&
 	g gear-idle idl2c &&
+	test_must_fail test -e "$CTR/units/id/idl2c/.installing" &&
 	no_process idl2c &&
 	http_once 42504 index.html >body &&
 	test_cmp expect.body body &&
@@ -94,7 +96,7 @@ test_expect_success 'killed before the commit: the backend is a leftover gear-po
 	explained
 '
 
-test_expect_success 'gear-clean removes idle units and flags no unit calls for, with their links' '
+test_expect_success 'gear-clean removes idle units no unit calls for, with their links; gear-init a flag that does not stand' '
 	g gear-stop idl2d &&
 	: >"$CTR/units/id/ctr-idl2d.idle" &&
 	g gear-install --port-range $RANGE -p 8080:0 $IMAGE idl2e >/dev/null &&
@@ -105,16 +107,23 @@ test_expect_success 'gear-clean removes idle units and flags no unit calls for, 
 	: >"$CTR/units/id/ctr-idl2z.idle" &&
 	g gear-clean --dry-run >dry &&
 	sort dry >dry.sorted &&
-	printf "idle\t$CTR/units/id/%s\n" ctr-idl2d.idle ctr-idl2e:42508.service ctr-idl2e:42508.socket \
-		ctr-idl2z.idle ctr-idl2z:42599.service ctr-idl2z:42599.socket >expect &&
+	{
+		printf "idle\t$CTR/units/id/%s\n" ctr-idl2e:42508.socket ctr-idl2z:42599.service &&
+		printf "unit\t$CTR/units/id/ctr-idl2z.idle\n"
+	} >expect &&
 	test_cmp expect dry.sorted &&
 	test -f "$CTR/units/id/ctr-idl2z.idle" &&
 	g gear-clean >out &&
 	sort out >out.sorted &&
 	test_cmp expect out.sorted &&
-	for f in ctr-idl2d.idle ctr-idl2e:42508.socket ctr-idl2z.idle ctr-idl2z:42599.service; do
+	for f in ctr-idl2e:42508.socket ctr-idl2z.idle ctr-idl2z:42599.service; do
 		test_must_fail test -e "$CTR/units/id/$f" || return 1
 	done &&
+	test -f "$CTR/units/id/ctr-idl2d.idle" &&
+	g gear-init >/dev/null &&
+	test_must_fail test -e "$CTR/units/id/ctr-idl2d.idle" &&
+	no_process idl2d &&
+	test_must_fail listening 42506 &&
 	test_must_fail test -L "$UNITDIR/ctr-idl2e:42508.socket" &&
 	test_must_fail test -L "$UNITDIR/container-active.target.wants/ctr-idl2e:42508.socket" &&
 	test -f "$CTR/units/id/ctr-idl2d:42506.socket" &&
@@ -134,14 +143,18 @@ test_expect_success 'a container that never listens: the proxy gives up after 30
 	test_must_fail listening 42509
 '
 
-test_expect_success 'delete killed after the unit is gone: gear-clean removes the flag, the rest as before' '
+test_expect_success 'delete killed after the unit is gone: gear-clean removes its sockets and proxies, its flag and the rest' '
 	g gear-idle idl2c &&
 	test_expect_code 137 g env GEAR_TEST_CRASH_AT=unit-removed gear-delete idl2c &&
+	test -f "$CTR/units/id/ctr-idl2c:42504.socket" &&
+	g gear-clean >out &&
+	grep -x "idle	$CTR/units/id/ctr-idl2c:42504.socket" out &&
+	grep -x "idle	$CTR/units/id/ctr-idl2c:42504.service" out &&
+	grep -x "unit	$CTR/units/id/ctr-idl2c.idle" out &&
+	grep -x "port	$CTR/ports/interfaces/1/425/42505" out &&
 	test_must_fail test -e "$CTR/units/id/ctr-idl2c:42504.socket" &&
 	test_must_fail test -L "$UNITDIR/ctr-idl2c:42504.socket" &&
-	g gear-clean >out &&
-	grep -x "idle	$CTR/units/id/ctr-idl2c.idle" out &&
-	grep -x "port	$CTR/ports/interfaces/1/425/42505" out &&
+	test_must_fail test -L "$UNITDIR/container-active.target.wants/ctr-idl2c:42504.socket" &&
 	g gear-delete idl2c &&
 	find "$GEAR_SYSROOT" -name "*idl2c*" >left &&
 	test_must_fail test -s left

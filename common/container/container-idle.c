@@ -231,6 +231,36 @@ int container_idle_boot(struct gear_tree *t, const char *id, bool on, struct gea
         return 0;
 }
 
+/* a flag that does not stand: the container is not idle-capable, or is recorded as stopped */
+static int flag_stale(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        struct unit_meta m;
+        int r = container_idle_flagged(t, id, e);
+
+        if (r <= 0)
+                return r;
+        if (container_read_unit(t, id, &text, e) < 0 || unit_parse_meta(text, &m, e) < 0)
+                return -1;
+        if (!unit_meta_idle(&m))
+                return 1;
+        r = container_boot_recorded(t, id, e);
+        return r < 0 ? -1 : !r;
+}
+
+int container_idle_flag_settle(struct gear_tree *t, const char *id, struct gear_err *e)
+{
+        _cleanup_close_ int lock = -1;
+        int r = flag_stale(t, id, e);
+
+        if (r <= 0)
+                return r;
+        /* again under the lock: a gear-idle records the container as started before it flags it */
+        if ((lock = container_lock(t, id, e)) < 0 || (r = flag_stale(t, id, e)) <= 0)
+                return lock < 0 ? -1 : r;
+        return container_idle_flag(t, id, false, e) < 0 ? -1 : 1;
+}
+
 int container_idle_boot_sync(struct gear_tree *t, const char *id, struct gear_err *e)
 {
         int boot = container_boot_recorded(t, id, e), idle;
@@ -243,27 +273,21 @@ int container_idle_boot_sync(struct gear_tree *t, const char *id, struct gear_er
         return boot && !idle ? container_enable(t, id, true, e) : container_unlink_boot(t, id, e);
 }
 
-int container_idle_unlink_dangling(struct gear_tree *t, const char *dir, struct gear_err *e)
+/* the link of an idle unit whose file or container is gone */
+static int unlink_gone(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
+                       void *ud, struct gear_err *e)
 {
-        _cleanup_closedir_ DIR *d = NULL;
-        struct dirent *de;
+        struct stat st;
+        int r = fstatat(dfd, name, &st, 0) == 0 ? container_exists(t, id, e) : errno == ENOENT ? 0 : 1;
 
-        if (root_open(&t->units, 0, e) < 0)
-                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
-        if (dir_open_at(&t->units, t->units.fd, dir, &d, e) < 0)
-                return -1;
-        while (d && (de = readdir(d))) {
-                struct stat st;
-                gear_id id;
-                unsigned port;
-                bool socket;
-
-                if (unit_idle_of_name(de->d_name, id, &port, &socket) < 0 ||
-                    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode) ||
-                    fstatat(dirfd(d), de->d_name, &st, 0) == 0 || errno != ENOENT)
-                        continue;
-                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
-                        return gear_err_sys(e, errno, "cannot remove '%s/%s/%s'", t->units.path, dir, de->d_name);
-        }
+        if (r != 0)
+                return r < 0 ? -1 : 0;
+        if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s/%s'", t->units.path, dir, name);
         return 0;
+}
+
+int container_idle_unlink_gone(struct gear_tree *t, const char *dir, struct gear_err *e)
+{
+        return container_idle_links_each(t, dir, unlink_gone, NULL, e);
 }

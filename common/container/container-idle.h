@@ -61,8 +61,16 @@ int container_idle_boot(struct gear_tree *t, const char *id, bool on, struct gea
 /* the external ports whose idle unit files id has in the tree, sorted; the caller frees *ports */
 int container_idle_ports(struct gear_tree *t, const char *id, unsigned **ports, size_t *n, struct gear_err *e);
 
-/* removes the links of idle units in dir of the unit directory ("." or CTR_WANTS) whose file is gone */
-int container_idle_unlink_dangling(struct gear_tree *t, const char *dir, struct gear_err *e);
+/* removes the links of idle units in dir of the unit directory ("." or CTR_WANTS) whose file or
+   container is gone (the files stay for gear-clean) */
+int container_idle_unlink_gone(struct gear_tree *t, const char *dir, struct gear_err *e);
+
+/*
+ * Removes the flag of id when it does not stand, as a gear-stop killed
+ * midway leaves it: the container is recorded as stopped, or is not
+ * idle-capable. 1 when it removed it. Takes the container lock to do so.
+ */
+int container_idle_flag_settle(struct gear_tree *t, const char *id, struct gear_err *e);
 
 /*
  * The boot links of id from its record and flag: the service's when it

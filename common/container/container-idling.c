@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,6 +182,17 @@ int container_idle(struct gear_tree *t, struct gear_systemd *m, const char *id, 
         return idle_locked(t, m, id, e);
 }
 
+/* an install of id was interrupted: units/<ab>/<ID>/.installing is there */
+static bool install_interrupted(struct gear_tree *t, const char *id)
+{
+        char rel[CTR_PATH_MAX + 16];
+        struct stat st;
+
+        container_versions_rel(id, rel);
+        strcat(rel, "/" CTR_FLAG);
+        return fstatat(t->ctr.fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int container_make_idle(struct gear_tree *t, struct gear_systemd *m, const char *id, const char *timeout,
                         struct port_range range, struct gear_err *e)
 {
@@ -188,7 +200,9 @@ int container_make_idle(struct gear_tree *t, struct gear_systemd *m, const char 
 
         if (read_meta(t, id, &meta, e) < 0)
                 return -1;
-        if (!unit_meta_idle(&meta) || (timeout && strcmp(timeout, meta.idle_timeout))) {
+        /* installed again when it changes, and to finish an install a kill interrupted */
+        if (!unit_meta_idle(&meta) || (timeout && strcmp(timeout, meta.idle_timeout)) ||
+            install_interrupted(t, id)) {
                 struct ctr_install in = { .id = id, .range = range, .idle = true, .idle_timeout = timeout,
                                           .reuse_unit = true, .manager = m };
 

@@ -256,7 +256,7 @@ static int init_one(struct gear_tree *t, const char *id, const char **what, stru
 
         if (container_read_unit(t, id, &text, e) < 0 || unit_parse_meta(text, &meta, e) < 0 ||
             container_idle_units_write(t, &meta, &changed, e) < 0 || container_enable(t, id, false, e) < 0 ||
-            container_idle_boot_sync(t, id, e) < 0)
+            container_idle_flag_settle(t, id, e) < 0 || container_idle_boot_sync(t, id, e) < 0)
                 return -1;
         if ((boot = container_boot_recorded(t, id, e)) < 0 || (idle = container_idle_flagged(t, id, e)) < 0)
                 return -1;
@@ -292,7 +292,7 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
         }
         if (container_links_each(t, ".", unlink_gone, NULL, e) < 0 ||
             container_links_each(t, CTR_WANTS, unlink_gone, NULL, e) < 0 ||
-            container_idle_unlink_dangling(t, ".", e) < 0 || container_idle_unlink_dangling(t, CTR_WANTS, e) < 0)
+            container_idle_unlink_gone(t, ".", e) < 0 || container_idle_unlink_gone(t, CTR_WANTS, e) < 0)
                 return -1;
         if (systemd_reload(m, e) < 0 || systemd_start(m, CTR_ACTIVE_TARGET, e) < 0 ||
             systemd_start(m, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)

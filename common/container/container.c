@@ -250,7 +250,9 @@ static int unlink_ctr_links(struct gear_tree *t, const char *dir, struct gear_er
         return 0;
 }
 
-int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+/* fn for each symbolic link of dir whose name match takes for one of id */
+static int links_each(struct gear_tree *t, const char *dir, int (*match)(const char *name, gear_id id),
+                      ctr_link_fn fn, void *ud, struct gear_err *e)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
@@ -263,13 +265,31 @@ int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, v
                 struct stat st;
                 gear_id id;
 
-                if (container_id_of_unit(de->d_name, id) < 0 ||
+                if (match(de->d_name, id) < 0 ||
                     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
                         continue;
                 if (fn(t, dir, dirfd(d), de->d_name, id, ud, e) < 0)
                         return -1;
         }
         return 0;
+}
+
+int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+{
+        return links_each(t, dir, container_id_of_unit, fn, ud, e);
+}
+
+static int idle_unit_id(const char *name, gear_id id)
+{
+        unsigned port;
+        bool socket;
+
+        return unit_idle_of_name(name, id, &port, &socket);
+}
+
+int container_idle_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+{
+        return links_each(t, dir, idle_unit_id, fn, ud, e);
 }
 
 int container_unlink_all(struct gear_tree *t, struct gear_err *e)

@@ -170,6 +170,8 @@ int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
 typedef int (*ctr_link_fn)(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
                            void *ud, struct gear_err *e);
 int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
+/* the same for the links of idle units, ctr-<ID>:<PORT>.socket and .service (container-idle.h) */
+int container_idle_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
 
 /* the current unit of id; -ENOENT (code 1) when the container does not exist */
 int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);

@@ -1,10 +1,11 @@
 /*
  * gear-clean: what idling left that no unit calls for (see gear-idle(1)): the
  * socket and proxy units of a port the container's unit does not publish
- * through a socket (or of a container that is gone), with their links in the
- * unit directory, and an idle flag of a container that is gone, is not
- * idle-capable or is recorded as stopped (a gear-stop or gear-delete killed
- * midway). Each shard under its container lock, skipped while a command
+ * through a socket (or of a container that is gone: a delete or an update
+ * killed midway), with their links in the unit directory. The idle flag of
+ * a container that is gone goes with an interrupted delete's other
+ * leftovers (clean-install.c); that of one recorded as stopped, with
+ * gear-init. Each shard under its container lock, skipped while a command
  * holds it.
  */
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clean.h"
@@ -34,6 +36,17 @@ static void report_rel(struct idle_ctx *c, const char *rel)
         c->report("idle", path, c->ud);
 }
 
+/* units/<ab>/name reported when it is there */
+static void report_unit(struct idle_ctx *c, const char *id, const char *name)
+{
+        char rel[CTR_PATH_MAX + 64];
+        struct stat st;
+
+        snprintf(rel, sizeof rel, "units/%.2s/%s", id, name);
+        if (fstatat(c->t->ctr.fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                report_rel(c, rel);
+}
+
 /* the idle units of id's ports in ports[] that meta (NULL: no container) does not call for */
 static int clean_units(struct idle_ctx *c, const char *id, const struct unit_meta *meta, struct gear_err *e)
 {
@@ -43,7 +56,7 @@ static int clean_units(struct idle_ctx *c, const char *id, const struct unit_met
         if (container_idle_ports(c->t, id, &ports, &n, e) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
-                char sock[64], proxy[64], rel[CTR_PATH_MAX + 64];
+                char sock[64], proxy[64];
                 bool wanted = false;
 
                 for (size_t k = 0; meta && unit_meta_idle(meta) && k < meta->n_ports; k++)
@@ -51,28 +64,12 @@ static int clean_units(struct idle_ctx *c, const char *id, const struct unit_met
                 if (wanted)
                         continue;
                 unit_idle_names(id, ports[i], sock, proxy);
-                snprintf(rel, sizeof rel, "units/%.2s/%s", id, sock);
-                report_rel(c, rel);
-                snprintf(rel, sizeof rel, "units/%.2s/%s", id, proxy);
-                report_rel(c, rel);
+                report_unit(c, id, sock);
+                report_unit(c, id, proxy);
                 if (!c->dry_run && container_idle_port_remove(c->t, id, ports[i], e) < 0)
                         return -1;
         }
         return 0;
-}
-
-static int clean_flag(struct idle_ctx *c, const char *id, const struct unit_meta *meta, struct gear_err *e)
-{
-        char rel[CTR_PATH_MAX];
-        int r = container_idle_flagged(c->t, id, e);
-
-        if (r <= 0)
-                return r;
-        if (meta && unit_meta_idle(meta) && (r = container_boot_recorded(c->t, id, e)) != 0)
-                return r < 0 ? -1 : 0;
-        container_idle_rel(id, rel);
-        report_rel(c, rel);
-        return c->dry_run ? 0 : container_idle_flag(c->t, id, false, e);
 }
 
 static int clean_id(void *ud, const char *id, struct gear_err *e)
@@ -86,32 +83,20 @@ static int clean_id(void *ud, const char *id, struct gear_err *e)
                 gear_err_clear(e);
         else if (r < 0 || unit_parse_meta(text, &meta, e) < 0)
                 return -1;
-        if (clean_units(c, id, text ? &meta : NULL, e) < 0 || clean_flag(c, id, text ? &meta : NULL, e) < 0)
-                return -1;
-        return 0;
+        return clean_units(c, id, text ? &meta : NULL, e);
 }
 
-/* the ids of a shard that have an idle unit file or a flag, once each */
+/* the ids of a shard that have an idle unit file, once each */
 static int shard_ids(DIR *shard, const char *ab, gear_id **ids, size_t *n, struct gear_err *e)
 {
         struct dirent *de;
 
         while ((de = readdir(shard))) {
-                size_t len = strlen(de->d_name);
                 gear_id id;
                 unsigned port;
                 bool socket, seen = false;
 
-                if (unit_idle_of_name(de->d_name, id, &port, &socket) < 0) {
-                        if (len < 9 || strncmp(de->d_name, "ctr-", 4) || strcmp(de->d_name + len - 5, ".idle") ||
-                            len - 9 > GEAR_ID_MAX)
-                                continue;
-                        memcpy(id, de->d_name + 4, len - 9);
-                        id[len - 9] = 0;
-                        if (!id_valid(id))
-                                continue;
-                }
-                if (strncmp(id, ab, 2))
+                if (unit_idle_of_name(de->d_name, id, &port, &socket) < 0 || strncmp(id, ab, 2))
                         continue;
                 for (size_t i = 0; i < *n && !seen; i++)
                         seen = !strcmp((*ids)[i], id);

@@ -30,8 +30,7 @@ int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, vo
 
 /*
  * What idling left (gear-idle(1)), "idle": socket and proxy units no unit
- * calls for, with their links, and flags of containers that are gone, not
- * idle-capable or recorded as stopped; never while the container lock is held.
+ * calls for, with their links; never while the container lock is held.
  */
 int clean_idle(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 
