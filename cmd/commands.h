@@ -10,6 +10,7 @@ int cmd_export(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_idle(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_init(int argc, char **argv);
@@ -28,5 +29,6 @@ int cmd_start(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_switchns(int argc, char **argv);
+int cmd_unidle(int argc, char **argv);
 
 #endif

@@ -29,6 +29,7 @@ static const struct command commands[] = {
         { "fs",                cmd_fs },
         { "fsck",              cmd_fsck },
         { "gc",                cmd_gc },
+        { "idle",              cmd_idle },
         { "images",            cmd_images },
         { "index",             cmd_index },
         { "init",              cmd_init },
@@ -47,6 +48,7 @@ static const struct command commands[] = {
         { "status",            cmd_status },
         { "stop",              cmd_stop },
         { "switchns",          cmd_switchns },
+        { "unidle",            cmd_unidle },
 };
 
 static int compare(const void *key, const void *elem)

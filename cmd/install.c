@@ -10,7 +10,7 @@
 #include "../common/env/env.h"
 
 static const char usage[] =
-"usage: gear-install [-p PORTS] [--port-range LO-HI] [-n LINKS] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--start] IMAGE ID... [NAME=VALUE...]\n";
+"usage: gear-install [-p PORTS] [--port-range LO-HI] [-n LINKS] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--idle-timeout DURATION] [--start] IMAGE ID... [NAME=VALUE...]\n";
 
 /* "a,b,c" appended to *v */
 static int volumes_parse(const char *arg, struct ctr_volume **v, size_t *n, struct gear_err *e)
@@ -79,6 +79,7 @@ int cmd_install(int argc, char **argv)
                 { "env-file", required_argument, NULL, 'f' },
                 { "env-id",   required_argument, NULL, 'E' },
                 { "help",     no_argument,       NULL, 'h' },
+                { "idle-timeout", required_argument, NULL, 'i' },
                 { "isolate",  no_argument,       NULL, 'I' },
                 { "net-links", required_argument, NULL, 'n' },
                 { "ports",    required_argument, NULL, 'p' },
@@ -99,6 +100,7 @@ int cmd_install(int argc, char **argv)
         struct ctr_volume *volumes = NULL;
         struct ctr_install in = { .range = PORT_RANGE_DEFAULT };
         size_t nports = 0, nfiles = 0, nvolumes = 0, nids = 0, nvars = 0;
+        char idle_timeout[UNIT_TIMESPAN_MAX];
         gear_id env_id;
         int c, k = 0;
 
@@ -124,6 +126,14 @@ int cmd_install(int argc, char **argv)
                         return gear_help(usage);
                 case 'I':
                         in.isolate = true;
+                        break;
+                case 'i':
+                        if (unit_timespan_parse(optarg, idle_timeout, &err) < 0) {
+                                volumes_free(volumes, nvolumes);
+                                return gear_fail(&err, NULL);
+                        }
+                        in.idle = true;
+                        in.idle_timeout = idle_timeout;
                         break;
                 case 'n':
                         free(links);

@@ -33,6 +33,12 @@ static void print_status(const struct ctr_status *s)
                 printf("user:\t%s\n", s->meta.user);
         for (size_t k = 0; k < s->meta.n_ports; k++)
                 printf("port:\t%u:%u\n", s->meta.ports[k].internal, s->meta.ports[k].external);
+        /* an idle-capable container: whether it idles, when it idles itself, its loopback ports */
+        if (s->meta.n_backends)
+                printf("idle:\t%s\nidle-timeout:\t%s\n", s->idle ? "yes" : "no",
+                       *s->meta.idle_timeout ? s->meta.idle_timeout : "-");
+        for (size_t k = 0; k < s->meta.n_backends; k++)
+                printf("backend:\t%u:%u\n", s->meta.backends[k].internal, s->meta.backends[k].external);
         for (size_t k = 0; k < s->nlinks; k++)
                 printf("link:\t%s:%u:%s:%u\n", s->links[k].local_ip, s->links[k].local_port, s->links[k].host,
                        s->links[k].port);

@@ -44,6 +44,7 @@ void config_init(struct gear_config *c)
         memset(c, 0, sizeof *c);
         snprintf(c->podman, sizeof c->podman, "%s", GEAR_CONF_PODMAN);
         snprintf(c->gear_bin, sizeof c->gear_bin, "%s", GEAR_BINDIR);
+        snprintf(c->socket_proxyd, sizeof c->socket_proxyd, "%s", GEAR_CONF_SOCKET_PROXYD);
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
         c->max_index_size = GEAR_CONF_MAX_INDEX_SIZE;
         c->max_config_size = GEAR_CONF_MAX_CONFIG_SIZE;
@@ -148,6 +149,12 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                         return gear_err_set(e, GEAR_EXIT_USAGE,
                                             "%s: gear-bin must be an absolute path, not '%s'", where, value);
                 return set_string(c->gear_bin, sizeof c->gear_bin, value, where, key, e);
+        }
+        if (!strcmp(key, "socket-proxyd")) {
+                if (*value != '/' || has_space(value))
+                        return gear_err_set(e, GEAR_EXIT_USAGE,
+                                            "%s: socket-proxyd must be an absolute path, not '%s'", where, value);
+                return set_string(c->socket_proxyd, sizeof c->socket_proxyd, value, where, key, e);
         }
         if (!strcmp(key, "runtime")) {
                 if (has_space(value))

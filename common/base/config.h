@@ -10,6 +10,7 @@
 
 #define GEAR_CONF_FILE "/etc/gear/gear.conf"
 #define GEAR_CONF_PODMAN "/usr/bin/podman"
+#define GEAR_CONF_SOCKET_PROXYD "/lib/systemd/systemd-socket-proxyd"
 #define GEAR_CONF_STOP_TIMEOUT 10
 #define GEAR_CONF_MAX_STOP_TIMEOUT 3600
 /* what gear-pull accepts from a store (bytes): the index layer (gzip, some 65 bytes a path) and the config */
@@ -29,6 +30,7 @@ struct gear_config {
         char runtime[PATH_MAX];  /* runtime=: "podman --runtime"; empty: podman's default */
         char publish_address[64]; /* publish-address=: host address of published ports; empty: all */
         char gear_bin[PATH_MAX]; /* gear-bin=: where units find the gear commands, absolute */
+        char socket_proxyd[PATH_MAX]; /* socket-proxyd=: the proxy of idle containers, absolute */
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */

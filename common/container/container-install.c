@@ -1,9 +1,10 @@
 /*
- * gear-install and gear-delete in the trees. An install happens in this
+ * gear-install in the trees (gear-delete: container-remove.c). An install happens in this
  * order, each step durable before the next:
  *
  *   ports      the port links (they point at the unit path, which does not
- *              exist yet or still lists the old ports: "gone"/"mismatch")
+ *              exist yet or still lists the old ports: "gone"/"mismatch"),
+ *              and the loopback backends of an idle-capable container
  *   user       the container's user (--isolate)
  *   gear       for a Gear image: its gear-fs unit and the container's overlay
  *              directories (left behind by a failed install of a new one)
@@ -12,9 +13,13 @@
  *              copied to units/<ab>/<ID>/.env-before (install-env.c)
  *   enable     UNITDIR/ctr-<ID>.service (dangling until the commit)
  *   commit     units/<ab>/ctr-<ID>.service swapped to the new version
+ *   idle       the socket and proxy units the new version calls for (see
+ *              container-idle.h), those it drops removed
  *   check      with a manager: reloaded as needed, it must load the unit (and
- *              the gear-fs unit), or the commit is undone with the rest
- *   boot       the start-on-boot link, when the unit says so
+ *              the gear-fs unit, and the idle units), or the commit is undone
+ *              with the rest, the idle units following the unit current again
+ *   boot       the start-on-boot links, when the unit says so: the sockets',
+ *              and the service's unless it is flagged idle
  *   release    ports the new version no longer lists
  *
  * Before the commit the container is what it was; after it, it is the new
@@ -23,9 +28,9 @@
  * check reports as gone or mismatch, a dangling link in the unit directory,
  * and the environment file, which is written before the commit, with the
  * copy of what it held: the next install or delete, or gear-clean, puts it
- * back (ctr_env_settle). A kill after the commit may leave the boot link or
- * the release of dropped ports undone: running the same install again, or
- * gear-init, finishes them.
+ * back (ctr_env_settle). A kill after the commit may leave the idle units,
+ * the boot links or the release of dropped ports undone: running the same
+ * install again, or gear-init, finishes them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,64 +42,11 @@
 #include <unistd.h>
 
 #include "container-gear.h"
+#include "container-idle.h"
 #include "container-run.h"
 #include "../base/config.h"
 #include "../base/fsutil.h"
-#include "../keys/keys.h"
 #include "../systemd/unit.h"
-
-static bool name_valid(const char *s)
-{
-        return id_valid(s) || (strlen(s) >= 1 && strlen(s) < GEAR_ID_MIN && s[0] != '.' && s[0] != '-' &&
-                               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(s));
-}
-
-int ctr_volume_parse(const char *spec, struct ctr_volume *v, struct gear_err *e)
-{
-        _cleanup_free_ char *copy = strdup(spec);
-        char *source, *target, *opt;
-
-        memset(v, 0, sizeof *v);
-        if (!copy)
-                return gear_err_sys(e, ENOMEM, "cannot parse volume '%s'", spec);
-        source = copy;
-        target = strchr(source, ':');
-        if (!target)
-                goto bad;
-        *target++ = 0;
-        opt = strchr(target, ':');
-        if (opt) {
-                *opt++ = 0;
-                if (!strcmp(opt, "ro"))
-                        v->ro = true;
-                else if (strcmp(opt, "rw"))
-                        goto bad;
-        }
-        if (*target != '/' || strstr(target, "/../") || strchr(target, ',') || strchr(target, '\n'))
-                goto bad;
-        if (*source == '/') {
-                if (strchr(source, ',') || strchr(source, '\n') || strstr(source, "/../"))
-                        goto bad;
-        } else if (name_valid(source)) {
-                snprintf(v->name, sizeof v->name, "%s", source);
-        } else
-                goto bad;
-        v->source = strdup(source);
-        v->target = strdup(target);
-        if (!v->source || !v->target)
-                return gear_err_sys(e, ENOMEM, "cannot parse volume '%s'", spec);
-        return 0;
-bad:
-        return gear_err_set(e, GEAR_EXIT_USAGE,
-                            "invalid volume '%s': want NAME:PATH or /HOST/PATH:PATH, then :ro or :rw", spec);
-}
-
-void ctr_volume_done(struct ctr_volume *v)
-{
-        free(v->source);
-        free(v->target);
-        v->source = v->target = NULL;
-}
 
 static bool has_external(const struct port_map *m, size_t n, unsigned external)
 {
@@ -123,6 +75,9 @@ struct install_state {
         struct net_link *links_old; /* the links before, to put back */
         size_t nlinks_old;
         bool links_written;
+        char *old_text;             /* the unit before */
+        struct port_map *reused;    /* reuse_unit: the ports of the unit before */
+        bool idle;                  /* the new version is idle-capable */
 };
 
 static void install_state_done(struct install_state *s)
@@ -131,6 +86,8 @@ static void install_state_done(struct install_state *s)
         free(s->stale);
         free(s->env_old);
         free(s->links_old);
+        free(s->old_text);
+        free(s->reused);
         if (s->env_lock >= 0)
                 close(s->env_lock);
         s->env_lock = -1;
@@ -210,20 +167,20 @@ static int flag_install(struct gear_tree *t, const char *id, struct install_stat
         return 0;
 }
 
-/* the old version's metadata and whether it starts on boot; 0 when there is none */
-static int read_old(struct gear_tree *t, const char *id, struct unit_meta *old, bool *boot, struct gear_err *e)
+/* the old version, its metadata and whether it starts on boot; 0 when there is none */
+static int read_old(struct gear_tree *t, const char *id, struct unit_meta *old, bool *boot, char **text,
+                    struct gear_err *e)
 {
-        _cleanup_free_ char *text = NULL;
         int r;
 
-        r = container_read_unit(t, id, &text, e);
+        r = container_read_unit(t, id, text, e);
         if (r == -ENOENT) {
                 gear_err_clear(e);
                 return 0;
         }
         if (r < 0)
                 return -1;
-        if (unit_parse_meta(text, old, e) < 0)
+        if (unit_parse_meta(*text, old, e) < 0)
                 return gear_err_wrap(e, "in the unit of '%s'", id);
         *boot = container_boot_recorded(t, id, e) > 0;
         return 1;
@@ -247,6 +204,8 @@ static int orphan_ports(struct gear_tree *t, const char *id, const struct unit_m
                 bool listed = false;
                 for (size_t j = 0; j < old->n_ports; j++)
                         listed |= old->ports[j].external == (*out)[i];
+                for (size_t j = 0; j < old->n_backends; j++)
+                        listed |= old->backends[j].external == (*out)[i];
                 if (!listed)
                         (*out)[m++] = (*out)[i];
         }
@@ -254,90 +213,82 @@ static int orphan_ports(struct gear_tree *t, const char *id, const struct unit_m
         return 0;
 }
 
-/* ports: kept where the mapping is unchanged, the rest reserved now */
+/* whether the old version holds port: an external or a backend */
+static bool held_before(const struct unit_meta *old, unsigned port)
+{
+        for (size_t j = 0; j < old->n_ports; j++)
+                if (old->ports[j].external == port)
+                        return true;
+        for (size_t j = 0; j < old->n_backends; j++)
+                if (old->backends[j].external == port)
+                        return true;
+        return false;
+}
+
+/*
+ * Ports, and the loopback backends of an idle-capable container (after the
+ * externals, one each): kept where the mapping of an internal port is
+ * unchanged, the rest reserved now.
+ */
 static int reserve_ports(struct gear_tree *t, struct ctr_install *in, const struct unit_meta *old,
                          struct install_state *s, struct gear_err *e)
 {
         _cleanup_free_ unsigned *orphans = NULL;
-        size_t n = in->nports, norphans = 0;
+        _cleanup_free_ struct port_map *all = NULL;
+        size_t n = in->nports, total = s->idle ? 2 * n : n, norphans = 0;
 
+        all = calloc(total + 1, sizeof *all);
+        if (!all)
+                return gear_err_sys(e, ENOMEM, "cannot allocate ports");
         for (size_t i = 0; i < n; i++) {
-                if (in->ports[i].external)
-                        continue;
-                for (size_t j = 0; j < old->n_ports; j++)
+                all[i] = in->ports[i];
+                for (size_t j = 0; !in->ports[i].external && j < old->n_ports; j++)
                         if (old->ports[j].internal == in->ports[i].internal)
-                                in->ports[i].external = old->ports[j].external;
+                                all[i].external = old->ports[j].external;
+        }
+        for (size_t i = 0; i < n && s->idle; i++) {
+                unsigned b = unit_meta_backend(old, &(struct unit_port){ in->ports[i].internal, 0 });
+
+                /* an external given now may be what was a backend */
+                all[n + i] = (struct port_map){ in->ports[i].internal, has_external(all, n, b) ? 0 : b };
         }
         if (s->interrupted && (n || old->n_ports) && orphan_ports(t, in->id, old, &orphans, &norphans, e) < 0)
                 return -1;
-        for (size_t i = 0, next = 0; i < n; i++) {
-                if (in->ports[i].external)
+        for (size_t i = 0, next = 0; i < total; i++) {
+                if (all[i].external)
                         continue;
-                while (next < norphans && (has_external(in->ports, n, orphans[next]) ||
+                while (next < norphans && (has_external(all, total, orphans[next]) ||
                                            orphans[next] < in->range.lo || orphans[next] > in->range.hi))
                         next++;
                 if (next < norphans)
-                        in->ports[i].external = orphans[next++];
+                        all[i].external = orphans[next++];
         }
-        s->fresh = calloc(n ? n : 1, sizeof *s->fresh);
-        s->stale = calloc(old->n_ports + norphans + 1, sizeof *s->stale);
+        s->fresh = calloc(total + 1, sizeof *s->fresh);
+        s->stale = calloc(old->n_ports + old->n_backends + norphans + 1, sizeof *s->stale);
         if (!s->fresh || !s->stale)
                 return gear_err_sys(e, ENOMEM, "cannot allocate ports");
-        if (n && ports_alloc(t, in->id, in->ports, n, in->range, e) < 0)
-                return -1;
-        for (size_t i = 0; i < n; i++) {
-                bool kept = false;
-                for (size_t j = 0; j < old->n_ports; j++)
-                        kept |= old->ports[j].external == in->ports[i].external;
-                if (!kept)
-                        s->fresh[s->nfresh++] = in->ports[i];
+        /* a backend has the internal port of its external: one call for each */
+        for (size_t half = 0; n && half < total; half += n) {
+                if (ports_alloc(t, in->id, all + half, n, in->range, e) < 0)
+                        return -1;
+                for (size_t i = half; i < half + n; i++)
+                        if (!held_before(old, all[i].external))
+                                s->fresh[s->nfresh++] = all[i];
         }
         for (size_t j = 0; j < old->n_ports; j++)
-                if (!has_external(in->ports, n, old->ports[j].external))
+                if (!has_external(all, total, old->ports[j].external))
                         s->stale[s->nstale++] = (struct port_map){ old->ports[j].internal, old->ports[j].external };
+        for (size_t j = 0; j < old->n_backends; j++)
+                if (!has_external(all, total, old->backends[j].external))
+                        s->stale[s->nstale++] = (struct port_map){ old->backends[j].internal, old->backends[j].external };
         for (size_t j = 0; j < norphans; j++)
-                if (!has_external(in->ports, n, orphans[j]))
+                if (!has_external(all, total, orphans[j]))
                         s->stale[s->nstale++] = (struct port_map){ 0, orphans[j] };
-        return 0;
-}
-
-/* named volumes: data/<ab>/<ID>/<NAME>, owned by the container's user */
-static int make_volumes(struct gear_tree *t, struct ctr_install *in, const char ***specs, struct gear_err *e)
-{
-        const char **v = calloc(in->nvolumes + 1, sizeof *v);
-
-        if (!v)
-                return gear_err_sys(e, ENOMEM, "cannot prepare volumes");
-        *specs = v;
-        for (size_t i = 0; i < in->nvolumes; i++) {
-                struct ctr_volume *vol = &in->volumes[i];
-                char rel[PATH_MAX], *spec;
-
-                if (*vol->name) {
-                        /* root-only above the volume: what the container writes is its own */
-                        snprintf(rel, sizeof rel, "data/%.2s/%s", in->id, in->id);
-                        if (mkdir_private_at(t->ctr.fd, "data", e) < 0 || mkdir_private_at(t->ctr.fd, rel, e) < 0)
-                                return gear_err_wrap(e, "in '%s'", t->ctr.path);
-                        snprintf(rel, sizeof rel, "data/%.2s/%s/%s", in->id, in->id, vol->name);
-                        if (mkdir_p_at(t->ctr.fd, rel, 0755, e) < 0)
-                                return gear_err_wrap(e, "in '%s'", t->ctr.path);
-                        if (in->isolate && fchownat(t->ctr.fd, rel, in->user.uid, in->user.gid, 0) < 0)
-                                return gear_err_sys(e, errno, "cannot give '%s/%s' to '%s'", t->ctr.path, rel,
-                                                    in->user.name);
-                        if (asprintf(&spec, "%s/%s:%s%s", t->ctr.path, rel, vol->target, vol->ro ? ":ro" : "") < 0)
-                                return gear_err_sys(e, ENOMEM, "cannot prepare volumes");
-                } else if (asprintf(&spec, "%s:%s%s", vol->source, vol->target, vol->ro ? ":ro" : "") < 0)
-                        return gear_err_sys(e, ENOMEM, "cannot prepare volumes");
-                v[i] = spec;
+        for (size_t i = 0; i < n; i++) {
+                in->ports[i].external = all[i].external;
+                in->backends[i] = s->idle ? all[n + i].external : 0;
         }
         return 0;
-}
-
-static void specs_free(const char **v, size_t n)
-{
-        for (size_t i = 0; v && i < n; i++)
-                free((char *)v[i]);
-        free(v);
 }
 
 /*
@@ -453,20 +404,116 @@ static int render(struct gear_tree *t, struct ctr_install *in, const char **volu
         return 0;
 }
 
+/* reuse_unit: the unit as it is, a new version of it */
+static int render_reused(struct ctr_install *in, struct install_state *s, bool boot, char **text,
+                         struct gear_err *e)
+{
+        _cleanup_free_ char *booted = unit_text_boot(s->old_text, boot);
+
+        if (!booted || !(*text = unit_text_set(booted, "X-ContainerRequestId=", in->request_id, "[Unit]")))
+                return gear_err_sys(e, ENOMEM, "cannot rewrite the unit of '%s'", in->id);
+        return 0;
+}
+
+/* the --publish= and idle lines of the text for the ports (and backends) reserved */
+static int set_idle_lines(struct gear_tree *t, struct ctr_install *in, struct install_state *s,
+                          const char *timeout, char **text, struct gear_err *e)
+{
+        _cleanup_(config_done) struct gear_config conf = {0};
+        _cleanup_free_ struct unit_port *ports = calloc(in->nports + 1, sizeof *ports);
+        char *out = NULL;
+
+        if (!ports)
+                return gear_err_sys(e, ENOMEM, "cannot render the unit");
+        if (config_load(&conf, t, e) < 0)
+                return -1;
+        for (size_t i = 0; i < in->nports; i++)
+                ports[i] = (struct unit_port){ in->ports[i].internal, in->ports[i].external };
+        struct unit_idle idle = {
+                .id = in->id, .ports = ports, .backends = s->idle ? in->backends : NULL, .n_ports = in->nports,
+                .timeout = timeout, .publish_address = conf.publish_address,
+        };
+        if (unit_text_idle(*text, &idle, &out, e) < 0)
+                return -1;
+        free(*text);
+        *text = out;
+        return 0;
+}
+
+/* reuse_unit: the ports, image and idle timeout of the unit as it is */
+static int take_old(struct ctr_install *in, const struct unit_meta *old, struct install_state *s, struct gear_err *e)
+{
+        if (!in->updated)
+                return gear_err_set(e, GEAR_EXIT_NO, "no container '%s'", in->id);
+        s->reused = calloc(old->n_ports + 1, sizeof *s->reused);
+        if (!s->reused)
+                return gear_err_sys(e, ENOMEM, "cannot read the unit of '%s'", in->id);
+        for (size_t i = 0; i < old->n_ports; i++)
+                s->reused[i] = (struct port_map){ old->ports[i].internal, old->ports[i].external };
+        in->ports = s->reused;
+        in->nports = old->n_ports;
+        in->image = old->image;
+        return 0;
+}
+
+/*
+ * The idle units of the version just committed (gear-idle(1)), and with a
+ * manager its check that it loads them and the unit; a failure undoes the
+ * commit (and the idle units follow the unit that is current again).
+ */
+static int commit_idle(struct gear_tree *t, struct ctr_install *in, const struct unit_meta *old, const char *text,
+                       struct install_state *s, struct gear_err *e)
+{
+        struct gear_err ignore = {0};
+        struct unit_meta now;
+        bool changed = false, reload = false;
+        int held;
+
+        container_crash_point("unit-committed");
+        if (unit_parse_meta(text, &now, e) == 0 && container_idle_units_write(t, &now, &changed, e) == 0) {
+                container_crash_point("idle-units");
+                if (!in->manager)
+                        return 0;
+                s->checked = true;
+                held = changed ? container_idle_held(in->manager, in->id, e) : 0;
+                reload = held > 0;
+                if (held >= 0 &&
+                    container_check_loads(in->manager, in->id, in->mount_unit, in->mount_changed, reload, e) == 0 &&
+                    container_idle_check_loads(in->manager, &now, e) == 0)
+                        return 0;
+        }
+        uncommit(t, in->id, in->updated ? old->request_id : NULL);
+        if (in->updated)
+                container_idle_units_write(t, old, &changed, &ignore);
+        else
+                container_idle_units_remove(t, in->id, &ignore);
+        gear_err_clear(&ignore);
+        return -1;
+}
+
 static int install_locked(struct gear_tree *t, struct ctr_install *in, struct install_state *s, struct gear_err *e)
 {
         _cleanup_close_ int ports_lock = -1;
         _cleanup_free_ char *text = NULL;
         const char **volumes = NULL;
         struct unit_meta old = {0};
+        const char *timeout;
         bool boot = false;
         int r;
 
-        r = read_old(t, in->id, &old, &boot, e);
+        r = read_old(t, in->id, &old, &boot, &s->old_text, e);
         if (r < 0)
                 return -1;
         in->updated = r > 0;
         boot = boot || in->start;
+        if (in->reuse_unit && take_old(in, &old, s, e) < 0)
+                return -1;
+        /* once idle-capable, an update keeps it so, and its timeout unless given */
+        s->idle = in->idle || unit_meta_idle(&old);
+        timeout = in->idle_timeout ? in->idle_timeout : old.idle_timeout;
+        if (s->idle && !in->nports)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' publishes no port: a connection could not wake it",
+                                    in->id);
         if (in->env_id && !in->env) {
                 char rel[ENV_PATH_MAX];
                 struct stat st;
@@ -484,25 +531,29 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         if (reserve_ports(t, in, &old, s, e) < 0)
                 return -1;
         container_crash_point("ports");
-        if (in->isolate) {
+        if (in->isolate && !in->reuse_unit) {
                 if (isolate_user_ensure(in->id, &in->user, e) < 0)
                         return -1;
                 container_crash_point("user");
         }
         if (container_request_id(in->request_id, e) < 0)
                 return -1;
-        r = make_volumes(t, in, &volumes, e);
-        if (r == 0)
-                r = render(t, in, volumes, boot, &text, e);
-        specs_free(volumes, in->nvolumes);
-        if (r < 0)
+        if (in->reuse_unit) {
+                r = render_reused(in, s, boot, &text, e);
+        } else {
+                r = ctr_volumes_make(t, in, &volumes, e);
+                if (r == 0)
+                        r = render(t, in, volumes, boot, &text, e);
+                ctr_volume_specs_free(volumes, in->nvolumes);
+        }
+        if (r < 0 || set_idle_lines(t, in, s, timeout, &text, e) < 0)
                 return -1;
         snprintf(s->version, sizeof s->version, "units/%.2s/%s/%s", in->id, in->id, in->request_id);
         if (container_write_version(t, in->id, text, in->request_id, e) < 0) {
                 *s->version = 0;
                 return -1;
         }
-        if (write_env(t, in, s, e) < 0)
+        if (!in->reuse_unit && write_env(t, in, s, e) < 0)
                 return -1;
         container_crash_point("env");
         container_pause_point("install:after-env");
@@ -520,15 +571,8 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         if (container_enable(t, in->id, false, e) < 0)
                 return -1;
         container_crash_point("enable");
-        if (container_commit(t, in->id, in->request_id, e) < 0)
+        if (container_commit(t, in->id, in->request_id, e) < 0 || commit_idle(t, in, &old, text, s, e) < 0)
                 return -1;
-        if (in->manager) {
-                s->checked = true;
-                if (container_check_loads(in->manager, in->id, in->mount_unit, in->mount_changed, e) < 0) {
-                        uncommit(t, in->id, in->updated ? old.request_id : NULL);
-                        return -1;
-                }
-        }
         /* committed: nothing is rolled back from here on */
         if (s->env_saved)
                 ctr_env_saved_drop(t, in->id);
@@ -542,9 +586,12 @@ static int install_locked(struct gear_tree *t, struct ctr_install *in, struct in
         /* a failure from here leaves the flag: the next install finishes the job */
         s->interrupted = true;
         container_crash_point("commit");
-        if (boot && container_enable(t, in->id, true, e) < 0)
+        /* an idle container listens on boot, and does not run */
+        if (boot && container_idle_boot_sync(t, in->id, e) < 0)
                 return -1;
         container_crash_point("boot");
+        if (in->manager && container_idle_update(t, in->manager, in->id, &old, e) < 0)
+                return -1;
         if (s->nstale && ports_release_some(t, in->id, s->stale, s->nstale, e) < 0)
                 return -1;
         container_crash_point("release");
@@ -563,9 +610,9 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
 
         if (!id_valid(in->id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", in->id);
-        if (!in->image || !*in->image)
+        if (!in->reuse_unit && (!in->image || !*in->image))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "missing image");
-        if (!strcmp(in->image, in->id))
+        if (!in->reuse_unit && !strcmp(in->image, in->id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "image '%s' is the container's own id", in->image);
         if (in->env_id && !id_valid(in->env_id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid environment id '%s'", in->env_id);
@@ -576,12 +623,18 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
         lock = container_lock(t, in->id, e);
         if (lock < 0)
                 return -1;
-        if ((r = ctr_gear_resolve(t, in->image, gimage, sizeof gimage, e)) < 0)
+        if (!in->reuse_unit && (r = ctr_gear_resolve(t, in->image, gimage, sizeof gimage, e)) < 0)
                 return -1;
-        if (r > 0)
+        if (!in->reuse_unit && r > 0)
                 in->image = gimage;
+        struct port_map *ports = in->ports;
+        size_t nports = in->nports;
         r = install_locked(t, in, &s, e);
         in->image = image;
+        if (in->reuse_unit) {
+                in->ports = ports;
+                in->nports = nports;
+        }
         if (r < 0) {
                 rollback(t, in->id, &s);
                 install_state_done(&s);
@@ -595,62 +648,4 @@ int container_install(struct gear_tree *t, struct ctr_install *in, struct gear_e
         }
         install_state_done(&s);
         return 0;
-}
-
-int container_remove(struct gear_tree *t, const char *id, struct gear_err *e)
-{
-        char rel[PATH_MAX];
-        int existed;
-
-        if (!id_valid(id))
-                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
-        if (root_open(&t->ctr, 0, e) < 0) {
-                if (e->code != GEAR_EXIT_NO)
-                        return -1;
-                gear_err_clear(e);
-                return container_unlink(t, id, e) < 0 ? -1 : 0;
-        }
-        existed = container_exists(t, id, e);
-        if (existed < 0)
-                return -1;
-        /* a shared environment an interrupted install changed goes back to the others */
-        if (ctr_env_settle(t, id, false, e) < 0)
-                return -1;
-        /* its SSH access before anything else: a kill never leaves access without its container */
-        if (keys_drop_container(t, id, e) < 0)
-                return -1;
-        /*
-         * gone first, then its leftovers, links into the unit directory first: a kill
-         * never leaves a container that systemd cannot see, only what gear-clean explains
-         */
-        container_unit_rel(id, rel);
-        if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
-        if (fsync_parent(&t->ctr, rel, e) < 0)
-                return -1;
-        container_crash_point("unit-removed");
-        if (container_unlink(t, id, e) < 0)
-                return -1;
-        container_crash_point("unlinked");
-        if (ports_release(t, id, e) < 0 || links_write(t, id, NULL, 0, e) < 0)
-                return -1;
-        container_versions_rel(id, rel);
-        if (rm_tree(t->ctr.fd, rel, e) < 0)
-                return gear_err_wrap(e, "in '%s'", t->ctr.path);
-        container_idle_rel(id, rel);
-        if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
-        /* the container's own environment; shared ones (--env-id) stay for the others */
-        env_path(id, rel);
-        if (unlinkat(t->ctr.fd, rel, 0) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->ctr.path, rel);
-        snprintf(rel, sizeof rel, "data/%.2s/%s", id, id);
-        if (rm_tree(t->ctr.fd, rel, e) < 0)
-                return gear_err_wrap(e, "in '%s'", t->ctr.path);
-        if (isolate_user_remove(id, e) < 0)
-                return -1;
-        /* the overlay of a container run from a Gear image */
-        if (ctr_gear_remove(t, id, e) < 0)
-                return -1;
-        return existed;
 }

@@ -33,6 +33,18 @@ int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *i
 int container_delete(struct gear_tree *t, struct gear_systemd *m, const char *id, bool *removed,
                      struct gear_err *e);
 
+/*
+ * The container's lock, so that no delete comes between the check that it
+ * exists and the job; -ENOENT (code 1) when there is no tree at all.
+ */
+int container_lock_existing(struct gear_tree *t, const char *id, struct gear_err *e);
+/* -ENOENT (code 1, "no container 'ID'") when id does not exist */
+int container_must_exist(struct gear_tree *t, const char *id, struct gear_err *e);
+/* the manager loads unit, or 111 */
+int container_must_load(struct gear_systemd *m, const char *unit, struct gear_err *e);
+/* queues a stop job for unit and returns: a connection of our own, since the shared one waits */
+int container_stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e);
+
 /* starts (or restarts) id's unit, waits for the job and checks that it runs; no lock, no check */
 int container_start_unit(struct gear_systemd *m, const char *id, bool restart, struct gear_err *e);
 
@@ -44,11 +56,12 @@ int container_reload_if_loaded(struct gear_systemd *m, const char *id, const cha
 
 /*
  * After an install's commit: reloads the manager as container_reload_if_loaded
- * does (mount_unit counts when mount_changed), then checks that it loads the
- * container's unit and mount_unit (NULL or "" for none); 111 when it does not.
+ * does (mount_unit counts when mount_changed), or at any rate with reload,
+ * then checks that it loads the container's unit and mount_unit (NULL or ""
+ * for none); 111 when it does not.
  */
 int container_check_loads(struct gear_systemd *m, const char *id, const char *mount_unit, bool mount_changed,
-                          struct gear_err *e);
+                          bool reload, struct gear_err *e);
 
 /* "ctr-ID.service: failed (failed), result 'exit-code'..." and the last journal lines */
 int container_failure_text(struct gear_systemd *m, const char *id, char **out, size_t *len);
@@ -68,6 +81,7 @@ struct ctr_status {
         char *fs_stats;            /* a Gear image's mount statistics ("KEY VALUE" lines), or NULL */
         struct net_link *links;    /* its links (gear-link) */
         size_t nlinks;
+        bool idle;                 /* flagged idle (gear-idle) */
 };
 
 /* -ENOENT (code 1) when id is not installed */
@@ -83,7 +97,8 @@ struct ctr_row {
 /*
  * The containers the manager holds, sorted by id; with all also those only
  * in the tree: "inactive dead unloaded" when linked into the unit directory,
- * "inactive dead unlinked" when not.
+ * "inactive dead unlinked" when not. An idle container (flagged, not
+ * running) is "idle" with the state of its sockets ("listening").
  */
 int container_list_units(struct gear_tree *t, struct gear_systemd *m, bool all, struct ctr_row **rows, size_t *n,
                          struct gear_err *e);
@@ -101,9 +116,10 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
                    struct gear_err *e);
 
 /*
- * Stops every container the tree or the manager knows, then the targets and
- * slices, and removes every link gear made in the unit directory. The tree
- * is left as it is (gear-init brings it back). Returns how many failed.
+ * Stops the sockets of idle-capable containers, every container the tree or
+ * the manager knows, then the targets and slices, and removes every link
+ * gear made in the unit directory. The tree is left as it is (gear-init
+ * brings it back). Returns how many failed.
  */
 int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn report, void *ud,
                     struct gear_err *e);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "container-gear.h"
+#include "container-idle.h"
 #include "container-run.h"
 #include "../base/dl-systemd.h"
 #include "../base/fsutil.h"
@@ -177,6 +178,9 @@ int container_status(struct gear_tree *t, struct gear_systemd *m, const char *id
                 return -1;
         if (links_read(t, id, &s->links, &s->nlinks, e) < 0)
                 return -1;
+        if ((r = container_idle_flagged(t, id, e)) < 0)
+                return -1;
+        s->idle = r > 0;
         if (lines && container_journal(systemd_scope(m), unit, lines, &s->log, &len, e) < 0)
                 return -1;
         return 0;
@@ -210,6 +214,42 @@ static int unit_ids(const struct systemd_unit_state *units, size_t nunits, struc
                 qsort(v, len, sizeof *v, by_row);
         *out = v;
         *n = len;
+        return 0;
+}
+
+/*
+ * Idle containers as "idle", with the state their sockets share ("listening"),
+ * or that of the first that is not.
+ */
+static int show_idle(struct gear_tree *t, struct gear_systemd *m, struct ctr_row *rows, size_t n, struct gear_err *e)
+{
+        _cleanup_free_ struct systemd_unit_state *socks = NULL;
+        size_t nsocks = 0;
+
+        if (systemd_list_units(m, "ctr-*:*.socket", &socks, &nsocks, e) < 0)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                struct ctr_row *row = &rows[i];
+                const char *sub = NULL;
+                int r = container_idle_flagged(t, row->id, e);
+
+                if (r < 0)
+                        return -1;
+                if (!r || (strcmp(row->active, "inactive") && strcmp(row->active, "failed")))
+                        continue;
+                for (size_t k = 0; k < nsocks; k++) {
+                        gear_id id;
+                        unsigned port;
+                        bool socket;
+
+                        if (unit_idle_of_name(socks[k].id, id, &port, &socket) < 0 || strcmp(id, row->id))
+                                continue;
+                        if (!sub || (!strcmp(sub, "listening") && strcmp(socks[k].sub_state, "listening")))
+                                sub = socks[k].sub_state;
+                }
+                snprintf(row->active, sizeof row->active, "idle");
+                snprintf(row->sub, sizeof row->sub, "%s", sub ? sub : "dead");
+        }
         return 0;
 }
 
@@ -256,6 +296,8 @@ int container_list_units(struct gear_tree *t, struct gear_systemd *m, bool all, 
                         k++;
                 }
         }
+        if (show_idle(t, m, v, len, e) < 0)
+                return -1;
         *rows = TAKE_PTR(v);
         *n = len;
         return 0;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "container-idle.h"
 #include "container-run.h"
 #include "../base/dl-systemd.h"
 #include "../base/fsutil.h"
@@ -32,7 +33,7 @@ int container_reload_if_loaded(struct gear_systemd *m, const char *id, const cha
         return r < 0 ? -1 : r ? systemd_reload(m, e) : 0;
 }
 
-static int must_load(struct gear_systemd *m, const char *unit, struct gear_err *e)
+int container_must_load(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
         struct systemd_unit_info info;
 
@@ -46,19 +47,19 @@ static int must_load(struct gear_systemd *m, const char *unit, struct gear_err *
 }
 
 int container_check_loads(struct gear_systemd *m, const char *id, const char *mount_unit, bool mount_changed,
-                          struct gear_err *e)
+                          bool reload, struct gear_err *e)
 {
         char unit[CTR_PATH_MAX];
 
         container_unit_name(id, unit);
-        if (container_reload_if_loaded(m, id, mount_changed ? mount_unit : NULL, e) < 0)
+        if (reload ? systemd_reload(m, e) < 0 : container_reload_if_loaded(m, id, mount_changed ? mount_unit : NULL, e) < 0)
                 return -1;
-        if (mount_unit && *mount_unit && must_load(m, mount_unit, e) < 0)
+        if (mount_unit && *mount_unit && container_must_load(m, mount_unit, e) < 0)
                 return -1;
-        return must_load(m, unit, e);
+        return container_must_load(m, unit, e);
 }
 
-static int must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
+int container_must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
 {
         int r = container_exists(t, id, e);
 
@@ -69,11 +70,7 @@ static int must_exist(struct gear_tree *t, const char *id, struct gear_err *e)
         return r < 0 ? -1 : 0;
 }
 
-/*
- * The container's lock, so that no delete comes between the check that it
- * exists and the job; -ENOENT (code 1) when there is no tree at all.
- */
-static int lock_existing(struct gear_tree *t, const char *id, struct gear_err *e)
+int container_lock_existing(struct gear_tree *t, const char *id, struct gear_err *e)
 {
         if (root_open(&t->ctr, 0, e) < 0) {
                 if (e->code == GEAR_EXIT_NO)
@@ -86,7 +83,7 @@ static int lock_existing(struct gear_tree *t, const char *id, struct gear_err *e
 /* the boot record and link set, the manager told when the unit changed; under the lock */
 static int set_boot(struct gear_tree *t, struct gear_systemd *m, const char *id, bool on, struct gear_err *e)
 {
-        int r = must_exist(t, id, e);
+        int r = container_must_exist(t, id, e);
 
         if (r < 0)
                 return r;
@@ -117,13 +114,18 @@ int container_start_unit(struct gear_systemd *m, const char *id, bool restart, s
 static int start_locked(struct gear_tree *t, struct gear_systemd *m, const char *id, bool restart,
                         struct gear_err *e)
 {
-        _cleanup_close_ int lock = lock_existing(t, id, e);
+        _cleanup_close_ int lock = container_lock_existing(t, id, e);
         int r;
 
         if (lock < 0)
                 return lock;
         r = set_boot(t, m, id, true, e);
-        return r < 0 ? r : container_start_unit(m, id, restart, e);
+        if (r < 0 || (r = container_start_unit(m, id, restart, e)) < 0)
+                return r;
+        /* it runs: it listens, and is not idle */
+        if (container_idle_sockets(t, m, id, true, true, e) < 0 || container_idle_flag(t, id, false, e) < 0)
+                return -1;
+        return container_idle_boot_sync(t, id, e);
 }
 
 int container_start(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
@@ -136,8 +138,7 @@ int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *i
         return start_locked(t, m, id, true, e);
 }
 
-/* queues a stop job and returns: a connection of our own, since the shared one waits */
-static int stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e)
+int container_stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
         _cleanup_(sym_sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         sd_bus_error be = SD_BUS_ERROR_NULL;
@@ -162,7 +163,7 @@ static int stop_no_block(struct gear_systemd *m, const char *unit, struct gear_e
 
 int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, bool no_block, struct gear_err *e)
 {
-        _cleanup_close_ int lock = lock_existing(t, id, e);
+        _cleanup_close_ int lock = container_lock_existing(t, id, e);
         char unit[CTR_PATH_MAX];
         int r;
 
@@ -171,8 +172,12 @@ int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, 
         r = set_boot(t, m, id, false, e);
         if (r < 0)
                 return r;
+        /* stopped is not idle: no flag, no socket on boot, none listening, then no container */
+        if (container_idle_flag(t, id, false, e) < 0 || container_idle_boot(t, id, false, e) < 0 ||
+            container_idle_sockets(t, m, id, false, !no_block, e) < 0)
+                return -1;
         container_unit_name(id, unit);
-        r = no_block ? stop_no_block(m, unit, e) : systemd_stop(m, unit, e);
+        r = no_block ? container_stop_no_block(m, unit, e) : systemd_stop(m, unit, e);
         /* a unit the manager cannot load is not running */
         if (r < 0 && e->code == GEAR_EXIT_NO) {
                 gear_err_clear(e);
@@ -194,7 +199,7 @@ int container_delete(struct gear_tree *t, struct gear_systemd *m, const char *id
         if (!id_valid(id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
         /* held from before the stop to the end: a start meanwhile would run a unit that is gone */
-        lock = lock_existing(t, id, e);
+        lock = container_lock_existing(t, id, e);
         if (lock == -ENOENT)
                 gear_err_clear(e);
         else if (lock < 0)
@@ -203,7 +208,9 @@ int container_delete(struct gear_tree *t, struct gear_systemd *m, const char *id
         r = container_exists(t, id, e);
         if (r < 0 || systemd_list_units(m, unit, &units, &n, e) < 0)
                 return -1;
-        /* stopped while its unit file is still there */
+        /* stopped while its unit file is still there: its sockets first */
+        if (container_idle_sockets(t, m, id, false, true, e) < 0)
+                return -1;
         if ((r > 0 || n) && systemd_stop(m, unit, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;
@@ -239,6 +246,24 @@ static int unlink_gone(struct gear_tree *t, const char *dir, int dfd, const char
         return 0;
 }
 
+/* one container of gear-init: its idle units from its unit, its links from its record and flag */
+static int init_one(struct gear_tree *t, const char *id, const char **what, struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        struct unit_meta meta;
+        bool changed;
+        int boot, idle;
+
+        if (container_read_unit(t, id, &text, e) < 0 || unit_parse_meta(text, &meta, e) < 0 ||
+            container_idle_units_write(t, &meta, &changed, e) < 0 || container_enable(t, id, false, e) < 0 ||
+            container_idle_flag_settle(t, id, e) < 0 || container_idle_boot_sync(t, id, e) < 0)
+                return -1;
+        if ((boot = container_boot_recorded(t, id, e)) < 0 || (idle = container_idle_flagged(t, id, e)) < 0)
+                return -1;
+        *what = !boot ? "enabled" : idle ? "enabled, listens on boot, idle" : "enabled, starts on boot";
+        return 0;
+}
+
 int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn report, void *ud, struct gear_err *e)
 {
         _cleanup_free_ gear_id *ids = NULL;
@@ -254,20 +279,20 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char unit[CTR_PATH_MAX];
-                int boot = container_boot_recorded(t, ids[i], e);
+                const char *what;
 
                 container_unit_name(ids[i], unit);
-                if (boot < 0 || container_enable(t, ids[i], boot > 0, e) < 0 ||
-                    (!boot && container_unlink_boot(t, ids[i], e) < 0)) {
+                if (init_one(t, ids[i], &what, e) < 0) {
                         report_err(report, ud, unit, "enable", e);
                         failed++;
                         continue;
                 }
                 if (report)
-                        report(unit, boot ? "enabled, starts on boot" : "enabled", NULL, ud);
+                        report(unit, what, NULL, ud);
         }
         if (container_links_each(t, ".", unlink_gone, NULL, e) < 0 ||
-            container_links_each(t, CTR_WANTS, unlink_gone, NULL, e) < 0)
+            container_links_each(t, CTR_WANTS, unlink_gone, NULL, e) < 0 ||
+            container_idle_unlink_gone(t, ".", e) < 0 || container_idle_unlink_gone(t, CTR_WANTS, e) < 0)
                 return -1;
         if (systemd_reload(m, e) < 0 || systemd_start(m, CTR_ACTIVE_TARGET, e) < 0 ||
             systemd_start(m, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
@@ -281,13 +306,27 @@ int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn r
                 CTR_ACTIVE_TARGET, CTR_TARGET, CTR_SLICE_DEFAULT ".slice", "container.slice",
                 UNIT_SWITCHNS_SOCKET_NAME,
         };
-        _cleanup_free_ struct systemd_unit_state *units = NULL;
+        _cleanup_free_ struct systemd_unit_state *units = NULL, *socks = NULL;
         _cleanup_free_ gear_id *ids = NULL;
-        size_t nunits = 0, nids = 0;
+        size_t nunits = 0, nids = 0, nsocks = 0;
         int failed = 0;
 
         if (systemd_list_units(m, "ctr-*.service", &units, &nunits, e) < 0 || container_list(t, &ids, &nids, e) < 0)
                 return -1;
+        /* the sockets of idle-capable containers first: no connection starts anything again
+           (their proxies stop with their containers) */
+        if (systemd_list_units(m, "ctr-*:*.socket", &socks, &nsocks, e) < 0)
+                return -1;
+        for (size_t i = 0; i < nsocks; i++) {
+                if (systemd_stop(m, socks[i].id, e) < 0 && e->code != GEAR_EXIT_NO) {
+                        report_err(report, ud, socks[i].id, "stop", e);
+                        failed++;
+                        continue;
+                }
+                gear_err_clear(e);
+                if (report)
+                        report(socks[i].id, "stopped", NULL, ud);
+        }
         for (size_t i = 0; i < nunits + nids; i++) {
                 char unit[CTR_PATH_MAX];
                 gear_id id;

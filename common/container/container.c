@@ -84,8 +84,7 @@ static int symlink_replace(const struct gear_root *r, const char *name, const ch
         return fsync_parent(r, name, e);
 }
 
-/* removes name when it is a symbolic link; 0 when it is not there */
-static int unlink_link(const struct gear_root *r, const char *name, struct gear_err *e)
+int container_unlink_unit(const struct gear_root *r, const char *name, struct gear_err *e)
 {
         struct stat st;
 
@@ -105,8 +104,7 @@ static int units_open(struct gear_tree *t, struct gear_err *e)
         return 0;
 }
 
-/* UNITDIR/name -> the tree's rel, as a relative link */
-static int link_into_units(struct gear_tree *t, const char *name, const char *rel, struct gear_err *e)
+int container_link_unit(struct gear_tree *t, const char *name, const char *rel, struct gear_err *e)
 {
         char abs[PATH_MAX], target[PATH_MAX];
 
@@ -142,7 +140,7 @@ int container_link_shared(struct gear_tree *t, struct gear_err *e)
                         if (atomic_write(&t->ctr, rel, f->text, strlen(f->text), 0644, e) < 0)
                                 return -1;
                 }
-                if (link_into_units(t, f->name, rel, e) < 0)
+                if (container_link_unit(t, f->name, rel, e) < 0)
                         return -1;
         }
         snprintf(name, sizeof name, "%s/" CTR_ACTIVE_TARGET, boot_wants_dir());
@@ -181,31 +179,38 @@ int container_link_join(struct gear_tree *t, struct gear_err *e)
                                "../" UNIT_SWITCHNS_SOCKET_NAME, e);
 }
 
+int container_boot_link(struct gear_tree *t, const char *name, bool on, struct gear_err *e)
+{
+        char wants[PATH_MAX], target[PATH_MAX];
+
+        if (on ? units_open(t, e) < 0 : root_open(&t->units, 0, e) < 0)
+                return !on && e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
+        snprintf(wants, sizeof wants, CTR_WANTS "/%s", name);
+        if (!on)
+                return container_unlink_unit(&t->units, wants, e) < 0 ? -1 : 0;
+        snprintf(target, sizeof target, "../%s", name);
+        return symlink_replace(&t->units, wants, target, e);
+}
+
 int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e)
 {
-        char rel[CTR_PATH_MAX], name[CTR_PATH_MAX], wants[PATH_MAX];
+        char rel[CTR_PATH_MAX], name[CTR_PATH_MAX];
 
         if (units_open(t, e) < 0)
                 return -1;
         container_unit_rel(id, rel);
         container_unit_name(id, name);
-        if (link_into_units(t, name, rel, e) < 0)
+        if (container_link_unit(t, name, rel, e) < 0)
                 return -1;
-        if (!boot)
-                return 0;
-        snprintf(wants, sizeof wants, CTR_WANTS "/%s", name);
-        return symlink_replace(&t->units, wants, strcat(strcpy(rel, "../"), name), e);
+        return boot ? container_boot_link(t, name, true, e) : 0;
 }
 
 int container_unlink_boot(struct gear_tree *t, const char *id, struct gear_err *e)
 {
-        char name[CTR_PATH_MAX], wants[PATH_MAX];
+        char name[CTR_PATH_MAX];
 
-        if (root_open(&t->units, 0, e) < 0)
-                return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
         container_unit_name(id, name);
-        snprintf(wants, sizeof wants, CTR_WANTS "/%s", name);
-        return unlink_link(&t->units, wants, e) < 0 ? -1 : 0;
+        return container_boot_link(t, name, false, e);
 }
 
 /* the units links of id: boot link first, so a crash never leaves one without the other */
@@ -218,10 +223,10 @@ int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e)
         if (root_open(&t->units, 0, e) < 0)
                 return e->code == GEAR_EXIT_NO ? (gear_err_clear(e), 0) : -1;
         container_unit_name(id, name);
-        return unlink_link(&t->units, name, e) < 0 ? -1 : 0;
+        return container_unlink_unit(&t->units, name, e) < 0 ? -1 : 0;
 }
 
-/* removes the ctr-*.service links of dir (relative to UNITDIR) */
+/* removes the ctr-*.service links of dir (relative to UNITDIR), and those of idle units */
 static int unlink_ctr_links(struct gear_tree *t, const char *dir, struct gear_err *e)
 {
         _cleanup_closedir_ DIR *d = NULL;
@@ -232,17 +237,22 @@ static int unlink_ctr_links(struct gear_tree *t, const char *dir, struct gear_er
                 return -1;
         while (d && (de = readdir(d))) {
                 gear_id id;
+                unsigned port;
+                bool socket;
 
-                if (container_id_of_unit(de->d_name, id) < 0 && !is_tmp_name(de->d_name))
+                if (container_id_of_unit(de->d_name, id) < 0 && unit_idle_of_name(de->d_name, id, &port, &socket) < 0 &&
+                    !is_tmp_name(de->d_name))
                         continue;
                 snprintf(name, sizeof name, "%s/%s", dir, de->d_name);
-                if (unlink_link(&t->units, name, e) < 0)
+                if (container_unlink_unit(&t->units, name, e) < 0)
                         return -1;
         }
         return 0;
 }
 
-int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+/* fn for each symbolic link of dir whose name match takes for one of id */
+static int links_each(struct gear_tree *t, const char *dir, int (*match)(const char *name, gear_id id),
+                      ctr_link_fn fn, void *ud, struct gear_err *e)
 {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
@@ -255,13 +265,31 @@ int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, v
                 struct stat st;
                 gear_id id;
 
-                if (container_id_of_unit(de->d_name, id) < 0 ||
+                if (match(de->d_name, id) < 0 ||
                     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode))
                         continue;
                 if (fn(t, dir, dirfd(d), de->d_name, id, ud, e) < 0)
                         return -1;
         }
         return 0;
+}
+
+int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+{
+        return links_each(t, dir, container_id_of_unit, fn, ud, e);
+}
+
+static int idle_unit_id(const char *name, gear_id id)
+{
+        unsigned port;
+        bool socket;
+
+        return unit_idle_of_name(name, id, &port, &socket);
+}
+
+int container_idle_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e)
+{
+        return links_each(t, dir, idle_unit_id, fn, ud, e);
 }
 
 int container_unlink_all(struct gear_tree *t, struct gear_err *e)
@@ -274,9 +302,9 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
                 return -1;
         unlinkat(t->units.fd, CTR_WANTS, AT_REMOVEDIR);
         for (size_t i = 0; i < unit_static_count; i++)
-                if (unlink_link(&t->units, unit_static_files[i].name, e) < 0)
+                if (container_unlink_unit(&t->units, unit_static_files[i].name, e) < 0)
                         return -1;
-        if (unlink_link(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+        if (container_unlink_unit(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
                 return -1;
         unlinkat(t->units.fd, "sockets.target.wants", AT_REMOVEDIR); /* only when empty */
         if (unlinkat(t->units.fd, UNIT_SWITCHNS_SOCKET_NAME, 0) < 0 && errno != ENOENT)
@@ -286,7 +314,7 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
         const char *dirs[] = { "multi-user.target.wants", "default.target.wants" };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(name, sizeof name, "%s/" CTR_ACTIVE_TARGET, dirs[i]);
-                if (unlink_link(&t->units, name, e) < 0)
+                if (container_unlink_unit(&t->units, name, e) < 0)
                         return -1;
                 unlinkat(t->units.fd, dirs[i], AT_REMOVEDIR); /* only when empty */
         }

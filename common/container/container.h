@@ -5,7 +5,9 @@
  *   units/<ab>/<ID>/<requestid>     every version of the unit, mode 0664
  *   units/<ab>/ctr-<ID>.service     hardlink to the current version: the
  *                                   container exists iff this file does
- *   units/<ab>/ctr-<ID>.idle        idle flag
+ *   units/<ab>/ctr-<ID>.idle        idle flag (container-idle.h)
+ *   units/<ab>/ctr-<ID>:<PORT>.socket, .service   the socket and proxy of each
+ *                                   port of an idle-capable container
  *   units/<ab>/                     its flock serialises changes to the containers of <ab>
  *   targets/, slices/               container(-active).target, container(-small).slice
  *   data/<ab>/<ID>/<NAME>           named volumes
@@ -32,6 +34,7 @@
 #include "../env/env.h"
 #include "../ports/links.h"
 #include "../ports/ports.h"
+#include "../systemd/unit.h"
 
 struct gear_systemd;
 
@@ -46,6 +49,12 @@ struct ctr_volume {
 /* "SOURCE:TARGET[:ro|:rw]"; SOURCE a NAME (under data/) or an absolute host path */
 int ctr_volume_parse(const char *spec, struct ctr_volume *v, struct gear_err *e);
 void ctr_volume_done(struct ctr_volume *v);
+
+struct ctr_install;
+/* "SOURCE:TARGET[:ro]" for podman of each volume of in (named ones made under data/); the caller
+   frees *specs with ctr_volume_specs_free */
+int ctr_volumes_make(struct gear_tree *t, struct ctr_install *in, const char ***specs, struct gear_err *e);
+void ctr_volume_specs_free(const char **specs, size_t n);
 
 struct ctr_install {
         const char *id;
@@ -63,6 +72,10 @@ struct ctr_install {
         const struct net_link *links;
         size_t nlinks;
         bool start;              /* record and link it as started */
+        bool idle;               /* make it idle-capable (gear-idle(1)); an update keeps it so anyway */
+        const char *idle_timeout; /* normalized (unit_timespan_parse); NULL keeps the one before, "" none */
+        bool reuse_unit;         /* gear-idle: the current unit, changed only in its idle lines; no image,
+                                    user, volume, environment or link step, and ports as they are */
         struct gear_systemd *manager; /* checks after the commit that it loads the unit; NULL: no check */
         /* filled in */
         char request_id[CTR_REQUEST_ID_MAX];
@@ -70,6 +83,7 @@ struct ctr_install {
         bool updated;            /* a previous version existed */
         char mount_unit[PATH_MAX]; /* a Gear image's gear-fs unit; else "" */
         bool mount_changed;      /* install rewrote it */
+        unsigned backends[UNIT_MAX_PORTS]; /* idle-capable: the loopback backend of each port */
 };
 
 /*
@@ -135,6 +149,12 @@ int container_links_set(struct gear_tree *t, const char *id, const struct net_li
 int container_link_join(struct gear_tree *t, struct gear_err *e);
 /* links id's unit into UNITDIR; with boot also its start-on-boot link */
 int container_enable(struct gear_tree *t, const char *id, bool boot, struct gear_err *e);
+/* UNITDIR/name -> the tree's rel, as a relative link, replacing what is there */
+int container_link_unit(struct gear_tree *t, const char *name, const char *rel, struct gear_err *e);
+/* removes r's name when it is a symbolic link; 0 when it is not there, 1 when removed */
+int container_unlink_unit(const struct gear_root *r, const char *name, struct gear_err *e);
+/* makes (on) or removes UNITDIR/container-active.target.wants/name -> ../name */
+int container_boot_link(struct gear_tree *t, const char *name, bool on, struct gear_err *e);
 /* removes every link gear made in UNITDIR: containers, targets, slices */
 int container_unlink_all(struct gear_tree *t, struct gear_err *e);
 
@@ -150,6 +170,8 @@ int container_unlink(struct gear_tree *t, const char *id, struct gear_err *e);
 typedef int (*ctr_link_fn)(struct gear_tree *t, const char *dir, int dfd, const char *name, const char *id,
                            void *ud, struct gear_err *e);
 int container_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
+/* the same for the links of idle units, ctr-<ID>:<PORT>.socket and .service (container-idle.h) */
+int container_idle_links_each(struct gear_tree *t, const char *dir, ctr_link_fn fn, void *ud, struct gear_err *e);
 
 /* the current unit of id; -ENOENT (code 1) when the container does not exist */
 int container_read_unit(struct gear_tree *t, const char *id, char **text, struct gear_err *e);

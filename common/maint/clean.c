@@ -109,7 +109,7 @@ int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *
         if (repo_clean(t, dry_run, report, ud, e) < 0)
                 return -1;
         /* before the ports, whose lock waits for the commit of every install that runs */
-        if (clean_installs(t, dry_run, report, ud, e) < 0)
+        if (clean_installs(t, dry_run, report, ud, e) < 0 || clean_idle(t, dry_run, report, ud, e) < 0)
                 return -1;
         if (ports_check(t, CHECK_GONE_ONLY | (dry_run ? CHECK_DRY_RUN : 0), port_gone, &p, e) < 0)
                 return -1;

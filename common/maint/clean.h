@@ -9,7 +9,7 @@
 #include "../base/tree.h"
 
 /*
- * kind: "access", "install", "key", "port", "temp", "unit": path is the full
+ * kind: "access", "idle", "install", "key", "port", "temp", "unit": path is the full
  * path removed (or that would be); "user": the name of a host user removed
  */
 typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
@@ -27,6 +27,12 @@ typedef void (*clean_report_fn)(const char *kind, const char *path, void *ud);
  * container lock is held.
  */
 int clean_installs(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
+
+/*
+ * What idling left (gear-idle(1)), "idle": socket and proxy units no unit
+ * calls for, with their links; never while the container lock is held.
+ */
+int clean_idle(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 
 int clean_tree(struct gear_tree *t, bool dry_run, clean_report_fn report, void *ud, struct gear_err *e);
 

@@ -472,8 +472,9 @@ int ports_linked(struct gear_tree *t, const char *id, unsigned **ports, size_t *
         return 0;
 }
 
-int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
-                    struct gear_err *e)
+/* the X-PortMapping= lines of id's unit, and with backends its X-PortBackend= lines */
+static int read_unit_ports(struct gear_tree *t, const char *id, bool backends, struct port_map **maps, size_t *n,
+                           struct gear_err *e)
 {
         _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
@@ -491,10 +492,12 @@ int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps,
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
-                if (strncmp(line, "X-PortMapping=", 14))
+                size_t k = !strncmp(line, "X-PortMapping=", 14) ? 14 :
+                           backends && !strncmp(line, "X-PortBackend=", 14) ? 14 : 0;
+                if (!k)
                         continue;
                 struct port_map m, *p;
-                if (port_spec_parse(line + 14, &m, e) < 0)
+                if (port_spec_parse(line + k, &m, e) < 0)
                         return gear_err_wrap(e, "in '%s/%s'", t->ctr.path, rel);
                 p = realloc(*maps, (*n + 1) * sizeof *p);
                 if (!p)
@@ -503,6 +506,18 @@ int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps,
                 p[(*n)++] = m;
         }
         return 0;
+}
+
+int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
+                    struct gear_err *e)
+{
+        return read_unit_ports(t, id, false, maps, n, e);
+}
+
+int unit_ports_held(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
+                    struct gear_err *e)
+{
+        return read_unit_ports(t, id, true, maps, n, e);
 }
 
 struct list_ctx {
@@ -531,7 +546,7 @@ static int list_one(struct gear_tree *t, unsigned port, const char *have, void *
                 l->state = LINK_FOREIGN;
                 return 0;
         }
-        k = unit_ports_read(t, l->id, &maps, &n, &ignore);
+        k = unit_ports_held(t, l->id, &maps, &n, &ignore);
         if (k == -ENOENT) {
                 l->state = LINK_GONE;
                 return 0;
@@ -594,7 +609,7 @@ static int check_units(struct gear_tree *t, int flags, port_report_fn report, vo
                 char target[PATH_MAX], have[PATH_MAX], path[64];
                 size_t n = 0;
 
-                if (unit_ports_read(t, ids[j], &maps, &n, &ignore) < 0)
+                if (unit_ports_held(t, ids[j], &maps, &n, &ignore) < 0)
                         continue;
                 unit_target(target, sizeof target, ids[j]);
                 for (size_t i = 0; i < n; i++) {

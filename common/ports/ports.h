@@ -2,6 +2,8 @@
 /*
  * The port allocator of the container tree:
  *   ports/interfaces/1/<port/100>/<port> -> ../../../../units/<ab>/ctr-<ID>.service
+ * for the external ports of the unit's X-PortMapping= lines and the loopback
+ * backends of its X-PortBackend= lines alike.
  * Exclusive creation of the symlink is the lock. the lock of ports/ is held shared by
  * allocators and exclusively by repairs, so a repair never removes the link of
  * an install that is still writing its unit.
@@ -51,6 +53,10 @@ int ports_release_some(struct gear_tree *t, const char *id, const struct port_ma
 /* the X-PortMapping=INTERNAL:EXTERNAL lines of id's unit; -ENOENT (code 1) without a
  * unit; the caller frees *maps even on failure */
 int unit_ports_read(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
+                    struct gear_err *e);
+/* the same with the X-PortBackend=INTERNAL:BACKEND lines of an idle-capable
+ * container (gear-idle(1)): every port the unit holds */
+int unit_ports_held(struct gear_tree *t, const char *id, struct port_map **maps, size_t *n,
                     struct gear_err *e);
 
 struct port_link {

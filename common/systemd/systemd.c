@@ -300,6 +300,17 @@ int systemd_job(struct gear_systemd *m, enum systemd_verb verb, const char *unit
         return 0;
 }
 
+int systemd_queue(struct gear_systemd *m, enum systemd_verb verb, const char *unit, struct gear_err *e)
+{
+        _cleanup_(sym_sd_bus_error_freep) sd_bus_error be = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = call(m, verb_method(verb), SYSTEMD_TIMEOUT_USEC, NULL, &be, "ss", unit, "replace");
+        if (r < 0)
+                return bus_fail(e, &be, r, "cannot %s '%s'", verb_name(verb), unit);
+        return 0;
+}
+
 int systemd_start(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
         return systemd_job(m, SYSTEMD_START, unit, SYSTEMD_TIMEOUT_USEC, NULL, 0, e);
@@ -480,6 +491,7 @@ int systemd_list_units(struct gear_systemd *m, const char *pattern, struct syste
                 snprintf(v[count].load_state, sizeof v[count].load_state, "%s", load);
                 snprintf(v[count].active_state, sizeof v[count].active_state, "%s", active);
                 snprintf(v[count].sub_state, sizeof v[count].sub_state, "%s", sub);
+                v[count].job_id = jid;
                 count++;
         }
         if (r < 0)

@@ -57,6 +57,8 @@ enum systemd_verb {
  */
 int systemd_job(struct gear_systemd *m, enum systemd_verb verb, const char *unit, uint64_t timeout_usec,
                 char *result, size_t result_size, struct gear_err *e);
+/* queues the job and returns without waiting for it */
+int systemd_queue(struct gear_systemd *m, enum systemd_verb verb, const char *unit, struct gear_err *e);
 int systemd_start(struct gear_systemd *m, const char *unit, struct gear_err *e);
 int systemd_stop(struct gear_systemd *m, const char *unit, struct gear_err *e);
 int systemd_restart(struct gear_systemd *m, const char *unit, struct gear_err *e);
@@ -87,6 +89,7 @@ struct systemd_unit_state {
         char load_state[32];
         char active_state[32];
         char sub_state[32];
+        uint32_t job_id;       /* its pending or running job, 0 when none */
 };
 
 /* the units in the manager's memory matching a glob (ListUnitsByPatterns), sorted by name */

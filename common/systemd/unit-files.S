@@ -16,6 +16,8 @@ sym:                                    \
 UNIT_FILE(unit_template, "share/units/ctr.service.in")
 UNIT_FILE(unit_gear_template, "share/units/ctr-gear.service.in")
 UNIT_FILE(unit_gear_fs_template, "share/units/gear-fs-image.service.in")
+UNIT_FILE(unit_idle_socket_template, "share/units/ctr-idle.socket.in")
+UNIT_FILE(unit_idle_proxy_template, "share/units/ctr-idle.service.in")
 UNIT_FILE(unit_switchns_socket_template, "share/units/gear-switchns.socket.in")
 UNIT_FILE(unit_switchns_service_template, "share/units/gear-switchns@.service.in")
 UNIT_FILE(unit_container_target, "share/units/container.target")

@@ -366,6 +366,42 @@ int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sys
         return render(tmpl, &vs, out, len, e);
 }
 
+/* a socket address: [ADDRESS:]PORT, IPv6 addresses in brackets */
+static bool address_ok(const char *s, struct gear_err *e)
+{
+        if (!*s || strspn(s, "0123456789abcdefABCDEF.:[]") != strlen(s)) {
+                gear_err_set(e, GEAR_EXIT_USAGE, "invalid listen address '%s'", s);
+                return false;
+        }
+        return true;
+}
+
+int unit_render_idle(const char *tmpl, const struct unit_idle_port *p, char **out, size_t *len, struct gear_err *e)
+{
+        _cleanup_(values_done) struct values vs = {0};
+        char ext[8], backend[8], timeout[UNIT_TIMESPAN_MAX + 32];
+
+        if (!p->id || !id_valid(p->id))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid container id '%s'", p->id ? p->id : "");
+        if (p->external < 1 || p->external > 65535 || p->backend < 1 || p->backend > 65535)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid port %u or backend %u", p->external, p->backend);
+        if (!address_ok(p->listen, e) || (p->prime && !address_ok(p->prime, e)) || !path_ok(p->proxyd, "socket-proxyd", e) || !path_ok(p->gear_bin, "gear-bin", e) ||
+            (p->sysroot && *p->sysroot && !path_ok(p->sysroot, "GEAR_SYSROOT", e)) ||
+            (p->manager && *p->manager && !value_ok(p->manager, "GEAR_SYSTEMD", e)))
+                return -1;
+        snprintf(ext, sizeof ext, "%u", p->external);
+        snprintf(backend, sizeof backend, "%u", p->backend);
+        snprintf(timeout, sizeof timeout, "--exit-idle-time=%s", p->timeout && *p->timeout ? p->timeout : "infinity");
+        if (scalar(&vs, "ID", p->id, e) < 0 || scalar(&vs, "EXTERNAL", ext, e) < 0 ||
+            scalar(&vs, "BACKEND", backend, e) < 0 || scalar(&vs, "LISTEN", p->listen, e) < 0 ||
+            scalar(&vs, "EXIT_IDLE", timeout, e) < 0 || scalar(&vs, "PROXYD", p->proxyd, e) < 0 ||
+            optional(&vs, "PRIME", p->timeout && *p->timeout ? p->prime : NULL, e) < 0 ||
+            scalar(&vs, "GEAR_BIN", p->gear_bin, e) < 0 || optional(&vs, "SYSROOT", p->sysroot, e) < 0 ||
+            optional(&vs, "SYSTEMD", p->manager, e) < 0)
+                return -1;
+        return render(tmpl, &vs, out, len, e);
+}
+
 static int fill_values(const struct unit_spec *s, const struct gear_config *conf, struct values *vs,
                        struct gear_err *e)
 {
@@ -400,18 +436,13 @@ static int fill_values(const struct unit_spec *s, const struct gear_config *conf
         for (size_t i = 0; i < s->n_ports; i++) {
                 const struct unit_port *p = &s->ports[i];
                 const char *a = conf->publish_address;
-                char buf[128];
+                char buf[UNIT_PUBLISH_MAX];
                 int r;
 
                 if (p->internal < 1 || p->internal > 65535 || p->external < 1 || p->external > 65535)
                         return gear_err_set(e, GEAR_EXIT_USAGE, "invalid port mapping %u:%u", p->internal,
                                             p->external);
-                if (!*a)
-                        snprintf(buf, sizeof buf, "%u:%u", p->external, p->internal);
-                else if (strchr(a, ':'))
-                        snprintf(buf, sizeof buf, "[%s]:%u:%u", a, p->external, p->internal);
-                else
-                        snprintf(buf, sizeof buf, "%s:%u:%u", a, p->external, p->internal);
+                unit_publish_value(buf, sizeof buf, a, p->external, p->internal);
                 r = strv_push(&publish, buf);
                 snprintf(buf, sizeof buf, "%u:%u", p->internal, p->external);
                 if (r < 0 || strv_push(&mapping, buf) < 0)
@@ -475,6 +506,15 @@ static int parse_port(const char *v, struct unit_port *p)
         return 0;
 }
 
+/* the INTERNAL:PORT value of a key line, one more of ports[] */
+static int add_port(struct unit_port *ports, size_t *n, const char *key, const char *v, struct gear_err *e)
+{
+        if (*n >= UNIT_MAX_PORTS || parse_port(v, &ports[*n]) < 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s'", key, v);
+        (*n)++;
+        return 0;
+}
+
 int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e)
 {
         bool in_unit = false;
@@ -506,11 +546,19 @@ int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e)
                                 } else if (!strcmp(buf, "X-ContainerUserId")) {
                                         snprintf(m->user, sizeof m->user, "%s", v);
                                 } else if (!strcmp(buf, "X-PortMapping")) {
-                                        if (m->n_ports >= UNIT_MAX_PORTS ||
-                                            parse_port(v, &m->ports[m->n_ports]) < 0)
+                                        if (add_port(m->ports, &m->n_ports, buf, v, e) < 0)
+                                                return -1;
+                                } else if (!strcmp(buf, "X-PortBackend")) {
+                                        if (add_port(m->backends, &m->n_backends, buf, v, e) < 0)
+                                                return -1;
+                                } else if (!strcmp(buf, "X-IdleTimeout")) {
+                                        char norm[UNIT_TIMESPAN_MAX];
+                                        struct gear_err ignore = {0};
+
+                                        if (unit_timespan_parse(v, norm, &ignore) < 0 || strcmp(norm, v))
                                                 return gear_err_set(e, GEAR_EXIT_USAGE,
-                                                                    "invalid X-PortMapping '%s'", v);
-                                        m->n_ports++;
+                                                                    "invalid X-IdleTimeout '%s'", v);
+                                        snprintf(m->idle_timeout, sizeof m->idle_timeout, "%s", norm);
                                 }
                         }
                 }

@@ -13,6 +13,8 @@
 #define UNIT_MAX_VOLUMES 64
 #define UNIT_DEFAULT_SLICE "container-small.slice"
 #define UNIT_VALUE_MAX 1024
+/* "2592000s" and the like: a normalized idle timeout */
+#define UNIT_TIMESPAN_MAX 24
 
 struct unit_port {
         unsigned internal; /* the port inside the container */
@@ -106,9 +108,69 @@ struct unit_meta {
         char user[64];               /* empty when not isolated */
         struct unit_port ports[UNIT_MAX_PORTS];
         size_t n_ports;
+        /* an idle-capable container (gear-idle(1)): X-PortBackend=INTERNAL:BACKEND,
+           the loopback port podman publishes each port on instead */
+        struct unit_port backends[UNIT_MAX_PORTS];
+        size_t n_backends;
+        char idle_timeout[UNIT_TIMESPAN_MAX]; /* X-IdleTimeout=, "" for none */
 };
 
 /* reads the [Unit] section; 100 when a value is malformed or X-ContainerId is missing */
 int unit_parse_meta(const char *text, struct unit_meta *m, struct gear_err *e);
+
+/* the backend of port p of an idle-capable unit: 0 when it has none */
+unsigned unit_meta_backend(const struct unit_meta *m, const struct unit_port *p);
+
+#define UNIT_PUBLISH_MAX 128
+/* "--publish=" value of a port: [ADDRESS:]EXTERNAL:INTERNAL, IPv6 addresses in brackets */
+void unit_publish_value(char *buf, size_t n, const char *address, unsigned external, unsigned internal);
+
+/*
+ * What makes a container's unit idle-capable (gear-idle(1)): each port is
+ * published on its loopback backend instead of [ADDRESS:]EXTERNAL, which a
+ * socket unit holds; the unit wants its sockets (and with a timeout its
+ * proxies, whose idle timers then run from its start).
+ */
+struct unit_idle {
+        const char *id;
+        const struct unit_port *ports;
+        const unsigned *backends;    /* one per port; NULL: not idle-capable */
+        size_t n_ports;
+        const char *timeout;         /* normalized (unit_timespan_parse), NULL or "" for none */
+        const char *publish_address; /* gear.conf's publish-address= */
+};
+
+/*
+ * The unit text with its --publish= lines, X-PortBackend=, X-IdleTimeout=
+ * and the Wants= of its idle units set from idle; the rest is kept as it is.
+ * 100 when the text has no --publish= line to replace but idle has ports.
+ */
+int unit_text_idle(const char *text, const struct unit_idle *idle, char **out, struct gear_err *e);
+
+/* the names of the units of external port ext of container id: "ctr-ID:EXT.socket", ".service" */
+void unit_idle_names(const char *id, unsigned ext, char socket[static 64], char proxy[static 64]);
+/* the id and port of an idle unit name; *socket tells which; -1 when it is not one */
+int unit_idle_of_name(const char *name, gear_id id, unsigned *ext, bool *socket);
+
+/* one published port of an idle-capable container, for its socket and proxy units */
+struct unit_idle_port {
+        const char *id;
+        unsigned external, backend;
+        const char *listen;          /* ListenStream=: [ADDRESS:]EXTERNAL */
+        const char *prime;           /* where the proxy primes its idle timer, or NULL */
+        const char *timeout;         /* or NULL / "" for none */
+        const char *proxyd;          /* systemd-socket-proxyd */
+        const char *gear_bin, *sysroot, *manager;
+};
+/* share/units/ctr-idle.socket.in and ctr-idle.service.in */
+extern const char unit_idle_socket_template[], unit_idle_proxy_template[];
+int unit_render_idle(const char *tmpl, const struct unit_idle_port *p, char **out, size_t *len, struct gear_err *e);
+
+/*
+ * An idle timeout: "infinity" (out ""), or a number with an optional unit,
+ * ms, s, sec, m, min, h, hr or d (seconds without one), from 1 s to 30 days;
+ * out is normalized ("90s", "1500ms"). 100 otherwise.
+ */
+int unit_timespan_parse(const char *s, char out[static UNIT_TIMESPAN_MAX], struct gear_err *e);
 
 #endif

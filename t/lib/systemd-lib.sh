@@ -19,6 +19,24 @@ http_get() {
 	done
 }
 
+# the body of one request, no retry (an idle container's first, say)
+http_once() { curl -sf --max-time 60 "http://127.0.0.1:$1/$2"; }
+# listening PORT: something listens on the port (checked without connecting)
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+# wait_until CMD...: until CMD succeeds, 60s at most
+wait_until() {
+	i=0
+	until "$@"; do
+		i=$((i + 1)) && test $i -lt 600 || { echo "still not: $*" >&2; return 1; }
+		sleep 0.1
+	done
+}
+# no_process ID: the container's unit is inactive and podman runs nothing of it
+no_process() {
+	test "$(sdctl is-active ctr-$1.service)" = inactive &&
+	test_must_fail g podman container exists ctr-$1
+}
+
 # test_gear_conf [LINE...]: the host's gear.conf, with the units running this
 # build's commands (gear-link --apply, gear-fs), and extra lines
 test_gear_conf() {

@@ -336,6 +336,91 @@ static void utf8_tests(void)
         gear_err_clear(&e);
 }
 
+/* unit_text_idle on full_unit: its ports published on backends, and back */
+static void idle_tests(void)
+{
+        static const unsigned backends[] = { 4100, 4101 };
+        static const char want_lines[] =
+                "X-PortMapping=22:4001\n"
+                "X-PortBackend=8080:4100\n"
+                "X-PortBackend=22:4101\n"
+                "X-IdleTimeout=90s\n"
+                "Wants=ctr-web1:4000.socket\n"
+                "Wants=ctr-web1:4000.service\n"
+                "Wants=ctr-web1:4001.socket\n"
+                "Wants=ctr-web1:4001.service\n"
+                "PartOf=container.target\n";
+        struct unit_idle idle = { .id = "web1", .ports = two_ports, .backends = backends, .n_ports = 2,
+                                  .timeout = "90s", .publish_address = "127.0.0.1" };
+        struct gear_err e = {0};
+        struct unit_meta meta;
+        char *out = NULL, *back = NULL, *again = NULL;
+
+        ok(unit_text_idle(full_unit, &idle, &out, &e) == 0, "idle-capable: rendered");
+        ok(out && strstr(out, want_lines) != NULL, "idle-capable: backends, timeout and wants after the ports");
+        ok(out && strstr(out, "\t--publish=127.0.0.1:4100:8080 \\\n\t--publish=127.0.0.1:4101:22 \\\n"
+                                  "\t--env-file=") != NULL, "idle-capable: published on the backends, in place");
+        ok(out && unit_parse_meta(out, &meta, &e) == 0 && meta.n_backends == 2 && meta.backends[1].internal == 22 &&
+           meta.backends[1].external == 4101 && !strcmp(meta.idle_timeout, "90s") &&
+           unit_meta_backend(&meta, &two_ports[0]) == 4100, "idle-capable: read back");
+        ok(out && unit_text_idle(out, &idle, &again, &e) == 0 && !strcmp(out, again), "idle-capable: idempotent");
+        idle.backends = NULL;
+        idle.timeout = NULL;
+        ok(out && unit_text_idle(out, &idle, &back, &e) == 0, "not idle-capable: rendered");
+        same(back, full_unit, "not idle-capable: the unit as rendered at first");
+        free(out);
+        free(back);
+        free(again);
+        out = NULL;
+        ok(unit_text_idle(minimal_exec, &(struct unit_idle){ .id = "web2", .ports = two_ports, .backends = backends,
+                                                              .n_ports = 1, .publish_address = "" }, &out, &e) < 0 &&
+           e.code == GEAR_EXIT_USAGE, "a text without X- lines is refused");
+        gear_err_clear(&e);
+        ok(unit_parse_meta("[Unit]\nX-ContainerId=abcd\nX-IdleTimeout=3\n", &meta, &e) < 0 &&
+           !strcmp(e.msg, "invalid X-IdleTimeout '3'"), "an X-IdleTimeout not normalized");
+        gear_err_clear(&e);
+}
+
+static void idle_name_tests(void)
+{
+        static const struct { const char *in, *out; } spans[] = {
+                { "3s", "3s" }, { "3", "3s" }, { "90sec", "90s" }, { "2min", "120s" }, { "5m", "300s" },
+                { "1h", "3600s" }, { "2hr", "7200s" }, { "30d", "2592000s" }, { "1500ms", "1500ms" },
+                { "1000ms", "1s" }, { "infinity", "" },
+        };
+        static const char *const bad[] = { "", "0", "0s", "999ms", "31d", "3x", "s", "-1", " 3s", "3 s",
+                                           "12345678901", "3S", "inf" };
+        char out[UNIT_TIMESPAN_MAX], sock[64], proxy[64], msg[160];
+        struct gear_err e = {0};
+        gear_id id;
+        unsigned port;
+        bool socket;
+
+        for (size_t i = 0; i < ELEMENTSOF(spans); i++) {
+                snprintf(msg, sizeof msg, "timespan '%s'", spans[i].in);
+                ok(unit_timespan_parse(spans[i].in, out, &e) == 0 && !strcmp(out, spans[i].out), msg);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(msg, sizeof msg, "timespan '%s' refused", bad[i]);
+                ok(unit_timespan_parse(bad[i], out, &e) < 0 && e.code == GEAR_EXIT_USAGE, msg);
+                gear_err_clear(&e);
+        }
+        unit_idle_names("web1", 4000, sock, proxy);
+        ok(!strcmp(sock, "ctr-web1:4000.socket") && !strcmp(proxy, "ctr-web1:4000.service"), "idle unit names");
+        ok(unit_idle_of_name(sock, id, &port, &socket) == 0 && !strcmp(id, "web1") && port == 4000 && socket &&
+           unit_idle_of_name(proxy, id, &port, &socket) == 0 && !socket, "idle unit names read back");
+        ok(unit_idle_of_name("ctr-a.b-c:65535.service", id, &port, &socket) == 0 && !strcmp(id, "a.b-c") &&
+           port == 65535, "an id with dots and dashes");
+        static const char *const not_idle[] = { "ctr-web1.service", "ctr-web1:0.socket", "ctr-web1:04000.socket",
+                                                "ctr-web1:65536.socket", "ctr-web1:4000.timer", "ctr-:4000.socket",
+                                                "ctr-.web:4000.socket", "web1:4000.socket", "ctr-web1:4000",
+                                                "ctr-web1:40a0.socket" };
+        for (size_t i = 0; i < ELEMENTSOF(not_idle); i++) {
+                snprintf(msg, sizeof msg, "'%s' is not an idle unit", not_idle[i]);
+                ok(unit_idle_of_name(not_idle[i], id, &port, &socket) < 0, msg);
+        }
+}
+
 int main(int argc, char **argv)
 {
         if (argc > 1 && !strcmp(argv[1], "render"))
@@ -344,6 +429,8 @@ int main(int argc, char **argv)
         error_tests();
         share_tests();
         utf8_tests();
+        idle_tests();
+        idle_name_tests();
         printf("1..%d\n", count);
         return failed ? 1 : 0;
 }
