@@ -50,9 +50,8 @@ int cmd_build(int argc, char **argv)
                                 return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
                         break;
                 case ':':
-                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        return gear_bad_option(usage, argv);
+                        return gear_option_error(usage, argv, c);
                 }
         }
         if (argc - optind != 2)

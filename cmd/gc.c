@@ -72,9 +72,8 @@ int cmd_gc(int argc, char **argv)
                 case 'h':
                         return gear_help(usage);
                 case ':':
-                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        return gear_bad_option(usage, argv);
+                        return gear_option_error(usage, argv, c);
                 }
         }
         if (optind != argc)

@@ -69,9 +69,8 @@ int cmd_repo(int argc, char **argv)
                         format = optarg;
                         break;
                 case ':':
-                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        return gear_bad_option(usage, argv);
+                        return gear_option_error(usage, argv, c);
                 }
         }
         n = argc - optind;

@@ -44,9 +44,8 @@ int cmd_set_env(int argc, char **argv)
                         reset = true;
                         break;
                 case ':':
-                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        return gear_bad_option(usage, argv);
+                        return gear_option_error(usage, argv, c);
                 }
         if (optind == argc)
                 return gear_usage_error(usage, "missing ID");

@@ -80,9 +80,8 @@ int cmd_status(int argc, char **argv)
                                 return gear_usage_error(usage, "invalid number of lines '%s'", optarg);
                         break;
                 case ':':
-                        return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
                 default:
-                        return gear_bad_option(usage, argv);
+                        return gear_option_error(usage, argv, c);
                 }
         if (argc - optind != 1)
                 return gear_usage_error(usage, argc == optind ? "missing ID" : "too many arguments");

@@ -124,6 +124,14 @@ int gear_usage_error(const char *usage, const char *fmt, ...)
         return GEAR_EXIT_USAGE;
 }
 
+int gear_option_error(const char *usage, char **argv, int c)
+{
+        /* what getopt returns for a missing argument when optstring starts with ':' */
+        if (c == ':')
+                return gear_usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
+        return gear_bad_option(usage, argv);
+}
+
 int gear_bad_option(const char *usage, char **argv)
 {
         if (optopt)

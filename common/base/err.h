@@ -36,6 +36,8 @@ int gear_help(const char *usage);
 int gear_usage_error(const char *usage, const char *fmt, ...) _printf_(2, 3);
 /* getopt found an option it does not know (optopt, or argv[optind - 1]): returns 100 */
 int gear_bad_option(const char *usage, char **argv);
+/* the same, or "option '--x' needs an argument" when getopt returned ':' (c) */
+int gear_option_error(const char *usage, char **argv, int c);
 /*
  * The command of "gear-x COMMAND [OPTIONS] ARGS...": the index of argv[1] in
  * verbs (NULL-terminated); -1 with the exit code in *code after --help (0)
