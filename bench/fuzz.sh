@@ -1,9 +1,12 @@
 #!/bin/sh
 # fuzz.sh [RUNS] [TARGET...]: each libFuzzer target for RUNS executions (default 10^7),
 # one at a time under nice, corpora kept in fuzz/corpus.NAME; prints executions,
-# exec/s and crashes per target
+# exec/s and crashes per target. Scratch files go to TMPDIR (default /dev/shm, which
+# keeps the targets that write trees off the disk); ASan keeps freed memory mapped.
 set -e
 cd "$(dirname "$0")/.."
+[ -n "$TMPDIR" ] || { [ -d /dev/shm ] && export TMPDIR=/dev/shm; }
+export ASAN_OPTIONS=${ASAN_OPTIONS:-release_to_os_interval_ms=-1:quarantine_size_mb=8}
 runs=${1:-10000000}
 [ $# -gt 0 ] && shift
 targets=$*
