@@ -7,8 +7,11 @@
 # gear-switchns) against "ssh USER@127.0.0.1 true" for a plain user of the
 # same sshd running true on the host, taking turns, RUNS times each (default
 # 30). Prints the medians, their difference (the cost of joining, goal
-# under 150 ms) and their ratio; and, for the parts, the median of
-# "podman exec ctr-ID /bin/sh -c true" run directly as root. Run as root, after make.
+# under 150 ms) and their ratio; and, for the parts, the medians of
+# the join without ssh (gear-switchns run as ctr-ID), "runc exec" (what the
+# join runs) and "podman exec" (what it ran before) of "/bin/sh -c true" in
+# the container, run directly as root. Run as root,
+# after make.
 set -eu
 
 runs=${1:-30}
@@ -65,6 +68,7 @@ time_one() {
 	gear-test-sshd ssh "$work/sshd" -i "$work/key" "$1@127.0.0.1" true
 	echo $(($(now_us) - t0)) >>"$2"
 }
+cid=$(cat "$GEAR_SYSROOT/run/gear/cid/$id")
 # warm both paths first
 time_one "ctr-$id" /dev/null
 time_one $plain /dev/null
@@ -73,16 +77,27 @@ while [ $i -lt "$runs" ]; do
 	time_one "ctr-$id" "$work/join"
 	time_one $plain "$work/plain.t"
 	t0=$(now_us)
-	g podman exec ctr-$id /bin/sh -c true
+	podman exec ctr-$id /bin/sh -c true
 	echo $(($(now_us) - t0)) >>"$work/exec"
+	t0=$(now_us)
+	setpriv --reuid="ctr-$id" --regid="$(id -g "ctr-$id")" --clear-groups \
+		env SSH_ORIGINAL_COMMAND=true "$GEAR_SYSROOT/bin/gear-switchns" </dev/null
+	echo $(($(now_us) - t0)) >>"$work/client"
+	t0=$(now_us)
+	runc --root=/run/runc exec "$cid" /bin/sh -c true
+	echo $(($(now_us) - t0)) >>"$work/runc"
 	i=$((i + 1))
 done
 j=$(median "$work/join")
 p=$(median "$work/plain.t")
 x=$(median "$work/exec")
+rc=$(median "$work/runc")
+cl=$(median "$work/client")
 printf '%-34s %10s\n' "path" "median_ms"
 printf '%-34s %10.1f\n' "ssh plain user true" "$(echo "$p / 1000" | bc -l)"
 printf '%-34s %10.1f\n' "ssh ctr-ID true (joined)" "$(echo "$j / 1000" | bc -l)"
 printf '%-34s %10.1f\n' "joining (difference)" "$(echo "($j - $p) / 1000" | bc -l)"
 printf '%-34s %10.2f\n' "ratio joined / plain" "$(echo "$j / $p" | bc -l)"
+printf '%-34s %10.1f\n' "gear-switchns true, no ssh" "$(echo "$cl / 1000" | bc -l)"
+printf '%-34s %10.1f\n' "runc exec sh -c true, as root" "$(echo "$rc / 1000" | bc -l)"
 printf '%-34s %10.1f\n' "podman exec sh -c true, as root" "$(echo "$x / 1000" | bc -l)"

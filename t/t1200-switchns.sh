@@ -290,16 +290,77 @@ test_expect_success 'TERM goes in with a terminal; a signal exit is 128+N' '
 	test $? = 143
 '
 
-test_expect_success 'a hang-up releases the service and podman' '
+# waits (up to 15 s) while CMD... succeeds, or until it does with "until"
+wait_while() { i=0; while "$@" >/dev/null; do i=$((i + 1)); test $i -lt 150 || return 1; sleep 0.1; done; }
+wait_until() { i=0; until "$@" >/dev/null; do i=$((i + 1)); test $i -lt 150 || return 1; sleep 0.1; done; }
+
+test_expect_success 'runc joins by the runtime id the unit has podman write; a hang-up ends the session' '
+	cid=$(cat "$GEAR_SYSROOT/run/gear/cid/$A") &&
+	test "$(printf %s "$cid" | tr -dc 0-9a-f | wc -c)" = 64 &&
+	test "$cid" = "$(g podman inspect --format "{{.Id}}" ctr-$A)" &&
 	{ gear-test-sshd ssh sshd -i ka ctr-$A@127.0.0.1 "sleep 300" </dev/null & echo $! >ssh.pid; } &&
-	i=0 && until pgrep -u ctr-$A -f "gear-switchns$" >/dev/null; do
-		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
-	pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" >/dev/null &&
+	wait_until pgrep -u ctr-$A -f "^sleep 300" &&
+	pgrep -f "runc --root=/run/runc exec $cid /bin/sh -c sleep 300" &&
+	test_must_fail pgrep -f "podman.* exec .*ctr-$A" &&
 	kill $(cat ssh.pid) && rm ssh.pid &&
-	i=0 && while pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" >/dev/null; do
-		i=$((i + 1)); test $i -lt 150 || break; sleep 0.1; done &&
-	test_must_fail pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" &&
+	wait_while pgrep -u ctr-$A -f "sleep 300" &&
+	test_must_fail pgrep -f "exec $cid /bin/sh -c sleep 300" &&
 	test_must_fail pgrep -u ctr-$A -f "gear-switchns$"
+'
+
+# the joins of container A when its runtime id is missing or invalid: podman exec
+podman_joins() {
+	on ctr-$A ka "echo \$WHO" >out &&
+	echo $A >expect &&
+	test_cmp expect out &&
+	echo ../../../etc >"$cidfile" &&
+	on ctr-$A ka "echo \$WHO" >out &&
+	test_cmp expect out &&
+	rm "$cidfile" &&
+	{ gear-test-sshd ssh sshd -i ka ctr-$A@127.0.0.1 "sleep 300" </dev/null & echo $! >ssh.pid; } &&
+	wait_until pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" &&
+	kill $(cat ssh.pid) && rm ssh.pid &&
+	wait_while pgrep -f "podman.* exec .*ctr-$A /bin/sh -c sleep 300" &&
+	wait_while pgrep -u ctr-$A -f "sleep 300" &&
+	test_must_fail pgrep -u ctr-$A -f "gear-switchns$"
+}
+
+test_expect_success 'without a valid runtime id (a unit from before it) podman exec joins; a hang-up ends it' '
+	cidfile=$GEAR_SYSROOT/run/gear/cid/$A &&
+	mv "$cidfile" cid.saved &&
+	{ podman_joins; r=$?; mv cid.saved "$cidfile"; test $r = 0; }
+'
+
+test_expect_success 'ssh -t: the window size reaches the container, and so does a resize' '
+	cat >winch.py <<-\EOF &&
+	import fcntl, os, pty, select, struct, sys, termios, time
+	def size(fd, rows, cols):
+	    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+	pid, fd = pty.fork()
+	if pid == 0:
+	    size(0, 45, 123)
+	    os.execvp(sys.argv[1], sys.argv[1:])
+	out, resized, deadline = b"", False, time.time() + 60
+	while time.time() < deadline:
+	    if not select.select([fd], [], [], 0.5)[0]:
+	        continue
+	    try:
+	        k = os.read(fd, 4096)
+	    except OSError:
+	        break
+	    if not k:
+	        break
+	    out += k
+	    if b"ready" in out and not resized:
+	        size(fd, 50, 132)  # ssh, in the foreground, gets SIGWINCH
+	        resized = True
+	os.waitpid(pid, 0)
+	sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
+	EOF
+	python3 winch.py gear-test-sshd ssh sshd -i ka -t ctr-$A@127.0.0.1 \
+		"stty size; trap \"stty size; exit 0\" WINCH; echo ready; while :; do sleep 0.1; done" >out &&
+	grep -x "45 123" out &&
+	grep -x "50 132" out
 '
 
 test_expect_success 'after a reboot the socket listens again' '

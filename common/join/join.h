@@ -15,14 +15,17 @@
  *               before it reads anything: the uid must be the isolated user
  *               ctr-ID of container ID, which the container's unit records
  *               (X-ContainerUserId=UID:GID); anyone else is hung up on. It
- *               runs "podman exec" in that container, with the caller's
- *               descriptors as its standard streams (pipes, terminals and
- *               stream sockets only: what root writes to must not pass for
- *               root's own words), and sends back the exit status. Nothing
- *               the caller sends becomes a path, an option or a container
- *               name: the command is the argument of the container's own
- *               "/bin/sh -c", run by podman with the container's user,
- *               capabilities, seccomp filter, label, cgroup and namespaces.
+ *               runs "runc exec" in that container (by the runtime id its
+ *               unit has podman write, UNIT_CID_DIR; "podman exec" when
+ *               there is none or runc has no state of it), with the
+ *               caller's descriptors as its standard streams (pipes,
+ *               terminals and stream sockets only: what root writes to must
+ *               not pass for root's own words), and sends back the exit
+ *               status. Nothing the caller sends becomes a path, an option
+ *               or a container name: the command is the argument of the
+ *               container's own "/bin/sh -c", run with the container's
+ *               user, capabilities, seccomp filter, label, limits, cgroup
+ *               and namespaces, all from the container's configuration.
  *               At most JOIN_SESSIONS_PER_USER run for one user at a time.
  *
  * The protocol, on a stream socket between two processes of one host:
@@ -33,7 +36,7 @@
  *                      it refuses or fails; then JOIN_MSG_EXIT and the exit
  *                      status (int32, host order)
  * The client closing its end (sshd gone: the client sees its standard output
- * or error hang up) ends podman. Without a terminal the command itself, as
+ * or error hang up) ends runc or podman. Without a terminal the command itself, as
  * with any SSH login, runs on until it reads the end of its input or writes
  * to the closed connection; with one, the terminal's hang-up ends it.
  */
@@ -50,6 +53,9 @@
 #define JOIN_TERM_MAX 64
 /* how long the service waits for the request */
 #define JOIN_REQUEST_TIMEOUT_MS 10000
+
+/* runc's state, where podman has it keep that of rootful containers */
+#define JOIN_RUNC_ROOT "/run/runc"
 
 #define JOIN_SESSIONS_PER_USER 16
 #define JOIN_MSG_MAX 1024

@@ -35,9 +35,12 @@ struct request {
 static void request_done(struct request *r)
 {
         for (int i = 0; i < 3; i++)
-                if (r->fds[i] >= 0)
+                if (r->fds[i] >= 0) {
                         close(r->fds[i]);
+                        r->fds[i] = -1;
+                }
         free(r->cmd);
+        r->cmd = NULL;
 }
 
 static long long now_ms(void)
@@ -240,32 +243,71 @@ static int check_running(const char *id, struct gear_err *e)
         return 0;
 }
 
-/* podman [global args] exec -i [-t] --detach-keys= [--env TERM=...] ctr-ID /bin/sh [-c CMD] */
-static int build_argv(struct gear_tree *t, const char *id, const struct request *r, struct gear_strv *argv,
-                      struct gear_err *e)
+/* runc, when it runs the container under its default root (podman's way
+   with runtime runc): the container's runtime id, which its unit has podman
+   write (UNIT_CID_DIR), in cid; the way in without podman's start-up */
+static const char *runc_target(const struct gear_tree *t, const struct gear_config *c, const char *id,
+                               char cid[65])
 {
-        _cleanup_(config_done) struct gear_config c = {0};
-        char name[CTR_PATH_MAX], term[JOIN_TERM_MAX + 16];
-        bool ok;
+        static const char *const runcs[] = { "/usr/bin/runc", "/usr/sbin/runc", "/usr/local/bin/runc",
+                                             "/usr/local/sbin/runc" };
+        char path[PATH_MAX + 64];
+        struct stat st;
+        ssize_t n;
+        int fd;
 
-        if (config_load(&c, t, e) < 0 || config_podman_argv(&c, argv, e) < 0)
-                return -1;
+        snprintf(path, sizeof path, "%s" UNIT_CID_DIR "/%s", t->sysroot, id);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+                return NULL;
+        n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 ? read(fd, cid, 65) : -1;
+        close(fd);
+        if (n < 64 || (n == 65 && cid[64] != '\n'))
+                return NULL;
+        cid[64] = 0;
+        if (strspn(cid, "0123456789abcdef") != 64)
+                return NULL;
+        snprintf(path, sizeof path, JOIN_RUNC_ROOT "/%s/state.json", cid);
+        if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+                return NULL;
+        if (c->runtime[0] == '/')
+                return strcmp(strrchr(c->runtime, '/'), "/runc") ? NULL : c->runtime;
+        for (size_t i = 0; i < sizeof runcs / sizeof *runcs; i++)
+                if (access(runcs[i], X_OK) == 0)
+                        return runcs[i];
+        return NULL;
+}
+
+/* "podman [global args] exec -i [-t] --detach-keys= [--env TERM=...] ctr-ID", or
+   "runc --root R exec [-t] [--env TERM=...] CID"; then
+   "/bin/sh [-c CMD]". Neither takes anything after the container as its own option */
+static int build_argv(const struct gear_config *c, const char *id, const char *runc, const char *cid,
+                      const struct request *r, struct gear_strv *argv, struct gear_err *e)
+{
+        char name[CTR_PATH_MAX], term[JOIN_TERM_MAX + 16];
+        bool tty = r->h.flags & JOIN_TTY, ok;
+
         snprintf(name, sizeof name, "ctr-%s", id);
-        ok = strv_push(argv, "exec") == 0 && strv_push(argv, "--interactive") == 0 &&
-             strv_push(argv, "--detach-keys=") == 0;
-        if (ok && (r->h.flags & JOIN_TTY)) {
-                ok = strv_push(argv, "--tty") == 0;
-                if (ok && *r->h.term) {
-                        snprintf(term, sizeof term, "--env=TERM=%s", r->h.term);
-                        ok = strv_push(argv, term) == 0;
-                }
+        if (runc) {
+                ok = strv_push(argv, runc) == 0 && strv_push(argv, "--root=" JOIN_RUNC_ROOT) == 0 &&
+                     strv_push(argv, "exec") == 0;
+                if (ok && tty)
+                        ok = strv_push(argv, "--tty") == 0;
+        } else {
+                if (config_podman_argv(c, argv, e) < 0)
+                        return -1;
+                ok = strv_push(argv, "exec") == 0 && strv_push(argv, "--interactive") == 0 &&
+                     strv_push(argv, "--detach-keys=") == 0 && (!tty || strv_push(argv, "--tty") == 0);
         }
-        /* podman takes nothing after the container's name as its own option */
-        ok = ok && strv_push(argv, name) == 0 && strv_push(argv, "/bin/sh") == 0;
+        if (ok && tty && *r->h.term) {
+                snprintf(term, sizeof term, "--env=TERM=%s", r->h.term);
+                ok = strv_push(argv, term) == 0;
+        }
+        ok = ok && strv_push(argv, runc ? cid : name) == 0 && strv_push(argv, "/bin/sh") == 0;
         if (ok && *r->cmd)
                 ok = strv_push(argv, "-c") == 0 && strv_push(argv, r->cmd) == 0;
         if (!ok)
-                return gear_err_sys(e, ENOMEM, "cannot build the podman command");
+                return gear_err_sys(e, ENOMEM, "cannot build the command");
         return 0;
 }
 
@@ -293,8 +335,8 @@ static int spawn(char **argv, const int fds[3], pid_t *pid, struct gear_err *e)
         return 0;
 }
 
-/* podman's process group: SIGTERM, and SIGKILL if it lingers; then reaped */
-static int end_podman(pid_t pid)
+/* the process group of podman or runc: SIGTERM, and SIGKILL if it lingers; then reaped */
+static int end_child(pid_t pid)
 {
         int status;
 
@@ -314,15 +356,16 @@ static int end_podman(pid_t pid)
         return status;
 }
 
-/* waits for pid while the caller is there: a resize passed on, a hang-up ends it */
+/* waits for podman or runc while the caller is there: a resize passed on
+   (both read the new size from the caller's terminal), a hang-up ends it */
 static int supervise(int fd, pid_t pid, struct gear_err *e)
 {
         _cleanup_close_ int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
         int status;
 
         if (pfd < 0) {
-                gear_err_sys(e, errno, "cannot watch podman");
-                end_podman(pid);
+                gear_err_sys(e, errno, "cannot watch the session");
+                end_child(pid);
                 return -1;
         }
         for (;;) {
@@ -331,8 +374,8 @@ static int supervise(int fd, pid_t pid, struct gear_err *e)
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        gear_err_sys(e, errno, "cannot watch podman");
-                        end_podman(pid);
+                        gear_err_sys(e, errno, "cannot watch the session");
+                        end_child(pid);
                         return -1;
                 }
                 if (p[0].revents & POLLIN)
@@ -343,20 +386,19 @@ static int supervise(int fd, pid_t pid, struct gear_err *e)
 
                         if (n < 0 && (errno == EINTR || errno == EAGAIN))
                                 continue;
-                        for (ssize_t i = 0; i < n; i++)
-                                if (buf[i] == JOIN_MSG_WINCH)
-                                        kill(pid, SIGWINCH);
+                        if (n > 0 && memchr(buf, JOIN_MSG_WINCH, n))
+                                kill(pid, SIGWINCH);
                         if (n <= 0) {
-                                /* the login ended: podman goes, and its process group */
-                                status = end_podman(pid);
-                                return gear_err_set(e, GEAR_EXIT_SYS, "the caller hung up (podman %s)",
-                                                    status < 0 ? "not reaped" : "ended");
+                                /* the login ended: the session goes, and its process group */
+                                status = end_child(pid);
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the caller hung up (the session %s)",
+                                                    status < 0 ? "was not reaped" : "ended");
                         }
                 }
         }
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
-                        return gear_err_sys(e, errno, "cannot wait for podman");
+                        return gear_err_sys(e, errno, "cannot wait for the session");
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -386,11 +428,13 @@ int join_serve(int fd, struct gear_err *e)
 {
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         _cleanup_(strv_done) struct gear_strv argv = {0};
+        _cleanup_(config_done) struct gear_config conf = {0};
         _cleanup_close_ int slot = -1;
         struct request r = { .fds = { -1, -1, -1 } };
         struct isolate_user u;
         struct ucred cred;
         socklen_t len = sizeof cred;
+        char cid[65];
         gear_id id = "";
         pid_t pid;
         int status;
@@ -407,13 +451,15 @@ int join_serve(int fd, struct gear_err *e)
         }
         if (tree_init(&tree, e) < 0 || (slot = take_slot(&tree, cred.uid, e)) < 0 || read_request(fd, &r, e) < 0 ||
             caller_container(&tree, cred.uid, id, u.name, e) < 0 || check_running(id, e) < 0 ||
-            build_argv(&tree, id, &r, &argv, e) < 0 || spawn(argv.v, r.fds, &pid, e) < 0) {
+            config_load(&conf, &tree, e) < 0 ||
+            build_argv(&conf, id, runc_target(&tree, &conf, id, cid), cid, &r, &argv, e) < 0 ||
+            spawn(argv.v, r.fds, &pid, e) < 0) {
                 request_done(&r);
                 send_answer(fd, e->msg, e->code);
                 gear_err_wrap(e, "%s", u.name);
                 return e->code;
         }
-        /* only podman holds the caller's streams now: a hang-up reaches it */
+        /* only the child holds the caller's streams now: a hang-up reaches it */
         request_done(&r);
         status = supervise(fd, pid, e);
         if (status < 0)

@@ -406,7 +406,7 @@ static int fill_values(const struct unit_spec *s, const struct gear_config *conf
                        struct gear_err *e)
 {
         _cleanup_(strv_done) struct gear_strv podman_args = {0}, run_args = {0}, publish = {0}, mapping = {0};
-        char slice[80], timeout[16], unit_timeout[16];
+        char slice[80], timeout[16], unit_timeout[16], cid_dir[PATH_MAX], cid_file[PATH_MAX + 64];
 
         if (!s->id || !id_valid(s->id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid container id '%s'", s->id ? s->id : "");
@@ -467,6 +467,12 @@ static int fill_values(const struct unit_spec *s, const struct gear_config *conf
                 return -1;
         if (!path_ok(conf->gear_bin, "gear-bin", e) || (s->sysroot && *s->sysroot && !path_ok(s->sysroot, "GEAR_SYSROOT", e)) ||
             scalar(vs, "GEAR_BIN", conf->gear_bin, e) < 0 || optional(vs, "SYSROOT", s->sysroot, e) < 0)
+                return -1;
+        if ((size_t)snprintf(cid_dir, sizeof cid_dir, "%s" UNIT_CID_DIR, s->sysroot ? s->sysroot : "") >=
+            sizeof cid_dir)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "GEAR_SYSROOT is too long");
+        snprintf(cid_file, sizeof cid_file, "%s/%s", cid_dir, s->id);
+        if (scalar(vs, "CID_DIR", cid_dir, e) < 0 || scalar(vs, "CID_FILE", cid_file, e) < 0)
                 return -1;
         if (s->gear)
                 return fill_gear(s, vs, e);

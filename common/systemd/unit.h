@@ -68,6 +68,8 @@ extern const char unit_gear_fs_template[];
 /* the join service of gear-switchns: its socket (Accept=yes) and the service of one connection */
 extern const char unit_switchns_socket_template[], unit_switchns_service_template[];
 #define UNIT_SWITCHNS_SOCKET "/run/gear/switchns.sock"
+/* where a container's unit has podman write the container's runtime id, file ID (under GEAR_SYSROOT) */
+#define UNIT_CID_DIR "/run/gear/cid"
 #define UNIT_SWITCHNS_SOCKET_NAME "gear-switchns.socket"
 #define UNIT_SWITCHNS_SERVICE_NAME "gear-switchns@.service"
 
