@@ -8,10 +8,12 @@
 
 enum ctx { CTX_PLAIN, CTX_EXEC, CTX_RAW };
 
-/* one template value: a scalar (n == 1, list false) or a list of n elements */
+/* one template value: a scalar (n == 1, list false), a list of n elements
+   (its line written once per element) or words (n elements written on the
+   line where it stands, separated by spaces) */
 struct value {
         const char *name;
-        bool list;
+        bool list, words;
         size_t n;
         char **v;
 };
@@ -57,6 +59,15 @@ static int value_add(struct values *vs, const char *name, bool list, const char 
 static int scalar(struct values *vs, const char *name, const char *s, struct gear_err *e)
 {
         return value_add(vs, name, false, &s, 1, e);
+}
+
+/* n words on one line: a command */
+static int words(struct values *vs, const char *name, const char *const *elems, size_t n, struct gear_err *e)
+{
+        if (value_add(vs, name, false, elems, n, e) < 0)
+                return -1;
+        vs->v[vs->n - 1].words = true;
+        return 0;
 }
 
 /* a list of zero or one element */
@@ -231,9 +242,17 @@ static int render_line(FILE *f, const char *line, size_t len, enum ctx ctx, cons
                                 continue;
                         }
                         v = value_find(vs, line + i + 1, n);
-                        if (!unit_utf8_valid(v->v[v->list ? k : 0]))
-                                return not_utf8(v->v[v->list ? k : 0], "value", e);
-                        put_escaped(f, v->v[v->list ? k : 0], ctx);
+                        for (size_t w = 0; w < (v->words ? v->n : 1); w++) {
+                                const char *s = v->v[v->list ? k : w];
+
+                                if (!unit_utf8_valid(s))
+                                        return not_utf8(s, "value", e);
+                                if (w)
+                                        fputc(' ', f);
+                                if (!*s && v->words && ctx == CTX_EXEC)
+                                        fputs("\"\"", f); /* an empty word stays a word */
+                                put_escaped(f, s, ctx);
+                        }
                         i += n + 1;
                 }
                 fputc('\n', f);
@@ -326,7 +345,7 @@ static int fill_gear(const struct unit_spec *s, struct values *vs, struct gear_e
         if (scalar(vs, "MOUNT_UNIT", g->mount_unit, e) < 0 || scalar(vs, "LOWER", g->lower, e) < 0 ||
             scalar(vs, "UPPER", g->upper, e) < 0 || scalar(vs, "WORK", g->work, e) < 0 ||
             scalar(vs, "MERGED", g->merged, e) < 0 ||
-            value_add(vs, "COMMAND", true, g->command, g->n_command, e) < 0 ||
+            words(vs, "COMMAND", g->command, g->n_command, e) < 0 ||
             value_add(vs, "IMAGE_ENV", true, g->env, g->n_env, e) < 0 ||
             optional(vs, "WORKDIR", g->workdir, e) < 0 ||
             optional(vs, "RUN_USER", s->user ? s->user : g->user, e) < 0)

@@ -316,6 +316,27 @@ static int render_main(int argc, char **argv)
         return 0;
 }
 
+/* a Gear image's command: every word on the ExecStart line, one argument each */
+static void gear_command_tests(void)
+{
+        static const char *const command[] = { "python3", "-m", "http.server", "8080", "", "a b", "50%" };
+        static const char *const env[] = { "PATH=/usr/bin" };
+        struct unit_gear g = {
+                .mount_unit = "gear-fs-web:1.service", .lower = "/m/web/1", .upper = "/c/up", .work = "/c/work",
+                .merged = "/c/merged", .command = command, .n_command = 7, .env = env, .n_env = 1,
+        };
+        struct unit_spec s = { .id = "web3", .image = "gear:web:1", .request_id = "r-3", .gear = &g };
+        struct gear_err e = {0};
+        char *out = NULL;
+
+        ok(unit_render(&s, &out, NULL, &e) == 0, "a Gear image unit renders");
+        ok(out && strstr(out, "\t--rootfs /c/merged \\\n"
+                              "\tpython3 -m http.server 8080 \"\" a\\x20b 50%%\n"
+                              "ExecStartPost=") != NULL,
+           "its command is one line of words, the empty one quoted, escapes kept");
+        free(out);
+}
+
 /* what systemd's unit file parser takes, as systemd-analyze verify tells */
 static void utf8_tests(void)
 {
@@ -433,6 +454,7 @@ int main(int argc, char **argv)
         render_tests();
         error_tests();
         share_tests();
+        gear_command_tests();
         utf8_tests();
         idle_tests();
         idle_name_tests();
