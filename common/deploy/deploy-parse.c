@@ -5,10 +5,13 @@
  * that is no field is refused, so that a typo does not pass for a default.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "deploy.h"
 #include "../env/env.h"
@@ -497,4 +500,42 @@ char *deploy_format(const struct deployment *d)
         text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(root);
         return text;
+}
+
+int deploy_load(const char *path, struct deployment *d, struct gear_err *e)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+
+        *d = (struct deployment){0};
+        if (fd < 0)
+                return gear_err_sys(e, errno, "cannot open '%s'", path);
+        if (fstat(fd, &st) < 0)
+                return gear_err_sys(e, errno, "cannot read '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' is not a regular file", path);
+        if (st.st_size > DEPLOY_FILE_MAX)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' is larger than %d bytes", path, DEPLOY_FILE_MAX);
+        buf = malloc(DEPLOY_FILE_MAX + 1);
+        if (!buf)
+                return gear_err_sys(e, ENOMEM, "cannot read '%s'", path);
+        for (;;) {
+                ssize_t k = read(fd, buf + len, DEPLOY_FILE_MAX + 1 - len);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return gear_err_sys(e, errno, "cannot read '%s'", path);
+                if (!k)
+                        break;
+                len += k;
+                if (len > DEPLOY_FILE_MAX)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' is larger than %d bytes", path,
+                                            DEPLOY_FILE_MAX);
+        }
+        if (deploy_parse(buf, len, d, e) < 0)
+                return gear_err_wrap(e, "'%s'", path);
+        return 0;
 }

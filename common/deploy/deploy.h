@@ -100,6 +100,8 @@ void deployment_done(struct deployment *d);
  * ports are 100 with a message naming them. The links are checked by the plan.
  */
 int deploy_parse(const char *text, size_t len, struct deployment *d, struct gear_err *e);
+/* the same from the file path (a regular file of at most DEPLOY_FILE_MAX bytes) */
+int deploy_load(const char *path, struct deployment *d, struct gear_err *e);
 /* the JSON text of d, geard's field names, for the next run; NULL without memory */
 char *deploy_format(const struct deployment *d);
 
