@@ -103,6 +103,7 @@ test_expect_success 'redeployed with Count 1: web-2 deleted, web-1 relinked' '
 	test_cmp expect.links links &&
 	test_must_fail fetch t16web-1 http://127.0.0.1:8081/index.html &&
 	FILE2=$(tail -n 1 out) &&
+	echo "FILE2=$FILE2" >>vars &&
 	case $FILE2 in one.json.*) ;; *) false ;; esac &&
 	python3 -c "
 import json, sys
@@ -110,6 +111,8 @@ d = json.load(open(sys.argv[1]))
 assert [x[\"Id\"] for x in d[\"Instances\"]] == [\"t16web-1\"], d
 " "$FILE2"
 '
+
+. ./vars
 
 test_expect_success 'invalid files: exit 100, geard messages, nothing changes' '
 	snap before &&
@@ -144,12 +147,23 @@ test_expect_success 'invalid files: exit 100, geard messages, nothing changes' '
 test_expect_success 'an instance that cannot be installed fails the run, the rest is reported and recorded' '
 	sed -e "s/\"Count\": 1/\"Count\": 2/" -e "s|\"Image\": \"[^\"]*\"|\"Image\": \"localhost/t16-no-such-image\"|" \
 		"$FILE2" >two.json &&
-	test_expect_code 1 g gear-deploy two.json >out 2>err ||
-	test_expect_code 111 g gear-deploy two.json >out 2>err
+	test_expect_code 111 g gear-deploy --port-range 41600-41699 two.json >out 2>err &&
+	grep -x "localhost: gear-install -p 8080:0 --port-range 41600-41699 -- localhost/t16-no-such-image t16web-2" out &&
+	grep -x "localhost: gear-start -- t16web-2" out &&
+	grep "^localhost: .*image not known" out &&
+	test_must_fail grep -x "localhost: done" out &&
+	grep -x "gear-deploy: localhost: failed: gear-start -- t16web-2: exit 111" err &&
+	FILE3=$(tail -n 1 out) &&
+	grep -x "gear-deploy: 1 of 1 hosts failed; what was done is recorded in .$FILE3." err &&
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [x[\"Id\"] for x in d[\"Instances\"]] == [\"t16web-1\", \"t16web-2\"], d
+" "$FILE3"
 '
 
 test_expect_success 'cleanup' '
-	g gear-delete t16web-1
+	g gear-delete t16web-1 t16web-2
 '
 
 test_done

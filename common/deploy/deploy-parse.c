@@ -535,7 +535,5 @@ int deploy_load(const char *path, struct deployment *d, struct gear_err *e)
                         return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' is larger than %d bytes", path,
                                             DEPLOY_FILE_MAX);
         }
-        if (deploy_parse(buf, len, d, e) < 0)
-                return gear_err_wrap(e, "'%s'", path);
-        return 0;
+        return deploy_parse(buf, len, d, e);
 }
