@@ -8,8 +8,7 @@
 #include "../common/deploy/deploy-run.h"
 
 static const char usage[] =
-"usage: gear-deploy [--port-range LO-HI] FILE [HOST...]\n"
-"HOST: localhost (the default: this host, without ssh) or [USER@]NAME[:PORT], reached with ssh\n";
+"usage: gear-deploy [--port-range LO-HI] FILE [HOST...]\n";
 
 static void report(const struct deploy_host *h, const char *line, void *ud)
 {
@@ -67,6 +66,11 @@ int cmd_deploy(int argc, char **argv)
                                 gear_err_set(&err, GEAR_EXIT_USAGE, "host '%s' given twice", names[i]);
                                 return gear_fail(&err, NULL);
                         }
+                if (hosts[i].local && argc - optind > 2) {
+                        gear_err_set(&err, GEAR_EXIT_USAGE, "'%s' cannot be given with other hosts: they would not "
+                                     "know its address", DEPLOY_LOCAL);
+                        return gear_fail(&err, NULL);
+                }
         }
         if (deploy_load(argv[optind], &d, &err) < 0 ||
             deploy_plan(&d, names, job.nhosts, &next, &removed, &nremoved, &err) < 0 ||

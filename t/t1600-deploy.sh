@@ -135,6 +135,8 @@ test_expect_success 'invalid files: exit 100, geard messages, nothing changes' '
 	grep "invalid host" err &&
 	test_expect_code 100 g gear-deploy simple.json localhost localhost 2>err &&
 	grep "host .localhost. given twice" err &&
+	test_expect_code 100 g gear-deploy simple.json localhost other 2>err &&
+	grep "^gear-deploy: .localhost. cannot be given with other hosts" err &&
 	test_expect_code 100 g gear-deploy 2>err &&
 	test_expect_code 111 g gear-deploy no-such.json 2>err &&
 	grep "cannot open .no-such.json." err &&
