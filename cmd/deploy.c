@@ -66,12 +66,13 @@ int cmd_deploy(int argc, char **argv)
                                 gear_err_set(&err, GEAR_EXIT_USAGE, "host '%s' given twice", names[i]);
                                 return gear_fail(&err, NULL);
                         }
-                if (hosts[i].local && argc - optind > 2) {
+        }
+        for (size_t i = 0; i < job.nhosts; i++)
+                if (hosts[i].local && job.nhosts > 1) {
                         gear_err_set(&err, GEAR_EXIT_USAGE, "'%s' cannot be given with other hosts: they would not "
                                      "know its address", DEPLOY_LOCAL);
                         return gear_fail(&err, NULL);
                 }
-        }
         if (deploy_load(argv[optind], &d, &err) < 0 ||
             deploy_plan(&d, names, job.nhosts, &next, &removed, &nremoved, &err) < 0 ||
             deploy_check(&job, &next, &err) < 0 || tree_init(&tree, &err) < 0) {

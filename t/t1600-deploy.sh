@@ -10,6 +10,16 @@ fetch() { g podman exec ctr-$1 wget -qO- "$2"; }
 # snap FILE: the container tree's paths, modes, sizes and links
 snap() { (cd "$CTR" && find . -path ./storage -prune -o -printf '%y %m %s %p %l\n' | sort) >"$1"; }
 
+# refused NAME SED-SCRIPT MESSAGE: simple.json edited by SED-SCRIPT, as
+# bad-NAME.json, is refused with exit 100 and "gear-deploy: ...MESSAGE"
+refused() {
+	sed "$2" simple.json >bad-$1.json &&
+	! cmp -s simple.json bad-$1.json &&
+	test_expect_code 100 g gear-deploy bad-$1.json >out 2>err &&
+	grep -x "gear-deploy: .*$3" err &&
+	test_must_fail test -s out
+}
+
 test_expect_success 'setup' '
 	test_gear_conf run-arg=--pull=never &&
 	build-test-image &&
@@ -32,10 +42,10 @@ test_expect_success 'setup' '
 '
 
 test_expect_success 'simple_deploy: two web instances installed, linked and started' '
-	g gear-deploy --port-range 41600-41699 simple.json >out 2>err &&
+	g gear-deploy --port-range 47160-47199 simple.json >out 2>err &&
 	cat out &&
-	grep -x "localhost: gear-install -p 8080:0 --port-range 41600-41699 -- $IMAGE t16web-1" out &&
-	grep -x "localhost: gear-install -p 8080:0 --port-range 41600-41699 -- $IMAGE t16web-2" out &&
+	grep -x "localhost: gear-install -p 8080:0 --port-range 47160-47199 -- $IMAGE t16web-1" out &&
+	grep -x "localhost: gear-install -p 8080:0 --port-range 47160-47199 -- $IMAGE t16web-2" out &&
 	grep -x "localhost: gear-start -- t16web-2" out &&
 	grep -x "localhost: done" out &&
 	test_must_fail grep -v "^localhost: \|^simple\.json\.[0-9]\{8\}-[0-9]\{6\}$" out &&
@@ -80,7 +90,7 @@ test_expect_success 'inside web-1, 127.0.0.1:8081 is web-2' '
 
 test_expect_success 'the same deployment again changes nothing' '
 	snap before &&
-	g gear-deploy --port-range 41600-41699 "$FILE1" >out 2>err &&
+	g gear-deploy --port-range 47160-47199 "$FILE1" >out 2>err &&
 	printf "localhost: done\n" >expect &&
 	head -n 1 out >first &&
 	test_cmp expect first &&
@@ -116,21 +126,12 @@ assert [x[\"Id\"] for x in d[\"Instances\"]] == [\"t16web-1\"], d
 
 test_expect_success 'invalid files: exit 100, geard messages, nothing changes' '
 	snap before &&
-	sed "s/\"to\": \"web\"/\"to\": \"web\", \"ports\": [8081]/" simple.json >bad-port.json &&
-	test_expect_code 100 g gear-deploy bad-port.json >out 2>err &&
-	grep -x "gear-deploy: cannot deploy .bad-port.json.: target port 8081 on web is not found, cannot link from web" err &&
-	sed "s/\"to\": \"web\"/\"to\": \"db\"/" simple.json >bad-target.json &&
-	test_expect_code 100 g gear-deploy bad-target.json 2>err &&
-	grep "target db not found for source web" err &&
-	sed "s/\"idprefix\"/\"idprefx\"/" simple.json >bad-field.json &&
-	test_expect_code 100 g gear-deploy bad-field.json 2>err &&
-	grep "unknown field .idprefx. in the deployment" err &&
-	sed "s/\"name\": \"web\"/\"name\": \"..\/web\"/" simple.json >bad-name.json &&
-	test_expect_code 100 g gear-deploy bad-name.json 2>err &&
-	grep "invalid Name" err &&
-	sed "s|\"image\": \"[^\"]*\"|\"image\": \"--privileged\"|" simple.json >bad-image.json &&
-	test_expect_code 100 g gear-deploy bad-image.json 2>err &&
-	grep "invalid Image .--privileged." err &&
+	refused port "s/\"to\": \"web\"/\"to\": \"web\", \"ports\": [8081]/" \
+		"cannot deploy .bad-port.json.: target port 8081 on web is not found, cannot link from web" &&
+	refused target "s/\"to\": \"web\"/\"to\": \"db\"/" "target db not found for source web" &&
+	refused field "s/\"idprefix\"/\"idprefx\"/" "unknown field .idprefx. in the deployment" &&
+	refused name "s/\"name\": \"web\"/\"name\": \"..\/web\"/" "invalid Name .\.\./web. in container 1" &&
+	refused image "s|\"image\": \"[^\"]*\"|\"image\": \"--privileged\"|" "invalid Image .--privileged. in container .web." &&
 	test_expect_code 100 g gear-deploy simple.json "bad host" 2>err &&
 	grep "invalid host" err &&
 	test_expect_code 100 g gear-deploy simple.json localhost localhost 2>err &&
@@ -149,8 +150,8 @@ test_expect_success 'invalid files: exit 100, geard messages, nothing changes' '
 test_expect_success 'an instance that cannot be installed fails the run, the rest is reported and recorded' '
 	sed -e "s/\"Count\": 1/\"Count\": 2/" -e "s|\"Image\": \"[^\"]*\"|\"Image\": \"localhost/t16-no-such-image\"|" \
 		"$FILE2" >two.json &&
-	test_expect_code 111 g gear-deploy --port-range 41600-41699 two.json >out 2>err &&
-	grep -x "localhost: gear-install -p 8080:0 --port-range 41600-41699 -- localhost/t16-no-such-image t16web-2" out &&
+	test_expect_code 111 g gear-deploy --port-range 47160-47199 two.json >out 2>err &&
+	grep -x "localhost: gear-install -p 8080:0 --port-range 47160-47199 -- localhost/t16-no-such-image t16web-2" out &&
 	grep -x "localhost: gear-start -- t16web-2" out &&
 	grep "^localhost: .*image not known" out &&
 	test_must_fail grep -x "localhost: done" out &&
