@@ -168,7 +168,8 @@ static int pairs_parse(json_t *v, const char *name, struct deploy_pair *out, siz
         json_array_foreach(v, i, p) {
                 struct field f[] = { { "Internal", NULL }, { "External", NULL } };
 
-                if (fields(p, f, 2, where, e) < 0 || get_port(f[0].v, "Internal", false, &out[i].internal, where, e) < 0 ||
+                if (fields(p, f, 2, where, e) < 0 ||
+                    get_port(f[0].v, "Internal", false, &out[i].internal, where, e) < 0 ||
                     get_port(f[1].v, "External", true, &out[i].external, where, e) < 0)
                         return -1;
                 for (size_t j = 0; j < i; j++)
@@ -182,7 +183,8 @@ static int pairs_parse(json_t *v, const char *name, struct deploy_pair *out, siz
 
 static int link_parse(json_t *o, struct deploy_link *l, const char *where, struct gear_err *e)
 {
-        struct field f[] = { { "To", NULL }, { "NonLocal", NULL }, { "MatchPort", NULL }, { "Ports", NULL }, { "AliasPorts", NULL } };
+        struct field f[] = { { "To", NULL }, { "NonLocal", NULL }, { "MatchPort", NULL }, { "Ports", NULL },
+                             { "AliasPorts", NULL } };
         size_t i;
         json_t *p;
 
@@ -240,8 +242,9 @@ static int env_parse(json_t *o, struct deploy_container *c, const char *where, s
 
 static int container_parse(json_t *o, struct deploy_container *c, size_t index, struct gear_err *e)
 {
-        struct field f[] = { { "Name", NULL }, { "Image", NULL }, { "Count", NULL }, { "PublicPorts", NULL }, { "Links", NULL },
-                             { "Environment", NULL }, { "Notify", NULL }, { "Affinity", NULL } };
+        struct field f[] = { { "Name", NULL }, { "Image", NULL }, { "Count", NULL }, { "PublicPorts", NULL },
+                             { "Links", NULL }, { "Environment", NULL }, { "Notify", NULL },
+                             { "Affinity", NULL } };
         char where[96];
         long count = 0;
         size_t i;
@@ -307,7 +310,8 @@ static int iport_parse(json_t *o, struct deploy_port *p, const char *where, stru
 
 static int ilink_parse(json_t *o, struct deploy_ilink *l, const char *where, struct gear_err *e)
 {
-        struct field f[] = { { "FromHost", NULL }, { "FromPort", NULL }, { "ToHost", NULL }, { "ToPort", NULL } };
+        struct field f[] = { { "FromHost", NULL }, { "FromPort", NULL }, { "ToHost", NULL },
+                             { "ToPort", NULL } };
 
         return fields(o, f, 4, where, e) < 0 ||
                get_str(f[0].v, "FromHost", l->from_host, DEPLOY_ADDR_MAX - 1, addr_valid, where, e) < 0 ||
@@ -318,7 +322,8 @@ static int ilink_parse(json_t *o, struct deploy_ilink *l, const char *where, str
 
 static int instance_parse(json_t *o, struct deploy_instance *in, size_t index, struct gear_err *e)
 {
-        struct field f[] = { { "Id", NULL }, { "Image", NULL }, { "From", NULL }, { "On", NULL }, { "Ports", NULL }, { "Links", NULL }, { "Notify", NULL } };
+        struct field f[] = { { "Id", NULL }, { "Image", NULL }, { "From", NULL }, { "On", NULL },
+                             { "Ports", NULL }, { "Links", NULL }, { "Notify", NULL } };
         char where[96];
         size_t i;
         json_t *v;
@@ -379,7 +384,8 @@ void deployment_done(struct deployment *d)
 
 static int deployment_parse(json_t *root, struct deployment *d, struct gear_err *e)
 {
-        struct field f[] = { { "Containers", NULL }, { "Instances", NULL }, { "IdPrefix", NULL }, { "RandomizeIds", NULL } };
+        struct field f[] = { { "Containers", NULL }, { "Instances", NULL }, { "IdPrefix", NULL },
+                             { "RandomizeIds", NULL } };
         size_t i;
         json_t *v;
 
