@@ -24,6 +24,7 @@ static const struct command commands[] = {
         { "build",             cmd_build },
         { "clean",             cmd_clean },
         { "delete",            cmd_delete },
+        { "deploy",            cmd_deploy },
         { "env",               cmd_env },
         { "export",            cmd_export },
         { "fs",                cmd_fs },

@@ -1,0 +1,130 @@
+#!/bin/sh
+test_description='gear-deploy over ssh: two hosts, each a network namespace with its own sshd, tree and manager'
+. "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/systemd-lib.sh"
+
+T=$TRASH_DIRECTORY
+NA=t16a NB=t16b
+AA=10.216.0.1 AB=10.216.0.2
+HA=$AA:2216 HB=$AB:2216
+test_atexit 'ip netns del $NA 2>/dev/null; ip netns del $NB 2>/dev/null'
+test_atexit 'gear-test-systemd stop "$T/sda"; gear-test-systemd stop "$T/sdb"'
+test_atexit 'gear-test-sshd stop "$T/sshda"; gear-test-sshd stop "$T/sshdb"'
+
+# on X CMD...: CMD on host X (a or b): in its network namespace, tree and manager
+on() {
+	h=$1
+	shift
+	GEAR_SYSROOT=$T/host$h nsenter --net=/run/netns/t16$h gear-test-systemd run "$T/sd$h" "$@"
+}
+# fetch X ID URL: what container ID on host X gets from URL
+fetch() { on $1 podman exec ctr-$2 wget -qO- "$3"; }
+# deploy ARG...: gear-deploy from host a's namespace, with the test's ssh
+deploy() { nsenter --net=/run/netns/$NA env GEAR_SSH="$T/ssh" gear-deploy "$@"; }
+
+# host X ADDRESS: its tree, manager and sshd in namespace t16X, the sshd on ADDRESS:2216
+host() {
+	mkdir -p "$T/host$1/etc/gear" &&
+	cp "$GEAR_BUILD/share/gear.conf" "$T/host$1/etc/gear/gear.conf" &&
+	printf "gear-bin=%s\nrun-arg=--pull=never\n" "$GEAR_BUILD/bin" >>"$T/host$1/etc/gear/gear.conf" &&
+	cat >"$T/sshd$1.conf" <<-EOC &&
+	ListenAddress $2:2216
+	AuthorizedKeysCommand /bin/cat $T/key.pub
+	AuthorizedKeysCommandUser root
+	PermitRootLogin prohibit-password
+	SetEnv GEAR_SYSROOT=$T/host$1 GEAR_SYSTEMD=user XDG_RUNTIME_DIR=/run/user/0 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/0/bus PATH=$GEAR_BUILD/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	EOC
+	GEAR_SYSROOT=$T/host$1 nsenter --net=/run/netns/t16$1 gear-test-systemd start "$T/sd$1" &&
+	on $1 gear-test-sshd start "$T/sshd$1" "$T/sshd$1.conf" >/dev/null
+}
+
+test_expect_success 'setup: two namespaces joined by a veth pair, a host in each' '
+	build-test-image &&
+	ip netns add $NA && ip netns add $NB &&
+	ip link add t16va type veth peer name t16vb &&
+	ip link set t16va netns $NA && ip link set t16vb netns $NB &&
+	ip -n $NA addr add $AA/24 dev t16va && ip -n $NB addr add $AB/24 dev t16vb &&
+	ip -n $NA link set lo up && ip -n $NA link set t16va up &&
+	ip -n $NB link set lo up && ip -n $NB link set t16vb up &&
+	ssh-keygen -q -t ed25519 -N "" -f "$T/key" &&
+	printf "#!/bin/sh\nexec ssh -F /dev/null -i %s -l root -o IdentitiesOnly=yes -o IdentityAgent=none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \"\$@\"\n" \
+		"$T/key" >"$T/ssh" &&
+	chmod +x "$T/ssh" &&
+	host a $AA &&
+	host b $AB &&
+	deploy_test_ssh() { nsenter --net=/run/netns/$NA "$T/ssh" -p 2216 "$1" gear-list-units; } &&
+	deploy_test_ssh $AA && deploy_test_ssh $AB &&
+	cat >multi.json <<-EOJ
+	{
+	  "IdPrefix": "t16m",
+	  "Containers": [ {
+	    "Name": "web", "Image": "$IMAGE", "Count": 2,
+	    "PublicPorts": [ { "Internal": 8080 } ],
+	    "Links": [ { "To": "web" } ]
+	  } ]
+	}
+	EOJ
+'
+
+test_expect_success 'one deployment spread over both hosts' '
+	deploy --port-range 41650-41699 multi.json $HA $HB >out 2>err &&
+	cat out &&
+	grep -x "$HA: gear-install -p 8080:0 --port-range 41650-41699 -- $IMAGE t16mweb-1" out &&
+	grep -x "$HB: gear-install -p 8080:0 --port-range 41650-41699 -- $IMAGE t16mweb-2" out &&
+	grep -x "$HA: done" out && grep -x "$HB: done" out &&
+	test -f "$T/hosta/var/lib/containers/units/t1/ctr-t16mweb-1.service" &&
+	test_must_fail test -e "$T/hosta/var/lib/containers/units/t1/ctr-t16mweb-2.service" &&
+	test -f "$T/hostb/var/lib/containers/units/t1/ctr-t16mweb-2.service" &&
+	test_must_fail test -e "$T/hostb/var/lib/containers/units/t1/ctr-t16mweb-1.service" &&
+	FILE1=$(tail -n 1 out) &&
+	echo "FILE1=$FILE1" >vars &&
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [(x[\"Id\"], x[\"On\"]) for x in d[\"Instances\"]] == [(\"t16mweb-1\", \"$HA\"), (\"t16mweb-2\", \"$HB\")], d
+" "$FILE1"
+'
+. ./vars
+
+test_expect_success 'inside web-1 on one host, 127.0.0.1:8081 is web-2 on the other' '
+	P2=$(on b gear-ports list | awk "\$2 == \"t16mweb-2\" { print \$1 }") &&
+	test -n "$P2" &&
+	grep -x "127.0.0.1	8081	$P2	$AB" "$T/hosta/var/lib/containers/ports/links/t1/t16mweb-1" &&
+	echo "gear test web" >expect &&
+	wait_until fetch a t16mweb-1 http://127.0.0.1:8081/index.html >body &&
+	test_cmp expect body &&
+	on b gear-stop t16mweb-2 &&
+	test_must_fail fetch a t16mweb-1 http://127.0.0.1:8081/index.html &&
+	on b gear-start t16mweb-2 &&
+	wait_until fetch a t16mweb-1 http://127.0.0.1:8081/index.html >body &&
+	test_cmp expect body &&
+	wait_until fetch b t16mweb-2 http://127.0.0.1:8080/index.html >body &&
+	test_cmp expect body
+'
+
+test_expect_success 'a host that fails: the run fails with a summary, the other host is done and recorded' '
+	gear-test-sshd stop "$T/sshdb" &&
+	sed "s/\"Count\": 2/\"Count\": 4/" "$FILE1" >four.json &&
+	test_expect_code 111 deploy --port-range 41650-41699 four.json $HA $HB >out 2>err &&
+	cat out err &&
+	grep -x "$HA: gear-install -p 8080:0 --port-range 41650-41699 -- $IMAGE t16mweb-3" out &&
+	grep -x "$HB: gear-install -p 8080:0 --port-range 41650-41699 -- $IMAGE t16mweb-4" out &&
+	grep -x "$HA: gear-start -- t16mweb-3" out &&
+	grep -x "$HA: done" out &&
+	grep "^gear-deploy: $HB: failed: gear-install .*t16mweb-4: exit 255" err &&
+	grep "^gear-deploy: 1 of 2 hosts failed" err &&
+	test "$(on a systemctl --user is-active ctr-t16mweb-3.service)" = active &&
+	FILE2=$(tail -n 1 out) &&
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [x[\"Id\"] for x in d[\"Instances\"]] == [\"t16mweb-1\", \"t16mweb-2\", \"t16mweb-3\"], d
+" "$FILE2"
+'
+
+test_expect_success 'cleanup' '
+	on a gear-delete t16mweb-1 t16mweb-3 &&
+	on b gear-delete t16mweb-2
+'
+
+test_done
