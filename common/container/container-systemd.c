@@ -138,6 +138,17 @@ int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *i
         return start_locked(t, m, id, true, e);
 }
 
+int container_install_start(struct gear_tree *t, struct gear_systemd *m, struct ctr_install *in, bool *installed,
+                            struct gear_err *e)
+{
+        *installed = false;
+        in->manager = m;
+        if (container_install(t, in, e) < 0)
+                return -1;
+        *installed = true;
+        return in->start ? container_start(t, m, in->id, e) : 0;
+}
+
 int container_stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e)
 {
         _cleanup_(sym_sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
