@@ -9,7 +9,7 @@ PKG_CONFIG ?= pkg-config
 # linked: small, and used by most commands
 PKGS := jansson libzstd
 # opened on first use by the code that calls them (common/base/dl.h): their headers only
-DL_PKGS := libcrypto nettle libarchive libgit2 libsystemd libselinux fuse3 libcurl
+DL_PKGS := libcrypto nettle libarchive libgit2 libsystemd libselinux fuse3 libcurl libmicrohttpd
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
 	-DGEAR_GIT_EXEC_PATH='"$(GEAR_GIT_EXEC_PATH)"'
