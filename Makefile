@@ -97,10 +97,13 @@ install: all
 	for m in $(filter %.1,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in $(filter %.5,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for u in $(wildcard share/units/*); do sed "s|@BINDIR@|$(BINDIR)|g" $$u >$(DESTDIR)$(DATADIR)/units/$${u##*/}; done
-	for u in share/units/gear-switchns*.in; do \
-		sed '/^##/d; /@SYSROOT@\|@SYSTEMD@/d; s|@SOCKET@|/run/gear/switchns.sock|; s|@GEAR_BIN@|$(BINDIR)|' $$u \
+	for u in share/units/gear-switchns*.in share/units/gear-daemon*.in; do \
+		case $$u in *daemon*) sock=/run/gear/gear.sock;; *) sock=/run/gear/switchns.sock;; esac; \
+		sed "/^##/d; /@SYSROOT@\|@SYSTEMD@/d; s|@SOCKET@|$$sock|; s|@GEAR_BIN@|$(BINDIR)|" $$u \
 			>$(DESTDIR)$(DATADIR)/units/$$(basename $$u .in); \
 	done
+	# gear-daemon's socket is the group's: its members are root-equivalent (gear-daemon(1))
+	if [ -z "$(DESTDIR)" ]; then getent group gear >/dev/null || groupadd --system gear; fi
 	install -d $(DESTDIR)$(DATADIR)/sshd
 	sed "s|@BINDIR@|$(BINDIR)|g" share/sshd/gear.conf >$(DESTDIR)$(DATADIR)/sshd/gear.conf
 

@@ -12,10 +12,10 @@
 
 #include "../base/err.h"
 
-/* the socket of gear-daemon.socket, under GEAR_SYSROOT */
-#define DAEMON_SOCKET "/run/gear/gear.sock"
+#include "../systemd/unit.h"
+
 /* whose members may use it (SocketGroup= of the socket unit) */
-#define DAEMON_GROUP "gear"
+#define DAEMON_GROUP UNIT_DAEMON_GROUP
 /* bytes of a request body; more is a 400 */
 #define DAEMON_BODY_MAX (1024 * 1024)
 /* seconds a connection may stay silent before it is closed */
