@@ -39,6 +39,8 @@ int daemon_fail(struct daemon_reply *out, const struct gear_err *e, unsigned sta
 int daemon_fail_msg(struct daemon_reply *out, unsigned status, const char *fmt, ...) _printf_(3, 4);
 /* status with json (taken) as the body */
 int daemon_ok(struct daemon_reply *out, unsigned status, json_t *json);
+/* a JSON string of text that may not be UTF-8 (a journal): other bytes become '?' */
+json_t *daemon_text(const char *text);
 /* the service manager, opened once per request */
 int daemon_manager(struct daemon_req *r, struct gear_systemd **m, struct gear_err *e);
 /* the value of query argument name, or NULL */

@@ -32,6 +32,12 @@ static int body_ports(const json_t *body, struct port_map **maps, size_t *n, str
         return 0;
 }
 
+/* v is a string without a NUL, which would cut what the commands see */
+static bool plain_string(const json_t *v)
+{
+        return json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v);
+}
+
 /* an array of strings, each in the syntax of a command's option, joined by sep */
 static int body_strings(const json_t *body, const char *name, char **out, struct gear_err *e)
 {
@@ -46,8 +52,7 @@ static int body_strings(const json_t *body, const char *name, char **out, struct
         if (!f)
                 return gear_err_sys(e, ENOMEM, "cannot read '%s'", name);
         json_array_foreach(a, i, v) {
-                if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v) ||
-                    strchr(json_string_value(v), ',')) {
+                if (!plain_string(v) || strchr(json_string_value(v), ',')) {
                         fclose(f);
                         return gear_err_set(e, GEAR_EXIT_USAGE, "'%s' holds something other than a string", name);
                 }
@@ -108,7 +113,7 @@ static int body_volumes(const json_t *body, struct ctr_volume **v, size_t *n, st
         if (!*v)
                 return gear_err_sys(e, ENOMEM, "cannot read the volumes");
         json_array_foreach(a, i, s) {
-                if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
+                if (!plain_string(s))
                         return gear_err_set(e, GEAR_EXIT_USAGE, "'Volumes' holds something other than a string");
                 if (ctr_volume_parse(json_string_value(s), &(*v)[i], e) < 0)
                         return -1;
@@ -117,14 +122,15 @@ static int body_volumes(const json_t *body, struct ctr_volume **v, size_t *n, st
         return 0;
 }
 
-static int install_reply(struct daemon_reply *out, const char *id, const struct port_map *ports, size_t n)
+/* [{"Internal": N, "External": N}] */
+static json_t *port_maps_json(const struct port_map *p, size_t n)
 {
         json_t *a = json_array();
 
         for (size_t i = 0; a && i < n; i++)
-                json_array_append_new(a, json_pack("{s:I,s:I}", "Internal", (json_int_t)ports[i].internal,
-                                                   "External", (json_int_t)ports[i].external));
-        return daemon_ok(out, 200, a ? json_pack("{s:s,s:o}", "Id", id, "Ports", a) : NULL);
+                json_array_append_new(a, json_pack("{s:I,s:I}", "Internal", (json_int_t)p[i].internal, "External",
+                                                   (json_int_t)p[i].external));
+        return a;
 }
 
 int route_container_put(struct daemon_req *r, struct daemon_reply *out)
@@ -200,7 +206,7 @@ int route_container_put(struct daemon_req *r, struct daemon_reply *out)
                         daemon_fail(out, &err, 409);
                 goto out;
         }
-        ret = install_reply(out, in.id, ports, in.nports);
+        ret = daemon_ok(out, 200, json_pack("{s:s,s:o}", "Id", in.id, "Ports", port_maps_json(ports, in.nports)));
         goto out;
 fail:
         daemon_fail(out, &err, 409);
@@ -307,56 +313,43 @@ int route_container_links(struct daemon_req *r, struct daemon_reply *out)
         return daemon_ok(out, 204, NULL);
 }
 
-static json_t *ports_json(const struct unit_port *p, size_t n)
-{
-        json_t *a = json_array();
-
-        for (size_t i = 0; a && i < n; i++)
-                json_array_append_new(a, json_pack("{s:I,s:I}", "Internal", (json_int_t)p[i].internal, "External",
-                                                   (json_int_t)p[i].external));
-        return a;
-}
-
 int route_container_status(struct daemon_req *r, struct daemon_reply *out)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(ctr_status_done) struct ctr_status s = {0};
         const struct systemd_unit_info *i = &s.info;
+        struct port_map maps[UNIT_MAX_PORTS];
         struct gear_systemd *m;
-        json_t *links = json_array();
+        json_t *links, *ports;
 
-        if (daemon_manager(r, &m, &err) < 0 || container_status(&r->tree, m, r->seg[1], CTR_LOG_LINES, &s, &err) < 0) {
-                json_decref(links);
+        if (daemon_manager(r, &m, &err) < 0 || container_status(&r->tree, m, r->seg[1], CTR_LOG_LINES, &s, &err) < 0)
                 return daemon_fail(out, &err, 404);
-        }
+        for (size_t k = 0; k < s.meta.n_ports; k++)
+                maps[k] = (struct port_map){ s.meta.ports[k].internal, s.meta.ports[k].external };
+        ports = port_maps_json(maps, s.meta.n_ports);
+        links = json_array();
         for (size_t k = 0; links && k < s.nlinks; k++)
                 json_array_append_new(links, json_pack("{s:s,s:I,s:s,s:I}", "FromHost", s.links[k].local_ip,
                                                        "FromPort", (json_int_t)s.links[k].local_port,
                                                        "ToHost", s.links[k].host, "ToPort", (json_int_t)s.links[k].port));
-        return daemon_ok(out, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:s,s:o,s:o,s:b,s:s}",
+        return daemon_ok(out, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:s,s:o,s:o,s:b,s:o}",
                 "Id", s.id, "Unit", i->id, "Path", s.unit_path, "LoadState", i->load_state,
                 "ActiveState", i->active_state, "SubState", i->sub_state, "Since", s.since,
                 "MainPID", (json_int_t)i->main_pid, "Result", i->result, "Boot", s.boot,
                 "Image", s.meta.image, "Version", s.meta.request_id, "User", s.meta.user,
-                "Ports", ports_json(s.meta.ports, s.meta.n_ports), "NetworkLinks", links,
-                "Idle", s.idle, "Log", s.log ? s.log : ""));
+                "Ports", ports, "NetworkLinks", links,
+                "Idle", s.idle, "Log", daemon_text(s.log ? s.log : "")));
 }
 
 int route_container_ports(struct daemon_req *r, struct daemon_reply *out)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_free_ struct port_map *maps = NULL;
-        json_t *a = json_array();
         size_t n = 0;
 
-        if (unit_ports_read(&r->tree, r->seg[1], &maps, &n, &err) < 0) {
-                json_decref(a);
+        if (unit_ports_read(&r->tree, r->seg[1], &maps, &n, &err) < 0)
                 return daemon_fail(out, &err, 404);
-        }
-        for (size_t i = 0; a && i < n; i++)
-                json_array_append_new(a, json_pack("{s:I,s:I}", "Internal", (json_int_t)maps[i].internal,
-                                                   "External", (json_int_t)maps[i].external));
-        return daemon_ok(out, 200, a ? json_pack("{s:o}", "Ports", a) : NULL);
+        return daemon_ok(out, 200, json_pack("{s:o}", "Ports", port_maps_json(maps, n)));
 }
 
 int route_container_log(struct daemon_req *r, struct daemon_reply *out)

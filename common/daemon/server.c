@@ -68,6 +68,19 @@ static void clean_text(char *s)
                         *s = '?';
 }
 
+json_t *daemon_text(const char *text)
+{
+        _cleanup_free_ char *copy = NULL;
+        json_t *j = json_string(text);
+
+        if (j || !(copy = strdup(text)))
+                return j;
+        for (char *p = copy; *p; p++)
+                if ((unsigned char)*p > 0x7e)
+                        *p = '?';
+        return json_string(copy);
+}
+
 int daemon_fail_msg(struct daemon_reply *out, unsigned status, const char *fmt, ...)
 {
         char msg[1100];
