@@ -181,6 +181,9 @@ test_expect_success 'bad input is 400 with a JSON message, and writes nothing' '
 	head -c 1100000 /dev/zero | tr "\0" " " >big &&
 	test "$(api PUT /container/t15z @big)" = 400 &&
 	jq -e ".message == \"request body larger than 1048576 bytes\"" out &&
+	curl -s --unix-socket "$SOCK" -X PUT -H "Transfer-Encoding: chunked" --data-binary @big -D - \
+		http://gear/environment/t15z >out &&
+	grep "^HTTP/1.1 400" out &&
 	snapshot >after &&
 	test_cmp before after
 '

@@ -336,10 +336,6 @@ static void serve(struct daemon_req *r, struct conn_state *cs, const char *url, 
         }
         if (!(fn = find_route(r, out)))
                 return;
-        if (cs->too_big) {
-                daemon_fail_msg(out, 400, "request body larger than %d bytes", DAEMON_BODY_MAX);
-                return;
-        }
         if (cs->len) {
                 json_error_t jerr;
 
@@ -384,23 +380,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 cs = calloc(1, sizeof *cs);
                 if (!cs)
                         return MHD_NO;
-                cs->too_big = cl && strtoull(cl, NULL, 10) > DAEMON_BODY_MAX;
                 *con_cls = cs;
-                return MHD_YES;
-        }
-        if (*upload_size) {
-                /* bounded: past the limit the rest is read and dropped */
-                if (!cs->too_big && cs->len + *upload_size <= DAEMON_BODY_MAX) {
+                /* a body said to be too large is not read at all */
+                if (!cl || strtoull(cl, NULL, 10) <= DAEMON_BODY_MAX)
+                        return MHD_YES;
+                cs->too_big = true;
+        } else if (*upload_size) {
+                /* bounded: past the limit (a chunked body) the rest is read, dropped, and answered */
+                if (cs->too_big || cs->len + *upload_size > DAEMON_BODY_MAX) {
+                        cs->too_big = true;
+                } else {
                         char *b = realloc(cs->body, cs->len + *upload_size + 1);
                         if (!b)
                                 return MHD_NO;
                         cs->body = b;
                         memcpy(cs->body + cs->len, upload, *upload_size);
                         cs->len += *upload_size;
-                } else
-                        cs->too_big = true;
+                }
                 *upload_size = 0;
                 return MHD_YES;
+        }
+        if (cs->too_big) {
+                daemon_fail_msg(&out, 400, "request body larger than %d bytes", DAEMON_BODY_MAX);
+                ret = send_reply(c, &out);
+                reply_done(&out);
+                return ret;
         }
         serve(&r, cs, url, &out);
         if (!out.status)
