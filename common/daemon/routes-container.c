@@ -243,23 +243,25 @@ int route_container_delete(struct daemon_req *r, struct daemon_reply *out)
         return daemon_ok(out, 204, NULL);
 }
 
-/* start, stop, restart, idle, unidle: 204, or the failure and the unit's state and journal */
+/* start, stop, restart, idle (with "Timeout" and "PortRange", as gear-idle's options), unidle: 204, or
+   the failure and the unit's state and journal */
 static int act(struct daemon_req *r, struct daemon_reply *out, enum ctr_verb verb)
 {
-        static const char *const names[] = { "Timeout", NULL };
+        static const char *const idle_names[] = { "Timeout", "PortRange", NULL }, *const none[] = { NULL };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
+        struct port_range range = PORT_RANGE_DEFAULT;
         char timeout[UNIT_TIMESPAN_MAX];
-        const char *t = NULL;
+        const char *t = NULL, *rs = NULL;
         struct gear_systemd *m;
         int k;
 
-        if (field_check(r->body, names, "the request", &err) < 0 || field_string(r->body, "Timeout", &t, &err) < 0 ||
-            (t && verb != VERB_IDLE && gear_err_set(&err, GEAR_EXIT_USAGE, "'Timeout' applies to idle only")) ||
-            (t && unit_timespan_parse(t, timeout, &err) < 0))
+        if (field_check(r->body, verb == VERB_IDLE ? idle_names : none, "the request", &err) < 0 ||
+            field_string(r->body, "Timeout", &t, &err) < 0 || field_string(r->body, "PortRange", &rs, &err) < 0 ||
+            (t && unit_timespan_parse(t, timeout, &err) < 0) || (rs && port_range_parse(rs, &range, &err) < 0))
                 return daemon_fail(out, &err, 409);
         if (existing(r, out, &m) < 0)
                 return -1;
-        k = container_act(&r->tree, m, r->seg[1], verb, t ? timeout : NULL, PORT_RANGE_DEFAULT, &err);
+        k = container_act(&r->tree, m, r->seg[1], verb, t ? timeout : NULL, range, &err);
         if (k < 0) {
                 _cleanup_free_ char *why = NULL;
                 size_t len;

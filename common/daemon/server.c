@@ -60,11 +60,11 @@ struct server {
         bool have_group;
 };
 
-/* printable ASCII only: messages may quote what a client sent, and JSON wants UTF-8 */
+/* printable ASCII and newlines only: messages may quote what a client sent, and JSON wants UTF-8 */
 static void clean_text(char *s)
 {
         for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
+                if (((unsigned char)*s < 0x20 && *s != '\n') || (unsigned char)*s > 0x7e)
                         *s = '?';
 }
 
