@@ -6,7 +6,7 @@ test_description='gear-daemon: geard'\''s HTTP API on a Unix socket, through the
 RANGE=45000-45099
 SOCK=$GEAR_SYSROOT/run/gear/gear.sock
 test_atexit 'gear-test-systemd stop "$SD"'
-test_atexit 'userdel ctr-t50i 2>/dev/null; userdel git-t50r 2>/dev/null; userdel t50u 2>/dev/null; :'
+test_atexit 'userdel git-t50r 2>/dev/null; userdel t50u 2>/dev/null; :'
 test_atexit '[ -f fg.pid ] && kill $(cat fg.pid); :'
 
 # api METHOD PATH [BODY]: the body of the answer in out, its status on stdout
