@@ -9,7 +9,7 @@ PKG_CONFIG ?= pkg-config
 # linked: small, and used by most commands
 PKGS := jansson libzstd
 # opened on first use by the code that calls them (common/base/dl.h): their headers only
-DL_PKGS := libcrypto nettle libarchive libgit2 libsystemd libselinux fuse3 libcurl
+DL_PKGS := libcrypto nettle libarchive libgit2 libsystemd libselinux fuse3 libcurl libmicrohttpd
 CFLAGS ?= -O2 -g
 GEAR_DEFS = -D_GNU_SOURCE -DGEAR_BINDIR='"$(BINDIR)"' -DGEAR_DATADIR='"$(DATADIR)"' \
 	-DGEAR_GIT_EXEC_PATH='"$(GEAR_GIT_EXEC_PATH)"'
@@ -97,10 +97,13 @@ install: all
 	for m in $(filter %.1,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
 	for m in $(filter %.5,$(MAN)); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
 	for u in $(wildcard share/units/*); do sed "s|@BINDIR@|$(BINDIR)|g" $$u >$(DESTDIR)$(DATADIR)/units/$${u##*/}; done
-	for u in share/units/gear-switchns*.in; do \
-		sed '/^##/d; /@SYSROOT@\|@SYSTEMD@/d; s|@SOCKET@|/run/gear/switchns.sock|; s|@GEAR_BIN@|$(BINDIR)|' $$u \
+	for u in share/units/gear-switchns*.in share/units/gear-daemon*.in; do \
+		case $$u in *daemon*) sock=/run/gear/gear.sock;; *) sock=/run/gear/switchns.sock;; esac; \
+		sed "/^##/d; /@SYSROOT@\|@SYSTEMD@/d; s|@SOCKET@|$$sock|; s|@GEAR_BIN@|$(BINDIR)|" $$u \
 			>$(DESTDIR)$(DATADIR)/units/$$(basename $$u .in); \
 	done
+	# gear-daemon's socket is the group's: its members are root-equivalent (gear-daemon(1))
+	if [ -z "$(DESTDIR)" ]; then getent group gear >/dev/null || groupadd --system gear; fi
 	install -d $(DESTDIR)$(DATADIR)/sshd
 	sed "s|@BINDIR@|$(BINDIR)|g" share/sshd/gear.conf >$(DESTDIR)$(DATADIR)/sshd/gear.conf
 

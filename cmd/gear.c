@@ -23,6 +23,7 @@ static const struct command commands[] = {
         { "auth-keys-command", cmd_auth_keys_command },
         { "build",             cmd_build },
         { "clean",             cmd_clean },
+        { "daemon",            cmd_daemon },
         { "delete",            cmd_delete },
         { "deploy",            cmd_deploy },
         { "env",               cmd_env },

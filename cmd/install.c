@@ -45,6 +45,8 @@ static int install_one(struct gear_tree *tree, struct gear_systemd *m, struct ct
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_free_ struct port_map *mine = NULL;
         struct ctr_install in = *tmpl;
+        bool installed;
+        int r;
 
         mine = calloc(in.nports ? in.nports : 1, sizeof *mine);
         if (!mine)
@@ -52,16 +54,13 @@ static int install_one(struct gear_tree *tree, struct gear_systemd *m, struct ct
         memcpy(mine, ports, in.nports * sizeof *mine);
         in.ports = mine;
         in.id = id;
-        in.manager = m;
-        if (container_install(tree, &in, &err) < 0)
+        r = container_install_start(tree, m, &in, &installed, &err);
+        if (!installed)
                 return gear_fail(&err, "cannot install '%s'", id);
         for (size_t i = 0; i < in.nports; i++)
                 printf("%s\t%u\t%u\n", id, mine[i].internal, mine[i].external);
         fflush(stdout);
-        if (!in.start)
-                return 0;
-        /* under the lock again: a delete since the install leaves nothing to start */
-        if (container_start(tree, m, id, &err) < 0) {
+        if (r < 0) {
                 _cleanup_free_ char *why = NULL;
                 size_t len;
                 int code = gear_fail(&err, "installed '%s' but cannot start it", id);

@@ -2,7 +2,7 @@
 test_description='the heavy libraries are loaded by the commands that call them, and only then'
 . "$(dirname "$0")/lib/test-lib.sh"
 
-HEAVY='libarchive|libcurl|libfuse3|libcrypto|libgit2|libnettle|libsystemd|libselinux'
+HEAVY='libarchive|libcurl|libfuse3|libcrypto|libgit2|libmicrohttpd|libnettle|libsystemd|libselinux'
 LIBDIR=$(dirname "$(ldconfig -p | sed -n 's/.*libarchive\.so\.13 .*=> //p' | head -n 1)")
 
 # loaded CMD...: the objects the dynamic loader maps while CMD runs, one soname a line
@@ -55,7 +55,10 @@ test_expect_success 'a command loads what it calls, and nothing else heavy' '
 	test_must_fail grep -E "libarchive|libcrypto|libcurl|libfuse3|libgit2|libsystemd|libselinux" libs &&
 	loaded gear-repo archive librepo >libs &&
 	grep libgit2 libs &&
-	test_must_fail grep -E "libcurl|libfuse3|libsystemd|libselinux" libs
+	test_must_fail grep -E "libcurl|libfuse3|libmicrohttpd|libsystemd|libselinux" libs &&
+	loaded gear-daemon >libs &&
+	grep libmicrohttpd libs &&
+	test_must_fail grep -E "libarchive|libcurl|libfuse3|libgit2|libselinux" libs
 '
 
 test_expect_success 'a library that cannot be loaded is named, exit 111, nothing written' '

@@ -5,10 +5,11 @@ test_description='gear-init brings back started containers on a new manager and 
 
 RANGE=41300-41399
 # the symbolic links in the unit directory, as "NAME -> TARGET", but the join
-# socket's, which gear-init adds (see t1200)
+# socket's and the HTTP API's, which gear-init adds (see t1200, t1500)
 unit_links() {
 	(cd "$UNITDIR" && find . -type l -printf "%p -> %l\n" | sort) |
-		{ grep -vx "./sockets.target.wants/gear-switchns.socket -> ../gear-switchns.socket" || :; }
+		{ grep -vx -e "./sockets.target.wants/gear-switchns.socket -> ../gear-switchns.socket" \
+			-e "./sockets.target.wants/gear-daemon.socket -> ../gear-daemon.socket" || :; }
 }
 test_atexit 'gear-test-systemd stop "$SD"'
 
@@ -99,6 +100,7 @@ test_expect_success 'purge stops everything and removes every link; the tree sta
 	grep -v -e " \./etc/systemd/" -e " \./run/" tree.after >ctr.after &&
 	test_cmp ctr.before ctr.after &&
 	test_must_fail test -e "$GEAR_SYSROOT/run/gear/switchns.sock" &&
+	test_must_fail test -e "$GEAR_SYSROOT/run/gear/gear.sock" &&
 	grep -x "ctr-t13a.service	stopped" out &&
 	grep -x "container-active.target	stopped" out &&
 	grep -x "container-small.slice	stopped" out &&

@@ -15,6 +15,7 @@
 #define USERADD "/usr/sbin/useradd"
 #define USERMOD "/usr/sbin/usermod"
 #define USERDEL "/usr/sbin/userdel"
+#define GROUPADD "/usr/sbin/groupadd"
 #define ACCOUNT_ARGS_MAX 32
 
 void account_name(const struct account_kind *k, const char *id, char buf[static ACCOUNT_NAME_MAX])
@@ -180,4 +181,22 @@ int account_remove(const struct account_kind *k, const char *id, struct gear_err
         if (run_tool(argv, 6, "remove", name, e) < 0)
                 return -1;
         return 1;
+}
+
+int account_group_ensure(const char *name, struct gear_err *e)
+{
+        char *argv[] = { GROUPADD, "--system", (char *)name, NULL };
+        char out[512];
+        int r;
+
+        errno = 0;
+        if (getgrnam(name))
+                return 0;
+        r = spawn_run(argv, NULL, out, sizeof out, e);
+        if (r < 0)
+                return gear_err_wrap(e, "cannot create group '%s'", name);
+        /* 9: made meanwhile */
+        if (r && r != 9)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot create group '%s': groupadd exited %d: %s", name, r, out);
+        return 0;
 }

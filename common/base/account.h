@@ -53,4 +53,7 @@ int account_of_uid(const struct account_kind *k, uid_t uid, gear_id id, struct a
 /* removes the account of id with userdel(8) when it is ours: 1, 0 when absent or not ours */
 int account_remove(const struct account_kind *k, const char *id, struct gear_err *e);
 
+/* the system group name, made with groupadd(8) when missing (gear-daemon's group) */
+int account_group_ensure(const char *name, struct gear_err *e);
+
 #endif

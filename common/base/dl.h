@@ -1,7 +1,7 @@
 /*
  * Libraries loaded on first use. A command pays at start only for the
  * libraries every command needs; libarchive, libcurl, libfuse3, libcrypto,
- * libgit2, libnettle, libsystemd and libselinux (and what they drag in) are opened with
+ * libgit2, libmicrohttpd, libnettle, libsystemd and libselinux (and what they drag in) are opened with
  * dlopen(3) by the code that calls them, as systemd does with its optional
  * libraries. Each dl-NAME.h declares a typed pointer sym_F for every function
  * F gear calls and dl_NAME(), which opens the library once (thread safe) and

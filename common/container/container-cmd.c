@@ -55,21 +55,30 @@ static int parse_opts(int argc, char **argv, const char *usage, const char *shor
         return -1;
 }
 
-static int act(struct gear_tree *t, struct gear_systemd *m, const char *id, enum ctr_verb verb,
-               const struct cmd_opts *o, struct gear_err *e)
+int container_act(struct gear_tree *t, struct gear_systemd *m, const char *id, enum ctr_verb verb,
+                  const char *timeout, struct port_range range, struct gear_err *e)
 {
         switch (verb) {
         case VERB_START:
                 return container_start(t, m, id, e);
         case VERB_STOP:
-                return container_stop(t, m, id, o->flag, e);
+                return container_stop(t, m, id, false, e);
         case VERB_IDLE:
-                return container_make_idle(t, m, id, o->timeout_set ? o->timeout : NULL, o->range, e);
+                return container_make_idle(t, m, id, timeout, range, e);
         case VERB_UNIDLE:
                 return container_unidle(t, m, id, e);
         default:
                 return container_restart(t, m, id, e);
         }
+}
+
+static int act(struct gear_tree *t, struct gear_systemd *m, const char *id, enum ctr_verb verb,
+               const struct cmd_opts *o, struct gear_err *e)
+{
+        /* gear-stop --no-block returns once the job is queued */
+        if (verb == VERB_STOP && o->flag)
+                return container_stop(t, m, id, true, e);
+        return container_act(t, m, id, verb, o->timeout_set ? o->timeout : NULL, o->range, e);
 }
 
 int container_cmd_ids(int argc, char **argv, const char *usage, enum ctr_verb verb)

@@ -26,6 +26,15 @@ int container_stop(struct gear_tree *t, struct gear_systemd *m, const char *id, 
 int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e);
 
 /*
+ * gear-install of one container: container_install (in->manager set to m),
+ * then with in->start container_start, under the lock again, so that a
+ * delete since the install leaves nothing to start. *installed says whether
+ * a failure came after the install (in's ports are filled in then).
+ */
+int container_install_start(struct gear_tree *t, struct gear_systemd *m, struct ctr_install *in, bool *installed,
+                            struct gear_err *e);
+
+/*
  * gear-delete: the unit stopped and the container removed (container_remove)
  * under its lock, then the manager reloaded; 1 when it existed. *removed
  * says whether a failure came after the removal.

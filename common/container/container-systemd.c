@@ -9,6 +9,7 @@
 
 #include "container-idle.h"
 #include "container-run.h"
+#include "../base/account.h"
 #include "../base/dl-systemd.h"
 #include "../base/fsutil.h"
 
@@ -136,6 +137,17 @@ int container_start(struct gear_tree *t, struct gear_systemd *m, const char *id,
 int container_restart(struct gear_tree *t, struct gear_systemd *m, const char *id, struct gear_err *e)
 {
         return start_locked(t, m, id, true, e);
+}
+
+int container_install_start(struct gear_tree *t, struct gear_systemd *m, struct ctr_install *in, bool *installed,
+                            struct gear_err *e)
+{
+        *installed = false;
+        in->manager = m;
+        if (container_install(t, in, e) < 0)
+                return -1;
+        *installed = true;
+        return in->start ? container_start(t, m, in->id, e) : 0;
 }
 
 int container_stop_no_block(struct gear_systemd *m, const char *unit, struct gear_err *e)
@@ -275,7 +287,9 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
         /* a tree an older gear left open to other users */
         if (tree_make_private(t, e) < 0)
                 return -1;
-        if (container_link_shared(t, e) < 0 || container_link_join(t, e) < 0 || container_list(t, &ids, &n, e) < 0)
+        /* gear-daemon.socket's SocketGroup= */
+        if (account_group_ensure(UNIT_DAEMON_GROUP, e) < 0 || container_link_shared(t, e) < 0 ||
+            container_link_join(t, e) < 0 || container_list(t, &ids, &n, e) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 char unit[CTR_PATH_MAX];
@@ -295,7 +309,7 @@ int container_init(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn re
             container_idle_unlink_gone(t, ".", e) < 0 || container_idle_unlink_gone(t, CTR_WANTS, e) < 0)
                 return -1;
         if (systemd_reload(m, e) < 0 || systemd_start(m, CTR_ACTIVE_TARGET, e) < 0 ||
-            systemd_start(m, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+            systemd_start(m, UNIT_SWITCHNS_SOCKET_NAME, e) < 0 || systemd_start(m, UNIT_DAEMON_SOCKET_NAME, e) < 0)
                 return -1;
         return failed;
 }
@@ -304,7 +318,7 @@ int container_purge(struct gear_tree *t, struct gear_systemd *m, ctr_report_fn r
 {
         static const char *const shared[] = {
                 CTR_ACTIVE_TARGET, CTR_TARGET, CTR_SLICE_DEFAULT ".slice", "container.slice",
-                UNIT_SWITCHNS_SOCKET_NAME,
+                UNIT_SWITCHNS_SOCKET_NAME, UNIT_DAEMON_SOCKET_NAME, UNIT_DAEMON_SERVICE_NAME,
         };
         _cleanup_free_ struct systemd_unit_state *units = NULL, *socks = NULL;
         _cleanup_free_ gear_id *ids = NULL;

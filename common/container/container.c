@@ -148,13 +148,13 @@ int container_link_shared(struct gear_tree *t, struct gear_err *e)
 }
 
 /* name in UNITDIR from tmpl, rewritten only when it changes */
-static int write_join_unit(struct gear_tree *t, const struct gear_config *c, const char *tmpl, const char *name,
-                           struct gear_err *e)
+static int write_host_unit(struct gear_tree *t, const struct gear_config *c, const char *tmpl, const char *socket,
+                           const char *name, struct gear_err *e)
 {
         _cleanup_free_ char *text = NULL, *old = NULL;
         size_t len = 0, old_len = 0;
 
-        if (unit_render_switchns(tmpl, c->gear_bin, t->sysroot, getenv("GEAR_SYSTEMD"), &text, &len, e) < 0)
+        if (unit_render_host(tmpl, socket, c->gear_bin, t->sysroot, getenv("GEAR_SYSTEMD"), &text, &len, e) < 0)
                 return -1;
         if (read_file(&t->units, name, 65536, &old, &old_len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
@@ -171,12 +171,18 @@ int container_link_join(struct gear_tree *t, struct gear_err *e)
 
         if (units_open(t, e) < 0 || config_load(&c, t, e) < 0)
                 return -1;
-        if (write_join_unit(t, &c, unit_switchns_service_template, UNIT_SWITCHNS_SERVICE_NAME, e) < 0 ||
-            write_join_unit(t, &c, unit_switchns_socket_template, UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+        if (write_host_unit(t, &c, unit_switchns_service_template, UNIT_SWITCHNS_SOCKET, UNIT_SWITCHNS_SERVICE_NAME,
+                            e) < 0 ||
+            write_host_unit(t, &c, unit_switchns_socket_template, UNIT_SWITCHNS_SOCKET, UNIT_SWITCHNS_SOCKET_NAME,
+                            e) < 0 ||
+            write_host_unit(t, &c, unit_daemon_service_template, UNIT_DAEMON_SOCKET, UNIT_DAEMON_SERVICE_NAME, e) < 0 ||
+            write_host_unit(t, &c, unit_daemon_socket_template, UNIT_DAEMON_SOCKET, UNIT_DAEMON_SOCKET_NAME, e) < 0)
                 return -1;
         /* listening from boot on, as the manager starts sockets.target */
         return symlink_replace(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME,
-                               "../" UNIT_SWITCHNS_SOCKET_NAME, e);
+                               "../" UNIT_SWITCHNS_SOCKET_NAME, e) < 0 ? -1 :
+               symlink_replace(&t->units, "sockets.target.wants/" UNIT_DAEMON_SOCKET_NAME,
+                               "../" UNIT_DAEMON_SOCKET_NAME, e);
 }
 
 int container_boot_link(struct gear_tree *t, const char *name, bool on, struct gear_err *e)
@@ -294,6 +300,9 @@ int container_idle_links_each(struct gear_tree *t, const char *dir, ctr_link_fn 
 
 int container_unlink_all(struct gear_tree *t, struct gear_err *e)
 {
+        static const char *const host_units[] = {
+                UNIT_SWITCHNS_SOCKET_NAME, UNIT_SWITCHNS_SERVICE_NAME, UNIT_DAEMON_SOCKET_NAME, UNIT_DAEMON_SERVICE_NAME,
+        };
         char name[PATH_MAX];
 
         if (root_open(&t->units, 0, e) < 0)
@@ -304,13 +313,13 @@ int container_unlink_all(struct gear_tree *t, struct gear_err *e)
         for (size_t i = 0; i < unit_static_count; i++)
                 if (container_unlink_unit(&t->units, unit_static_files[i].name, e) < 0)
                         return -1;
-        if (container_unlink_unit(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME, e) < 0)
+        if (container_unlink_unit(&t->units, "sockets.target.wants/" UNIT_SWITCHNS_SOCKET_NAME, e) < 0 ||
+            container_unlink_unit(&t->units, "sockets.target.wants/" UNIT_DAEMON_SOCKET_NAME, e) < 0)
                 return -1;
         unlinkat(t->units.fd, "sockets.target.wants", AT_REMOVEDIR); /* only when empty */
-        if (unlinkat(t->units.fd, UNIT_SWITCHNS_SOCKET_NAME, 0) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, UNIT_SWITCHNS_SOCKET_NAME);
-        if (unlinkat(t->units.fd, UNIT_SWITCHNS_SERVICE_NAME, 0) < 0 && errno != ENOENT)
-                return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, UNIT_SWITCHNS_SERVICE_NAME);
+        for (size_t i = 0; i < ELEMENTSOF(host_units); i++)
+                if (unlinkat(t->units.fd, host_units[i], 0) < 0 && errno != ENOENT)
+                        return gear_err_sys(e, errno, "cannot remove '%s/%s'", t->units.path, host_units[i]);
         const char *dirs[] = { "multi-user.target.wants", "default.target.wants" };
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 snprintf(name, sizeof name, "%s/" CTR_ACTIVE_TARGET, dirs[i]);

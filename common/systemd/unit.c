@@ -367,8 +367,8 @@ int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gea
         return render(unit_gear_fs_template, &vs, out, len, e);
 }
 
-int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sysroot, const char *manager,
-                         char **out, size_t *len, struct gear_err *e)
+int unit_render_host(const char *tmpl, const char *sock, const char *gear_bin, const char *sysroot,
+                     const char *manager, char **out, size_t *len, struct gear_err *e)
 {
         _cleanup_(values_done) struct values vs = {0};
         char socket[PATH_MAX];
@@ -376,7 +376,7 @@ int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sys
         if (!path_ok(gear_bin, "gear-bin", e) || (sysroot && *sysroot && !path_ok(sysroot, "GEAR_SYSROOT", e)) ||
             (manager && *manager && !value_ok(manager, "GEAR_SYSTEMD", e)))
                 return -1;
-        if ((size_t)snprintf(socket, sizeof socket, "%s" UNIT_SWITCHNS_SOCKET, sysroot ? sysroot : "") >=
+        if ((size_t)snprintf(socket, sizeof socket, "%s%s", sysroot ? sysroot : "", sock) >=
             sizeof socket)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "GEAR_SYSROOT is too long");
         if (scalar(&vs, "SOCKET", socket, e) < 0 || scalar(&vs, "GEAR_BIN", gear_bin, e) < 0 ||

@@ -72,6 +72,12 @@ extern const char unit_switchns_socket_template[], unit_switchns_service_templat
 #define UNIT_CID_DIR "/run/gear/cid"
 #define UNIT_SWITCHNS_SOCKET_NAME "gear-switchns.socket"
 #define UNIT_SWITCHNS_SERVICE_NAME "gear-switchns@.service"
+/* gear-daemon's socket (root and the group UNIT_DAEMON_GROUP) and its service (gear-daemon(1)) */
+extern const char unit_daemon_socket_template[], unit_daemon_service_template[];
+#define UNIT_DAEMON_SOCKET "/run/gear/gear.sock"
+#define UNIT_DAEMON_GROUP "gear"
+#define UNIT_DAEMON_SOCKET_NAME "gear-daemon.socket"
+#define UNIT_DAEMON_SERVICE_NAME "gear-daemon.service"
 
 /* s is UTF-8 as systemd's unit file parser wants it (no noncharacters either) */
 bool unit_utf8_valid(const char *s);
@@ -89,11 +95,11 @@ int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gea
                         char **out, size_t *len, struct gear_err *e);
 
 /* the targets and slices gear installs (the files of share/units/) */
-/* a join unit (one of the two templates above) for the host: the socket under
-   sysroot, gear-switchns from gear_bin, GEAR_SYSROOT and GEAR_SYSTEMD (manager)
-   passed on when set */
-int unit_render_switchns(const char *tmpl, const char *gear_bin, const char *sysroot, const char *manager,
-                         char **out, size_t *len, struct gear_err *e);
+/* a host service's unit (the join or daemon templates above): the socket (UNIT_SWITCHNS_SOCKET,
+   UNIT_DAEMON_SOCKET) under sysroot, gear's commands from gear_bin, GEAR_SYSROOT and GEAR_SYSTEMD
+   (manager) passed on when set */
+int unit_render_host(const char *tmpl, const char *socket, const char *gear_bin, const char *sysroot,
+                     const char *manager, char **out, size_t *len, struct gear_err *e);
 
 struct unit_file {
         const char *name;
