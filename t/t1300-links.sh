@@ -61,6 +61,23 @@ test_expect_success 'the link is private to its container' '
 	test_must_fail nft list table ip gear_links 2>err
 '
 
+test_expect_success 'a link on an address outside 127.0.0.0/8 stands in for it, in the container only' '
+	g gear-link $A -n 127.0.0.2:8081:$GW:$P,192.0.2.1:8081:$GW:$P &&
+	fetch $A http://192.0.2.1:8081/index.html >body &&
+	test_cmp expect body &&
+	fetch $A http://127.0.0.2:8081/index.html >body &&
+	test_cmp expect body &&
+	printf "127.0.0.2\t8081\t$P\t$GW\n192.0.2.1\t8081\t$P\t$GW\n" >expect.two &&
+	test_cmp expect.two "$CTR/ports/links/t3/$A" &&
+	in_ns $A nft list table ip gear_links >rules &&
+	grep "ip daddr 192.0.2.1 tcp dport 8081 dnat to $GW:$P" rules &&
+	test_must_fail in_ns $B nft list table ip gear_links &&
+	g gear-link $A -n 127.0.0.2:8081:$GW:$P &&
+	test_cmp expect.links "$CTR/ports/links/t3/$A" &&
+	in_ns $A nft list table ip gear_links >rules &&
+	test_must_fail grep 192.0.2.1 rules
+'
+
 test_expect_success 'it survives a restart of the container' '
 	g gear-restart $A &&
 	fetch $A http://127.0.0.2:8081/index.html >body &&
@@ -77,7 +94,8 @@ test_expect_success 'and a reboot: gear-init on a fresh manager' '
 
 test_expect_success 'bad links are refused, exit 100, nothing changes' '
 	snap before &&
-	for bad in 70000:$GW:$P 8081:$GW:0 10.0.0.1:8081:$GW:$P :8081:$GW:$P 8081::$P 8081:$GW: \
+	for bad in 70000:$GW:$P 8081:$GW:0 0.0.0.0:8081:$GW:$P 0.1.2.3:8081:$GW:$P 224.0.0.1:8081:$GW:$P \
+		255.255.255.255:8081:$GW:$P :8081:$GW:$P 8081::$P 8081:$GW: \
 		a:b 8081:-x:$P 8081:a..b:$P "8081:$GW:$P," "8081:$GW:$P,8081:$GW:$P" 1:2:3:4:5 \
 		"127.0.0.2:8081:h st:1"; do
 		test_expect_code 100 g gear-link $A -n "$bad" 2>err || { echo "accepted: $bad"; return 1; }

@@ -165,8 +165,25 @@ assert [x[\"Id\"] for x in d[\"Instances\"]] == [\"t16web-1\", \"t16web-2\"], d
 " "$FILE3"
 '
 
+test_expect_success 'a NonLocal link listens on 192.168.1.1 inside its source and reaches the target' '
+	cat >nonlocal.json <<-EOJ &&
+	{ "IdPrefix": "t16n", "Containers": [
+	  { "Name": "db", "Count": 1, "Image": "$IMAGE", "PublicPorts": [ { "Internal": 8080 } ] },
+	  { "Name": "web", "Count": 1, "Image": "$IMAGE", "Links": [ { "To": "db", "NonLocal": true } ] } ] }
+	EOJ
+	g gear-deploy --port-range 47160-47199 nonlocal.json >out 2>err &&
+	grep -x "localhost: done" out &&
+	g gear-status t16nweb-1 >status &&
+	link=$(sed -n "s/^link:\t//p" status) &&
+	case $link in 192.168.1.1:*) ;; *) echo "link: $link"; false ;; esac &&
+	port=$(echo "$link" | cut -d: -f2) &&
+	fetch t16nweb-1 "http://192.168.1.1:$port/index.html" >page &&
+	test_cmp expect.page page &&
+	test_must_fail fetch t16ndb-1 "http://192.168.1.1:$port/index.html"
+'
+
 test_expect_success 'cleanup' '
-	g gear-delete t16web-1 t16web-2
+	g gear-delete t16web-1 t16web-2 t16ndb-1 t16nweb-1
 '
 
 test_done

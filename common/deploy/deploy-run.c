@@ -55,12 +55,6 @@ int deploy_check(const struct deploy_job *j, const struct deployment *next, stru
                 if (!host_of(j, in->on))
                         return gear_err_set(e, GEAR_EXIT_USAGE, "instance '%s' is on '%s', not a host given", in->id,
                                             in->on);
-                for (size_t k = 0; k < in->nlinks; k++)
-                        if (strncmp(in->links[k].from_host, "127.", 4))
-                                return gear_err_set(e, GEAR_EXIT_USAGE,
-                                                    "link %s:%u of '%s' to '%s': gear-link listens in 127.0.0.0/8 "
-                                                    "only, a NonLocal link cannot be made", in->links[k].from_host,
-                                                    in->links[k].from_port, in->id, in->links[k].target);
         }
         return 0;
 }

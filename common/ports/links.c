@@ -63,7 +63,8 @@ static bool local_ip_ok(const char *s, size_t len, char out[16])
                 return false;
         memcpy(buf, s, len);
         buf[len] = 0;
-        if (inet_pton(AF_INET, buf, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+        /* unicast: not 0.0.0.0/8, nor multicast, reserved or broadcast (224.0.0.0 and up) */
+        if (inet_pton(AF_INET, buf, &a) != 1 || (ntohl(a.s_addr) >> 24) == 0 || (ntohl(a.s_addr) >> 24) >= 224)
                 return false;
         return inet_ntop(AF_INET, &a, out, 16) != NULL;
 }
@@ -87,7 +88,7 @@ static int link_parse(const char *s, size_t len, struct net_link *l, struct gear
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid link '%s': want [LOCALIP:]LOCALPORT:HOST:PORT", buf);
         if (!local_ip_ok(f[0], strlen(f[0]), l->local_ip))
                 return gear_err_set(e, GEAR_EXIT_USAGE,
-                                    "invalid link '%.*s': the local address must be an IPv4 address in 127.0.0.0/8",
+                                    "invalid link '%.*s': the local address must be a unicast IPv4 address",
                                     (int)len, s);
         if (!port_ok(f[1], strlen(f[1]), &l->local_port) || !port_ok(f[3], strlen(f[3]), &l->port))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid link '%.*s': ports must be 1-65535", (int)len, s);

@@ -3,8 +3,10 @@
  *   ports/links/<ab>/<ID>   one line per link, tab separated, in geard's
  *                           column order: LOCALIP LOCALPORT PORT HOST
  * Inside container ID a connection to LOCALIP:LOCALPORT reaches HOST:PORT.
- * LOCALIP lies in 127.0.0.0/8 (default 127.0.0.1); HOST is an IPv4 address
- * or a DNS name, resolved when the links are applied.
+ * LOCALIP is a unicast IPv4 address (default 127.0.0.1; one outside
+ * 127.0.0.0/8 stands in for that address, at that port, inside the
+ * container only); HOST is an IPv4 address or a DNS name, resolved when the
+ * links are applied.
  */
 #ifndef GEAR_LINKS_H
 #define GEAR_LINKS_H
@@ -18,7 +20,7 @@
 #define LINK_HOST_MAX 253
 
 struct net_link {
-        char local_ip[16];  /* dotted quad in 127.0.0.0/8 */
+        char local_ip[16];  /* dotted quad, unicast */
         unsigned local_port;
         char host[LINK_HOST_MAX + 1];
         unsigned port;
