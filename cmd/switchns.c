@@ -54,11 +54,15 @@ int cmd_switchns(int argc, char **argv)
         if (optind != argc)
                 return gear_usage_error(usage, "too many arguments");
         if (mode == 's') {
-                /* what the caller was told goes to the journal too; the
-                   service itself did its job */
-                join_serve(STDIN_FILENO, &err);
+                struct join_session s = {0};
+
+                /* what the caller was told goes to the journal too, and a
+                   line for each session; the service itself did its job */
+                join_serve(STDIN_FILENO, &s, &err);
                 if (err.code)
                         gear_warn("%s", err.msg);
+                if (s.how)
+                        gear_warn("%s: a session by %s ended with exit status %d", s.user, s.how, s.status);
                 return GEAR_EXIT_OK;
         }
         if (tree_init(&tree, &err) < 0)

@@ -36,7 +36,7 @@
  *                      it refuses or fails; then JOIN_MSG_EXIT and the exit
  *                      status (int32, host order)
  * The client closing its end (sshd gone: the client sees its standard output
- * or error hang up) ends runc or podman. Without a terminal the command itself, as
+ * or error hang up) ends runc or podman (SIGHUP, then SIGTERM, then SIGKILL). Without a terminal the command itself, as
  * with any SSH login, runs on until it reads the end of its input or writes
  * to the closed connection; with one, the terminal's hang-up ends it.
  */
@@ -74,8 +74,16 @@ struct join_request {
    refused (its message in e, with the status it sent as the code) */
 int join_client(const char *sysroot, struct gear_err *e);
 
+/* what a session was, for the journal: set once it ran */
+struct join_session {
+        char user[64];   /* ctr-ID */
+        const char *how; /* "runc exec" or "podman exec"; NULL: nothing ran */
+        int status;      /* the exit status sent */
+};
+
 /* the service, on the accepted connection fd (systemd's socket): the exit
-   status sent; what it refused or failed is in e (and was sent) */
-int join_serve(int fd, struct gear_err *e);
+   status sent; what it refused or failed is in e (and was sent), what ran in
+   *s */
+int join_serve(int fd, struct join_session *s, struct gear_err *e);
 
 #endif

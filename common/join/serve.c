@@ -251,7 +251,7 @@ static const char *runc_target(const struct gear_tree *t, const struct gear_conf
 {
         static const char *const runcs[] = { "/usr/bin/runc", "/usr/sbin/runc", "/usr/local/bin/runc",
                                              "/usr/local/sbin/runc" };
-        char path[PATH_MAX + 64];
+        char path[PATH_MAX + 64], buf[66];
         struct stat st;
         ssize_t n;
         int fd;
@@ -260,10 +260,12 @@ static const char *runc_target(const struct gear_tree *t, const struct gear_conf
         fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
                 return NULL;
-        n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 ? read(fd, cid, 65) : -1;
+        /* exactly 64 hex digits, and perhaps a newline */
+        n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 ? read(fd, buf, sizeof buf) : -1;
         close(fd);
-        if (n < 64 || (n == 65 && cid[64] != '\n'))
+        if (!(n == 64 || (n == 65 && buf[64] == '\n')))
                 return NULL;
+        memcpy(cid, buf, 64);
         cid[64] = 0;
         if (strspn(cid, "0123456789abcdef") != 64)
                 return NULL;
@@ -271,7 +273,7 @@ static const char *runc_target(const struct gear_tree *t, const struct gear_conf
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
                 return NULL;
         if (c->runtime[0] == '/')
-                return strcmp(strrchr(c->runtime, '/'), "/runc") ? NULL : c->runtime;
+                return strcmp(strrchr(c->runtime, '/'), "/runc") || access(c->runtime, X_OK) ? NULL : c->runtime;
         for (size_t i = 0; i < sizeof runcs / sizeof *runcs; i++)
                 if (access(runcs[i], X_OK) == 0)
                         return runcs[i];
@@ -335,20 +337,35 @@ static int spawn(char **argv, const int fds[3], pid_t *pid, struct gear_err *e)
         return 0;
 }
 
-/* the process group of podman or runc: SIGTERM, and SIGKILL if it lingers; then reaped */
+/* waits up to ms for pid to end: its wait status, or -1 while it runs */
+static int reap_within(pid_t pid, int ms)
+{
+        int status;
+
+        for (int waited = 0;; waited += 50) {
+                pid_t k = waitpid(pid, &status, WNOHANG);
+
+                if (k == pid)
+                        return status;
+                if ((k < 0 && errno != EINTR) || waited >= ms)
+                        return -1;
+                usleep(50000);
+        }
+}
+
+/* the process group of podman or runc: SIGHUP first (runc passes it on, and
+   a shell on a terminal ends on it as on a hang-up), SIGTERM after a second,
+   SIGKILL after 5 more; then reaped */
 static int end_child(pid_t pid)
 {
         int status;
 
+        kill(-pid, SIGHUP);
+        if ((status = reap_within(pid, 1000)) >= 0)
+                return status;
         kill(-pid, SIGTERM);
-        for (int i = 0; i < 50; i++) {
-                pid_t k = waitpid(pid, &status, WNOHANG);
-                if (k == pid)
-                        return status;
-                if (k < 0 && errno != EINTR)
-                        return -1;
-                usleep(100000);
-        }
+        if ((status = reap_within(pid, 5000)) >= 0)
+                return status;
         kill(-pid, SIGKILL);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
@@ -424,7 +441,7 @@ static void send_answer(int fd, const char *msg, int status)
         (void)!send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
-int join_serve(int fd, struct gear_err *e)
+int join_serve(int fd, struct join_session *s, struct gear_err *e)
 {
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         _cleanup_(strv_done) struct gear_strv argv = {0};
@@ -434,6 +451,7 @@ int join_serve(int fd, struct gear_err *e)
         struct isolate_user u;
         struct ucred cred;
         socklen_t len = sizeof cred;
+        const char *runc = NULL;
         char cid[65];
         gear_id id = "";
         pid_t pid;
@@ -452,7 +470,7 @@ int join_serve(int fd, struct gear_err *e)
         if (tree_init(&tree, e) < 0 || (slot = take_slot(&tree, cred.uid, e)) < 0 || read_request(fd, &r, e) < 0 ||
             caller_container(&tree, cred.uid, id, u.name, e) < 0 || check_running(id, e) < 0 ||
             config_load(&conf, &tree, e) < 0 ||
-            build_argv(&conf, id, runc_target(&tree, &conf, id, cid), cid, &r, &argv, e) < 0 ||
+            build_argv(&conf, id, (runc = runc_target(&tree, &conf, id, cid)), cid, &r, &argv, e) < 0 ||
             spawn(argv.v, r.fds, &pid, e) < 0) {
                 request_done(&r);
                 send_answer(fd, e->msg, e->code);
@@ -464,6 +482,9 @@ int join_serve(int fd, struct gear_err *e)
         status = supervise(fd, pid, e);
         if (status < 0)
                 status = GEAR_EXIT_SYS;
+        snprintf(s->user, sizeof s->user, "%s", u.name);
+        s->how = runc ? "runc exec" : "podman exec";
+        s->status = status;
         send_answer(fd, e->code ? e->msg : NULL, status);
         if (e->code)
                 gear_err_wrap(e, "%s", u.name);
