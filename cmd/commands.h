@@ -26,6 +26,7 @@ int cmd_purge(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
 int cmd_restart(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
 int cmd_set_env(int argc, char **argv);
 int cmd_start(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -45,6 +45,7 @@ static const struct command commands[] = {
         { "push",              cmd_push },
         { "repo",              cmd_repo },
         { "restart",           cmd_restart },
+        { "rmi",               cmd_rmi },
         { "set-env",           cmd_set_env },
         { "start",             cmd_start },
         { "status",            cmd_status },

@@ -279,3 +279,36 @@ int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e)
                 return gear_err_wrap(e, "in '%s'", t->img.path);
         return 1;
 }
+
+int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, char *users, size_t n, struct gear_err *e)
+{
+        _cleanup_free_ gear_id *ids = NULL;
+        size_t count = 0, len = 0;
+        int found = 0;
+
+        *users = 0;
+        if (container_list(t, &ids, &count, e) < 0)
+                return -1;
+        for (size_t i = 0; i < count; i++) {
+                _cleanup_free_ char *text = NULL;
+                struct gear_err ignore = {0};
+                struct unit_meta meta;
+                struct image_ref r;
+                int k = container_read_unit(t, ids[i], &text, e);
+
+                if (k == -ENOENT && e->code == GEAR_EXIT_NO) {
+                        gear_err_clear(e); /* deleted meanwhile */
+                        continue;
+                }
+                if (k < 0 || unit_parse_meta(text, &meta, e) < 0)
+                        return gear_err_wrap(e, "container '%s'", ids[i]);
+                if (!ctr_gear_image(meta.image) ||
+                    image_ref_parse(meta.image + strlen(CTR_GEAR_PREFIX), &r, &ignore) < 0 ||
+                    strcmp(r.name, ref->name) || strcmp(r.tag, ref->tag))
+                        continue;
+                if (len < n)
+                        len += snprintf(users + len, n - len, "%s'%s'", found ? ", " : "", ids[i]);
+                found = 1;
+        }
+        return found;
+}

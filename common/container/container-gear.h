@@ -45,6 +45,12 @@ void ctr_gear_done(struct ctr_gear *g);
  * when it has none; image is "gear:NAME[:TAG]".
  */
 int ctr_gear_stats(struct gear_tree *t, const char *image, char **text, struct gear_err *e);
+/*
+ * 1 when containers run from the image (their units name "gear:NAME:TAG"):
+ * their ids, quoted and comma-separated, in users; 0 when none does.
+ */
+struct image_ref;
+int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, char *users, size_t n, struct gear_err *e);
 /* unmounts and removes IMG/containers/ID; 0 when there was none */
 int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e);
 

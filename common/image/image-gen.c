@@ -69,15 +69,20 @@ int image_tmp_begin(const struct gear_root *root, const struct image_ref *ref, c
         if (image_check_free(root, ref, e) < 0)
                 return -1;
         snprintf(dir, sizeof dir, IMAGES_DIR "/%s", ref->name);
-        if (mkdir_p_at(root->fd, dir, 0755, e) < 0)
-                return gear_err_wrap(e, "in '%s'", root->path);
         for (int tries = 0; tries < 16; tries++) {
                 _cleanup_close_ int fd = -1;
                 int k;
 
+                /* again each time: a gear-rmi of the name's last tag removes the empty directory */
+                if (mkdir_p_at(root->fd, dir, 0755, e) < 0)
+                        return gear_err_wrap(e, "in '%s'", root->path);
                 if (tmp_dir_name(dir, ref->tag, tmp, n, e) < 0)
                         return -1;
-                if ((k = mkdir_synced_at(root->fd, tmp, 0755, e)) < 0)
+                if ((k = mkdir_synced_at(root->fd, tmp, 0755, e)) < 0 && errno == ENOENT) {
+                        gear_err_clear(e);
+                        continue;
+                }
+                if (k < 0)
                         return gear_err_wrap(e, "in '%s'", root->path);
                 if (!k)
                         continue;
@@ -160,14 +165,26 @@ static int sync_layout(const struct gear_root *root, const char *tmp, struct gea
         return 0;
 }
 
+/* images/NAME locked: a commit and a removal of one of its tags take turns */
+static int name_lock(const struct gear_root *root, const struct image_ref *ref, struct gear_err *e)
+{
+        char dir[PATH_MAX];
+
+        snprintf(dir, sizeof dir, IMAGES_DIR "/%s", ref->name);
+        return lock_dir(root, dir, LOCK_EX, e);
+}
+
 int image_commit(const struct gear_root *root, const struct image_ref *ref, const char *tmp,
                  struct gear_err *e)
 {
         char rel[PATH_MAX], old[PATH_MAX], dir[PATH_MAX];
+        _cleanup_close_ int lock = -1;
         struct stat st;
 
         image_rel(ref, rel, sizeof rel);
         if (sync_layout(root, tmp, e) < 0)
+                return -1;
+        if ((lock = name_lock(root, ref, e)) < 0)
                 return -1;
         if (renameat2(root->fd, tmp, root->fd, rel, RENAME_NOREPLACE) == 0)
                 return fsync_parent(root, rel, e);
@@ -275,4 +292,65 @@ void image_gen_detach(const struct gear_root *img, const struct image_ref *ref, 
 out:
         if (lockfd >= 0)
                 close(lockfd);
+}
+
+/* images/NAME and its parents up to images/, each removed when empty */
+static void prune_name_dirs(const struct gear_root *root, const struct image_ref *ref)
+{
+        char dir[PATH_MAX];
+        char *slash;
+
+        snprintf(dir, sizeof dir, IMAGES_DIR "/%s", ref->name);
+        do {
+                if (unlinkat(root->fd, dir, AT_REMOVEDIR) < 0)
+                        return;
+                slash = strrchr(dir, '/');
+                *slash = 0;
+        } while (strcmp(dir, IMAGES_DIR));
+}
+
+int image_remove(const struct gear_root *root, const struct image_ref *ref, struct gear_err *e)
+{
+        char rel[PATH_MAX], lock[PATH_MAX + 16], dir[PATH_MAX], tmp[PATH_MAX];
+        _cleanup_close_ int nlock = -1, fd = -1;
+        struct stat st;
+        int r;
+
+        image_rel(ref, rel, sizeof rel);
+        snprintf(lock, sizeof lock, "%s/oci-layout", rel);
+        if (fstatat(root->fd, lock, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return gear_err_set(e, GEAR_EXIT_NO, "no image '%s:%s'", ref->name, ref->tag);
+                return gear_err_sys(e, errno, "cannot stat '%s/%s'", root->path, lock);
+        }
+        if ((nlock = name_lock(root, ref, e)) < 0)
+                return -1;
+        /* a mount of this generation holds its fs.lock shared; one starting now waits, then finds no tag */
+        snprintf(lock, sizeof lock, "%s/" CACHE_MOUNT_LOCK, rel);
+        fd = openat(root->fd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return gear_err_set(e, GEAR_EXIT_NO, "no image '%s:%s'", ref->name, ref->tag);
+                return gear_err_sys(e, errno, "cannot open '%s/%s'", root->path, lock);
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno == EWOULDBLOCK)
+                        return gear_err_set(e, GEAR_EXIT_NO, "image '%s:%s' is in use by a mount (gear-fs)",
+                                            ref->name, ref->tag);
+                return gear_err_sys(e, errno, "cannot lock '%s/%s'", root->path, lock);
+        }
+        /* out of the tag's name in one rename; the rest is a leftover any later run may finish */
+        path_dirname(rel, dir, sizeof dir);
+        if (tmp_dir_name(dir, ref->tag, tmp, sizeof tmp, e) < 0)
+                return -1;
+        if (renameat(root->fd, rel, root->fd, tmp) < 0)
+                return gear_err_sys(e, errno, "cannot remove '%s/%s'", root->path, rel);
+        if (fsync_parent(root, rel, e) < 0)
+                return -1;
+        r = store_rm_rf(root->fd, tmp);
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot remove '%s/%s'", root->path, tmp);
+        close(TAKE_FD(nlock));
+        prune_name_dirs(root, ref);
+        return 0;
 }

@@ -147,6 +147,12 @@ int image_tmp_claim(const struct gear_root *root, const char *rel, int *lockfd);
 /* image_open of the tag's current generation with its fs.lock held shared (*lockfd) */
 int image_gen_attach(const struct gear_root *img, const struct image_ref *ref, struct image *im, int *lockfd,
                      struct gear_err *e);
+/*
+ * Takes images/NAME/TAG out of the image tree in one rename and removes it;
+ * its objects stay for gear-gc. Code 1 when there is no such image or a
+ * gear-fs serves it (holds its fs.lock). Takes turns with image_commit.
+ */
+int image_remove(const struct gear_root *root, const struct image_ref *ref, struct gear_err *e);
 /* lets go of a generation (closes lockfd); one replaced meanwhile goes with its last user */
 void image_gen_detach(const struct gear_root *img, const struct image_ref *ref, int dfd, int lockfd);
 
