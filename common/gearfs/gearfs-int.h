@@ -14,6 +14,7 @@ struct gfs_node {
         struct inode *ino;
         struct tnode *tn;  /* the first path of the inode (a directory's only one) */
         uint32_t nlink;
+        uint64_t dirents;  /* a directory's entries as ext4 stores them: bytes */
         int fd;            /* the cached content, once opened (-1 before) */
         bool accessed;
 };

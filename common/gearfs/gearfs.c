@@ -49,6 +49,9 @@ static int add(struct tnode *tn, const char *path, void *ud)
         struct gearfs *fs = ud;
         size_t slot, idx = hash_find(fs, tn->ino, &slot);
 
+        /* an ext4 directory entry: 8 bytes and the name padded to 4 */
+        if (tn->parent)
+                fs->nodes[gfs_ino(fs, tn->parent) - 1].dirents += 8 + ((strlen(tn->name) + 3) & ~(size_t)3);
         if (idx) {
                 fs->nodes[idx - 1].nlink++;
                 return 0;
@@ -127,6 +130,22 @@ void gfs_done(struct gearfs *fs)
         pthread_mutex_destroy(&fs->lock);
 }
 
+#define GFS_BLOCK 4096
+
+/*
+ * The blocks of an ext4 directory of that many entry bytes ("." and ".."
+ * take 24): one while they fit, else an htree root and leaves about three
+ * quarters full.
+ */
+static uint64_t dir_blocks(uint64_t dirents)
+{
+        uint64_t bytes = dirents + 24;
+
+        if (bytes <= GFS_BLOCK)
+                return 1;
+        return 1 + (bytes * 4 / 3 + GFS_BLOCK - 1) / GFS_BLOCK;
+}
+
 void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st)
 {
         const struct gfs_node *n = &fs->nodes[ino - 1];
@@ -134,15 +153,22 @@ void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st)
 
         *st = (struct stat){
                 .st_ino = ino, .st_mode = i->mode, .st_nlink = n->nlink, .st_uid = i->uid, .st_gid = i->gid,
-                .st_rdev = i->rdev, .st_blksize = 4096,
+                .st_rdev = i->rdev, .st_blksize = GFS_BLOCK,
         };
-        if (S_ISREG(i->mode) && i->blob)
+        /* sizes and blocks as an unpacked copy on ext4 has them, so du and rsync see no difference */
+        if (S_ISREG(i->mode) && i->blob) {
                 st->st_size = i->blob->size;
-        else if (S_ISLNK(i->mode) && i->target)
-                st->st_size = strlen(i->target);
-        else if (S_ISDIR(i->mode))
-                st->st_size = 4096;
-        st->st_blocks = (st->st_size + 511) / 512;
+                st->st_blocks = (st->st_size + GFS_BLOCK - 1) / GFS_BLOCK * (GFS_BLOCK / 512);
+        } else if (S_ISLNK(i->mode)) {
+                /* the mode of a symlink is always 0777 on Linux, whatever the tar header said */
+                st->st_mode = S_IFLNK | 0777;
+                st->st_size = i->target ? strlen(i->target) : 0;
+                /* a target shorter than 60 bytes lives in the inode */
+                st->st_blocks = st->st_size < 60 ? 0 : GFS_BLOCK / 512;
+        } else if (S_ISDIR(i->mode)) {
+                st->st_size = dir_blocks(n->dirents) * GFS_BLOCK;
+                st->st_blocks = st->st_size / 512;
+        }
         st->st_mtim = st->st_atim = st->st_ctim = (struct timespec){ i->mtime, i->mtime_nsec };
 }
 
