@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "../common/base/err.h"
+#include "../common/base/progress.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
 
@@ -32,9 +33,10 @@ int cmd_build(int argc, char **argv)
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct build_opts o = {0};
         struct build_result res = {0};
+        struct progress prog;
         bool quiet = false;
         char *end;
-        int c;
+        int c, k;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hqj:", options, NULL)) != -1) {
@@ -59,7 +61,11 @@ int cmd_build(int argc, char **argv)
         o.source = argv[optind];
         if (image_ref_parse(argv[optind + 1], &o.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (image_build(&tree, &o, &res, &err) < 0)
+        progress_init(&prog, "building", "layers");
+        o.progress = &prog;
+        k = image_build(&tree, &o, &res, &err);
+        progress_end(&prog);
+        if (k < 0)
                 return gear_fail(&err, "cannot build '%s:%s'", o.ref.name, o.ref.tag);
         if (quiet) {
                 printf("sha256:%s\n", res.manifest);

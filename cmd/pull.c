@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "../common/base/config.h"
 #include "../common/base/err.h"
+#include "../common/base/progress.h"
 #include "../common/base/fsutil.h"
 #include "../common/base/err.h"
 #include "../common/base/fsutil.h"
@@ -63,9 +64,15 @@ int cmd_pull(int argc, char **argv)
         if (prefetch) {
                 char dir[PATH_MAX];
                 _cleanup_close_ int use = -1;
+                struct progress prog;
                 /* in use while it fetches: gear-gc keeps what arrives */
                 image_rel(&ref, dir, sizeof dir);
-                if ((use = cache_use(&tree.img, dir, &err)) < 0 || image_prefetch(&tree.img, &ref, &po, &ps, &err) < 0)
+                progress_init(&prog, "prefetching", "files");
+                po.progress = &prog;
+                if ((use = cache_use(&tree.img, dir, &err)) >= 0)
+                        k = image_prefetch(&tree.img, &ref, &po, &ps, &err);
+                progress_end(&prog);
+                if (use < 0 || k < 0)
                         return gear_fail(&err, "cannot prefetch '%s:%s'", ref.name, ref.tag);
                 test_pause_point("pull:prefetched");
                 printf("prefetched %" PRIu64 " of %" PRIu64 " files, %" PRIu64 " bytes (%" PRIu64

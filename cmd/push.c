@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "../common/base/err.h"
+#include "../common/base/progress.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
 #include "../common/remote/remote.h"
@@ -18,6 +19,7 @@ int cmd_push(int argc, char **argv)
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct remote_opts o = { .tls_verify = true, .authfile = remote_default_authfile() };
         struct remote_stats st;
+        struct progress prog;
         struct image_ref ref;
         struct remote *r = NULL;
         int k;
@@ -30,9 +32,12 @@ int cmd_push(int argc, char **argv)
                 return gear_fail(&err, NULL);
         if (image_root_open(&tree.img, &ref, &err) < 0)
                 return gear_fail(&err, NULL);
+        progress_init(&prog, "pushing", "objects");
+        o.progress = &prog;
         if (remote_open_opts(argv[optind + 1], &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);
         k = remote_push(r, &tree.img, &ref, &st, &err);
+        progress_end(&prog);
         remote_free(r);
         if (k < 0 && err.code == GEAR_EXIT_NO)
                 return gear_fail(&err, NULL);

@@ -60,6 +60,7 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
 
         if (source_open(o->source, &src, e) < 0)
                 goto out;
+        src.progress = o->progress;
         if (root_open(&t->img, ROOT_CREATE, e) < 0 || image_check_free(&t->img, &o->ref, e) < 0)
                 goto out;
         /* nothing may delete objects between our look at the store and the new image in place */

@@ -11,6 +11,7 @@
 
 #include "image-docker.h"
 #include "image.h"
+#include "../base/progress.h"
 #include "layer.h"
 #include "../base/dl-archive.h"
 #include "../base/fsutil.h"
@@ -29,6 +30,7 @@ struct blob_reader {
         struct archive *outer;
         struct digest dg;
         uint64_t total;
+        struct progress *progress;
         struct gear_err *e;
         const char *label;
         char buf[1 << 20];
@@ -58,6 +60,7 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
         }
         digest_update(&br->dg, br->buf, k);
         br->total += k;
+        progress_add(br->progress, k, 0);
         *out = br->buf;
         return k;
 }
@@ -284,6 +287,7 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         br->fd = -1;
         br->e = e;
         br->label = l->label;
+        br->progress = s->progress;
         if (digest_init(&br->dg, e) < 0)
                 goto out;
         if (s->kind == SOURCE_OCI) {
@@ -312,6 +316,7 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         }
         if (layer_apply(c, a, e) < 0 || blob_finish(br, l, e) < 0)
                 goto out;
+        progress_add(s->progress, 0, 1);
         r = 0;
 out:
         sym_archive_read_free(a);
@@ -380,6 +385,19 @@ out:
         return r;
 }
 
+/* the bytes of every layer blob; 0 (unknown) when one's size is not known */
+static uint64_t layers_size(const struct image_source *s)
+{
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < s->nlayers; i++) {
+                if (s->layers[i].size < 0)
+                        return 0;
+                n += (uint64_t)s->layers[i].size;
+        }
+        return n;
+}
+
 int source_apply(struct image_source *s, struct itree *t, struct store_stage *stage,
                  struct store_pool *pool, struct gear_err *e)
 {
@@ -389,6 +407,7 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
                 return -1;
         if (s->kind == SOURCE_DIR)
                 return apply_dir(s, &c, e);
+        progress_total(s->progress, layers_size(s), s->nlayers);
         for (size_t i = 0; i < s->nlayers; i++)
                 if (apply_layer(s, i, &c, e) < 0)
                         return -1;

@@ -102,6 +102,7 @@ struct image_source {
         struct json_t *config;
         struct source_layer *layers;
         size_t nlayers;
+        struct progress *progress; /* bytes of the layer blobs read, layers done; NULL: none */
 };
 
 int source_open(const char *spec, struct image_source *s, struct gear_err *e);
@@ -161,6 +162,7 @@ struct build_opts {
         const char *source;
         struct image_ref ref;
         int jobs;
+        struct progress *progress; /* NULL: none */
 };
 struct build_result {
         struct store_stats st;

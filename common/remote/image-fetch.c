@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image-fetch.h"
+#include "../base/progress.h"
 #include "remote.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
@@ -146,6 +147,7 @@ struct prefetch_job {
         const struct sized **todo;
         size_t n, next;
         const bool *stop;
+        struct progress *progress;
         pthread_mutex_t lock;
         struct prefetch_stats st;
         struct gear_err err;  /* the first failure */
@@ -185,6 +187,7 @@ static void *prefetch_worker(void *ud)
                         j->st.present++;
                 }
                 pthread_mutex_unlock(&j->lock);
+                progress_add(j->progress, x->size, 1);
                 if (fd >= 0)
                         close(fd);
         }
@@ -196,7 +199,8 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                    struct prefetch_stats *st, struct gear_err *e)
 {
         struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop,
-                                  .origin = o->origin };
+                                  .origin = o->origin, .progress = o->progress };
+        uint64_t total = 0;
         _cleanup_free_ digest_hex *own = NULL;
         const digest_hex *list = o->list;
         size_t nlist = o->nlist;
@@ -241,9 +245,10 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         for (size_t i = 0; i < nlist; i++) {
                 struct sized key = { list[i], 0 };
                 const struct sized *x = sz.n ? bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex) : NULL;
-                if (x)
+                if (x) {
                         j.todo[j.n++] = x;
-                else
+                        total += x->size;
+                } else
                         j.st.unknown++;
         }
         if (j.n && !j.origin) {
@@ -251,6 +256,7 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                         goto out;
                 j.origin = &j.own;
         }
+        progress_total(j.progress, total, j.n);
         for (; nth < jobs && nth < PREFETCH_JOBS_MAX && nth < j.n; nth++)
                 if (pthread_create(&th[nth], NULL, prefetch_worker, &j) != 0)
                         break;

@@ -74,6 +74,7 @@ struct prefetch_opts {
         size_t nlist;
         struct itree *tree;            /* the image's index, when loaded already; NULL: loaded now */
         struct origin *origin;         /* where its contents come from, when open already; NULL: opened now */
+        struct progress *progress;     /* contents done of those listed; NULL: none */
 };
 /*
  * Fetches every content of the access list of image r into public/, on

@@ -19,6 +19,7 @@ struct remote {
         char repo[IMAGE_NAME_MAX + 1];
         char tag[IMAGE_TAG_MAX + 1];          /* "" when the spec names none */
         struct remote_limits limits;          /* what gear-pull accepts */
+        struct progress *progress;            /* objects pushed; NULL: none */
 };
 
 /* what the manifest of a Gear index image names */

@@ -31,6 +31,7 @@
 
 #include "image-fetch.h"
 #include "remote-internal.h"
+#include "../base/progress.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
 
@@ -82,6 +83,22 @@ static int image_objects(struct image *im, struct objlist *l, struct gear_err *e
                         memcpy(l->v[k++], l->v[i], sizeof(digest_hex));
         l->n = k;
         return 0;
+}
+
+/* the bytes the objects take in the store, for the progress line */
+static uint64_t objects_size(const struct gear_root *img, const struct objlist *l)
+{
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < l->n; i++) {
+                char rel[STORE_REL_MAX];
+                struct stat s;
+
+                store_object_rel(l->v[i], rel);
+                if (fstatat(img->fd, rel, &s, AT_SYMLINK_NOFOLLOW) == 0)
+                        n += (uint64_t)s.st_size;
+        }
+        return n;
 }
 
 static void tmp_name(const char *base, char *buf, size_t n)
@@ -277,6 +294,7 @@ static int push_one(struct push_job *j, size_t i, struct gear_err *e)
                 st.skipped = !k;
                 st.bytes = k ? size : 0;
         }
+        progress_add(j->r->progress, (uint64_t)s.st_size, 1);
         pthread_mutex_lock(&j->lock);
         j->st.sent += st.sent;
         j->st.skipped += st.skipped;
@@ -333,6 +351,8 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                 return -1;
         if (image_objects(&im, &l, e) < 0)
                 goto out;
+        if (r->progress)
+                progress_total(r->progress, objects_size(img, &l), l.n);
         if (!(j.blobs = calloc(l.n + 1, sizeof *j.blobs))) {
                 gear_err_sys(e, ENOMEM, "cannot push");
                 goto out;

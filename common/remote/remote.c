@@ -43,6 +43,7 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
         if (!r)
                 return gear_err_sys(e, ENOMEM, "cannot open store '%s'", spec);
         r->dir.fd = -1;
+        r->progress = o ? o->progress : NULL;
         r->limits = o && o->limits ? *o->limits
                                    : (struct remote_limits){ .config_max = GEAR_CONF_MAX_CONFIG_SIZE,
                                                              .index_max = GEAR_CONF_MAX_INDEX_SIZE };

@@ -84,6 +84,7 @@ struct remote_opts {
         const char *authfile; /* NULL: none */
         bool *prefetch;       /* where --prefetch goes; NULL: not an option of this command */
         const struct remote_limits *limits; /* NULL: gear.conf's defaults */
+        struct progress *progress;            /* of a push; NULL: none */
 };
 /* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
 const char *remote_default_authfile(void);
