@@ -3,6 +3,11 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/gear
+SYSCONFDIR ?= /etc
+# where systemd finds units: /usr/lib/systemd/system for a /usr prefix, else systemd's own answer
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/systemd/system,$(or $(shell $(PKG_CONFIG) \
+	--variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system))
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # where git's own programs are (git --exec-path): git-upload-pack for gear-switchns --git
 GEAR_GIT_EXEC_PATH ?= /usr/lib/git-core
 PKG_CONFIG ?= pkg-config
@@ -90,6 +95,10 @@ check: deps
 	$(MAKE) test
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+SYSTEMD_UNITS := container.target container-active.target container.slice container-small.slice \
+	gear-gc.service gear-gc.timer gear-switchns.socket gear-switchns@.service gear-daemon.socket \
+	gear-daemon.service
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)/units
 	install -m 0755 gear $(DESTDIR)$(BINDIR)/gear
@@ -102,6 +111,16 @@ install: all
 		sed "/^##/d; /@SYSROOT@\|@SYSTEMD@/d; s|@SOCKET@|$$sock|; s|@GEAR_BIN@|$(BINDIR)|" $$u \
 			>$(DESTDIR)$(DATADIR)/units/$$(basename $$u .in); \
 	done
+	# the units systemd loads as they are; the rest are templates gear renders per container
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	for u in $(SYSTEMD_UNITS); do install -m 0644 $(DESTDIR)$(DATADIR)/units/$$u $(DESTDIR)$(SYSTEMDUNITDIR)/; done
+	# the host's configuration is the admin's: never overwritten
+	install -d $(DESTDIR)$(SYSCONFDIR)/gear
+	test -e $(DESTDIR)$(SYSCONFDIR)/gear/gear.conf || \
+		sed "s|^#gear-bin=.*|#gear-bin=$(BINDIR)|" share/gear.conf >$(DESTDIR)$(SYSCONFDIR)/gear/gear.conf
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 share/completion/gear $(DESTDIR)$(BASHCOMPDIR)/gear
+	for c in $$(./gear --list); do ln -sf gear $(DESTDIR)$(BASHCOMPDIR)/gear-$$c; done
 	# gear-daemon's socket is the group's: its members are root-equivalent (gear-daemon(1))
 	if [ -z "$(DESTDIR)" ]; then getent group gear >/dev/null || groupadd --system gear; fi
 	install -d $(DESTDIR)$(DATADIR)/sshd
