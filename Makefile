@@ -36,7 +36,7 @@ MAN := $(sort $(wildcard doc/*.1 doc/*.5))
 all: gear bin/.stamp
 
 %.o: %.c
-	$(CC) $(GEAR_CFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(GEAR_CFLAGS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # share/units/ built in: the only copy of the unit files
 UNIT_FILES := $(wildcard share/units/*.in share/units/*.target share/units/*.slice)
