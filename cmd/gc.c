@@ -44,6 +44,11 @@ static void report(const char *hex, uint64_t size, void *ud)
         printf("%s sha256:%s %" PRIu64 "\n", *(bool *)ud ? "would remove" : "removed", hex, size);
 }
 
+static void report_object(const char *hex, uint64_t size, void *ud)
+{
+        printf("%s object sha256:%s %" PRIu64 "\n", *(bool *)ud ? "would remove" : "removed", hex, size);
+}
+
 int cmd_gc(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -87,6 +92,11 @@ int cmd_gc(int argc, char **argv)
                 }
                 return gear_fail(&err, NULL);
         }
+        if (object_gc(&tree.img, dry_run, report_object, &dry_run, &res, &err) < 0)
+                return gear_fail(&err, "cannot collect garbage");
+        if (res.removed)
+                printf("%s %" PRIu64 " stored objects no image names, %" PRIu64 " bytes\n",
+                       dry_run ? "would remove" : "removed", res.removed, res.removed_bytes);
         if (cache_gc(&tree.img, max, dry_run, report, &dry_run, &res, &err) < 0)
                 return gear_fail(&err, "cannot collect garbage");
         printf("%s %" PRIu64 " objects, %" PRIu64 " bytes; kept %" PRIu64 " objects, %" PRIu64 " bytes\n",

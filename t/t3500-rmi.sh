@@ -46,10 +46,16 @@ test_expect_success 'a mounted image is refused' '
 	stop_fs m1
 '
 
-test_expect_success 'an unused image goes; what it cached goes with the next gear-gc' '
+# objects: the stored objects, sorted
+objects() { (cd "$IMG/objects" && find . -type f ! -path "./.*" | sed "s|^\./||; s|/||" | sort); }
+
+test_expect_success 'an unused image goes; its objects and what it cached go with the next gear-gc, not while a build runs' '
 	start_fs t35/multi m1 &&
 	cat m1/etc/passwd >/dev/null &&
 	stop_fs m1 &&
+	gear-gc >gc &&
+	test_must_fail grep "object sha256\|stored objects" gc &&
+	objects >objects.before &&
 	gear-images -q >before &&
 	gear-rmi t35/multi >out 2>err &&
 	test ! -s out &&
@@ -62,8 +68,27 @@ test_expect_success 'an unused image goes; what it cached goes with the next gea
 	printf "other\n" >expect &&
 	test_cmp expect names &&
 	gear-fsck >/dev/null &&
+	gear-gc --dry-run >gc &&
+	objects >objects.after &&
+	test_cmp objects.before objects.after &&
+	flock -s "$IMG/objects" gear-gc >gc &&
+	test_must_fail grep "object sha256\|stored objects" gc &&
+	objects >objects.after &&
+	test_cmp objects.before objects.after &&
 	gear-gc >gc &&
-	grep "^removed sha256:" gc
+	sed -n "s/^removed object sha256:\([0-9a-f]*\) [0-9]*$/\1/p" gc >removed &&
+	test -s removed &&
+	objects >objects.after &&
+	comm -23 objects.before objects.after >gone &&
+	test_cmp removed gone &&
+	grep -x "removed $(wc -l <removed) stored objects no image names, [0-9]* bytes" gc &&
+	gear-fsck >/dev/null &&
+	gear-export t35/other:2 exp &&
+	umoci unpack --image imgs/oci:other ref >/dev/null 2>&1 &&
+	rsync -naHAXc -i --delete ref/rootfs/ exp/ >diff &&
+	test_cmp /dev/null diff &&
+	gear-gc >gc &&
+	test_must_fail grep "object sha256\|stored objects" gc
 '
 
 test_expect_success 'the last tag of a name takes its directories; the name can be built again' '

@@ -1,4 +1,7 @@
-/* gear-gc: the public/ cache trimmed to a size, never below what mounted images need */
+/*
+ * gear-gc: the public/ cache trimmed to a size, never below what mounted
+ * images need; and the objects/ no image names any more removed
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +25,7 @@ struct entry {
 
 struct gc {
         const struct gear_root *img;
+        bool every;             /* every image, not only those in use */
         char (*keep)[65];
         size_t nkeep, keep_cap;
         struct cache_gc_result *res;
@@ -81,10 +85,12 @@ static int check_image(const char *rel, const struct image_ref *r, bool tmp, voi
         if (!tmp && !r)
                 return 0;
         snprintf(lock, sizeof lock, "%s/" CACHE_MOUNT_LOCK, rel);
-        if ((fd = openat(g->img->fd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-                return 0;
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-                return 0;
+        if (!g->every) {
+                if ((fd = openat(g->img->fd, lock, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                        return 0;
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+        }
         if (tmp) {
                 /* images/NAME/.gear-tmp.*: NAME, for messages */
                 size_t k = strrchr(rel, '/') - rel;
@@ -108,20 +114,22 @@ static int check_image(const char *rel, const struct image_ref *r, bool tmp, voi
         return ret;
 }
 
-static int list_cache(const struct gear_root *img, struct entry **out, size_t *n, struct gear_err *e)
+/* the files <dir>/<ab>/<rest> (public/ or objects/), named by their digest */
+static int list_cache(const struct gear_root *img, const char *dir, struct entry **out, size_t *n,
+                      struct gear_err *e)
 {
         _cleanup_closedir_ DIR *top = NULL;
         struct dirent *de;
         size_t cap = 0;
-        int fd = openat(img->fd, CACHE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int fd = openat(img->fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         *out = NULL;
         *n = 0;
         if (fd < 0)
-                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, CACHE_DIR);
+                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, dir);
         if (!(top = fdopendir(fd))) {
                 close(fd);
-                return gear_err_sys(e, errno, "cannot read '%s/%s'", img->path, CACHE_DIR);
+                return gear_err_sys(e, errno, "cannot read '%s/%s'", img->path, dir);
         }
         while ((de = readdir(top))) {
                 _cleanup_closedir_ DIR *sub = NULL;
@@ -191,7 +199,7 @@ int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_f
         if (image_walk(img, check_image, &g, e) < 0)
                 goto out;
         qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);
-        if (list_cache(img, &v, &n, e) < 0)
+        if (list_cache(img, CACHE_DIR, &v, &n, e) < 0)
                 goto out;
         qsort(v, n, sizeof *v, by_atime);
         for (size_t i = 0; i < n; i++) {
@@ -211,6 +219,62 @@ int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_f
                         goto out;
                 }
                 total -= v[i].size;
+                res->removed++;
+                res->removed_bytes += v[i].size;
+                if (fn)
+                        fn(v[i].hex, v[i].size, ud);
+        }
+        r = 0;
+out:
+        free(g.keep);
+        return r;
+}
+
+/*
+ * With objects/ locked exclusively no build runs (each holds it shared from
+ * its first look at the store to its image in place), so every image of the
+ * tree, in place or under a temp name, says what stays. A temp directory
+ * that does not read back is a pull's (its contents come from its store) or
+ * a leftover. One build running: nothing is removed this time.
+ */
+int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *ud, struct cache_gc_result *res,
+              struct gear_err *e)
+{
+        struct gc g = { .img = img, .every = true, .res = res, .e = e };
+        _cleanup_free_ struct entry *v = NULL;
+        _cleanup_close_ int lock = -1;
+        struct stat st;
+        size_t n;
+        int r = -1;
+
+        *res = (struct cache_gc_result){0};
+        if (fstatat(img->fd, STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot stat '%s/%s'", img->path, STORE_DIR);
+        if ((lock = store_lock(img, LOCK_EX | LOCK_NB, e)) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+                return 0;
+        }
+        if (image_walk(img, check_image, &g, e) < 0)
+                goto out;
+        qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);
+        if (list_cache(img, STORE_DIR, &v, &n, e) < 0)
+                goto out;
+        qsort(v, n, sizeof *v, by_name);
+        for (size_t i = 0; i < n; i++) {
+                char rel[STORE_REL_MAX];
+
+                if (g.nkeep && bsearch(v[i].hex, g.keep, g.nkeep, sizeof *g.keep, by_name)) {
+                        res->kept++;
+                        res->kept_bytes += v[i].size;
+                        continue;
+                }
+                store_object_rel(v[i].hex, rel);
+                if (!dry_run && unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT) {
+                        gear_err_sys(e, errno, "cannot remove '%s/%s'", img->path, rel);
+                        goto out;
+                }
                 res->removed++;
                 res->removed_bytes += v[i].size;
                 if (fn)

@@ -86,5 +86,11 @@ struct cache_gc_result {
 typedef void (*cache_gc_fn)(const char *hex, uint64_t size, void *ud);
 int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
              struct cache_gc_result *res, struct gear_err *e);
+/*
+ * Removes the objects/ no image of the tree names (their images removed
+ * or built anew); nothing while a build runs. fn for each one removed.
+ */
+int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *ud, struct cache_gc_result *res,
+              struct gear_err *e);
 
 #endif
