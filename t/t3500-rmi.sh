@@ -91,9 +91,38 @@ test_expect_success 'an unused image goes; its objects and what it cached go wit
 	test_must_fail grep "object sha256\|stored objects" gc
 '
 
-test_expect_success 'the last tag of a name takes its directories; the name can be built again' '
+# waits_on_lock PID: PID waits for a flock (10 s at most)
+waits_on_lock() {
+	i=0
+	until grep -q -- "-> FLOCK .* $1 " /proc/locks; do
+		i=$((i + 1))
+		test $i -lt 200 || { echo "process $1 does not wait for a lock"; return 1; }
+		sleep 0.05
+	done
+}
+
+test_expect_success 'a removal and a build putting a tag of the name in place take turns' '
 	g gear-delete t35ctr &&
-	gear-rmi t35/other t35/other:2 &&
+	: >hold &&
+	{ flock "$IMG/images/t35/other" sh -c ": >held; while test -e hold; do sleep 0.05; done" & } &&
+	test_wait_file held &&
+	{ gear-rmi t35/other:2 >rmi.out 2>&1 & echo $! >rmi.pid; } &&
+	{ gear-build oci:imgs/oci:other t35/other:3 >build.out 2>&1 & echo $! >build.pid; } &&
+	waits_on_lock $(cat rmi.pid) &&
+	waits_on_lock $(cat build.pid) &&
+	gear-images -q >out &&
+	printf "t35/other:2\nt35/other:latest\n" >expect &&
+	test_cmp expect out &&
+	rm hold &&
+	wait $(cat rmi.pid) &&
+	wait $(cat build.pid) &&
+	gear-images -q >out &&
+	printf "t35/other:3\nt35/other:latest\n" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'the last tag of a name takes its directories; the name can be built again' '
+	gear-rmi t35/other t35/other:3 &&
 	test ! -e "$IMG/images/t35" &&
 	gear-images -q >out &&
 	test ! -s out &&
