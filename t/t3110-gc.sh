@@ -21,16 +21,6 @@ hold_lock() {
 }
 release_lock() { rm -f hold && wait $(cat holder.pid) && rm -f holder.pid; }
 
-# waits_on_lock PID: PID waits for a flock (10 s at most)
-waits_on_lock() {
-	i=0
-	until grep -q -- "-> FLOCK .* $1 " /proc/locks; do
-		i=$((i + 1))
-		test $i -lt 200 || { echo "process $1 does not wait for a lock"; return 1; }
-		sleep 0.05
-	done
-}
-
 unique=4925746786b4e353075669b0325032fd16e0c1585965c81ed135e14a8ae6d5bd
 busybox=3d9f2889d6782537624a4e1a10e68a2ddd53e0ee8bac02676f27308f42ec6bf6
 passwd=b6c593b0bdccd482c5ccf5f4de4ada37f7e1f44091afcd32ecfd3891584dc296

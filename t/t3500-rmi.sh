@@ -91,16 +91,6 @@ test_expect_success 'an unused image goes; its objects and what it cached go wit
 	test_must_fail grep "object sha256\|stored objects" gc
 '
 
-# waits_on_lock PID: PID waits for a flock (10 s at most)
-waits_on_lock() {
-	i=0
-	until grep -q -- "-> FLOCK .* $1 " /proc/locks; do
-		i=$((i + 1))
-		test $i -lt 200 || { echo "process $1 does not wait for a lock"; return 1; }
-		sleep 0.05
-	done
-}
-
 test_expect_success 'a removal and a build putting a tag of the name in place take turns' '
 	g gear-delete t35ctr &&
 	: >hold &&

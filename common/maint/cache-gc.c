@@ -183,49 +183,61 @@ static int lock_cache(const struct gear_root *img, struct gear_err *e)
         return fd;
 }
 
-int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
-             struct cache_gc_result *res, struct gear_err *e)
+/*
+ * The files of dir (public/ or objects/) that no image g walks to names,
+ * oldest access first when by_atime, removed until what stays is at most
+ * max bytes.
+ */
+static int sweep(struct gc *g, const char *dir, bool by_access, uint64_t max, bool dry_run, cache_gc_fn fn,
+                 void *ud)
 {
-        struct gc g = { .img = img, .res = res, .e = e };
+        const struct gear_root *img = g->img;
         _cleanup_free_ struct entry *v = NULL;
-        _cleanup_close_ int lock = -1;
+        struct cache_gc_result *res = g->res;
         uint64_t total = 0;
         size_t n;
-        int r = -1;
 
-        *res = (struct cache_gc_result){0};
-        if ((lock = lock_cache(img, e)) < 0)
-                return lock == -ENOENT ? 0 : -1;
-        if (image_walk(img, check_image, &g, e) < 0)
-                goto out;
-        qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);
-        if (list_cache(img, CACHE_DIR, &v, &n, e) < 0)
-                goto out;
-        qsort(v, n, sizeof *v, by_atime);
+        if (image_walk(img, check_image, g, g->e) < 0)
+                return -1;
+        qsort(g->keep, g->nkeep, sizeof *g->keep, by_name);
+        if (list_cache(img, dir, &v, &n, g->e) < 0)
+                return -1;
+        qsort(v, n, sizeof *v, by_access ? by_atime : by_name);
         for (size_t i = 0; i < n; i++) {
                 total += v[i].size;
-                v[i].keep = g.nkeep && bsearch(v[i].hex, g.keep, g.nkeep, sizeof *g.keep, by_name);
+                v[i].keep = g->nkeep && bsearch(v[i].hex, g->keep, g->nkeep, sizeof *g->keep, by_name);
         }
         for (size_t i = 0; i < n; i++) {
-                char rel[CACHE_REL_MAX];
+                char rel[PATH_MAX];
+
                 if (v[i].keep || total <= max) {
                         res->kept++;
                         res->kept_bytes += v[i].size;
                         continue;
                 }
-                cache_rel(v[i].hex, rel);
-                if (!dry_run && unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT) {
-                        gear_err_sys(e, errno, "cannot remove '%s/%s'", img->path, rel);
-                        goto out;
-                }
+                snprintf(rel, sizeof rel, "%s/%.2s/%s", dir, v[i].hex, v[i].hex + 2);
+                if (!dry_run && unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT)
+                        return gear_err_sys(g->e, errno, "cannot remove '%s/%s'", img->path, rel);
                 total -= v[i].size;
                 res->removed++;
                 res->removed_bytes += v[i].size;
                 if (fn)
                         fn(v[i].hex, v[i].size, ud);
         }
-        r = 0;
-out:
+        return 0;
+}
+
+int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
+             struct cache_gc_result *res, struct gear_err *e)
+{
+        struct gc g = { .img = img, .res = res, .e = e };
+        _cleanup_close_ int lock = -1;
+        int r;
+
+        *res = (struct cache_gc_result){0};
+        if ((lock = lock_cache(img, e)) < 0)
+                return lock == -ENOENT ? 0 : -1;
+        r = sweep(&g, CACHE_DIR, true, max, dry_run, fn, ud);
         free(g.keep);
         return r;
 }
@@ -241,11 +253,9 @@ int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *u
               struct gear_err *e)
 {
         struct gc g = { .img = img, .every = true, .res = res, .e = e };
-        _cleanup_free_ struct entry *v = NULL;
         _cleanup_close_ int lock = -1;
         struct stat st;
-        size_t n;
-        int r = -1;
+        int r;
 
         *res = (struct cache_gc_result){0};
         if (fstatat(img->fd, STORE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -256,32 +266,7 @@ int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *u
                 gear_err_clear(e);
                 return 0;
         }
-        if (image_walk(img, check_image, &g, e) < 0)
-                goto out;
-        qsort(g.keep, g.nkeep, sizeof *g.keep, by_name);
-        if (list_cache(img, STORE_DIR, &v, &n, e) < 0)
-                goto out;
-        qsort(v, n, sizeof *v, by_name);
-        for (size_t i = 0; i < n; i++) {
-                char rel[STORE_REL_MAX];
-
-                if (g.nkeep && bsearch(v[i].hex, g.keep, g.nkeep, sizeof *g.keep, by_name)) {
-                        res->kept++;
-                        res->kept_bytes += v[i].size;
-                        continue;
-                }
-                store_object_rel(v[i].hex, rel);
-                if (!dry_run && unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT) {
-                        gear_err_sys(e, errno, "cannot remove '%s/%s'", img->path, rel);
-                        goto out;
-                }
-                res->removed++;
-                res->removed_bytes += v[i].size;
-                if (fn)
-                        fn(v[i].hex, v[i].size, ud);
-        }
-        r = 0;
-out:
+        r = sweep(&g, STORE_DIR, false, 0, dry_run, fn, ud);
         free(g.keep);
         return r;
 }

@@ -61,3 +61,13 @@ fs_ready() {
 	command -v fusermount3 >/dev/null || { echo "fusermount3 is missing (package fuse3)"; return 1; }
 	exec 3</dev/fuse || { echo "/dev/fuse cannot be opened"; return 1; }
 }
+
+# waits_on_lock PID: PID waits for a flock (10 s at most)
+waits_on_lock() {
+	i=0
+	until grep -q -- "-> FLOCK .* $1 " /proc/locks; do
+		i=$((i + 1))
+		test $i -lt 200 || { echo "process $1 does not wait for a lock"; return 1; }
+		sleep 0.05
+	done
+}
