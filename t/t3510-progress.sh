@@ -37,6 +37,14 @@ test_expect_success 'gear-build -q on a terminal: the progress, and the digest a
 	grep -x "sha256:[0-9a-f]*" q.out
 '
 
+test_expect_success 'gear-build of a directory: the files and bytes read, no totals' '
+	mkdir d && printf x >d/a && printf yy >d/b && ln -s a d/l &&
+	on_pty "gear-build dir:d t351/dir >dir.out" &&
+	tr "\r" "\n" <tty >lines &&
+	grep "^building: 2 files, 3 B, [0-9.]* [KMG]*i*B/s, done in 0s.\[K$" lines &&
+	grep -x "files	2" dir.out
+'
+
 test_expect_success 'gear-push: progress on a terminal only' '
 	start_fs t351/pty m1 &&
 	cat m1/etc/passwd m1/usr/lib/libfake.so m1/big/* >/dev/null &&

@@ -102,6 +102,15 @@ void progress_total(struct progress *p, uint64_t bytes, uint64_t objects)
         pthread_mutex_unlock(&p->lock);
 }
 
+void progress_unit(struct progress *p, const char *unit)
+{
+        if (!p || p->fd < 0)
+                return;
+        pthread_mutex_lock(&p->lock);
+        p->unit = unit;
+        pthread_mutex_unlock(&p->lock);
+}
+
 void progress_add(struct progress *p, uint64_t bytes, uint64_t objects)
 {
         uint64_t now;

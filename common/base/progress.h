@@ -24,6 +24,8 @@ struct progress {
 /* on when standard error is a terminal */
 void progress_init(struct progress *p, const char *what, const char *unit);
 void progress_total(struct progress *p, uint64_t bytes, uint64_t objects);
+/* what the objects are after all, when the work turns out to be of another kind */
+void progress_unit(struct progress *p, const char *unit);
 void progress_add(struct progress *p, uint64_t bytes, uint64_t objects);
 /* the final state, and the line ended; the progress is off afterwards */
 void progress_end(struct progress *p);

@@ -376,6 +376,8 @@ static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_er
                 }
                 if (cur && layer_apply_entry(c, d, cur, name, e) < 0)
                         goto out;
+                if (cur && sym_archive_entry_filetype(cur) == AE_IFREG)
+                        progress_add(s->progress, (uint64_t)sym_archive_entry_size(cur), 1);
         }
         r = 0;
 out:
@@ -405,8 +407,10 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
 
         if (dl_archive(e) < 0)
                 return -1;
-        if (s->kind == SOURCE_DIR)
+        if (s->kind == SOURCE_DIR) {
+                progress_unit(s->progress, "files"); /* totals unknown: the tree is read as it is walked */
                 return apply_dir(s, &c, e);
+        }
         progress_total(s->progress, layers_size(s), s->nlayers);
         for (size_t i = 0; i < s->nlayers; i++)
                 if (apply_layer(s, i, &c, e) < 0)
