@@ -39,7 +39,7 @@ test_expect_success 'an image a container runs from is refused, naming the conta
 test_expect_success 'a mounted image is refused' '
 	start_fs t35/multi m1 &&
 	test_expect_code 1 gear-rmi t35/multi 2>err &&
-	echo "gear-rmi: cannot remove image: image '\''t35/multi:latest'\'' is in use by a mount (gear-fs)" >expect &&
+	echo "gear-rmi: cannot remove image: image '\''t35/multi:latest'\'' is in use by a mount (gear-fs) on '\''$PWD/m1'\''" >expect &&
 	test_cmp expect err &&
 	gear-images -q >out &&
 	grep -x t35/multi:latest out &&

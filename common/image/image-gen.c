@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -309,6 +310,21 @@ static void prune_name_dirs(const struct gear_root *root, const struct image_ref
         } while (strcmp(dir, IMAGES_DIR));
 }
 
+/* " on 'DIR', 'DIR2'": where this namespace has the image mounted (fsname gear:NAME:TAG), or "" */
+static void mount_points(const struct image_ref *ref, char *buf, size_t n)
+{
+        _cleanup_fclose_ FILE *f = setmntent("/proc/self/mounts", "re");
+        char fsname[IMAGE_NAME_MAX + IMAGE_TAG_MAX + 8];
+        struct mntent *m;
+        size_t len = 0;
+
+        *buf = 0;
+        snprintf(fsname, sizeof fsname, "gear:%s:%s", ref->name, ref->tag);
+        while (f && (m = getmntent(f)) && len < n)
+                if (!strcmp(m->mnt_type, "fuse.gear") && !strcmp(m->mnt_fsname, fsname))
+                        len += snprintf(buf + len, n - len, "%s'%s'", len ? ", " : " on ", m->mnt_dir);
+}
+
 int image_remove(const struct gear_root *root, const struct image_ref *ref, struct gear_err *e)
 {
         char rel[PATH_MAX], lock[PATH_MAX + 16], dir[PATH_MAX], tmp[PATH_MAX];
@@ -334,9 +350,12 @@ int image_remove(const struct gear_root *root, const struct image_ref *ref, stru
                 return gear_err_sys(e, errno, "cannot open '%s/%s'", root->path, lock);
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                if (errno == EWOULDBLOCK)
-                        return gear_err_set(e, GEAR_EXIT_NO, "image '%s:%s' is in use by a mount (gear-fs)",
-                                            ref->name, ref->tag);
+                if (errno == EWOULDBLOCK) {
+                        char where[PATH_MAX];
+                        mount_points(ref, where, sizeof where);
+                        return gear_err_set(e, GEAR_EXIT_NO, "image '%s:%s' is in use by a mount (gear-fs)%s",
+                                            ref->name, ref->tag, where);
+                }
                 return gear_err_sys(e, errno, "cannot lock '%s/%s'", root->path, lock);
         }
         /* out of the tag's name in one rename; the rest is a leftover any later run may finish */
