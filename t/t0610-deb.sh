@@ -31,6 +31,20 @@ test_expect_success 'the package: binary and links, man pages, units, gear.conf 
 	test_cmp expect recommends
 '
 
+test_expect_success 'unpacked into an empty root: the commands run, the man pages read' '
+	mkdir -p r/var/lib/dpkg/info r/var/lib/dpkg/updates &&
+	: >r/var/lib/dpkg/status &&
+	dpkg --root="$TRASH_DIRECTORY/r" --force-depends --force-script-chrootless --unpack gear_*.deb >/dev/null &&
+	r/usr/bin/gear --list >got &&
+	gear --list >expect &&
+	test_cmp expect got &&
+	r/usr/bin/gear-rmi --help >got &&
+	echo "usage: gear-rmi NAME[:TAG]..." >expect &&
+	test_cmp expect got &&
+	man -l r/usr/share/man/man1/gear-rmi.1.gz >page 2>/dev/null &&
+	grep -q "gear-rmi - remove Gear images" page
+'
+
 test_expect_success 'lintian: no errors' '
 	lintian --tag-display-limit 0 gear_*.changes >lintian.out 2>&1 || { cat lintian.out; false; } &&
 	{ ! grep "^E: " lintian.out || { cat lintian.out; false; }; }
