@@ -54,15 +54,15 @@ static int target_split(struct plan *p, const char *arg, size_t k, struct gear_e
 {
         const char *slash = strchr(arg, '/');
         char host[HOST_MAX + 1];
+        int g;
 
-        if (id_parse(slash ? slash + 1 : arg, p->ids[k], e) < 0)
-                return -1;
-        if (!slash)
-                return group_of(p, HOST_LOCAL, e);
-        if ((size_t)(slash - arg) > HOST_MAX)
+        if (slash && (size_t)(slash - arg) > HOST_MAX)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid host in '%.64s'", arg);
-        snprintf(host, sizeof host, "%.*s", (int)(slash - arg), arg);
-        return group_of(p, host, e);
+        snprintf(host, sizeof host, "%.*s", slash ? (int)(slash - arg) : (int)strlen(HOST_LOCAL),
+                 slash ? arg : HOST_LOCAL);
+        if ((g = group_of(p, host, e)) < 0 || id_parse(slash ? slash + 1 : arg, p->ids[k], e) < 0)
+                return -1;
+        return g;
 }
 
 /* each group's arguments: the options, "--", the operands with the group's own targets */
