@@ -60,8 +60,12 @@ static int target_split(struct plan *p, const char *arg, size_t k, struct gear_e
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid host in '%.64s'", arg);
         snprintf(host, sizeof host, "%.*s", slash ? (int)(slash - arg) : (int)strlen(HOST_LOCAL),
                  slash ? arg : HOST_LOCAL);
-        if ((g = group_of(p, host, e)) < 0 || id_parse(slash ? slash + 1 : arg, p->ids[k], e) < 0)
+        if ((g = group_of(p, host, e)) < 0)
                 return -1;
+        /* id_parse's message, with the whole target */
+        if (!id_valid(slash ? slash + 1 : arg))
+                return id_parse(arg, p->ids[k], e);
+        strcpy(p->ids[k], slash ? slash + 1 : arg);
         return g;
 }
 
