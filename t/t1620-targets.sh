@@ -41,6 +41,12 @@ test_expect_success 'gear-set-env HOST/ID: a value with ; and $() set verbatim, 
 	test_must_fail test -e "$T/pwned"
 '
 
+test_expect_success 'gear-link HOST/ID, its options after the target' '
+	ga gear-link $HB/t62two -n "8081:$AA:8080" &&
+	grep -x "127.0.0.1	8081	8080	$AA" "$T/hostb/var/lib/containers/ports/links/t6/t62two" &&
+	test_must_fail test -e "$T/hosta/var/lib/containers/ports/links/t6/t62two"
+'
+
 test_expect_success 'gear-start on both hosts in one call' '
 	ga gear-start $HA/t62one $HB/t62two &&
 	test "$(active a t62one)" = active &&
@@ -72,11 +78,17 @@ test_expect_success 'gear-stop on both hosts in one call' '
 	test_must_fail active b t62two
 '
 
-test_expect_success 'a local ID and a remote one in one call: the local one runs here' '
-	ga gear-start t62one $HB/t62two &&
+test_expect_success 'a local ID and a remote one in one call: the local one runs here, without ssh' '
+	: >"$T/calls" &&
+	on a env GEAR_SSH="$T/rec" gear-start t62one $HB/t62two &&
 	test "$(active a t62one)" = active &&
 	test "$(active b t62two)" = active &&
-	ga gear-restart localhost/t62one local/t62one $HB/t62two
+	echo "-oBatchMode=yes -p 46222 -- $AB gear-start -- t62two" >expect &&
+	test_cmp expect "$T/calls" &&
+	: >"$T/calls" &&
+	on a env GEAR_SSH="$T/rec" gear-restart localhost/t62one local/t62one root@$HB/t62two &&
+	echo "-oBatchMode=yes -p 46222 -- root@$AB gear-restart -- t62two" >expect &&
+	test_cmp expect "$T/calls"
 '
 
 test_expect_success 'an unknown ID on a remote: its exit status and message' '
