@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "../common/container/container-run.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-delete ID...\n";
@@ -39,6 +40,8 @@ int cmd_delete(int argc, char **argv)
                 default:
                         return gear_bad_option(usage, argv);
                 }
+        if ((n = targets_run(argc, argv, 0, -1)) >= 0)
+                return n;
         n = argc - optind;
         if (!n)
                 return gear_usage_error(usage, "missing ID");

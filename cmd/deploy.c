@@ -13,7 +13,7 @@ static const char usage[] =
 static void report(const struct deploy_host *h, const char *line, void *ud)
 {
         (void)ud;
-        printf("%s: %s\n", h->name, line);
+        printf("%s: %s\n", h->r.name, line);
         fflush(stdout);
 }
 
@@ -58,9 +58,9 @@ int cmd_deploy(int argc, char **argv)
         }
         job.hosts = hosts;
         for (size_t i = 0; i < job.nhosts; i++) {
-                if (deploy_host_parse(argc - optind > 1 ? argv[optind + 1 + i] : DEPLOY_LOCAL, &hosts[i], &err) < 0)
+                if (host_parse(argc - optind > 1 ? argv[optind + 1 + i] : DEPLOY_LOCAL, false, &hosts[i].r, &err) < 0)
                         return gear_fail(&err, NULL);
-                names[i] = hosts[i].name;
+                names[i] = hosts[i].r.name;
                 for (size_t k = 0; k < i; k++)
                         if (!strcmp(names[k], names[i])) {
                                 gear_err_set(&err, GEAR_EXIT_USAGE, "host '%s' given twice", names[i]);
@@ -68,7 +68,7 @@ int cmd_deploy(int argc, char **argv)
                         }
         }
         for (size_t i = 0; i < job.nhosts; i++)
-                if (hosts[i].local && job.nhosts > 1) {
+                if (hosts[i].r.local && job.nhosts > 1) {
                         gear_err_set(&err, GEAR_EXIT_USAGE, "'%s' cannot be given with other hosts: they would not "
                                      "know its address", DEPLOY_LOCAL);
                         return gear_fail(&err, NULL);
@@ -87,11 +87,11 @@ int cmd_deploy(int argc, char **argv)
                 return gear_fail(&err, "cannot record the deployment");
         for (size_t i = 0; i < job.nhosts; i++)
                 if (hosts[i].code) {
-                        fprintf(stderr, "%s: %s: failed: %s\n", gear_prog, hosts[i].name, hosts[i].why);
+                        fprintf(stderr, "%s: %s: failed: %s\n", gear_prog, hosts[i].r.name, hosts[i].why);
                         if (!code)
                                 code = hosts[i].code;
                 } else {
-                        printf("%s: done\n", hosts[i].name);
+                        printf("%s: done\n", hosts[i].r.name);
                 }
         printf("%s\n", written);
         if (failed)

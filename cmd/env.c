@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "../common/base/id.h"
 #include "../common/env/env.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-env ID\n";
@@ -30,6 +31,8 @@ int cmd_env(int argc, char **argv)
                 default:
                         return gear_bad_option(usage, argv);
                 }
+        if ((c = targets_run(argc, argv, 0, -1)) >= 0)
+                return c;
         if (optind == argc)
                 return gear_usage_error(usage, "missing ID");
         if (optind + 1 < argc)

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "../common/container/container-run.h"
 #include "../common/env/env.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-install [-p PORTS] [--port-range LO-HI] [-n LINKS] [-v VOLUMES] [--env-file FILE]... [--env-id ENVID] [--slice SLICE] [--isolate] [--idle-timeout DURATION] [--start] IMAGE ID... [NAME=VALUE...]\n";
@@ -178,6 +179,9 @@ int cmd_install(int argc, char **argv)
                 k = gear_usage_error(usage, argc == optind ? "missing IMAGE and ID" : "missing ID");
                 goto out;
         }
+        if ((k = targets_run(argc, argv, 1, -1)) >= 0)
+                goto out;
+        k = 0;
         in.image = argv[optind];
         /* everything is checked before anything is touched */
         for (int i = optind + 1; i < argc; i++) {

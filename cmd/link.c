@@ -6,6 +6,7 @@
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
 #include "../common/container/container.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-link ID [-n|--net-links [LOCALIP:]LOCALPORT:HOST:PORT[,...]]\n"
@@ -42,6 +43,8 @@ int cmd_link(int argc, char **argv)
                 default:
                         return gear_bad_option(usage, argv);
                 }
+        if ((c = targets_run(argc, argv, 0, 1)) >= 0)
+                return c;
         if (argc - optind != 1)
                 return gear_usage_error(usage, argc == optind ? "want an ID" : "too many arguments");
         id = argv[optind];

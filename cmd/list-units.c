@@ -6,9 +6,10 @@
 
 #include "commands.h"
 #include "../common/container/container-run.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
-"usage: gear-list-units [--all]\n";
+"usage: gear-list-units [--all] [HOST...]\n";
 
 int cmd_list_units(int argc, char **argv)
 {
@@ -36,8 +37,8 @@ int cmd_list_units(int argc, char **argv)
                 default:
                         return gear_bad_option(usage, argv);
                 }
-        if (optind != argc)
-                return gear_usage_error(usage, "too many arguments");
+        if ((c = targets_run_hosts(argc, argv)) >= 0)
+                return c;
         if (tree_init(&tree, &err) < 0 || systemd_open(&m, &err) < 0 ||
             container_list_units(&tree, m, all, &rows, &n, &err) < 0)
                 return gear_fail(&err, "cannot list containers");

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "../common/base/id.h"
 #include "../common/env/env.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-set-env ID [--reset] [--env-file FILE]... [NAME[=VALUE]]...\n";
@@ -47,6 +48,8 @@ int cmd_set_env(int argc, char **argv)
                 default:
                         return gear_option_error(usage, argv, c);
                 }
+        if ((c = targets_run(argc, argv, 0, 1)) >= 0)
+                return c;
         if (optind == argc)
                 return gear_usage_error(usage, "missing ID");
         if (optind + 1 == argc && !nfiles && !reset)

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "../common/container/container-run.h"
+#include "../common/hosts/targets.h"
 
 static const char usage[] =
 "usage: gear-status [-n LINES] ID\n";
@@ -83,6 +84,8 @@ int cmd_status(int argc, char **argv)
                 default:
                         return gear_option_error(usage, argv, c);
                 }
+        if ((c = targets_run(argc, argv, 0, -1)) >= 0)
+                return c;
         if (argc - optind != 1)
                 return gear_usage_error(usage, argc == optind ? "missing ID" : "too many arguments");
         if (id_parse(argv[optind], id, &err) < 0)

@@ -3,57 +3,14 @@ test_description='gear-deploy over ssh: two hosts, each a network namespace with
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/systemd-lib.sh"
 
-T=$TRASH_DIRECTORY
-NA=t16a NB=t16b
-AA=10.216.0.1 AB=10.216.0.2
-HA=$AA:2216 HB=$AB:2216
-test_atexit 'ip netns del $NA 2>/dev/null; ip netns del $NB 2>/dev/null'
-test_atexit 'gear-test-systemd stop "$T/sda"; gear-test-systemd stop "$T/sdb"'
-test_atexit 'gear-test-sshd stop "$T/sshda"; gear-test-sshd stop "$T/sshdb"'
+HOSTS_NS=t16 HOSTS_NET=10.216.0 HOSTS_PORT=2216
+. "$TEST_DIRECTORY/lib/hosts-lib.sh"
 
-# on X CMD...: CMD on host X (a or b): in its network namespace, tree and manager
-on() {
-	h=$1
-	shift
-	GEAR_SYSROOT=$T/host$h nsenter --net=/run/netns/t16$h gear-test-systemd run "$T/sd$h" "$@"
-}
-# fetch X ID URL: what container ID on host X gets from URL
-fetch() { on $1 podman exec ctr-$2 wget -qO- "$3"; }
 # deploy ARG...: gear-deploy from host a's namespace, with the test's ssh
 deploy() { nsenter --net=/run/netns/$NA env GEAR_SSH="$T/ssh" gear-deploy "$@"; }
 
-# host X ADDRESS: its tree, manager and sshd in namespace t16X, the sshd on ADDRESS:2216
-host() {
-	mkdir -p "$T/host$1/etc/gear" &&
-	cp "$GEAR_BUILD/share/gear.conf" "$T/host$1/etc/gear/gear.conf" &&
-	printf "gear-bin=%s\nrun-arg=--pull=never\n" "$GEAR_BUILD/bin" >>"$T/host$1/etc/gear/gear.conf" &&
-	cat >"$T/sshd$1.conf" <<-EOC &&
-	ListenAddress $2:2216
-	AuthorizedKeysCommand /bin/cat $T/key.pub
-	AuthorizedKeysCommandUser root
-	PermitRootLogin prohibit-password
-	SetEnv GEAR_SYSROOT=$T/host$1 GEAR_SYSTEMD=user XDG_RUNTIME_DIR=/run/user/0 DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/0/bus PATH=$GEAR_BUILD/bin:/usr/sbin:/usr/bin:/sbin:/bin
-	EOC
-	GEAR_SYSROOT=$T/host$1 nsenter --net=/run/netns/t16$1 gear-test-systemd start "$T/sd$1" &&
-	on $1 gear-test-sshd start "$T/sshd$1" "$T/sshd$1.conf" >/dev/null
-}
-
 test_expect_success 'setup: two namespaces joined by a veth pair, a host in each' '
-	build-test-image &&
-	ip netns add $NA && ip netns add $NB &&
-	ip link add t16va type veth peer name t16vb &&
-	ip link set t16va netns $NA && ip link set t16vb netns $NB &&
-	ip -n $NA addr add $AA/24 dev t16va && ip -n $NB addr add $AB/24 dev t16vb &&
-	ip -n $NA link set lo up && ip -n $NA link set t16va up &&
-	ip -n $NB link set lo up && ip -n $NB link set t16vb up &&
-	ssh-keygen -q -t ed25519 -N "" -f "$T/key" &&
-	printf "#!/bin/sh\nexec ssh -F /dev/null -i %s -l root -o IdentitiesOnly=yes -o IdentityAgent=none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10 \"\$@\"\n" \
-		"$T/key" >"$T/ssh" &&
-	chmod +x "$T/ssh" &&
-	host a $AA &&
-	host b $AB &&
-	deploy_test_ssh() { nsenter --net=/run/netns/$NA "$T/ssh" -p 2216 "$1" gear-list-units; } &&
-	deploy_test_ssh $AA && deploy_test_ssh $AB &&
+	hosts_setup &&
 	cat >multi.json <<-EOJ
 	{
 	  "IdPrefix": "t16m",

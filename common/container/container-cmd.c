@@ -6,6 +6,7 @@
 #include "container-cmd.h"
 #include "container-idle.h"
 #include "container-run.h"
+#include "../hosts/targets.h"
 
 static const char *const verb_name[] = {
         [VERB_START] = "start", [VERB_STOP] = "stop", [VERB_RESTART] = "restart", [VERB_IDLE] = "idle",
@@ -92,6 +93,8 @@ int container_cmd_ids(int argc, char **argv, const char *usage, enum ctr_verb ve
 
         k = parse_opts(argc, argv, usage, verb == VERB_STOP ? "hn" : verb == VERB_IDLE ? ":ht:r:" : "h", &o);
         if (k >= 0)
+                return k;
+        if ((k = targets_run(argc, argv, 0, -1)) >= 0)
                 return k;
         k = 0;
         if (optind == argc)

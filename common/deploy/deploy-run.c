@@ -16,33 +16,10 @@
 #define OUT_MAX 65536
 #define ARGS_MAX (DEPLOY_ENV_MAX + 16)
 
-int deploy_host_parse(const char *arg, struct deploy_host *h, struct gear_err *e)
-{
-        const char *at = strchr(arg, '@'), *name = at ? at + 1 : arg, *colon = strchr(name, ':');
-        size_t nlen = colon ? (size_t)(colon - name) : strlen(name);
-
-        *h = (struct deploy_host){0};
-        if (strlen(arg) > DEPLOY_HOST_MAX || !nlen || *arg == '-' || (at && at == arg))
-                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid host '%.64s'", arg);
-        for (const char *p = arg; *p; p++)
-                if (*p <= ' ' || *p > '~' || strchr("\\\"'/;&|$`<>()*?[]{}!#~", *p))
-                        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid host '%.64s'", arg);
-        if (strchr(name, '@') || (colon && (strlen(colon + 1) < 1 || strlen(colon + 1) > 5 ||
-                                            strspn(colon + 1, "0123456789") != strlen(colon + 1))))
-                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid host '%s': want [USER@]NAME[:PORT]", arg);
-        strcpy(h->name, arg);
-        snprintf(h->dest, sizeof h->dest, "%.*s", (int)(name - arg + nlen), arg);
-        snprintf(h->addr, sizeof h->addr, "%.*s", (int)nlen, name);
-        if (colon)
-                strcpy(h->port, colon + 1);
-        h->local = !strcmp(arg, DEPLOY_LOCAL);
-        return 0;
-}
-
 static struct deploy_host *host_of(const struct deploy_job *j, const char *name)
 {
         for (size_t i = 0; i < j->nhosts; i++)
-                if (!strcmp(j->hosts[i].name, name))
+                if (!strcmp(j->hosts[i].r.name, name))
                         return &j->hosts[i];
         return NULL;
 }
@@ -57,21 +34,6 @@ int deploy_check(const struct deploy_job *j, const struct deployment *next, stru
                                             in->on);
         }
         return 0;
-}
-
-/* one shell word, for the command line ssh hands the remote shell: as it is,
-   or "'a'\''b'" */
-static int quote(FILE *f, const char *s)
-{
-        if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:,@%+=-") == strlen(s))
-                return fputs(s, f) == EOF ? -1 : 0;
-        fputc('\'', f);
-        for (; *s; s++)
-                if (*s == '\'')
-                        fputs("'\\''", f);
-                else
-                        fputc(*s, f);
-        return fputc('\'', f) == EOF ? -1 : 0;
 }
 
 static void report_lines(const struct deploy_job *j, const struct deploy_host *h, char *text)
@@ -91,44 +53,13 @@ static int run(const struct deploy_job *j, struct deploy_host *h, const char *cm
         _cleanup_free_ char *line = NULL;
         struct gear_err e = {0};
         char self[PATH_MAX], *argv[ARGS_MAX + 8];
-        size_t llen = 0, n = 0;
-        FILE *f = open_memstream(&line, &llen);
         int r;
 
         if (h->code)
                 return -1;
-        if (!f)
-                return h->code = GEAR_EXIT_SYS, snprintf(h->why, sizeof h->why, "out of memory"), -1;
-        fprintf(f, "gear-%s", cmd);
-        for (size_t i = 0; args[i]; i++)
-                fputc(' ', f), quote(f, args[i]);
-        if (fclose(f))
-                return h->code = GEAR_EXIT_SYS, snprintf(h->why, sizeof h->why, "out of memory"), -1;
+        if (host_command(&h->r, cmd, args, &line, argv, self, &e) < 0)
+                return h->code = e.code, snprintf(h->why, sizeof h->why, "%s", e.msg), -1;
         j->report(h, line, j->ud);
-        if (h->local) {
-                ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-
-                if (k < 0)
-                        return h->code = GEAR_EXIT_SYS, snprintf(h->why, sizeof h->why, "cannot find gear"), -1;
-                self[k] = 0;
-                argv[n++] = self;
-                argv[n++] = (char *)cmd;
-                for (size_t i = 0; args[i] && n < ARGS_MAX + 6; i++)
-                        argv[n++] = args[i];
-        } else {
-                const char *ssh = getenv("GEAR_SSH");
-
-                argv[n++] = (char *)(ssh && *ssh == '/' ? ssh : "/usr/bin/ssh");
-                argv[n++] = "-oBatchMode=yes";
-                if (*h->port) {
-                        argv[n++] = "-p";
-                        argv[n++] = h->port;
-                }
-                argv[n++] = "--";
-                argv[n++] = h->dest;
-                argv[n++] = line;
-        }
-        argv[n] = NULL;
         r = spawn_run(argv, NULL, out, OUT_MAX, &e);
         if (r < 0) {
                 h->code = e.code ? e.code : GEAR_EXIT_SYS;
@@ -136,7 +67,7 @@ static int run(const struct deploy_job *j, struct deploy_host *h, const char *cm
                 return -1;
         }
         if (r) {
-                h->code = r == 1 || r == GEAR_EXIT_USAGE || r == GEAR_EXIT_SYS ? r : GEAR_EXIT_SYS;
+                h->code = host_status(r);
                 snprintf(h->why, sizeof h->why, "%.200s: exit %d", line, r);
         }
         if (*out) {
@@ -226,7 +157,7 @@ static int link_spec(const struct deploy_job *j, struct deployment *d, const str
                 if (!l->to_port || !th || !deploy_find(d, l->target))
                         continue;
                 fprintf(f, "%s%s:%u:%s:%u", first ? "" : ",", l->from_host, l->from_port,
-                        th->local ? gateway : th->addr, l->to_port);
+                        th->r.local ? gateway : th->r.addr, l->to_port);
                 first = false;
         }
         return fclose(f) ? -1 : 0;
@@ -312,7 +243,7 @@ int deploy_run(struct deploy_job *j, struct gear_tree *t, struct deployment *nex
         if (!out || !installed || !deleted)
                 return gear_err_sys(e, ENOMEM, "cannot run the deployment");
         for (size_t i = 0; i < j->nhosts; i++)
-                if (j->hosts[i].local && local_gateway(t, gateway, e) < 0)
+                if (j->hosts[i].r.local && local_gateway(t, gateway, e) < 0)
                         return -1;
         for (size_t i = 0; i < nremoved; i++) {
                 struct deploy_host *h = host_of(j, removed[i].on);

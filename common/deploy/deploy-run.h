@@ -1,31 +1,23 @@
 /*
  * Carrying a plan out (deploy-run.c) with gear's own commands: gear-delete,
  * gear-install -p, gear-link -n and gear-start, run here as this binary, or
- * on another host as "ssh [-p PORT] [USER@]NAME gear-CMD ARG..." with the
- * system's ssh (GEAR_SSH names another), so the user's keys and
- * ~/.ssh/config apply and no new network service is needed.
+ * on another host over ssh (hosts/hosts.h).
  */
 #ifndef GEAR_DEPLOY_RUN_H
 #define GEAR_DEPLOY_RUN_H
 
 #include "deploy.h"
 #include "../base/tree.h"
+#include "../hosts/hosts.h"
 #include "../ports/ports.h"
 
-#define DEPLOY_LOCAL "localhost"
+#define DEPLOY_LOCAL HOST_LOCAL
 
 struct deploy_host {
-        char name[DEPLOY_HOST_MAX + 1]; /* as given: "localhost", or [USER@]NAME[:PORT] */
-        char dest[DEPLOY_HOST_MAX + 1]; /* [USER@]NAME, for ssh */
-        char port[8];                   /* ssh's -p, "" for its default */
-        char addr[DEPLOY_HOST_MAX + 1]; /* what a container of another host connects to: NAME */
-        bool local;
+        struct remote_host r;
         int code;                       /* the first failure's exit code, 0 while none */
         char why[1024];
 };
-
-/* "localhost", [USER@]NAME or [USER@]NAME:PORT; 100 when invalid */
-int deploy_host_parse(const char *arg, struct deploy_host *h, struct gear_err *e);
 
 /* a line of a host's: what runs there and what it says */
 typedef void (*deploy_report_fn)(const struct deploy_host *h, const char *line, void *ud);
