@@ -108,4 +108,21 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
  */
 int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
 
+/* spec is docker://... or docker+http://... */
+bool remote_spec_is_registry(const char *spec);
+/*
+ * The image a registry reference docker://HOST/REPO[:TAG] names here: the
+ * last component of REPO, and TAG (default latest); docker://h/team/web:1
+ * gives web:1. Code 100 for anything else.
+ */
+int remote_spec_image(const char *spec, struct image_ref *ref, struct gear_err *e);
+/*
+ * The image and store spec (n bytes) of gear-push's and gear-pull's
+ * operands: name NULL takes the image from store (remote_spec_image);
+ * store NULL is gear.conf's store= (code 100 when unset), where a registry
+ * docker://HOST[:PORT][/PREFIX] gives the repository PREFIX/NAME and tag TAG.
+ */
+int remote_target(const struct gear_tree *tree, const char *store, const char *name, struct image_ref *ref,
+                  char *spec, size_t n, struct gear_err *e);
+
 #endif
