@@ -11,9 +11,11 @@
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
-"usage: gear-build [-q] [-j JOBS] SOURCE NAME[:TAG]\n";
+"usage: gear-build [-q] [-j JOBS] [--platform OS/ARCH[/VARIANT]] [--tls-verify=BOOL] [--authfile FILE]\n"
+"                  SOURCE NAME[:TAG]\n";
 
 static double percent(uint64_t part, uint64_t whole)
 {
@@ -26,15 +28,21 @@ int cmd_build(int argc, char **argv)
                 { "help",  no_argument,       NULL, 'h' },
                 { "quiet", no_argument,       NULL, 'q' },
                 { "jobs",  required_argument, NULL, 'j' },
+                { "platform",   required_argument, NULL, 'P' },
+                { "tls-verify", required_argument, NULL, 't' },
+                { "authfile",   required_argument, NULL, 'a' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct build_opts o = {0};
         struct build_result res = {0};
+        struct remote_opts ro = { .tls_verify = true, .authfile = remote_default_authfile() };
+        _cleanup_(source_close) struct image_source src = { .dfd = -1 };
+        const char *platform = NULL;
         bool quiet = false;
         char *end;
-        int c;
+        int c, k;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hqj:", options, NULL)) != -1) {
@@ -49,6 +57,14 @@ int cmd_build(int argc, char **argv)
                         if (*end || o.jobs < 1 || o.jobs > 256)
                                 return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
                         break;
+                case 'P':
+                        platform = optarg;
+                        break;
+                case 't':
+                case 'a':
+                        if ((k = remote_parse_opt(c, optarg, &ro, usage)))
+                                return k;
+                        break;
                 case ':':
                 default:
                         return gear_option_error(usage, argv, c);
@@ -59,6 +75,9 @@ int cmd_build(int argc, char **argv)
         o.source = argv[optind];
         if (image_ref_parse(argv[optind + 1], &o.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
+        if (remote_source_open(o.source, &ro, platform, &src, &err) < 0)
+                return gear_fail(&err, "cannot build '%s:%s'", o.ref.name, o.ref.tag);
+        o.src = &src;
         if (image_build(&tree, &o, &res, &err) < 0)
                 return gear_fail(&err, "cannot build '%s:%s'", o.ref.name, o.ref.tag);
         if (quiet) {

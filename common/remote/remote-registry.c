@@ -371,7 +371,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
 {
         CURL *c = handle_get(g);
         struct curl_slist *hdr = NULL;
-        char line[256];
+        char line[512];
         CURLcode rc = CURLE_OK;
         off_t down_start = -1;
         bool auth = g->userpwd && same_origin(g, x->url);
@@ -391,6 +391,12 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 hdr = sym_curl_slist_append(hdr, line);
         }
         for (int attempt = 0;; attempt++) {
+                /* a stream (a pipe) cannot take back what went out: no retry after a byte */
+                if (attempt && x->down_fd >= 0 && down_start < 0 && x->down_len) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': %s", x->method, x->url,
+                                     rc != CURLE_OK ? sym_curl_easy_strerror(rc) : "cut off");
+                        goto out;
+                }
                 sym_curl_easy_reset(c);
                 x->curl = c;
                 x->status = 0;
@@ -637,11 +643,12 @@ int registry_put_manifest(struct registry *g, const char *tag, const char *type,
         return 0;
 }
 
-int registry_get_manifest(struct registry *g, const char *tag, size_t max, char **buf, size_t *n,
-                          struct gear_err *e)
+int registry_get_manifest(struct registry *g, const char *tag, const char *accept, size_t max, char **buf,
+                          size_t *n, struct gear_err *e)
 {
         _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .accept = REGISTRY_MANIFEST_TYPE, .down_fd = -1, .down_max = max };
+        struct xfer x = { .method = "GET", .accept = accept ? accept : REGISTRY_MANIFEST_TYPE, .down_fd = -1,
+                          .down_max = max };
         char missing[320];
 
         snprintf(missing, sizeof missing, "the registry has no tag '%s'", tag);

@@ -107,6 +107,17 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
  * argv[optind...], else the exit code.
  */
 int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
+/* one of them for a command with options of its own: c 't' (--tls-verify) or 'a' (--authfile); 0 or the exit code */
+int remote_parse_opt(int c, const char *arg, struct remote_opts *o, const char *usage);
+
+struct image_source;
+/*
+ * gear-build's source spec: a registry image docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
+ * (or docker+http://...), its layers streamed; anything else as source_open_for
+ * (image.h) opens it. platform picks from an index (NULL: linux and the host's).
+ */
+int remote_source_open(const char *spec, const struct remote_opts *o, const char *platform,
+                       struct image_source *s, struct gear_err *e);
 
 /* spec is docker://... or docker+http://... */
 bool remote_spec_is_registry(const char *spec);
