@@ -75,7 +75,7 @@ int cmd_build(int argc, char **argv)
         o.source = argv[optind];
         if (image_ref_parse(argv[optind + 1], &o.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (remote_source_open(o.source, &ro, platform, &src, &err) < 0)
+        if (remote_source_open(&tree, o.source, &ro, platform, &src, &err) < 0)
                 return gear_fail(&err, "cannot build '%s:%s'", o.ref.name, o.ref.tag);
         o.src = &src;
         if (image_build(&tree, &o, &res, &err) < 0)

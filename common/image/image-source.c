@@ -314,7 +314,8 @@ void source_close(struct image_source *s)
         s->dfd = -1;
 }
 
-static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, struct gear_err *e)
+int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, struct layer_ctx *c,
+                       struct gear_err *e)
 {
         struct source_layer *l = &s->layers[i];
         struct blob_reader *br = calloc(1, sizeof *br);
@@ -330,7 +331,9 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         br->label = l->label;
         if (digest_init(&br->dg, e) < 0)
                 goto out;
-        if (s->kind == SOURCE_OCI) {
+        if (outer)
+                br->outer = outer;
+        else if (s->kind == SOURCE_OCI) {
                 snprintf(rel, sizeof rel, "blobs/sha256/%s", l->hex);
                 br->fd = openat(s->dfd, rel, O_RDONLY | O_CLOEXEC);
                 if (br->fd < 0) {
@@ -349,7 +352,7 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         c->index = i + 1;
         c->label = l->label;
         c->whiteouts = true;
-        c->ignore_errno = s->kind == SOURCE_DOCKER;
+        c->ignore_errno = s->kind == SOURCE_DOCKER || s->kind == SOURCE_PODMAN;
         if (!(a = layer_reader_new(e))) {
                 gear_err_wrap(e, "%s", l->label);
                 goto out;
@@ -375,7 +378,8 @@ out:
                         r = -1;
                 }
         }
-        sym_archive_read_free(br->outer);
+        if (!outer)
+                sym_archive_read_free(br->outer);
         digest_done(&br->dg);
         free(br);
         return r;
@@ -447,8 +451,10 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
                 return -1;
         if (s->kind == SOURCE_DIR)
                 return apply_dir(s, &c, e);
+        if (s->kind == SOURCE_PODMAN)
+                return podman_apply(s, &c, e);
         for (size_t i = 0; i < s->nlayers; i++)
-                if (apply_layer(s, i, &c, e) < 0)
+                if (source_layer_apply(s, i, NULL, &c, e) < 0)
                         return -1;
         return 0;
 }

@@ -90,7 +90,7 @@ int index_parse(const void *buf, size_t len, struct itree **t, struct gear_err *
  * containers-storage:NAME[:TAG]; and streams another folder opens (a
  * registry, remote.h), whose layers arrive through ops
  */
-enum source_kind { SOURCE_OCI, SOURCE_DOCKER, SOURCE_DIR, SOURCE_STREAM };
+enum source_kind { SOURCE_OCI, SOURCE_DOCKER, SOURCE_DIR, SOURCE_STREAM, SOURCE_PODMAN };
 
 struct source_layer {
         digest_hex hex;  /* the blob's digest (docker: of the member) */
@@ -118,7 +118,6 @@ struct image_source {
         const char *platform;          /* OS/ARCH[/VARIANT] picked from an index; NULL: linux and the host's */
         const struct source_ops *ops;  /* SOURCE_STREAM */
         void *ops_data;
-        char *mount;                   /* containers-storage: the image podman mounted */
 };
 
 int source_open(const char *spec, struct image_source *s, struct gear_err *e);
@@ -130,6 +129,13 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
                  struct store_pool *pool, struct gear_err *e);
 /* the manifest of an index's list for platform (as above): code 100 when it has none */
 int source_pick_platform(struct json_t *list, const char *platform, struct json_t **m, struct gear_err *e);
+struct gear_config;
+/*
+ * containers-storage:NAME[:TAG] (name without the prefix): source_apply
+ * reads what "podman image save" of it streams
+ */
+int podman_source_open(const struct gear_config *conf, const char *name, struct image_source *s,
+                       struct gear_err *e);
 /* OS/ARCH[/VARIANT] with each part [a-z0-9_]+: code 100 else */
 int source_platform_check(const char *platform, struct gear_err *e);
 /* s->layers from the "layers" of manifest man (OCI or docker schema 2); s->path names it in messages */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "remote-internal.h"
+#include "../base/config.h"
 #include "../base/fsutil.h"
 
 #define ACCEPT_ANY "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " \
@@ -188,8 +189,22 @@ out:
         return k;
 }
 
-int remote_source_open(const char *spec, const struct remote_opts *o, const char *platform,
-                       struct image_source *s, struct gear_err *e)
+static int podman_open(const struct gear_tree *t, const char *name, struct image_source *s, struct gear_err *e)
+{
+        struct gear_config conf;
+        int r;
+
+        memset(s, 0, sizeof *s);
+        s->dfd = -1;
+        if (config_load(&conf, t, e) < 0)
+                return -1;
+        r = podman_source_open(&conf, name, s, e);
+        config_done(&conf);
+        return r;
+}
+
+int remote_source_open(const struct gear_tree *t, const char *spec, const struct remote_opts *o,
+                       const char *platform, struct image_source *s, struct gear_err *e)
 {
         _cleanup_free_ char *base = NULL;
         struct reg_source *rs;
@@ -197,6 +212,8 @@ int remote_source_open(const char *spec, const struct remote_opts *o, const char
         digest_hex want;
         char *at;
 
+        if (!strncmp(spec, "containers-storage:", 19))
+                return podman_open(t, spec + 19, s, e);
         if (!remote_spec_is_registry(spec))
                 return source_open_for(spec, platform, s, e);
         memset(s, 0, sizeof *s);

@@ -113,11 +113,12 @@ int remote_parse_opt(int c, const char *arg, struct remote_opts *o, const char *
 struct image_source;
 /*
  * gear-build's source spec: a registry image docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
- * (or docker+http://...), its layers streamed; anything else as source_open_for
+ * (or docker+http://...), its layers streamed; containers-storage:NAME[:TAG]
+ * through the podman of t's gear.conf; anything else as source_open_for
  * (image.h) opens it. platform picks from an index (NULL: linux and the host's).
  */
-int remote_source_open(const char *spec, const struct remote_opts *o, const char *platform,
-                       struct image_source *s, struct gear_err *e);
+int remote_source_open(const struct gear_tree *t, const char *spec, const struct remote_opts *o,
+                       const char *platform, struct image_source *s, struct gear_err *e);
 
 /* spec is docker://... or docker+http://... */
 bool remote_spec_is_registry(const char *spec);
