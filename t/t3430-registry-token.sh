@@ -2,6 +2,7 @@
 test_description='registry token auth: docker-registry with auth: token:, tokens from a test issuer'
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/fs-lib.sh"
+. "$TEST_DIRECTORY/lib/fake-registry.sh"
 
 same_tree() {
 	rsync -n -aHAXc --modify-window=-1 --delete --itemize-changes "$1/" "$2/" >tree-diff &&
@@ -130,5 +131,29 @@ test_expect_success 'an issuer that allows anonymous pulls: anonymous build work
 	test_expect_code 111 gear-push --authfile none.json test/multi docker+http://$B/gear/anon 2>err &&
 	grep "not authorized (HTTP 401)" err
 '
+
+test_expect_success 'credentials go to the registry and its realm, the token to the registry only, not where it redirects' '
+	start_fake files 127.0.0.2 --files blobs &&
+	start_fake redir 127.0.0.1 --bearer "http://127.0.0.1:$(cat open.port)/token" \
+		--redirect "http://127.0.0.2:$(cat files.port)/b/" &&
+	mkdir blobs && echo hello >blobs/content &&
+	h=$(sha256sum <blobs/content | cut -c1-64) &&
+	mv blobs/content blobs/sha256:$h &&
+	R=127.0.0.1:$(cat redir.port) &&
+	mkdir -p run/containers &&
+	printf "{\"auths\": {\"%s\": {\"auth\": \"%s\"}}}\n" $R $(printf alice:s3cret | base64) >run/containers/auth.json &&
+	: >open.log &&
+	XDG_RUNTIME_DIR="$TRASH_DIRECTORY/run" "$GEAR_BUILD/t/unit/test-remote" fetch \
+		"docker+http://$R/test/img" $h sha256:$h got.blob &&
+	test_cmp blobs/sha256:$h got.blob &&
+	echo "GET /b/sha256:$h -" >expect &&
+	test_cmp expect files.log &&
+	cut -d" " -f1-3 redir.log >got &&
+	printf "GET /v2/test/img/blobs/sha256:%s Basic\nGET /v2/test/img/blobs/sha256:%s Bearer\n" $h $h >expect &&
+	test_cmp expect got &&
+	echo "user=alice scope=repository:test/img:pull" >expect &&
+	test_cmp expect open.log
+'
+test_atexit 'stop_fakes'
 
 test_done
