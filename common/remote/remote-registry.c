@@ -358,35 +358,35 @@ static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
+/* the value of header line buf (n bytes) when it is name ("location:"), trimmed, into out; false when not or too long */
+static bool header_value(const char *buf, size_t n, const char *name, char *out, size_t size)
+{
+        size_t i = strlen(name), j = n;
+
+        if (n <= i || strncasecmp(buf, name, i))
+                return false;
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+                i++;
+        while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
+                j--;
+        if (j - i >= size)
+                return false;
+        memcpy(out, buf + i, j - i);
+        out[j - i] = 0;
+        return true;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
         size_t n = size * nmemb;
+        char v[sizeof x->challenge];
 
         if (n > 5 && !strncmp(buf, "HTTP/", 5))
                 x->challenge[0] = 0;
-        if (n > 17 && !strncasecmp(buf, "www-authenticate:", 17)) {
-                size_t i = 17, j = n;
-                while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
-                        i++;
-                while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
-                        j--;
-                if (j - i < sizeof x->challenge && !strncasecmp(buf + i, "bearer", 6)) {
-                        memcpy(x->challenge, buf + i, j - i);
-                        x->challenge[j - i] = 0;
-                }
-        }
-        if (n > 9 && !strncasecmp(buf, "location:", 9)) {
-                size_t i = 9, j = n;
-                while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
-                        i++;
-                while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
-                        j--;
-                if (j - i < sizeof x->location) {
-                        memcpy(x->location, buf + i, j - i);
-                        x->location[j - i] = 0;
-                }
-        }
+        if (header_value(buf, n, "www-authenticate:", v, sizeof v) && !strncasecmp(v, "bearer", 6))
+                memcpy(x->challenge, v, sizeof v);
+        header_value(buf, n, "location:", x->location, sizeof x->location);
         return n;
 }
 
