@@ -241,8 +241,8 @@ static size_t answer_cb(char *p, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
-/* realm?service=...&scope=..., each value URL-encoded; http or https only. Free with curl_free */
-static char *token_url(const struct bearer_challenge *c)
+/* realm?service=...&scope=..., each value URL-encoded; https (or http when https is false) only. Free with curl_free */
+static char *token_url(const struct bearer_challenge *c, bool https)
 {
         CURLU *u = sym_curl_url();
         char *scheme = NULL, *out = NULL, q[1400];
@@ -250,7 +250,7 @@ static char *token_url(const struct bearer_challenge *c)
 
         if (u && sym_curl_url_set(u, CURLUPART_URL, c->realm, 0) == CURLUE_OK &&
             sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-            (!strcmp(scheme, "http") || !strcmp(scheme, "https"))) {
+            (!strcmp(scheme, "https") || (!https && !strcmp(scheme, "http")))) {
                 ok = true;
                 if (c->service[0]) {
                         snprintf(q, sizeof q, "service=%s", c->service);
@@ -297,8 +297,9 @@ static int token_fetch(struct token_cache *tc, const struct bearer_challenge *c,
 
         if ((*token = token_cached(tc, c->scope)))
                 return 0;
-        if (!(url = token_url(c)))
-                return gear_err_set(e, GEAR_EXIT_SYS, "invalid token realm '%.200s'", c->realm);
+        if (!(url = token_url(c, o->https)))
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid token realm '%.200s'%s", c->realm,
+                                    o->https ? ": want https" : "");
         if (!(h = sym_curl_easy_init())) {
                 sym_curl_free(url);
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot create a curl handle");

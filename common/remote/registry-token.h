@@ -23,11 +23,12 @@ void token_forget(struct token_cache *tc, const char *scope);
 
 struct token_opts {
         const char *userpwd;           /* "user:pass" sent to the realm, NULL: anonymous */
+        bool https;                    /* the registry is HTTPS: so must its realm be */
         long connect_timeout, stall_timeout;
 };
 /*
  * A token for the challenge's scope: the cached one, else one asked of the
- * realm (http or https) and cached for its lifetime (expires_in, default 60
+ * realm (https, or http for a registry spoken to in plain HTTP) and cached for its lifetime (expires_in, default 60
  * seconds). The credentials go to the realm only because the registry named
  * it; the realm's redirects are not followed. Code 111 when the realm
  * refuses (HTTP 401 or 403: "not authorized") or answers nonsense.

@@ -535,7 +535,7 @@ out:
  */
 static int request(struct registry *g, struct xfer *x, struct gear_err *e)
 {
-        struct token_opts to = { .userpwd = g->userpwd, .connect_timeout = g->connect_timeout,
+        struct token_opts to = { .userpwd = g->userpwd, .https = !g->http, .connect_timeout = g->connect_timeout,
                                  .stall_timeout = g->stall_timeout };
         struct bearer_challenge ch;
         char scope[sizeof "repository::pull,push" + 512];
