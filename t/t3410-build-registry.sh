@@ -1,6 +1,7 @@
 #!/bin/sh
 test_description='gear-build docker://...: an image read from a registry, its layers streamed and checked'
 . "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/fake-registry.sh"
 
 # same_tree A B: rsync, not gear, finds no difference in content, type, mode,
 # owner, size, link targets, hardlinks, xattrs, devices or mtimes (to the nanosecond)
@@ -111,6 +112,51 @@ test_expect_success 'a layer whose bytes do not match its digest: refused, nothi
 test_expect_success 'an invalid digest in the reference' '
 	test_expect_code 100 gear-build docker+http://$A/src/multi@sha256:nothex x 2>err &&
 	echo "gear-build: cannot build '\''x:latest'\'': invalid digest in '\''docker+http://$A/src/multi@sha256:nothex'\''" >expect &&
+	test_cmp expect err
+'
+
+test_expect_success 'a hostile registry: a manifest whose bytes do not match the digest asked for' '
+	mkdir files &&
+	d=sha256:$(sha256sum <m-oci | cut -c1-64) &&
+	sed "s/\"size\":/\"size\": /" m-oci >"files/$d" &&
+	start_fake fake 127.0.0.1 --files files &&
+	F=127.0.0.1:$(cat fake.port) &&
+	test_expect_code 111 gear-build docker+http://$F/src/multi@$d x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': '\''docker+http://$F/src/multi@$d'\'': manifest $d does not match its digest" >expect &&
+	test_cmp expect err
+'
+test_atexit 'stop_fakes'
+c=$(printf "{}" | sha256sum | cut -c1-64)
+
+test_expect_success 'a hostile registry: docker schema 1, a layer that is not a tar, a config too large' '
+	F=127.0.0.1:$(cat fake.port) &&
+	echo "{\"schemaVersion\": 1, \"fsLayers\": []}" >files/s1 &&
+	test_expect_code 100 gear-build docker+http://$F/src/multi:s1 x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': '\''docker+http://$F/src/multi:s1'\'': manifest s1 is docker schema 1, which is not supported" >expect &&
+	test_cmp expect err &&
+	z=0000000000000000000000000000000000000000000000000000000000000000 &&
+	echo "{\"config\": {\"digest\": \"sha256:$z\", \"size\": 2}, \"layers\": [{\"mediaType\": \"text/plain\", \"digest\": \"sha256:$z\", \"size\": 1}]}" >files/notar &&
+	printf "{}" >"files/sha256:$z" &&
+	test_expect_code 111 gear-build docker+http://$F/src/multi:notar x 2>err &&
+	grep "does not match its digest" err &&
+	printf "{}" >"files/sha256:$c" &&
+	echo "{\"config\": {\"digest\": \"sha256:$c\", \"size\": 2}, \"layers\": [{\"mediaType\": \"text/plain\", \"digest\": \"sha256:$z\", \"size\": 1}]}" >files/notar &&
+	test_expect_code 100 gear-build docker+http://$F/src/multi:notar x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': '\''docker+http://$F/src/multi:notar'\'': layer 1 in '\''docker+http://$F/src/multi:notar'\'' has unsupported media type '\''text/plain'\''" >expect &&
+	test_cmp expect err &&
+	echo "{\"config\": {\"digest\": \"sha256:$c\", \"size\": 99999999999}, \"layers\": []}" >files/bigconf &&
+	test_expect_code 100 gear-build docker+http://$F/src/multi:bigconf x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': '\''docker+http://$F/src/multi:bigconf'\'': invalid config in the manifest" >expect &&
+	test_cmp expect err &&
+	test_must_fail test -d "$IMG/images/x"
+'
+
+test_expect_success 'a hostile registry: an endless config is cut off at its declared size' '
+	start_fake endless 127.0.0.1 --files files --endless 100000000 &&
+	echo "{\"config\": {\"digest\": \"sha256:$c\", \"size\": 1000}, \"layers\": []}" >files/endless &&
+	E=127.0.0.1:$(cat endless.port) &&
+	test_expect_code 111 gear-build docker+http://$E/src/multi:endless x 2>err &&
+	echo "gear-build: cannot build '\''x:latest'\'': '\''docker+http://$E/src/multi:endless'\'': GET '\''http://$E/v2/src/multi/blobs/sha256:$c'\'': the answer is larger than 1000 bytes" >expect &&
 	test_cmp expect err
 '
 
