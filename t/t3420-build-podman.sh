@@ -47,6 +47,16 @@ test_expect_success 'by image id' '
 	test_cmp i1 i2
 '
 
+test_expect_success 'a multi-layer image (whiteouts, hardlinks, xattrs, devices) copied into podman by skopeo' '
+	build-test-images --big 3 imgs >/dev/null 2>&1 &&
+	umoci unpack --image imgs/oci:multi ref-multi >/dev/null 2>&1 &&
+	skopeo copy --quiet oci:imgs/oci:multi containers-storage:localhost/gear-t3420-multi:v1 &&
+	gear-build -q containers-storage:localhost/gear-t3420-multi:v1 test/multi >/dev/null &&
+	gear-export test/multi exp-multi &&
+	same_tree ref-multi/rootfs exp-multi
+'
+test_atexit 'podman rmi -f localhost/gear-t3420-multi:v1 >/dev/null 2>&1'
+
 test_expect_success 'an image podman does not have: exit 1, nothing built' '
 	test_expect_code 1 gear-build containers-storage:localhost/gear-t3420-none:v1 x 2>err &&
 	grep "^gear-build: cannot build '\''x:latest'\'': podman image save '\''localhost/gear-t3420-none:v1'\'': .*image not known" err &&
