@@ -115,6 +115,44 @@ test_expect_success 'an invalid digest in the reference' '
 	test_cmp expect err
 '
 
+test_expect_success 'a malformed layer (a path with ..) from the registry: the error of the layer, nothing built' '
+	python3 - hostile <<-\EOF &&
+	import gzip, hashlib, io, json, os, sys, tarfile
+	# a bad entry first, then more than a pipe holds: the build stops while the layer still streams
+	d = sys.argv[1]
+	os.makedirs(d + "/blobs/sha256")
+	def blob(b):
+	    h = hashlib.sha256(b).hexdigest()
+	    open(d + "/blobs/sha256/" + h, "wb").write(b)
+	    return {"digest": "sha256:" + h, "size": len(b)}
+	raw = io.BytesIO()
+	with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+	    for name, data in (("../evil", b"x"), ("big", os.urandom(8 << 20))):
+	        i = tarfile.TarInfo(name)
+	        i.size = len(data)
+	        t.addfile(i, io.BytesIO(data))
+	layer = blob(gzip.compress(raw.getvalue(), 1))
+	layer["mediaType"] = "application/vnd.oci.image.layer.v1.tar+gzip"
+	config = blob(json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+	                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]}}).encode())
+	config["mediaType"] = "application/vnd.oci.image.config.v1+json"
+	man = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+	                       "config": config, "layers": [layer]}).encode())
+	man["mediaType"] = "application/vnd.oci.image.manifest.v1+json"
+	man["annotations"] = {"org.opencontainers.image.ref.name": "bad"}
+	json.dump({"schemaVersion": 2, "manifests": [man]}, open(d + "/index.json", "w"))
+	json.dump({"imageLayoutVersion": "1.0.0"}, open(d + "/oci-layout", "w"))
+	EOF
+	skopeo copy --quiet --dest-tls-verify=false oci:hostile:bad docker://$A/hostile/dotdot:bad &&
+	test_expect_code 100 gear-build oci:hostile:bad x 2>err-oci &&
+	test_expect_code 100 gear-build docker+http://$A/hostile/dotdot:bad x 2>err-reg &&
+	sed "s/^.*: layer 1 (sha256:[0-9a-f]*): //" err-oci >expect &&
+	sed "s/^.*: layer 1 (sha256:[0-9a-f]*): //" err-reg >got &&
+	test_cmp expect got &&
+	test_must_fail grep -i "pipe" err-reg &&
+	test_must_fail test -d "$IMG/images/x"
+'
+
 test_expect_success 'a hostile registry: a manifest whose bytes do not match the digest asked for' '
 	mkdir files &&
 	d=sha256:$(sha256sum <m-oci | cut -c1-64) &&

@@ -371,7 +371,8 @@ out:
         if (streaming) {
                 /* the writer's failure (a transfer cut off, a bad digest) says more than a short read */
                 struct gear_err we = {0};
-                if (s->ops->end_layer(s, i, &we) < 0) {
+                /* but not when it failed only because this reader gave up first and closed the pipe */
+                if (s->ops->end_layer(s, i, &we) < 0 && (r == 0 || !strstr(we.msg, strerror(EPIPE)))) {
                         gear_err_clear(e);
                         *e = we;
                         gear_err_wrap(e, "%s", l->label);
