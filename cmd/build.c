@@ -12,9 +12,11 @@
 #include "../common/base/progress.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
-"usage: gear-build [-q] [-j JOBS] SOURCE NAME[:TAG]\n";
+"usage: gear-build [-q] [-j JOBS] [--platform OS/ARCH[/VARIANT]] [--tls-verify=BOOL] [--authfile FILE]\n"
+"                  SOURCE NAME[:TAG]\n";
 
 static double percent(uint64_t part, uint64_t whole)
 {
@@ -27,6 +29,9 @@ int cmd_build(int argc, char **argv)
                 { "help",  no_argument,       NULL, 'h' },
                 { "quiet", no_argument,       NULL, 'q' },
                 { "jobs",  required_argument, NULL, 'j' },
+                { "platform",   required_argument, NULL, 'P' },
+                { "tls-verify", required_argument, NULL, 't' },
+                { "authfile",   required_argument, NULL, 'a' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
@@ -34,6 +39,9 @@ int cmd_build(int argc, char **argv)
         struct build_opts o = {0};
         struct build_result res = {0};
         struct progress prog;
+        struct remote_opts ro = { .tls_verify = true, .authfile = remote_default_authfile() };
+        _cleanup_(source_close) struct image_source src = { .dfd = -1 };
+        const char *platform = NULL;
         bool quiet = false;
         char *end;
         int c, k;
@@ -51,6 +59,14 @@ int cmd_build(int argc, char **argv)
                         if (*end || o.jobs < 1 || o.jobs > 256)
                                 return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
                         break;
+                case 'P':
+                        platform = optarg;
+                        break;
+                case 't':
+                case 'a':
+                        if ((k = remote_parse_opt(c, optarg, &ro, usage)))
+                                return k;
+                        break;
                 case ':':
                 default:
                         return gear_option_error(usage, argv, c);
@@ -61,6 +77,9 @@ int cmd_build(int argc, char **argv)
         o.source = argv[optind];
         if (image_ref_parse(argv[optind + 1], &o.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
+        if (remote_source_open(&tree, o.source, &ro, platform, &src, &err) < 0)
+                return gear_fail(&err, "cannot build '%s:%s'", o.ref.name, o.ref.tag);
+        o.src = &src;
         progress_init(&prog, "building", "layers");
         o.progress = &prog;
         k = image_build(&tree, &o, &res, &err);

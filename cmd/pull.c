@@ -9,20 +9,16 @@
 #include "../common/base/err.h"
 #include "../common/base/progress.h"
 #include "../common/base/fsutil.h"
-#include "../common/base/err.h"
-#include "../common/base/fsutil.h"
-#include "../common/base/tree.h"
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
-#include "../common/image/image.h"
 #include "../common/remote/image-fetch.h"
-#include "../common/remote/image-fetch.h"
-#include "../common/remote/remote.h"
 #include "../common/remote/remote.h"
 #include "../common/store/cache.h"
 
 static const char usage[] =
-"usage: gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] STORE NAME[:TAG]\n";
+"usage: gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] STORE NAME[:TAG]\n"
+"       gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] docker://HOST[:PORT]/REPO[:TAG]\n"
+"       gear-pull [--tls-verify=BOOL] [--authfile FILE] [--prefetch] NAME[:TAG]\n";
 
 /* parallel fetches of --prefetch: enough to fill a link, few enough for a small registry */
 #define PREFETCH_JOBS 8
@@ -39,14 +35,22 @@ int cmd_pull(int argc, char **argv)
         struct remote_limits lim;
         struct image_ref ref;
         struct remote *r = NULL;
+        const char *store = NULL, *name = NULL;
+        char spec[PATH_MAX + IMAGE_NAME_MAX + IMAGE_TAG_MAX + 2];
         uint64_t bytes;
         int k;
 
         if ((k = remote_cmd_opts(argc, argv, usage, &o)) >= 0)
                 return k;
-        if (argc - optind != 2)
-                return gear_usage_error(usage, argc - optind < 2 ? "missing STORE or NAME" : "too many arguments");
-        if (image_ref_parse(argv[optind + 1], &ref, &err) < 0 || tree_init(&tree, &err) < 0 ||
+        if (argc - optind < 1 || argc - optind > 2)
+                return gear_usage_error(usage, argc - optind < 1 ? "missing STORE or NAME" : "too many arguments");
+        if (argc - optind == 2)
+                store = argv[optind], name = argv[optind + 1];
+        else if (remote_spec_is_registry(argv[optind]))
+                store = argv[optind];
+        else
+                name = argv[optind];
+        if (tree_init(&tree, &err) < 0 || remote_target(&tree, store, name, &ref, spec, sizeof spec, &err) < 0 ||
             config_load(&conf, &tree, &err) < 0)
                 return gear_fail(&err, NULL);
         lim = (struct remote_limits){ .config_max = conf.max_config_size, .index_max = conf.max_index_size };
@@ -54,7 +58,7 @@ int cmd_pull(int argc, char **argv)
         o.limits = &lim;
         if (root_open(&tree.img, ROOT_CREATE, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (remote_open_opts(argv[optind], &o, &r, &err) < 0)
+        if (remote_open_opts(spec, &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);
         k = remote_pull(r, &tree.img, &ref, &bytes, &err);
         remote_free(r);

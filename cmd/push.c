@@ -1,5 +1,6 @@
 /* gear-push: a Gear image and the objects a store lacks */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +12,7 @@
 #include "../common/remote/remote.h"
 
 static const char usage[] =
-"usage: gear-push [--tls-verify=BOOL] [--authfile FILE] NAME[:TAG] STORE\n";
+"usage: gear-push [--tls-verify=BOOL] [--authfile FILE] NAME[:TAG] [STORE]\n";
 
 int cmd_push(int argc, char **argv)
 {
@@ -22,19 +23,22 @@ int cmd_push(int argc, char **argv)
         struct progress prog;
         struct image_ref ref;
         struct remote *r = NULL;
+        char spec[PATH_MAX + IMAGE_NAME_MAX + IMAGE_TAG_MAX + 2];
         int k;
 
         if ((k = remote_cmd_opts(argc, argv, usage, &o)) >= 0)
                 return k;
-        if (argc - optind != 2)
-                return gear_usage_error(usage, argc - optind < 2 ? "missing NAME or STORE" : "too many arguments");
-        if (image_ref_parse(argv[optind], &ref, &err) < 0 || tree_init(&tree, &err) < 0)
+        if (argc - optind < 1 || argc - optind > 2)
+                return gear_usage_error(usage, argc - optind < 1 ? "missing NAME" : "too many arguments");
+        if (tree_init(&tree, &err) < 0 ||
+            remote_target(&tree, argc - optind == 2 ? argv[optind + 1] : NULL, argv[optind], &ref, spec,
+                          sizeof spec, &err) < 0)
                 return gear_fail(&err, NULL);
         if (image_root_open(&tree.img, &ref, &err) < 0)
                 return gear_fail(&err, NULL);
         progress_init(&prog, "pushing", "objects");
         o.progress = &prog;
-        if (remote_open_opts(argv[optind + 1], &o, &r, &err) < 0)
+        if (remote_open_opts(spec, &o, &r, &err) < 0)
                 return gear_fail(&err, NULL);
         k = remote_push(r, &tree.img, &ref, &st, &err);
         progress_end(&prog);

@@ -168,7 +168,7 @@ test_expect_success 'bad store specs' '
 	test_cmp expect err &&
 	test_expect_code 100 gear-pull store 2>err &&
 	head -n 1 err >got &&
-	echo "gear-pull: missing STORE or NAME" >expect &&
+	echo "gear-pull: no STORE given and no store= in '\''$GEAR_SYSROOT/etc/gear/gear.conf'\''" >expect &&
 	test_cmp expect got &&
 	test_expect_code 100 gear-push --tls-verify=maybe test/multi store 2>err &&
 	head -n 1 err >got &&

@@ -167,6 +167,11 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                                             where, value);
                 return set_string(c->publish_address, sizeof c->publish_address, value, where, key, e);
         }
+        if (!strcmp(key, "store")) {
+                if (has_space(value))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "%s: invalid store '%s'", where, value);
+                return set_string(c->store, sizeof c->store, value, where, key, e);
+        }
         if (!strcmp(key, "stop-timeout")) {
                 char *end;
                 unsigned long n;

@@ -31,6 +31,7 @@ struct gear_config {
         char publish_address[64]; /* publish-address=: host address of published ports; empty: all */
         char gear_bin[PATH_MAX]; /* gear-bin=: where units find the gear commands, absolute */
         char socket_proxyd[PATH_MAX]; /* socket-proxyd=: the proxy of idle containers, absolute */
+        char store[PATH_MAX];    /* store=: gear-push's and gear-pull's store when none is named; empty: none */
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ static void child(char *const argv[], const struct spawn_opts *o, int in, int ou
 int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t n, struct gear_err *e)
 {
         _cleanup_close_ int in_r = -1, in_w = -1, out_r = -1, out_w = -1;
-        int p[2], status;
+        int p[2];
         size_t len = 0;
         pid_t pid;
 
@@ -88,10 +89,41 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
                         len--;
                 out[len] = 0;
         }
+        return spawn_wait(pid, argv[0], e);
+}
+
+pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e)
+{
+        _cleanup_close_ int in = -1, out_r = -1, out_w = -1, err = -1;
+        int p[2];
+        pid_t pid;
+
+        if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || (err = memfd_create("stderr", MFD_CLOEXEC)) < 0 ||
+            pipe2(p, O_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        out_r = p[0], out_w = p[1];
+        pid = fork();
+        if (pid < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        if (pid == 0) {
+                if (dup2(in, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
+                        _exit(126);
+                execve(argv[0], argv, environ);
+                _exit(127);
+        }
+        *out_fd = TAKE_FD(out_r);
+        *err_fd = TAKE_FD(err);
+        return pid;
+}
+
+int spawn_wait(pid_t pid, const char *name, struct gear_err *e)
+{
+        int status;
+
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
-                        return gear_err_sys(e, errno, "cannot wait for '%s'", argv[0]);
+                        return gear_err_sys(e, errno, "cannot wait for '%s'", name);
         if (!WIFEXITED(status))
-                return gear_err_set(e, GEAR_EXIT_SYS, "'%s' was killed by signal %d", argv[0], WTERMSIG(status));
+                return gear_err_set(e, GEAR_EXIT_SYS, "'%s' was killed by signal %d", name, WTERMSIG(status));
         return WEXITSTATUS(status);
 }

@@ -3,6 +3,7 @@
 #define GEAR_SPAWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -20,5 +21,14 @@ struct spawn_opts {
  * or was killed.
  */
 int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t n, struct gear_err *e);
+
+/*
+ * Starts argv (argv[0] an absolute path) with its standard output readable
+ * from *out_fd and its standard error kept in a memory file (*err_fd, read
+ * from offset 0 once it ended); standard input is /dev/null. Returns its pid.
+ */
+pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e);
+/* its exit status, or -1 when it was killed (name in messages) */
+int spawn_wait(pid_t pid, const char *name, struct gear_err *e);
 
 #endif

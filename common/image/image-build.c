@@ -48,7 +48,7 @@ static bool referenced(const char *hex, void *ud)
 
 int image_build(struct gear_tree *t, const struct build_opts *o, struct build_result *res, struct gear_err *e)
 {
-        struct image_source src = { .dfd = -1 };
+        struct image_source own = { .dfd = -1 }, *src = o->src ? o->src : &own;
         struct store_stage *stage = NULL;
         struct store_pool *pool = NULL;
         struct itree *tree = NULL;
@@ -58,9 +58,9 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
         int r = -1;
 
-        if (source_open(o->source, &src, e) < 0)
+        if (!o->src && source_open(o->source, &own, e) < 0)
                 goto out;
-        src.progress = o->progress;
+        src->progress = o->progress;
         if (root_open(&t->img, ROOT_CREATE, e) < 0 || image_check_free(&t->img, &o->ref, e) < 0)
                 goto out;
         /* nothing may delete objects between our look at the store and the new image in place */
@@ -71,14 +71,14 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
                 gear_err_sys(e, ENOMEM, "cannot build");
                 goto out;
         }
-        if (source_apply(&src, tree, stage, pool, e) < 0) {
+        if (source_apply(src, tree, stage, pool, e) < 0) {
                 struct gear_err ignored = {0};
                 pool_wait(pool, &ignored);
                 goto out;
         }
         if (pool_wait(pool, e) < 0)
                 goto out;
-        if (layout_write(&t->img, &o->ref, tree, src.config, &lay, e) < 0)
+        if (layout_write(&t->img, &o->ref, tree, src->config, &lay, e) < 0)
                 goto out;
         if (itree_walk(tree, collect, &refs) < 0) {
                 gear_err_sys(e, ENOMEM, "cannot build");
@@ -103,6 +103,6 @@ out:
         pool_free(pool);
         stage_free(stage);
         itree_free(tree);
-        source_close(&src);
+        source_close(&own);
         return r;
 }

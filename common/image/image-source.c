@@ -122,29 +122,85 @@ static bool is_index(json_t *desc)
                       !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json"));
 }
 
-/* a manifest of an index: the one for this host, or the only one */
-static json_t *pick_platform(json_t *list)
+int source_platform_check(const char *platform, struct gear_err *e)
 {
+        size_t parts = 1;
+
+        for (const char *p = platform; *p; p++)
+                if (*p == '/') {
+                        if (p == platform || !p[1] || p[-1] == '/')
+                                parts = 9;
+                        parts++;
+                } else if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_", *p))
+                        parts = 9;
+        if (!*platform || parts < 2 || parts > 3 || strlen(platform) > 64)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid platform '%s': want OS/ARCH[/VARIANT]", platform);
+        return 0;
+}
+
+static bool platform_is(json_t *p, const char *os, const char *arch, const char *variant)
+{
+        const char *o = json_string_value(json_object_get(p, "os"));
+        const char *a = json_string_value(json_object_get(p, "architecture"));
+        const char *v = json_string_value(json_object_get(p, "variant"));
+
+        return o && a && !strcmp(o, os) && !strcmp(a, arch) && (!*variant || (v && !strcmp(v, variant)));
+}
+
+/* a manifest of an index: the one for the platform; without one asked for, the host's or the only one */
+int source_pick_platform(json_t *list, const char *platform, json_t **out, struct gear_err *e)
+{
+        char os[65] = "linux", arch[65] = HOST_ARCH, variant[65] = "";
         size_t i;
         json_t *m;
 
-        if (json_array_size(list) == 1)
-                return json_array_get(list, 0);
-        json_array_foreach(list, i, m) {
-                json_t *p = json_object_get(m, "platform");
-                const char *os = json_string_value(json_object_get(p, "os"));
-                const char *arch = json_string_value(json_object_get(p, "architecture"));
-                if (os && arch && !strcmp(os, "linux") && !strcmp(arch, HOST_ARCH))
-                        return m;
+        if (platform) {
+                if (source_platform_check(platform, e) < 0)
+                        return -1;
+                sscanf(platform, "%64[^/]/%64[^/]/%64s", os, arch, variant);
+        } else if (json_array_size(list) == 1) {
+                *out = json_array_get(list, 0);
+                return 0;
         }
-        return NULL;
+        json_array_foreach(list, i, m)
+                if (platform_is(json_object_get(m, "platform"), os, arch, variant)) {
+                        *out = m;
+                        return 0;
+                }
+        return gear_err_set(e, GEAR_EXIT_USAGE, "no %s/%s%s%s image", os, arch, *variant ? "/" : "", variant);
+}
+
+int source_layers_parse(struct image_source *s, json_t *man, struct gear_err *e)
+{
+        json_t *layers = json_object_get(man, "layers"), *m;
+        size_t i;
+
+        if (!json_is_array(layers))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "the manifest of '%s' has no layers", s->path);
+        s->nlayers = json_array_size(layers);
+        if (!(s->layers = calloc(s->nlayers + 1, sizeof *s->layers)))
+                return gear_err_sys(e, ENOMEM, "cannot read '%s'", s->path);
+        json_array_foreach(layers, i, m) {
+                struct source_layer *l = &s->layers[i];
+                const char *mt = json_string_value(json_object_get(m, "mediaType"));
+                const char *d = json_string_value(json_object_get(m, "digest"));
+                json_t *sz = json_object_get(m, "size");
+                if (!d || !digest_parse(d, l->hex) || !json_is_integer(sz) || json_integer_value(sz) < 0)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "invalid layer %zu in '%s'", i + 1, s->path);
+                if (mt && !strstr(mt, "tar"))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "layer %zu in '%s' has unsupported media type '%s'",
+                                            i + 1, s->path, mt);
+                l->size = json_integer_value(sz);
+                snprintf(l->label, sizeof l->label, "layer %zu (sha256:%.12s)", i + 1, l->hex);
+        }
+        return 0;
 }
 
 static int oci_load(struct image_source *s, struct gear_err *e)
 {
         struct gear_root dir = { .fd = -1 };
         _cleanup_free_ char *buf = NULL;
-        json_t *idx = NULL, *sub = NULL, *man = NULL, *m = NULL, *layers;
+        json_t *idx = NULL, *sub = NULL, *man = NULL, *m = NULL;
         json_error_t je;
         size_t n, i;
         int r = -1;
@@ -184,36 +240,15 @@ static int oci_load(struct image_source *s, struct gear_err *e)
         if (is_index(m)) {
                 if (!(sub = oci_json(s, m, e)))
                         goto out;
-                if (!(m = pick_platform(json_object_get(sub, "manifests")))) {
-                        gear_err_set(e, GEAR_EXIT_USAGE, "no linux/%s image in '%s'", HOST_ARCH, s->path);
+                if (source_pick_platform(json_object_get(sub, "manifests"), s->platform, &m, e) < 0) {
+                        gear_err_wrap(e, "'%s'", s->path);
                         goto out;
                 }
         }
         if (!(man = oci_json(s, m, e)) || !(s->config = oci_json(s, json_object_get(man, "config"), e)))
                 goto out;
-        layers = json_object_get(man, "layers");
-        s->nlayers = json_array_size(layers);
-        if (!(s->layers = calloc(s->nlayers + 1, sizeof *s->layers))) {
-                gear_err_sys(e, ENOMEM, "cannot read '%s'", s->path);
+        if (source_layers_parse(s, man, e) < 0)
                 goto out;
-        }
-        json_array_foreach(layers, i, m) {
-                struct source_layer *l = &s->layers[i];
-                const char *mt = json_string_value(json_object_get(m, "mediaType"));
-                const char *d = json_string_value(json_object_get(m, "digest"));
-                json_t *sz = json_object_get(m, "size");
-                if (!d || !digest_parse(d, l->hex) || !json_is_integer(sz) || json_integer_value(sz) < 0) {
-                        gear_err_set(e, GEAR_EXIT_USAGE, "invalid layer %zu in '%s'", i + 1, s->path);
-                        goto out;
-                }
-                if (mt && !strstr(mt, "tar")) {
-                        gear_err_set(e, GEAR_EXIT_USAGE, "layer %zu in '%s' has unsupported media type '%s'",
-                                     i + 1, s->path, mt);
-                        goto out;
-                }
-                l->size = json_integer_value(sz);
-                snprintf(l->label, sizeof l->label, "layer %zu (sha256:%.12s)", i + 1, l->hex);
-        }
         r = 0;
 out:
         json_decref(idx);
@@ -224,6 +259,11 @@ out:
 
 int source_open(const char *spec, struct image_source *s, struct gear_err *e)
 {
+        return source_open_for(spec, NULL, s, e);
+}
+
+int source_open_for(const char *spec, const char *platform, struct image_source *s, struct gear_err *e)
+{
         static const struct { const char *prefix; enum source_kind kind; } kinds[] = {
                 { "oci:", SOURCE_OCI }, { "docker-archive:", SOURCE_DOCKER }, { "dir:", SOURCE_DIR },
         };
@@ -231,6 +271,7 @@ int source_open(const char *spec, struct image_source *s, struct gear_err *e)
 
         memset(s, 0, sizeof *s);
         s->dfd = -1;
+        s->platform = platform;
         for (size_t i = 0; i < ELEMENTSOF(kinds) && !rest; i++)
                 if (!strncmp(spec, kinds[i].prefix, strlen(kinds[i].prefix))) {
                         rest = spec + strlen(kinds[i].prefix);
@@ -263,6 +304,8 @@ int source_open(const char *spec, struct image_source *s, struct gear_err *e)
 
 void source_close(struct image_source *s)
 {
+        if (s->ops)
+                s->ops->free(s);
         for (size_t i = 0; i < s->nlayers; i++)
                 free(s->layers[i].member);
         free(s->layers);
@@ -274,12 +317,14 @@ void source_close(struct image_source *s)
         s->dfd = -1;
 }
 
-static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, struct gear_err *e)
+int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, struct layer_ctx *c,
+                       struct gear_err *e)
 {
         struct source_layer *l = &s->layers[i];
         struct blob_reader *br = calloc(1, sizeof *br);
         struct archive *a = NULL;
         char rel[sizeof "blobs/sha256/" + DIGEST_HEX_LEN];
+        bool streaming = false;
         int r = -1;
 
         if (!br)
@@ -290,7 +335,9 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         br->progress = s->progress;
         if (digest_init(&br->dg, e) < 0)
                 goto out;
-        if (s->kind == SOURCE_OCI) {
+        if (outer)
+                br->outer = outer;
+        else if (s->kind == SOURCE_OCI) {
                 snprintf(rel, sizeof rel, "blobs/sha256/%s", l->hex);
                 br->fd = openat(s->dfd, rel, O_RDONLY | O_CLOEXEC);
                 if (br->fd < 0) {
@@ -298,6 +345,10 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
                                      l->label, s->path, rel, strerror(errno));
                         goto out;
                 }
+        } else if (s->kind == SOURCE_STREAM) {
+                if (s->ops->open_layer(s, i, &br->fd, e) < 0)
+                        goto out;
+                streaming = true;
         } else if (docker_find(s->path, l->member, &br->outer, e) < 0) {
                 gear_err_wrap(e, "%s", l->label);
                 goto out;
@@ -305,7 +356,7 @@ static int apply_layer(struct image_source *s, size_t i, struct layer_ctx *c, st
         c->index = i + 1;
         c->label = l->label;
         c->whiteouts = true;
-        c->ignore_errno = s->kind == SOURCE_DOCKER;
+        c->ignore_errno = s->kind == SOURCE_DOCKER || s->kind == SOURCE_PODMAN;
         if (!(a = layer_reader_new(e))) {
                 gear_err_wrap(e, "%s", l->label);
                 goto out;
@@ -322,7 +373,19 @@ out:
         sym_archive_read_free(a);
         if (br->fd >= 0)
                 close(br->fd);
-        sym_archive_read_free(br->outer);
+        if (streaming) {
+                /* the writer's failure (a transfer cut off, a bad digest) says more than a short read */
+                struct gear_err we = {0};
+                /* but not when it failed only because this reader gave up first and closed the pipe */
+                if (s->ops->end_layer(s, i, &we) < 0 && (r == 0 || !strstr(we.msg, strerror(EPIPE)))) {
+                        gear_err_clear(e);
+                        *e = we;
+                        gear_err_wrap(e, "%s", l->label);
+                        r = -1;
+                }
+        }
+        if (!outer)
+                sym_archive_read_free(br->outer);
         digest_done(&br->dg);
         free(br);
         return r;
@@ -411,9 +474,11 @@ int source_apply(struct image_source *s, struct itree *t, struct store_stage *st
                 progress_unit(s->progress, "files"); /* totals unknown: the tree is read as it is walked */
                 return apply_dir(s, &c, e);
         }
+        if (s->kind == SOURCE_PODMAN)
+                return podman_apply(s, &c, e);
         progress_total(s->progress, layers_size(s), s->nlayers);
         for (size_t i = 0; i < s->nlayers; i++)
-                if (apply_layer(s, i, &c, e) < 0)
+                if (source_layer_apply(s, i, NULL, &c, e) < 0)
                         return -1;
         return 0;
 }

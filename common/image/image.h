@@ -85,14 +85,27 @@ int index_write(struct itree *t, char **tar, size_t *len, struct index_summary *
 /* a tree from an index layer (tar, optionally compressed); 100 when malformed */
 int index_parse(const void *buf, size_t len, struct itree **t, struct gear_err *e);
 
-/* sources of gear-build: oci:DIR[:REF], docker-archive:FILE[:REF], dir:PATH */
-enum source_kind { SOURCE_OCI, SOURCE_DOCKER, SOURCE_DIR };
+/*
+ * sources of gear-build: oci:DIR[:REF], docker-archive:FILE[:REF], dir:PATH,
+ * containers-storage:NAME[:TAG]; and streams another folder opens (a
+ * registry, remote.h), whose layers arrive through ops
+ */
+enum source_kind { SOURCE_OCI, SOURCE_DOCKER, SOURCE_DIR, SOURCE_STREAM, SOURCE_PODMAN };
 
 struct source_layer {
         digest_hex hex;  /* the blob's digest (docker: of the member) */
         int64_t size;    /* -1 when unknown */
         char *member;    /* docker archive member */
         char label[96];  /* "layer 2 (sha256:0123456789ab)" */
+};
+
+struct image_source;
+struct source_ops {
+        /* layer i as a stream: *fd to read it from, written by what end_layer waits for */
+        int (*open_layer)(struct image_source *s, size_t i, int *fd, struct gear_err *e);
+        /* after that fd is closed: how the writer ended (-1 with e set when it failed) */
+        int (*end_layer)(struct image_source *s, size_t i, struct gear_err *e);
+        void (*free)(struct image_source *s);
 };
 
 struct image_source {
@@ -103,13 +116,31 @@ struct image_source {
         struct source_layer *layers;
         size_t nlayers;
         struct progress *progress; /* bytes of the layer blobs read, layers done; NULL: none */
+        const char *platform;          /* OS/ARCH[/VARIANT] picked from an index; NULL: linux and the host's */
+        const struct source_ops *ops;  /* SOURCE_STREAM */
+        void *ops_data;
 };
 
 int source_open(const char *spec, struct image_source *s, struct gear_err *e);
+/* the same with platform (NULL: linux and the host's architecture) for an index */
+int source_open_for(const char *spec, const char *platform, struct image_source *s, struct gear_err *e);
 void source_close(struct image_source *s);
 /* applies every layer in order to t, file contents going through the pool */
 int source_apply(struct image_source *s, struct itree *t, struct store_stage *stage,
                  struct store_pool *pool, struct gear_err *e);
+/* the manifest of an index's list for platform (as above): code 100 when it has none */
+int source_pick_platform(struct json_t *list, const char *platform, struct json_t **m, struct gear_err *e);
+struct gear_config;
+/*
+ * containers-storage:NAME[:TAG] (name without the prefix): source_apply
+ * reads what "podman image save" of it streams
+ */
+int podman_source_open(const struct gear_config *conf, const char *name, struct image_source *s,
+                       struct gear_err *e);
+/* OS/ARCH[/VARIANT] with each part [a-z0-9_]+: code 100 else */
+int source_platform_check(const char *platform, struct gear_err *e);
+/* s->layers from the "layers" of manifest man (OCI or docker schema 2); s->path names it in messages */
+int source_layers_parse(struct image_source *s, struct json_t *man, struct gear_err *e);
 
 /* writes a temp directory (image_tmp_begin; an OCI layout) from a built tree; image_commit puts it in place */
 struct layout_result {
@@ -160,6 +191,7 @@ void image_gen_detach(const struct gear_root *img, const struct image_ref *ref, 
 /* gear-build */
 struct build_opts {
         const char *source;
+        struct image_source *src; /* open already (the caller closes it); NULL: opens source */
         struct image_ref ref;
         int jobs;
         struct progress *progress; /* NULL: none */

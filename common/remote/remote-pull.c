@@ -49,7 +49,7 @@ static int registry_read(struct remote *r, const char *tag, struct store_image *
         json_t *ix;
 
         memset(s, 0, sizeof *s);
-        if (registry_get_manifest(r->reg, tag, IMAGE_JSON_MAX, &s->man, &s->nman, e) < 0)
+        if (registry_get_manifest(r->reg, tag, NULL, IMAGE_JSON_MAX, &s->man, &s->nman, e) < 0)
                 return -1;
         *bytes += s->nman;
         if (digest_buf(s->man, s->nman, s->mhex, e) < 0)

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "registry-token.h"
 #include "remote-registry.h"
 #include "../base/digest.h"
 #include "../base/dl-curl.h"
@@ -34,6 +35,8 @@ struct registry {
         char *base; /* "http://HOST:PORT/v2/REPO" */
         char *scheme, *host, *port; /* of base: where the credentials may go */
         char *userpwd;
+        char *repo;
+        struct token_cache *tokens;
         bool http;
         long connect_timeout, stall_timeout;
         int retries;
@@ -206,6 +209,10 @@ int registry_open(const char *host, const char *repo, bool http, const char *aut
                 registry_free(g);
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid registry '%s'", host);
         }
+        if (!(g->repo = strdup(repo)) || !(g->tokens = token_cache_new())) {
+                registry_free(g);
+                return gear_err_sys(e, ENOMEM, "cannot open the registry");
+        }
         if (read_auth(authfile, host, &g->userpwd, e) < 0) {
                 registry_free(g);
                 return -1;
@@ -222,6 +229,8 @@ void registry_free(struct registry *g)
                 sym_curl_easy_cleanup(g->pool[i]);
         pthread_mutex_destroy(&g->lock);
         free(g->base);
+        free(g->repo);
+        token_cache_free(g->tokens);
         sym_curl_free(g->scheme);
         sym_curl_free(g->host);
         sym_curl_free(g->port);
@@ -276,6 +285,8 @@ struct xfer {
         digest_hex got;
         CURL *curl;
         char location[2048];
+        char challenge[2048]; /* the last response's WWW-Authenticate: Bearer ... */
+        bool from_registry;   /* the last response came from the registry's own origin */
         long status;
 };
 
@@ -347,34 +358,47 @@ static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
         return n;
 }
 
+/* the value of header line buf (n bytes) when it is name ("location:"), trimmed, into out; false when not or too long */
+static bool header_value(const char *buf, size_t n, const char *name, char *out, size_t size)
+{
+        size_t i = strlen(name), j = n;
+
+        if (n <= i || strncasecmp(buf, name, i))
+                return false;
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+                i++;
+        while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
+                j--;
+        if (j - i >= size)
+                return false;
+        memcpy(out, buf + i, j - i);
+        out[j - i] = 0;
+        return true;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
         size_t n = size * nmemb;
+        char v[sizeof x->challenge];
 
-        if (n > 9 && !strncasecmp(buf, "location:", 9)) {
-                size_t i = 9, j = n;
-                while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
-                        i++;
-                while (j > i && (buf[j - 1] == '\r' || buf[j - 1] == '\n' || buf[j - 1] == ' '))
-                        j--;
-                if (j - i < sizeof x->location) {
-                        memcpy(x->location, buf + i, j - i);
-                        x->location[j - i] = 0;
-                }
-        }
+        if (n > 5 && !strncmp(buf, "HTTP/", 5))
+                x->challenge[0] = 0;
+        if (header_value(buf, n, "www-authenticate:", v, sizeof v) && !strncasecmp(v, "bearer", 6))
+                memcpy(x->challenge, v, sizeof v);
+        header_value(buf, n, "location:", x->location, sizeof x->location);
         return n;
 }
 
-/* the request, retried; 0 with x->status set, or -1 (code 111) on a transport error */
-static int request(struct registry *g, struct xfer *x, struct gear_err *e)
+/* the request with token (NULL: none), retried; 0 with x->status set, or -1 (code 111) on a transport error */
+static int request_once(struct registry *g, struct xfer *x, const char *token, struct gear_err *e)
 {
         CURL *c = handle_get(g);
         struct curl_slist *hdr = NULL;
-        char line[256];
+        char line[512], *eff;
         CURLcode rc = CURLE_OK;
         off_t down_start = -1;
-        bool auth = g->userpwd && same_origin(g, x->url);
+        bool own = same_origin(g, x->url), auth = g->userpwd && own && !token;
         int r = -1;
 
         if (!c)
@@ -391,6 +415,12 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 hdr = sym_curl_slist_append(hdr, line);
         }
         for (int attempt = 0;; attempt++) {
+                /* a stream (a pipe) cannot take back what went out: no retry after a byte */
+                if (attempt && x->down_fd >= 0 && down_start < 0 && x->down_len) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': %s", x->method, x->url,
+                                     rc != CURLE_OK ? sym_curl_easy_strerror(rc) : "cut off");
+                        goto out;
+                }
                 sym_curl_easy_reset(c);
                 x->curl = c;
                 x->status = 0;
@@ -430,6 +460,12 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                         /* nor where it redirects (another scheme, host or port) */
                         sym_curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
                 }
+                /* a token the same way: to the registry's origin, never where it redirects */
+                if (token && own) {
+                        sym_curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+                        sym_curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, token);
+                        sym_curl_easy_setopt(c, CURLOPT_UNRESTRICTED_AUTH, 0L);
+                }
                 sym_curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
                 sym_curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
                 sym_curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, down_cb);
@@ -450,6 +486,9 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
                 if (x->down_fd >= 0)
                         digest_final(&x->dg, x->got);
                 sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+                eff = NULL;
+                sym_curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
+                x->from_registry = eff && same_origin(g, eff);
                 if (rc == CURLE_OK && x->status < 500)
                         break;
                 if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
@@ -485,6 +524,44 @@ out:
                 digest_done(&x->dg);
         sym_curl_slist_free_all(hdr);
         handle_put(g, c);
+        return r;
+}
+
+/*
+ * The request; a 401 with a Bearer challenge from the registry's own origin
+ * gets a token for its scope from the realm it names (remote-registry.h) and
+ * goes once more with it. A token cached for the scope goes with the first
+ * try.
+ */
+static int request(struct registry *g, struct xfer *x, struct gear_err *e)
+{
+        struct token_opts to = { .userpwd = g->userpwd, .https = !g->http, .connect_timeout = g->connect_timeout,
+                                 .stall_timeout = g->stall_timeout };
+        struct bearer_challenge ch;
+        char scope[sizeof "repository::pull,push" + 512];
+        char *token;
+        int r;
+
+        snprintf(scope, sizeof scope, "repository:%s:%s", g->repo,
+                 !strcmp(x->method, "GET") || !strcmp(x->method, "HEAD") ? "pull" : "pull,push");
+        token = token_cached(g->tokens, scope);
+        r = request_once(g, x, token, e);
+        if (r < 0 || x->status != 401 || !x->from_registry || !bearer_parse(x->challenge, &ch)) {
+                free(token);
+                return r;
+        }
+        if (token)
+                token_forget(g->tokens, scope);
+        free(token);
+        if (!ch.scope[0])
+                snprintf(ch.scope, sizeof ch.scope, "%s", scope);
+        if (token_get(g->tokens, &ch, &to, &token, e) < 0)
+                return -1;
+        free(x->down);
+        x->down = NULL;
+        r = request_once(g, x, token, e);
+        explicit_bzero(token, strlen(token));
+        free(token);
         return r;
 }
 
@@ -637,11 +714,12 @@ int registry_put_manifest(struct registry *g, const char *tag, const char *type,
         return 0;
 }
 
-int registry_get_manifest(struct registry *g, const char *tag, size_t max, char **buf, size_t *n,
-                          struct gear_err *e)
+int registry_get_manifest(struct registry *g, const char *tag, const char *accept, size_t max, char **buf,
+                          size_t *n, struct gear_err *e)
 {
         _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .accept = REGISTRY_MANIFEST_TYPE, .down_fd = -1, .down_max = max };
+        struct xfer x = { .method = "GET", .accept = accept ? accept : REGISTRY_MANIFEST_TYPE, .down_fd = -1,
+                          .down_max = max };
         char missing[320];
 
         snprintf(missing, sizeof missing, "the registry has no tag '%s'", tag);

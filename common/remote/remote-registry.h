@@ -28,15 +28,16 @@ int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e);
 /* monolithic upload of n bytes, from buf or (buf NULL) from fd at offset 0 */
 int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
                       struct gear_err *e);
-/* a blob of at most max bytes into fd (from its offset), its digest checked; code 1 when missing */
+/* a blob of at most max bytes into fd (from its offset; a pipe: no retry once a byte went out), its digest checked; code 1 when missing */
 int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e);
 /* a blob into memory, at most max bytes, its digest checked */
 int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
                       struct gear_err *e);
 int registry_put_manifest(struct registry *g, const char *tag, const char *type, const void *buf,
                           size_t n, struct gear_err *e);
-/* code 1 when the tag is missing */
-int registry_get_manifest(struct registry *g, const char *tag, size_t max, char **buf, size_t *n,
-                          struct gear_err *e);
+/* the manifest of a tag or digest, asking for the types accept lists (NULL: a Gear index image's); code 1 when the tag is missing */
+int registry_get_manifest(struct registry *g, const char *tag, const char *accept, size_t max, char **buf,
+                          size_t *n, struct gear_err *e);
+
 
 #endif

@@ -264,7 +264,7 @@ void object_map_free(struct object_map *m)
         free(m);
 }
 
-static int parse_opt(int c, const char *arg, struct remote_opts *o, const char *use)
+int remote_parse_opt(int c, const char *arg, struct remote_opts *o, const char *use)
 {
         if (c == 't') {
                 if (!strcmp(arg, "true"))
@@ -301,7 +301,7 @@ int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts
                         continue;
                 }
                 if (c == 't' || c == 'a') {
-                        if ((k = parse_opt(c, optarg, o, usage)))
+                        if ((k = remote_parse_opt(c, optarg, o, usage)))
                                 return k;
                         continue;
                 }

@@ -108,5 +108,34 @@ int remote_pull(struct remote *r, const struct gear_root *img, const struct imag
  * argv[optind...], else the exit code.
  */
 int remote_cmd_opts(int argc, char **argv, const char *usage, struct remote_opts *o);
+/* one of them for a command with options of its own: c 't' (--tls-verify) or 'a' (--authfile); 0 or the exit code */
+int remote_parse_opt(int c, const char *arg, struct remote_opts *o, const char *usage);
+
+struct image_source;
+/*
+ * gear-build's source spec: a registry image docker://HOST[:PORT]/REPO[:TAG|@DIGEST]
+ * (or docker+http://...), its layers streamed; containers-storage:NAME[:TAG]
+ * through the podman of t's gear.conf; anything else as source_open_for
+ * (image.h) opens it. platform picks from an index (NULL: linux and the host's).
+ */
+int remote_source_open(const struct gear_tree *t, const char *spec, const struct remote_opts *o,
+                       const char *platform, struct image_source *s, struct gear_err *e);
+
+/* spec is docker://... or docker+http://... */
+bool remote_spec_is_registry(const char *spec);
+/*
+ * The image a registry reference docker://HOST/REPO[:TAG] names here: the
+ * last component of REPO, and TAG (default latest); docker://h/team/web:1
+ * gives web:1. Code 100 for anything else.
+ */
+int remote_spec_image(const char *spec, struct image_ref *ref, struct gear_err *e);
+/*
+ * The image and store spec (n bytes) of gear-push's and gear-pull's
+ * operands: name NULL takes the image from store (remote_spec_image);
+ * store NULL is gear.conf's store= (code 100 when unset), where a registry
+ * docker://HOST[:PORT][/PREFIX] gives the repository PREFIX/NAME and tag TAG.
+ */
+int remote_target(const struct gear_tree *tree, const char *store, const char *name, struct image_ref *ref,
+                  char *spec, size_t n, struct gear_err *e);
 
 #endif

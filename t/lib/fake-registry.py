@@ -1,11 +1,14 @@
 # A registry stand-in for the tests: canned answers, every request logged.
 #
 # fake-registry.py ADDR PORTFILE LOG [--location URL] [--redirect URL]
-#                  [--files DIR] [--endless BYTES]
+#                  [--files DIR] [--endless BYTES] [--bearer REALM]
 #
 # Listens on ADDR (port 0: a free one, written to PORTFILE) and appends one
 # line per request to LOG: "METHOD PATH AUTH", AUTH being the Authorization
 # header or "-".
+#   --bearer:      a GET under /v2/ without "Authorization: Bearer ..." gets
+#                  401, WWW-Authenticate: Bearer realm="REALM",service="fake",
+#                  scope="repository:NAME:pull"; with one it goes on as below
 #   HEAD           404 (no blob is there)
 #   POST           202, Location: URL (--location; default a relative /upload/1?state=x)
 #                  ({self} in URL is ADDR:PORT)
@@ -28,6 +31,7 @@ ap.add_argument("--location", default="/upload/1?state=x")
 ap.add_argument("--redirect")
 ap.add_argument("--files")
 ap.add_argument("--endless", type=int)
+ap.add_argument("--bearer")
 opt = ap.parse_args()
 
 
@@ -70,6 +74,11 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         last = self.path.split("?")[0].rstrip("/").split("/")[-1]
+        if opt.bearer and self.path.startswith("/v2/") and \
+                not self.headers.get("Authorization", "").startswith("Bearer "):
+            name = "/".join(self.path.split("/")[2:-2])
+            return self.answer(401, [("WWW-Authenticate", 'Bearer realm="%s",service="fake",scope="repository:%s:pull"'
+                                      % (opt.bearer, name))])
         if self.path == "/v2/":
             return self.answer(200, [("Content-Type", "application/json")], b"{}")
         if opt.redirect and self.path.startswith("/v2/"):

@@ -1,0 +1,39 @@
+/* registry token auth (the distribution token spec): Bearer challenges and a token cache, for remote-registry.c */
+#ifndef GEAR_REGISTRY_TOKEN_H
+#define GEAR_REGISTRY_TOKEN_H
+
+#include <stdbool.h>
+
+#include "../base/err.h"
+
+/* WWW-Authenticate: Bearer realm="...",service="...",scope="..." */
+struct bearer_challenge {
+        char realm[1024], service[256], scope[1024];
+};
+/* 1 when header (the value of a WWW-Authenticate line) is a Bearer challenge with a realm */
+bool bearer_parse(const char *header, struct bearer_challenge *c);
+
+struct token_cache;
+struct token_cache *token_cache_new(void);
+void token_cache_free(struct token_cache *tc);
+/* a token for scope still within its lifetime (malloc'd), or NULL */
+char *token_cached(struct token_cache *tc, const char *scope);
+/* drops the token of scope (one the registry refused) */
+void token_forget(struct token_cache *tc, const char *scope);
+
+struct token_opts {
+        const char *userpwd;           /* "user:pass" sent to the realm, NULL: anonymous */
+        bool https;                    /* the registry is HTTPS: so must its realm be */
+        long connect_timeout, stall_timeout;
+};
+/*
+ * A token for the challenge's scope: the cached one, else one asked of the
+ * realm (https, or http for a registry spoken to in plain HTTP) and cached for its lifetime (expires_in, default 60
+ * seconds). The credentials go to the realm only because the registry named
+ * it; the realm's redirects are not followed. Code 111 when the realm
+ * refuses (HTTP 401 or 403: "not authorized") or answers nonsense.
+ */
+int token_get(struct token_cache *tc, const struct bearer_challenge *c, const struct token_opts *o, char **token,
+              struct gear_err *e);
+
+#endif
