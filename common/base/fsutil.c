@@ -361,3 +361,16 @@ int dir_open_at(const struct gear_root *r, int dfd, const char *rel, DIR **d, st
                 return close(fd), gear_err_sys(e, errno, "cannot open '%s/%s'", r->path, rel);
         return 0;
 }
+
+int mem_append(char **buf, size_t *len, const void *p, size_t n)
+{
+        char *b = realloc(*buf, *len + n + 1);
+
+        if (!b)
+                return -ENOMEM;
+        memcpy(b + *len, p, n);
+        *len += n;
+        b[*len] = 0;
+        *buf = b;
+        return 0;
+}

@@ -83,4 +83,7 @@ void test_pause_point(const char *point);
 /* directory part of rel into buf ("." when none) */
 void path_dirname(const char *rel, char *buf, size_t n);
 
+/* n bytes of p after the *len bytes of *buf (malloc'd, kept NUL-terminated); 0 or -ENOMEM */
+int mem_append(char **buf, size_t *len, const void *p, size_t n);
+
 #endif

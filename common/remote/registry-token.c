@@ -226,19 +226,12 @@ static size_t answer_cb(char *p, size_t size, size_t nmemb, void *ud)
 {
         struct answer *a = ud;
         size_t n = size * nmemb;
-        char *b;
 
         if (n > TOKEN_ANSWER_MAX - a->n) {
                 a->too_big = true;
                 return 0;
         }
-        if (!(b = realloc(a->buf, a->n + n + 1)))
-                return 0;
-        a->buf = b;
-        memcpy(b + a->n, p, n);
-        a->n += n;
-        b[a->n] = 0;
-        return n;
+        return mem_append(&a->buf, &a->n, p, n) < 0 ? 0 : n;
 }
 
 /* realm?service=...&scope=..., each value URL-encoded; https (or http when https is false) only. Free with curl_free */

@@ -345,16 +345,11 @@ static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
                 x->down_len += n;
                 return n;
         }
-        char *p = realloc(x->down, x->down_len + n + 1);
-        if (!p) {
+        if (mem_append(&x->down, &x->down_len, buf, n) < 0) {
                 x->down_err = true;
                 x->down_errno = ENOMEM;
                 return 0;
         }
-        x->down = p;
-        memcpy(p + x->down_len, buf, n);
-        x->down_len += n;
-        p[x->down_len] = 0;
         return n;
 }
 

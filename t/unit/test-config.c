@@ -6,15 +6,7 @@
 
 #include "../../common/base/config.h"
 
-static int count, failed;
-
-static void ok(int cond, const char *what)
-{
-        count++;
-        if (!cond)
-                failed++;
-        printf("%sok %d - %s\n", cond ? "" : "not ", count, what);
-}
+#include "tap.h"
 
 static void parse_bad(const char *text, const char *msg)
 {

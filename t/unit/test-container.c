@@ -6,15 +6,7 @@
 #include "../../common/container/container.h"
 #include "../../common/container/isolate.h"
 
-static int count, failed;
-
-static void ok(int cond, const char *what)
-{
-        count++;
-        if (!cond)
-                failed++;
-        printf("%sok %d - %s\n", cond ? "" : "not ", count, what);
-}
+#include "tap.h"
 
 static void level_is(unsigned offset, const char *want)
 {

@@ -5,15 +5,7 @@
 
 #include "../../common/deploy/deploy.h"
 
-static int count, failed;
-
-static void ok(int cond, const char *what)
-{
-        count++;
-        if (!cond)
-                failed++;
-        printf("%sok %d - %s\n", cond ? "" : "not ", count, what);
-}
+#include "tap.h"
 
 static const char *one_host[] = { "127.0.0.1" };
 static const char *two_hosts[] = { "hosta", "hostb" };

@@ -14,15 +14,7 @@
 
 #include "../../common/systemd/systemd.h"
 
-static int count, failed;
-
-static void ok(int cond, const char *what)
-{
-        count++;
-        if (!cond)
-                failed++;
-        printf("%sok %d - %s\n", cond ? "" : "not ", count, what);
-}
+#include "tap.h"
 
 static void scope_is(const char *value, int want)
 {
