@@ -404,19 +404,19 @@ test_expect_success 'after a reboot the socket listens again' '
 	gear-test-systemd restart "$SD" &&
 	test -h "$UNITDIR/sockets.target.wants/gear-switchns.socket" &&
 	i=0 && until test "$(sdctl is-active gear-switchns.socket)" = active; do
-		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+		i=$((i + 1)); test $i -lt 300 || break; sleep 0.1; done &&
 	test -S "$SOCK"
 '
 
 test_expect_success 'gear-delete with a login open: the login ends, the user goes' '
 	{ gear-test-sshd ssh sshd -i kb -N ctr-$B@127.0.0.1 </dev/null & echo $! >ssh.pid; } &&
 	i=0 && until pgrep -u ctr-$B >/dev/null; do
-		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+		i=$((i + 1)); test $i -lt 300 || break; sleep 0.1; done &&
 	pgrep -u ctr-$B >/dev/null &&
 	g gear-delete $B &&
 	test_must_fail getent passwd ctr-$B &&
 	i=0 && while kill -0 $(cat ssh.pid) 2>/dev/null; do
-		i=$((i + 1)); test $i -lt 100 || break; sleep 0.1; done &&
+		i=$((i + 1)); test $i -lt 300 || break; sleep 0.1; done &&
 	test_must_fail kill -0 $(cat ssh.pid) 2>/dev/null &&
 	rm ssh.pid
 '
