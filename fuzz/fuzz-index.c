@@ -19,17 +19,29 @@ static int drop(const char *line, void *ud)
         return 0;
 }
 
-static la_ssize_t grow(struct archive *a, void *ud, const void *buf, size_t n)
-{
-        char **p = ud;
-        size_t *len = (size_t *)(p + 1);
-        char *q = realloc(*p, *len + n);
+/* the tar in memory; the capacity doubles, as ASan's realloc always copies */
+struct buf {
+        char *p;
+        size_t n, cap;
+};
 
-        if (!q)
-                return -1;
-        memcpy(q + *len, buf, n);
-        *p = q;
-        *len += n;
+static la_ssize_t grow(struct archive *a, void *ud, const void *data, size_t n)
+{
+        struct buf *b = ud;
+
+        if (b->n + n > b->cap) {
+                size_t cap = b->cap ? b->cap : 16384;
+                char *q;
+
+                while (cap < b->n + n)
+                        cap *= 2;
+                if (!(q = realloc(b->p, cap)))
+                        return -1;
+                b->p = q;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->n, data, n);
+        b->n += n;
         return n;
 }
 
@@ -64,11 +76,12 @@ static char *make_tar(const uint8_t *data, size_t size, size_t *len)
 {
         struct archive *a = archive_write_new();
         struct archive_entry *ent = archive_entry_new();
-        struct { char *p; size_t n; } out = { NULL, 0 };
+        struct buf out = { 0 };
         char *text = strndup((const char *)data + 1, size - 1), *save = NULL;
 
         archive_write_set_format_pax(a);
         archive_write_set_format_option(a, "pax", "xattrheader", "SCHILY");
+        archive_write_set_bytes_in_last_block(a, 1);
         archive_write_open(a, &out, NULL, grow, NULL);
         for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
                 add(a, ent, line);

@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (img.fd < 0)
                 setup();
-        if (!t || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, 1, &pool, &e) < 0)
+        if (!t || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, 0, &pool, &e) < 0)
                 abort();
         struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool, .index = 1,
                                .label = "layer 1", .whiteouts = true };

@@ -170,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 snprintf(spec, sizeof spec, "oci:%s", src);
         }
         if (source_open(spec, &s, &e) == 0) {
-                if (!(t = itree_new()) || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, 1, &pool, &e) < 0)
+                if (!(t = itree_new()) || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, 0, &pool, &e) < 0)
                         abort();
                 source_apply(&s, t, stage, pool, &e);
                 struct gear_err pe = {0};

@@ -29,6 +29,14 @@ struct store_pool {
         struct gear_err err;
 };
 
+static int work(struct store_stage *s, const void *buf, size_t n, struct store_blob *blob, struct gear_err *e)
+{
+        blob->size = n;
+        if (digest_buf(buf, n, blob->hex, e) < 0)
+                return -1;
+        return stage_put(s, blob->hex, buf, n, e);
+}
+
 static void *worker(void *arg)
 {
         struct store_pool *p = arg;
@@ -48,13 +56,7 @@ static void *worker(void *arg)
                 bool skip = p->failed;
                 pthread_mutex_unlock(&p->mu);
 
-                int r = 0;
-                if (!skip) {
-                        r = digest_buf(j->buf, j->n, j->blob->hex, &e);
-                        j->blob->size = j->n;
-                        if (r == 0)
-                                r = stage_put(p->stage, j->blob->hex, j->buf, j->n, &e);
-                }
+                int r = skip ? 0 : work(p->stage, j->buf, j->n, j->blob, &e);
                 free(j->buf);
 
                 pthread_mutex_lock(&p->mu);
@@ -77,9 +79,9 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **out, struct
 {
         struct store_pool *p = calloc(1, sizeof *p);
 
-        if (threads < 1)
-                threads = 1;
-        if (!p || !(p->threads = calloc(threads, sizeof *p->threads))) {
+        if (threads < 0)
+                threads = 0;
+        if (!p || !(p->threads = calloc(threads + 1, sizeof *p->threads))) {
                 free(p);
                 return gear_err_sys(e, ENOMEM, "cannot start workers");
         }
@@ -101,9 +103,20 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **out, struct
 
 int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob, struct gear_err *e)
 {
-        struct job *j = malloc(sizeof *j);
+        struct job *j;
 
-        if (!j) {
+        if (!p->nthreads) {
+                int r = p->failed ? -1 : work(p->stage, buf, n, blob, e);
+
+                if (r < 0 && !p->failed) {
+                        p->failed = true;
+                        p->err = *e;
+                } else if (r < 0)
+                        *e = p->err;
+                free(buf);
+                return r;
+        }
+        if (!(j = malloc(sizeof *j))) {
                 free(buf);
                 return gear_err_sys(e, ENOMEM, "cannot queue file content");
         }

@@ -122,7 +122,8 @@ void stage_free(struct store_stage *s);
 /* true when a build/ or images/ temp directory's build is gone (its lock is free) */
 bool stage_token_stale(const struct gear_root *img, const char *token);
 
-/* hashing and staging on worker threads while the caller reads the next file */
+/* hashing and staging on worker threads while the caller reads the next file;
+ * with no threads, in the caller at each submit */
 struct store_pool;
 int pool_new(struct store_stage *s, int threads, struct store_pool **p, struct gear_err *e);
 /* takes buf (malloc'd); blob is filled by a worker before pool_wait returns */
