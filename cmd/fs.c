@@ -10,7 +10,25 @@
 #include "../common/image/image.h"
 
 static const char usage[] =
-"usage: gear-fs [-f] [--prefetch] [-o allow_other] NAME[:TAG] MOUNTPOINT\n";
+"usage: gear-fs [-f] [--prefetch] [--direct] [-o allow_other] NAME[:TAG] MOUNTPOINT\n"
+"       gear-fs --overlay MOUNTPOINT UPPER WORK MERGED\n";
+
+/* the overlay of a container's unit: MOUNTPOINT is the image's gear-fs mount */
+static int overlay(char **argv)
+{
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        struct gearfs_overlay ov = { argv[0], argv[1], argv[2], argv[3] };
+        bool direct;
+
+        if (tree_init(&tree, &err) < 0 || root_open(&tree.img, 0, &err) < 0 ||
+            gearfs_overlay_mount(&tree.img, &ov, &direct, &err) < 0)
+                return gear_fail(&err, NULL);
+        if (!direct)
+                gear_warn("the kernel has no data-only overlay layers: '%s' reads every file through FUSE",
+                          ov.merged);
+        return GEAR_EXIT_OK;
+}
 
 static void log_line(const char *msg)
 {
@@ -20,14 +38,17 @@ static void log_line(const char *msg)
 int cmd_fs(int argc, char **argv)
 {
         static const struct option options[] = {
+                { "direct", no_argument, NULL, 'D' },
                 { "foreground", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
+                { "overlay", no_argument, NULL, 'O' },
                 { "prefetch", no_argument, NULL, 'p' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct gearfs_opts o = { .log = log_line };
+        bool ov = false;
         int c;
 
         opterr = 0;
@@ -41,6 +62,12 @@ int cmd_fs(int argc, char **argv)
                 case 'p':
                         o.prefetch = true;
                         break;
+                case 'D':
+                        o.direct = true;
+                        break;
+                case 'O':
+                        ov = true;
+                        break;
                 case 'o':
                         if (strcmp(optarg, "allow_other"))
                                 return gear_usage_error(usage, "unknown mount option '%s'", optarg);
@@ -51,6 +78,14 @@ int cmd_fs(int argc, char **argv)
                 default:
                         return gear_bad_option(usage, argv);
                 }
+        }
+        if (ov) {
+                if (o.foreground || o.prefetch || o.direct || o.allow_other)
+                        return gear_usage_error(usage, "--overlay takes no other option");
+                if (argc - optind != 4)
+                        return gear_usage_error(usage, argc - optind < 4 ? "missing MOUNTPOINT, UPPER, WORK or MERGED" :
+                                                                        "too many arguments");
+                return overlay(argv + optind);
         }
         if (argc - optind != 2)
                 return gear_usage_error(usage, argc - optind < 2 ? "missing NAME or MOUNTPOINT" : "too many arguments");

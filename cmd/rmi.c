@@ -25,7 +25,7 @@ static int remove_one(struct gear_tree *tree, const char *arg, struct gear_err *
                         return gear_err_set(e, GEAR_EXIT_NO, "no image '%s:%s'", ref.name, ref.tag);
                 return -1;
         }
-        if ((r = ctr_gear_users(tree, &ref, users, sizeof users, e)) < 0)
+        if ((r = ctr_gear_users(tree, &ref, NULL, users, sizeof users, NULL, e)) < 0)
                 return -1;
         if (r)
                 return gear_err_set(e, GEAR_EXIT_NO, "image '%s:%s' is in use by container %s", ref.name, ref.tag,

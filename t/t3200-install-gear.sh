@@ -59,12 +59,12 @@ test_expect_success 'the units: the gear-fs unit, the overlay and the image conf
 	grep -x "Requires=$FSUNIT" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "After=$FSUNIT" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "X-ContainerImage=gear:web" "$UNITDIR/ctr-t32web.service" &&
-	grep -x "	-o lowerdir=$IMG/mnt/web/latest,upperdir=$IMG/containers/t32web/upper,workdir=$IMG/containers/t32web/work $IMG/containers/t32web/merged" \
+	grep -x "ExecStartPre=$GEAR_BUILD/bin/gear-fs --overlay $IMG/mnt/web/latest $IMG/containers/t32web/upper $IMG/containers/t32web/work $IMG/containers/t32web/merged" \
 		"$UNITDIR/ctr-t32web.service" &&
 	grep -x "	--rootfs $IMG/containers/t32web/merged \\\\" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "	--env=PATH=/bin \\\\" "$UNITDIR/ctr-t32web.service" &&
 	grep -x "	/bin/gear-web" "$UNITDIR/ctr-t32web.service" &&
-	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f --prefetch web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
+	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f --prefetch --direct web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
 	grep -x "StopWhenUnneeded=yes" "$UNITDIR/$FSUNIT"
 '
 
@@ -150,6 +150,35 @@ test_expect_success 'the mount unit stops when its last container is gone' '
 	test_expect_code 3 sdctl is-active $FSUNIT &&
 	test_must_fail mounted "$IMG/mnt/web/latest" &&
 	test_must_fail curl -sf --max-time 2 http://127.0.0.1:41601/
+'
+
+# old_style ID: rewrites the container's unit in place as units were before gear-fs --overlay
+old_style() {
+	u="$UNITDIR/ctr-$1.service" &&
+	sed "s|^ExecStartPre=.*/gear-fs --overlay \([^ ]*\) \([^ ]*\) \([^ ]*\) \([^ ]*\)$|ExecStartPre=/bin/mount -t overlay overlay -o lowerdir=\1,upperdir=\2,workdir=\3 \4|" \
+		"$u" >old.unit &&
+	grep "^ExecStartPre=/bin/mount -t overlay overlay -o lowerdir=" old.unit &&
+	cat old.unit >"$u"
+}
+
+test_expect_success 'while a container has a unit from before gear-fs --overlay, the mount is not --direct' '
+	g gear-install -p 8080:41604 gear:web t32old >/dev/null &&
+	old_style t32old &&
+	g gear-install -p 8080:41605 gear:web t32new >/dev/null &&
+	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f --prefetch web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
+	sdctl daemon-reload &&
+	g gear-start t32new &&
+	http_get 41605 >page &&
+	echo "gear test web" >expect &&
+	test_cmp expect page &&
+	g gear-start t32old &&
+	http_get 41604 >page &&
+	test_cmp expect page &&
+	g gear-delete t32old &&
+	g gear-install -p 8080:41604 gear:web t32old >/dev/null &&
+	grep -x "ExecStart=$GEAR_BUILD/bin/gear-fs -f --prefetch --direct web:latest $IMG/mnt/web/latest" "$UNITDIR/$FSUNIT" &&
+	g gear-delete t32old &&
+	g gear-delete t32new
 '
 
 test_done

@@ -164,8 +164,9 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
         _cleanup_free_ char *text = NULL, *old = NULL;
         struct image_ref ref;
         struct image im = { .dfd = -1 };
-        char rel[PATH_MAX];
+        char rel[PATH_MAX], users[256];
         size_t len, old_len = 0;
+        bool plain = false;
         int r;
 
         memset(g, 0, sizeof *g);
@@ -206,7 +207,9 @@ int ctr_gear_prepare(struct gear_tree *t, const struct gear_config *conf, const 
                 if (mkdir_p_at(t->img.fd, rel, 0755, e) < 0)
                         return -1;
         }
-        if (unit_render_gear_fs(g->ref, g->lower, conf->gear_bin, t->sysroot, &text, &len, e) < 0)
+        /* --direct unless a container of the image still mounts the overlay of an older unit */
+        if (ctr_gear_users(t, &ref, id, users, sizeof users, &plain, e) < 0 ||
+            unit_render_gear_fs(g->ref, g->lower, conf->gear_bin, t->sysroot, !plain, &text, &len, e) < 0)
                 return -1;
         /* shared by the image's containers: rewritten only when it changes */
         r = read_file(&t->units, g->mount_unit, 65536, &old, &old_len, e);
@@ -280,7 +283,8 @@ int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e)
         return 1;
 }
 
-int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, char *users, size_t n, struct gear_err *e)
+int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, const char *except, char *users, size_t n,
+                   bool *plain, struct gear_err *e)
 {
         _cleanup_free_ gear_id *ids = NULL;
         size_t count = 0, len = 0;
@@ -309,6 +313,8 @@ int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, char *users
                 if (len < n)
                         len += snprintf(users + len, n - len, "%s'%s'", found ? ", " : "", ids[i]);
                 found = 1;
+                if (plain && (!except || strcmp(except, ids[i])) && !strstr(text, "/gear-fs --overlay "))
+                        *plain = true;
         }
         return found;
 }

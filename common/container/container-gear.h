@@ -48,9 +48,13 @@ int ctr_gear_stats(struct gear_tree *t, const char *image, char **text, struct g
 /*
  * 1 when containers run from the image (their units name "gear:NAME:TAG"):
  * their ids, quoted and comma-separated, in users; 0 when none does.
+ * plain (may be NULL) is set when one of them, other than container
+ * except (may be NULL), has a unit from before gear-fs --overlay: an
+ * overlay without public/ below, which a gear-fs --direct mount would fail.
  */
 struct image_ref;
-int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, char *users, size_t n, struct gear_err *e);
+int ctr_gear_users(struct gear_tree *t, const struct image_ref *ref, const char *except, char *users, size_t n,
+                   bool *plain, struct gear_err *e);
 /* unmounts and removes IMG/containers/ID; 0 when there was none */
 int ctr_gear_remove(struct gear_tree *t, const char *id, struct gear_err *e);
 

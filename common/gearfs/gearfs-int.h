@@ -46,8 +46,8 @@ struct gearfs {
         struct gfs_stats st;
         uint64_t gen, written;  /* changes, and the change last written */
         size_t *access, naccess, access_cap;
-        digest_hex *prefetch;   /* --prefetch: the access list found at mount */
-        size_t nprefetch;
+        digest_hex *prior;      /* the access list found at mount: what --prefetch fetches */
+        size_t nprior;
 };
 
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <linux/limits.h>
 #include <time.h>
 
 #include "gearfs-int.h"
@@ -180,23 +182,94 @@ static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
         sym_fuse_reply_err(req, 0);
 }
 
+/*
+ * The xattrs of the overlay a container runs on (gear-fs --overlay). Its
+ * lower layer is this mount and, below it, public/ as a data-only layer:
+ * with --direct, a regular file of GFS_DIRECT_MIN bytes or more whose
+ * content is in public/ already answers
+ * trusted.overlay.metacopy and trusted.overlay.redirect ("/ab/rest"), and
+ * the overlay reads it straight from public/, with no FUSE request (an
+ * overlay without metacopy=on refuses such a file: hence the option). An
+ * xattr of the image in trusted.overlay. is never taken as one of the
+ * overlay's: it is answered escaped, as trusted.overlay.overlay.NAME, which
+ * the overlay (Linux 6.7 and later) shows inside as trusted.overlay.NAME.
+ */
+/*
+ * A metacopy costs the overlay's lookup two more round trips (the redirect,
+ * asked for its size, then its value): worth it where reading past FUSE
+ * saves more, from about this size on (bench/fs-read.sh)
+ */
+#define GFS_DIRECT_MIN (64u << 10)
+#define OVL_XATTR "trusted.overlay."
+#define OVL_ESCAPED OVL_XATTR "overlay."
+
+static bool ovl_xattr(const char *name)
+{
+        return !strncmp(name, OVL_XATTR, strlen(OVL_XATTR));
+}
+
+/*
+ * the name an xattr of the image is shown under: hidden (0), escaped (1) or
+ * as it is (2); hidden too when escaping makes it longer than a name can be
+ */
+static int shown_as(const char *name)
+{
+        if (hidden_xattr(name))
+                return 0;
+        if (!ovl_xattr(name))
+                return 2;
+        return strlen(name) + strlen(OVL_ESCAPED) - strlen(OVL_XATTR) <= XATTR_NAME_MAX;
+}
+
+static int reply_value(fuse_req_t req, const void *v, size_t len, size_t size)
+{
+        if (!size)
+                return sym_fuse_reply_xattr(req, len);
+        if (size < len)
+                return sym_fuse_reply_err(req, ERANGE);
+        return sym_fuse_reply_buf(req, v, len);
+}
+
+/* "/ab/rest" when the content of regular file n is in public/: 0, else -1 */
+static int data_redirect(struct gearfs *fs, const struct gfs_node *n, char out[static 68])
+{
+        char rel[CACHE_REL_MAX];
+        struct stat st;
+
+        if (!fs->o->direct || !S_ISREG(n->ino->mode) || !n->ino->blob || n->ino->blob->size < GFS_DIRECT_MIN)
+                return -1;
+        cache_rel(n->ino->blob->hex, rel);
+        if (fstatat(fs->img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+            (uint64_t)st.st_size != n->ino->blob->size)
+                return -1;
+        snprintf(out, 68, "/%.2s/%s", n->ino->blob->hex, n->ino->blob->hex + 2);
+        return 0;
+}
+
 static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-        struct gfs_node *n = gfs_node(fs_of(req), ino);
+        struct gearfs *fs = fs_of(req);
+        struct gfs_node *n = gfs_node(fs, ino);
+        char want[XATTR_NAME_MAX + 1], redirect[68];
 
         if (!n)
                 return (void)sym_fuse_reply_err(req, ENOENT);
-        if (!hidden_xattr(name))
-                for (size_t i = 0; i < n->ino->nxattrs; i++) {
-                        struct xattr *a = &n->ino->xattrs[i];
-                        if (strcmp(a->name, name))
-                                continue;
-                        if (!size)
-                                return (void)sym_fuse_reply_xattr(req, a->len);
-                        if (size < a->len)
-                                return (void)sym_fuse_reply_err(req, ERANGE);
-                        return (void)sym_fuse_reply_buf(req, (const char *)a->value, a->len);
-                }
+        if (ovl_xattr(name)) {
+                if (!strcmp(name, OVL_XATTR "metacopy") && data_redirect(fs, n, redirect) == 0)
+                        return (void)reply_value(req, "", 0, size);
+                if (!strcmp(name, OVL_XATTR "redirect") && data_redirect(fs, n, redirect) == 0)
+                        return (void)reply_value(req, redirect, strlen(redirect), size);
+                if (strncmp(name, OVL_ESCAPED, strlen(OVL_ESCAPED)) ||
+                    (size_t)snprintf(want, sizeof want, OVL_XATTR "%s", name + strlen(OVL_ESCAPED)) >= sizeof want)
+                        return (void)sym_fuse_reply_err(req, ENODATA);
+                name = want;
+        } else if (!shown_as(name))
+                return (void)sym_fuse_reply_err(req, ENODATA);
+        for (size_t i = 0; i < n->ino->nxattrs; i++) {
+                struct xattr *a = &n->ino->xattrs[i];
+                if (!strcmp(a->name, name))
+                        return (void)reply_value(req, a->value, a->len, size);
+        }
         sym_fuse_reply_err(req, ENODATA);
 }
 
@@ -208,22 +281,25 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
         if (!n)
                 return (void)sym_fuse_reply_err(req, ENOENT);
-        for (size_t i = 0; i < n->ino->nxattrs; i++)
-                if (!hidden_xattr(n->ino->xattrs[i].name))
-                        len += strlen(n->ino->xattrs[i].name) + 1;
-        if (!size)
-                return (void)sym_fuse_reply_xattr(req, len);
-        if (size < len)
-                return (void)sym_fuse_reply_err(req, ERANGE);
+        for (size_t i = 0; i < n->ino->nxattrs; i++) {
+                const char *x = n->ino->xattrs[i].name;
+                int how = shown_as(x);
+                if (how)
+                        len += strlen(x) + 1 + (how == 1 ? strlen(OVL_ESCAPED) - strlen(OVL_XATTR) : 0);
+        }
+        if (!size || size < len)
+                return (void)reply_value(req, NULL, len, size);
         if (!(buf = malloc(len + 1)))
                 return (void)sym_fuse_reply_err(req, ENOMEM);
         len = 0;
-        for (size_t i = 0; i < n->ino->nxattrs; i++)
-                if (!hidden_xattr(n->ino->xattrs[i].name)) {
-                        size_t l = strlen(n->ino->xattrs[i].name) + 1;
-                        memcpy(buf + len, n->ino->xattrs[i].name, l);
-                        len += l;
-                }
+        for (size_t i = 0; i < n->ino->nxattrs; i++) {
+                const char *x = n->ino->xattrs[i].name;
+                int how = shown_as(x);
+                if (how == 1)
+                        len += sprintf(buf + len, OVL_ESCAPED "%s", x + strlen(OVL_XATTR)) + 1;
+                else if (how == 2)
+                        len += sprintf(buf + len, "%s", x) + 1;
+        }
         sym_fuse_reply_buf(req, buf, len);
 }
 
@@ -298,8 +374,8 @@ static void *prefetch_loop(void *ud)
         struct prefetch_thread *p = ud;
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
-        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prefetch,
-                                    .nlist = fs->nprefetch, .tree = fs->t, .origin = &fs->origin };
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prior,
+                                    .nlist = fs->nprior, .tree = fs->t, .origin = &fs->origin };
         struct prefetch_stats ps;
         char msg[sizeof err.msg + 64];
 
@@ -371,7 +447,7 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         }
         started = true;
         /* an optional help: a mount that is up already goes on without it */
-        if (fs.nprefetch) {
+        if (o->prefetch && fs.nprior) {
                 prefetching = pthread_create(&pthread, NULL, prefetch_loop, &pf) == 0;
                 if (!prefetching && o->log)
                         o->log("prefetch: cannot start its thread");

@@ -99,10 +99,10 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
         if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
-        /* read before serving: this mount's own opens will replace the list */
-        if (o->prefetch && access_list_load(&fs->dir, ".", &fs->prefetch, &fs->nprefetch, e) < 0) {
+        /* read before serving: what --prefetch fetches, and the head of the list this mount writes */
+        if (access_list_load(&fs->dir, ".", &fs->prior, &fs->nprior, e) < 0) {
                 char msg[sizeof e->msg + 16];
-                snprintf(msg, sizeof msg, "prefetch: %s", e->msg);
+                snprintf(msg, sizeof msg, "access list: %s", e->msg);
                 if (o->log)
                         o->log(msg);
                 gear_err_clear(e);
@@ -119,7 +119,7 @@ void gfs_done(struct gearfs *fs)
         free(fs->hash);
         free(fs->hidx);
         free(fs->access);
-        free(fs->prefetch);
+        free(fs->prior);
         origin_close(&fs->origin);
         if (fs->t)
                 itree_free(fs->t);
@@ -287,7 +287,7 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         _cleanup_free_ char *list = NULL;
         _cleanup_free_ struct access_key *order = NULL;
         struct gfs_stats st;
-        size_t naccess, nlist = 0, len;
+        size_t naccess, total, nlist = 0, len;
         uint64_t gen;
         int r;
 
@@ -295,20 +295,23 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         gen = fs->gen;
         st = fs->st;
         naccess = fs->naccess;
-        list = malloc(naccess * 65 + 1);
-        order = malloc((naccess + 1) * sizeof *order);
+        /* the list the mount found first, then this mount's opens: a file read past FUSE stays listed */
+        total = fs->nprior + naccess;
+        list = malloc(total * 65 + 1);
+        order = malloc((total + 1) * sizeof *order);
         if (list && order) {
-                for (size_t i = 0; i < naccess; i++)
-                        order[i] = (struct access_key){ fs->nodes[fs->access[i]].ino->blob->hex, i };
+                for (size_t i = 0; i < total; i++)
+                        order[i] = (struct access_key){
+                                i < fs->nprior ? fs->prior[i] : fs->nodes[fs->access[i - fs->nprior]].ino->blob->hex, i };
                 /* one line per content: files of equal content share it, at the first one's place */
-                qsort(order, naccess, sizeof *order, by_hex);
-                for (size_t i = 0; i < naccess; i++)
+                qsort(order, total, sizeof *order, by_hex);
+                for (size_t i = 0; i < total; i++)
                         if (!i || strcmp(order[i].hex, order[i - 1].hex))
                                 memcpy(list + order[i].pos * 65, order[i].hex, 64);
                         else
                                 list[order[i].pos * 65] = '\0';
                 /* past the size a reader takes, the first opens are the ones worth keeping */
-                for (size_t i = 0; i < naccess && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
+                for (size_t i = 0; i < total && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
                         if (list[i * 65]) {
                                 memmove(list + nlist * 65, list + i * 65, 64);
                                 list[nlist++ * 65 + 64] = '\n';
@@ -329,7 +332,7 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                                 "\nprefetched_wire_bytes %" PRIu64 "\n",
                                 st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
-        if (nlist && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
+        if (naccess && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
                 return r;
         if ((r = atomic_write(&fs->dir, GEARFS_STATS, stats, len, 0644, e)) < 0)
                 return r;

@@ -38,10 +38,22 @@ struct gearfs_opts {
         bool foreground;
         bool allow_other;
         bool prefetch;          /* fetch the access list's contents in the background */
+        bool direct;            /* fetched files are metacopies of public/ for gear-fs --overlay */
         gearfs_log_fn log;
 };
 
 /* mounts, serves until unmounted or signalled, then writes the stats and access list */
 int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e);
+
+/* the overlay a container runs on (overlay.c) */
+struct gearfs_overlay {
+        const char *lower, *upper, *work, *merged;
+};
+/*
+ * Mounts it with public/ as a data-only layer below lower (*direct true),
+ * or, where the kernel refuses that (before Linux 6.5), over lower alone
+ */
+int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overlay *ov, bool *direct,
+                         struct gear_err *e);
 
 #endif

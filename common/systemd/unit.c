@@ -354,15 +354,17 @@ static int fill_gear(const struct unit_spec *s, struct values *vs, struct gear_e
 }
 
 int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gear_bin, const char *sysroot,
-                        char **out, size_t *len, struct gear_err *e)
+                        bool direct, char **out, size_t *len, struct gear_err *e)
 {
         _cleanup_(values_done) struct values vs = {0};
+        static const char *const options[] = { "-f", "--prefetch", "--direct" };
 
         if (!value_ok(ref, "image", e) || strpbrk(ref, " \\") || *ref == '-' || !path_ok(mountpoint, "mount point", e) ||
             !path_ok(gear_bin, "gear-bin", e) || (sysroot && *sysroot && !path_ok(sysroot, "GEAR_SYSROOT", e)))
                 return -1;
         if (scalar(&vs, "IMAGE_REF", ref, e) < 0 || scalar(&vs, "MOUNTPOINT", mountpoint, e) < 0 ||
-            scalar(&vs, "GEAR_BIN", gear_bin, e) < 0 || optional(&vs, "SYSROOT", sysroot, e) < 0)
+            scalar(&vs, "GEAR_BIN", gear_bin, e) < 0 || optional(&vs, "SYSROOT", sysroot, e) < 0 ||
+            words(&vs, "FS_OPTIONS", options, direct ? 3 : 2, e) < 0)
                 return -1;
         return render(unit_gear_fs_template, &vs, out, len, e);
 }

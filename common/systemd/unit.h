@@ -90,9 +90,12 @@ int unit_render(const struct unit_spec *s, char **out, size_t *len, struct gear_
 int unit_render_template(const char *tmpl, const struct unit_spec *s, char **out, size_t *len,
                          struct gear_err *e);
 
-/* the gear-fs unit of image REF ("NAME:TAG") mounted on MOUNTPOINT; SYSROOT or NULL */
+/*
+ * the gear-fs unit of image REF ("NAME:TAG") mounted on MOUNTPOINT; SYSROOT or NULL;
+ * direct: with gear-fs --direct, for containers whose overlays have public/ below
+ */
 int unit_render_gear_fs(const char *ref, const char *mountpoint, const char *gear_bin, const char *sysroot,
-                        char **out, size_t *len, struct gear_err *e);
+                        bool direct, char **out, size_t *len, struct gear_err *e);
 
 /* the targets and slices gear installs (the files of share/units/) */
 /* a host service's unit (the join or daemon templates above): the socket (UNIT_SWITCHNS_SOCKET,

@@ -247,7 +247,7 @@ static void share_tests(void)
 {
         ok(!strncmp(unit_template, "## The template of a container's unit", 37), "unit_template built in");
         ok(strstr(unit_gear_template, "--rootfs @MERGED@") != NULL, "unit_gear_template built in");
-        ok(strstr(unit_gear_fs_template, "gear-fs -f") != NULL, "unit_gear_fs_template built in");
+        ok(strstr(unit_gear_fs_template, "gear-fs @FS_OPTIONS@") != NULL, "unit_gear_fs_template built in");
         ok(unit_static_count == 4, "four static units");
         for (size_t i = 0; i < unit_static_count; i++)
                 ok(strstr(unit_static_files[i].text, "[Unit]\nDescription=") != NULL, unit_static_files[i].name);
