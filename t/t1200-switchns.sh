@@ -173,6 +173,7 @@ test_expect_success 'users that are not an isolated container'\''s are refused' 
 		"$GEAR_SYSROOT/bin/gear-switchns" </dev/null >out 2>err &&
 	test_must_fail test -s out &&
 	grep "^gear-switchns: uid 65534 (.nobody.) is not the user of an isolated container$" err &&
+	{ userdel ctr-t20fake 2>/dev/null; true; } &&
 	useradd --system --no-create-home --home-dir / --shell /bin/sh ctr-t20fake &&
 	test_expect_code 1 as ctr-t20fake "$GEAR_SYSROOT/bin/gear-switchns" </dev/null 2>err &&
 	grep "is not the user of an isolated container" err
