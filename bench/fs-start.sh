@@ -2,12 +2,15 @@
 # bench/fs-start.sh [WORKDIR [ROUNDS]]
 #
 # Cold start of a service from a registry: a Gear image (gear-pull of the
-# index, gear-fs fetching each file on first open, an overlay, podman) against
-# the ordinary path (skopeo copy of the whole image from the same registry,
-# umoci unpack, podman), side by side, on the image set of bench/lib-set.sh:
+# index, gear-fs fetching each file on first open, the overlay gear-fs
+# --overlay mounts for a container, podman) against two ordinary paths from
+# the same registry: skopeo copy of the whole image, umoci unpack, podman
+# run --rootfs; and podman pull + podman run (a private podman storage, so
+# nothing is local), side by side, on the image set of bench/lib-set.sh:
 #   python3   python3 -m http.server    answers GET /
 #   nginx     nginx -g 'daemon off;'    answers GET /
 #   redis     redis-server              answers PING with +PONG
+#   nodejs    node, a one-line server   answers GET /
 # The clock runs from nothing local (fresh trees, page cache dropped) to the
 # service's first answer. Two links to the same registry storage: loopback
 # (127.0.0.1), and a veth into a network namespace the benchmark creates,
@@ -17,7 +20,7 @@
 # ships it) in the background, in parallel, while the container starts.
 #
 # Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
-# each way and the ratio ordinary / gear; then, per image, the bytes each way
+# each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
 # moved over the limited link (the veth's counters: HTTP and TCP included)
 # and gear's share of the ordinary path's bytes. Needs root, podman, FUSE,
 # tc, and the Debian archive the first time (the image set). Run after make.
@@ -36,6 +39,9 @@ ulimits="--ulimit nofile=20000:20000 --ulimit nproc=4096:4096"
 cleanup() {
 	set +e
 	for c in $($podman ps -a --format '{{.Names}}' | grep "^gb$$-"); do $podman rm -f -t 0 "$c" >/dev/null 2>&1; done
+	for d in "$run"/podman-*; do
+		[ -d "$d" ] && $podman --root "$d/storage" --runroot "$d/runroot" rm -a -f -t 0 >/dev/null 2>&1
+	done
 	grep -o " $run/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
 	gear-test-registry stop "$run/reg-lo" >/dev/null 2>&1
 	ip netns exec $ns gear-test-registry stop "$run/reg-ns" >/dev/null 2>&1
@@ -50,7 +56,8 @@ mkdir -p "$run"
 # NAME PORT KIND COMMAND...
 apps="python3 18080 http python3 -m http.server 18080 --bind 127.0.0.1
 nginx 80 http nginx -g 'daemon off;'
-redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no"
+redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no
+nodejs 18081 http node -e 'require(\"http\").createServer((q, r) => r.end(\"ok\")).listen(18081, \"127.0.0.1\")'"
 
 # probe KIND PORT: waits until the service answers (polling every 5 ms, 120 s at most)
 cat >"$run/probe.py" <<'EOF'
@@ -127,6 +134,27 @@ plain() {
 	secs $t0 $t1
 }
 
+# pulled REG NAME PORT KIND CMD: podman pull and podman run, into an empty storage; prints seconds
+pulled() {
+	reg=$1 name=$2 port=$3 kind=$4
+	d="$run/podman-$name"
+	p="$podman --root $d/storage --runroot $d/runroot --storage-driver overlay"
+	rm -rf "$d" && mkdir -p "$d"
+	cold
+	t0=$(now)
+	$p pull -q --tls-verify=false "$reg/plain/$name:latest" >/dev/null
+	shift 4
+	eval "set -- $*"
+	$p run -d --name "gb$$-$name" --network host $ulimits "$reg/plain/$name:latest" "$@" >/dev/null
+	python3 "$run/probe.py" "$kind" "$port" || { echo "gb$$-$name does not answer:" >&2; $p logs "gb$$-$name" >&2; exit 1; }
+	t1=$(now)
+	$p rm -f -t 0 "gb$$-$name" >/dev/null
+	$p rmi -a -f >/dev/null 2>&1
+	grep -o " $d/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
+	rm -rf "$d"
+	secs $t0 $t1
+}
+
 # lazy REG NAME PORT KIND CMD: a Gear image, fetched lazily; prints seconds
 lazy() {
 	reg=$1 name=$2
@@ -135,15 +163,15 @@ lazy() {
 	cold
 	t0=$(now)
 	GEAR_SYSROOT="$d/root" gear-pull --tls-verify=false "docker://$reg/gear/$name:latest" "bench/$name" >/dev/null
-	GEAR_SYSROOT="$d/root" gear-fs $prefetch "bench/$name" "$d/lower"
-	mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
+	GEAR_SYSROOT="$d/root" gear-fs --direct $prefetch "bench/$name" "$d/lower"
+	GEAR_SYSROOT="$d/root" gear-fs --overlay "$d/lower" "$d/upper" "$d/work" "$d/merged"
 	shift 2
 	container "$name" "$d/merged" "$@"
 	t1=$(now)
 	gone "$name"
 	umount "$d/merged"
 	fusermount3 -u "$d/lower"
-	while pgrep -f "gear-fs bench/$name $d/lower" >/dev/null; do sleep 0.05; done
+	while pgrep -f "gear-fs --direct .*bench/$name $d/lower" >/dev/null; do sleep 0.05; done
 	cp "$d/root/var/lib/gear/images/bench/$name/latest/fs.stats" "$run/stats-$name"
 	[ -n "$prefetch" ] || cp "$d/root/var/lib/gear/images/bench/$name/latest/access.list" "$run/access-$name"
 	rm -rf "$d"
@@ -167,7 +195,7 @@ bytes() {
 	echo $(($(rx) - b0))
 }
 
-printf "%-8s %-8s %9s %9s %9s %8s %8s\n" image link ordinary-s gear-s prefetch-s ratio ratio-pf
+printf "%-8s %-8s %9s %9s %9s %9s %8s %8s %8s\n" image link ordinary-s podman-s gear-s prefetch-s ratio ratio-pf pod-pf
 echo "$apps" | while read -r name port kind cmd; do
 	# the first lazy run records the access list; the store gets it for --prefetch
 	lazy "$lo" "$name" $port $kind "$cmd" >/dev/null
@@ -176,30 +204,33 @@ echo "$apps" | while read -r name port kind cmd; do
 	for link in loopback limited; do
 		reg=$lo
 		[ $link = loopback ] || reg=$limited
-		: >"$run/p" && : >"$run/g" && : >"$run/f"
+		: >"$run/p" && : >"$run/g" && : >"$run/f" && : >"$run/d"
 		i=0
 		while [ $i -lt "$rounds" ]; do
 			plain "$reg" "$name" $port $kind "$cmd" >>"$run/p"
+			pulled "$reg" "$name" $port $kind "$cmd" >>"$run/d"
 			lazy "$reg" "$name" $port $kind "$cmd" >>"$run/g"
 			prefetched "$reg" "$name" $port $kind "$cmd" >>"$run/f"
 			i=$((i + 1))
 		done
-		p=$(median <"$run/p") g=$(median <"$run/g") f=$(median <"$run/f")
-		printf "%-8s %-8s %9s %9s %9s %7.1fx %7.1fx\n" $name $link $p $g $f \
-			$(awk -v p=$p -v g=$g 'BEGIN { print p / g }') $(awk -v p=$p -v f=$f 'BEGIN { print p / f }')
+		p=$(median <"$run/p") g=$(median <"$run/g") f=$(median <"$run/f") d=$(median <"$run/d")
+		printf "%-8s %-8s %9s %9s %9s %9s %7.1fx %7.1fx %7.1fx\n" $name $link $p $d $g $f \
+			$(awk -v p=$p -v g=$g 'BEGIN { print p / g }') $(awk -v p=$p -v f=$f 'BEGIN { print p / f }') \
+			$(awk -v p=$d -v f=$f 'BEGIN { print p / f }')
 	done
 done
 
 echo
-printf "%-8s %12s %12s %7s %12s %7s %10s %10s\n" image ordinary-MB gear-MB share prefetch-MB share files-read image-files
+printf "%-8s %12s %10s %12s %7s %12s %7s %10s %10s\n" image ordinary-MB podman-MB gear-MB share prefetch-MB share files-read image-files
 echo "$apps" | while read -r name port kind cmd; do
 	bp=$(bytes plain "$name" $port $kind "$cmd")
+	bd=$(bytes pulled "$name" $port $kind "$cmd")
 	bg=$(bytes lazy "$name" $port $kind "$cmd")
 	read_files=$(awk '$1 == "fetched_files" { print $2 }' "$run/stats-$name")
 	bf=$(bytes prefetched "$name" $port $kind "$cmd")
 	all=$(GEAR_SYSROOT="$run/build" gear-images | awk -F'\t' -v n="bench/$name" '$1 == n { print $3 }')
-	printf "%-8s %12.1f %12.1f %6.1f%% %12.1f %6.1f%% %10s %10s\n" $name \
-		$(awk -v b=$bp 'BEGIN { print b / 1e6 }') $(awk -v b=$bg 'BEGIN { print b / 1e6 }') \
+	printf "%-8s %12.1f %10.1f %12.1f %6.1f%% %12.1f %6.1f%% %10s %10s\n" $name \
+		$(awk -v b=$bp 'BEGIN { print b / 1e6 }') $(awk -v b=$bd 'BEGIN { print b / 1e6 }') $(awk -v b=$bg 'BEGIN { print b / 1e6 }') \
 		$(awk -v p=$bp -v g=$bg 'BEGIN { print 100 * g / p }') $(awk -v b=$bf 'BEGIN { print b / 1e6 }') \
 		$(awk -v p=$bp -v g=$bf 'BEGIN { print 100 * g / p }') "$read_files" "$all"
 done
