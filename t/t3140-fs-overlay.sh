@@ -140,6 +140,17 @@ test_expect_success 'without --direct no file is a metacopy: an overlay without 
 	stop_fs m1
 '
 
+test_expect_success '--direct where no data-only overlay can be mounted: a warning, and no metacopy' '
+	# the probe mount fails: its directory has a colon, which overlay options cannot carry
+	mkdir -p "tmp:x" &&
+	TMPDIR="$PWD/tmp:x" start_fs test/ov m1 --direct &&
+	test_cmp src/big m1/big &&
+	test_must_fail getfattr -n trusted.overlay.metacopy m1/big 2>err &&
+	grep "gear-fs: --direct: this kernel has no data-only overlay layers" m1.err &&
+	stop_fs m1 &&
+	test_must_fail ls "tmp:x"/gear-probe.* 2>/dev/null
+'
+
 test_expect_success 'a container of a Gear image runs on the overlay with public/ as a data-only layer' '
 	grep -x "ExecStartPre=@GEAR_BIN@/gear-fs --overlay @LOWER@ @UPPER@ @WORK@ @MERGED@" \
 		"$TEST_DIRECTORY/../share/units/ctr-gear.service.in"

@@ -42,6 +42,7 @@ struct gearfs {
         uint64_t bytes;
         struct origin origin;   /* where the contents come from */
         bool no_open;           /* the kernel skips open: reads look the content up */
+        bool direct;            /* --direct, and the kernel has data-only overlay layers */
         pthread_mutex_t lock;   /* stats, access list, node fds */
         struct gfs_stats st;
         uint64_t gen, written;  /* changes, and the change last written */

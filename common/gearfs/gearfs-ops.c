@@ -236,7 +236,7 @@ static int data_redirect(struct gearfs *fs, const struct gfs_node *n, char out[s
         char rel[CACHE_REL_MAX];
         struct stat st;
 
-        if (!fs->o->direct || !S_ISREG(n->ino->mode) || !n->ino->blob || n->ino->blob->size < GFS_DIRECT_MIN)
+        if (!fs->direct || !S_ISREG(n->ino->mode) || !n->ino->blob || n->ino->blob->size < GFS_DIRECT_MIN)
                 return -1;
         cache_rel(n->ino->blob->hex, rel);
         if (fstatat(fs->img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
@@ -421,6 +421,8 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
             gfs_init(&fs, img, o, e) < 0)
                 goto out;
         close(TAKE_FD(gc));
+        if (o->direct && !(fs.direct = gearfs_overlay_direct_works()) && o->log)
+                o->log("--direct: this kernel has no data-only overlay layers (Linux 6.5 and later): every read goes through FUSE");
         snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
                  o->ref.tag, o->allow_other ? ",allow_other" : "");
         if (!(se = sym_fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {

@@ -55,5 +55,11 @@ struct gearfs_overlay {
  */
 int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overlay *ov, bool *direct,
                          struct gear_err *e);
+/*
+ * whether this kernel mounts an overlay with a data-only layer and metacopy
+ * (a read-only probe in a temporary directory): gear-fs --direct answers
+ * metacopy only then, since a plain overlay refuses a metacopy file
+ */
+bool gearfs_overlay_direct_works(void);
 
 #endif

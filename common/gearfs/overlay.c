@@ -12,8 +12,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gearfs.h"
 #include "../base/fsutil.h"
@@ -49,4 +52,30 @@ int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overla
         if (mount("overlay", ov->merged, "overlay", 0, opts) < 0)
                 return gear_err_sys(e, errno, "cannot mount the overlay on '%s'", ov->merged);
         return 0;
+}
+
+bool gearfs_overlay_direct_works(void)
+{
+        const char *tmp = getenv("TMPDIR");
+        char top[PATH_MAX], l[PATH_MAX + 8], d[PATH_MAX + 8], m[PATH_MAX + 8], opts[3 * PATH_MAX + 64];
+        bool ok = false;
+
+        if ((size_t)snprintf(top, sizeof top, "%s/gear-probe.XXXXXX", tmp && *tmp == '/' ? tmp : "/tmp") >=
+                    sizeof top ||
+            !mkdtemp(top))
+                return false;
+        snprintf(l, sizeof l, "%s/l", top);
+        snprintf(d, sizeof d, "%s/d", top);
+        snprintf(m, sizeof m, "%s/m", top);
+        snprintf(opts, sizeof opts, "lowerdir=%s::%s,metacopy=on", l, d);
+        if (mkdir(l, 0700) == 0 && mkdir(d, 0700) == 0 && mkdir(m, 0700) == 0 && !strpbrk(top, ",:\\") &&
+            mount("overlay", m, "overlay", MS_RDONLY, opts) == 0) {
+                ok = true;
+                umount2(m, MNT_DETACH);
+        }
+        rmdir(m);
+        rmdir(d);
+        rmdir(l);
+        rmdir(top);
+        return ok;
 }
