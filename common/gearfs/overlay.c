@@ -24,9 +24,29 @@
 
 static int path_ok(const char *p, const char *what, struct gear_err *e)
 {
-        if (*p != '/' || strpbrk(p, ",:\\\n") || strlen(p) >= PATH_MAX)
+        if (*p != '/' || strpbrk(p, ",:\\ \t\n") || strlen(p) >= PATH_MAX)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid %s '%s'", what, p);
         return 0;
+}
+
+/* whether the overlay mounted on dir runs with metacopy=on (its options in /proc/self/mountinfo) */
+static bool has_metacopy(const char *dir)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        _cleanup_free_ char *line = NULL;
+        char mp[PATH_MAX + 1];
+        size_t cap = 0;
+        bool on = false;
+
+        if (!f)
+                return false;
+        while (getline(&line, &cap, f) > 0) {
+                char *sep = strstr(line, " - overlay ");
+                /* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": the last overlay on dir counts */
+                if (sep && sscanf(line, "%*s %*s %*s %*s %4096s", mp) == 1 && !strcmp(mp, dir))
+                        on = strstr(sep, ",metacopy=on") != NULL;
+        }
+        return on;
 }
 
 int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overlay *ov, bool *direct,
@@ -43,8 +63,15 @@ int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overla
         snprintf(opts, sizeof opts, "lowerdir=%s::%s,upperdir=%s,workdir=%s,metacopy=on", ov->lower, data,
                  ov->upper, ov->work);
         *direct = true;
-        if (mount("overlay", ov->merged, "overlay", 0, opts) == 0)
-                return 0;
+        if (mount("overlay", ov->merged, "overlay", 0, opts) == 0) {
+                if (has_metacopy(ov->merged))
+                        return 0;
+                /* an upper file system without xattrs turns metacopy off: a --direct mount's files would fail */
+                umount2(ov->merged, MNT_DETACH);
+                return gear_err_set(e, GEAR_EXIT_SYS,
+                                    "the overlay on '%s' came up without metacopy (does '%s' take trusted xattrs?)",
+                                    ov->merged, ov->upper);
+        }
         if (errno != EINVAL)
                 return gear_err_sys(e, errno, "cannot mount the overlay on '%s'", ov->merged);
         snprintf(opts, sizeof opts, "lowerdir=%s,upperdir=%s,workdir=%s", ov->lower, ov->upper, ov->work);
