@@ -3,7 +3,7 @@ test_description='gear-fs --overlay: a container overlay reads fetched files str
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/fs-lib.sh"
 
-test_atexit 'umount -q ov/merged 2>/dev/null; umount -q pl/merged 2>/dev/null; for m in m1 m2 m3; do fusermount3 -u -q $m; done'
+test_atexit 'umount -q ov/merged 2>/dev/null; umount -q pl/merged 2>/dev/null; umount -q oo/merged 2>/dev/null; fusermount3 -u -q mo; for m in m1 m2 m3; do fusermount3 -u -q $m; done'
 
 # stats_after DIR KEY: a counter of test/ov's mount on DIR, read once it has ended
 stats_after() {
@@ -88,7 +88,8 @@ test_expect_success 'through the overlay: a fetched file is read past FUSE, the 
 	mkdir -p ov/upper ov/work ov/merged &&
 	gear-fs --overlay "$PWD/m1" "$PWD/ov/upper" "$PWD/ov/work" "$PWD/ov/merged" 2>err &&
 	test_must_fail test -s err &&
-	grep " $PWD/ov/merged overlay .*metacopy=on" /proc/mounts &&
+	grep " $PWD/ov/merged overlay .*lowerdir=$PWD/m1::$IMG/public," /proc/mounts &&
+	test_must_fail grep " $PWD/ov/merged overlay .*metacopy=on" /proc/mounts &&
 	test_cmp src/big ov/merged/big &&
 	test_cmp src/small ov/merged/small &&
 	echo "not a secret" >expect &&
@@ -98,9 +99,9 @@ test_expect_success 'through the overlay: a fetched file is read past FUSE, the 
 	test_cmp expect value &&
 	umount ov/merged &&
 	stop_fs m1 &&
-	# big was in public/: never opened through the mount; small (cached, under
-	# 64 KiB) and evil (fetched now) were
-	echo 2 >expect &&
+	# big was in public/: read past the mount, counted when the overlay looked it
+	# up; small (cached, under 64 KiB) and evil (fetched now) opened through it
+	echo 3 >expect &&
 	stats_after m1 opened_files >out &&
 	test_cmp expect out &&
 	echo 1 >expect &&
@@ -112,6 +113,66 @@ test_expect_success 'the access list keeps what the mount found, and adds what i
 	sort "$IMG/images/test/ov/latest/access.list" >list &&
 	for f in big small evil; do sha256sum <src/$f | cut -c1-64; done | sort >expect &&
 	test_cmp expect list
+'
+
+test_expect_success 'a copy-up of a file read past FUSE copies its data: the upper file stands alone' '
+	start_fs test/ov m1 --direct &&
+	gear-fs --overlay "$PWD/m1" "$PWD/ov/upper" "$PWD/ov/work" "$PWD/ov/merged" &&
+	chmod 600 ov/merged/big &&
+	test_cmp src/big ov/merged/big &&
+	test_cmp src/big ov/upper/big &&
+	test_must_fail getfattr -n trusted.overlay.metacopy ov/upper/big 2>err &&
+	umount ov/merged &&
+	rm -rf ov/upper/big &&
+	stop_fs m1
+'
+
+test_expect_success 'an overlay reading past FUSE moves the cache file'\''s atime on (the overlay does not)' '
+	big=$(sha256sum <src/big | cut -c1-64) &&
+	touch -a -d 2020-01-01 "$(pub $big)" &&
+	start_fs test/ov m1 --direct &&
+	gear-fs --overlay "$PWD/m1" "$PWD/ov/upper" "$PWD/ov/work" "$PWD/ov/merged" &&
+	test_cmp src/big ov/merged/big &&
+	test "$(stat -c %X "$(pub $big)")" -gt "$(date -d 2021-01-01 +%s)" &&
+	umount ov/merged &&
+	stop_fs m1
+'
+
+test_expect_success 'the list a mount found loses what the image lacks, keeps its order, and gains what was read' '
+	list="$IMG/images/test/ov/latest/access.list" &&
+	big=$(sha256sum <src/big | cut -c1-64) &&
+	small=$(sha256sum <src/small | cut -c1-64) &&
+	later=$(sha256sum <src/later | cut -c1-64) &&
+	printf "%s\n%064d\n%s\n" $small 7 $big >"$list" &&
+	start_fs test/ov m1 --direct &&
+	test_cmp src/later m1/later &&
+	stop_fs m1 &&
+	printf "%s\n%s\n%s\n" $small $big $later >expect &&
+	test_cmp expect "$list"
+'
+
+test_expect_success 'a file a container changed stays readable when the image is rebuilt without another file' '
+	# its upper copy names the lower file it came from by file handle: handles of one
+	# generation never name a file of another (redirect_dir=on makes the overlay check)
+	mkdir -p o1 oo/upper oo/work oo/merged &&
+	echo aaa >o1/a && echo bbb >o1/b && echo ccc >o1/c &&
+	gear-build -q dir:o1 test/o &&
+	start_fs test/o mo &&
+	mount -t overlay overlay -o "lowerdir=$PWD/mo,upperdir=$PWD/oo/upper,workdir=$PWD/oo/work,redirect_dir=on" oo/merged &&
+	echo more >>oo/merged/b &&
+	umount oo/merged &&
+	stop_fs mo &&
+	rm o1/a &&
+	gear-build -q dir:o1 test/o &&
+	start_fs test/o mo &&
+	ls mo >/dev/null &&
+	cat mo/* >/dev/null &&
+	mount -t overlay overlay -o "lowerdir=$PWD/mo,upperdir=$PWD/oo/upper,workdir=$PWD/oo/work,redirect_dir=on" oo/merged &&
+	ls -l oo/merged >/dev/null &&
+	printf "bbb\nmore\n" >expect &&
+	test_cmp expect oo/merged/b &&
+	umount oo/merged &&
+	stop_fs mo
 '
 
 test_expect_success 'a file fetched through the overlay is read past FUSE by the next container' '
@@ -146,7 +207,7 @@ test_expect_success '--direct where no data-only overlay can be mounted: a warni
 	TMPDIR="$PWD/tmp:x" start_fs test/ov m1 --direct &&
 	test_cmp src/big m1/big &&
 	test_must_fail getfattr -n trusted.overlay.metacopy m1/big 2>err &&
-	grep "gear-fs: --direct: this kernel has no data-only overlay layers" m1.err &&
+	grep "gear-fs: --direct: no overlay can read past this mount here (.*): every read goes through FUSE" m1.err &&
 	stop_fs m1 &&
 	test_must_fail ls "tmp:x"/gear-probe.* 2>/dev/null
 '

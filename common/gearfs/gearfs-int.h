@@ -16,7 +16,8 @@ struct gfs_node {
         uint32_t nlink;
         uint64_t dirents;  /* a directory's entries as ext4 stores them: bytes */
         int fd;            /* the cached content, once opened (-1 before) */
-        bool accessed;
+        bool accessed;     /* in the access list */
+        bool opened;       /* opened (or read past FUSE) through this mount */
 };
 
 struct gfs_stats {
@@ -47,6 +48,8 @@ struct gearfs {
         struct gfs_stats st;
         uint64_t gen, written;  /* changes, and the change last written */
         size_t *access, naccess, access_cap;
+        size_t nseeded;         /* access[] starts with the access list found at mount */
+        uint64_t generation;    /* of every file handle: from the index's digest */
         digest_hex *prior;      /* the access list found at mount: what --prefetch fetches */
         size_t nprior;
 };
@@ -62,6 +65,8 @@ void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st);
  * -EIO after logging. open: an open, not a read looking its content up.
  */
 int gfs_open(struct gearfs *fs, uint64_t ino, bool open);
+/* counts a file as accessed (once): its first open, or an overlay reading it past FUSE */
+void gfs_record_access(struct gearfs *fs, struct gfs_node *n);
 /* writes fs.stats and access.list when they changed (or always with force) */
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e);
 

@@ -51,7 +51,8 @@ static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
         struct gearfs *fs = fs_of(req);
         struct gfs_node *p = gfs_node(fs, parent);
-        struct fuse_entry_param ep = { .attr_timeout = GFS_TIMEOUT, .entry_timeout = GFS_TIMEOUT };
+        struct fuse_entry_param ep = { .attr_timeout = GFS_TIMEOUT, .entry_timeout = GFS_TIMEOUT,
+                                       .generation = fs->generation };
         struct tnode *tn;
 
         if (!p)
@@ -230,11 +231,17 @@ static int reply_value(fuse_req_t req, const void *v, size_t len, size_t size)
         return sym_fuse_reply_buf(req, v, len);
 }
 
-/* "/ab/rest" when the content of regular file n is in public/: 0, else -1 */
-static int data_redirect(struct gearfs *fs, const struct gfs_node *n, char out[static 68])
+/*
+ * "/ab/rest" when the content of regular file n is in public/: 0, else -1.
+ * With read, the overlay is about to read it past FUSE: the file is counted
+ * as accessed, and its cache file's atime (which the overlay's O_NOATIME
+ * open leaves alone, and by which gear-gc trims) moved on, at most hourly.
+ */
+static int data_redirect(struct gearfs *fs, struct gfs_node *n, bool read, char out[static 68])
 {
         char rel[CACHE_REL_MAX];
         struct stat st;
+        struct timespec now;
 
         if (!fs->direct || !S_ISREG(n->ino->mode) || !n->ino->blob || n->ino->blob->size < GFS_DIRECT_MIN)
                 return -1;
@@ -243,6 +250,13 @@ static int data_redirect(struct gearfs *fs, const struct gfs_node *n, char out[s
             (uint64_t)st.st_size != n->ino->blob->size)
                 return -1;
         snprintf(out, 68, "/%.2s/%s", n->ino->blob->hex, n->ino->blob->hex + 2);
+        if (read) {
+                gfs_record_access(fs, n);
+                clock_gettime(CLOCK_REALTIME, &now);
+                if (st.st_atime < now.tv_sec - 3600)
+                        utimensat(fs->img->fd, rel, (struct timespec[2]){ now, { .tv_nsec = UTIME_OMIT } },
+                                  AT_SYMLINK_NOFOLLOW);
+        }
         return 0;
 }
 
@@ -255,9 +269,9 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
         if (!n)
                 return (void)sym_fuse_reply_err(req, ENOENT);
         if (ovl_xattr(name)) {
-                if (!strcmp(name, OVL_XATTR "metacopy") && data_redirect(fs, n, redirect) == 0)
+                if (!strcmp(name, OVL_XATTR "metacopy") && data_redirect(fs, n, false, redirect) == 0)
                         return (void)reply_value(req, "", 0, size);
-                if (!strcmp(name, OVL_XATTR "redirect") && data_redirect(fs, n, redirect) == 0)
+                if (!strcmp(name, OVL_XATTR "redirect") && data_redirect(fs, n, size > 0, redirect) == 0)
                         return (void)reply_value(req, redirect, strlen(redirect), size);
                 if (strncmp(name, OVL_ESCAPED, strlen(OVL_ESCAPED)) ||
                     (size_t)snprintf(want, sizeof want, OVL_XATTR "%s", name + strlen(OVL_ESCAPED)) >= sizeof want)
@@ -421,8 +435,15 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
             gfs_init(&fs, img, o, e) < 0)
                 goto out;
         close(TAKE_FD(gc));
-        if (o->direct && !(fs.direct = gearfs_overlay_direct_works()) && o->log)
-                o->log("--direct: this kernel has no data-only overlay layers (Linux 6.5 and later): every read goes through FUSE");
+        if (o->direct) {
+                char why[160], msg[256];
+
+                if (!(fs.direct = gearfs_overlay_direct_works(why, sizeof why)) && o->log) {
+                        snprintf(msg, sizeof msg, "--direct: no overlay can read past this mount here (%s): "
+                                 "every read goes through FUSE", why);
+                        o->log(msg);
+                }
+        }
         snprintf(opts, sizeof opts, "ro,default_permissions,fsname=gear:%s:%s,subtype=gear%s", o->ref.name,
                  o->ref.tag, o->allow_other ? ",allow_other" : "");
         if (!(se = sym_fuse_session_new(&args, &gfs_ops, sizeof gfs_ops, &fs))) {

@@ -67,10 +67,65 @@ static int add(struct tnode *tn, const char *path, void *ud)
         return 0;
 }
 
+/* a content and a position: of a node in nodes[], of a file in an access list */
+struct access_key {
+        const char *hex;
+        size_t pos;
+};
+
+static int by_hex(const void *a, const void *b)
+{
+        const struct access_key *x = a, *y = b;
+        int c = strcmp(x->hex, y->hex);
+
+        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * The access list found at mount starts this mount's own: its contents that
+ * the index names, in its order (one file of each), marked accessed but not
+ * counted as opened. A list that names contents the image lacks (stale, or
+ * from another image) loses them.
+ */
+static int seed_access(struct gearfs *fs, struct gear_err *e)
+{
+        _cleanup_free_ struct access_key *v = NULL;
+        size_t k = 0;
+
+        if (!fs->nprior)
+                return 0;
+        if (!(v = malloc(fs->n * sizeof *v)) || !(fs->access = malloc(fs->nprior * sizeof *fs->access)))
+                return gear_err_sys(e, ENOMEM, "cannot load the access list");
+        fs->access_cap = fs->nprior;
+        for (size_t i = 0; i < fs->n; i++)
+                if (S_ISREG(fs->nodes[i].ino->mode) && fs->nodes[i].ino->blob)
+                        v[k++] = (struct access_key){ fs->nodes[i].ino->blob->hex, i };
+        qsort(v, k, sizeof *v, by_hex);
+        for (size_t i = 0; i < fs->nprior; i++) {
+                struct access_key key = { fs->prior[i], 0 };
+                size_t lo = 0, hi = k;
+
+                /* the first node of that content */
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (by_hex(&v[mid], &key) < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (lo < k && !strcmp(v[lo].hex, fs->prior[i]) && !fs->nodes[v[lo].pos].accessed) {
+                        fs->nodes[v[lo].pos].accessed = true;
+                        fs->access[fs->naccess++] = v[lo].pos;
+                }
+        }
+        fs->nseeded = fs->naccess;
+        return 0;
+}
+
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
 {
         struct image im;
-        char rel[PATH_MAX];
+        char rel[PATH_MAX], gen[17] = "";
         size_t count;
         int r;
 
@@ -107,7 +162,10 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
                         o->log(msg);
                 gear_err_clear(e);
         }
-        return 0;
+        /* the file handles of this generation: a copied-up file's origin never names another's */
+        memcpy(gen, im.layer, 16);
+        fs->generation = strtoull(gen, NULL, 16) | 1;
+        return seed_access(fs, e);
 }
 
 void gfs_done(struct gearfs *fs)
@@ -201,11 +259,17 @@ static void count(struct gearfs *fs, uint64_t *field, uint64_t v)
         pthread_mutex_unlock(&fs->lock);
 }
 
-static void record_access(struct gearfs *fs, struct gfs_node *n)
+void gfs_record_access(struct gearfs *fs, struct gfs_node *n)
 {
         size_t idx = n - fs->nodes;
 
         pthread_mutex_lock(&fs->lock);
+        if (!n->opened) {
+                n->opened = true;
+                fs->st.opened_files++;
+                fs->gen++;
+        }
+        /* the list found at mount may have it already */
         if (!n->accessed) {
                 n->accessed = true;
                 if (fs->naccess == fs->access_cap) {
@@ -218,7 +282,6 @@ static void record_access(struct gearfs *fs, struct gfs_node *n)
                 }
                 if (fs->naccess < fs->access_cap)
                         fs->access[fs->naccess++] = idx;
-                fs->st.opened_files++;
                 fs->gen++;
         }
         pthread_mutex_unlock(&fs->lock);
@@ -234,7 +297,7 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
 
         if (!n || !S_ISREG(n->ino->mode) || !n->ino->blob)
                 return -EINVAL;
-        record_access(fs, n);
+        gfs_record_access(fs, n);
         if ((fd = __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE)) >= 0) {
                 if (open)
                         count(fs, &fs->st.cache_hits, 1);
@@ -268,60 +331,48 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
         return fd;
 }
 
-struct access_key {
-        const char *hex;
-        size_t pos;
-};
-
-static int by_hex(const void *a, const void *b)
-{
-        const struct access_key *x = a, *y = b;
-        int c = strcmp(x->hex, y->hex);
-
-        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
 {
         char stats[768];
         _cleanup_free_ char *list = NULL;
         _cleanup_free_ struct access_key *order = NULL;
+        _cleanup_free_ size_t *access = NULL;
         struct gfs_stats st;
-        size_t naccess, total, nlist = 0, len;
+        size_t naccess, nlist = 0, len;
         uint64_t gen;
         int r;
 
         pthread_mutex_lock(&fs->lock);
         gen = fs->gen;
+        if (!force && gen == fs->written) {
+                pthread_mutex_unlock(&fs->lock);
+                return 0;
+        }
         st = fs->st;
         naccess = fs->naccess;
-        /* the list the mount found first, then this mount's opens: a file read past FUSE stays listed */
-        total = fs->nprior + naccess;
-        list = malloc(total * 65 + 1);
-        order = malloc((total + 1) * sizeof *order);
-        if (list && order) {
-                for (size_t i = 0; i < total; i++)
-                        order[i] = (struct access_key){
-                                i < fs->nprior ? fs->prior[i] : fs->nodes[fs->access[i - fs->nprior]].ino->blob->hex, i };
-                /* one line per content: files of equal content share it, at the first one's place */
-                qsort(order, total, sizeof *order, by_hex);
-                for (size_t i = 0; i < total; i++)
-                        if (!i || strcmp(order[i].hex, order[i - 1].hex))
-                                memcpy(list + order[i].pos * 65, order[i].hex, 64);
-                        else
-                                list[order[i].pos * 65] = '\0';
-                /* past the size a reader takes, the first opens are the ones worth keeping */
-                for (size_t i = 0; i < total && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
-                        if (list[i * 65]) {
-                                memmove(list + nlist * 65, list + i * 65, 64);
-                                list[nlist++ * 65 + 64] = '\n';
-                        }
-        }
+        /* the list is made outside the lock, so that opens do not wait on it */
+        if ((access = malloc((naccess + 1) * sizeof *access)))
+                memcpy(access, fs->access, naccess * sizeof *access);
         pthread_mutex_unlock(&fs->lock);
-        if (!list || !order)
+        list = malloc(naccess * 65 + 1);
+        order = malloc((naccess + 1) * sizeof *order);
+        if (!access || !list || !order)
                 return gear_err_sys(e, ENOMEM, "cannot write statistics");
-        if (!force && gen == fs->written)
-                return 0;
+        for (size_t i = 0; i < naccess; i++)
+                order[i] = (struct access_key){ fs->nodes[access[i]].ino->blob->hex, i };
+        /* one line per content: files of equal content share it, at the first one's place */
+        qsort(order, naccess, sizeof *order, by_hex);
+        for (size_t i = 0; i < naccess; i++)
+                if (!i || strcmp(order[i].hex, order[i - 1].hex))
+                        memcpy(list + order[i].pos * 65, order[i].hex, 64);
+                else
+                        list[order[i].pos * 65] = '\0';
+        /* past the size a reader takes, the first opens are the ones worth keeping */
+        for (size_t i = 0; i < naccess && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
+                if (list[i * 65]) {
+                        memmove(list + nlist * 65, list + i * 65, 64);
+                        list[nlist++ * 65 + 64] = '\n';
+                }
         len = snprintf(stats, sizeof stats,
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
                        "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64 "\n",
@@ -332,7 +383,7 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                                 "\nprefetched_wire_bytes %" PRIu64 "\n",
                                 st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
-        if (naccess && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
+        if (naccess > fs->nseeded && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
                 return r;
         if ((r = atomic_write(&fs->dir, GEARFS_STATS, stats, len, 0644, e)) < 0)
                 return r;

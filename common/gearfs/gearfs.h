@@ -51,15 +51,18 @@ struct gearfs_overlay {
 };
 /*
  * Mounts it with public/ as a data-only layer below lower (*direct true),
- * or, where the kernel refuses that (before Linux 6.5), over lower alone
+ * or, where the kernel cannot (gearfs_overlay_direct_works), over lower alone
  */
 int gearfs_overlay_mount(const struct gear_root *img, const struct gearfs_overlay *ov, bool *direct,
                          struct gear_err *e);
 /*
- * whether this kernel mounts an overlay with a data-only layer and metacopy
- * (a read-only probe in a temporary directory): gear-fs --direct answers
- * metacopy only then, since a plain overlay refuses a metacopy file
+ * whether this kernel reads a lower file through its redirect into a
+ * data-only layer without metacopy=on (a probe in a mount namespace of its
+ * own, on a tmpfs: Linux 6.16 and later); why (may be NULL) gets the reason
+ * when not. gear-fs --overlay mounts public/ below only then, and a
+ * --direct mount answers metacopy only then: a plain overlay refuses a
+ * metacopy file.
  */
-bool gearfs_overlay_direct_works(void);
+bool gearfs_overlay_direct_works(char *why, size_t n);
 
 #endif
