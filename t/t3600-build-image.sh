@@ -240,7 +240,8 @@ test_expect_success 'invalid input: a tag, a reference, a variable, a builder na
 # stopped SIG NUMBER: a build stopped by SIG while its assemble sleeps ends by that signal and leaves nothing
 stopped() {
 	leftovers >before &&
-	{ gear-build-image --env ASSEMBLE_SLEEP=120 src $BUILDER $WEB:7 >out 2>err & } &&
+	rm -f out err &&
+	{ gear-build-image --env ASSEMBLE_SLEEP=3613 src $BUILDER $WEB:7 >out 2>err & } &&
 	pid=$! &&
 	wait_until grep -q "assemble: sleeping" out &&
 	kill -$1 $pid &&
@@ -252,7 +253,7 @@ stopped() {
 	test_must_fail podman image exists $WEB:7 &&
 	leftovers >after &&
 	test_cmp before after &&
-	test_must_fail pgrep -f "sleep 120"
+	test_must_fail pgrep -x -f "sleep 3613"
 }
 
 test_expect_success 'SIGTERM during assemble: the build ends by it, no container, image or directory left' '
@@ -270,6 +271,128 @@ test_expect_success 'a build whose output nobody reads stops and leaves nothing'
 	grep "assemble: tick 0" out &&
 	echo "gear-build-image: cannot build '\''$WEB:7'\'': cannot write the output: Broken pipe" >expect &&
 	test_cmp expect err &&
+	leftovers >after &&
+	test_cmp before after
+'
+
+# post BODY: POST /build-image to the daemon, the reply in out, its status on stdout
+post() {
+	curl -sN --max-time 120 --unix-socket "$PWD/d.sock" -o out -w "%{http_code}" -X POST --data-binary "$1" \
+		http://gear/build-image
+}
+
+test_expect_success 'gear-daemon: POST /build-image with geard'\''s fields, the output streamed, its status last' '
+	{ gear-daemon --listen "unix:$PWD/d.sock" & } &&
+	echo $! >daemon.pid &&
+	wait_until test -S d.sock &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:8\",\"Ref\":\"other\",\"Env\":{\"GREETING\":\"by the daemon\"}}")" = 202 &&
+	cat out &&
+	grep -x "assemble: as uid 1001, GREETING=by the daemon" out &&
+	tail -n 5 out >records &&
+	id=$(podman image inspect --format "{{.Id}}" $WEB:8) &&
+	printf "assemble: done\nimage\t$WEB:8\nid\t$id\ncommit\t%s\nstatus\t0\n" "$($GIT -C src rev-parse other)" >expect &&
+	test_cmp expect records &&
+	cat_in $WEB:8 /opt/app-root/src/index.html >body &&
+	echo "from the other branch" >expect &&
+	test_cmp expect body
+'
+test_atexit '[ -f daemon.pid ] && kill $(cat daemon.pid); :'
+
+test_expect_success 'POST /build-image: Env as a list, Gear, repo://ID' '
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"repo://t36r\",\"Tag\":\"$WEB:9\",\"Env\":[\"GREETING=listed\"],\"Gear\":true}")" = 202 &&
+	grep -x "assemble: as uid 1001, GREETING=listed" out &&
+	grep "^manifest	sha256:" out &&
+	tail -n 1 out >last &&
+	printf "status\t0\n" >expect &&
+	test_cmp expect last &&
+	gear-images -q >images &&
+	grep -x "$WEB:9" images
+'
+
+test_expect_success 'POST /build-image refusals: 400 before anything runs, with the command'\''s message' '
+	leftovers >before &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\"}")" = 400 &&
+	echo "{\"message\":\"missing '\''Tag'\''\"}" >expect &&
+	test_cmp expect out &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\",\"Tag\":\"Web\"}")" = 400 &&
+	grep "invalid image name '\''Web'\''" out &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\",\"Tag\":\"$WEB:6\",\"Env\":{\"A B\":\"1\"}}")" = 400 &&
+	grep "invalid variable '\''A B=1'\''" out &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\",\"Tag\":\"$WEB:6\",\"Env\":[1]}")" = 400 &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\",\"Tag\":\"$WEB:6\",\"Ref\":\"--x\"}")" = 400 &&
+	test "$(post "{\"BaseImage\":\"--rm\",\"Source\":\"src\",\"Tag\":\"$WEB:6\"}")" = 400 &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"src\",\"Tag\":\"$WEB:6\",\"Extra\":1}")" = 400 &&
+	grep "unknown field '\''Extra'\''" out &&
+	test "$(post "")" = 400 &&
+	test "$(curl -s --unix-socket "$PWD/d.sock" -o out -w "%{http_code}" http://gear/build-image)" = 405 &&
+	leftovers >after &&
+	test_cmp before after
+'
+
+test_expect_success 'POST /build-image: a failing build streams its failure and its exit status, leaves nothing' '
+	leftovers >before &&
+	test "$(post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\",\"Env\":{\"ASSEMBLE_FAIL\":\"1\"}}")" = 202 &&
+	cat out &&
+	grep -x "assemble: line 7" out &&
+	grep "^gear-build-image: cannot build '\''$WEB:6'\'': '\''/usr/libexec/s2i/assemble'\'' failed with exit status 7; its last lines:" out &&
+	tail -n 1 out >last &&
+	printf "status\t100\n" >expect &&
+	test_cmp expect last &&
+	test "$(post "{\"BaseImage\":\"$BARE\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\"}")" = 202 &&
+	grep "has no assemble script" out &&
+	tail -n 1 out >last &&
+	printf "status\t100\n" >expect &&
+	test_cmp expect last &&
+	leftovers >after &&
+	test_cmp before after
+'
+
+test_expect_success 'while a build streams, the daemon answers other requests at once' '
+	rm -f out &&
+	{ post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:10\",\"Env\":{\"ASSEMBLE_SLEEP\":\"6\"}}" >slow.code & } &&
+	wait_until grep -q "assemble: sleeping" out &&
+	start=$(date +%s) &&
+	curl -s --max-time 5 --unix-socket "$PWD/d.sock" -o ports -w "%{http_code}" http://gear/container/t36a/ports >code &&
+	test "$(cat code)" = 200 &&
+	test $(($(date +%s) - start)) -le 2 &&
+	echo "{\"Ports\":[{\"Internal\":8080,\"External\":43600}]}" >expect &&
+	test_cmp expect ports &&
+	wait &&
+	test "$(cat slow.code)" = 202 &&
+	tail -n 1 out >last &&
+	printf "status\t0\n" >expect &&
+	test_cmp expect last
+'
+
+# hung_up ENV: a client that hangs up while the build runs with ENV (talking or silent): the build stops, nothing left
+hung_up() {
+	leftovers >before &&
+	curl -sN --max-time 3 --unix-socket "$PWD/d.sock" -o out -X POST \
+		--data-binary "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:7\",\"Env\":{$1}}" \
+		http://gear/build-image;
+	grep "assemble: as uid 1001" out &&
+	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	test_must_fail pgrep -x -f "sleep 3613" &&
+	test_must_fail podman image exists $WEB:7 &&
+	leftovers >after &&
+	test_cmp before after
+}
+
+test_expect_success 'a client that hangs up stops its build: nothing left, talking or silent' '
+	hung_up "\"ASSEMBLE_TICK\":\"1\"" &&
+	hung_up "\"ASSEMBLE_SLEEP\":\"3613\""
+'
+
+test_expect_success 'a daemon that stops ends its builds: nothing left' '
+	leftovers >before &&
+	rm -f out &&
+	{ post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:7\",\"Env\":{\"ASSEMBLE_SLEEP\":\"3613\"}}" >code & } &&
+	wait_until grep -q "assemble: sleeping" out &&
+	kill $(cat daemon.pid) && rm daemon.pid &&
+	wait &&
+	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	wait_until test_must_fail test -e d.sock &&
+	test_must_fail pgrep -x -f "sleep 3613" &&
 	leftovers >after &&
 	test_cmp before after
 '
