@@ -121,24 +121,16 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
 
 pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e)
 {
-        _cleanup_close_ int in = -1, out_r = -1, out_w = -1, err = -1;
+        _cleanup_close_ int out_r = -1, out_w = -1, err = -1;
         int p[2];
         pid_t pid;
 
-        if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || (err = memfd_create("stderr", MFD_CLOEXEC)) < 0 ||
-            pipe2(p, O_CLOEXEC) < 0)
+        if ((err = memfd_create("stderr", MFD_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
         out_r = p[0], out_w = p[1];
-        pid = fork();
+        pid = spawn_fds(argv, -1, out_w, err, e);
         if (pid < 0)
-                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
-        if (pid == 0) {
-                if (dup2(in, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
-                        _exit(126);
-                execve(argv[0], argv, environ);
-                _exit(127);
-        }
-        child_add(pid);
+                return -1;
         *out_fd = TAKE_FD(out_r);
         *err_fd = TAKE_FD(err);
         return pid;

@@ -25,7 +25,8 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
 /*
  * Starts argv (argv[0] an absolute path) with its standard output readable
  * from *out_fd and its standard error kept in a memory file (*err_fd, read
- * from offset 0 once it ended); standard input is /dev/null. Returns its pid.
+ * from offset 0 once it ended); standard input is /dev/null. Returns its
+ * pid. As spawn_fds starts it.
  */
 pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e);
 /*

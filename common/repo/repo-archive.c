@@ -317,6 +317,17 @@ static void scratch_close(struct writer *w, const char *dir)
         gear_err_clear(&ignore);
 }
 
+static void writer_done(struct writer *w, git_object *obj)
+{
+        if (obj)
+                sym_git_object_free(obj);
+        if (w->entry)
+                sym_archive_entry_free(w->entry);
+        if (w->a)
+                sym_archive_write_free(w->a);
+        sym_git_repository_free(w->repo);
+}
+
 int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo_format f, int fd,
                  struct gear_err *e)
 {
@@ -343,13 +354,7 @@ int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo
         if (r == 0)
                 r = write_tree(&w, obj, f, fd);
         scratch_close(&w, scratch);
-        if (obj)
-                sym_git_object_free(obj);
-        if (w.entry)
-                sym_archive_entry_free(w.entry);
-        if (w.a)
-                sym_archive_write_free(w.a);
-        sym_git_repository_free(w.repo);
+        writer_done(&w, obj);
         return r < 0 && w.reader_gone ? -EPIPE : r;
 }
 
@@ -384,12 +389,6 @@ int repo_fetch_tree(const char *source, const char *ref, const char *dir, const 
                 snprintf(commit, GIT_OID_HEXSZ + 1, "%s", sym_git_oid_tostr_s(sym_git_object_id(obj)));
                 r = write_tree(&w, obj, REPO_TAR, fd);
         }
-        if (obj)
-                sym_git_object_free(obj);
-        if (w.entry)
-                sym_archive_entry_free(w.entry);
-        if (w.a)
-                sym_archive_write_free(w.a);
-        sym_git_repository_free(w.repo);
+        writer_done(&w, obj);
         return r;
 }
