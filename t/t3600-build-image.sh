@@ -237,6 +237,8 @@ test_expect_success 'invalid input: a tag, a reference, a variable, a builder na
 	grep "^usage: gear-build-image \[--gear\] \[--env NAME=VALUE\]... \[--ref REF\] SOURCE BUILDER TAG" out
 '
 
+# ended PID: the process exited (it is a zombie, or gone)
+ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
 # stopped SIG NUMBER: a build stopped by SIG while its assemble sleeps ends by that signal and leaves nothing
 stopped() {
 	leftovers >before &&
@@ -245,6 +247,7 @@ stopped() {
 	pid=$! &&
 	wait_until grep -q "assemble: sleeping" out &&
 	kill -$1 $pid &&
+	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
 	{ wait $pid; code=$?; } &&
 	cat out err &&
 	test $code = $((128 + $2)) &&
