@@ -3,6 +3,7 @@
 
 int cmd_auth_keys_command(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_build_image(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 int cmd_daemon(int argc, char **argv);
 int cmd_delete(int argc, char **argv);

@@ -22,6 +22,7 @@ struct command {
 static const struct command commands[] = {
         { "auth-keys-command", cmd_auth_keys_command },
         { "build",             cmd_build },
+        { "build-image",       cmd_build_image },
         { "clean",             cmd_clean },
         { "daemon",            cmd_daemon },
         { "delete",            cmd_delete },

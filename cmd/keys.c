@@ -14,6 +14,7 @@
 #include "../common/base/err.h"
 #include "../common/base/id.h"
 #include "../common/base/tree.h"
+#include "../common/hosts/targets.h"
 #include "../common/keys/keys.h"
 
 static const char usage[] =
@@ -70,6 +71,47 @@ static int list(struct gear_tree *t, const struct gear_target *tg)
         return ret;
 }
 
+/*
+ * HOST/ID targets: the keys are read and checked here, and each host's
+ * gear-keys reads them on its standard input. -1 when every target is here.
+ */
+static int on_hosts(int argc, char **argv, const char *verb, const char *file, bool write)
+{
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(key_set_done) struct key_set set = {0};
+        _cleanup_free_ char *input = NULL;
+        char *opts[] = { write ? "--write" : NULL, NULL };
+        struct targets_opts o = { .verb = verb, .options = opts, .schemes = true };
+        size_t len = 0;
+        bool ok = true;
+        FILE *f;
+        int k = targets_remote(argc, argv, 0, -1, &o, &err);
+
+        if (k <= 0)
+                return k < 0 ? gear_fail(&err, NULL) : -1;
+        for (int i = optind; write && i < argc; i++)
+                if (strncmp(argv[i], "repo://", 7))
+                        return gear_usage_error(usage, "'--write' applies to repositories, not '%s'", argv[i]);
+        if (strcmp(verb, "list")) {
+                if (read_keys(file, &set, &err) < 0)
+                        return gear_fail(&err, NULL);
+                /* "TYPE BASE64" lines: what was checked here, without options or comments */
+                if ((f = open_memstream(&input, &len)))
+                        for (size_t i = 0; i < set.n; i++) {
+                                _cleanup_free_ char *t = key_text(&set.keys[i]);
+                                if (!t || fprintf(f, "%s\n", t) < 0)
+                                        ok = false;
+                        }
+                if (!f || fclose(f) || !ok) {
+                        gear_err_sys(&err, ENOMEM, "cannot read the keys");
+                        return gear_fail(&err, NULL);
+                }
+                o.input = input;
+                o.input_len = len;
+        }
+        return targets_run_opts(argc, argv, 0, -1, &o);
+}
+
 int cmd_keys(int argc, char **argv)
 {
         static const char *const verbs[] = { "add", "remove", "list", NULL };
@@ -112,6 +154,8 @@ int cmd_keys(int argc, char **argv)
                 return gear_usage_error(usage, "missing TARGET");
         if (!strcmp(verb, "list") && (n > 1 || write || strcmp(file, "-")))
                 return gear_usage_error(usage, "'list' takes one TARGET and no options");
+        if ((c = on_hosts(argc, argv, verb, file, write)) >= 0)
+                return c;
         targets = calloc(n, sizeof *targets);
         if (!targets) {
                 gear_err_sys(&err, ENOMEM, "cannot parse arguments");

@@ -71,6 +71,8 @@ test_expect_success 'completion: command names, options, container ids, image na
 	echo --tls-verify= >expect && test_cmp expect out &&
 	complete_words gear build -j >out &&
 	echo -j >expect && test_cmp expect out &&
+	complete_words gear-build-image --g >out &&
+	echo --gear >expect && test_cmp expect out &&
 	complete_words gear-stop t06 >out &&
 	printf "t06db\nt06web\n" >expect && test_cmp expect out &&
 	complete_words gear start t06w >out &&

@@ -181,6 +181,10 @@ test_expect_success 'bad input is 400 with a JSON message, and writes nothing' '
 	test "$(api PUT /container/t50z "{\"Image\":\"$IMAGE\",\"Volumes\":[\"../x:/y\"]}")" = 400 &&
 	test "$(api PATCH /environment/t50a "{\"Variables\":[{\"Name\":\"A B\",\"Value\":\"1\"}]}")" = 400 &&
 	test "$(api PUT /keys "{\"Keys\":[{\"Type\":\"authorized_keys\",\"Value\":\"nonsense\"}],\"Containers\":[{\"Id\":\"t50a\"}]}")" = 400 &&
+	test "$(api POST /build-image "{\"BaseImage\":\"$IMAGE\",\"Source\":\"src\"}")" = 400 &&
+	jq -e ".message == \"missing '"'"'Tag'"'"'\"" out &&
+	test "$(api POST /build-image "{\"BaseImage\":\"$IMAGE\",\"Source\":\"src\",\"Tag\":\"x\",\"Env\":{\"A\":1}}")" = 400 &&
+	test "$(api POST /build-image "{\"BaseImage\":\"$IMAGE\",\"Source\":\"repo://..\",\"Tag\":\"x\"}")" = 400 &&
 	head -c 1100000 /dev/zero | tr "\0" " " >big &&
 	test "$(api PUT /container/t50z @big)" = 400 &&
 	jq -e ".message == \"request body larger than 1048576 bytes\"" out &&
@@ -197,7 +201,8 @@ test_expect_success 'an unknown route or container is a JSON 404; another method
 	test "$(api GET /container/t50zz/status)" = 404 &&
 	jq -e ".message == \"no container '"'"'t50zz'"'"'\"" out &&
 	test "$(api PUT /container/t50zz/started)" = 404 &&
-	test "$(api DELETE /containers)" = 405
+	test "$(api DELETE /containers)" = 405 &&
+	test "$(api GET /build-image)" = 405
 '
 
 test_expect_success 'a caller neither root nor in the group gets 403; a member of the group is served' '

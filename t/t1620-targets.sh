@@ -9,6 +9,9 @@ HOSTS_NS=t62 HOSTS_NET=10.162.0 HOSTS_PORT=46222
 # ga CMD...: CMD on host a, with the test's ssh
 ga() { on a env GEAR_SSH="$T/ssh" "$@"; }
 active() { on $1 systemctl --user is-active "ctr-$2.service"; }
+# the fingerprint of the test's key, as gear-keys names it
+key_fp() { ssh-keygen -lf "$T/key.pub" | cut -d " " -f 2 | sed "s/^SHA256://" | tr +/ -_; }
+test_atexit 'userdel git-t62repo'
 
 test_expect_success 'setup: two namespaces joined by a veth pair, a host in each' '
 	hosts_setup &&
@@ -122,6 +125,56 @@ test_expect_success 'an invalid ID or host is refused here with 100, before any 
 	test_must_fail test -e "$T/pwned" &&
 	on a env GEAR_SSH="$T/rec" gear-status $HB/t62two >/dev/null &&
 	grep -x -- "-oBatchMode=yes -p 46222 -- $AB gear-status -- t62two" "$T/calls"
+'
+
+test_expect_success 'gear-keys add HOST/ID: the keys read and checked here, sent to the host on its standard input' '
+	fp=$(key_fp) &&
+	: >"$T/calls" &&
+	on a env GEAR_SSH="$T/rec" gear-keys add --key-file "$T/key.pub" $HB/t62two >out &&
+	echo "$fp" >expect &&
+	test_cmp expect out &&
+	echo "-oBatchMode=yes -p 46222 -- $AB gear-keys add -- t62two" >expect &&
+	test_cmp expect "$T/calls" &&
+	test -h "$T/hostb/var/lib/containers/access/containers/t6/t62two/$fp" &&
+	test_must_fail test -e "$T/hosta/var/lib/containers/keys" &&
+	ga gear-keys list $HB/t62two >out &&
+	printf "%s\tssh\t%s\n" "$fp" "$(cut -d " " -f 1,2 "$T/key.pub")" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'gear-keys repo://HOST/ID --write, a local target beside it, and list there' '
+	fp=$(key_fp) &&
+	on b gear-repo create t62repo &&
+	ga gear-keys add --write repo://$HB/t62repo <"$T/key.pub" >out &&
+	echo "$fp" >expect &&
+	test_cmp expect out &&
+	ga gear-keys add repo://$HB/t62repo ctr://localhost/t62one <"$T/key.pub" >out &&
+	printf "%s\n%s\n" "$fp" "$fp" >expect &&
+	test_cmp expect out &&
+	ga gear-keys list repo://$HB/t62repo >out &&
+	printf "%s\twrite\t%s\n" "$fp" "$(cut -d " " -f 1,2 "$T/key.pub")" >expect &&
+	test_cmp expect out &&
+	ga gear-keys list t62one >out &&
+	grep "^$fp	ssh	" out &&
+	ga gear-keys remove --write repo://$HB/t62repo <"$T/key.pub" &&
+	ga gear-keys list repo://$HB/t62repo >out &&
+	printf "%s\tread\t%s\n" "$fp" "$(cut -d " " -f 1,2 "$T/key.pub")" >expect &&
+	test_cmp expect out
+'
+
+test_expect_success 'gear-keys HOST/ID refusals: bad keys and targets here, before ssh; a missing container there' '
+	: >"$T/calls" &&
+	echo "ssh-ed25519 AAAA" | test_expect_code 100 on a env GEAR_SSH="$T/rec" gear-keys add $HB/t62two 2>err &&
+	grep "^gear-keys: stdin:1: " err &&
+	test_expect_code 100 on a env GEAR_SSH="$T/rec" gear-keys add --key-file "$T/none.pub" $HB/t62two 2>err &&
+	grep "cannot open" err &&
+	test_expect_code 100 on a env GEAR_SSH="$T/rec" gear-keys add "repo://$HB/x;id" <"$T/key.pub" 2>err &&
+	grep "invalid identifier" err &&
+	test_expect_code 100 on a env GEAR_SSH="$T/rec" gear-keys add --write $HB/t62two <"$T/key.pub" 2>err &&
+	grep "^gear-keys: '\''--write'\'' applies to repositories, not '\''$HB/t62two'\''" err &&
+	test_must_fail test -s "$T/calls" &&
+	test_expect_code 1 ga gear-keys add $HB/t62none <"$T/key.pub" 2>err &&
+	grep "no container '\''t62none'\''" err
 '
 
 test_expect_success 'cleanup: gear-delete on both hosts in one call' '

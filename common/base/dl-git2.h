@@ -22,10 +22,12 @@
         X(git_libgit2_init) \
         X(git_libgit2_opts) \
         X(git_object_free) \
+        X(git_object_id) \
         X(git_object_lookup) \
         X(git_object_peel) \
         X(git_object_type) \
         X(git_oid_fromstr) \
+        X(git_oid_tostr_s) \
         X(git_reference_dwim) \
         X(git_reference_free) \
         X(git_reference_name_is_valid) \

@@ -17,8 +17,10 @@
         X(MHD_get_connection_info) \
         X(MHD_lookup_connection_value) \
         X(MHD_queue_response) \
+        X(MHD_resume_connection) \
         X(MHD_start_daemon) \
-        X(MHD_stop_daemon)
+        X(MHD_stop_daemon) \
+        X(MHD_suspend_connection)
 
 DL_MICROHTTPD_SYMS(DL_DECLARE)
 

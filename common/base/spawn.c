@@ -10,8 +10,34 @@
 
 #include "spawn.h"
 #include "fsutil.h"
+#include "macro.h"
 
 extern char **environ;
+
+/* the children started and not reaped yet, for spawn_kill_all; 0: a free slot */
+static volatile pid_t children[64];
+
+static void child_add(pid_t pid)
+{
+        for (size_t i = 0; i < ELEMENTSOF(children); i++)
+                if (__sync_bool_compare_and_swap(&children[i], 0, pid))
+                        return;
+}
+
+static void child_del(pid_t pid)
+{
+        for (size_t i = 0; i < ELEMENTSOF(children); i++)
+                __sync_bool_compare_and_swap(&children[i], pid, 0);
+}
+
+void spawn_kill_all(int sig)
+{
+        for (size_t i = 0; i < ELEMENTSOF(children); i++) {
+                pid_t pid = children[i];
+                if (pid > 0)
+                        kill(pid, sig);
+        }
+}
 
 /* in the child, between fork and exec: only async-signal-safe calls */
 static void child(char *const argv[], const struct spawn_opts *o, int in, int out)
@@ -61,6 +87,7 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
                 return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
         if (pid == 0)
                 child(argv, o, in_r, out_w);
+        child_add(pid);
         close(TAKE_FD(out_w));
         close(TAKE_FD(in_r));
         if (in_w >= 0) {
@@ -94,32 +121,56 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
 
 pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e)
 {
-        _cleanup_close_ int in = -1, out_r = -1, out_w = -1, err = -1;
+        _cleanup_close_ int out_r = -1, out_w = -1, err = -1;
         int p[2];
         pid_t pid;
 
-        if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 || (err = memfd_create("stderr", MFD_CLOEXEC)) < 0 ||
-            pipe2(p, O_CLOEXEC) < 0)
+        if ((err = memfd_create("stderr", MFD_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
         out_r = p[0], out_w = p[1];
-        pid = fork();
+        pid = spawn_fds(argv, -1, out_w, err, e);
         if (pid < 0)
-                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
-        if (pid == 0) {
-                if (dup2(in, STDIN_FILENO) < 0 || dup2(out_w, STDOUT_FILENO) < 0 || dup2(err, STDERR_FILENO) < 0)
-                        _exit(126);
-                execve(argv[0], argv, environ);
-                _exit(127);
-        }
+                return -1;
         *out_fd = TAKE_FD(out_r);
         *err_fd = TAKE_FD(err);
         return pid;
 }
 
+pid_t spawn_fds(char *const argv[], int in, int out, int err, struct gear_err *e)
+{
+        _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        pid_t pid;
+
+        if (null < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        pid = fork();
+        if (pid < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        if (pid == 0) {
+                sigset_t none;
+
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                if (dup2(in >= 0 ? in : null, STDIN_FILENO) < 0 || dup2(out >= 0 ? out : null, STDOUT_FILENO) < 0 ||
+                    dup2(err >= 0 ? err : null, STDERR_FILENO) < 0)
+                        _exit(126);
+                execve(argv[0], argv, environ);
+                _exit(127);
+        }
+        child_add(pid);
+        return pid;
+}
+
 int spawn_wait(pid_t pid, const char *name, struct gear_err *e)
 {
+        siginfo_t si;
         int status;
 
+        /* out of the table before the pid can be reused, not before it ended */
+        while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+                ;
+        child_del(pid);
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return gear_err_sys(e, errno, "cannot wait for '%s'", name);

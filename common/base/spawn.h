@@ -25,10 +25,23 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
 /*
  * Starts argv (argv[0] an absolute path) with its standard output readable
  * from *out_fd and its standard error kept in a memory file (*err_fd, read
- * from offset 0 once it ended); standard input is /dev/null. Returns its pid.
+ * from offset 0 once it ended); standard input is /dev/null. Returns its
+ * pid. As spawn_fds starts it.
  */
 pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e);
+/*
+ * Starts argv (argv[0] an absolute path) with in, out and err as its
+ * standard input, output and error (-1: /dev/null; out and err may be the
+ * same), an empty signal mask and SIGPIPE at its default. Returns its pid.
+ */
+pid_t spawn_fds(char *const argv[], int in, int out, int err, struct gear_err *e);
 /* its exit status, or -1 when it was killed (name in messages) */
 int spawn_wait(pid_t pid, const char *name, struct gear_err *e);
+/*
+ * Sends sig to every child the functions above started and spawn_wait has
+ * not reaped yet: for a signal handler (async-signal-safe), so that an
+ * interrupted command ends its helpers without knowing which one runs.
+ */
+void spawn_kill_all(int sig);
 
 #endif

@@ -5,6 +5,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon.h"
 #include "../base/tree.h"
@@ -24,12 +26,15 @@ struct daemon_req {
         struct gear_systemd *m;      /* opened by daemon_manager */
 };
 
+struct daemon_stream;
+
 struct daemon_reply {
         unsigned status;
         json_t *json;   /* the body, or NULL */
         char *text;     /* or text, sent chunked (malloc'd) */
         size_t len;
         int fd;         /* or a file from its start (owned), -1 */
+        struct daemon_stream *stream; /* or a child's output, as it comes (daemon_stream_start) */
         const char *type;
 };
 
@@ -63,6 +68,20 @@ struct env;
    says whether there was such an array */
 int daemon_variables(const json_t *obj, struct env *env, bool *given, struct gear_err *e);
 
+/*
+ * Starts argv (argv[0] an absolute path) with its standard output and error
+ * into a pipe: out is then a 202 reply, text/plain, whose body is what the
+ * child writes as it writes it, then a last line "status<TAB>N", N its exit
+ * status (128 + the signal that killed it). A reply that ends first (the
+ * client hung up) sends the child SIGTERM. 500 when it cannot start.
+ */
+int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_reply *out);
+/* the server's side: libmicrohttpd's content reader and its free callback */
+ssize_t daemon_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
+void daemon_stream_free(void *cls);
+/* before the server stops: every stream ends, its child gets SIGTERM */
+void daemon_streams_stop(void);
+
 typedef int (*daemon_route_fn)(struct daemon_req *r, struct daemon_reply *out);
 
 /* routes-*.c */
@@ -85,5 +104,6 @@ int route_keys_put(struct daemon_req *r, struct daemon_reply *out);
 int route_repo_put(struct daemon_req *r, struct daemon_reply *out);
 int route_repo_delete(struct daemon_req *r, struct daemon_reply *out);
 int route_repo_archive(struct daemon_req *r, struct daemon_reply *out);
+int route_build_image(struct daemon_req *r, struct daemon_reply *out);
 
 #endif

@@ -3,7 +3,8 @@
  * gear-daemon: geard's HTTP API on a Unix socket, served with libmicrohttpd.
  * Each route calls the common/ functions the command of the same action
  * calls (gear-install, gear-start, gear-env, gear-keys, ...), so the trees
- * after a request are the trees after that command. Every request is
+ * after a request are the trees after that command; POST /build-image runs
+ * gear-build-image itself and streams its output (stream.c). Every request is
  * checked against its caller (SO_PEERCRED): root, or a member of the
  * daemon's group, which is thus root-equivalent. See gear-daemon(1).
  */

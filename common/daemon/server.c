@@ -46,6 +46,7 @@ static const struct route routes[] = {
         { "PUT",    "repository/:id",              route_repo_put },
         { "DELETE", "repository/:id",              route_repo_delete },
         { "GET",    "repository/:id/archive/:ref", route_repo_archive },
+        { "POST",   "build-image",                 route_build_image },
 };
 
 /* what one connection's request has gathered */
@@ -264,7 +265,14 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct daemon_reply 
         enum MHD_Result ret;
         const char *type = rp->type;
 
-        if (rp->text) {
+        if (rp->stream) {
+                /* unknown size: chunked; the stream is the response's from now on */
+                resp = sym_MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, daemon_stream_read, rp->stream,
+                                                             daemon_stream_free);
+                if (!resp)
+                        daemon_stream_free(rp->stream);
+                rp->stream = NULL;
+        } else if (rp->text) {
                 struct daemon_reply *own = malloc(sizeof *own);
                 if (own) {
                         *own = *rp;
@@ -313,6 +321,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct daemon_reply 
 
 static void reply_done(struct daemon_reply *rp)
 {
+        if (rp->stream)
+                daemon_stream_free(rp->stream);
         json_decref(rp->json);
         free(rp->text);
         if (rp->fd >= 0)
@@ -503,7 +513,8 @@ int daemon_run(const struct daemon_opts *o, struct gear_err *e)
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
-        d = sym_MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL, NULL, handle, &s,
+        d = sym_MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+                                 NULL, handle, &s,
                                  MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DAEMON_TIMEOUT,
                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned)DAEMON_CONNECTIONS,
@@ -515,6 +526,7 @@ int daemon_run(const struct daemon_opts *o, struct gear_err *e)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot start the HTTP server");
         }
         sigwait(&set, &sig);
+        daemon_streams_stop();
         sym_MHD_stop_daemon(d);
         close(fd);
         if (o->listen)

@@ -118,7 +118,7 @@ static void copy_prefixed(int fd, const char *prefix)
         fflush(stdout);
 }
 
-int host_stream(char *const *argv, const char *prefix, struct gear_err *e)
+int host_stream(char *const *argv, const char *prefix, int in, struct gear_err *e)
 {
         int p[2] = { -1, -1 }, status;
         pid_t pid;
@@ -133,9 +133,9 @@ int host_stream(char *const *argv, const char *prefix, struct gear_err *e)
                 return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
         }
         if (pid == 0) {
-                int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-                if (null < 0 || dup2(null, STDIN_FILENO) < 0 || (prefix && dup2(p[1], STDOUT_FILENO) < 0))
+                if (in < 0)
+                        in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (in < 0 || dup2(in, STDIN_FILENO) < 0 || (prefix && dup2(p[1], STDOUT_FILENO) < 0))
                         _exit(126);
                 execve(argv[0], argv, environ);
                 _exit(127);

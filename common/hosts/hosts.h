@@ -40,13 +40,13 @@ int host_command(const struct remote_host *h, const char *cmd, char *const *args
                  char *self, struct gear_err *e);
 
 /*
- * Runs argv (from host_command) with standard input /dev/null, standard
- * error this process's and standard output streamed to this process's, each
- * line preceded by prefix when it is not NULL. Returns the exit status as
- * gear's table has it (another status, a signal or an ssh failure: 111), or
- * -1 when it could not be run.
+ * Runs argv (from host_command) with standard input in (a file read from
+ * where it is; -1: /dev/null), standard error this process's and standard
+ * output streamed to this process's, each line preceded by prefix when it
+ * is not NULL. Returns the exit status as gear's table has it (another
+ * status, a signal or an ssh failure: 111), or -1 when it could not be run.
  */
-int host_stream(char *const *argv, const char *prefix, struct gear_err *e);
+int host_stream(char *const *argv, const char *prefix, int in, struct gear_err *e);
 
 /* a command's exit status as gear's table has it: 0, 1, 100, or 111 for any other */
 int host_status(int r);

@@ -6,6 +6,11 @@
 #ifndef GEAR_TARGETS_H
 #define GEAR_TARGETS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../base/err.h"
+
 /*
  * Called by a command after its option parsing, with argv as getopt left it
  * (the options first, the operands from optind); gear_prog names the
@@ -20,6 +25,23 @@
  * which on standard error.
  */
 int targets_run(int argc, char **argv, int first, int n);
+
+/* what a command that is not a plain container command gives each host */
+struct targets_opts {
+        const char *verb;      /* the first argument on every host ("add"); NULL: none */
+        char *const *options;  /* the options each host gets (NULL-terminated); NULL: the command's own */
+        bool schemes;          /* targets may be ctr://[HOST/]ID and repo://[HOST/]ID (gear-keys) */
+        const char *input;     /* standard input of each host's command; NULL: /dev/null */
+        size_t input_len;
+};
+
+/* targets_run with o */
+int targets_run_opts(int argc, char **argv, int first, int n, const struct targets_opts *o);
+/*
+ * Whether a target of [first, first + n) names another host: 1 or 0, or -1
+ * (e set, code 100) when one is invalid. Nothing is run.
+ */
+int targets_remote(int argc, char **argv, int first, int n, const struct targets_opts *o, struct gear_err *e);
 
 /*
  * The same for a command whose operands are HOSTs (gear-list-units): -1

@@ -41,8 +41,7 @@ static void podman_free(struct image_source *s)
 
 static const struct source_ops podman_ops = { .free = podman_free };
 
-/* what podman takes as an image reference, and never an option */
-static bool name_valid(const char *s)
+bool podman_name_valid(const char *s)
 {
         return *s && *s != '-' && strlen(s) <= 512 &&
                strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:@") == strlen(s);
@@ -55,7 +54,7 @@ int podman_source_open(const struct gear_config *conf, const char *name, struct 
         struct podman_source *p;
 
         s->kind = SOURCE_PODMAN;
-        if (!name_valid(name))
+        if (!podman_name_valid(name))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid source 'containers-storage:%s'", name);
         if (!(p = calloc(1, sizeof *p)))
                 return gear_err_sys(e, ENOMEM, "cannot open '%s'", name);

@@ -137,6 +137,8 @@ struct gear_config;
  */
 int podman_source_open(const struct gear_config *conf, const char *name, struct image_source *s,
                        struct gear_err *e);
+/* what podman takes as an image reference (a name or an id), and never an option */
+bool podman_name_valid(const char *s);
 /* OS/ARCH[/VARIANT] with each part [a-z0-9_]+: code 100 else */
 int source_platform_check(const char *platform, struct gear_err *e);
 /* s->layers from the "layers" of manifest man (OCI or docker schema 2); s->path names it in messages */

@@ -12,6 +12,9 @@
  * against what is a directory in the repository's work tree, which a bare
  * repository lacks: the walk lends it one, a scratch directory into which
  * it makes each directory of the tree as it reaches it.
+ *
+ * The same writer gives gear-build-image its source: the tree of a commit
+ * fetched from anywhere, as a checkout would have it, under a directory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,12 +49,13 @@ static bool is_hex_id(const char *s)
         return strlen(s) == GIT_OID_HEXSZ && strspn(s, "0123456789abcdef") == GIT_OID_HEXSZ;
 }
 
-/* HEAD, a full object id, or a name git check-ref-format takes as a branch or under refs/ */
-static int ref_check(const char *ref, struct gear_err *e)
+int repo_ref_check(const char *ref, struct gear_err *e)
 {
         char full[512];
         int valid = 0;
 
+        if (repo_git_ready(e) < 0)
+                return -1;
         if (!strcmp(ref, "HEAD") || is_hex_id(ref))
                 return 0;
         if (ref[0] != '-' && strlen(ref) < 256) {
@@ -109,6 +113,8 @@ struct writer {
         time_t mtime;
         struct gear_err *e;
         int scratch;            /* the work tree lent to libgit2 */
+        const char *prefix;     /* before every path: "" or "DIR/" */
+        bool checkout;          /* a checkout's files (umask 022), no export-ignore, no .git */
         bool zip;
         bool reader_gone;       /* a write failed with EPIPE */
         char path[4096];
@@ -168,6 +174,8 @@ static int put_blob(struct writer *w, const git_tree_entry *te, git_filemode_t m
                 put_header(w, w->path, AE_IFLNK, 0777, 0);
                 sym_archive_entry_set_symlink(w->entry, target);
                 size = 0;
+        } else if (w->checkout) {
+                put_header(w, w->path, AE_IFREG, mode & 0100 ? 0755 : 0644, size);
         } else {
                 put_header(w, w->path, AE_IFREG, !(mode & 0100) ? 0664 : w->zip ? 0755 : 0775, size);
         }
@@ -198,22 +206,25 @@ static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
                 gear_err_set(w->e, GEAR_EXIT_SYS, "invalid name '%s' in the tree at '%s'", name, root);
                 return -1;
         }
-        if ((size_t)snprintf(w->path, sizeof w->path, "%s%s%s", root, name, dir ? "/" : "") >=
+        if ((size_t)snprintf(w->path, sizeof w->path, "%s%s%s%s", w->prefix, root, name, dir ? "/" : "") >=
             sizeof w->path) {
                 gear_err_set(w->e, GEAR_EXIT_SYS, "path too long in the tree: '%s...'", root);
                 return -1;
         }
-        if (dir && mkdirat(w->scratch, w->path, 0700) < 0 && errno != EEXIST) {
+        /* what a checkout never writes: a repository of its own */
+        if (w->checkout && !strcasecmp(name, ".git"))
+                return 1;
+        if (!w->checkout && dir && mkdirat(w->scratch, w->path, 0700) < 0 && errno != EEXIST) {
                 gear_err_sys(w->e, errno, "cannot make '%s' in the scratch work tree", w->path);
                 return -1;
         }
-        k = ignored(w, w->path);
+        k = w->checkout ? 0 : ignored(w, w->path);
         if (k < 0)
                 return -1;
         if (k)
                 return 1; /* a tree left out with all it holds */
         if (dir) {
-                put_header(w, w->path, AE_IFDIR, 0775, 0);
+                put_header(w, w->path, AE_IFDIR, w->checkout ? 0755 : 0775, 0);
                 if (sym_archive_write_header(w->a, w->entry) < ARCHIVE_OK) {
                         archive_fail(w, "the header of", w->path);
                         return -1;
@@ -266,6 +277,9 @@ static int write_tree(struct writer *w, git_object *obj, enum repo_format f, int
         }
         if (open_writer(w, f, fd) < 0)
                 r = -1;
+        else if (*w->prefix && (put_header(w, w->prefix, AE_IFDIR, 0755, 0),
+                                sym_archive_write_header(w->a, w->entry) < ARCHIVE_OK))
+                r = archive_fail(w, "the header of", w->prefix);
         else if (sym_git_tree_walk(tree, GIT_TREEWALK_PRE, walk_entry, w) < 0)
                 r = w->e->code ? -1 : repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read the tree");
         else if (sym_archive_write_close(w->a) != ARCHIVE_OK)
@@ -303,10 +317,21 @@ static void scratch_close(struct writer *w, const char *dir)
         gear_err_clear(&ignore);
 }
 
+static void writer_done(struct writer *w, git_object *obj)
+{
+        if (obj)
+                sym_git_object_free(obj);
+        if (w->entry)
+                sym_archive_entry_free(w->entry);
+        if (w->a)
+                sym_archive_write_free(w->a);
+        sym_git_repository_free(w->repo);
+}
+
 int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo_format f, int fd,
                  struct gear_err *e)
 {
-        struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1 };
+        struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1, .prefix = "" };
         git_object *obj = NULL;
         char path[PATH_MAX], scratch[PATH_MAX];
         int k, r;
@@ -315,7 +340,7 @@ int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo
                 ref = "HEAD";
         if (!id_valid(id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
-        if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || ref_check(ref, e) < 0)
+        if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || repo_ref_check(ref, e) < 0)
                 return -1;
         k = repo_exists(t, id, e);
         if (k <= 0)
@@ -329,12 +354,41 @@ int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo
         if (r == 0)
                 r = write_tree(&w, obj, f, fd);
         scratch_close(&w, scratch);
-        if (obj)
-                sym_git_object_free(obj);
-        if (w.entry)
-                sym_archive_entry_free(w.entry);
-        if (w.a)
-                sym_archive_write_free(w.a);
-        sym_git_repository_free(w.repo);
+        writer_done(&w, obj);
         return r < 0 && w.reader_gone ? -EPIPE : r;
+}
+
+/* a local source must be a repository: what libgit2 says of anything else is no better than "not found" */
+static int local_repo_check(const char *path, struct gear_err *e)
+{
+        git_repository *r = NULL;
+
+        if (sym_git_repository_open_ext(&r, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "cannot fetch '%s': not a Git repository", path);
+        sym_git_repository_free(r);
+        return 0;
+}
+
+int repo_fetch_tree(const char *source, const char *ref, const char *dir, const char *prefix, int fd,
+                    const volatile sig_atomic_t *stop, char commit[static GIT_OID_HEXSZ + 1], struct gear_err *e)
+{
+        struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1, .prefix = prefix,
+                            .checkout = true };
+        git_object *obj = NULL;
+        char src[PATH_MAX];
+        int r;
+
+        if (!ref)
+                ref = "HEAD";
+        if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || repo_ref_check(ref, e) < 0 ||
+            repo_source_name(source, src, e) < 0 || (*src == '/' && local_repo_check(src, e) < 0) ||
+            repo_git_clone(dir, src, stop, e) < 0 || repo_git_open(&w.repo, dir, e) < 0)
+                return -1;
+        r = resolve(w.repo, source, ref, &obj, e);
+        if (r == 0) {
+                snprintf(commit, GIT_OID_HEXSZ + 1, "%s", sym_git_oid_tostr_s(sym_git_object_id(obj)));
+                r = write_tree(&w, obj, REPO_TAR, fd);
+        }
+        writer_done(&w, obj);
+        return r;
 }

@@ -2,6 +2,8 @@
 #ifndef GEAR_REPO_GIT_H
 #define GEAR_REPO_GIT_H
 
+#include <limits.h>
+#include <signal.h>
 #include <git2.h>
 
 #include "../base/dl-git2.h"
@@ -17,5 +19,16 @@ int repo_git_ready(struct gear_err *e);
 int repo_git_fail(struct gear_err *e, int code, const char *fmt, ...) _printf_(3, 4);
 /* opens the bare repository at path, nothing searched around it */
 int repo_git_open(git_repository **repo, const char *path, struct gear_err *e);
+/*
+ * A source to clone from: a local directory made absolute (code 100 when it
+ * is not one); URLs (scheme://, or scp-like host:path) as they are
+ */
+int repo_source_name(const char *from, char buf[static PATH_MAX], struct gear_err *e);
+/*
+ * A bare repository made in the empty directory path and, when source is
+ * not NULL, fetched from it as git clone --bare does; the fetch gives up
+ * when *stop turns non-zero (stop may be NULL)
+ */
+int repo_git_clone(const char *path, const char *source, const volatile sig_atomic_t *stop, struct gear_err *e);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,8 +128,7 @@ static int hand_over(const char *path, const struct account *a, struct gear_err 
 
 /* ---- create ---- */
 
-/* a local directory made absolute; URLs (scheme://, or scp-like host:path) as they are */
-static int source_name(const char *from, char buf[static PATH_MAX], struct gear_err *e)
+int repo_source_name(const char *from, char buf[static PATH_MAX], struct gear_err *e)
 {
         char cwd[PATH_MAX];
         const char *colon = strchr(from, ':'), *slash = strchr(from, '/');
@@ -165,7 +165,16 @@ static int source_name(const char *from, char buf[static PATH_MAX], struct gear_
  * and HEAD naming the source's default branch. Not git_clone, whose bare
  * clones keep only the default branch.
  */
-static int fetch_all(git_repository *repo, const char *source, struct gear_err *e)
+/* a fetch's progress: non-zero stops it */
+static int fetch_progress(const git_indexer_progress *stats, void *payload)
+{
+        const volatile sig_atomic_t *stop = payload;
+
+        return stop && *stop ? -1 : 0;
+}
+
+static int fetch_all(git_repository *repo, const char *source, const volatile sig_atomic_t *stop,
+                     struct gear_err *e)
 {
         static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
         git_strarray refspecs = { specs, ELEMENTSOF(specs) };
@@ -178,6 +187,8 @@ static int fetch_all(git_repository *repo, const char *source, struct gear_err *
             sym_git_remote_create_anonymous(&remote, repo, source) < 0)
                 return repo_git_fail(e, GEAR_EXIT_USAGE, "cannot clone '%s'", source);
         o.update_fetchhead = 0;
+        o.callbacks.transfer_progress = fetch_progress;
+        o.callbacks.payload = (void *)stop;
         o.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         r = sym_git_remote_connect(remote, GIT_DIRECTION_FETCH, NULL, NULL, NULL);
         if (r == 0) {
@@ -197,8 +208,7 @@ static int fetch_all(git_repository *repo, const char *source, struct gear_err *
         return r < 0 ? -1 : 0;
 }
 
-/* the repository in the empty directory path: made, and fetched from source */
-static int build(const char *path, const char *source, struct gear_err *e)
+int repo_git_clone(const char *path, const char *source, const volatile sig_atomic_t *stop, struct gear_err *e)
 {
         git_repository_init_options o;
         git_repository *repo = NULL;
@@ -212,7 +222,7 @@ static int build(const char *path, const char *source, struct gear_err *e)
         if (sym_git_repository_init_ext(&repo, path, &o) < 0)
                 return repo_git_fail(e, GEAR_EXIT_SYS, "cannot create a repository in '%s'", path);
         if (source)
-                r = fetch_all(repo, source, e);
+                r = fetch_all(repo, source, stop, e);
         sym_git_repository_free(repo);
         return r;
 }
@@ -283,7 +293,7 @@ static int create_locked(struct gear_tree *t, const char *id, const char *source
         if (mkdirat(sfd, tmp, 0700) < 0 || fsync(sfd) < 0)
                 return gear_err_sys(e, errno, "cannot create '%s/%s'", shard, tmp);
         snprintf(path, sizeof path, "%s/%s", shard, tmp);
-        if (account_ensure(&repo_account, id, NULL, &a, e) < 0 || build(path, source, e) < 0 ||
+        if (account_ensure(&repo_account, id, NULL, &a, e) < 0 || repo_git_clone(path, source, NULL, e) < 0 ||
             hand_over(path, &a, e) < 0)
                 goto fail;
         container_crash_point("repo-built");
@@ -312,7 +322,7 @@ int repo_create(struct gear_tree *t, const char *id, const char *from, struct ge
 
         if (!id_valid(id))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid identifier '%s'", id);
-        if (from && source_name(from, source, e) < 0)
+        if (from && repo_source_name(from, source, e) < 0)
                 return -1;
         account_name(&repo_account, id, name);
         lock = repo_lock(t, id, e);

@@ -16,6 +16,7 @@
 #define GEAR_REPO_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "../base/account.h"
@@ -58,6 +59,22 @@ int repo_format_parse(const char *s, enum repo_format *f, struct gear_err *e);
  */
 int repo_archive(struct gear_tree *t, const char *id, const char *ref, enum repo_format f, int fd,
                  struct gear_err *e);
+
+/* HEAD, a full object id, or a name git check-ref-format takes as a branch or under refs/: else code 100 */
+int repo_ref_check(const char *ref, struct gear_err *e);
+
+/*
+ * Fetches source (a URL, or a local repository: a directory) into the
+ * empty directory dir as a bare repository, and writes to fd a tar of the
+ * tree of ref there (NULL: the source's HEAD, its default branch) with
+ * every path under prefix ("DIR/", made first), as a checkout under umask
+ * 022 has it: modes 0644 and 0755, symbolic links, and no .git. *commit is
+ * the commit's id. An invalid ref, one that names nothing, or a local
+ * source that is not a repository is code 100; a source that cannot be
+ * reached, 111. The fetch gives up when *stop turns non-zero.
+ */
+int repo_fetch_tree(const char *source, const char *ref, const char *dir, const char *prefix, int fd,
+                    const volatile sig_atomic_t *stop, char commit[static 41], struct gear_err *e);
 
 /*
  * sshd's forced command for the user git-ID: the repository is the one of
