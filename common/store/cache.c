@@ -28,6 +28,18 @@ static bool hex_valid(const char *hex)
         return i == 64;
 }
 
+bool cache_has(const struct gear_root *img, const char *hex, uint64_t size)
+{
+        char rel[CACHE_REL_MAX];
+        struct stat st;
+
+        if (!hex_valid(hex))
+                return false;
+        cache_rel(hex, rel);
+        return fstatat(img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+               (uint64_t)st.st_size == size;
+}
+
 /* the cached file, when present and of the right size; -1 with errno else */
 static int open_present(int dfd, const char *name, uint64_t size, struct gear_err *e)
 {
@@ -146,7 +158,8 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                         unlinkat(dfd, lock, 0);
                         return -1;
                 }
-                if (fsync(out) < 0) {
+                /* its bytes are on disk before its name is: a crash never leaves a cached file of wrong bytes */
+                if (fdatasync(out) < 0) {
                         unlinkat(dfd, lock, 0);
                         return gear_err_sys(e, errno, "cannot sync cache file");
                 }
@@ -156,7 +169,11 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                         unlinkat(dfd, lock, 0);
                         return gear_err_sys(e, err, "cannot link '%s/%s/%s'", img->path, sub, hex + 2);
                 }
-                fsync(dfd);
+                /*
+                 * The name is not synced: one a crash loses is a content
+                 * fetched again, and a sync of the directory costs a lazy
+                 * open as much as the fetch itself.
+                 */
                 unlinkat(dfd, lock, 0);
                 res->fetched = true;
                 if (!fetch)

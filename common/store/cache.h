@@ -38,6 +38,9 @@ struct cache_result {
         uint64_t wire;      /* stored bytes it fetched */
 };
 
+/* content hex is in public/, of size bytes (a prefetch leaves it out) */
+bool cache_has(const struct gear_root *img, const char *hex, uint64_t size);
+
 /*
  * An O_RDONLY fd on the cached content hex of the given size, fetching it
  * first when missing: from the image tree's own store (objects/) when fetch
