@@ -2,6 +2,7 @@
 #
 # fake-registry.py ADDR PORTFILE LOG [--location URL] [--redirect URL]
 #                  [--files DIR] [--endless BYTES] [--bearer REALM]
+#                  [--range] [--range-shift N] [--range-extra N]
 #
 # Listens on ADDR (port 0: a free one, written to PORTFILE) and appends one
 # line per request to LOG: "METHOD PATH AUTH", AUTH being the Authorization
@@ -17,7 +18,11 @@
 #   GET /v2/...    --redirect: 307 to URL + the path's last component ({self}
 #                  as above);
 #                  --endless: 200, BYTES bytes, no Content-Length;
-#                  --files: DIR/LAST (LAST the path's last component), 404 without it
+#                  --files: DIR/LAST (LAST the path's last component), 404 without it;
+#                  whole (200) even when a Range is asked, unless --range: then
+#                  206 with the range asked; --range-shift N answers the range
+#                  N bytes further (saying so in its Content-Range), --range-extra N
+#                  adds N bytes to the range's body
 import argparse
 import http.server
 import os
@@ -32,6 +37,9 @@ ap.add_argument("--redirect")
 ap.add_argument("--files")
 ap.add_argument("--endless", type=int)
 ap.add_argument("--bearer")
+ap.add_argument("--range", action="store_true")
+ap.add_argument("--range-shift", type=int, default=0)
+ap.add_argument("--range-extra", type=int, default=0)
 opt = ap.parse_args()
 
 
@@ -102,6 +110,11 @@ class H(http.server.BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             body = f.read()
         ctype = "application/vnd.oci.image.manifest.v1+json" if "/manifests/" in self.path else "application/octet-stream"
+        rng = self.headers.get("Range", "")
+        if opt.range and rng.startswith("bytes="):
+            a, b = (int(x) + opt.range_shift for x in rng[6:].split("-"))
+            return self.answer(206, [("Content-Type", ctype), ("Content-Range", "bytes %d-%d/%d" % (a, b, len(body)))],
+                               body[a:b + 1] + b"\0" * opt.range_extra)
         self.answer(200, [("Content-Type", ctype)], body)
 
 
