@@ -1,13 +1,9 @@
-/* an image's contents from its origin into public/; access lists and prefetching */
+/* an image's contents from its origin into public/; access lists (prefetching: prefetch.c) */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "image-fetch.h"
-#include "../base/progress.h"
 #include "remote.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
