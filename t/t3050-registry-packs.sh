@@ -173,6 +173,19 @@ test_expect_success 'the access list goes first in new packs; --prefetch reads i
 	done
 '
 
+test_expect_success 'a pack is streamed from the object files, never held in memory whole' '
+	mkdir -p c &&
+	for i in 1 2 3 4; do head -c 16000000 /dev/urandom >c/r$i || return 1; done &&
+	gear-build -q dir:c test/c >/dev/null &&
+	echo "pack-size=1G" >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	python3 -c "import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], stdout=open(\"out\", \"w\")).returncode; print(r, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)" \
+		gear-push test/c $R/big/c >rss &&
+	grep -x "objects sent 4, skipped 0, bytes [0-9]*, packs sent 1, skipped 0" out &&
+	read -r code kb <rss &&
+	test $code = 0 &&
+	test $kb -lt 32000
+'
+
 test_expect_success 'pack-size in gear.conf is checked' '
 	echo "pack-size=0" >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
 	test_expect_code 100 gear-push test/a $R/gear/a 2>err &&

@@ -5,8 +5,9 @@
  * From a registry whose map puts contents in packs, the contents missing
  * from public/ that lie near each other in one pack are fetched with one
  * Range request: members sorted by offset, a gap of at most
- * PREFETCH_GAP_MAX between two (its bytes fetched and dropped), at most
- * PREFETCH_RANGE_MAX bytes a request. gear-push lays new packs out in the
+ * PREFETCH_GAP_MAX between two (its bytes fetched and dropped: a gap costs
+ * what a few dozen requests' headers cost), at most PREFETCH_RANGE_MAX bytes
+ * a request. gear-push lays new packs out in the
  * access list's order, so the list reads as a few long ranges. The range
  * lands in a temporary file; each member is then put into public/ by
  * cache_open from there, decoded and verified on its own: a member that does
@@ -28,7 +29,7 @@
 #include "../image/image.h"
 #include "../store/store.h"
 
-#define PREFETCH_GAP_MAX (64u << 10)
+#define PREFETCH_GAP_MAX (16u << 10)
 #define PREFETCH_RANGE_MAX (8u << 20)
 #define PREFETCH_JOBS_MAX 64
 

@@ -11,26 +11,36 @@
 #include "registry-http.h"
 #include "../base/fsutil.h"
 
-int registry_stat_blob(struct registry *g, const char *hex, uint64_t *size, struct gear_err *e)
+/*
+ * x, a HEAD or a GET of blob hex whose body goes to a file or nowhere: 1
+ * when it answers status a or b, 0 when the registry has no such blob
+ * (404), -1 (code 111) else.
+ */
+static int blob_request(struct registry *g, const char *hex, struct xfer *x, long a, long b, struct gear_err *e)
 {
         char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
         _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "HEAD", .down_fd = -1 };
+        int r = -1;
 
         snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        if (!(x.url = url = registry_url(g, "blobs", ref)))
+        if (!(x->url = url = registry_url(g, "blobs", ref)))
                 return gear_err_sys(e, ENOMEM, "cannot ask the registry");
-        if (registry_request(g, &x, e) < 0)
-                return -1;
-        free(x.down);
-        if (x.status == 200) {
-                if (size)
-                        *size = x.length >= 0 ? (uint64_t)x.length : UINT64_MAX;
-                return 1;
-        }
-        if (x.status == 404)
-                return 0;
-        return registry_http_error(&x, e);
+        if (registry_request(g, x, e) == 0)
+                r = x->status == a || x->status == b ? 1 : x->status == 404 ? 0 : registry_http_error(x, e);
+        free(x->down);
+        x->down = NULL;
+        x->url = NULL;
+        return r;
+}
+
+int registry_stat_blob(struct registry *g, const char *hex, uint64_t *size, struct gear_err *e)
+{
+        struct xfer x = { .method = "HEAD", .down_fd = -1 };
+        int r = blob_request(g, hex, &x, 200, 200, e);
+
+        if (r > 0 && size)
+                *size = x.length >= 0 ? (uint64_t)x.length : UINT64_MAX;
+        return r;
 }
 
 int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e)
@@ -128,22 +138,14 @@ int registry_mount_blob(struct registry *g, const char *hex, const char *from, s
 int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uint64_t len, int fd,
                           struct gear_err *e)
 {
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
-        _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "GET", .down_fd = fd, .down_max = len, .range = true, .range_off = off,
                           .range_len = len };
+        int r = blob_request(g, hex, &x, 200, 206, e);
 
-        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        if (!(x.url = url = registry_url(g, "blobs", ref)))
-                return gear_err_sys(e, ENOMEM, "cannot fetch");
-        if (registry_request(g, &x, e) < 0)
-                return -1;
-        if (x.status == 404)
-                return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
-        if (x.status != 200 && x.status != 206)
-                return registry_http_error(&x, e);
+        if (r <= 0)
+                return r < 0 ? -1 : gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
         if (x.down_len != len)
-                return gear_err_set(e, GEAR_EXIT_SYS, "GET '%s': %llu of bytes %llu-%llu came", url,
+                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s: %llu of bytes %llu-%llu came", hex,
                                     (unsigned long long)x.down_len, (unsigned long long)off,
                                     (unsigned long long)(off + len - 1));
         return 0;
@@ -151,19 +153,11 @@ int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uin
 
 int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e)
 {
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
-        _cleanup_free_ char *url = NULL;
         struct xfer x = { .method = "GET", .down_fd = fd, .down_max = max };
+        int r = blob_request(g, hex, &x, 200, 200, e);
 
-        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        if (!(x.url = url = registry_url(g, "blobs", ref)))
-                return gear_err_sys(e, ENOMEM, "cannot fetch");
-        if (registry_request(g, &x, e) < 0)
-                return -1;
-        if (x.status == 404)
-                return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
-        if (x.status != 200)
-                return registry_http_error(&x, e);
+        if (r <= 0)
+                return r < 0 ? -1 : gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
         if (strcmp(x.got, hex))
                 return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
         return 0;
