@@ -2,7 +2,9 @@
 test_description='packs in a registry: a few blobs per push, Range fetches, a corrupt member fails alone, images share packs across repositories, old images still mount'
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/fs-lib.sh"
+. "$TEST_DIRECTORY/lib/fake-registry.sh"
 
+test_atexit 'stop_fakes'
 test_atexit 'for m in m1 m2 m3 m4 m5; do fusermount3 -u -q $m; done; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
 
 F="$TRASH_DIRECTORY/fresh"
@@ -122,6 +124,19 @@ test_expect_success 'a second image in another repository mounts the packs of th
 	)
 '
 
+test_expect_success 'a pulled image, whose objects this host lacks, pushed to another repository of its registry: mounts only' '
+	test ! -e "$F/var/lib/gear/objects" &&
+	GEAR_SYSROOT="$F" gear-push test/a $R/copy/a >out &&
+	grep -x "objects sent 0, skipped 124, bytes 0, packs sent 0, skipped [1-9][0-9]*" out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh5" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/copy/a test/a >/dev/null &&
+		start_fs test/a m1 &&
+		diff -r a m1 &&
+		stop_fs m1
+	)
+'
+
 test_expect_success 'the same image pushed again to its repository sends nothing, nor does another tag of it' '
 	gear-push test/b $R/gear/b >out &&
 	grep -x "objects sent 0, skipped 134, bytes 0, packs sent 0, skipped [0-9]*" out &&
@@ -171,6 +186,29 @@ test_expect_success 'the access list goes first in new packs; --prefetch reads i
 		h=$(sha256sum <b/lib/$f | cut -c1-64) &&
 		cmp b/lib/$f "$TRASH_DIRECTORY/fresh4/var/lib/gear/public/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-)" || return 1
 	done
+'
+
+test_expect_success 'a lazy open of a file the prefetch is bringing waits for its bytes, not fetching them again' '
+	D="$TRASH_DIRECTORY/fresh4/var/lib/gear/images/test/b/latest" &&
+	packs "$D/objects.map" | head -n 1 >first &&
+	read -r p size <first &&
+	mkdir -p files &&
+	cp "$V2/blobs/sha256/$(echo ${p#sha256:} | cut -c1-2)/${p#sha256:}/data" "files/$p" &&
+	start_fake slow 127.0.0.1 --files files --range --slow 0.05 &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh6" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/hot/b test/b >/dev/null &&
+		echo "docker+http://127.0.0.1:$(cat slow.port)/hot/b:latest" >"$IMG/images/test/b/latest/origin" &&
+		start_fs test/b m1 --prefetch &&
+		i=0 &&
+		until test -s slow.log; do i=$((i + 1)); test $i -lt 100 || return 1; sleep 0.05; done &&
+		cmp b/lib/new5 m1/lib/new5 &&
+		wait_stat test/b prefetched_files 8 &&
+		test "$(stat_of test/b fetched_files)" = 0 &&
+		stop_fs m1
+	) &&
+	echo "GET /v2/hot/b/blobs/$p -" >expect &&
+	test_cmp expect slow.log
 '
 
 test_expect_success 'a pack is streamed from the object files, never held in memory whole' '

@@ -135,12 +135,22 @@ static int image_contents(const struct gear_root *img, struct image *im, struct 
                 if (x && x->rank >= nacc)
                         x->rank = i;
         }
+        return 0;
+}
+
+/* the size in objects/ of each content the registry does not keep already (a pulled image has none there) */
+static int stat_objects(const struct gear_root *img, struct collect *c, struct gear_err *e)
+{
         for (size_t i = 0; i < c->n; i++) {
-                char orel[STORE_REL_MAX];
+                char rel[STORE_REL_MAX];
                 struct stat st;
 
-                store_object_rel(c->v[i].hex, orel);
-                if (fstatat(img->fd, orel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                if (c->v[i].known) {
+                        c->v[i].stored = c->v[i].known->loc.len;
+                        continue;
+                }
+                store_object_rel(c->v[i].hex, rel);
+                if (fstatat(img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         return gear_err_sys(e, errno, "cannot open object sha256:%.12s", c->v[i].hex);
                 if (!S_ISREG(st.st_mode))
                         return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is not a regular file", c->v[i].hex);
@@ -359,7 +369,7 @@ static int reuse_known(struct remote *r, struct collect *c, const struct known *
 {
         _cleanup_free_ struct checked *seen = NULL;
         size_t nseen = 0, last = 0;
-        uint64_t bytes = 0, n = 0;
+        uint64_t n = 0;
 
         for (size_t i = 0; i < c->n; i++) {
                 const struct known_loc *kl = &k->v[i];
@@ -389,12 +399,10 @@ static int reuse_known(struct remote *r, struct collect *c, const struct known *
                 last = s;
                 if (seen[s].ok) {
                         c->v[i].known = kl;
-                        bytes += c->v[i].stored;
                         n++;
                 }
         }
         st->skipped += n;
-        progress_add(r->progress, bytes, n);
         return 0;
 }
 
@@ -521,9 +529,6 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 j.kill_after = strtoull(kill_after, NULL, 10);
         if (image_contents(img, im, &c, e) < 0)
                 goto out;
-        for (size_t i = 0; i < c.n; i++)
-                total += c.v[i].stored;
-        progress_total(r->progress, total, c.n);
         if (c.n && !(want = malloc(c.n * sizeof *want))) {
                 gear_err_sys(e, ENOMEM, "cannot push");
                 goto out;
@@ -531,8 +536,14 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         for (size_t i = 0; i < c.n; i++)
                 memcpy(want[i], c.v[i].hex, sizeof *want);
         if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
-            plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
+            stat_objects(img, &c, e) < 0 || plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
                 goto out;
+        for (size_t i = 0; i < c.n; i++)
+                total += c.v[i].stored;
+        progress_total(r->progress, total, c.n);
+        for (size_t i = 0; i < c.n; i++)
+                if (c.v[i].known)
+                        progress_add(r->progress, c.v[i].stored, 1);
         j.packs = packs;
         j.npacks = np;
         /* one thread when a test wants an exact count of packs sent before the kill */

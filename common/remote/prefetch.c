@@ -7,12 +7,12 @@
  * Range request: members sorted by offset, a gap of at most
  * PREFETCH_GAP_MAX between two (its bytes fetched and dropped: a gap costs
  * what a few dozen requests' headers cost), at most PREFETCH_RANGE_MAX bytes
- * a request. gear-push lays new packs out in the
- * access list's order, so the list reads as a few long ranges. The range
- * lands in a temporary file; each member is then put into public/ by
- * cache_open from there, decoded and verified on its own: a member that does
- * not match fails alone. Anything else (a directory store, a map of the
- * first format) is fetched one content at a time.
+ * a request. gear-push lays new packs out in the access list's order, so
+ * the list reads as a few long ranges. The range lands in a temporary file,
+ * and each member goes into public/ as soon as its bytes are in, decoded and
+ * verified on its own (cache_fill): a member that does not match fails
+ * alone. Anything else (a directory store, a map of the first format) is
+ * fetched one content at a time.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,42 +148,120 @@ static int copy_from_range(const char *hex, uint64_t size, int fd, void *ud, str
         return 0;
 }
 
-/* a range of a pack into a temporary file, then each member of it into public/ */
+/* a range of a pack being fetched, its members filled into public/ as their bytes arrive */
+struct range_run {
+        struct prefetch_job *j;
+        const struct pjob *p;
+        struct cache_claim **claims;    /* of each member: held while it is ours to fill, else NULL */
+        int fd;                         /* the range, as it arrives */
+        uint64_t start;
+        size_t next;                    /* members before it are done */
+};
+
+static void fill_member(struct range_run *rr, size_t i)
+{
+        const struct member *m = rr->p->m[i];
+        struct from_range f = { rr->fd, m->loc.off - rr->start, m->loc.len };
+        struct gear_err e = {0};
+        struct cache_result res;
+        struct cache_claim *c = rr->claims[i];
+        int fd;
+
+        rr->claims[i] = NULL;
+        if (m->loc.len > store_stored_max(m->x->size)) {
+                cache_claim_free(c);
+                gear_err_set(&e, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
+                             (unsigned long long)m->loc.len, (unsigned long long)store_stored_max(m->x->size));
+                failed(rr->j, m->x->hex, &e);
+        } else if ((fd = cache_fill(c, copy_from_range, &f, &res, &e)) < 0) {
+                failed(rr->j, m->x->hex, &e);
+        } else {
+                done(rr->j, m->x, fd, &res, false);
+        }
+        progress_add(rr->j->progress, m->x->size, 1);
+}
+
+/* n bytes of the range are in: every member they hold whole is filled, in offset order */
+static void arrived(void *ud, uint64_t n)
+{
+        struct range_run *rr = ud;
+
+        for (; rr->next < rr->p->n; rr->next++) {
+                const struct member *m = rr->p->m[rr->next];
+                if (!rr->claims[rr->next])
+                        continue;
+                if (m->loc.off + m->loc.len > rr->start + n)
+                        return;
+                fill_member(rr, rr->next);
+        }
+}
+
+/*
+ * A range of a pack. The members not in public/ and not being fetched by
+ * another are claimed first (their locks held, without waiting), so that a
+ * lazy open of one of them waits for its bytes to arrive here instead of
+ * fetching them again; each is filled as soon as its bytes are in.
+ */
 static void run_range(struct prefetch_job *j, const struct pjob *p)
 {
-        struct gear_err e = {0};
-        _cleanup_close_ int fd = openat(j->img->fd, CACHE_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        struct range_run rr = { .j = j, .p = p, .fd = -1 };
         const struct object_loc *loc = &p->m[0]->loc;
+        struct gear_err e = {0};
+        uint64_t end = 0;
+        bool any = false;
 
-        if (fd < 0)
-                gear_err_sys(&e, errno, "cannot create a temporary file in '%s/%s'", j->img->path, CACHE_DIR);
-        else if (remote_fetch_range(j->origin->remote, loc->pack, loc->pack_size, p->start, p->end - p->start, fd,
-                                    &e) == 0) {
-                pthread_mutex_lock(&j->lock);
-                j->st.wire_bytes += p->end - p->start;
-                pthread_mutex_unlock(&j->lock);
+        if (!(rr.claims = calloc(p->n, sizeof *rr.claims))) {
+                gear_err_sys(&e, ENOMEM, "cannot prefetch");
+                for (size_t i = 0; i < p->n; i++)
+                        failed(j, p->m[i]->x->hex, &e);
+                return;
         }
         for (size_t i = 0; i < p->n; i++) {
                 const struct member *m = p->m[i];
-                struct from_range f = { fd, m->loc.off - p->start, m->loc.len };
-                struct gear_err me = {0};
-                struct cache_result res;
-                int cfd;
+                struct gear_err ce = {0};
+                int k = cache_claim(j->img, m->x->hex, m->x->size, &rr.claims[i], &ce);
 
-                if (e.code) {
-                        failed(j, m->x->hex, &e);
-                } else if (m->loc.len > store_stored_max(m->x->size)) {
-                        gear_err_set(&me, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
-                                     (unsigned long long)m->loc.len,
-                                     (unsigned long long)store_stored_max(m->x->size));
-                        failed(j, m->x->hex, &me);
-                } else if ((cfd = cache_open(j->img, m->x->hex, m->x->size, copy_from_range, &f, &res, &me)) < 0) {
-                        failed(j, m->x->hex, &me);
+                if (k < 0) {
+                        failed(j, m->x->hex, &ce);
+                } else if (!k) {
+                        /* in public/, or another fetch brings it */
+                        pthread_mutex_lock(&j->lock);
+                        j->st.present++;
+                        pthread_mutex_unlock(&j->lock);
                 } else {
-                        done(j, m->x, cfd, &res, false);
+                        if (!any)
+                                rr.start = m->loc.off;
+                        end = m->loc.off + m->loc.len;
+                        any = true;
+                        continue;
                 }
                 progress_add(j->progress, m->x->size, 1);
         }
+        if (any) {
+                rr.fd = openat(j->img->fd, CACHE_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (rr.fd < 0)
+                        gear_err_sys(&e, errno, "cannot create a temporary file in '%s/%s'", j->img->path,
+                                     CACHE_DIR);
+                else if (remote_fetch_range(j->origin->remote, loc->pack, loc->pack_size, rr.start, end - rr.start,
+                                            rr.fd, arrived, &rr, &e) == 0) {
+                        pthread_mutex_lock(&j->lock);
+                        j->st.wire_bytes += end - rr.start;
+                        pthread_mutex_unlock(&j->lock);
+                        arrived(&rr, end - rr.start);
+                }
+        }
+        /* what the range did not bring is given up: a lazy open waiting for it fetches it itself */
+        for (size_t i = 0; i < p->n; i++)
+                if (rr.claims[i]) {
+                        cache_claim_free(rr.claims[i]);
+                        if (!e.code)
+                                gear_err_set(&e, GEAR_EXIT_SYS, "the range did not bring it");
+                        failed(j, p->m[i]->x->hex, &e);
+                        progress_add(j->progress, p->m[i]->x->size, 1);
+                }
+        if (rr.fd >= 0)
+                close(rr.fd);
+        free(rr.claims);
 }
 
 static void *prefetch_worker(void *ud)

@@ -136,10 +136,10 @@ int registry_mount_blob(struct registry *g, const char *hex, const char *from, s
 }
 
 int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uint64_t len, int fd,
-                          struct gear_err *e)
+                          registry_progress_fn fn, void *ud, struct gear_err *e)
 {
         struct xfer x = { .method = "GET", .down_fd = fd, .down_max = len, .range = true, .range_off = off,
-                          .range_len = len };
+                          .range_len = len, .down_progress = fn, .down_ud = ud };
         int r = blob_request(g, hex, &x, 200, 206, e);
 
         if (r <= 0)

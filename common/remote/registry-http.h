@@ -40,6 +40,8 @@ struct xfer {
         uint64_t up_len;
         uint64_t up_off;
         int down_fd;        /* answer body to a fd, or to memory */
+        registry_progress_fn down_progress; /* told of the bytes kept in down_fd so far; NULL: none */
+        void *down_ud;
         uint64_t down_max;  /* the most bytes of a 200 answer kept, to down_fd or to memory */
         /*
          * A Range request for range_len bytes at range_off: a 206 answer must

@@ -293,6 +293,8 @@ static size_t keep(struct xfer *x, const char *buf, size_t n)
         }
         digest_update(&x->dg, buf, n);
         x->down_len += n;
+        if (x->down_progress)
+                x->down_progress(x->down_ud, x->down_len);
         return n;
 }
 

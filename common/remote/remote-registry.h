@@ -42,14 +42,17 @@ int registry_put_blob_read(struct registry *g, const char *hex, registry_read_fn
  * it opened instead is cancelled), -1 on a transport or server error.
  */
 int registry_mount_blob(struct registry *g, const char *hex, const char *from, struct gear_err *e);
+/* the bytes of an answer written so far (counted again from 0 when a try is retried) */
+typedef void (*registry_progress_fn)(void *ud, uint64_t n);
 /*
  * len bytes at off of blob hex into fd (from its offset) with a Range
- * request: exactly len bytes, code 111 else. A registry that answers with
- * the whole blob is read up to the range's end only. Not checked against
- * the blob's digest: what the range holds is checked by its reader.
+ * request: exactly len bytes, code 111 else; fn (NULL: none) is told as
+ * they arrive. A registry that answers with the whole blob is read up to
+ * the range's end only. Not checked against the blob's digest: what the
+ * range holds is checked by its reader.
  */
 int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uint64_t len, int fd,
-                          struct gear_err *e);
+                          registry_progress_fn fn, void *ud, struct gear_err *e);
 /* a blob of at most max bytes into fd (from its offset; a pipe: no retry once a byte went out), its digest checked; code 1 when missing */
 int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e);
 /* a blob into memory, at most max bytes, its digest checked */

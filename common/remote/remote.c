@@ -155,13 +155,13 @@ int remote_fetch_object(struct remote *r, const char *hex, const struct object_l
         if (loc->len > max)
                 return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s: the map gives it %llu bytes, more than %llu",
                                     hex, (unsigned long long)loc->len, (unsigned long long)max);
-        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off, loc->len, fd, e) < 0)
+        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off, loc->len, fd, NULL, NULL, e) < 0)
                 return gear_err_wrap(e, "object sha256:%.12s", hex);
         return 0;
 }
 
 int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
-                       struct gear_err *e)
+                       void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e)
 {
         if (r->kind != REMOTE_REGISTRY)
                 return gear_err_set(e, GEAR_EXIT_USAGE, "a directory store has no packs");
@@ -170,7 +170,7 @@ int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, u
                                     (unsigned long long)off, (unsigned long long)len, pack);
         if (!len)
                 return 0;
-        return registry_get_range_fd(r->reg, pack, off, len, fd, e);
+        return registry_get_range_fd(r->reg, pack, off, len, fd, fn, ud, e);
 }
 
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e)

@@ -56,10 +56,12 @@ int remote_fetch_object(struct remote *r, const char *hex, const struct object_l
                         struct gear_err *e);
 /*
  * len bytes at off of a registry's blob pack (pack_size bytes, as the map
- * declares) to fd: a Range request; exactly len bytes or code 111.
+ * declares) to fd: a Range request; exactly len bytes or code 111. fn
+ * (NULL: none) is told how many have been written to fd as they arrive
+ * (from 0 again when the request is retried).
  */
 int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
-                       struct gear_err *e);
+                       void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e);
 /* r is a registry */
 bool remote_is_registry(const struct remote *r);
 

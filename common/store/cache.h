@@ -51,6 +51,20 @@ int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cach
                struct cache_result *res, struct gear_err *e);
 
 /*
+ * The same in two steps, for a fetch that brings many contents at once: the
+ * claim of content hex without waiting, 1 with *c when the caller is to
+ * fill it (its lock held), 0 when it is in public/ already or another fetch
+ * holds it; then cache_fill, which fills it through fetch as cache_open does
+ * and gives the same fd (or -1), or cache_claim_free, which gives it up.
+ * Both end the claim.
+ */
+struct cache_claim;
+int cache_claim(const struct gear_root *img, const char *hex, uint64_t size, struct cache_claim **c,
+                struct gear_err *e);
+int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e);
+void cache_claim_free(struct cache_claim *c);
+
+/*
  * A fetch killed while it held its lock leaves public/<ab>/.<rest>.lock
  * behind. cache_lock_claim gives an fd holding the lock file name (below
  * public/<ab>, dfd) when nobody holds it: the caller may unlink it while it
