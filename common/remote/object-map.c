@@ -57,25 +57,9 @@ void object_map_free(struct object_map *m)
         free(m);
 }
 
-/* grows *v (of *cap elements of size) to hold n + 1; false when out of memory */
-static bool grow(void **v, size_t *cap, size_t n, size_t size)
-{
-        size_t c;
-        void *p;
-
-        if (n < *cap)
-                return true;
-        c = *cap ? 2 * *cap : 256;
-        if (c > SIZE_MAX / size || !(p = realloc(*v, c * size)))
-                return false;
-        *v = p;
-        *cap = c;
-        return true;
-}
-
 int object_map_add_pack(struct object_map *m, const char *hex, uint64_t size, struct gear_err *e)
 {
-        if (m->npacks >= UINT32_MAX || !grow((void **)&m->packs, &m->cap_packs, m->npacks, sizeof *m->packs))
+        if (m->npacks >= UINT32_MAX || array_room((void **)&m->packs, &m->cap_packs, m->npacks, sizeof *m->packs) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot make an object map");
         memcpy(m->packs[m->npacks].hex, hex, sizeof(digest_hex));
         m->packs[m->npacks].size = size;
@@ -85,7 +69,7 @@ int object_map_add_pack(struct object_map *m, const char *hex, uint64_t size, st
 int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
                    struct gear_err *e)
 {
-        if (!grow((void **)&m->v, &m->cap, m->n, sizeof *m->v))
+        if (array_room((void **)&m->v, &m->cap, m->n, sizeof *m->v) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot make an object map");
         memcpy(m->v[m->n].hex, hex, sizeof(digest_hex));
         m->v[m->n].pack = pack;

@@ -63,14 +63,8 @@ static int collect_one(struct tnode *node, const char *path, void *ud)
         (void)path;
         if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
                 return 0;
-        if (c->n == c->cap) {
-                size_t cap = c->cap ? 2 * c->cap : 1024;
-                struct pobj *v = realloc(c->v, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                c->v = v;
-                c->cap = cap;
-        }
+        if (array_room((void **)&c->v, &c->cap, c->n, sizeof *c->v) < 0)
+                return -ENOMEM;
         c->v[c->n] = (struct pobj){ .pos = c->n };
         memcpy(c->v[c->n].hex, node->ino->blob->hex, sizeof(digest_hex));
         c->n++;

@@ -50,14 +50,8 @@ static int add_size(struct tnode *tn, const char *path, void *ud)
         (void)path;
         if (!tn->ino || !S_ISREG(tn->ino->mode) || !tn->ino->blob)
                 return 0;
-        if (s->n == s->cap) {
-                size_t cap = s->cap ? 2 * s->cap : 1024;
-                struct sized *v = realloc(s->v, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                s->v = v;
-                s->cap = cap;
-        }
+        if (array_room((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
+                return -ENOMEM;
         s->v[s->n++] = (struct sized){ tn->ino->blob->hex, tn->ino->blob->size };
         return 0;
 }

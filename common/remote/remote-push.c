@@ -49,14 +49,8 @@ static int collect(struct tnode *node, const char *path, void *ud)
         (void)path;
         if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
                 return 0;
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? 2 * l->cap : 256;
-                digest_hex *v = realloc(l->v, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                l->v = v;
-                l->cap = cap;
-        }
+        if (array_room((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
+                return -ENOMEM;
         memcpy(l->v[l->n++], node->ino->blob->hex, sizeof(digest_hex));
         return 0;
 }
