@@ -16,8 +16,10 @@
 # (127.0.0.1), and a veth into a network namespace the benchmark creates,
 # limited to 100 Mbit/s each way with tc (tbf). A third way is measured too:
 # the Gear image mounted with gear-fs --prefetch (as its unit does), which
-# fetches the files of the access list its first run recorded (gear-push
-# ships it) in the background, in parallel, while the container starts.
+# fetches the files of the access list a first run recorded (from a mount
+# where the image was built, before gear-push, which lays those files out
+# first in its packs and ships the list) in the background, in parallel,
+# while the container starts.
 #
 # Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
 # each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
@@ -99,12 +101,6 @@ lo=$(gear-test-registry start "$run/reg-lo")
 limited=$(GEAR_REGISTRY_HOST=$naddr GEAR_REGISTRY_PORT=5000 GEAR_REGISTRY_DATA="$run/reg-lo/data" \
 	ip netns exec $ns gear-test-registry start "$run/reg-ns")
 echo "# registry on $lo (loopback) and $limited (100 Mbit/s veth)" >&2
-echo "$apps" | while read -r name port kind cmd; do
-	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
-	GEAR_SYSROOT="$run/build" gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
-	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
-done
-
 # container NAME ROOTFS PORT KIND COMMAND...: runs it detached, waits for its answer
 container() {
 	c=gb$$-$1 root=$2 port=$3 kind=$4
@@ -115,6 +111,24 @@ container() {
 }
 gone() {
 	$podman rm -f -t 0 "gb$$-$1" >/dev/null
+}
+
+# recorded NAME PORT KIND CMD: a first run from a mount of the image where it
+# was built, which records its access list there; gear-push then lays the
+# files it lists first in the image's packs, and ships the list for --prefetch
+recorded() {
+	name=$1
+	d="$run/rec-$name"
+	rm -rf "$d" && mkdir -p "$d/lower" "$d/upper" "$d/work" "$d/merged"
+	GEAR_SYSROOT="$run/build" gear-fs "bench/$name" "$d/lower"
+	mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/upper,workdir=$d/work" "$d/merged"
+	shift
+	container "$name" "$d/merged" "$@"
+	gone "$name"
+	umount "$d/merged"
+	fusermount3 -u "$d/lower"
+	while pgrep -f "gear-fs bench/$name $d/lower" >/dev/null; do sleep 0.05; done
+	rm -rf "$d"
 }
 
 # plain REG NAME PORT KIND CMD: the ordinary path; prints seconds
@@ -173,7 +187,6 @@ lazy() {
 	fusermount3 -u "$d/lower"
 	while pgrep -f "gear-fs --direct .*bench/$name $d/lower" >/dev/null; do sleep 0.05; done
 	cp "$d/root/var/lib/gear/images/bench/$name/latest/fs.stats" "$run/stats-$name"
-	[ -n "$prefetch" ] || cp "$d/root/var/lib/gear/images/bench/$name/latest/access.list" "$run/access-$name"
 	rm -rf "$d"
 	secs $t0 $t1
 }
@@ -195,12 +208,15 @@ bytes() {
 	echo $(($(rx) - b0))
 }
 
+echo "$apps" | while read -r name port kind cmd; do
+	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
+	GEAR_SYSROOT="$run/build" gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
+	recorded "$name" $port $kind "$cmd"
+	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
+done
+
 printf "%-8s %-8s %9s %9s %9s %9s %8s %8s %8s\n" image link ordinary-s podman-s gear-s prefetch-s ratio ratio-pf pod-pf
 echo "$apps" | while read -r name port kind cmd; do
-	# the first lazy run records the access list; the store gets it for --prefetch
-	lazy "$lo" "$name" $port $kind "$cmd" >/dev/null
-	cp "$run/access-$name" "$run/build/var/lib/gear/images/bench/$name/latest/access.list"
-	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
 	for link in loopback limited; do
 		reg=$lo
 		[ $link = loopback ] || reg=$limited

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "../common/base/config.h"
 #include "../common/base/err.h"
 #include "../common/base/progress.h"
 #include "../common/base/tree.h"
@@ -20,6 +21,7 @@ int cmd_push(int argc, char **argv)
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct remote_opts o = { .tls_verify = true, .authfile = remote_default_authfile() };
         struct remote_stats st;
+        struct gear_config conf;
         struct progress prog;
         struct image_ref ref;
         struct remote *r = NULL;
@@ -32,8 +34,10 @@ int cmd_push(int argc, char **argv)
                 return gear_usage_error(usage, argc - optind < 1 ? "missing NAME" : "too many arguments");
         if (tree_init(&tree, &err) < 0 ||
             remote_target(&tree, argc - optind == 2 ? argv[optind + 1] : NULL, argv[optind], &ref, spec,
-                          sizeof spec, &err) < 0)
+                          sizeof spec, &err) < 0 || config_load(&conf, &tree, &err) < 0)
                 return gear_fail(&err, NULL);
+        o.pack_size = conf.pack_size;
+        config_done(&conf);
         if (image_root_open(&tree.img, &ref, &err) < 0)
                 return gear_fail(&err, NULL);
         progress_init(&prog, "pushing", "objects");
@@ -47,6 +51,9 @@ int cmd_push(int argc, char **argv)
                 return gear_fail(&err, NULL);
         if (k < 0)
                 return gear_fail(&err, "cannot push '%s:%s'", ref.name, ref.tag);
-        printf("objects sent %" PRIu64 ", skipped %" PRIu64 ", bytes %" PRIu64 "\n", st.sent, st.skipped, st.bytes);
-        return GEAR_EXIT_OK;
+        printf("objects sent %" PRIu64 ", skipped %" PRIu64 ", bytes %" PRIu64, st.sent, st.skipped, st.bytes);
+        if (st.packs)
+                printf(", packs sent %" PRIu64 ", skipped %" PRIu64, st.packs_sent, st.packs_skipped);
+        putchar('\n');
+        return fflush(stdout) ? GEAR_EXIT_SYS : GEAR_EXIT_OK;
 }

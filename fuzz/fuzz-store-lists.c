@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the lists a store hands gear-pull: an access list is
  * accepted only when it is lines of 64 lowercase hex digits, and an object
- * map only when every line maps a digest to a blob digest that lookups find
- * again. Anything else is refused with code 111, without a crash.
+ * map (either format, compressed or not) only when lookups find every
+ * content it names where its line puts it, inside the pack it is in.
+ * Anything else is refused with code 111, without a crash.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,32 +28,89 @@ static void check_access(const char *s, size_t len)
                         abort();
 }
 
+/* a number of an accepted map: digits only */
+static uint64_t num(const char *p, size_t n)
+{
+        uint64_t v = 0;
+
+        for (size_t i = 0; i < n; i++)
+                v = v * 10 + (p[i] - '0');
+        return v;
+}
+
 static void check_map(const char *s, size_t len)
 {
         struct gear_err e = {0};
         struct object_map *m = NULL;
+        struct object_loc loc, pack = {0};
         char hex[DIGEST_HEX_LEN + 1];
-        const size_t line = DIGEST_HEX_LEN + 1 + sizeof DIGEST_PREFIX - 1 + DIGEST_HEX_LEN;
 
         if (object_map_parse(s, len, &m, &e) < 0) {
+                if (e.code != GEAR_EXIT_SYS || strncmp(e.msg, "invalid object map", 18))
+                        abort();
+                return;
+        }
+        /* every content line is found again, where the line puts it, inside its pack */
+        for (const char *p = s, *end = s + len; p < end;) {
+                const char *nl = memchr(p, '\n', end - p), *t1, *t2;
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+                t1 = memchr(p, '\t', l);
+                if (!t1)
+                        abort();
+                if (t1 - p == 4 && !memcmp(p, "pack", 4)) {
+                        t2 = memchr(t1 + 1, '\t', p + l - t1 - 1);
+                        if (!t2 || t2 - t1 - 1 != 7 + DIGEST_HEX_LEN)
+                                abort();
+                        memcpy(pack.pack, t1 + 8, DIGEST_HEX_LEN);
+                        pack.pack[DIGEST_HEX_LEN] = 0;
+                        pack.pack_size = num(t2 + 1, p + l - t2 - 1);
+                } else {
+                        if (t1 - p != DIGEST_HEX_LEN)
+                                abort();
+                        memcpy(hex, p, DIGEST_HEX_LEN);
+                        hex[DIGEST_HEX_LEN] = 0;
+                        if (!object_map_find(m, hex, &loc))
+                                abort();
+                        if (loc.whole) {
+                                if (memcmp(loc.pack, t1 + 8, DIGEST_HEX_LEN))
+                                        abort();
+                        } else {
+                                t2 = memchr(t1 + 1, '\t', p + l - t1 - 1);
+                                if (!t2 || strcmp(loc.pack, pack.pack) || loc.pack_size != pack.pack_size ||
+                                    loc.off != num(t1 + 1, t2 - t1 - 1) || loc.len != num(t2 + 1, p + l - t2 - 1) ||
+                                    loc.off > loc.pack_size || loc.len > loc.pack_size - loc.off ||
+                                    loc.pack_size > REMOTE_PACK_MAX)
+                                        abort();
+                        }
+                }
+                p += l + 1;
+        }
+        object_map_free(m);
+}
+
+/* a map blob: decoded within its bound, or refused */
+static void check_blob(const char *s, size_t len)
+{
+        struct gear_err e = {0};
+        char *text = NULL;
+        size_t n = 0;
+
+        if (object_map_decode(s, len, &text, &n, &e) < 0) {
                 if (e.code != GEAR_EXIT_SYS || !e.msg[0])
                         abort();
                 return;
         }
-        /* every line's digest is found, and maps to that line's blob */
-        for (size_t i = 0; i + line <= len; i += line + 1) {
-                const char *blob;
-                memcpy(hex, s + i, DIGEST_HEX_LEN);
-                hex[DIGEST_HEX_LEN] = 0;
-                if (!(blob = object_map_blob(m, hex)) || strlen(blob) != line - DIGEST_HEX_LEN - 1)
-                        abort();
-        }
-        object_map_free(m);
+        if (n > REMOTE_MAP_MAX || text[n])
+                abort();
+        check_map(text, n);
+        free(text);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         check_access((const char *)data, size);
         check_map((const char *)data, size);
+        check_blob((const char *)data, size);
         return 0;
 }

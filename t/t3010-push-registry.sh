@@ -16,6 +16,8 @@ stored_bytes() {
 }
 # json FILE EXPR: a value from a JSON file, with python3
 json() { python3 -c "import json, sys; d = json.load(open(sys.argv[1])); print($2)" "$1"; }
+# locs MAP: "CONTENT_HEX sha256:PACK@OFFSET+LENGTH" for each content of a map of packs
+locs() { awk -F '\t' '$1 == "pack" { p = $2; next } { print $1, p "@" $2 "+" $3 }' "$1"; }
 
 test_expect_success 'build the test images, start a registry' '
 	build-test-images --big 3 imgs >/dev/null 2>&1 &&
@@ -28,26 +30,39 @@ test_atexit 'for p in auth.pid hang.pid; do test -f "$TRASH_DIRECTORY/$p" && kil
 A=$(cat addr 2>/dev/null)
 R=docker://$A
 
-test_expect_success 'gear-push uploads every object as a blob and prints the counts' '
+test_expect_success 'gear-push uploads the objects in one pack and prints the counts' '
 	objects_of test/multi >objs &&
 	n=$(wc -l <objs) && test $n -gt 10 &&
 	gear-push --tls-verify=false test/multi $R/test/multi >out 2>err &&
-	echo "objects sent $n, skipped 0, bytes $(stored_bytes <objs)" >expect &&
+	echo "objects sent $n, skipped 0, bytes $(stored_bytes <objs), packs sent 1, skipped 0" >expect &&
 	test_cmp expect out &&
 	test_cmp /dev/null err
 '
 
-test_expect_success 'each object is a blob named by the digest of its stored bytes' '
-	while read -r h; do
-		b=$(sha256sum <"$(obj "$h")" | cut -c1-64) &&
-		curl -fsS -o blob "http://$A/v2/test/multi/blobs/sha256:$b" &&
-		cmp blob "$(obj "$h")" || return 1
-	done <objs
+test_expect_success 'the pack holds each object as stored, where the map says' '
+	curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" -o raw "http://$A/v2/test/multi/manifests/latest" &&
+	map=$(json raw "d[\"annotations\"][\"io.gear.object-map\"]") &&
+	curl -fsS -o map "http://$A/v2/test/multi/blobs/$map" &&
+	zstd -q -d -c map >map.txt &&
+	grep "^pack" map.txt >packs &&
+	test $(wc -l <packs) = 1 &&
+	read -r word p size <packs &&
+	curl -fsS -o pack "http://$A/v2/test/multi/blobs/$p" &&
+	test $(stat -c %s pack) = $size &&
+	echo "${p#sha256:}  pack" | sha256sum -c --quiet &&
+	locs map.txt >locs &&
+	cut -d" " -f1 locs | sort >got &&
+	test_cmp objs got &&
+	while read -r h at; do
+		off=${at#*@} && len=${off#*+} && off=${off%+*} &&
+		tail -c +$((off + 1)) pack | head -c $len >member &&
+		cmp member "$(obj "$h")" || return 1
+	done <locs
 '
 
 test_expect_success 'pushing again sends nothing' '
 	gear-push --tls-verify=false test/multi $R/test/multi >out &&
-	echo "objects sent 0, skipped $(wc -l <objs), bytes 0" >expect &&
+	echo "objects sent 0, skipped $(wc -l <objs), bytes 0, packs sent 0, skipped 1" >expect &&
 	test_cmp expect out
 '
 
@@ -62,8 +77,10 @@ test_expect_success 'skopeo inspect shows the index image' '
 	test_cmp expect got &&
 	map=$(json raw "d[\"annotations\"][\"io.gear.object-map\"]") &&
 	curl -fsS -o map "http://$A/v2/test/multi/blobs/$map" &&
-	test $(wc -l <map) = $(wc -l <objs) &&
-	sort -c map
+	zstd -q -d -c map >map.txt &&
+	grep -vc "^pack" map.txt >count &&
+	wc -l <objs >expect &&
+	test_cmp expect count
 '
 
 test_expect_success 'gear-pull on a fresh image tree fetches the index image only' '
@@ -78,30 +95,44 @@ test_expect_success 'gear-pull on a fresh image tree fetches the index image onl
 	test ! -e "$F/objects" &&
 	echo "docker+http://$A/test/multi:latest" >expect &&
 	test_cmp expect "$D/origin" &&
-	test_cmp map "$D/objects.map" &&
+	test_cmp map.txt "$D/objects.map" &&
 	ls "$D/blobs/sha256" >got && test $(wc -l <got) = 4 &&
 	gear-index -l test/multi >expect &&
 	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l web:1 >got &&
 	test_cmp expect got
 '
 
-test_expect_success 'objects fetched through the map are the content, verified' '
+test_expect_success 'objects fetched through the map (ranges of the pack) are the content, verified' '
 	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
-	while read -r h b; do
-		"$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$b" "obj" &&
+	locs "$D/objects.map" >locs &&
+	while read -r h at; do
+		"$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$at" "obj" &&
 		echo "$h  obj" | sha256sum -c --quiet || return 1
-	done <"$D/objects.map"
+	done <locs
 '
 
-test_expect_success 'a push killed mid-way resumes and sends only the rest' '
+test_expect_success 'a push killed mid-way through a pack resumes and sends only the rest' '
 	n=$(wc -l <objs) &&
-	test_expect_code 137 env GEAR_TEST_PUSH_KILL_AFTER=5 gear-push --tls-verify=false test/multi $R/again:v1 >out &&
+	mkdir -p "$GEAR_SYSROOT/etc/gear" &&
+	echo "pack-size=256K" >"$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	# without the record of the first push, whose packs it would reuse instead
+	rm -r "$IMG/images/test/multi/latest/pushed" &&
+	test_expect_code 137 env GEAR_TEST_PUSH_KILL_AFTER=2 gear-push --tls-verify=false test/multi $R/again:v1 >out &&
 	test_expect_code 1 env GEAR_SYSROOT="$TRASH_DIRECTORY/x" gear-pull --tls-verify=false $R/again:v1 a 2>err &&
 	gear-push --tls-verify=false test/multi $R/again:v1 >out &&
-	sed -n "s/^objects sent \([0-9]*\), skipped 5, bytes [0-9]*$/\1/p" out >got &&
-	echo $((n - 5)) >expect &&
-	test_cmp expect got &&
-	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/again:v1 again >out
+	sed -n "s/^objects sent \([0-9]*\), skipped \([0-9]*\), bytes \([0-9]*\), packs sent \([0-9]*\), skipped 2$/\1 \2 \3 \4/p" out >got &&
+	read -r sent skipped bytes packs <got &&
+	test $((sent + skipped)) = $n &&
+	test $skipped -gt 0 && test $packs -gt 0 &&
+	test $bytes -lt $(stored_bytes <objs) &&
+	gear-push --tls-verify=false test/multi $R/again:v1 >out &&
+	echo "objects sent 0, skipped $n, bytes 0, packs sent 0, skipped $((packs + 2))" >expect &&
+	test_cmp expect out &&
+	rm "$GEAR_SYSROOT/etc/gear/gear.conf" &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/again:v1 again >out &&
+	gear-index -l test/multi >expect &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l again >got &&
+	test_cmp expect got
 '
 
 test_expect_success 'unknown tags and images' '
@@ -183,12 +214,14 @@ while time.time() - t < 30:
 
 test_expect_success 'a registry that is down: exit 111 with a clear message' '
 	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
-	read -r h b <"$D/objects.map" &&
+	locs "$D/objects.map" | head -n 1 >first &&
+	read -r h at <first &&
+	b=${at%@*} &&
 	gear-test-registry stop reg &&
 	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false $R/test/multi y 2>err &&
 	echo "gear-pull: cannot pull '\''y:latest'\'': GET '\''http://$A/v2/test/multi/manifests/latest'\'': Couldn'\''t connect to server" >expect &&
 	test_cmp expect err &&
-	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$b" obj 2>err &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$at" obj 2>err &&
 	echo "gear: object sha256:$(echo $h | cut -c1-12): GET '\''http://$A/v2/test/multi/blobs/$b'\'': Couldn'\''t connect to server" >expect &&
 	test_cmp expect err
 '

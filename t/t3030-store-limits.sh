@@ -38,6 +38,8 @@ test_expect_success 'setup: FUSE, an image in a registry, its manifest' '
 	done &&
 	ls files >got &&
 	test $(wc -l <got) = 3 &&
+	zstd -q -d -c "files/$(json manifest.json "d[\"annotations\"][\"io.gear.object-map\"]")" >map.txt &&
+	test $(grep -c "^pack" map.txt) = 1 &&
 	cp manifest.json files/latest
 '
 A=$(cat addr 2>/dev/null)
@@ -99,19 +101,23 @@ test_expect_success 'a bad limit in gear.conf is a usage error' '
 	rm f2/etc/gear/gear.conf
 '
 
-test_expect_success 'setup: the image pulled, the blob of /etc/seq' '
+test_expect_success 'setup: the image pulled, where its map puts /etc/seq, the blob of its stored bytes' '
 	GEAR_SYSROOT="$TRASH_DIRECTORY/f3" gear-pull --tls-verify=false docker://$A/test/img test/img >/dev/null &&
 	D="$TRASH_DIRECTORY/f3/var/lib/gear/images/test/img/latest" &&
 	h=$(sha256sum <src/etc/seq | cut -c1-64) &&
-	b=$(awk -v h=$h "\$1 == h { print \$2 }" "$D/objects.map") &&
-	test -n "$b" &&
+	awk -F "\t" -v h=$h "\$1 == \"pack\" { p = \$2 } \$1 == h { print p, \$2, \$3 }" "$D/objects.map" >loc &&
+	read -r p off len <loc &&
+	test -n "$len" &&
+	o="$IMG/objects/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-)" &&
+	b=sha256:$(sha256sum <"$o" | cut -c1-64) &&
 	size=$(stat -c %s src/etc/seq) &&
 	max=$(stored_max $size) &&
-	echo "$h $b $size $max" >seq.obj
+	echo "$h $b $size $max $p $off $len" >seq.obj &&
+	curl -fsS -o "files/$p" "http://$A/v2/test/img/blobs/$p"
 '
 
 test_expect_success 'a blob sent without end is cut off at what its content can need; the temp file never grows past it' '
-	read -r h b size max <seq.obj &&
+	read -r h b size max p off len <seq.obj &&
 	start_fake endless 127.0.0.1 --endless $((64 << 20)) &&
 	(
 		trap "" XFSZ &&
@@ -124,7 +130,7 @@ test_expect_success 'a blob sent without end is cut off at what its content can 
 '
 
 test_expect_success 'so is one whose Content-Length says it is too long, before its body' '
-	read -r h b size max <seq.obj &&
+	read -r h b size max p off len <seq.obj &&
 	mkdir big &&
 	head -c $((max + 1)) /dev/zero >big/$b &&
 	start_fake big 127.0.0.1 --files big &&
@@ -134,8 +140,61 @@ test_expect_success 'so is one whose Content-Length says it is too long, before 
 	test_cmp expect err
 '
 
+test_expect_success 'a range answered with the whole pack (200): read up to the range only, the content right' '
+	read -r h b size max p off len <seq.obj &&
+	start_fake whole 127.0.0.1 --files files &&
+	timeout 20 "$GEAR_BUILD/t/unit/test-remote" fetch \
+		"docker+http://127.0.0.1:$(cat whole.port)/test/img" $h $p@$off+$len out $size &&
+	test_cmp src/etc/seq out &&
+	echo "GET /v2/test/img/blobs/$p -" >expect &&
+	test_cmp expect whole.log
+'
+
+test_expect_success 'a range answered endlessly (200): cut at the range, then refused as not the content' '
+	read -r h b size max p off len <seq.obj &&
+	: >endless.log &&
+	(
+		trap "" XFSZ &&
+		ulimit -f $(( (len + 511) / 512 )) &&
+		test_expect_code 111 timeout 20 "$GEAR_BUILD/t/unit/test-remote" fetch \
+			"docker+http://127.0.0.1:$(cat endless.port)/test/img" $h $p@$off+$len out $size 2>err
+	) &&
+	grep "^gear: object .fetched object. is corrupt: content has digest " err
+'
+
+test_expect_success 'a 206 for another range than the one asked is refused' '
+	read -r h b size max p off len <seq.obj &&
+	start_fake shifted 127.0.0.1 --files files --range --range-shift 1 &&
+	test_expect_code 111 timeout 20 "$GEAR_BUILD/t/unit/test-remote" fetch \
+		"docker+http://127.0.0.1:$(cat shifted.port)/test/img" $h $p@$off+$len out $size 2>err &&
+	echo "gear: object sha256:$(echo $h | cut -c1-12): GET '\''http://127.0.0.1:$(cat shifted.port)/v2/test/img/blobs/$p'\'': the answer is for bytes '\''bytes $((off + 1))-$((off + len))/$(stat -c %s files/$p)'\'', not $off-$((off + len - 1))" >expect &&
+	test_cmp expect err
+'
+
+test_expect_success 'a 206 with more bytes than the range is cut off at the range' '
+	read -r h b size max p off len <seq.obj &&
+	start_fake extra 127.0.0.1 --files files --range --range-extra 100000 &&
+	test_expect_code 111 timeout 20 "$GEAR_BUILD/t/unit/test-remote" fetch \
+		"docker+http://127.0.0.1:$(cat extra.port)/test/img" $h $p@$off+$len out $size 2>err &&
+	echo "gear: object sha256:$(echo $h | cut -c1-12): GET '\''http://127.0.0.1:$(cat extra.port)/v2/test/img/blobs/$p'\'': the answer is larger than $len bytes" >expect &&
+	test_cmp expect err &&
+	start_fake exact 127.0.0.1 --files files --range &&
+	"$GEAR_BUILD/t/unit/test-remote" fetch "docker+http://127.0.0.1:$(cat exact.port)/test/img" $h $p@$off+$len out $size &&
+	test_cmp src/etc/seq out
+'
+
+test_expect_success 'a map giving a content more bytes than it can need is refused before any request' '
+	read -r h b size max p off len <seq.obj &&
+	: >exact.log &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" fetch \
+		"docker+http://127.0.0.1:$(cat exact.port)/test/img" $h $p@0+$((max + 1)) out $size 2>err &&
+	echo "gear: object sha256:$(echo $h | cut -c1-12): the map gives it $((max + 1)) bytes, more than $max" >expect &&
+	test_cmp expect err &&
+	test_cmp /dev/null exact.log
+'
+
 test_expect_success 'through gear-fs: EIO at once, nothing cached; from a sound store the file reads' '
-	read -r h b size max <seq.obj &&
+	read -r h b size max p off len <seq.obj &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f3" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		echo "docker+http://127.0.0.1:$(cat endless.port)/test/img:latest" >"$IMG/images/test/img/latest/origin" &&
@@ -144,7 +203,7 @@ test_expect_success 'through gear-fs: EIO at once, nothing cached; from a sound 
 		test_must_fail timeout 20 cat m1/etc/seq >/dev/null 2>err &&
 		grep "Input/output error" err &&
 		test $(( $(date +%s) - start )) -lt 10 &&
-		grep -q "^gear-fs: cannot fetch '\''/etc/seq'\'' (sha256:$h): object sha256:$(echo $h | cut -c1-12): GET '\''http://127.0.0.1:$(cat endless.port)/v2/test/img/blobs/$b'\'': the answer is larger than $max bytes$" m1.err &&
+		grep -q "^gear-fs: cannot fetch '\''/etc/seq'\'' (sha256:$h): .* is corrupt: content has digest " m1.err &&
 		find "$IMG/public" -type f >cached &&
 		test_cmp /dev/null cached &&
 		stop_fs m1 &&

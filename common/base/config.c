@@ -48,6 +48,7 @@ void config_init(struct gear_config *c)
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
         c->max_index_size = GEAR_CONF_MAX_INDEX_SIZE;
         c->max_config_size = GEAR_CONF_MAX_CONFIG_SIZE;
+        c->pack_size = GEAR_CONF_PACK_SIZE;
 }
 
 void config_done(struct gear_config *c)
@@ -189,6 +190,8 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 return set_size(&c->max_index_size, GEAR_CONF_MAX_INDEX_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "max-config-size"))
                 return set_size(&c->max_config_size, GEAR_CONF_MAX_CONFIG_SIZE_LIMIT, value, where, key, e);
+        if (!strcmp(key, "pack-size"))
+                return set_size(&c->pack_size, GEAR_CONF_PACK_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "ulimit")) {
                 if (*value && !ulimit_valid(value))
                         return gear_err_set(e, GEAR_EXIT_USAGE,

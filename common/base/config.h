@@ -18,6 +18,9 @@
 #define GEAR_CONF_MAX_CONFIG_SIZE (4ull << 20)
 #define GEAR_CONF_MAX_INDEX_SIZE_LIMIT (64ull << 30)
 #define GEAR_CONF_MAX_CONFIG_SIZE_LIMIT (16ull << 20)
+/* what gear-push puts in one pack of a registry (bytes) */
+#define GEAR_CONF_PACK_SIZE (32ull << 20)
+#define GEAR_CONF_PACK_SIZE_LIMIT (4ull << 30)
 
 struct gear_strv {
         char **v; /* NULL-terminated once anything was added */
@@ -35,6 +38,7 @@ struct gear_config {
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */
+        uint64_t pack_size;      /* pack-size=: the size gear-push cuts a registry's packs at */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
         struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */

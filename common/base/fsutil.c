@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -372,5 +373,20 @@ int mem_append(char **buf, size_t *len, const void *p, size_t n)
         *len += n;
         b[*len] = 0;
         *buf = b;
+        return 0;
+}
+
+int array_room(void **v, size_t *cap, size_t n, size_t size)
+{
+        size_t c;
+        void *p;
+
+        if (n < *cap)
+                return 0;
+        c = *cap ? 2 * *cap : 256;
+        if (c > SIZE_MAX / size || !(p = realloc(*v, c * size)))
+                return -ENOMEM;
+        *v = p;
+        *cap = c;
         return 0;
 }

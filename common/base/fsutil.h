@@ -85,5 +85,7 @@ void path_dirname(const char *rel, char *buf, size_t n);
 
 /* n bytes of p after the *len bytes of *buf (malloc'd, kept NUL-terminated); 0 or -ENOMEM */
 int mem_append(char **buf, size_t *len, const void *p, size_t n);
+/* room in *v (an array of *cap elements of size bytes, malloc'd) for element n: doubled when full; 0 or -ENOMEM */
+int array_room(void **v, size_t *cap, size_t n, size_t size);
 
 #endif

@@ -20,6 +20,7 @@ struct remote {
         char tag[IMAGE_TAG_MAX + 1];          /* "" when the spec names none */
         struct remote_limits limits;          /* what gear-pull accepts */
         struct progress *progress;            /* objects pushed; NULL: none */
+        uint64_t pack_size;                   /* where a push cuts packs */
 };
 
 /* what the manifest of a Gear index image names */
@@ -36,14 +37,53 @@ int manifest_check_limits(const struct store_manifest *m, const struct remote_li
 /* index.json of an OCI layout: the digest and size of its (first) manifest; code 100 when invalid */
 int layout_index_parse(const char *buf, size_t n, digest_hex hex, uint64_t *size, struct gear_err *e);
 
+/* an object map (object-map.c): packs, and the contents in them */
+struct map_pack {
+        digest_hex hex;
+        uint64_t size;          /* 0 in a map of the first format */
+};
+struct map_entry {
+        digest_hex hex;
+        uint32_t pack;          /* index in packs */
+        uint64_t off, len;
+};
+struct object_map {
+        struct map_pack *packs;
+        size_t npacks, cap_packs;
+        struct map_entry *v;
+        size_t n, cap;
+        bool whole;             /* the first format: each blob is one object */
+        bool sorted;            /* v sorted by content, as object_map_find needs */
+};
+int object_map_new(struct object_map **m, struct gear_err *e);
+/* the index of the new pack, or -1 */
+int object_map_add_pack(struct object_map *m, const char *hex, uint64_t size, struct gear_err *e);
+int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
+                   struct gear_err *e);
+/* sorts the contents for object_map_find; code 111 when a content or a pack is named twice */
+int object_map_index(struct object_map *m, struct gear_err *e);
+/* the text of either format, checked and indexed; code 111 "invalid object map: ..." */
 int object_map_parse(const char *buf, size_t len, struct object_map **m, struct gear_err *e);
+/* m as text of the second format (each pack with its contents in offset order) */
+int object_map_format(const struct object_map *m, char **text, size_t *n, struct gear_err *e);
+/* the map blob of a registry (zstd of the text) from text, and back (bounded by REMOTE_MAP_MAX;
+   a blob that is not zstd is text as it is: maps of the first format) */
+#define REMOTE_MAP_ZSTD_LEVEL 12
+int object_map_encode(const char *text, size_t n, void **blob, size_t *bn, struct gear_err *e);
+int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struct gear_err *e);
+/* root/rel as an object map; none when it is missing */
+int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e);
+/* the index image of im to registry r: config, index layer, the map blob and the access list, then the manifest */
+int remote_push_index(struct remote *r, const struct gear_root *img, struct image *im, const void *map,
+                      size_t maplen, struct gear_err *e);
 /* the spec an image pulled with tag from r records as its origin */
 void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size_t n);
 /* a store's Gear index image, read whole and checked before anything is written */
 struct store_image {
         char *idx, *layout, *man, *config, *layer; /* index.json, oci-layout, the manifest and its blobs */
         char *map, *access;                        /* the object map (a registry's), the access list: NULL when none */
-        size_t nidx, nlayout, nman, nconfig, nlayer, nmap, naccess;
+        char *map_text;                            /* the map as text (the blob may be compressed) */
+        size_t nidx, nlayout, nman, nconfig, nlayer, nmap, naccess, nmap_text;
         bool access_blob;                          /* the access list is the manifest's blob (a registry's) */
         digest_hex mhex;                           /* of the manifest */
         struct store_manifest m;

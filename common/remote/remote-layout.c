@@ -140,6 +140,7 @@ void store_image_free(struct store_image *s)
         free(s->config);
         free(s->layer);
         free(s->map);
+        free(s->map_text);
         free(s->access);
         memset(s, 0, sizeof *s);
 }
@@ -211,7 +212,8 @@ int store_image_write(const struct gear_root *to, const char *dst, const struct 
             write_blob(to, dst, s->m.layer, s->layer, s->nlayer, e) < 0)
                 return -1;
         if (s->map && (write_blob(to, dst, s->m.map, s->map, s->nmap, e) < 0 ||
-                       write_file(to, dst, REMOTE_MAP_FILE, s->map, s->nmap, e) < 0))
+                       write_file(to, dst, REMOTE_MAP_FILE, s->map_text ? s->map_text : s->map,
+                                  s->map_text ? s->nmap_text : s->nmap, e) < 0))
                 return -1;
         if (s->access && ((s->access_blob && write_blob(to, dst, s->m.access, s->access, s->naccess, e) < 0) ||
                           write_file(to, dst, ACCESS_LIST_FILE, s->access, s->naccess, e) < 0))

@@ -14,12 +14,14 @@
 #include "../base/fsutil.h"
 #include "../image/image.h"
 
-static int map_check(const char *buf, size_t n, struct gear_err *e)
+/* the map blob as text (a blob of the second format is compressed), checked */
+static int map_read(struct store_image *s, struct gear_err *e)
 {
         struct object_map *m = NULL;
 
-        if (object_map_parse(buf, n, &m, e) < 0)
-                return -1;
+        if (object_map_decode(s->map, s->nmap, &s->map_text, &s->nmap_text, e) < 0 ||
+            object_map_parse(s->map_text, s->nmap_text, &m, e) < 0)
+                return gear_err_wrap(e, "blob sha256:%.12s", s->m.map);
         object_map_free(m);
         return 0;
 }
@@ -64,7 +66,7 @@ static int registry_read(struct remote *r, const char *tag, struct store_image *
         }
         if (get_blob(r, m->config, m->config_size, 0, NULL, &s->config, &s->nconfig, bytes, e) < 0 ||
             get_blob(r, m->layer, m->layer_size, 0, NULL, &s->layer, &s->nlayer, bytes, e) < 0 ||
-            get_blob(r, m->map, -1, REMOTE_MAP_MAX, map_check, &s->map, &s->nmap, bytes, e) < 0 ||
+            get_blob(r, m->map, -1, REMOTE_MAP_MAX, NULL, &s->map, &s->nmap, bytes, e) < 0 || map_read(s, e) < 0 ||
             (m->has_access &&
              get_blob(r, m->access, -1, ACCESS_LIST_MAX, access_list_check, &s->access, &s->naccess, bytes, e) < 0))
                 goto fail;

@@ -8,10 +8,12 @@
  * renameat2(RENAME_EXCHANGE), or, where the file system lacks it (NFS), moved
  * aside first, so readers see the old image or the new, never a mix.
  *
- * A registry gets each object as a blob named by the SHA-256 of its stored
- * bytes (HEAD first, so a push that was interrupted resumes where it
- * stopped), then the object map as a blob, then the image's manifest with
- * the annotation io.gear.object-map naming the map.
+ * A registry gets the objects in packs (pack-push.c), then the object map
+ * as a blob, then the image's manifest with the annotation
+ * io.gear.object-map naming the map. Images of the first format, one blob
+ * per object named by the SHA-256 of its stored bytes, are still made with
+ * GEAR_TEST_PUSH_OBJECT_BLOBS set, for the tests that old images still
+ * pull and mount.
  *
  * gear-pull (remote-pull.c) uses the same temp directory and rename.
  */
@@ -30,7 +32,7 @@
 #include <jansson.h>
 
 #include "image-fetch.h"
-#include "remote-internal.h"
+#include "pack-push.h"
 #include "../base/progress.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
@@ -47,14 +49,8 @@ static int collect(struct tnode *node, const char *path, void *ud)
         (void)path;
         if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
                 return 0;
-        if (l->n == l->cap) {
-                size_t cap = l->cap ? 2 * l->cap : 256;
-                digest_hex *v = realloc(l->v, cap * sizeof *v);
-                if (!v)
-                        return -ENOMEM;
-                l->v = v;
-                l->cap = cap;
-        }
+        if (array_room((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
+                return -ENOMEM;
         memcpy(l->v[l->n++], node->ino->blob->hex, sizeof(digest_hex));
         return 0;
 }
@@ -189,7 +185,7 @@ static int put_blob_once(struct registry *g, const char *hex, const void *buf, i
 }
 
 /* the blob of buf, uploaded unless present, named in annotation key of ann */
-static int put_annotated_blob(struct registry *g, const char *buf, size_t len, json_t *ann, const char *key,
+static int put_annotated_blob(struct registry *g, const void *buf, size_t len, json_t *ann, const char *key,
                               struct gear_err *e)
 {
         char dg[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
@@ -202,8 +198,8 @@ static int put_annotated_blob(struct registry *g, const char *buf, size_t len, j
         return 0;
 }
 
-static int push_registry_image(struct remote *r, const struct gear_root *img, struct image *im, const char *map,
-                               size_t maplen, struct gear_err *e)
+int remote_push_index(struct remote *r, const struct gear_root *img, struct image *im, const void *map,
+                      size_t maplen, struct gear_err *e)
 {
         _cleanup_free_ char *layer = NULL, *config = NULL, *manifest = NULL, *access = NULL;
         size_t nlayer, nconfig, naccess = 0;
@@ -349,6 +345,11 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                 j.kill_after = strtoull(kill_after, NULL, 10);
         if (image_open(img, ref, &im, e) < 0)
                 return -1;
+        /* a registry gets packs; one blob per object (the first format) only for the tests of old images */
+        if (r->kind == REMOTE_REGISTRY && !getenv("GEAR_TEST_PUSH_OBJECT_BLOBS")) {
+                rc = pack_push(r, img, &im, st, e);
+                goto out;
+        }
         if (image_objects(&im, &l, e) < 0)
                 goto out;
         if (r->progress)
@@ -403,7 +404,7 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                         goto out;
                 }
                 mf = NULL;
-                if (push_registry_image(r, img, &im, map ? map : "", maplen, e) < 0)
+                if (remote_push_index(r, img, &im, map ? map : "", maplen, e) < 0)
                         goto out;
         }
         rc = 0;

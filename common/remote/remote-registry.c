@@ -21,29 +21,11 @@
 
 #include <jansson.h>
 
+#include "registry-http.h"
 #include "registry-token.h"
-#include "remote-registry.h"
-#include "../base/digest.h"
-#include "../base/dl-curl.h"
 #include "../base/fsutil.h"
-
-#define POOL_MAX 8
 /* of an answer that is not kept (an error page, a redirect, an upload's answer): read and dropped */
 #define ANSWER_DROP_MAX (1u << 20)
-
-struct registry {
-        char *base; /* "http://HOST:PORT/v2/REPO" */
-        char *scheme, *host, *port; /* of base: where the credentials may go */
-        char *userpwd;
-        char *repo;
-        struct token_cache *tokens;
-        bool http;
-        long connect_timeout, stall_timeout;
-        int retries;
-        pthread_mutex_t lock;
-        CURL *pool[POOL_MAX];
-        size_t npool;
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -162,12 +144,7 @@ static bool same_origin(const struct registry *g, const char *url)
         return same;
 }
 
-/*
- * Where an upload goes: loc (a Location header, absolute or relative) resolved
- * against the url that answered it, with query appended; http or https only.
- * NULL when it is none of that. Free with curl_free.
- */
-static char *resolve_location(const char *url, const char *loc, const char *query)
+char *registry_resolve_location(const char *url, const char *loc, const char *query)
 {
         CURLU *u = sym_curl_url();
         char *scheme = NULL, *out = NULL;
@@ -263,33 +240,6 @@ static void handle_put(struct registry *g, CURL *c)
                 sym_curl_easy_cleanup(c);
 }
 
-/* one request: what goes up and where the answer goes */
-struct xfer {
-        const char *method; /* "GET", "HEAD", "POST", "PUT" */
-        const char *url;
-        const char *type;   /* Content-Type of the body sent */
-        const char *accept;
-        const void *up;     /* body from memory, or from up_fd */
-        int up_fd;
-        uint64_t up_len;
-        uint64_t up_off;
-        int down_fd;        /* answer body to a fd, or to memory */
-        uint64_t down_max;  /* the most bytes of a 200 answer kept, to down_fd or to memory */
-        char *down;
-        uint64_t down_len;
-        uint64_t dropped;   /* bytes of answers not kept */
-        bool down_err;      /* a write failed or the body is too big */
-        int down_errno;
-        uint64_t too_big;   /* the bound an answer went past, 0 when none did */
-        struct digest dg;   /* of the answer body, with down_fd */
-        digest_hex got;
-        CURL *curl;
-        char location[2048];
-        char challenge[2048]; /* the last response's WWW-Authenticate: Bearer ... */
-        bool from_registry;   /* the last response came from the registry's own origin */
-        long status;
-};
-
 static size_t up_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
@@ -303,6 +253,10 @@ static size_t up_cb(char *buf, size_t size, size_t nmemb, void *ud)
         if (x->up) {
                 memcpy(buf, (const char *)x->up + x->up_off, n);
                 k = n;
+        } else if (x->up_read) {
+                k = x->up_read(x->up_ud, x->up_off, buf, n);
+                if (k <= 0)
+                        return CURL_READFUNC_ABORT;
         } else {
                 k = pread(x->up_fd, buf, n, x->up_off);
                 if (k <= 0)
@@ -320,37 +274,91 @@ static size_t too_big(struct xfer *x, uint64_t bound)
         return 0;
 }
 
+static size_t keep(struct xfer *x, const char *buf, size_t n)
+{
+        int r;
+
+        if (x->down_fd < 0) {
+                if (mem_append(&x->down, &x->down_len, buf, n) < 0) {
+                        x->down_err = true;
+                        x->down_errno = ENOMEM;
+                        return 0;
+                }
+                return n;
+        }
+        if ((r = write_all(x->down_fd, buf, n)) < 0) {
+                x->down_err = true;
+                x->down_errno = -r;
+                return 0;
+        }
+        digest_update(&x->dg, buf, n);
+        x->down_len += n;
+        if (x->down_progress)
+                x->down_progress(x->down_ud, x->down_len);
+        return n;
+}
+
+/* "bytes START-END/TOTAL" is the range asked for */
+static bool content_range_ok(const struct xfer *x)
+{
+        unsigned long long a, b;
+        int k = -1;
+
+        if (sscanf(x->content_range, "bytes %llu-%llu/%n", &a, &b, &k) != 2 || k < 0)
+                return false;
+        return a == x->range_off && b == x->range_off + x->range_len - 1;
+}
+
+/* the body of an answer to a Range request: only the range is kept, never more */
+static size_t down_range(struct xfer *x, char *buf, size_t n, long status)
+{
+        size_t skip = 0, take = n;
+        uint64_t left = x->range_len - x->down_len;
+
+        if (status == 206) {
+                if (!content_range_ok(x)) {
+                        x->range_bad = true;
+                        return 0;
+                }
+                if (n > left)
+                        return too_big(x, x->range_len);
+                return keep(x, buf, n);
+        }
+        /* 200: the whole blob, whose bytes before the range are dropped and after it not read */
+        if (x->range_pos < x->range_off) {
+                uint64_t s = x->range_off - x->range_pos;
+                skip = s < n ? (size_t)s : n;
+                x->range_pos += skip;
+                take = n - skip;
+        }
+        if (take > left)
+                take = left;
+        if (take && keep(x, buf + skip, take) != take)
+                return 0;
+        x->range_pos += take;
+        if (x->down_len < x->range_len)
+                return n;
+        x->range_done = true;
+        return 0;
+}
+
 static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
         size_t n = size * nmemb;
         long status = 0;
 
-        /* an error page, a redirect or an upload's answer is not kept, and not read without end */
         sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (x->range && (status == 200 || status == 206))
+                return down_range(x, buf, n, status);
+        /* an error page, a redirect or an upload's answer is not kept, and not read without end */
         if (status != 200 || (x->down_fd < 0 && !x->down_max)) {
                 x->dropped += n;
                 return x->dropped > ANSWER_DROP_MAX ? too_big(x, ANSWER_DROP_MAX) : n;
         }
         if (n > x->down_max - x->down_len)
                 return too_big(x, x->down_max);
-        if (x->down_fd >= 0) {
-                int r = write_all(x->down_fd, buf, n);
-                if (r < 0) {
-                        x->down_err = true;
-                        x->down_errno = -r;
-                        return 0;
-                }
-                digest_update(&x->dg, buf, n);
-                x->down_len += n;
-                return n;
-        }
-        if (mem_append(&x->down, &x->down_len, buf, n) < 0) {
-                x->down_err = true;
-                x->down_errno = ENOMEM;
-                return 0;
-        }
-        return n;
+        return keep(x, buf, n);
 }
 
 /* the value of header line buf (n bytes) when it is name ("location:"), trimmed, into out; false when not or too long */
@@ -377,12 +385,44 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
         size_t n = size * nmemb;
         char v[sizeof x->challenge];
 
-        if (n > 5 && !strncmp(buf, "HTTP/", 5))
+        if (n > 5 && !strncmp(buf, "HTTP/", 5)) {
                 x->challenge[0] = 0;
+                x->content_range[0] = 0;
+        }
+        header_value(buf, n, "content-range:", x->content_range, sizeof x->content_range);
         if (header_value(buf, n, "www-authenticate:", v, sizeof v) && !strncasecmp(v, "bearer", 6))
                 memcpy(x->challenge, v, sizeof v);
         header_value(buf, n, "location:", x->location, sizeof x->location);
         return n;
+}
+
+/*
+ * GEAR_HTTP_TRACE=FILE appends a line per request to FILE: method, url,
+ * status, and curl's times in microseconds (connected, sent, first byte of
+ * the answer, done), for the benchmarks of where a fetch spends its time.
+ */
+static void trace(CURL *c, const struct xfer *x, CURLcode rc)
+{
+        static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+        const char *path = getenv("GEAR_HTTP_TRACE");
+        curl_off_t t[4] = {0};
+        long status = 0;
+        FILE *f;
+
+        if (!path || !*path)
+                return;
+        sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        sym_curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &t[0]);
+        sym_curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &t[1]);
+        sym_curl_easy_getinfo(c, CURLINFO_STARTTRANSFER_TIME_T, &t[2]);
+        sym_curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &t[3]);
+        pthread_mutex_lock(&lock);
+        if ((f = fopen(path, "ae"))) {
+                fprintf(f, "%s\t%s\t%ld\t%d\t%lld\t%lld\t%lld\t%lld\n", x->method, x->url, status, (int)rc,
+                        (long long)t[0], (long long)t[1], (long long)t[2], (long long)t[3]);
+                fclose(f);
+        }
+        pthread_mutex_unlock(&lock);
 }
 
 /* the request with token (NULL: none), retried; 0 with x->status set, or -1 (code 111) on a transport error */
@@ -409,6 +449,11 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 snprintf(line, sizeof line, "Accept: %s", x->accept);
                 hdr = sym_curl_slist_append(hdr, line);
         }
+        if (x->range) {
+                snprintf(line, sizeof line, "Range: bytes=%llu-%llu", (unsigned long long)x->range_off,
+                         (unsigned long long)(x->range_off + x->range_len - 1));
+                hdr = sym_curl_slist_append(hdr, line);
+        }
         for (int attempt = 0;; attempt++) {
                 /* a stream (a pipe) cannot take back what went out: no retry after a byte */
                 if (attempt && x->down_fd >= 0 && down_start < 0 && x->down_len) {
@@ -424,6 +469,10 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 x->dropped = 0;
                 x->too_big = 0;
                 x->down_err = false;
+                x->range_pos = 0;
+                x->range_done = x->range_bad = false;
+                x->content_range[0] = 0;
+                x->length = -1;
                 x->location[0] = 0;
                 if (x->down_fd >= 0) {
                         if (down_start >= 0 && (lseek(x->down_fd, down_start, SEEK_SET) < 0 ||
@@ -445,8 +494,8 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
                 sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
                 sym_curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-                /* a Content-Length past the bound ends it before the body */
-                if (x->down_max && x->down_max <= INT64_MAX)
+                /* a Content-Length past the bound ends it before the body (a whole blob may answer a Range) */
+                if (x->down_max && x->down_max <= INT64_MAX && !x->range)
                         sym_curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->down_max);
                 /* credentials go to the registry's own origin only, not where it sends an upload */
                 if (auth) {
@@ -476,11 +525,22 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                         sym_curl_easy_setopt(c, CURLOPT_POST, 1L);
                         sym_curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
                         sym_curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+                } else if (!strcmp(x->method, "DELETE")) {
+                        sym_curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "DELETE");
                 }
                 rc = sym_curl_easy_perform(c);
+                trace(c, x, rc);
+                /* a 200 answer to a Range request is stopped once the range is in */
+                if (rc == CURLE_WRITE_ERROR && x->range_done)
+                        rc = CURLE_OK;
                 if (x->down_fd >= 0)
                         digest_final(&x->dg, x->got);
                 sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &x->status);
+                {
+                        curl_off_t cl = -1;
+                        if (sym_curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK)
+                                x->length = cl;
+                }
                 eff = NULL;
                 sym_curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff);
                 x->from_registry = eff && same_origin(g, eff);
@@ -489,6 +549,12 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
                         gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': the answer is larger than %llu bytes", x->method,
                                      x->url, (unsigned long long)(x->too_big ? x->too_big : x->down_max));
+                        goto out;
+                }
+                if (x->range_bad) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': the answer is for bytes '%s', not %llu-%llu",
+                                     x->method, x->url, x->content_range, (unsigned long long)x->range_off,
+                                     (unsigned long long)(x->range_off + x->range_len - 1));
                         goto out;
                 }
                 if (x->down_err) {
@@ -528,7 +594,7 @@ out:
  * goes once more with it. A token cached for the scope goes with the first
  * try.
  */
-static int request(struct registry *g, struct xfer *x, struct gear_err *e)
+int registry_request(struct registry *g, struct xfer *x, struct gear_err *e)
 {
         struct token_opts to = { .userpwd = g->userpwd, .https = !g->http, .connect_timeout = g->connect_timeout,
                                  .stall_timeout = g->stall_timeout };
@@ -560,7 +626,7 @@ static int request(struct registry *g, struct xfer *x, struct gear_err *e)
         return r;
 }
 
-static char *url_of(struct registry *g, const char *what, const char *ref)
+char *registry_url(struct registry *g, const char *what, const char *ref)
 {
         char *u;
 
@@ -569,7 +635,7 @@ static char *url_of(struct registry *g, const char *what, const char *ref)
         return u;
 }
 
-static int http_error(struct xfer *x, struct gear_err *e)
+int registry_http_error(struct xfer *x, struct gear_err *e)
 {
         if (x->status == 401 || x->status == 403)
                 return gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': not authorized (HTTP %ld)", x->method,
@@ -577,148 +643,3 @@ static int http_error(struct xfer *x, struct gear_err *e)
         return gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': HTTP %ld", x->method, x->url, x->status);
 }
 
-int registry_has_blob(struct registry *g, const char *hex, struct gear_err *e)
-{
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "HEAD", .down_fd = -1 };
-
-        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        if (!(x.url = url = url_of(g, "blobs", ref)))
-                return gear_err_sys(e, ENOMEM, "cannot ask the registry");
-        if (request(g, &x, e) < 0)
-                return -1;
-        free(x.down);
-        if (x.status == 200)
-                return 1;
-        if (x.status == 404)
-                return 0;
-        return http_error(&x, e);
-}
-
-int registry_put_blob(struct registry *g, const char *hex, const void *buf, int fd, uint64_t n,
-                      struct gear_err *e)
-{
-        char query[sizeof "digest=" DIGEST_PREFIX + DIGEST_HEX_LEN];
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "POST", .down_fd = -1 };
-        char *put;
-        int r;
-
-        if (asprintf(&url, "%s/blobs/uploads/", g->base) < 0)
-                return gear_err_sys(e, ENOMEM, "cannot upload");
-        x.url = url;
-        if (request(g, &x, e) < 0)
-                return -1;
-        free(x.down);
-        if (x.status != 202 || !x.location[0])
-                return http_error(&x, e);
-        /* relative to the answer's url; credentials go there only when it is the registry's own origin */
-        snprintf(query, sizeof query, "digest=" DIGEST_PREFIX "%s", hex);
-        if (!(put = resolve_location(url, x.location, query)))
-                return gear_err_set(e, GEAR_EXIT_SYS, "POST '%s': invalid upload location '%s'", url, x.location);
-        x = (struct xfer){ .method = "PUT", .url = put, .type = "application/octet-stream", .up = buf,
-                           .up_fd = fd, .up_len = n, .down_fd = -1 };
-        r = request(g, &x, e);
-        free(x.down);
-        if (r == 0 && x.status != 201)
-                r = http_error(&x, e);
-        sym_curl_free(put);
-        return r;
-}
-
-int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e)
-{
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .down_fd = fd, .down_max = max };
-
-        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        if (!(x.url = url = url_of(g, "blobs", ref)))
-                return gear_err_sys(e, ENOMEM, "cannot fetch");
-        if (request(g, &x, e) < 0)
-                return -1;
-        if (x.status == 404)
-                return gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
-        if (x.status != 200)
-                return http_error(&x, e);
-        if (strcmp(x.got, hex))
-                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
-        return 0;
-}
-
-/* a GET whose body stays in memory: *buf (malloc'd, NUL-terminated) on 200; code 1 with missing on 404 */
-static int get_body(struct registry *g, struct xfer *x, const char *missing, char **buf, size_t *n,
-                    struct gear_err *e)
-{
-        if (request(g, x, e) < 0) {
-                free(x->down);
-                return -1;
-        }
-        if (x->status != 200) {
-                free(x->down);
-                if (x->status == 404)
-                        return gear_err_set(e, GEAR_EXIT_NO, "%s", missing);
-                return http_error(x, e);
-        }
-        *buf = x->down ? x->down : strdup("");
-        *n = x->down_len;
-        return *buf ? 0 : gear_err_sys(e, ENOMEM, "cannot fetch '%s'", x->url);
-}
-
-int registry_get_blob(struct registry *g, const char *hex, size_t max, char **buf, size_t *n,
-                      struct gear_err *e)
-{
-        char ref[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN], missing[96];
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .down_fd = -1, .down_max = max };
-        digest_hex got;
-
-        snprintf(ref, sizeof ref, DIGEST_PREFIX "%s", hex);
-        snprintf(missing, sizeof missing, "the registry has no blob sha256:%.12s", hex);
-        if (!(x.url = url = url_of(g, "blobs", ref)))
-                return gear_err_sys(e, ENOMEM, "cannot fetch");
-        if (get_body(g, &x, missing, buf, n, e) < 0)
-                return -1;
-        if (digest_buf(*buf, *n, got, e) < 0) {
-                free(TAKE_PTR(*buf));
-                return -1;
-        }
-        if (strcmp(got, hex)) {
-                free(TAKE_PTR(*buf));
-                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s from the registry does not match its digest", hex);
-        }
-        return 0;
-}
-
-int registry_put_manifest(struct registry *g, const char *tag, const char *type, const void *buf,
-                          size_t n, struct gear_err *e)
-{
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "PUT", .type = type, .up = buf, .up_len = n, .down_fd = -1 };
-
-        if (!(x.url = url = url_of(g, "manifests", tag)))
-                return gear_err_sys(e, ENOMEM, "cannot push the manifest");
-        if (request(g, &x, e) < 0) {
-                free(x.down);
-                return -1;
-        }
-        free(x.down);
-        if (x.status != 201)
-                return http_error(&x, e);
-        return 0;
-}
-
-int registry_get_manifest(struct registry *g, const char *tag, const char *accept, size_t max, char **buf,
-                          size_t *n, struct gear_err *e)
-{
-        _cleanup_free_ char *url = NULL;
-        struct xfer x = { .method = "GET", .accept = accept ? accept : REGISTRY_MANIFEST_TYPE, .down_fd = -1,
-                          .down_max = max };
-        char missing[320];
-
-        snprintf(missing, sizeof missing, "the registry has no tag '%s'", tag);
-        if (!(x.url = url = url_of(g, "manifests", tag)))
-                return gear_err_sys(e, ENOMEM, "cannot fetch the manifest");
-        return get_body(g, &x, missing, buf, n, e);
-}

@@ -13,8 +13,6 @@
 #include "store-read.h"
 #include "../base/config.h"
 #include "../base/fsutil.h"
-#include "../base/fsutil.h"
-#include "../image/image.h"
 #include "../image/image.h"
 
 static bool host_valid(const char *s, size_t n)
@@ -44,6 +42,7 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
                 return gear_err_sys(e, ENOMEM, "cannot open store '%s'", spec);
         r->dir.fd = -1;
         r->progress = o ? o->progress : NULL;
+        r->pack_size = o && o->pack_size ? o->pack_size : GEAR_CONF_PACK_SIZE;
         r->limits = o && o->limits ? *o->limits
                                    : (struct remote_limits){ .config_max = GEAR_CONF_MAX_CONFIG_SIZE,
                                                              .index_max = GEAR_CONF_MAX_INDEX_SIZE };
@@ -123,11 +122,15 @@ void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size
                 snprintf(buf, n, "%s://%s/%s:%s", r->http ? "docker+http" : "docker", r->host, r->repo, tag);
 }
 
-int remote_fetch_object(struct remote *r, const char *hex, const char *blob, uint64_t max, int fd,
+bool remote_is_registry(const struct remote *r)
+{
+        return r->kind == REMOTE_REGISTRY;
+}
+
+int remote_fetch_object(struct remote *r, const char *hex, const struct object_loc *loc, uint64_t max, int fd,
                         struct gear_err *e)
 {
         char rel[STORE_REL_MAX];
-        digest_hex bhex;
 
         if (!digest_hex_valid(hex))
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
@@ -141,11 +144,33 @@ int remote_fetch_object(struct remote *r, const char *hex, const char *blob, uin
                 }
                 return 0;
         }
-        if (!blob || !digest_parse(blob, bhex))
+        if (!loc)
                 return gear_err_set(e, GEAR_EXIT_NO, "no blob for object sha256:%.12s", hex);
-        if (registry_get_blob_fd(r->reg, bhex, max, fd, e) < 0)
+        if (loc->whole) {
+                if (registry_get_blob_fd(r->reg, loc->pack, max, fd, e) < 0)
+                        return gear_err_wrap(e, "object sha256:%.12s", hex);
+                return 0;
+        }
+        /* the map is data from the store: it may not make a content longer than it can be */
+        if (loc->len > max)
+                return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s: the map gives it %llu bytes, more than %llu",
+                                    hex, (unsigned long long)loc->len, (unsigned long long)max);
+        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off, loc->len, fd, NULL, NULL, e) < 0)
                 return gear_err_wrap(e, "object sha256:%.12s", hex);
         return 0;
+}
+
+int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
+                       void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e)
+{
+        if (r->kind != REMOTE_REGISTRY)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "a directory store has no packs");
+        if (off > pack_size || len > pack_size - off)
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid range %llu+%llu of pack sha256:%.12s",
+                                    (unsigned long long)off, (unsigned long long)len, pack);
+        if (!len)
+                return 0;
+        return registry_get_range_fd(r->reg, pack, off, len, fd, fn, ud, e);
 }
 
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e)
@@ -167,101 +192,6 @@ int image_origin(const struct gear_root *img, const char *image_dir, char *spec,
                 return gear_err_set(e, GEAR_EXIT_SYS, "invalid '%s'", rel);
         strcpy(spec, buf);
         return 1;
-}
-
-struct map_entry {
-        digest_hex hex;
-        char blob[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
-};
-
-struct object_map {
-        struct map_entry *v;
-        size_t n;
-};
-
-static int entry_cmp(const void *a, const void *b)
-{
-        return strcmp(((const struct map_entry *)a)->hex, ((const struct map_entry *)b)->hex);
-}
-
-int object_map_parse(const char *buf, size_t len, struct object_map **mp, struct gear_err *e)
-{
-        struct object_map *m = calloc(1, sizeof *m);
-        const char *p = buf, *end = buf + len;
-        size_t cap = 0;
-
-        if (!m)
-                return gear_err_sys(e, ENOMEM, "cannot read the object map");
-        while (p < end) {
-                const char *nl = memchr(p, '\n', end - p);
-                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                struct map_entry *x;
-
-                if (l != DIGEST_HEX_LEN + 1 + sizeof DIGEST_PREFIX - 1 + DIGEST_HEX_LEN || p[DIGEST_HEX_LEN] != '\t')
-                        goto bad;
-                if (m->n == cap) {
-                        cap = cap ? 2 * cap : 1024;
-                        x = realloc(m->v, cap * sizeof *x);
-                        if (!x) {
-                                object_map_free(m);
-                                return gear_err_sys(e, ENOMEM, "cannot read the object map");
-                        }
-                        m->v = x;
-                }
-                x = &m->v[m->n];
-                memcpy(x->hex, p, DIGEST_HEX_LEN);
-                x->hex[DIGEST_HEX_LEN] = 0;
-                memcpy(x->blob, p + DIGEST_HEX_LEN + 1, sizeof x->blob - 1);
-                x->blob[sizeof x->blob - 1] = 0;
-                digest_hex tmp;
-                if (!digest_hex_valid(x->hex) || !digest_parse(x->blob, tmp))
-                        goto bad;
-                m->n++;
-                p += l + 1;
-        }
-        if (m->n)
-                qsort(m->v, m->n, sizeof *m->v, entry_cmp);
-        *mp = m;
-        return 0;
-bad:
-        object_map_free(m);
-        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map");
-}
-
-int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e)
-{
-        char rel[PATH_MAX];
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0;
-
-        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
-        if (read_file(img, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
-                if (e->code != GEAR_EXIT_NO)
-                        return -1;
-                gear_err_clear(e);
-        }
-        if (object_map_parse(buf ? buf : "", len, m, e) < 0)
-                return gear_err_wrap(e, "'%s'", rel);
-        return 0;
-}
-
-const char *object_map_blob(const struct object_map *m, const char *hex)
-{
-        struct map_entry key, *x;
-
-        if (!m || !m->n || !digest_hex_valid(hex))
-                return NULL;
-        memcpy(key.hex, hex, sizeof key.hex);
-        x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp);
-        return x ? x->blob : NULL;
-}
-
-void object_map_free(struct object_map *m)
-{
-        if (!m)
-                return;
-        free(m->v);
-        free(m);
 }
 
 int remote_parse_opt(int c, const char *arg, struct remote_opts *o, const char *use)

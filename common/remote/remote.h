@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../base/digest.h"
 #include "../base/err.h"
 
 struct remote;
@@ -30,23 +31,45 @@ void remote_free(struct remote *r);
 const struct gear_root *remote_dir(const struct remote *r);
 
 /*
- * Writes the stored bytes of the object whose uncompressed content has SHA-256
- * hex to fd (from its current offset). blob is the digest of the stored bytes
- * ("sha256:..."), which a registry needs and a directory store ignores.
- * Bounded by timeouts (GEAR_FETCH_TIMEOUT, see store-read.h) and by max, the
- * most stored bytes the content can need (store_stored_max of its size): a
- * longer object is cut off, code 111. Code 111 on a transport error, 1 when
- * the store lacks the object. Safe to call from several threads on one struct
- * remote.
+ * Where a registry keeps a content's stored bytes (an object map's entry,
+ * see gear-tree(5)): len bytes at off of the blob pack, of pack_size bytes;
+ * whole: the blob is the stored object alone (a map of the first format),
+ * its length not known.
  */
-int remote_fetch_object(struct remote *r, const char *hex, const char *blob, uint64_t max, int fd,
+struct object_loc {
+        digest_hex pack;
+        uint64_t pack_size, off, len;
+        bool whole;
+};
+
+/*
+ * Writes the stored bytes of the object whose uncompressed content has SHA-256
+ * hex to fd (from its current offset): for a registry from where loc says
+ * (a byte range of a pack, or a whole blob), which a directory store
+ * ignores (NULL). Bounded by timeouts (GEAR_FETCH_TIMEOUT, see store-read.h)
+ * and by max, the most stored bytes the content can need (store_stored_max
+ * of its size): a longer object is cut off, code 111. Code 111 on a
+ * transport error, 1 when the store lacks the object. Safe to call from
+ * several threads on one struct remote.
+ */
+int remote_fetch_object(struct remote *r, const char *hex, const struct object_loc *loc, uint64_t max, int fd,
                         struct gear_err *e);
+/*
+ * len bytes at off of a registry's blob pack (pack_size bytes, as the map
+ * declares) to fd: a Range request; exactly len bytes or code 111. fn
+ * (NULL: none) is told how many have been written to fd as they arrive
+ * (from 0 again when the request is retried).
+ */
+int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
+                       void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e);
+/* r is a registry */
+bool remote_is_registry(const struct remote *r);
 
 /*
  * A pulled image records where it came from in its image directory
  * (images/NAME/TAG/, given relative to the image tree, or "." when img is
- * the image directory itself): the store spec, and for a registry the map
- * from content digest to blob digest.
+ * the image directory itself): the store spec, and for a registry the
+ * object map: where the registry keeps each content.
  */
 /* 1 and spec filled when the image came from a store, 0 when it was built here */
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e);
@@ -54,23 +77,30 @@ int image_origin(const struct gear_root *img, const char *image_dir, char *spec,
 struct object_map;
 /* an image without a map gives an empty one */
 int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e);
-/* the blob digest of content hex, NULL when the map does not list it */
-const char *object_map_blob(const struct object_map *m, const char *hex);
+/* where the map puts content hex; false when it does not list it */
+bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc);
+/* the map puts contents in packs (the second format) */
+bool object_map_packed(const struct object_map *m);
 void object_map_free(struct object_map *m);
 
 /*
  * Beyond the above: options, and the two directions of gear-push and
  * gear-pull. In an image directory, REMOTE_ORIGIN_FILE holds the store spec
- * (one line) and REMOTE_MAP_FILE the object map of a registry image: lines
- * "CONTENT_HEX<TAB>sha256:BLOB_HEX", sorted. docker+http://HOST... is a
+ * (one line) and REMOTE_MAP_FILE the object map of a registry image, as
+ * text (object-map.c, gear-tree(5)); REMOTE_PUSHED_DIR/HOST/REPO.map the
+ * map gear-push wrote to that registry repository, which later pushes to
+ * the same registry reuse the packs of. docker+http://HOST... is a
  * registry spoken to in plain HTTP (what --tls-verify=false selects).
  */
 #define REMOTE_ORIGIN_FILE "origin"
 #define REMOTE_MAP_FILE "objects.map"
-#define REMOTE_MAP_TYPE "application/vnd.gear.object-map.v1+tsv"
+#define REMOTE_PUSHED_DIR "pushed"
 #define REMOTE_MAP_ANNOTATION "io.gear.object-map"
-/* the largest map read: about 2 million objects */
+/* the largest map read, as text: some 3 million objects */
 #define REMOTE_MAP_MAX (256u << 20)
+/* the largest pack a map may declare */
+#define REMOTE_PACK_MAX (1ull << 40)
+
 /* the blob of the image's access list (image-fetch.h), when it has one */
 #define REMOTE_ACCESS_ANNOTATION "io.gear.access-list"
 
@@ -85,6 +115,7 @@ struct remote_opts {
         bool *prefetch;       /* where --prefetch goes; NULL: not an option of this command */
         const struct remote_limits *limits; /* NULL: gear.conf's defaults */
         struct progress *progress;            /* of a push; NULL: none */
+        uint64_t pack_size;                   /* of a push to a registry (gear.conf pack-size=); 0: its default */
 };
 /* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
 const char *remote_default_authfile(void);
@@ -93,6 +124,8 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
 struct remote_stats {
         uint64_t sent, skipped; /* objects */
         uint64_t bytes;         /* stored bytes of the objects sent */
+        uint64_t packs_sent, packs_skipped; /* a registry's packs: uploaded; present or mounted */
+        bool packs;             /* the push made packs (a registry) */
 };
 struct image_ref;
 /* objects the store lacks, then the index image (a registry tag: the spec's, else ref's) */

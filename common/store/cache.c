@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -26,6 +27,18 @@ static bool hex_valid(const char *hex)
                 if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
                         return false;
         return i == 64;
+}
+
+bool cache_has(const struct gear_root *img, const char *hex, uint64_t size)
+{
+        char rel[CACHE_REL_MAX];
+        struct stat st;
+
+        if (!hex_valid(hex))
+                return false;
+        cache_rel(hex, rel);
+        return fstatat(img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+               (uint64_t)st.st_size == size;
 }
 
 /* the cached file, when present and of the right size; -1 with errno else */
@@ -94,76 +107,184 @@ static int fill(const struct gear_root *img, int dfd, const char *hex, uint64_t 
         return decode(r, size, out, e);
 }
 
+/* public/<ab> of content hex, made when missing */
+static int shard_open(const struct gear_root *img, const char *hex, struct gear_err *e)
+{
+        char sub[sizeof CACHE_DIR + 3];
+        int dfd;
+
+        snprintf(sub, sizeof sub, CACHE_DIR "/%.2s", hex);
+        dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                return dfd;
+        if (errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
+        if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
+                return gear_err_wrap(e, "in '%s'", img->path);
+        if (mkdir_synced_at(img->fd, sub, 0755, e) < 0)
+                return gear_err_wrap(e, "in '%s'", img->path);
+        if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
+        return dfd;
+}
+
+/* the right to fetch one content: public/<ab> and the lock file, held */
+struct cache_claim {
+        const struct gear_root *img;
+        digest_hex hex;
+        uint64_t size;
+        int dfd, lfd;
+        char lock[64 + 8];
+};
+
+void cache_claim_free(struct cache_claim *c)
+{
+        if (!c)
+                return;
+        if (c->lfd >= 0) {
+                unlinkat(c->dfd, c->lock, 0);
+                close(c->lfd);
+        }
+        if (c->dfd >= 0)
+                close(c->dfd);
+        free(c);
+}
+
+/*
+ * The lock of c's content, once nobody else holds it (or, with nb, only if
+ * nobody does): 1 held, 0 busy (nb), -1. The lock file is unlinked by its
+ * holder when done, so one that was removed while we waited is not ours.
+ */
+static int claim_lock(struct cache_claim *c, bool nb, struct gear_err *e)
+{
+        for (;;) {
+                struct stat a, b;
+                int k;
+
+                if (c->lfd >= 0)
+                        close(c->lfd);
+                c->lfd = openat(c->dfd, c->lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (c->lfd < 0)
+                        return gear_err_sys(e, errno, "cannot open lock '%s'", c->lock);
+                while ((k = flock(c->lfd, LOCK_EX | (nb ? LOCK_NB : 0))) < 0 && errno == EINTR)
+                        ;
+                if (k < 0 || fstat(c->lfd, &a) < 0) {
+                        int err = errno;
+                        /* not ours: closed, not removed */
+                        close(c->lfd);
+                        c->lfd = -1;
+                        if (k < 0 && nb && err == EWOULDBLOCK)
+                                return 0;
+                        return gear_err_sys(e, err, "cannot lock '%s'", c->lock);
+                }
+                if (fstatat(c->dfd, c->lock, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+                    a.st_dev == b.st_dev)
+                        return 1;
+        }
+}
+
+/* the claim of content hex: 1 with *cp, or 0 with *fd the cached file (present, or nb and fetched by another) */
+static int claim(const struct gear_root *img, const char *hex, uint64_t size, bool nb, struct cache_claim **cp,
+                 int *fd, struct gear_err *e)
+{
+        struct cache_claim *c;
+        int k;
+
+        *cp = NULL;
+        *fd = -1;
+        if (!hex_valid(hex))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
+        if (!(c = calloc(1, sizeof *c)))
+                return gear_err_sys(e, ENOMEM, "cannot open '%s'", hex);
+        *c = (struct cache_claim){ .img = img, .size = size, .lfd = -1 };
+        memcpy(c->hex, hex, sizeof c->hex);
+        snprintf(c->lock, sizeof c->lock, ".%s.lock", hex + 2);
+        if ((c->dfd = shard_open(img, hex, e)) < 0) {
+                cache_claim_free(c);
+                return -1;
+        }
+        /* present, or (after the lock) fetched meanwhile by the holder we waited for */
+        if ((*fd = open_present(c->dfd, hex + 2, size, e)) == -ENOENT) {
+                if ((k = claim_lock(c, nb, e)) <= 0) {
+                        cache_claim_free(c);
+                        *fd = -1;
+                        return k;
+                }
+                if ((*fd = open_present(c->dfd, hex + 2, size, e)) == -ENOENT) {
+                        *fd = -1;
+                        *cp = c;
+                        return 1;
+                }
+        }
+        cache_claim_free(c);
+        if (*fd < 0) {
+                *fd = -1;
+                return -1;
+        }
+        return 0;
+}
+
+int cache_claim(const struct gear_root *img, const char *hex, uint64_t size, struct cache_claim **c,
+                struct gear_err *e)
+{
+        int fd, r = claim(img, hex, size, true, c, &fd, e);
+
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e)
+{
+        _cleanup_close_ int out = -1;
+        char proc[64];
+        int fd = -1;
+
+        *res = (struct cache_result){0};
+        if ((out = openat(c->dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0) {
+                gear_err_sys(e, errno, "cannot create a temporary file in '%s/" CACHE_DIR "/%.2s'", c->img->path,
+                             c->hex);
+                goto out;
+        }
+        if (fill(c->img, c->dfd, c->hex, c->size, fetch, ud, out, res, e) < 0)
+                goto out;
+        /* its bytes are on disk before its name is: a crash never leaves a cached file of wrong bytes */
+        if (fdatasync(out) < 0) {
+                gear_err_sys(e, errno, "cannot sync cache file");
+                goto out;
+        }
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", out);
+        if (linkat(AT_FDCWD, proc, c->dfd, c->hex + 2, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
+                gear_err_sys(e, errno, "cannot link '%s/" CACHE_DIR "/%.2s/%s'", c->img->path, c->hex, c->hex + 2);
+                goto out;
+        }
+        /*
+         * The name is not synced: one a crash loses is a content fetched
+         * again, and a sync of the directory costs a lazy open as much as
+         * the fetch itself.
+         */
+        res->fetched = true;
+        if (!fetch)
+                res->wire = c->size;
+        fd = open_present(c->dfd, c->hex + 2, c->size, e);
+        if (fd == -ENOENT)
+                fd = gear_err_sys(e, ENOENT, "cannot open cached '%s'", c->hex);
+out:
+        cache_claim_free(c);
+        return fd;
+}
+
 int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
                struct cache_result *res, struct gear_err *e)
 {
-        char sub[sizeof CACHE_DIR + 3], lock[64 + 8], proc[64];
-        _cleanup_close_ int dfd = -1;
-        int fd;
+        struct cache_claim *c;
+        int fd, r;
 
         *res = (struct cache_result){0};
-        if (!hex_valid(hex))
-                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
-        snprintf(sub, sizeof sub, CACHE_DIR "/%.2s", hex);
-        dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                if (errno != ENOENT)
-                        return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
-                if (mkdir_private_at(img->fd, CACHE_DIR, e) < 0)
-                        return gear_err_wrap(e, "in '%s'", img->path);
-                if (mkdir_synced_at(img->fd, sub, 0755, e) < 0)
-                        return gear_err_wrap(e, "in '%s'", img->path);
-                if ((dfd = openat(img->fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-                        return gear_err_sys(e, errno, "cannot open '%s/%s'", img->path, sub);
-        }
-        fd = open_present(dfd, hex + 2, size, e);
-        if (fd != -ENOENT)
-                return fd;
-
-        /* fetch once: the lock file is unlinked by its holder when done, so a waiter rechecks it */
-        snprintf(lock, sizeof lock, ".%s.lock", hex + 2);
-        for (;;) {
-                _cleanup_close_ int lfd = openat(dfd, lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-                _cleanup_close_ int out = -1;
-                struct stat a, b;
-                if (lfd < 0)
-                        return gear_err_sys(e, errno, "cannot open lock '%s'", lock);
-                while (flock(lfd, LOCK_EX) < 0)
-                        if (errno != EINTR)
-                                return gear_err_sys(e, errno, "cannot lock '%s'", lock);
-                if (fstat(lfd, &a) < 0)
-                        return gear_err_sys(e, errno, "cannot stat lock '%s'", lock);
-                if (fstatat(dfd, lock, &b, AT_SYMLINK_NOFOLLOW) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
-                        continue; /* its holder finished and removed it */
-                fd = open_present(dfd, hex + 2, size, e);
-                if (fd != -ENOENT) {
-                        unlinkat(dfd, lock, 0);
-                        return fd;
-                }
-                if ((out = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0)
-                        return gear_err_sys(e, errno, "cannot create a temporary file in '%s/%s'", img->path, sub);
-                if (fill(img, dfd, hex, size, fetch, ud, out, res, e) < 0) {
-                        unlinkat(dfd, lock, 0);
-                        return -1;
-                }
-                if (fsync(out) < 0) {
-                        unlinkat(dfd, lock, 0);
-                        return gear_err_sys(e, errno, "cannot sync cache file");
-                }
-                snprintf(proc, sizeof proc, "/proc/self/fd/%d", out);
-                if (linkat(AT_FDCWD, proc, dfd, hex + 2, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
-                        int err = errno;
-                        unlinkat(dfd, lock, 0);
-                        return gear_err_sys(e, err, "cannot link '%s/%s/%s'", img->path, sub, hex + 2);
-                }
-                fsync(dfd);
-                unlinkat(dfd, lock, 0);
-                res->fetched = true;
-                if (!fetch)
-                        res->wire = size;
-                fd = open_present(dfd, hex + 2, size, e);
-                return fd == -ENOENT ? gear_err_sys(e, ENOENT, "cannot open cached '%s'", hex) : fd;
-        }
+        /* fetch once: the first opener holds the content's lock, the others wait and find it */
+        if ((r = claim(img, hex, size, false, &c, &fd, e)) <= 0)
+                return r < 0 ? -1 : fd;
+        return cache_fill(c, fetch, ud, res, e);
 }
 
 bool cache_lock_name(const char *name)

@@ -38,6 +38,9 @@ struct cache_result {
         uint64_t wire;      /* stored bytes it fetched */
 };
 
+/* content hex is in public/, of size bytes (a prefetch leaves it out) */
+bool cache_has(const struct gear_root *img, const char *hex, uint64_t size);
+
 /*
  * An O_RDONLY fd on the cached content hex of the given size, fetching it
  * first when missing: from the image tree's own store (objects/) when fetch
@@ -46,6 +49,20 @@ struct cache_result {
  */
 int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
                struct cache_result *res, struct gear_err *e);
+
+/*
+ * The same in two steps, for a fetch that brings many contents at once: the
+ * claim of content hex without waiting, 1 with *c when the caller is to
+ * fill it (its lock held), 0 when it is in public/ already or another fetch
+ * holds it; then cache_fill, which fills it through fetch as cache_open does
+ * and gives the same fd (or -1), or cache_claim_free, which gives it up.
+ * Both end the claim.
+ */
+struct cache_claim;
+int cache_claim(const struct gear_root *img, const char *hex, uint64_t size, struct cache_claim **c,
+                struct gear_err *e);
+int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e);
+void cache_claim_free(struct cache_claim *c);
 
 /*
  * A fetch killed while it held its lock leaves public/<ab>/.<rest>.lock

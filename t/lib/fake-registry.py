@@ -2,6 +2,7 @@
 #
 # fake-registry.py ADDR PORTFILE LOG [--location URL] [--redirect URL]
 #                  [--files DIR] [--endless BYTES] [--bearer REALM]
+#                  [--range] [--range-shift N] [--range-extra N] [--slow SECONDS]
 #
 # Listens on ADDR (port 0: a free one, written to PORTFILE) and appends one
 # line per request to LOG: "METHOD PATH AUTH", AUTH being the Authorization
@@ -17,11 +18,17 @@
 #   GET /v2/...    --redirect: 307 to URL + the path's last component ({self}
 #                  as above);
 #                  --endless: 200, BYTES bytes, no Content-Length;
-#                  --files: DIR/LAST (LAST the path's last component), 404 without it
+#                  --files: DIR/LAST (LAST the path's last component), 404 without it;
+#                  whole (200) even when a Range is asked, unless --range: then
+#                  206 with the range asked; --range-shift N answers the range
+#                  N bytes further (saying so in its Content-Range), --range-extra N
+#                  adds N bytes to the range's body, --slow sends it 4 KiB at a
+#                  time, SECONDS apart
 import argparse
 import http.server
 import os
 import sys
+import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("addr")
@@ -32,6 +39,10 @@ ap.add_argument("--redirect")
 ap.add_argument("--files")
 ap.add_argument("--endless", type=int)
 ap.add_argument("--bearer")
+ap.add_argument("--range", action="store_true")
+ap.add_argument("--range-shift", type=int, default=0)
+ap.add_argument("--range-extra", type=int, default=0)
+ap.add_argument("--slow", type=float, default=0)
 opt = ap.parse_args()
 
 
@@ -102,6 +113,22 @@ class H(http.server.BaseHTTPRequestHandler):
         with open(path, "rb") as f:
             body = f.read()
         ctype = "application/vnd.oci.image.manifest.v1+json" if "/manifests/" in self.path else "application/octet-stream"
+        rng = self.headers.get("Range", "")
+        if opt.range and rng.startswith("bytes="):
+            a, b = (int(x) + opt.range_shift for x in rng[6:].split("-"))
+            part = body[a:b + 1] + b"\0" * opt.range_extra
+            if not opt.slow:
+                return self.answer(206, [("Content-Type", ctype), ("Content-Range", "bytes %d-%d/%d" % (a, b, len(body)))],
+                                   part)
+            self.send_response(206)
+            self.send_header("Content-Range", "bytes %d-%d/%d" % (a, b, len(body)))
+            self.send_header("Content-Length", str(len(part)))
+            self.end_headers()
+            for i in range(0, len(part), 4096):
+                self.wfile.write(part[i:i + 4096])
+                self.wfile.flush()
+                time.sleep(opt.slow)
+            return
         self.answer(200, [("Content-Type", ctype)], body)
 
 

@@ -5,7 +5,8 @@
  * remote_fetch_object (at most what a content of SIZE bytes can need, when
  * given), decodes and verifies it, writes its content to OUT; prints
  * "gear: MSG" and exits with the error's code when it fails (for the shell
- * tests against a registry).
+ * tests against a registry). BLOB is sha256:HEX, a blob that is the stored
+ * object, or sha256:HEX@OFF+LEN, LEN bytes at OFF of a pack.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +18,7 @@
 
 #include "../../common/base/digest.h"
 #include "../../common/base/fsutil.h"
-#include "../../common/remote/remote.h"
+#include "../../common/remote/remote-internal.h"
 #include "../../common/store/store.h"
 
 static int n, failed;
@@ -33,6 +34,11 @@ static void ok(int cond, const char *what)
 static int fetch_verified(struct remote *r, const char *hex, const char *blob, uint64_t max, int out,
                           struct gear_err *e)
 {
+        struct object_loc loc = { .whole = true }, *lp = NULL;
+        char dg[sizeof "sha256:" + 64];
+        unsigned long long off, len;
+        int used = -1;
+
         char tmp[] = "/tmp/test-remote.XXXXXX";
         struct store_reader *sr = NULL;
         char buf[65536];
@@ -42,7 +48,14 @@ static int fetch_verified(struct remote *r, const char *hex, const char *blob, u
         if (fd < 0)
                 return gear_err_sys(e, errno, "mkstemp");
         unlink(tmp);
-        if (remote_fetch_object(r, hex, blob, max, fd, e) < 0) {
+        if (blob && sscanf(blob, "%71[^@]@%llu+%llu%n", dg, &off, &len, &used) == 3 &&
+            used == (int)strlen(blob)) {
+                loc = (struct object_loc){ .pack_size = off + len, .off = off, .len = len };
+                blob = dg;
+        }
+        if (blob && digest_parse(blob, loc.pack))
+                lp = &loc;
+        if (remote_fetch_object(r, hex, lp, max, fd, e) < 0) {
                 close(fd);
                 return -1;
         }
@@ -56,6 +69,66 @@ static int fetch_verified(struct remote *r, const char *hex, const char *blob, u
                 }
         store_reader_free(sr);
         return k < 0 ? -1 : 0;
+}
+
+/* text refused by object_map_parse with code 111 and a message */
+static void map_refused(const char *text, const char *what)
+{
+        struct gear_err e = {0};
+        struct object_map *m = NULL;
+
+        ok(object_map_parse(text, strlen(text), &m, &e) < 0 && e.code == GEAR_EXIT_SYS &&
+           !strncmp(e.msg, "invalid object map", 18), what);
+}
+
+static void packed_maps(void)
+{
+        const char *a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        const char *b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        const char *p = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+        const char *q = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
+        char t[1024];
+        struct gear_err e = {0};
+        struct object_map *m = NULL;
+        char *text = NULL, *back = NULL;
+        void *blob = NULL;
+        size_t n, bn, tn;
+
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t4\t6\n", p, a, b);
+        ok(object_map_parse(t, strlen(t), &m, &e) == 0, "two contents in one pack");
+        ok(object_map_format(m, &text, &n, &e) == 0 && n == strlen(t) && !memcmp(text, t, n), "formatted back the same");
+        ok(object_map_encode(text, n, &blob, &bn, &e) == 0 && object_map_decode(blob, bn, &back, &tn, &e) == 0 &&
+           tn == n && !memcmp(back, t, n), "compressed and back");
+        ok(object_map_decode(blob, bn - 1, &back, &tn, &e) < 0 && e.code == GEAR_EXIT_SYS, "a cut blob is refused");
+        gear_err_clear(&e);
+        free(text);
+        free(back);
+        free(blob);
+        object_map_free(m);
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);
+        map_refused(t, "overlapping contents are refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t4\t6\n%s\t0\t4\n", p, a, b);
+        map_refused(t, "contents out of offset order are refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t4\t7\n", p, a);
+        map_refused(t, "a content past its pack's end is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t18446744073709551615\t2\n", p, a);
+        map_refused(t, "an offset that wraps is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\npack\tsha256:%s\t10\n%s\t0\t4\n", p, a, q, a);
+        map_refused(t, "a content named twice is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\npack\tsha256:%s\t10\n%s\t0\t4\n", p, a, p, b);
+        map_refused(t, "a pack named twice is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\npack\tsha256:%s\t10\n%s\t0\t4\n", p, q, a);
+        map_refused(t, "a pack with no content is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t2000000000000\n%s\t0\t4\n", p, a);
+        map_refused(t, "a pack over 1 TiB is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t010\n%s\t0\t4\n", p, a);
+        map_refused(t, "a number with a leading zero is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4", p, a);
+        map_refused(t, "a last line without its newline is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\t1\n", p, a);
+        map_refused(t, "a line with a field too many is refused");
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\tsha256:%s\n", p, a, q);
+        map_refused(t, "a line of the first format in the second is refused");
 }
 
 static void specs(void)
@@ -111,23 +184,31 @@ static void dir_store(void)
         /* origin and map */
         char spec[256];
         struct object_map *m = NULL;
+        struct object_loc loc;
         mkdir_p_at(root.fd, "images/a/t", 0755, &e);
         ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 0, "no origin: built here");
-        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && !object_map_blob(m, hex), "no map: empty");
+        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && !object_map_find(m, hex, &loc), "no map: empty");
         object_map_free(m);
         atomic_write(&root, "images/a/t/origin", "docker://h/a:t\n", 15, 0644, &e);
         ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 1 && !strcmp(spec, "docker://h/a:t"),
            "origin read");
-        char map[2 * (64 + 1 + 71 + 1) + 1];
+        char map[4 * (64 + 1 + 71 + 1) + 1];
         /* unsorted on purpose: the loader sorts */
         snprintf(map, sizeof map, "%s\tsha256:%s\n%s\tsha256:%s\n", other, hex, hex, other);
         atomic_write(&root, "images/a/t/objects.map", map, strlen(map), 0644, &e);
         ok(object_map_load(&root, "images/a/t", &m, &e) == 0, "map loads");
-        const char *b = object_map_blob(m, hex);
-        ok(b && !strncmp(b, "sha256:", 7) && !strcmp(b + 7, other), "map lookup");
-        b = object_map_blob(m, other);
-        ok(b && !strcmp(b + 7, hex), "map lookup, other");
-        ok(!object_map_blob(m, "0000000000000000000000000000000000000000000000000000000000000000"), "map miss");
+        ok(object_map_find(m, hex, &loc) && loc.whole && !strcmp(loc.pack, other), "map lookup");
+        ok(object_map_find(m, other, &loc) && loc.whole && !strcmp(loc.pack, hex), "map lookup, other");
+        ok(!object_map_find(m, "0000000000000000000000000000000000000000000000000000000000000000", &loc), "map miss");
+        ok(!object_map_packed(m), "a map of the first format has no packs");
+        object_map_free(m);
+        /* the second format: packs, offsets and lengths */
+        snprintf(map, sizeof map, "pack\tsha256:%s\t100\n%s\t0\t0\n%s\t10\t90\n", other, other, hex);
+        atomic_write(&root, "images/a/t/objects.map", map, strlen(map), 0644, &e);
+        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && object_map_packed(m), "packed map loads");
+        ok(object_map_find(m, hex, &loc) && !loc.whole && !strcmp(loc.pack, other) && loc.off == 10 && loc.len == 90 &&
+           loc.pack_size == 100, "packed map lookup");
+        ok(object_map_find(m, other, &loc) && loc.off == 0 && loc.len == 0, "an empty content");
         object_map_free(m);
         atomic_write(&root, "images/a/t/objects.map", "garbage\n", 8, 0644, &e);
         ok(object_map_load(&root, "images/a/t", &m, &e) < 0 && e.code == GEAR_EXIT_SYS, "bad map rejected");
@@ -139,6 +220,7 @@ static void dir_store(void)
 int main(int argc, char **argv)
 {
         if ((argc == 6 || argc == 7) && !strcmp(argv[1], "fetch")) {
+                /* BLOB "-": no location at all */
                 struct gear_err e = {0};
                 struct remote *r = NULL;
                 uint64_t max = argc == 7 ? store_stored_max(strtoull(argv[6], NULL, 10)) : UINT64_MAX;
@@ -154,6 +236,7 @@ int main(int argc, char **argv)
         }
         specs();
         dir_store();
+        packed_maps();
         printf("1..%d\n", n);
         return failed ? 1 : 0;
 }

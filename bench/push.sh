@@ -1,0 +1,142 @@
+#!/bin/sh
+# bench/push.sh [WORKDIR [ROUNDS]]
+#
+# gear-push to a registry against skopeo copy of the original image, the
+# registry storage of the image set in packs against the first format (one
+# blob per object) and against the images' gzip layers, and the lazy fetch of
+# one small file against a plain curl Range GET of the same bytes, on the
+# image set of bench/lib-set.sh.
+#
+#   push     per image, each side into the same fresh docker-registry on
+#            127.0.0.1: skopeo copy of the OCI image (its gzip layers, as
+#            they are) and gear-push of the Gear image built from it (packs;
+#            nothing known of the registry), page cache warm; the median of
+#            ROUNDS (default 3) runs, and the ratio gear / skopeo
+#   storage  the whole set pushed into one registry each way, the bytes of
+#            the blobs it keeps: skopeo copy, gear-push in the first format
+#            (GEAR_TEST_PUSH_OBJECT_BLOBS, one blob per object), gear-push in
+#            packs (later images naming the packs of earlier ones)
+#   lazy     python3 pulled into a fresh tree and mounted with gear-fs; 200
+#            small files of /usr/lib/python3.11 each opened and read once
+#            (every one a fetch: open to close, in ms), against curl fetching
+#            the same 200 ranges of the same packs over one connection, same
+#            registry, same run; and the registry requests' own times in
+#            gear (GEAR_HTTP_TRACE)
+#
+# Needs root, FUSE, docker-registry, skopeo, and the Debian archive the first
+# time (the image set). Run after make.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/bench/lib-set.sh"
+bench_start push 3 "$@"
+
+images="python3 nginx redis postgresql nodejs"
+
+cleanup() {
+	set +e
+	grep -o " $run/[^ ]*" /proc/mounts | sort -r | while read -r m; do fusermount3 -u -z "$m"; done
+	for r in "$run"/reg-*; do [ -d "$r" ] && gear-test-registry stop "$r" >/dev/null 2>&1; done
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$run"
+cc -O2 -o "$run/readfiles" "$top/bench/readfiles.c"
+
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+# blob_bytes REG: the bytes of the blobs a registry keeps (each once)
+blob_bytes() { find "$1/data/docker/registry/v2/blobs" -name data -type f -printf "%s\n" | awk '{ s += $1 } END { print s + 0 }'; }
+
+export GEAR_SYSROOT="$run/build"
+for name in $images; do
+	gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
+done
+G="$GEAR_SYSROOT/var/lib/gear"
+
+echo "push to an empty registry on 127.0.0.1 (median of $rounds; page cache warm)"
+printf "%-11s %9s %9s %7s %8s %8s\n" image skopeo-s gear-s ratio objects packs
+for name in $images; do
+	: >"$run/s" && : >"$run/g"
+	find "$G/objects" set/oci/blobs -type f -print0 | xargs -0 cat >/dev/null
+	i=0
+	while [ $i -lt "$rounds" ]; do
+		rm -rf "$run/reg-push" "$G/images/bench/$name/latest/pushed"
+		addr=$(gear-test-registry start "$run/reg-push")
+		t0=$(now)
+		skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$addr/plain/$name:latest" >/dev/null
+		t1=$(now)
+		gear-push --tls-verify=false "bench/$name" "docker://$addr/gear/$name" >"$run/out"
+		t2=$(now)
+		gear-test-registry stop "$run/reg-push"
+		secs $t0 $t1 >>"$run/s"
+		secs $t1 $t2 >>"$run/g"
+		i=$((i + 1))
+	done
+	s=$(median <"$run/s") g=$(median <"$run/g")
+	objects=$(sed -n 's/^objects sent \([0-9]*\),.*/\1/p' "$run/out")
+	packs=$(sed -n 's/.*packs sent \([0-9]*\),.*/\1/p' "$run/out")
+	printf "%-11s %9s %9s %6.2fx %8s %8s\n" $name $s $g $(awk -v s=$s -v g=$g 'BEGIN { print g / s }') "$objects" "$packs"
+done
+rm -rf "$run/reg-push"
+
+echo
+echo "registry storage of the set ($images), each image in its own repository"
+plain=$(gear-test-registry start "$run/reg-plain")
+old=$(gear-test-registry start "$run/reg-old")
+packs=$(gear-test-registry start "$run/reg-packs")
+rm -rf "$G"/images/bench/*/latest/pushed
+t_old=0 t_packs=0
+for name in $images; do
+	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$plain/plain/$name:latest" >/dev/null
+	t0=$(now)
+	GEAR_TEST_PUSH_OBJECT_BLOBS=1 gear-push --tls-verify=false "bench/$name" "docker://$old/gear/$name" >/dev/null
+	t1=$(now)
+	gear-push --tls-verify=false "bench/$name" "docker://$packs/gear/$name" >"$run/out-$name"
+	t2=$(now)
+	t_old=$(awk -v a=$t_old -v s=$(secs $t0 $t1) 'BEGIN { print a + s }')
+	t_packs=$(awk -v a=$t_packs -v s=$(secs $t1 $t2) 'BEGIN { print a + s }')
+	echo "  gear-push $name: $(cat "$run/out-$name")"
+done
+bp=$(blob_bytes "$run/reg-plain") bo=$(blob_bytes "$run/reg-old") bk=$(blob_bytes "$run/reg-packs")
+printf "  %-34s %8s MB %8s files %8s s\n" "skopeo copy (gzip layers)" $(mb $bp) \
+	$(find "$run/reg-plain/data" -type f | wc -l) -
+printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, one blob per object" $(mb $bo) \
+	$(find "$run/reg-old/data" -type f | wc -l) $t_old
+printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs" $(mb $bk) \
+	$(find "$run/reg-packs/data" -type f | wc -l) $t_packs
+echo "  packs vs one blob per object: $(awk -v o=$bo -v k=$bk 'BEGIN { printf "%+.1f%%", 100 * (k - o) / o }');" \
+	"packs vs the gzip layers: $(awk -v p=$bp -v k=$bk 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+
+echo
+echo "lazy fetch of one small file, python3 from the packs registry on 127.0.0.1"
+export GEAR_SYSROOT="$run/lazy"
+L="$GEAR_SYSROOT/var/lib/gear"
+gear-pull --tls-verify=false "docker://$packs/gear/python3:latest" bench/python3 >/dev/null
+mkdir -p "$run/mnt"
+GEAR_HTTP_TRACE="$run/trace" gear-fs bench/python3 "$run/mnt"
+# 200 files under 16 KiB, spread over the directory
+(cd "$run/mnt" && find usr/lib/python3.11 -type f -size -16k | sort) >"$run/all"
+awk -v n=$(wc -l <"$run/all") 'NR % int(n / 200) == 0' "$run/all" | head -n 200 >"$run/small"
+# the peer: the same ranges, curl over one connection
+gear-index bench/python3 >"$run/idx"
+awk -F '\t' 'NR == FNR { want[$0] = 1; next } $1 == "f" && ($7 in want) { sub("sha256:", "", $6); print $6 }' \
+	"$run/small" "$run/idx" >"$run/hex"
+awk -F '\t' -v a="$packs" 'NR == FNR { want[$1] = 1; next } $1 == "pack" { p = $2 }
+	($1 in want) && $3 > 0 { printf "-o /dev/null -r %d-%d http://%s/v2/gear/python3/blobs/%s\n", $2, $2 + $3 - 1, a, p }' \
+	"$run/hex" "$L/images/bench/python3/latest/objects.map" >"$run/curl-args"
+curl -s -w "%{time_total}\n" $(cat "$run/curl-args") | awk '{ printf "%.3f\n", $1 * 1000 }' >"$run/curl-ms"
+(cd "$run/mnt" && "$run/readfiles" -l "$run/small") >"$run/gear-ms"
+curl -s -w "%{time_total}\n" $(cat "$run/curl-args") | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$run/curl-ms"
+fusermount3 -u "$run/mnt"
+fetched=$(awk '$1 == "fetched_files" { print $2 }' "$L/images/bench/python3/latest/fs.stats")
+g=$(median <"$run/gear-ms") c=$(median <"$run/curl-ms")
+http=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $8 / 1000 }' "$run/trace" | median)
+first=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $7 / 1000 }' "$run/trace" | median)
+echo "  files: $(wc -l <"$run/small"), fetched by the mount: $fetched"
+echo "  gear-fs lazy open+read, median:        $g ms"
+echo "    of which the Range request (curl in gear-fs): $http ms (first byte $first ms)"
+echo "  curl Range GET of the same bytes, median: $c ms"
+echo "  ratio gear / curl: $(awk -v g=$g -v c=$c 'BEGIN { printf "%.2fx", g / c }')"

@@ -1,0 +1,413 @@
+/*
+ * Object maps: where a registry keeps each content of an image.
+ *
+ * The second format (packs, what gear-push writes) is text, one record a
+ * line, fields separated by a tab:
+ *
+ *   pack<TAB>sha256:PACK_HEX<TAB>SIZE        a blob of SIZE bytes
+ *   CONTENT_HEX<TAB>OFFSET<TAB>LENGTH        a content in the pack above
+ *
+ * Each pack line is followed by its contents in offset order, none
+ * overlapping, each inside the pack's declared size (an empty content has
+ * length 0). The first format has
+ * one line "CONTENT_HEX<TAB>sha256:BLOB_HEX" per content, whose blob is
+ * its stored bytes alone. A registry gets the text zstd-compressed; an image
+ * directory keeps it as text (objects.map), for cut and grep.
+ *
+ * A map is data from a store: every number is checked, a content named
+ * twice, a pack named twice, a pack with no content or contents out of
+ * order are refused.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "remote-internal.h"
+#include "../base/fsutil.h"
+#include "../store/store.h"
+
+#define PACK_WORD "pack\t"
+
+static int entry_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct map_entry *)a)->hex, ((const struct map_entry *)b)->hex);
+}
+
+static int pack_hex_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct map_pack *)a)->hex, ((const struct map_pack *)b)->hex);
+}
+
+int object_map_new(struct object_map **m, struct gear_err *e)
+{
+        if (!(*m = calloc(1, sizeof **m)))
+                return gear_err_sys(e, ENOMEM, "cannot make an object map");
+        return 0;
+}
+
+void object_map_free(struct object_map *m)
+{
+        if (!m)
+                return;
+        free(m->packs);
+        free(m->v);
+        free(m);
+}
+
+int object_map_add_pack(struct object_map *m, const char *hex, uint64_t size, struct gear_err *e)
+{
+        if (m->npacks >= UINT32_MAX || array_room((void **)&m->packs, &m->cap_packs, m->npacks, sizeof *m->packs) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot make an object map");
+        memcpy(m->packs[m->npacks].hex, hex, sizeof(digest_hex));
+        m->packs[m->npacks].size = size;
+        return (int)m->npacks++;
+}
+
+int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
+                   struct gear_err *e)
+{
+        if (array_room((void **)&m->v, &m->cap, m->n, sizeof *m->v) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot make an object map");
+        memcpy(m->v[m->n].hex, hex, sizeof(digest_hex));
+        m->v[m->n].pack = pack;
+        m->v[m->n].off = off;
+        m->v[m->n].len = len;
+        m->n++;
+        m->sorted = false;
+        return 0;
+}
+
+/* a decimal number of a map: digits only, no leading zero, no overflow */
+static bool parse_u64(const char *p, size_t n, uint64_t *v)
+{
+        uint64_t x = 0;
+
+        if (!n || n > 20 || (n > 1 && p[0] == '0'))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] < '0' || p[i] > '9' || x > (UINT64_MAX - (p[i] - '0')) / 10)
+                        return false;
+                x = x * 10 + (p[i] - '0');
+        }
+        *v = x;
+        return true;
+}
+
+/* the tab-separated fields of line (n bytes) into f: false unless there are exactly nf */
+static bool fields(const char *line, size_t n, const char *f[], size_t len[], size_t nf)
+{
+        size_t k = 0, start = 0;
+
+        for (size_t i = 0; i <= n; i++)
+                if (i == n || line[i] == '\t') {
+                        if (k == nf)
+                                return false;
+                        f[k] = line + start;
+                        len[k++] = i - start;
+                        start = i + 1;
+                }
+        return k == nf;
+}
+
+static bool hex_field(const char *p, size_t n, digest_hex hex)
+{
+        if (n != DIGEST_HEX_LEN)
+                return false;
+        memcpy(hex, p, DIGEST_HEX_LEN);
+        hex[DIGEST_HEX_LEN] = 0;
+        return digest_hex_valid(hex);
+}
+
+/* the first format: CONTENT_HEX<TAB>sha256:BLOB_HEX lines (the last one may lack its newline) */
+static int parse_v1(struct object_map *m, const char *buf, size_t len, size_t *line, struct gear_err *e)
+{
+        const char *p = buf, *end = buf + len;
+
+        m->whole = true;
+        for (*line = 1; p < end; (*line)++) {
+                const char *nl = memchr(p, '\n', end - p), *f[2];
+                size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), fl[2];
+                char blob[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+                digest_hex hex, bhex;
+                int k;
+
+                if (!fields(p, l, f, fl, 2) || !hex_field(f[0], fl[0], hex) || fl[1] >= sizeof blob)
+                        return -1;
+                memcpy(blob, f[1], fl[1]);
+                blob[fl[1]] = 0;
+                if (!digest_parse(blob, bhex))
+                        return -1;
+                if ((k = object_map_add_pack(m, bhex, 0, e)) < 0 || object_map_add(m, hex, k, 0, 0, e) < 0)
+                        return -2;
+                p += l + 1;
+        }
+        return 0;
+}
+
+/* the second format; every line ends with a newline */
+static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *line, struct gear_err *e)
+{
+        const char *p = buf, *end = buf + len;
+        uint64_t pack_end = 0, next = 0;
+        size_t members = 0;
+
+        for (*line = 1; p < end; (*line)++) {
+                const char *nl = memchr(p, '\n', end - p), *f[3];
+                size_t l, fl[3];
+                digest_hex hex;
+                uint64_t a, b;
+
+                if (!nl || !fields(p, (l = nl - p), f, fl, 3))
+                        return -1;
+                if (fl[0] == 4 && !memcmp(f[0], "pack", 4)) {
+                        char blob[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
+                        int k;
+
+                        if ((m->npacks && !members) || fl[1] >= sizeof blob || !parse_u64(f[2], fl[2], &a) ||
+                            a > REMOTE_PACK_MAX)
+                                return -1;
+                        memcpy(blob, f[1], fl[1]);
+                        blob[fl[1]] = 0;
+                        if (!digest_parse(blob, hex))
+                                return -1;
+                        if ((k = object_map_add_pack(m, hex, a, e)) < 0)
+                                return -2;
+                        pack_end = a;
+                        next = 0;
+                        members = 0;
+                } else {
+                        /* in offset order, not overlapping, inside the pack */
+                        if (!m->npacks || !hex_field(f[0], fl[0], hex) || !parse_u64(f[1], fl[1], &a) ||
+                            !parse_u64(f[2], fl[2], &b) || a < next || a > pack_end || b > pack_end - a)
+                                return -1;
+                        if (object_map_add(m, hex, m->npacks - 1, a, b, e) < 0)
+                                return -2;
+                        next = a + b;
+                        members++;
+                }
+                p = nl + 1;
+        }
+        return m->npacks && !members ? -1 : 0;
+}
+
+int object_map_index(struct object_map *m, struct gear_err *e)
+{
+        _cleanup_free_ struct map_pack *p = NULL;
+
+        if (m->n)
+                qsort(m->v, m->n, sizeof *m->v, entry_cmp);
+        m->sorted = true;
+        for (size_t i = 1; i < m->n; i++)
+                if (!strcmp(m->v[i - 1].hex, m->v[i].hex))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: content %.12s named twice",
+                                            m->v[i].hex);
+        if (m->whole || m->npacks < 2)
+                return 0;
+        if (!(p = malloc(m->npacks * sizeof *p)))
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        memcpy(p, m->packs, m->npacks * sizeof *p);
+        qsort(p, m->npacks, sizeof *p, pack_hex_cmp);
+        for (size_t i = 1; i < m->npacks; i++)
+                if (!strcmp(p[i - 1].hex, p[i].hex))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: pack %.12s named twice",
+                                            p[i].hex);
+        return 0;
+}
+
+int object_map_parse(const char *buf, size_t len, struct object_map **mp, struct gear_err *e)
+{
+        struct object_map *m;
+        size_t line = 0;
+        int r;
+
+        if (len > REMOTE_MAP_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: larger than %u bytes", REMOTE_MAP_MAX);
+        if (object_map_new(&m, e) < 0)
+                return -1;
+        if (len >= strlen(PACK_WORD) && !memcmp(buf, PACK_WORD, strlen(PACK_WORD)))
+                r = parse_v2(m, buf, len, &line, e);
+        else
+                r = parse_v1(m, buf, len, &line, e);
+        if (r == -1)
+                gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: line %zu", line);
+        if (r < 0 || object_map_index(m, e) < 0) {
+                object_map_free(m);
+                return -1;
+        }
+        *mp = m;
+        return 0;
+}
+
+bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc)
+{
+        struct map_entry key, *x;
+
+        if (!m || !m->n || !m->sorted || !digest_hex_valid(hex))
+                return false;
+        memcpy(key.hex, hex, sizeof key.hex);
+        x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp);
+        if (!x)
+                return false;
+        memcpy(loc->pack, m->packs[x->pack].hex, sizeof loc->pack);
+        loc->pack_size = m->packs[x->pack].size;
+        loc->off = x->off;
+        loc->len = x->len;
+        loc->whole = m->whole;
+        return true;
+}
+
+bool object_map_packed(const struct object_map *m)
+{
+        return m && !m->whole && m->n;
+}
+
+static int by_pack_off(const void *a, const void *b, void *ud)
+{
+        const struct map_entry *v = ud, *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
+
+        if (x->pack != y->pack)
+                return x->pack < y->pack ? -1 : 1;
+        if (x->off != y->off)
+                return x->off < y->off ? -1 : 1;
+        /* an empty content first: the next one starts where it is */
+        return (x->len > y->len) - (x->len < y->len);
+}
+
+int object_map_format(const struct object_map *m, char **text, size_t *n, struct gear_err *e)
+{
+        _cleanup_free_ size_t *ord = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        size_t i = 0;
+
+        *text = NULL;
+        *n = 0;
+        if (m->n && !(ord = malloc(m->n * sizeof *ord)))
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        for (size_t k = 0; k < m->n; k++)
+                ord[k] = k;
+        if (m->n)
+                qsort_r(ord, m->n, sizeof *ord, by_pack_off, m->v);
+        if (!(f = open_memstream(&buf, &len)))
+                return gear_err_sys(e, errno, "cannot write the object map");
+        for (size_t p = 0; p < m->npacks; p++) {
+                if (i >= m->n || m->v[ord[i]].pack != p)
+                        continue; /* a pack none of the contents is in */
+                fprintf(f, PACK_WORD DIGEST_PREFIX "%s\t%llu\n", m->packs[p].hex,
+                        (unsigned long long)m->packs[p].size);
+                for (; i < m->n && m->v[ord[i]].pack == p; i++)
+                        fprintf(f, "%s\t%llu\t%llu\n", m->v[ord[i]].hex, (unsigned long long)m->v[ord[i]].off,
+                                (unsigned long long)m->v[ord[i]].len);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        }
+        *text = buf;
+        *n = len;
+        return 0;
+}
+
+int object_map_encode(const char *text, size_t n, void **blob, size_t *bn, struct gear_err *e)
+{
+        size_t cap = ZSTD_compressBound(n), k;
+        void *z = malloc(cap ? cap : 1);
+
+        if (!z)
+                return gear_err_sys(e, ENOMEM, "cannot compress the object map");
+        k = ZSTD_compress(z, cap, text, n, REMOTE_MAP_ZSTD_LEVEL);
+        if (ZSTD_isError(k)) {
+                free(z);
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress the object map: %s", ZSTD_getErrorName(k));
+        }
+        *blob = z;
+        *bn = k;
+        return 0;
+}
+
+int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struct gear_err *e)
+{
+        ZSTD_DCtx *d;
+        char *out = NULL;
+        size_t cap = 0, len = 0;
+        ZSTD_inBuffer in = { blob, n, 0 };
+        size_t left = 1;
+
+        *text = NULL;
+        *tn = 0;
+        if (!store_is_zstd(blob, n)) {
+                if (!(*text = malloc(n + 1)))
+                        return gear_err_sys(e, ENOMEM, "cannot read the object map");
+                memcpy(*text, blob, n);
+                (*text)[n] = 0;
+                *tn = n;
+                return 0;
+        }
+        if (!(d = ZSTD_createDCtx()))
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        /* one frame, at most REMOTE_MAP_MAX bytes of text, nothing after it */
+        while (left) {
+                ZSTD_outBuffer o;
+                if (len == cap) {
+                        size_t c = cap ? 2 * cap : 1 << 16;
+                        char *p;
+                        if (cap > REMOTE_MAP_MAX) {
+                                left = 0;
+                                break;
+                        }
+                        if (!(p = realloc(out, c + 1))) {
+                                free(out);
+                                ZSTD_freeDCtx(d);
+                                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+                        }
+                        out = p;
+                        cap = c;
+                }
+                o = (ZSTD_outBuffer){ out, cap, len };
+                left = ZSTD_decompressStream(d, &o, &in);
+                len = o.pos;
+                if (ZSTD_isError(left) || (left && in.pos == in.size && o.pos < o.size))
+                        break;
+        }
+        ZSTD_freeDCtx(d);
+        if (left || in.pos != in.size || len > REMOTE_MAP_MAX) {
+                free(out);
+                if (len > REMOTE_MAP_MAX)
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: larger than %u bytes",
+                                            REMOTE_MAP_MAX);
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: not a whole zstd frame");
+        }
+        if (!out && !(out = malloc(1)))
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        out[len] = 0;
+        *text = out;
+        *tn = len;
+        return 0;
+}
+
+int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e)
+{
+        char rel[PATH_MAX];
+
+        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
+        return object_map_load_file(img, rel, m, e);
+}
+
+int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+
+        if (read_file(root, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        }
+        if (object_map_parse(buf ? buf : "", len, m, e) < 0)
+                return gear_err_wrap(e, "'%s'", rel);
+        return 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * Where a registry keeps contents already, as far as this host knows: the
+ * object maps of the images pulled from it (their origin names the
+ * registry) and the maps gear-push wrote there (pushed/HOST/REPO.map in each
+ * pushed image's directory). gear-push references those packs instead of
+ * packing their contents again, so that images sharing files share the
+ * registry's storage as they did with one blob per object.
+ *
+ * What is learnt here is only a hint: the push checks each pack in the
+ * registry (HEAD, or a cross-repository mount) before it names it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pack-push.h"
+#include "../base/fsutil.h"
+#include "../image/image.h"
+
+struct learner {
+        const struct gear_root *img;
+        const char *host;
+        struct known *k;
+        const digest_hex *want;  /* the contents looked for, sorted */
+        size_t nwant;
+        struct gear_err *e;
+};
+
+static int add_repo(struct known *k, const char *repo)
+{
+        char (*v)[IMAGE_NAME_MAX + 1];
+
+        for (size_t i = 0; i < k->nrepos; i++)
+                if (!strcmp(k->repos[i], repo))
+                        return (int)i;
+        if (!(v = realloc(k->repos, (k->nrepos + 1) * sizeof *v)))
+                return -ENOMEM;
+        k->repos = v;
+        snprintf(k->repos[k->nrepos], sizeof *k->repos, "%s", repo);
+        return (int)k->nrepos++;
+}
+
+/* the contents still looked for that m places get their place in repo */
+static int learn_map(struct learner *l, const char *repo, const struct object_map *m)
+{
+        int ri = -1;
+
+        if (!object_map_packed(m))
+                return 0;
+        for (size_t i = 0; i < l->nwant; i++) {
+                struct object_loc loc;
+                if (l->k->v[i].repo >= 0 || !object_map_find(m, l->want[i], &loc))
+                        continue;
+                if (ri < 0 && (ri = add_repo(l->k, repo)) < 0)
+                        return gear_err_sys(l->e, -ri, "cannot read the maps of '%s'", l->host);
+                l->k->v[i].repo = ri;
+                l->k->v[i].loc = loc;
+        }
+        return 0;
+}
+
+static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *repo)
+{
+        struct gear_err ignored = {0};
+        struct object_map *m = NULL;
+        int r;
+
+        /* a map that cannot be read is no knowledge, not a failure */
+        if (!image_name_valid(repo) || object_map_load_file(root, rel, &m, &ignored) < 0)
+                return 0;
+        r = learn_map(l, repo, m);
+        object_map_free(m);
+        return r;
+}
+
+/* every REPO.map below rel (pushed/HOST/), REPO its path there */
+static int learn_pushed(struct learner *l, const char *rel, size_t base, int depth)
+{
+        struct dirent **v = NULL;
+        int n, r = 0;
+
+        n = scandirat(l->img->fd, rel, &v, NULL, alphasort);
+        if (n < 0)
+                return 0;
+        for (int i = 0; i < n && r >= 0; i++) {
+                char sub[PATH_MAX], repo[IMAGE_NAME_MAX + 8];
+                const char *name = v[i]->d_name;
+                size_t k = strlen(name);
+                struct stat st;
+
+                if (name[0] == '.' || (size_t)snprintf(sub, sizeof sub, "%s/%s", rel, name) >= sizeof sub ||
+                    fstatat(l->img->fd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode) && depth < IMAGE_NAME_MAX / 2)
+                        r = learn_pushed(l, sub, base, depth + 1);
+                else if (S_ISREG(st.st_mode) && k > 4 && !strcmp(name + k - 4, ".map") &&
+                         strlen(sub + base) - 4 < sizeof repo) {
+                        snprintf(repo, sizeof repo, "%.*s", (int)(strlen(sub + base) - 4), sub + base);
+                        r = learn_file(l, l->img, sub, repo);
+                }
+        }
+        for (int i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+        return r;
+}
+
+/* HOST and REPO of a registry spec docker[+http]://HOST/REPO[:TAG] */
+static bool spec_host_repo(const char *spec, char *host, size_t nh, char *repo, size_t nr)
+{
+        const char *p = strstr(spec, "://"), *slash, *colon;
+        size_t len;
+
+        if (!remote_spec_is_registry(spec) || !p || !(slash = strchr(p + 3, '/')))
+                return false;
+        p += 3;
+        if ((size_t)(slash - p) >= nh)
+                return false;
+        snprintf(host, nh, "%.*s", (int)(slash - p), p);
+        colon = strrchr(slash + 1, ':');
+        len = colon ? (size_t)(colon - slash - 1) : strlen(slash + 1);
+        if (len >= nr)
+                return false;
+        snprintf(repo, nr, "%.*s", (int)len, slash + 1);
+        return true;
+}
+
+static int learn_image(const char *rel, const struct image_ref *ref, bool tmp, void *ud)
+{
+        struct learner *l = ud;
+        char spec[PATH_MAX + 256], host[256], repo[IMAGE_NAME_MAX + 1], dir[PATH_MAX];
+        struct gear_err ignored = {0};
+
+        (void)ref;
+        if (tmp)
+                return 0;
+        if (image_origin(l->img, rel, spec, sizeof spec, &ignored) > 0 &&
+            spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host)) {
+                char map[PATH_MAX];
+                image_file_rel(rel, REMOTE_MAP_FILE, map, sizeof map);
+                if (learn_file(l, l->img, map, repo) < 0)
+                        return -1;
+        }
+        if ((size_t)snprintf(dir, sizeof dir, "%s/" REMOTE_PUSHED_DIR "/%s", rel, l->host) >= sizeof dir)
+                return 0;
+        return learn_pushed(l, dir, strlen(dir) + 1, 0);
+}
+
+int known_learn(const struct gear_root *img, const char *host, const digest_hex *want, size_t n, struct known *k,
+                struct gear_err *e)
+{
+        struct learner l = { .img = img, .host = host, .k = k, .want = want, .nwant = n, .e = e };
+
+        *k = (struct known){0};
+        if (n && !(k->v = calloc(n, sizeof *k->v)))
+                return gear_err_sys(e, ENOMEM, "cannot read the maps of '%s'", host);
+        for (size_t i = 0; i < n; i++)
+                k->v[i].repo = -1;
+        if (image_walk(img, learn_image, &l, e) < 0) {
+                known_free(k);
+                return -1;
+        }
+        return 0;
+}
+
+void known_free(struct known *k)
+{
+        free(k->v);
+        free(k->repos);
+        *k = (struct known){0};
+}

@@ -1,0 +1,573 @@
+/*
+ * gear-push to a registry: the image's objects in packs.
+ *
+ * A pack is a blob made of objects' stored bytes (zstd frame or raw, as in
+ * objects/) one after the other. The objects of the image the registry
+ * does not keep already (pack-known.c) are laid out in the order the image
+ * reads them (its access list), then in the index's path order, and cut
+ * into packs of about gear.conf's pack-size=. The layout depends only on
+ * the image and on what the registry keeps, so a push run again after an
+ * interruption makes the same packs: those that arrived are found (HEAD)
+ * and not sent again.
+ *
+ * Each pack is read twice from objects/: once for its digest, once as the
+ * body of its upload (POST, then a PUT streamed from the object files);
+ * nothing is held in memory whole. The object map (object-map.c), the
+ * index image and the manifest follow, and the map's text is kept in the
+ * image directory as pushed/HOST/REPO.map for the pushes after it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image-fetch.h"
+#include "pack-push.h"
+#include "../base/fsutil.h"
+#include "../base/progress.h"
+#include "../image/image.h"
+
+#define PACK_JOBS 4
+#define HASH_BUF (1u << 20)
+
+struct pobj {
+        digest_hex hex;
+        size_t pos;             /* the first path that has it, in path order */
+        size_t rank;            /* access list first, then path order */
+        uint64_t stored;        /* its bytes in objects/ */
+        const struct known_loc *known; /* where the registry keeps it already; NULL: in a new pack */
+        uint64_t off;           /* in its new pack */
+};
+
+struct newpack {
+        struct pobj **m;        /* members, in pack order */
+        size_t n;
+        uint64_t size;
+        digest_hex hex;
+};
+
+struct collect {
+        struct pobj *v;
+        size_t n, cap;
+};
+
+static int collect_one(struct tnode *node, const char *path, void *ud)
+{
+        struct collect *c = ud;
+
+        (void)path;
+        if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
+                return 0;
+        if (array_room((void **)&c->v, &c->cap, c->n, sizeof *c->v) < 0)
+                return -ENOMEM;
+        c->v[c->n] = (struct pobj){ .pos = c->n };
+        memcpy(c->v[c->n].hex, node->ino->blob->hex, sizeof(digest_hex));
+        c->n++;
+        return 0;
+}
+
+static int by_hex_pos(const void *a, const void *b)
+{
+        const struct pobj *x = a, *y = b;
+        int c = strcmp(x->hex, y->hex);
+
+        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int by_hex_only(const void *a, const void *b)
+{
+        return strcmp(((const struct pobj *)a)->hex, ((const struct pobj *)b)->hex);
+}
+
+static int by_rank(const void *a, const void *b)
+{
+        const struct pobj *x = *(struct pobj *const *)a, *y = *(struct pobj *const *)b;
+
+        return (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+/*
+ * The distinct contents of the image, sorted by digest, each with its rank:
+ * its place in the access list, else the list's length plus its first
+ * place in path order.
+ */
+static int image_contents(const struct gear_root *img, struct image *im, struct collect *c, struct gear_err *e)
+{
+        _cleanup_free_ digest_hex *acc = NULL;
+        struct itree *t = NULL;
+        char rel[PATH_MAX];
+        size_t nacc = 0, k = 0;
+        int r;
+
+        if (image_load_tree(im, &t, e) < 0)
+                return -1;
+        r = itree_walk(t, collect_one, c);
+        itree_free(t);
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);
+        if (c->n)
+                qsort(c->v, c->n, sizeof *c->v, by_hex_pos);
+        for (size_t i = 0; i < c->n; i++)
+                if (!k || strcmp(c->v[k - 1].hex, c->v[i].hex))
+                        c->v[k++] = c->v[i];
+        c->n = k;
+        image_rel(&im->ref, rel, sizeof rel);
+        if (access_list_load(img, rel, &acc, &nacc, e) < 0)
+                return -1;
+        for (size_t i = 0; i < c->n; i++)
+                c->v[i].rank = nacc + c->v[i].pos;
+        for (size_t i = 0; i < nacc; i++) {
+                struct pobj key, *x;
+                memcpy(key.hex, acc[i], sizeof key.hex);
+                key.pos = 0;
+                x = c->n ? bsearch(&key, c->v, c->n, sizeof *c->v, by_hex_only) : NULL;
+                if (x && x->rank >= nacc)
+                        x->rank = i;
+        }
+        return 0;
+}
+
+/* the size in objects/ of each content the registry does not keep already (a pulled image has none there) */
+static int stat_objects(const struct gear_root *img, struct collect *c, struct gear_err *e)
+{
+        for (size_t i = 0; i < c->n; i++) {
+                char rel[STORE_REL_MAX];
+                struct stat st;
+
+                if (c->v[i].known) {
+                        c->v[i].stored = c->v[i].known->loc.len;
+                        continue;
+                }
+                store_object_rel(c->v[i].hex, rel);
+                if (fstatat(img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        return gear_err_sys(e, errno, "cannot open object sha256:%.12s", c->v[i].hex);
+                if (!S_ISREG(st.st_mode))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is not a regular file", c->v[i].hex);
+                c->v[i].stored = st.st_size;
+        }
+        return 0;
+}
+
+/* reads a pack: its members' object files, one open at a time */
+struct pack_reader {
+        const struct gear_root *img;
+        const struct newpack *p;
+        size_t cur;
+        int fd;
+        uint64_t kill_at;       /* tests: SIGKILL once a read reaches it; 0: never */
+        struct gear_err err;
+};
+
+static void reader_close(struct pack_reader *rd)
+{
+        if (rd->fd >= 0)
+                close(rd->fd);
+        rd->fd = -1;
+}
+
+/* opens member i, which must still be a regular file of its size */
+static int reader_open(struct pack_reader *rd, size_t i)
+{
+        const struct pobj *o = rd->p->m[i];
+        char rel[STORE_REL_MAX];
+        struct stat st;
+
+        reader_close(rd);
+        rd->cur = i;
+        store_object_rel(o->hex, rel);
+        rd->fd = openat(rd->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (rd->fd < 0)
+                return gear_err_sys(&rd->err, errno, "cannot open object sha256:%.12s", o->hex);
+        if (fstat(rd->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != o->stored) {
+                reader_close(rd);
+                return gear_err_set(&rd->err, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", o->hex);
+        }
+        return 0;
+}
+
+static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
+{
+        struct pack_reader *rd = ud;
+        const struct newpack *p = rd->p;
+        const struct pobj *o;
+        ssize_t k;
+
+        if (rd->kill_at && off >= rd->kill_at)
+                raise(SIGKILL);
+        if (off >= p->size)
+                return 0;
+        o = rd->fd >= 0 ? p->m[rd->cur] : NULL;
+        if (!o || off < o->off || off >= o->off + o->stored) {
+                size_t lo = 0, hi = p->n;
+                /* the last member starting at or before off */
+                while (hi - lo > 1) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (p->m[mid]->off <= off)
+                                lo = mid;
+                        else
+                                hi = mid;
+                }
+                while (lo < p->n && off >= p->m[lo]->off + p->m[lo]->stored)
+                        lo++;
+                if (lo >= p->n || reader_open(rd, lo) < 0)
+                        return -1;
+                o = p->m[lo];
+        }
+        if (n > o->off + o->stored - off)
+                n = o->off + o->stored - off;
+        while ((k = pread(rd->fd, buf, n, off - o->off)) < 0 && errno == EINTR)
+                ;
+        if (k <= 0) {
+                gear_err_sys(&rd->err, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", o->hex);
+                return -1;
+        }
+        return k;
+}
+
+/* the digest of pack p, read from its objects */
+static int pack_digest(const struct gear_root *img, struct newpack *p, struct gear_err *e)
+{
+        struct pack_reader rd = { .img = img, .p = p, .fd = -1 };
+        _cleanup_free_ char *buf = malloc(HASH_BUF);
+        struct digest dg = {0};
+        uint64_t off = 0;
+
+        if (!buf)
+                return gear_err_sys(e, ENOMEM, "cannot hash a pack");
+        if (digest_init(&dg, e) < 0)
+                return -1;
+        while (off < p->size) {
+                ssize_t k = pack_read(&rd, off, buf, HASH_BUF);
+                if (k <= 0) {
+                        digest_done(&dg);
+                        reader_close(&rd);
+                        *e = rd.err;
+                        return -1;
+                }
+                digest_update(&dg, buf, k);
+                off += k;
+        }
+        digest_final(&dg, p->hex);
+        digest_done(&dg);
+        reader_close(&rd);
+        return 0;
+}
+
+struct pack_job {
+        struct remote *r;
+        const struct gear_root *img;
+        struct newpack *packs;
+        size_t npacks, next;
+        pthread_mutex_t lock;
+        struct remote_stats st;
+        unsigned long long kill_after;
+        struct gear_err err;    /* the first failure */
+};
+
+/* digest, then the upload unless the registry has it */
+static int pack_send(struct pack_job *j, struct newpack *p, struct gear_err *e)
+{
+        struct pack_reader rd = { .img = j->img, .p = p, .fd = -1 };
+        uint64_t size = 0;
+        bool sent = false;
+        int k;
+
+        if (pack_digest(j->img, p, e) < 0)
+                return -1;
+        if ((k = registry_stat_blob(j->r->reg, p->hex, &size, e)) < 0)
+                return -1;
+        if (!k || size != p->size) {
+                pthread_mutex_lock(&j->lock);
+                /* tests of resumed pushes: killed halfway through the pack after kill_after were sent */
+                if (j->kill_after && j->st.packs_sent >= j->kill_after)
+                        rd.kill_at = p->size / 2 + 1;
+                pthread_mutex_unlock(&j->lock);
+                k = registry_put_blob_read(j->r->reg, p->hex, pack_read, &rd, p->size, e);
+                reader_close(&rd);
+                if (k < 0) {
+                        /* a failed read ends the upload: its reason is the reader's */
+                        if (rd.err.code)
+                                *e = rd.err;
+                        return gear_err_wrap(e, "pack sha256:%.12s", p->hex);
+                }
+                sent = true;
+        }
+        progress_add(j->r->progress, p->size, p->n);
+        pthread_mutex_lock(&j->lock);
+        if (sent) {
+                j->st.packs_sent++;
+                j->st.sent += p->n;
+                j->st.bytes += p->size;
+        } else {
+                j->st.packs_skipped++;
+                j->st.skipped += p->n;
+        }
+        pthread_mutex_unlock(&j->lock);
+        return 0;
+}
+
+static void *pack_worker(void *ud)
+{
+        struct pack_job *j = ud;
+        struct gear_err e = {0};
+
+        for (;;) {
+                size_t i;
+
+                pthread_mutex_lock(&j->lock);
+                i = j->err.code ? j->npacks : j->next++;
+                pthread_mutex_unlock(&j->lock);
+                if (i >= j->npacks)
+                        return NULL;
+                if (pack_send(j, &j->packs[i], &e) < 0) {
+                        pthread_mutex_lock(&j->lock);
+                        if (!j->err.code)
+                                j->err = e;
+                        pthread_mutex_unlock(&j->lock);
+                        return NULL;
+                }
+        }
+}
+
+/* the pack of a known place can be named: the repository has it (or takes it by a mount), of its size */
+static int pack_usable(struct remote *r, const char *repo, const struct object_loc *loc, struct gear_err *e)
+{
+        uint64_t size = 0;
+        int k = registry_stat_blob(r->reg, loc->pack, &size, e);
+
+        if (k < 0)
+                return -1;
+        if (!k && strcmp(repo, r->repo)) {
+                if ((k = registry_mount_blob(r->reg, loc->pack, repo, e)) <= 0)
+                        return k;
+                if ((k = registry_stat_blob(r->reg, loc->pack, &size, e)) < 0)
+                        return -1;
+        }
+        return k && size == loc->pack_size;
+}
+
+/* packs checked so far: 1 usable, 0 not */
+struct checked {
+        digest_hex hex;
+        int ok;
+};
+
+/* keeps each content's known place whose pack the registry has; the rest go into new packs */
+static int reuse_known(struct remote *r, struct collect *c, const struct known *k, struct remote_stats *st,
+                       struct gear_err *e)
+{
+        _cleanup_free_ struct checked *seen = NULL;
+        size_t nseen = 0, last = 0;
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < c->n; i++) {
+                const struct known_loc *kl = &k->v[i];
+                size_t s;
+                int ok;
+
+                if (kl->repo < 0)
+                        continue;
+                if (nseen && !strcmp(seen[last].hex, kl->loc.pack))
+                        s = last;
+                else
+                        for (s = 0; s < nseen && strcmp(seen[s].hex, kl->loc.pack); s++)
+                                ;
+                if (s == nseen) {
+                        struct checked *v = realloc(seen, (nseen + 1) * sizeof *v);
+                        if (!v)
+                                return gear_err_sys(e, ENOMEM, "cannot push");
+                        seen = v;
+                        if ((ok = pack_usable(r, k->repos[kl->repo], &kl->loc, e)) < 0)
+                                return gear_err_wrap(e, "pack sha256:%.12s", kl->loc.pack);
+                        memcpy(seen[s].hex, kl->loc.pack, sizeof seen[s].hex);
+                        seen[s].ok = ok;
+                        nseen++;
+                        if (ok)
+                                st->packs_skipped++;
+                }
+                last = s;
+                if (seen[s].ok) {
+                        c->v[i].known = kl;
+                        n++;
+                }
+        }
+        st->skipped += n;
+        return 0;
+}
+
+/* the contents not kept already, in rank order, cut into packs of about size bytes */
+static int plan_packs(struct collect *c, uint64_t size, struct newpack **packs, size_t *np, struct gear_err *e)
+{
+        _cleanup_free_ struct pobj **order = NULL;
+        struct newpack *v = NULL;
+        size_t n = 0, nv = 0;
+
+        if (c->n && !(order = malloc(c->n * sizeof *order)))
+                return gear_err_sys(e, ENOMEM, "cannot push");
+        for (size_t i = 0; i < c->n; i++)
+                if (!c->v[i].known)
+                        order[n++] = &c->v[i];
+        /* ranks are distinct: the order is the same on every run */
+        if (n)
+                qsort(order, n, sizeof *order, by_rank);
+        for (size_t i = 0; i < n;) {
+                struct newpack *p;
+                size_t first = i;
+                uint64_t bytes = 0;
+
+                while (i < n && (i == first || bytes + order[i]->stored <= size)) {
+                        order[i]->off = bytes;
+                        bytes += order[i++]->stored;
+                }
+                if (!(p = realloc(v, (nv + 1) * sizeof *v)) || !(p[nv].m = malloc((i - first) * sizeof *p[nv].m))) {
+                        if (p)
+                                v = p;
+                        for (size_t k = 0; k < nv; k++)
+                                free(v[k].m);
+                        free(v);
+                        return gear_err_sys(e, ENOMEM, "cannot push");
+                }
+                v = p;
+                memcpy(v[nv].m, order + first, (i - first) * sizeof *order);
+                v[nv].n = i - first;
+                v[nv].size = bytes;
+                nv++;
+        }
+        *packs = v;
+        *np = nv;
+        return 0;
+}
+
+/* the map: the new packs, then the packs kept already, each with its contents */
+static int build_map(const struct collect *c, const struct newpack *packs, size_t np, struct object_map **mp,
+                     struct gear_err *e)
+{
+        struct object_map *m;
+        int idx = -1;
+
+        if (object_map_new(&m, e) < 0)
+                return -1;
+        for (size_t i = 0; i < np; i++) {
+                if ((idx = object_map_add_pack(m, packs[i].hex, packs[i].size, e)) < 0)
+                        goto fail;
+                for (size_t k = 0; k < packs[i].n; k++)
+                        if (object_map_add(m, packs[i].m[k]->hex, idx, packs[i].m[k]->off, packs[i].m[k]->stored, e) < 0)
+                                goto fail;
+        }
+        for (size_t i = 0; i < c->n; i++) {
+                const struct object_loc *l;
+                size_t p;
+
+                if (!c->v[i].known)
+                        continue;
+                l = &c->v[i].known->loc;
+                if (idx < 0 || strcmp(m->packs[idx].hex, l->pack)) {
+                        for (p = np; p < m->npacks && strcmp(m->packs[p].hex, l->pack); p++)
+                                ;
+                        if (p == m->npacks && (int)(p = object_map_add_pack(m, l->pack, l->pack_size, e)) < 0)
+                                goto fail;
+                        idx = p;
+                }
+                if (object_map_add(m, c->v[i].hex, idx, l->off, l->len, e) < 0)
+                        goto fail;
+        }
+        if (object_map_index(m, e) < 0)
+                goto fail;
+        *mp = m;
+        return 0;
+fail:
+        object_map_free(m);
+        return -1;
+}
+
+/* images/NAME/TAG/pushed/HOST/REPO.map: what later pushes to the registry learn from */
+static int record_map(struct remote *r, const struct gear_root *img, struct image *im, const char *text, size_t n,
+                      struct gear_err *e)
+{
+        char rel[PATH_MAX], dir[PATH_MAX];
+
+        image_rel(&im->ref, dir, sizeof dir);
+        if ((size_t)snprintf(rel, sizeof rel, "%s/" REMOTE_PUSHED_DIR "/%s/%s.map", dir, r->host, r->repo) >=
+            sizeof rel)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot record the map pushed: name too long");
+        if (mkparent(img, rel, e) < 0 || atomic_write(img, rel, text, n, 0644, e) < 0)
+                return gear_err_wrap(e, "cannot record the map pushed");
+        return 0;
+}
+
+int pack_push(struct remote *r, const struct gear_root *img, struct image *im, struct remote_stats *st,
+              struct gear_err *e)
+{
+        struct collect c = {0};
+        struct known k = {0};
+        struct newpack *packs = NULL;
+        size_t np = 0;
+        _cleanup_free_ digest_hex *want = NULL;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ void *blob = NULL;
+        size_t ntext = 0, nblob = 0;
+        struct object_map *m = NULL;
+        const char *kill_after = getenv("GEAR_TEST_PUSH_KILL_AFTER");
+        struct pack_job j = { .r = r, .img = img, .lock = PTHREAD_MUTEX_INITIALIZER };
+        pthread_t th[PACK_JOBS];
+        uint64_t total = 0;
+        int nth = 0, rc = -1;
+
+        st->packs = true;
+        if (kill_after)
+                j.kill_after = strtoull(kill_after, NULL, 10);
+        if (image_contents(img, im, &c, e) < 0)
+                goto out;
+        if (c.n && !(want = malloc(c.n * sizeof *want))) {
+                gear_err_sys(e, ENOMEM, "cannot push");
+                goto out;
+        }
+        for (size_t i = 0; i < c.n; i++)
+                memcpy(want[i], c.v[i].hex, sizeof *want);
+        if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
+            stat_objects(img, &c, e) < 0 || plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
+                goto out;
+        for (size_t i = 0; i < c.n; i++)
+                total += c.v[i].stored;
+        progress_total(r->progress, total, c.n);
+        for (size_t i = 0; i < c.n; i++)
+                if (c.v[i].known)
+                        progress_add(r->progress, c.v[i].stored, 1);
+        j.packs = packs;
+        j.npacks = np;
+        /* one thread when a test wants an exact count of packs sent before the kill */
+        for (int t = 0; t < (j.kill_after ? 1 : PACK_JOBS) && (size_t)t < np; t++) {
+                if (pthread_create(&th[t], NULL, pack_worker, &j) != 0)
+                        break;
+                nth++;
+        }
+        if (!nth && np)
+                pack_worker(&j);
+        for (int t = 0; t < nth; t++)
+                pthread_join(th[t], NULL);
+        *st = j.st;
+        st->packs = true;
+        if (j.err.code) {
+                *e = j.err;
+                goto out;
+        }
+        if (build_map(&c, packs, np, &m, e) < 0 || object_map_format(m, &text, &ntext, e) < 0 ||
+            object_map_encode(text, ntext, &blob, &nblob, e) < 0 ||
+            remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, e) < 0)
+                goto out;
+        rc = 0;
+out:
+        object_map_free(m);
+        for (size_t i = 0; i < np; i++)
+                free(packs[i].m);
+        free(packs);
+        known_free(&k);
+        free(c.v);
+        pthread_mutex_destroy(&j.lock);
+        return rc;
+}

@@ -1,0 +1,458 @@
+/*
+ * Prefetching: the contents of an image's access list into public/, on a
+ * few threads, before anything opens them.
+ *
+ * From a registry whose map puts contents in packs, the contents missing
+ * from public/ that lie near each other in one pack are fetched with one
+ * Range request: members sorted by offset, a gap of at most
+ * PREFETCH_GAP_MAX between two (its bytes fetched and dropped: a gap costs
+ * what a few dozen requests' headers cost), at most PREFETCH_RANGE_MAX bytes
+ * a request. gear-push lays new packs out in the access list's order, so
+ * the list reads as a few long ranges. The range lands in a temporary file,
+ * and each member goes into public/ as soon as its bytes are in, decoded and
+ * verified on its own (cache_fill): a member that does not match fails
+ * alone. Anything else (a directory store, a map of the first format) is
+ * fetched one content at a time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image-fetch.h"
+#include "remote.h"
+#include "../base/fsutil.h"
+#include "../base/progress.h"
+#include "../image/image.h"
+#include "../store/store.h"
+
+#define PREFETCH_GAP_MAX (16u << 10)
+#define PREFETCH_RANGE_MAX (8u << 20)
+#define PREFETCH_JOBS_MAX 64
+
+struct sized {
+        const char *hex;
+        uint64_t size;
+};
+
+struct sizes {
+        struct sized *v;
+        size_t n, cap;
+};
+
+static int add_size(struct tnode *tn, const char *path, void *ud)
+{
+        struct sizes *s = ud;
+
+        (void)path;
+        if (!tn->ino || !S_ISREG(tn->ino->mode) || !tn->ino->blob)
+                return 0;
+        if (array_room((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
+                return -ENOMEM;
+        s->v[s->n++] = (struct sized){ tn->ino->blob->hex, tn->ino->blob->size };
+        return 0;
+}
+
+static int by_hex(const void *a, const void *b)
+{
+        return strcmp(((const struct sized *)a)->hex, ((const struct sized *)b)->hex);
+}
+
+/* a content of the list, and where its pack has it (loc.len ... when packed) */
+struct member {
+        const struct sized *x;
+        size_t order;           /* its place in the list */
+        bool packed;
+        struct object_loc loc;
+};
+
+/* one request: a content alone, or a range of a pack with the members it holds */
+struct pjob {
+        struct member **m;      /* members in offset order (one for a content alone) */
+        size_t n;
+        uint64_t start, end;    /* the range, when packed */
+        size_t order;           /* the first place in the list of its members */
+};
+
+struct prefetch_job {
+        const struct gear_root *img;
+        struct origin *origin, own;
+        struct pjob *jobs;
+        size_t njobs, next;
+        const bool *stop;
+        struct progress *progress;
+        pthread_mutex_t lock;
+        struct prefetch_stats st;
+        struct gear_err err;  /* the first failure */
+};
+
+static void failed(struct prefetch_job *j, const char *hex, const struct gear_err *e)
+{
+        pthread_mutex_lock(&j->lock);
+        j->st.failed++;
+        if (!j->err.code) {
+                j->err = *e;
+                gear_err_wrap(&j->err, "content sha256:%.12s", hex);
+        }
+        pthread_mutex_unlock(&j->lock);
+}
+
+static void done(struct prefetch_job *j, const struct sized *x, int fd, const struct cache_result *res, bool wire)
+{
+        pthread_mutex_lock(&j->lock);
+        if (res->fetched) {
+                j->st.fetched++;
+                j->st.fetched_bytes += x->size;
+                if (wire)
+                        j->st.wire_bytes += res->wire;
+        } else {
+                j->st.present++;
+        }
+        pthread_mutex_unlock(&j->lock);
+        close(fd);
+}
+
+/* a member's stored bytes from the range file */
+struct from_range {
+        int fd;
+        uint64_t off, len;
+};
+
+static int copy_from_range(const char *hex, uint64_t size, int fd, void *ud, struct gear_err *e)
+{
+        struct from_range *f = ud;
+        char buf[1 << 16];
+        uint64_t done = 0;
+
+        (void)hex;
+        (void)size;
+        while (done < f->len) {
+                size_t n = f->len - done < sizeof buf ? (size_t)(f->len - done) : sizeof buf;
+                ssize_t k = pread(f->fd, buf, n, f->off + done);
+                int r;
+                if (k <= 0)
+                        return gear_err_sys(e, k < 0 ? errno : EIO, "cannot read the fetched range");
+                if ((r = write_all(fd, buf, k)) < 0)
+                        return gear_err_sys(e, -r, "cannot write the fetched object");
+                done += k;
+        }
+        return 0;
+}
+
+/* a range of a pack being fetched, its members filled into public/ as their bytes arrive */
+struct range_run {
+        struct prefetch_job *j;
+        const struct pjob *p;
+        struct cache_claim **claims;    /* of each member: held while it is ours to fill, else NULL */
+        int fd;                         /* the range, as it arrives */
+        uint64_t start;
+        size_t next;                    /* members before it are done */
+};
+
+static void fill_member(struct range_run *rr, size_t i)
+{
+        const struct member *m = rr->p->m[i];
+        struct from_range f = { rr->fd, m->loc.off - rr->start, m->loc.len };
+        struct gear_err e = {0};
+        struct cache_result res;
+        struct cache_claim *c = rr->claims[i];
+        int fd;
+
+        rr->claims[i] = NULL;
+        if (m->loc.len > store_stored_max(m->x->size)) {
+                cache_claim_free(c);
+                gear_err_set(&e, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
+                             (unsigned long long)m->loc.len, (unsigned long long)store_stored_max(m->x->size));
+                failed(rr->j, m->x->hex, &e);
+        } else if ((fd = cache_fill(c, copy_from_range, &f, &res, &e)) < 0) {
+                failed(rr->j, m->x->hex, &e);
+        } else {
+                done(rr->j, m->x, fd, &res, false);
+        }
+        progress_add(rr->j->progress, m->x->size, 1);
+}
+
+/* n bytes of the range are in: every member they hold whole is filled, in offset order */
+static void arrived(void *ud, uint64_t n)
+{
+        struct range_run *rr = ud;
+
+        for (; rr->next < rr->p->n; rr->next++) {
+                const struct member *m = rr->p->m[rr->next];
+                if (!rr->claims[rr->next])
+                        continue;
+                if (m->loc.off + m->loc.len > rr->start + n)
+                        return;
+                fill_member(rr, rr->next);
+        }
+}
+
+/*
+ * A range of a pack. The members not in public/ and not being fetched by
+ * another are claimed first (their locks held, without waiting), so that a
+ * lazy open of one of them waits for its bytes to arrive here instead of
+ * fetching them again; each is filled as soon as its bytes are in.
+ */
+static void run_range(struct prefetch_job *j, const struct pjob *p)
+{
+        struct range_run rr = { .j = j, .p = p, .fd = -1 };
+        const struct object_loc *loc = &p->m[0]->loc;
+        struct gear_err e = {0};
+        uint64_t end = 0;
+        bool any = false;
+
+        if (!(rr.claims = calloc(p->n, sizeof *rr.claims))) {
+                gear_err_sys(&e, ENOMEM, "cannot prefetch");
+                for (size_t i = 0; i < p->n; i++)
+                        failed(j, p->m[i]->x->hex, &e);
+                return;
+        }
+        for (size_t i = 0; i < p->n; i++) {
+                const struct member *m = p->m[i];
+                struct gear_err ce = {0};
+                int k = cache_claim(j->img, m->x->hex, m->x->size, &rr.claims[i], &ce);
+
+                if (k < 0) {
+                        failed(j, m->x->hex, &ce);
+                } else if (!k) {
+                        /* in public/, or another fetch brings it */
+                        pthread_mutex_lock(&j->lock);
+                        j->st.present++;
+                        pthread_mutex_unlock(&j->lock);
+                } else {
+                        if (!any)
+                                rr.start = m->loc.off;
+                        end = m->loc.off + m->loc.len;
+                        any = true;
+                        continue;
+                }
+                progress_add(j->progress, m->x->size, 1);
+        }
+        if (any) {
+                rr.fd = openat(j->img->fd, CACHE_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                if (rr.fd < 0)
+                        gear_err_sys(&e, errno, "cannot create a temporary file in '%s/%s'", j->img->path,
+                                     CACHE_DIR);
+                else if (remote_fetch_range(j->origin->remote, loc->pack, loc->pack_size, rr.start, end - rr.start,
+                                            rr.fd, arrived, &rr, &e) == 0) {
+                        pthread_mutex_lock(&j->lock);
+                        j->st.wire_bytes += end - rr.start;
+                        pthread_mutex_unlock(&j->lock);
+                        arrived(&rr, end - rr.start);
+                }
+        }
+        /* what the range did not bring is given up: a lazy open waiting for it fetches it itself */
+        for (size_t i = 0; i < p->n; i++)
+                if (rr.claims[i]) {
+                        cache_claim_free(rr.claims[i]);
+                        if (!e.code)
+                                gear_err_set(&e, GEAR_EXIT_SYS, "the range did not bring it");
+                        failed(j, p->m[i]->x->hex, &e);
+                        progress_add(j->progress, p->m[i]->x->size, 1);
+                }
+        if (rr.fd >= 0)
+                close(rr.fd);
+        free(rr.claims);
+}
+
+static void *prefetch_worker(void *ud)
+{
+        struct prefetch_job *j = ud;
+
+        for (;;) {
+                struct gear_err e = {0};
+                struct cache_result res;
+                const struct pjob *p;
+                bool stop;
+                int fd;
+
+                pthread_mutex_lock(&j->lock);
+                /* in the background only *stop ends it; otherwise the first failure */
+                stop = j->stop ? __atomic_load_n(j->stop, __ATOMIC_ACQUIRE) : j->err.code != 0;
+                p = stop || j->next >= j->njobs ? NULL : &j->jobs[j->next++];
+                pthread_mutex_unlock(&j->lock);
+                if (!p)
+                        return NULL;
+                if (p->m[0]->packed) {
+                        run_range(j, p);
+                        continue;
+                }
+                fd = origin_cache_open(j->origin, j->img, p->m[0]->x->hex, p->m[0]->x->size, &res, &e);
+                if (fd < 0)
+                        failed(j, p->m[0]->x->hex, &e);
+                else
+                        done(j, p->m[0]->x, fd, &res, true);
+                progress_add(j->progress, p->m[0]->x->size, 1);
+        }
+}
+
+static int by_pack_off(const void *a, const void *b)
+{
+        const struct member *x = *(struct member *const *)a, *y = *(struct member *const *)b;
+        int c;
+
+        if (x->packed != y->packed)
+                return x->packed ? -1 : 1;
+        if (!x->packed)
+                return (x->order > y->order) - (x->order < y->order);
+        if ((c = strcmp(x->loc.pack, y->loc.pack)))
+                return c;
+        return (x->loc.off > y->loc.off) - (x->loc.off < y->loc.off);
+}
+
+static int by_order(const void *a, const void *b)
+{
+        const struct pjob *x = a, *y = b;
+
+        return (x->order > y->order) - (x->order < y->order);
+}
+
+/*
+ * The requests for the members (sorted by pack and offset, then the ones
+ * fetched alone): near members of a pack share one; in list order.
+ */
+static int plan(struct member **m, size_t n, struct pjob **jobs, size_t *njobs)
+{
+        struct pjob *v = calloc(n ? n : 1, sizeof *v);
+        size_t k = 0;
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n;) {
+                struct pjob *p = &v[k++];
+
+                *p = (struct pjob){ .m = &m[i], .n = 1, .order = m[i]->order, .start = m[i]->loc.off,
+                                    .end = m[i]->loc.off + m[i]->loc.len };
+                for (i++; m[i - 1]->packed && i < n && m[i]->packed && !strcmp(m[i]->loc.pack, p->m[0]->loc.pack) &&
+                          m[i]->loc.off >= p->end && m[i]->loc.off - p->end <= PREFETCH_GAP_MAX &&
+                          m[i]->loc.off + m[i]->loc.len - p->start <= PREFETCH_RANGE_MAX;
+                     i++) {
+                        p->n++;
+                        p->end = m[i]->loc.off + m[i]->loc.len;
+                        if (m[i]->order < p->order)
+                                p->order = m[i]->order;
+                }
+        }
+        qsort(v, k, sizeof *v, by_order);
+        *jobs = v;
+        *njobs = k;
+        return 0;
+}
+
+int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
+                   struct prefetch_stats *st, struct gear_err *e)
+{
+        struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop,
+                                  .origin = o->origin, .progress = o->progress };
+        uint64_t total = 0;
+        _cleanup_free_ digest_hex *own = NULL;
+        _cleanup_free_ struct member *mv = NULL;
+        _cleanup_free_ struct member **mp = NULL;
+        const digest_hex *list = o->list;
+        size_t nlist = o->nlist, nm = 0, k;
+        struct sizes sz = {0};
+        struct itree *own_tree = NULL, *t = o->tree;
+        struct image im = { .dfd = -1 };
+        /* what is not given is read from one generation of the image, opened once */
+        struct gear_root dir = { .fd = -1 };
+        pthread_t th[PREFETCH_JOBS_MAX];
+        unsigned nth = 0, jobs = o->jobs < 1 ? 1 : o->jobs;
+        bool packs;
+        int rc = -1;
+
+        memset(st, 0, sizeof *st);
+        if (!list || !t || !j.origin) {
+                char rel[PATH_MAX];
+                if (image_open(img, r, &im, e) < 0)
+                        goto out;
+                image_rel(r, rel, sizeof rel);
+                dir.fd = im.dfd;
+                snprintf(dir.path, sizeof dir.path, "%s/%s", img->path, rel);
+        }
+        if (!list) {
+                if (access_list_load(&dir, ".", &own, &nlist, e) < 0)
+                        goto out;
+                list = own;
+        }
+        if (!nlist) {
+                rc = 0;
+                goto out;
+        }
+        if (!t) {
+                if (image_load_tree(&im, &own_tree, e) < 0)
+                        goto out;
+                t = own_tree;
+        }
+        if (itree_walk(t, add_size, &sz) < 0 || !(mv = calloc(nlist, sizeof *mv)) ||
+            !(mp = calloc(nlist, sizeof *mp))) {
+                gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
+                goto out;
+        }
+        if (sz.n)
+                qsort(sz.v, sz.n, sizeof *sz.v, by_hex);
+        for (size_t i = 0; i < nlist; i++) {
+                struct sized key = { list[i], 0 };
+                const struct sized *x = sz.n ? bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex) : NULL;
+                if (x) {
+                        mv[nm] = (struct member){ .x = x, .order = i };
+                        mp[nm] = &mv[nm];
+                        nm++;
+                        total += x->size;
+                } else
+                        j.st.unknown++;
+        }
+        if (nm && !j.origin) {
+                if (origin_open(&dir, ".", o->ro, &j.own, e) < 0)
+                        goto out;
+                j.origin = &j.own;
+        }
+        j.st.listed = nm;
+        progress_total(j.progress, total, nm);
+        /* packed contents already in public/ are counted and left out of the ranges */
+        packs = j.origin && j.origin->remote && remote_is_registry(j.origin->remote) &&
+                object_map_packed(j.origin->map);
+        k = 0;
+        for (size_t i = 0; i < nm; i++) {
+                struct member *m = mp[i];
+                if (packs && object_map_find(j.origin->map, m->x->hex, &m->loc) && !m->loc.whole) {
+                        if (cache_has(img, m->x->hex, m->x->size)) {
+                                j.st.present++;
+                                progress_add(j.progress, m->x->size, 1);
+                                continue;
+                        }
+                        m->packed = true;
+                }
+                mp[k++] = m;
+        }
+        nm = k;
+        if (nm)
+                qsort(mp, nm, sizeof *mp, by_pack_off);
+        if (plan(mp, nm, &j.jobs, &j.njobs) < 0) {
+                gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
+                goto out;
+        }
+        for (; nth < jobs && nth < PREFETCH_JOBS_MAX && nth < j.njobs; nth++)
+                if (pthread_create(&th[nth], NULL, prefetch_worker, &j) != 0)
+                        break;
+        if (!nth)
+                prefetch_worker(&j);
+        for (unsigned i = 0; i < nth; i++)
+                pthread_join(th[i], NULL);
+        *st = j.st;
+        if (j.err.code) {
+                *e = j.err;
+                goto out;
+        }
+        rc = 0;
+out:
+        origin_close(&j.own);
+        free(j.jobs);
+        free(sz.v);
+        itree_free(own_tree);
+        image_close(&im);
+        pthread_mutex_destroy(&j.lock);
+        return rc;
+}
