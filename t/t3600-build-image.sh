@@ -71,6 +71,8 @@ leftovers() {
 	ls "$TMPDIR" | grep "gear-build-image"
 	:
 }
+# ended PID: the process exited (it is a zombie, or gone)
+ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
 # podman run of the image: cat FILE
 cat_in() { podman --runtime runc run --rm --pull=never --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 "$1" cat "$2"; }
 
@@ -212,6 +214,75 @@ test_expect_success 'sources that cannot be fetched: 100 for what is not one, 11
 		--ref nosuch src $BUILDER $WEB:6
 '
 
+# a Git daemon that accepts and never answers
+STALL=43650
+test_atexit 'test -f stall.pid && kill $(cat stall.pid)'
+connected() { ss -tnH state established "( sport = :$STALL )" | grep -q .; }
+listening() { ss -tlnH "( sport = :$1 )" | grep -q .; }
+
+test_expect_success 'a fetch that stalls: SIGTERM and SIGINT end it at once, nothing left' '
+	{ socat TCP-LISTEN:$STALL,bind=127.0.0.1,reuseaddr,fork SYSTEM:"sleep 3600" & echo $! >stall.pid; } &&
+	wait_until listening $STALL &&
+	for sig in TERM:15 INT:2; do
+		leftovers >before &&
+		{ gear-build-image git://127.0.0.1:$STALL/x $BUILDER $WEB:6 >out 2>err & } &&
+		pid=$! &&
+		wait_until connected &&
+		kill -${sig%:*} $pid &&
+		{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
+		{ wait $pid; code=$?; } &&
+		cat err &&
+		test $code = $((128 + ${sig#*:})) &&
+		echo "gear-build-image: cannot build '\''$WEB:6'\'': stopped by SIG${sig%:*}" >expect &&
+		test_cmp expect err &&
+		leftovers >after &&
+		test_cmp before after || return 1
+	done
+'
+
+test_expect_success 'a fetch that stalls ends after build-fetch-timeout: 111, nothing left' '
+	test_gear_conf run-arg=--pull=never build-fetch-timeout=2 &&
+	refused 111 "gear-build-image: cannot build '\''$WEB:6'\'': cannot fetch '\''git://127.0.0.1:$STALL/x'\'': not done in 2 seconds (build-fetch-timeout)" \
+		git://127.0.0.1:$STALL/x $BUILDER $WEB:6 &&
+	kill $(cat stall.pid) && rm stall.pid &&
+	test_gear_conf run-arg=--pull=never
+'
+
+GITD=43651
+test_atexit 'test -f gitd.pid && kill $(cat gitd.pid)'
+
+test_expect_success 'max-source-size: bytes received, a file of the tree, the files together; 100, nothing left' '
+	test_gear_conf run-arg=--pull=never max-source-size=1M &&
+	$GIT init -q big &&
+	echo small >big/index.html &&
+	$GIT -C big add . && $GIT -C big commit -qm small &&
+	$GIT -C big checkout -qb zeros &&
+	head -c 3M /dev/zero >big/zeros &&
+	$GIT -C big add . && $GIT -C big commit -qm zeros &&
+	$GIT -C big checkout -qb halves main &&
+	head -c 600K /dev/zero >big/a && head -c 600K /dev/zero >big/b &&
+	$GIT -C big add . && $GIT -C big commit -qm halves &&
+	$GIT -C big checkout -qb noise main &&
+	head -c 3M /dev/urandom >big/noise &&
+	$GIT -C big add . && $GIT -C big commit -qm noise &&
+	$GIT -C big checkout -q main &&
+	git daemon --export-all --base-path="$PWD" --listen=127.0.0.1 --port=$GITD --reuseaddr \
+		--detach --pid-file="$PWD/gitd.pid" &&
+	wait_until listening $GITD &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': cannot clone '\''$PWD/big'\'': more than 1048576 bytes" \
+		--ref noise big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': cannot clone '\''git://127.0.0.1:$GITD/big'\'': more than 1048576 bytes" \
+		--ref noise git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': the tree'\''s files are larger than 1048576 bytes (at '\''src/zeros'\'')" \
+		--ref zeros git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': the tree'\''s files are larger than 1048576 bytes (at '\''src/b'\'')" \
+		--ref halves git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	gear-build-image git://127.0.0.1:$GITD/big $BUILDER $WEB:6 >out 2>err &&
+	grep -x "commit	$($GIT -C big rev-parse main)" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'a builder without assemble, one podman does not have: 100 and 1' '
 	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': builder '\''$BARE'\'' has no assemble script '\''/opt/s2i/assemble'\''" \
 		src $BARE $WEB:6 &&
@@ -237,8 +308,6 @@ test_expect_success 'invalid input: a tag, a reference, a variable, a builder na
 	grep "^usage: gear-build-image \[--gear\] \[--env NAME=VALUE\]... \[--ref REF\] SOURCE BUILDER TAG" out
 '
 
-# ended PID: the process exited (it is a zombie, or gone)
-ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
 # stopped SIG NUMBER: a build stopped by SIG while its assemble sleeps ends by that signal and leaves nothing
 stopped() {
 	leftovers >before &&

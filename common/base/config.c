@@ -47,6 +47,8 @@ void config_init(struct gear_config *c)
         snprintf(c->socket_proxyd, sizeof c->socket_proxyd, "%s", GEAR_CONF_SOCKET_PROXYD);
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
         c->max_index_size = GEAR_CONF_MAX_INDEX_SIZE;
+        c->build_fetch_timeout = GEAR_CONF_BUILD_FETCH_TIMEOUT;
+        c->max_source_size = GEAR_CONF_MAX_SOURCE_SIZE;
         c->max_config_size = GEAR_CONF_MAX_CONFIG_SIZE;
 }
 
@@ -185,6 +187,21 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 c->stop_timeout = n;
                 return 0;
         }
+        if (!strcmp(key, "build-fetch-timeout")) {
+                char *end;
+                unsigned long n;
+
+                errno = 0;
+                n = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char)*value) || *end || errno || n == 0 || n > GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT)
+                        return gear_err_set(e, GEAR_EXIT_USAGE,
+                                            "%s: build-fetch-timeout must be 1 to %d seconds, not '%s'", where,
+                                            GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT, value);
+                c->build_fetch_timeout = n;
+                return 0;
+        }
+        if (!strcmp(key, "max-source-size"))
+                return set_size(&c->max_source_size, GEAR_CONF_MAX_SOURCE_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "max-index-size"))
                 return set_size(&c->max_index_size, GEAR_CONF_MAX_INDEX_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "max-config-size"))

@@ -18,6 +18,11 @@
 #define GEAR_CONF_MAX_CONFIG_SIZE (4ull << 20)
 #define GEAR_CONF_MAX_INDEX_SIZE_LIMIT (64ull << 30)
 #define GEAR_CONF_MAX_CONFIG_SIZE_LIMIT (16ull << 20)
+/* gear-build-image's source: its fetch in seconds, and its bytes (received, and the tree's files together) */
+#define GEAR_CONF_BUILD_FETCH_TIMEOUT 600
+#define GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT 86400
+#define GEAR_CONF_MAX_SOURCE_SIZE (1ull << 30)
+#define GEAR_CONF_MAX_SOURCE_SIZE_LIMIT (64ull << 30)
 
 struct gear_strv {
         char **v; /* NULL-terminated once anything was added */
@@ -35,6 +40,8 @@ struct gear_config {
         unsigned stop_timeout;   /* stop-timeout=: seconds between SIGTERM and SIGKILL */
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */
+        unsigned build_fetch_timeout; /* build-fetch-timeout=: seconds a build's source may take to fetch */
+        uint64_t max_source_size; /* max-source-size=: a build's source, fetched and as a tree */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
         struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */

@@ -1,6 +1,8 @@
 /* gear-build-image: a source-to-image build through podman (build.h) */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "build-int.h"
 #include "../base/ctr-tree.h"
 #include "../base/fsutil.h"
+#include "../base/spawn.h"
 #include "../env/env.h"
 #include "../repo/repo.h"
 
@@ -323,12 +326,64 @@ static int source_of(struct gear_tree *t, const char *source, char *buf, size_t 
         return 0;
 }
 
-/* the source's tree as a tar in the private directory dir (made here) */
-static int fetch(struct gear_tree *t, const struct build_image_opts *o, char dir[static PATH_MAX], int *tar,
-                 char commit[static 41], struct gear_err *e)
+/* what the fetch's child tells the build */
+struct fetch_reply {
+        int code;               /* 0: fetched */
+        char msg[sizeof ((struct gear_err *)0)->msg];
+        char commit[41];
+};
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* the child's reply, read until it closes its end or the deadline passes (the child then killed) */
+static bool fetch_read(pid_t pid, int fd, unsigned timeout, struct fetch_reply *rep)
+{
+        uint64_t deadline = now_ms() + (uint64_t)timeout * 1000;
+        size_t got = 0;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now = now_ms();
+                ssize_t n;
+
+                if (now >= deadline) {
+                        kill(pid, SIGKILL);
+                        return false;
+                }
+                n = poll(&p, 1, deadline - now > 60000 ? 60000 : (int)(deadline - now));
+                if (n <= 0)
+                        continue;
+                n = read(fd, (char *)rep + got, sizeof *rep - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return true;
+                got += n;
+        }
+}
+
+/*
+ * The source's tree as a tar in the private directory dir (made here). The
+ * fetch runs in a child of its own, which the build's signals end, and
+ * which is killed once build-fetch-timeout passed.
+ */
+static int fetch(struct gear_tree *t, const struct build_run *b, const struct build_image_opts *o,
+                 char dir[static PATH_MAX], int *tar, char commit[static 41], struct gear_err *e)
 {
         const char *tmp = getenv("TMPDIR");
         char source[PATH_MAX], path[PATH_MAX + 16];
+        struct fetch_reply rep = { .code = GEAR_EXIT_SYS };
+        struct gear_err ign = {0};
+        _cleanup_close_ int r = -1, w = -1;
+        bool in_time;
+        int p[2], k;
+        pid_t pid;
 
         if (source_of(t, o->source, source, sizeof source, e) < 0)
                 return -1;
@@ -344,7 +399,42 @@ static int fetch(struct gear_tree *t, const struct build_image_opts *o, char dir
         snprintf(path, sizeof path, "%s/git", dir);
         if (mkdir(path, 0700) < 0)
                 return gear_err_sys(e, errno, "cannot create '%s'", path);
-        return repo_fetch_tree(source, o->ref, path, "src/", *tar, &build_caught, commit, e);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot fetch the source");
+        r = p[0], w = p[1];
+        pid = spawn_fork(SPAWN_OWN_GROUP, e);
+        if (pid < 0)
+                return gear_err_wrap(e, "cannot fetch the source");
+        if (pid == 0) {
+                struct gear_err ce = {0};
+
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                close(r);
+                if (repo_fetch_tree(source, o->ref, path, "src/", *tar, b->conf.max_source_size, rep.commit, &ce) < 0) {
+                        rep.code = ce.code ? ce.code : GEAR_EXIT_SYS;
+                        memcpy(rep.msg, ce.msg, sizeof rep.msg);
+                } else
+                        rep.code = 0;
+                _exit(write_all(w, &rep, sizeof rep) < 0 ? 1 : 0);
+        }
+        if (build_caught)
+                kill(pid, SIGTERM);
+        close(TAKE_FD(w));
+        in_time = fetch_read(pid, r, b->conf.build_fetch_timeout, &rep);
+        k = spawn_wait(pid, "the fetch", &ign);
+        gear_err_clear(&ign);
+        if (!in_time)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot fetch '%s': not done in %u seconds (build-fetch-timeout)",
+                                    o->source, b->conf.build_fetch_timeout);
+        if (k != 0 || (rep.code == GEAR_EXIT_SYS && !*rep.msg))
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot fetch '%s': its process ended", o->source);
+        if (rep.code)
+                return gear_err_set(e, rep.code, "%s", rep.msg);
+        memcpy(commit, rep.commit, 41);
+        commit[40] = 0;
+        return 0;
 }
 
 /* everything the build made, but the image it tagged */
@@ -404,7 +494,7 @@ int build_image(struct gear_tree *t, const struct build_image_opts *o, struct bu
         snprintf(b.name, sizeof b.name, "gear-build-image-%016llx", (unsigned long long)rnd);
         snprintf(b.tmp_image, sizeof b.tmp_image, "localhost/gear-build-image-tmp:%016llx", (unsigned long long)rnd);
         build_signals_catch(&sig);
-        STEP(fetch(t, o, dir, &tar, res->commit, e));
+        STEP(fetch(t, &b, o, dir, &tar, res->commit, e));
         STEP(inspect(&b, o->builder, &bi, e));
         STEP(create(&b, o, &bi, e));
         STEP(assemble_check(&b, o->builder, &bi, e));
@@ -425,8 +515,12 @@ int build_image(struct gear_tree *t, const struct build_image_opts *o, struct bu
         }
         r = 0;
 out:
-        if (r < 0 && build_caught && !b.out_failed)
+        /* whatever a step said of its end, a signal ended it */
+        if (r < 0 && build_caught && !b.out_failed) {
                 res->signal = build_caught;
+                gear_err_clear(e);
+                stopped(&b, e);
+        }
         cleanup(&b, dir, e);
         if (r == 0 && e->code)
                 r = -1;

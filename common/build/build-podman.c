@@ -176,7 +176,7 @@ int build_podman(struct build_run *b, struct podman_call *c, struct gear_err *e)
                 return gear_err_sys(e, errno, "cannot run podman");
         }
         r = p[0], w = p[1];
-        pid = spawn_fds(argv.v, c->in, w, c->output == OUTPUT_STREAM ? w : err, e);
+        pid = spawn_fds(argv.v, c->in, w, c->output == OUTPUT_STREAM ? w : err, 0, e);
         if (pid > 0 && !c->always && (build_caught || b->out_failed))
                 kill(pid, SIGTERM);
         close(TAKE_FD(w));

@@ -206,7 +206,7 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_r
         s->conn = r->conn;
         s->cfd = ci ? ci->connect_fd : -1;
         s->fd = p[0];
-        s->pid = spawn_fds(argv, -1, p[1], p[1], &err);
+        s->pid = spawn_fds(argv, -1, p[1], p[1], 0, &err);
         close(p[1]);
         if (s->pid < 0) {
                 close(p[0]);

@@ -117,6 +117,9 @@ struct writer {
         bool checkout;          /* a checkout's files (umask 022), no export-ignore, no .git */
         bool zip;
         bool reader_gone;       /* a write failed with EPIPE */
+        git_odb *odb;           /* with max_size: the sizes of blobs read first */
+        uint64_t max_size;      /* the files' bytes together at most; 0: no bound */
+        uint64_t total;
         char path[4096];
 };
 
@@ -193,6 +196,21 @@ static int put_blob(struct writer *w, const git_tree_entry *te, git_filemode_t m
         return r;
 }
 
+/* a blob's size, from its header, before it is loaded: the tree's files stay under max_size together */
+static int size_check(struct writer *w, const git_tree_entry *te)
+{
+        git_object_t type;
+        size_t size;
+
+        if (sym_git_odb_read_header(&size, &type, w->odb, sym_git_tree_entry_id(te)) < 0)
+                return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read '%s'", w->path);
+        w->total += size;
+        if (size > w->max_size || w->total > w->max_size)
+                return gear_err_set(w->e, GEAR_EXIT_USAGE, "the tree's files are larger than %llu bytes (at '%s')",
+                                    (unsigned long long)w->max_size, w->path);
+        return 0;
+}
+
 static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
 {
         struct writer *w = payload;
@@ -231,6 +249,8 @@ static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
                 }
                 return 0;
         }
+        if (w->odb && size_check(w, te) < 0)
+                return -1;
         return put_blob(w, te, mode) < 0 ? -1 : 0;
 }
 
@@ -323,6 +343,8 @@ static void writer_done(struct writer *w, git_object *obj)
                 sym_git_object_free(obj);
         if (w->entry)
                 sym_archive_entry_free(w->entry);
+        if (w->odb)
+                sym_git_odb_free(w->odb);
         if (w->a)
                 sym_archive_write_free(w->a);
         sym_git_repository_free(w->repo);
@@ -370,10 +392,11 @@ static int local_repo_check(const char *path, struct gear_err *e)
 }
 
 int repo_fetch_tree(const char *source, const char *ref, const char *dir, const char *prefix, int fd,
-                    const volatile sig_atomic_t *stop, char commit[static GIT_OID_HEXSZ + 1], struct gear_err *e)
+                    uint64_t max_size, char commit[static GIT_OID_HEXSZ + 1], struct gear_err *e)
 {
         struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1, .prefix = prefix,
-                            .checkout = true };
+                            .checkout = true, .max_size = max_size };
+        struct repo_fetch_limits lim = { .ref = ref, .max_size = max_size };
         git_object *obj = NULL;
         char src[PATH_MAX];
         int r;
@@ -382,8 +405,12 @@ int repo_fetch_tree(const char *source, const char *ref, const char *dir, const 
                 ref = "HEAD";
         if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || repo_ref_check(ref, e) < 0 ||
             repo_source_name(source, src, e) < 0 || (*src == '/' && local_repo_check(src, e) < 0) ||
-            repo_git_clone(dir, src, stop, e) < 0 || repo_git_open(&w.repo, dir, e) < 0)
+            repo_git_clone(dir, src, &lim, e) < 0 || repo_git_open(&w.repo, dir, e) < 0)
                 return -1;
+        if (max_size && sym_git_repository_odb(&w.odb, w.repo) < 0) {
+                sym_git_repository_free(w.repo);
+                return repo_git_fail(e, GEAR_EXIT_SYS, "cannot read the repository fetched");
+        }
         r = resolve(w.repo, source, ref, &obj, e);
         if (r == 0) {
                 snprintf(commit, GIT_OID_HEXSZ + 1, "%s", sym_git_oid_tostr_s(sym_git_object_id(obj)));
