@@ -283,6 +283,41 @@ test_expect_success 'max-source-size: bytes received, a file of the tree, the fi
 	test_gear_conf run-arg=--pull=never
 '
 
+# raw_tree REPO MODE NAME ID...: a tree object of these entries as they are, in this order (what git mktree would sort or refuse)
+raw_tree() {
+	repo=$1 && shift &&
+	while test $# -gt 0; do
+		printf "%s %s\0" "$1" "$2" && printf "%s" "$3" | xxd -r -p && shift 3 || return 1
+	done >tree.raw &&
+	git -C "$repo" hash-object -t tree -w --literally --stdin <"$PWD/tree.raw"
+}
+# hostile BRANCH TREE: a commit of TREE as BRANCH of the repository hostile
+hostile() { git -C hostile update-ref "refs/heads/$1" "$($GIT -C hostile commit-tree -m "$1" "$2")"; }
+
+test_expect_success 'hostile trees: a name twice (a link, then a directory beneath it), out of order, ..; a bad link; 100, nothing left' '
+	$GIT init -q --bare hostile &&
+	link=$(printf /usr/libexec/s2i | git -C hostile hash-object -w --stdin) &&
+	evil=$(echo evil | git -C hostile hash-object -w --stdin) &&
+	nul=$(printf "a\0b" | git -C hostile hash-object -w --stdin) &&
+	sub=$(printf "100755 blob $evil\tassemble\n" | git -C hostile mktree) &&
+	hostile main $sub &&
+	hostile twice $(raw_tree hostile 120000 x $link 40000 x $sub) &&
+	hostile apart $(raw_tree hostile 120000 x $link 100644 x-1 $evil 40000 x $sub) &&
+	hostile order $(raw_tree hostile 100644 b $evil 100644 a $evil) &&
+	hostile dotdot $(raw_tree hostile 40000 .. $sub) &&
+	hostile badlink $(raw_tree hostile 120000 l $nul) &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/x/'\'' twice" \
+		--ref twice hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/x/'\'' twice" \
+		--ref apart hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/a'\'' out of order, after '\''src/b'\''" \
+		--ref order hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid name '\''..'\'' in the tree at '\'''\''" \
+		--ref dotdot hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid symbolic link '\''src/l'\''" \
+		--ref badlink hostile $BUILDER $WEB:6
+'
+
 test_expect_success 'a builder without assemble, one podman does not have: 100 and 1' '
 	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': builder '\''$BARE'\'' has no assemble script '\''/opt/s2i/assemble'\''" \
 		src $BARE $WEB:6 &&
@@ -434,6 +469,38 @@ test_expect_success 'while a build streams, the daemon answers other requests at
 	tail -n 1 out >last &&
 	printf "status\t0\n" >expect &&
 	test_cmp expect last
+'
+
+# in_cmdlines PATTERN: a process's command line matches PATTERN
+in_cmdlines() { cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " " | grep -q "$1"; }
+
+test_expect_success 'no variable and no source on a command line: podman reads an env file, a build of the daemon its arguments' '
+	cat >podman-log <<-EOF &&
+	#!/bin/sh
+	printf "%s\n" "\$*" >>"$PWD/podman.args"
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-log &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-log &&
+	gear-build-image --env GREETING=s3cr3t-1 src $BUILDER $WEB:6 >out 2>err &&
+	grep -x "assemble: as uid 1001, GREETING=s3cr3t-1" out &&
+	grep -q -- "--env-file=" podman.args &&
+	! grep s3cr3t podman.args &&
+	echo "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\",\"Env\":{\"GREETING\":\"s3cr3t-2\",\"ASSEMBLE_SLEEP\":\"2\"}}" >body.json &&
+	rm -f out &&
+	{ curl -sN --max-time 120 --unix-socket "$PWD/d.sock" -o out -X POST --data-binary @body.json http://gear/build-image & } &&
+	wait_until grep -q "assemble: sleeping" out &&
+	! in_cmdlines "s3cr3t[-]2" &&
+	! in_cmdlines "build-image.*$PWD/s[r]c" &&
+	wait &&
+	cat out &&
+	grep -x "assemble: as uid 1001, GREETING=s3cr3t-2" out &&
+	tail -n 1 out >last &&
+	printf "status\t0\n" >expect &&
+	test_cmp expect last &&
+	! grep s3cr3t podman.args &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
 '
 
 # hung_up ENV: a client that hangs up while the build runs with ENV (talking or silent): the build stops, nothing left

@@ -165,14 +165,34 @@ static bool env_given(const struct build_image_opts *o, const char *name)
  * environment, and not the TERM and container podman adds, which the image
  * would keep.
  */
+/* the build's variables in dir/env, for podman's --env-file: no other user sees them in its arguments */
+static int env_file(const char *dir, const struct build_image_opts *o, char *arg, size_t n, struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        char path[PATH_MAX + 8];
+
+        snprintf(path, sizeof path, "%s/env", dir);
+        if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+                return gear_err_sys(e, errno, "cannot create '%s'", path);
+        for (size_t i = 0; i < o->n_env; i++)
+                if (write_all(fd, o->env[i], strlen(o->env[i])) < 0 || write_all(fd, "\n", 1) < 0)
+                        return gear_err_sys(e, errno, "cannot write '%s'", path);
+        if ((size_t)snprintf(arg, n, "--env-file=%s", path) >= n)
+                return gear_err_set(e, GEAR_EXIT_SYS, "path too long: '%s'", path);
+        return 0;
+}
+
 static int create(struct build_run *b, const struct build_image_opts *o, const struct builder *bi,
-                  struct gear_err *e)
+                  const char *dir, struct gear_err *e)
 {
         _cleanup_(strv_done) struct gear_strv a = {0}, run = {0};
         _cleanup_free_ char *name = NULL, *cmd = NULL;
         struct podman_call c = { .in = -1, .output = OUTPUT_DROP };
+        char envf[PATH_MAX + 32];
         int k;
 
+        if (o->n_env && env_file(dir, o, envf, sizeof envf, e) < 0)
+                return -1;
         if (asprintf(&name, "--name=%s", b->name) < 0 || asprintf(&cmd, "%s/assemble", bi->scripts) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
         if (strv_push(&a, "create") < 0 || config_run_args(&b->conf, &run, e) < 0)
@@ -184,11 +204,8 @@ static int create(struct build_run *b, const struct build_image_opts *o, const s
             (!bi->sets_term && !env_given(o, "TERM") && strv_push(&a, "--unsetenv=TERM") < 0) ||
             (!bi->sets_container && !env_given(o, "container") && strv_push(&a, "--unsetenv=container") < 0))
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
-        for (size_t i = 0; i < o->n_env; i++) {
-                _cleanup_free_ char *env = NULL;
-                if (asprintf(&env, "--env=%s", o->env[i]) < 0 || strv_push(&a, env) < 0)
-                        return gear_err_sys(e, ENOMEM, "cannot create the container");
-        }
+        if (o->n_env && strv_push(&a, envf) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot create the container");
         if (strv_push(&a, bi->id) < 0 || strv_push(&a, cmd) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
         c.args = (const char *const *)a.v;
@@ -496,7 +513,7 @@ int build_image(struct gear_tree *t, const struct build_image_opts *o, struct bu
         build_signals_catch(&sig);
         STEP(fetch(t, &b, o, dir, &tar, res->commit, e));
         STEP(inspect(&b, o->builder, &bi, e));
-        STEP(create(&b, o, &bi, e));
+        STEP(create(&b, o, &bi, dir, e));
         STEP(assemble_check(&b, o->builder, &bi, e));
         STEP(copy_source(&b, tar, e));
         STEP(assemble(&b, &bi, e));

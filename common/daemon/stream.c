@@ -188,7 +188,7 @@ void daemon_stream_free(void *cls)
                 destroy(s);
 }
 
-int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_reply *out)
+int daemon_stream_start(struct daemon_req *r, char *const *argv, int in, struct daemon_reply *out)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         const union MHD_ConnectionInfo *ci = sym_MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -206,7 +206,7 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_r
         s->conn = r->conn;
         s->cfd = ci ? ci->connect_fd : -1;
         s->fd = p[0];
-        s->pid = spawn_fds(argv, -1, p[1], p[1], 0, &err);
+        s->pid = spawn_fds(argv, in, p[1], p[1], 0, &err);
         close(p[1]);
         if (s->pid < 0) {
                 close(p[0]);

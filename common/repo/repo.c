@@ -190,7 +190,7 @@ static void narrow_specs(const struct repo_fetch_limits *lim, const char *head, 
         if (!lim || (ref && is_hex_oid(ref)))
                 return;
         if (!ref || !strcmp(ref, "HEAD")) {
-                if (!head)
+                if (!head || !*head)
                         return;
                 snprintf(specs[0], sizeof specs[0], "+%s:%s", head, head);
                 *n = 1;
@@ -242,7 +242,7 @@ static int fetch_all(git_repository *repo, const char *source, const struct repo
                         refspecs.strings = specs, refspecs.count = n;
                 r = sym_git_remote_fetch(remote, &refspecs, &o, "clone");
         }
-        if (r == 0 && head.ptr && sym_git_repository_set_head(repo, head.ptr) < 0)
+        if (r == 0 && head.ptr && *head.ptr && sym_git_repository_set_head(repo, head.ptr) < 0)
                 r = -1;
         if (r < 0 && st.too_big)
                 gear_err_set(e, GEAR_EXIT_USAGE, "cannot clone '%s': more than %llu bytes", source,
