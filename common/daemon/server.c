@@ -456,6 +456,9 @@ static int listen_fd_passed(struct gear_err *e)
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");
+        /* systemd passes it inheritable: the commands the daemon runs (a build, its podman) must not get it */
+        if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot use the socket passed by systemd");
         return 3;
 }
 
