@@ -18,8 +18,9 @@ test_atexit 'podman rmi -f $(podman images -aq --filter label=io.openshift.s2i.b
 # build_builder NAME SCRIPTS-DIR [bare]: a busybox builder whose assemble
 # copies /tmp/src to /opt/app-root/src, and whose run serves it on port 8080;
 # as uid 1001. Its assemble says who runs it and with what GREETING, and on
-# request sleeps (ASSEMBLE_SLEEP=SECONDS), talks on (ASSEMBLE_TICK) or fails
-# (ASSEMBLE_FAIL) after 7 lines. A bare one has run and no assemble.
+# request sleeps (ASSEMBLE_SLEEP=SECONDS), talks on (ASSEMBLE_TICK), fails
+# (ASSEMBLE_FAIL) after 7 lines, ends without a newline (ASSEMBLE_NONL) or
+# sleeps after half a line (ASSEMBLE_PARTIAL). A bare one has run and no assemble.
 build_builder() {
 	rm -rf b && mkdir -p b/bin b/tmp b/etc b/proc b/sys b/dev b/run "b$2" b/opt/app-root/src &&
 	cp /bin/busybox b/bin/busybox &&
@@ -42,6 +43,7 @@ build_builder() {
 		cat >"b$2/assemble" <<-\EOF
 		#!/bin/sh
 		echo "assemble: as uid $(id -u), GREETING=${GREETING:-}"
+		if [ -n "${ASSEMBLE_PARTIAL:-}" ]; then printf "half a line"; sleep 3614; fi
 		if [ -n "${ASSEMBLE_SLEEP:-}" ]; then echo "assemble: sleeping"; sleep "$ASSEMBLE_SLEEP"; fi
 		if [ -n "${ASSEMBLE_TICK:-}" ]; then
 			i=0
@@ -54,6 +56,7 @@ build_builder() {
 			exit 7
 		fi
 		echo "assemble: done"
+		if [ -n "${ASSEMBLE_NONL:-}" ]; then printf "no newline at the end"; fi
 		EOF
 	fi &&
 	chmod 0755 "b$2"/* &&
@@ -469,6 +472,25 @@ test_expect_success 'while a build streams, the daemon answers other requests at
 	tail -n 1 out >last &&
 	printf "status\t0\n" >expect &&
 	test_cmp expect last
+'
+
+test_expect_success 'output without a newline at its end: the records, and the daemon'\''s status, on lines of their own' '
+	gear-build-image --env ASSEMBLE_NONL=1 src $BUILDER $WEB:6 >out 2>err &&
+	cat out &&
+	grep -x "no newline at the end" out &&
+	grep -x "image	$WEB:6" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	rm -f out &&
+	{ post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\",\"Env\":{\"ASSEMBLE_PARTIAL\":\"1\"}}" >code & } &&
+	wait_until grep -q "half a line" out &&
+	kill -9 $(pgrep -f "build-image --stdin-args") &&
+	wait &&
+	cat out &&
+	tail -n 2 out >last &&
+	printf "half a line\nstatus\t137\n" >expect &&
+	test_cmp expect last &&
+	podman rm -f --time=0 $(podman ps -aq --filter name=^gear-build-image-) >/dev/null &&
+	rm -rf "$TMPDIR"/gear-build-image.*
 '
 
 # in_cmdlines PATTERN: a process's command line matches PATTERN

@@ -541,6 +541,9 @@ out:
         cleanup(&b, dir, e);
         if (r == 0 && e->code)
                 r = -1;
+        /* what comes next (the records, a message on the same reader) starts a line */
+        if (b.out_midline && !b.out_failed)
+                write_all(b.out, "\n", 1);
         build_signals_restore(&sig);
         json_decref(bi.entrypoint);
         config_done(&b.conf);

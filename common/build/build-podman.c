@@ -114,6 +114,7 @@ static void take_output(struct build_run *b, struct podman_call *c, int fd, pid_
                         break;
                 if (c->output == OUTPUT_STREAM) {
                         tail_add(b, buf, k);
+                        b->out_midline = buf[k - 1] != '\n';
                         if (!b->out_failed && write_all(b->out, buf, k) < 0) {
                                 /* nobody reads the build any more: it stops as if interrupted */
                                 b->out_failed = true;

@@ -38,6 +38,7 @@ struct daemon_stream {
         bool ended;                    /* its output closed and it exited: not to be signalled */
         bool reaped;                   /* status set */
         bool last_sent;                /* the status line */
+        bool midline;                  /* the child's output does not end with a newline */
         bool suspended;
         bool gone;                     /* the client hung up or the daemon stops: the reply ends */
         bool freed;                    /* the server let go of the reply */
@@ -107,6 +108,7 @@ static void *pump(void *arg)
                 if (!s->freed && !s->gone) {
                         memcpy(s->buf + s->len, chunk, n);
                         s->len += n;
+                        s->midline = chunk[n - 1] != '\n';
                 }
                 resume = take_suspended(s);
                 pthread_mutex_unlock(&s->lock);
@@ -151,7 +153,8 @@ ssize_t daemon_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 s->len -= n;
                 pthread_cond_signal(&s->room);
         } else if (s->reaped && !s->last_sent) {
-                n = snprintf(buf, max, "status\t%d\n", s->status);
+                /* on a line of its own, after a child that ended mid-line too */
+                n = snprintf(buf, max, "%sstatus\t%d\n", s->midline ? "\n" : "", s->status);
                 s->last_sent = true;
         } else if (s->reaped) {
                 n = MHD_CONTENT_READER_END_OF_STREAM;
