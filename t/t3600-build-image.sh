@@ -375,6 +375,50 @@ test_expect_success 'SIGINT and SIGHUP too' '
 	stopped HUP 1
 '
 
+test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: the cleanup ends, nothing left' '
+	cat >podman-slowrm <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" rm "*) echo rm >>"$PWD/rm.log"; sleep 2;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-slowrm &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowrm &&
+	leftovers >before &&
+	rm -f out err rm.log &&
+	{ setsid gear-build-image --env ASSEMBLE_SLEEP=3613 src $BUILDER $WEB:7 >out 2>err & } &&
+	pid=$! &&
+	wait_until grep -q "assemble: sleeping" out &&
+	kill -INT -$pid &&
+	wait_until test -s rm.log &&
+	kill -HUP -$pid &&
+	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
+	{ wait $pid; code=$?; } &&
+	cat out err &&
+	test $code = 130 &&
+	echo "gear-build-image: cannot build '\''$WEB:7'\'': stopped by SIGINT" >expect &&
+	test_cmp expect err &&
+	leftovers >after &&
+	test_cmp before after &&
+	test_gear_conf run-arg=--pull=never
+'
+
+test_expect_success 'a cleanup that fails is said after the failure before it' '
+	cat >podman-failrm <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" rm "*) echo "Error: no luck" >&2; exit 125;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-failrm &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-failrm &&
+	test_expect_code 100 gear-build-image --env ASSEMBLE_FAIL=1 src $BUILDER $WEB:6 >out 2>err &&
+	cat err &&
+	grep "^gear-build-image: cannot build '\''$WEB:6'\'': '\''/usr/libexec/s2i/assemble'\'' failed with exit status 7; its last lines:" err &&
+	grep -x "  assemble: failing on request; and cannot remove the container '\''gear-build-image-[0-9a-f]*'\'': no luck" err &&
+	test_gear_conf run-arg=--pull=never &&
+	podman rm -f --time=0 $(podman ps -aq --filter name=^gear-build-image-) >/dev/null &&
+	rm -rf "$TMPDIR"/gear-build-image.*
+'
+
 test_expect_success 'a build whose output nobody reads stops and leaves nothing' '
 	leftovers >before &&
 	{ gear-build-image --env ASSEMBLE_TICK=1 src $BUILDER $WEB:7 2>err | head -n 2 >out; } &&

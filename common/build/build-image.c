@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -454,7 +455,26 @@ static int fetch(struct gear_tree *t, const struct build_run *b, const struct bu
         return 0;
 }
 
-/* everything the build made, but the image it tagged */
+/* a failure of the cleanup: the error, or after the error the build had already (whose code stays) */
+static void _printf_(2, 3) cleanup_failed(struct gear_err *e, const char *fmt, ...)
+{
+        size_t n = e->code ? strlen(e->msg) : 0;
+        va_list ap;
+
+        if (!e->code) {
+                e->code = GEAR_EXIT_SYS;
+                e->msg[0] = 0;
+        } else if (n + 6 < sizeof e->msg) {
+                memcpy(e->msg + n, "; and ", 7);
+                n += 6;
+        } else
+                return;
+        va_start(ap, fmt);
+        vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
+        va_end(ap);
+}
+
+/* everything the build made, but the image it tagged; a failure said whatever came before */
 static void cleanup(struct build_run *b, const char *dir, struct gear_err *e)
 {
         const char *rm[] = { "rm", "--force", "--ignore", "--time=0", b->name, NULL };
@@ -465,18 +485,18 @@ static void cleanup(struct build_run *b, const char *dir, struct gear_err *e)
         build_signals_hold();
         if (b->created) {
                 struct podman_call c = { .args = rm, .in = -1, .output = OUTPUT_DROP, .always = true };
-                if ((k = build_podman(b, &c, &ign)) != 0 && !e->code)
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot remove the container '%s': %s", b->name,
-                                     k < 0 ? ign.msg : c.msg);
+                if ((k = build_podman(b, &c, &ign)) != 0)
+                        cleanup_failed(e, "cannot remove the container '%s': %s", b->name,
+                                       k < 0 ? ign.msg : *c.msg ? c.msg : "failed");
         }
         if (b->committing) {
                 struct podman_call c = { .args = rmi, .in = -1, .output = OUTPUT_DROP, .always = true };
-                if ((k = build_podman(b, &c, &ign)) != 0 && !e->code)
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot remove the image '%s': %s", b->tmp_image,
-                                     k < 0 ? ign.msg : c.msg);
+                if ((k = build_podman(b, &c, &ign)) != 0)
+                        cleanup_failed(e, "cannot remove the image '%s': %s", b->tmp_image,
+                                       k < 0 ? ign.msg : *c.msg ? c.msg : "failed");
         }
-        if (*dir && rm_tree(AT_FDCWD, dir, &ign) < 0 && !e->code)
-                gear_err_set(e, GEAR_EXIT_SYS, "cannot remove '%s': %s", dir, ign.msg);
+        if (*dir && rm_tree(AT_FDCWD, dir, &ign) < 0)
+                cleanup_failed(e, "cannot remove '%s': %s", dir, ign.msg);
         gear_err_clear(&ign);
 }
 
