@@ -402,6 +402,31 @@ test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: 
 	test_gear_conf run-arg=--pull=never
 '
 
+test_expect_success 'SIGTERM while podman inspects the builder: stopped by SIGTERM, not a podman killed' '
+	cat >podman-slowinspect <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" image inspect "*) echo inspect >>"$PWD/inspect.log"; exec sleep 30;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-slowinspect &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowinspect &&
+	leftovers >before &&
+	rm -f inspect.log &&
+	{ gear-build-image src $BUILDER $WEB:7 >out 2>err & } &&
+	pid=$! &&
+	wait_until test -s inspect.log &&
+	kill -TERM $pid &&
+	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
+	{ wait $pid; code=$?; } &&
+	cat out err &&
+	test $code = 143 &&
+	echo "gear-build-image: cannot build '\''$WEB:7'\'': stopped by SIGTERM" >expect &&
+	test_cmp expect err &&
+	leftovers >after &&
+	test_cmp before after &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'a cleanup that fails is said after the failure before it' '
 	cat >podman-failrm <<-EOF &&
 	#!/bin/sh
