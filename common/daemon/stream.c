@@ -119,6 +119,8 @@ static void *pump(void *arg)
         /* ended, but not reaped before nothing signals its pid any more */
         while (waitid(P_PID, s->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
                 ;
+        /* out of spawn's table too, or the daemon's builds fill it with pids that end up reused */
+        spawn_forget(s->pid);
         pthread_mutex_lock(&s->lock);
         s->ended = true;
         pthread_mutex_unlock(&s->lock);
