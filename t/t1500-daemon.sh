@@ -250,6 +250,26 @@ test_expect_success 'gear-daemon --listen unix:PATH serves in the foreground' '
 	grep "LISTEN_FDS" err
 '
 
+test_expect_success 'a daemon whose binary was replaced runs its builds with itself' '
+	mkdir -p old &&
+	cp "$GEAR_BUILD/gear" old/gear &&
+	ln -sf gear old/gear-daemon &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-fds &&
+	g sh -c "echo \$\$ >fg.pid; exec old/gear-daemon --listen unix:$PWD/fg.sock" &
+	wait_until test -S fg.sock &&
+	cp old/gear old/gear.new && mv old/gear.new old/gear &&
+	curl -s --max-time 60 --unix-socket fg.sock -o out -X POST \
+		--data-binary "{\"BaseImage\":\"localhost/t50b\",\"Source\":\"$PWD/bsrc\",\"Tag\":\"localhost/t50b:1\"}" \
+		http://gear/build-image &&
+	cat out &&
+	grep "^gear-build-image: cannot build '\''localhost/t50b:1'\'': podman image inspect" out &&
+	tail -n 1 out >last &&
+	printf "status\t111\n" >expect &&
+	test_cmp expect last &&
+	kill $(cat fg.pid) && rm fg.pid &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'DELETE /container/ID: as gear-delete, nothing left' '
 	test "$(api DELETE /container/t50a)" = 204 &&
 	g gear-delete t50b &&

@@ -67,12 +67,11 @@ int route_build_image(struct daemon_req *r, struct daemon_reply *out)
         static const char *const fields[] = { "BaseImage", "Source", "Tag", "Ref", "Env", "Gear", NULL };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_close_ int in = -1;
-        char self[PATH_MAX], **vars = NULL;
-        char *argv[] = { self, "build-image", "--stdin-args", NULL };
+        /* this very binary, even once a new one replaced it (readlink then ends in " (deleted)") */
+        char *argv[] = { "/proc/self/exe", "build-image", "--stdin-args", NULL }, **vars = NULL;
         struct build_image_opts o = { .out = -1 };
         struct image_ref tag;
         size_t n = 0;
-        ssize_t len;
         int ret;
 
         if (!r->body)
@@ -91,12 +90,10 @@ int route_build_image(struct daemon_req *r, struct daemon_reply *out)
         /* what the command would refuse is a 400 here, before anything runs */
         if (build_image_check(&o, &tag, &err) < 0)
                 goto fail;
-        len = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (len < 0 || (in = memfd_create("build-image-args", MFD_CLOEXEC)) < 0) {
+        if ((in = memfd_create("build-image-args", MFD_CLOEXEC)) < 0) {
                 gear_err_sys(&err, errno, "cannot run gear-build-image");
                 goto fail;
         }
-        self[len] = 0;
         /* the request's options on standard input: the process list shows no variable and no source */
         if ((o.gear && args_put(in, "--gear") < 0) || (o.ref && (args_put(in, "--ref") < 0 || args_put(in, o.ref) < 0)))
                 goto sys;
