@@ -375,14 +375,19 @@ test_expect_success 'SIGINT and SIGHUP too' '
 	stopped HUP 1
 '
 
-test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: the cleanup ends, nothing left' '
+# slow_rm: gear.conf's podman a podman whose rm notes itself in rm.log and first sleeps 2 seconds
+slow_rm() {
 	cat >podman-slowrm <<-EOF &&
 	#!/bin/sh
 	case " \$* " in *" rm "*) echo rm >>"$PWD/rm.log"; sleep 2;; esac
 	exec /usr/bin/podman "\$@"
 	EOF
 	chmod +x podman-slowrm &&
-	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowrm &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowrm
+}
+
+test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: the cleanup ends, nothing left' '
+	slow_rm &&
 	leftovers >before &&
 	rm -f out err rm.log &&
 	{ setsid gear-build-image --env ASSEMBLE_SLEEP=3613 src $BUILDER $WEB:7 >out 2>err & } &&
@@ -601,7 +606,7 @@ hung_up() {
 		--data-binary "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:7\",\"Env\":{$1}}" \
 		http://gear/build-image;
 	grep "assemble: as uid 1001" out &&
-	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	test_must_fail pgrep -x -f "sleep 3613" &&
 	test_must_fail podman image exists $WEB:7 &&
 	leftovers >after &&
@@ -620,9 +625,30 @@ test_expect_success 'a daemon that stops ends its builds: nothing left' '
 	wait_until grep -q "assemble: sleeping" out &&
 	kill $(cat daemon.pid) && rm daemon.pid &&
 	wait &&
-	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	wait_until test_must_fail test -e d.sock &&
 	test_must_fail pgrep -x -f "sleep 3613" &&
+	leftovers >after &&
+	test_cmp before after
+'
+
+test_expect_success 'a daemon that stops takes no new request, and stops cleanly' '
+	leftovers >before &&
+	rm -f pause &&
+	{ GEAR_TEST_PAUSE=daemon-stop GEAR_TEST_PAUSE_FILE="$PWD/pause" gear-daemon --listen "unix:$PWD/d.sock" & } &&
+	pid=$! &&
+	wait_until test -S d.sock &&
+	kill $pid &&
+	wait_until test -e pause &&
+	late=$(curl -s --max-time 3 --unix-socket "$PWD/d.sock" -o late.out -w "%{http_code}" -X POST \
+		--data-binary "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/nosuch\",\"Tag\":\"$WEB:9\"}" http://gear/build-image || :) &&
+	echo "late: $late" &&
+	rm pause &&
+	{ wait $pid; code=$?; } &&
+	echo "daemon: $code" &&
+	test "$late" != 202 &&
+	test $code = 0 &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	leftovers >after &&
 	test_cmp before after
 '

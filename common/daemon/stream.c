@@ -1,6 +1,6 @@
 /*
  * A child's output as the body of a reply, sent as it comes. The server has
- * one thread for every connection, so nothing here may block it: a thread
+ * one thread that polls every connection, so nothing here may block it: a thread
  * of the stream's own reads the child's output into a buffer (the child
  * waits while the buffer is full), and while the buffer is empty the
  * connection is suspended; the thread resumes it when there is more, when
@@ -49,6 +49,7 @@ struct daemon_stream {
 /* every stream whose reply the server holds, for daemon_streams_stop */
 static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct daemon_stream *streams;
+static bool streams_stopping;  /* daemon_streams_stop came: a new stream ends at once */
 
 static void destroy(struct daemon_stream *s)
 {
@@ -230,6 +231,14 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, int in, struct 
                 return daemon_fail_msg(out, 500, "cannot start '%s': %s", argv[1], strerror(k));
         }
         pthread_mutex_lock(&streams_lock);
+        if (streams_stopping) {
+                /* its reply ends at once, never suspended */
+                pthread_mutex_lock(&s->lock);
+                s->gone = true;
+                if (!s->ended)
+                        kill(s->pid, SIGTERM);
+                pthread_mutex_unlock(&s->lock);
+        }
         s->next = streams;
         streams = s;
         pthread_mutex_unlock(&streams_lock);
@@ -241,6 +250,9 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, int in, struct 
 
 void daemon_streams_stop(void)
 {
+        pthread_mutex_lock(&streams_lock);
+        streams_stopping = true;
+        pthread_mutex_unlock(&streams_lock);
         for (int i = 0; i < 500;) {
                 struct MHD_Connection *c = NULL;
                 struct daemon_stream *s;
