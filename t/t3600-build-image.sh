@@ -321,6 +321,15 @@ test_expect_success 'hostile trees: a name twice (a link, then a directory benea
 		--ref badlink hostile $BUILDER $WEB:6
 '
 
+test_expect_success 'build-run-arg: to the build'\''s container; run-arg not' '
+	test_gear_conf run-arg=--no-such-option build-run-arg=--env=GREETING=from-gear.conf &&
+	gear-build-image src $BUILDER $WEB:6 >out 2>err &&
+	cat out err &&
+	grep -x "assemble: as uid 1001, GREETING=from-gear.conf" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'a builder without assemble, one podman does not have: 100 and 1' '
 	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': builder '\''$BARE'\'' has no assemble script '\''/opt/s2i/assemble'\''" \
 		src $BARE $WEB:6 &&

@@ -57,6 +57,7 @@ void config_done(struct gear_config *c)
         strv_done(&c->ulimits);
         strv_done(&c->podman_args);
         strv_done(&c->run_args);
+        strv_done(&c->build_run_args);
 }
 
 static bool has_space(const char *s)
@@ -216,6 +217,8 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 return list_add(&c->podman_args, value, e);
         if (!strcmp(key, "run-arg"))
                 return list_add(&c->run_args, value, e);
+        if (!strcmp(key, "build-run-arg"))
+                return list_add(&c->build_run_args, value, e);
         return gear_err_set(e, GEAR_EXIT_USAGE, "%s: unknown key '%s'", where, key);
 }
 
@@ -347,7 +350,9 @@ int config_podman_args(const struct gear_config *c, struct gear_strv *out, struc
         return 0;
 }
 
-int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+/* --ulimit=U..., then the arguments of list */
+static int ulimits_and(const struct gear_config *c, const struct gear_strv *list, struct gear_strv *out,
+                       struct gear_err *e)
 {
         char buf[256];
 
@@ -356,8 +361,18 @@ int config_run_args(const struct gear_config *c, struct gear_strv *out, struct g
                 if (push_or_fail(out, buf, e) < 0)
                         return -1;
         }
-        for (size_t i = 0; i < c->run_args.n; i++)
-                if (push_or_fail(out, c->run_args.v[i], e) < 0)
+        for (size_t i = 0; i < list->n; i++)
+                if (push_or_fail(out, list->v[i], e) < 0)
                         return -1;
         return 0;
+}
+
+int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+{
+        return ulimits_and(c, &c->run_args, out, e);
+}
+
+int config_build_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+{
+        return ulimits_and(c, &c->build_run_args, out, e);
 }

@@ -45,6 +45,7 @@ struct gear_config {
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
         struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */
+        struct gear_strv build_run_args; /* build-run-arg=, one argument of a build container's "podman create" each */
 };
 
 /* compiled-in defaults */
@@ -63,6 +64,8 @@ int config_podman_args(const struct gear_config *c, struct gear_strv *out, struc
 int config_podman_argv(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 /* arguments for "podman run": --ulimit=U..., then run-arg= */
 int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
+/* arguments for the "podman create" of gear-build-image's container: --ulimit=U..., then build-run-arg= */
+int config_build_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 
 int strv_push(struct gear_strv *s, const char *str);
 void strv_done(struct gear_strv *s);

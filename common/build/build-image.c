@@ -196,7 +196,7 @@ static int create(struct build_run *b, const struct build_image_opts *o, const s
                 return -1;
         if (asprintf(&name, "--name=%s", b->name) < 0 || asprintf(&cmd, "%s/assemble", bi->scripts) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
-        if (strv_push(&a, "create") < 0 || config_run_args(&b->conf, &run, e) < 0)
+        if (strv_push(&a, "create") < 0 || config_build_run_args(&b->conf, &run, e) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
         for (size_t i = 0; i < run.n; i++)
                 if (strv_push(&a, run.v[i]) < 0)
