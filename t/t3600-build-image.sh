@@ -76,6 +76,18 @@ leftovers() {
 }
 # ended PID: the process exited (it is a zombie, or gone)
 ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
+# stopped_by PID SIG NUMBER TAG: the build PID (its output in out and err) ends by SIG, says so, and leaves
+# nothing more than leftovers wrote to before
+stopped_by() {
+	{ wait_until ended $1 || { kill -9 $1; false; }; } &&
+	{ wait $1; code=$?; } &&
+	cat out err &&
+	test $code = $((128 + $3)) &&
+	echo "gear-build-image: cannot build '$WEB:$4': stopped by SIG$2" >expect &&
+	test_cmp expect err &&
+	leftovers >after &&
+	test_cmp before after
+}
 # podman run of the image: cat FILE
 cat_in() { podman --runtime runc run --rm --pull=never --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 "$1" cat "$2"; }
 
@@ -232,14 +244,7 @@ test_expect_success 'a fetch that stalls: SIGTERM and SIGINT end it at once, not
 		pid=$! &&
 		wait_until connected &&
 		kill -${sig%:*} $pid &&
-		{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
-		{ wait $pid; code=$?; } &&
-		cat err &&
-		test $code = $((128 + ${sig#*:})) &&
-		echo "gear-build-image: cannot build '\''$WEB:6'\'': stopped by SIG${sig%:*}" >expect &&
-		test_cmp expect err &&
-		leftovers >after &&
-		test_cmp before after || return 1
+		stopped_by $pid ${sig%:*} ${sig#*:} 6 || return 1
 	done
 '
 
@@ -363,15 +368,8 @@ stopped() {
 	pid=$! &&
 	wait_until grep -q "assemble: sleeping" out &&
 	kill -$1 $pid &&
-	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
-	{ wait $pid; code=$?; } &&
-	cat out err &&
-	test $code = $((128 + $2)) &&
-	echo "gear-build-image: cannot build '$WEB:7': stopped by SIG$1" >expect &&
-	test_cmp expect err &&
+	stopped_by $pid $1 $2 7 &&
 	test_must_fail podman image exists $WEB:7 &&
-	leftovers >after &&
-	test_cmp before after &&
 	test_must_fail pgrep -x -f "sleep 3613"
 }
 
@@ -405,14 +403,7 @@ test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: 
 	kill -INT -$pid &&
 	wait_until test -s rm.log &&
 	kill -HUP -$pid &&
-	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
-	{ wait $pid; code=$?; } &&
-	cat out err &&
-	test $code = 130 &&
-	echo "gear-build-image: cannot build '\''$WEB:7'\'': stopped by SIGINT" >expect &&
-	test_cmp expect err &&
-	leftovers >after &&
-	test_cmp before after &&
+	stopped_by $pid INT 2 7 &&
 	test_gear_conf run-arg=--pull=never
 '
 
@@ -430,14 +421,7 @@ test_expect_success 'SIGTERM while podman inspects the builder: stopped by SIGTE
 	pid=$! &&
 	wait_until test -s inspect.log &&
 	kill -TERM $pid &&
-	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
-	{ wait $pid; code=$?; } &&
-	cat out err &&
-	test $code = 143 &&
-	echo "gear-build-image: cannot build '\''$WEB:7'\'': stopped by SIGTERM" >expect &&
-	test_cmp expect err &&
-	leftovers >after &&
-	test_cmp before after &&
+	stopped_by $pid TERM 15 7 &&
 	test_gear_conf run-arg=--pull=never
 '
 
