@@ -229,14 +229,14 @@ test_expect_success 'sources that cannot be fetched: 100 for what is not one, 11
 		--ref nosuch src $BUILDER $WEB:6
 '
 
-# a Git daemon that accepts and never answers
+# a Git daemon that accepts and does not answer (for 30 seconds, which its connections then end)
 STALL=43650
 test_atexit 'test -f stall.pid && kill $(cat stall.pid)'
 connected() { ss -tnH state established "( sport = :$STALL )" | grep -q .; }
 listening() { ss -tlnH "( sport = :$1 )" | grep -q .; }
 
 test_expect_success 'a fetch that stalls: SIGTERM and SIGINT end it at once, nothing left' '
-	{ socat TCP-LISTEN:$STALL,bind=127.0.0.1,reuseaddr,fork SYSTEM:"sleep 3600" & echo $! >stall.pid; } &&
+	{ socat TCP-LISTEN:$STALL,bind=127.0.0.1,reuseaddr,fork SYSTEM:"sleep 30" & echo $! >stall.pid; } &&
 	wait_until listening $STALL &&
 	for sig in TERM:15 INT:2; do
 		leftovers >before &&
