@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -15,7 +16,55 @@
 #include "../common/build/build.h"
 
 static const char usage[] =
-"usage: gear-build-image [--gear] [--env NAME=VALUE]... [--ref REF] SOURCE BUILDER TAG\n";
+"usage: gear-build-image [--gear] [--env NAME=VALUE]... [--ref REF] SOURCE BUILDER TAG\n"
+"       gear-build-image --stdin-args\n";
+
+/* the most --stdin-args reads */
+#define STDIN_ARGS_MAX (4u << 20)
+
+/*
+ * --stdin-args: the arguments, each ended by a NUL, from standard input,
+ * where no other user can read them as they can a command line. *argv
+ * becomes argv[0] and them (malloc'd, into *buf).
+ */
+static int stdin_args(int *argc, char ***argv, char **buf, struct gear_err *e)
+{
+        size_t len = 0, cap = 0, n = 1;
+        char **v;
+
+        for (;;) {
+                ssize_t k;
+
+                if (len == cap) {
+                        char *b = cap >= STDIN_ARGS_MAX ? NULL : realloc(*buf, cap = cap ? 2 * cap : 4096);
+                        if (!b)
+                                return gear_err_set(e, GEAR_EXIT_USAGE, "--stdin-args: more than %u bytes",
+                                                    STDIN_ARGS_MAX);
+                        *buf = b;
+                }
+                k = read(STDIN_FILENO, *buf + len, cap - len);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return gear_err_sys(e, errno, "cannot read the arguments");
+                if (k == 0)
+                        break;
+                len += k;
+        }
+        if (len && (*buf)[len - 1])
+                return gear_err_set(e, GEAR_EXIT_USAGE, "--stdin-args: the last argument has no NUL at its end");
+        for (size_t i = 0; i < len; i++)
+                n += !(*buf)[i];
+        if (!(v = calloc(n + 1, sizeof *v)))
+                return gear_err_sys(e, ENOMEM, "cannot read the arguments");
+        v[0] = (*argv)[0];
+        n = 1;
+        for (size_t i = 0; i < len; i += strlen(*buf + i) + 1)
+                v[n++] = *buf + i;
+        *argc = n;
+        *argv = v;
+        return 0;
+}
 
 int cmd_build_image(int argc, char **argv)
 {
@@ -28,11 +77,17 @@ int cmd_build_image(int argc, char **argv)
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
-        _cleanup_free_ char **env = calloc(argc + 1, sizeof *env);
-        struct build_image_opts o = { .env = env, .out = STDOUT_FILENO };
+        _cleanup_free_ char **env = NULL, **args = NULL, *buf = NULL;
+        struct build_image_opts o = { .out = STDOUT_FILENO };
         struct build_image_result res;
         int c, k;
 
+        if (argc == 2 && !strcmp(argv[1], "--stdin-args")) {
+                if (stdin_args(&argc, &argv, &buf, &err) < 0)
+                        return gear_fail(&err, NULL);
+                args = argv;
+        }
+        o.env = env = calloc(argc + 1, sizeof *env);
         if (!env) {
                 gear_err_sys(&err, ENOMEM, "cannot parse arguments");
                 return gear_fail(&err, NULL);

@@ -152,6 +152,26 @@ test_expect_success 'GET /repository/ID/archive/REF: the tree of that ref' '
 	test "$(api GET /repository/t50r/archive/nosuchref)" = 400
 '
 
+test_expect_success 'the socket systemd passed stays in the daemon: the commands of a build do not inherit it' '
+	cat >podman-fds <<-EOF &&
+	#!/bin/sh
+	ls -l /proc/\$\$/fd/ >"$PWD/fds"
+	exit 1
+	EOF
+	chmod +x podman-fds &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-fds &&
+	git init -q bsrc && echo x >bsrc/f && git -C bsrc add f &&
+	git -C bsrc -c user.name=t -c user.email=t@example commit -qm x &&
+	test "$(api POST /build-image "{\"BaseImage\":\"localhost/t50b\",\"Source\":\"$PWD/bsrc\",\"Tag\":\"localhost/t50b:1\"}")" = 202 &&
+	cat out fds &&
+	tail -n 1 out >last &&
+	printf "status\t111\n" >expect &&
+	test_cmp expect last &&
+	grep -q " 0 -> " fds &&
+	! grep "socket:" fds &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'links and idle: as gear-link and gear-idle' '
 	test "$(api PUT /container/t50a/links "{\"NetworkLinks\":[\"127.0.0.1:8081:127.0.0.1:45001\"]}")" = 204 &&
 	g gear-link t50b -n 127.0.0.1:8081:127.0.0.1:45001 &&
@@ -228,6 +248,26 @@ test_expect_success 'gear-daemon --listen unix:PATH serves in the foreground' '
 	grep "unix:PATH" err &&
 	test_expect_code 100 gear-daemon 2>err &&
 	grep "LISTEN_FDS" err
+'
+
+test_expect_success 'a daemon whose binary was replaced runs its builds with itself' '
+	mkdir -p old &&
+	cp "$GEAR_BUILD/gear" old/gear &&
+	ln -sf gear old/gear-daemon &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-fds &&
+	g sh -c "echo \$\$ >fg.pid; exec old/gear-daemon --listen unix:$PWD/fg.sock" &
+	wait_until test -S fg.sock &&
+	cp old/gear old/gear.new && mv old/gear.new old/gear &&
+	curl -s --max-time 60 --unix-socket fg.sock -o out -X POST \
+		--data-binary "{\"BaseImage\":\"localhost/t50b\",\"Source\":\"$PWD/bsrc\",\"Tag\":\"localhost/t50b:1\"}" \
+		http://gear/build-image &&
+	cat out &&
+	grep "^gear-build-image: cannot build '\''localhost/t50b:1'\'': podman image inspect" out &&
+	tail -n 1 out >last &&
+	printf "status\t111\n" >expect &&
+	test_cmp expect last &&
+	kill $(cat fg.pid) && rm fg.pid &&
+	test_gear_conf run-arg=--pull=never
 '
 
 test_expect_success 'DELETE /container/ID: as gear-delete, nothing left' '

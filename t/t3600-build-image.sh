@@ -18,8 +18,9 @@ test_atexit 'podman rmi -f $(podman images -aq --filter label=io.openshift.s2i.b
 # build_builder NAME SCRIPTS-DIR [bare]: a busybox builder whose assemble
 # copies /tmp/src to /opt/app-root/src, and whose run serves it on port 8080;
 # as uid 1001. Its assemble says who runs it and with what GREETING, and on
-# request sleeps (ASSEMBLE_SLEEP=SECONDS), talks on (ASSEMBLE_TICK) or fails
-# (ASSEMBLE_FAIL) after 7 lines. A bare one has run and no assemble.
+# request sleeps (ASSEMBLE_SLEEP=SECONDS), talks on (ASSEMBLE_TICK), fails
+# (ASSEMBLE_FAIL) after 7 lines, ends without a newline (ASSEMBLE_NONL) or
+# sleeps after half a line (ASSEMBLE_PARTIAL). A bare one has run and no assemble.
 build_builder() {
 	rm -rf b && mkdir -p b/bin b/tmp b/etc b/proc b/sys b/dev b/run "b$2" b/opt/app-root/src &&
 	cp /bin/busybox b/bin/busybox &&
@@ -42,6 +43,7 @@ build_builder() {
 		cat >"b$2/assemble" <<-\EOF
 		#!/bin/sh
 		echo "assemble: as uid $(id -u), GREETING=${GREETING:-}"
+		if [ -n "${ASSEMBLE_PARTIAL:-}" ]; then printf "half a line"; sleep 3614; fi
 		if [ -n "${ASSEMBLE_SLEEP:-}" ]; then echo "assemble: sleeping"; sleep "$ASSEMBLE_SLEEP"; fi
 		if [ -n "${ASSEMBLE_TICK:-}" ]; then
 			i=0
@@ -54,6 +56,7 @@ build_builder() {
 			exit 7
 		fi
 		echo "assemble: done"
+		if [ -n "${ASSEMBLE_NONL:-}" ]; then printf "no newline at the end"; fi
 		EOF
 	fi &&
 	chmod 0755 "b$2"/* &&
@@ -70,6 +73,20 @@ leftovers() {
 	podman images -a --format "{{.Repository}}" | grep "gear-build-image-tmp"
 	ls "$TMPDIR" | grep "gear-build-image"
 	:
+}
+# ended PID: the process exited (it is a zombie, or gone)
+ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
+# stopped_by PID SIG NUMBER TAG: the build PID (its output in out and err) ends by SIG, says so, and leaves
+# nothing more than leftovers wrote to before
+stopped_by() {
+	{ wait_until ended $1 || { kill -9 $1; false; }; } &&
+	{ wait $1; code=$?; } &&
+	cat out err &&
+	test $code = $((128 + $3)) &&
+	echo "gear-build-image: cannot build '$WEB:$4': stopped by SIG$2" >expect &&
+	test_cmp expect err &&
+	leftovers >after &&
+	test_cmp before after
 }
 # podman run of the image: cat FILE
 cat_in() { podman --runtime runc run --rm --pull=never --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 "$1" cat "$2"; }
@@ -212,6 +229,112 @@ test_expect_success 'sources that cannot be fetched: 100 for what is not one, 11
 		--ref nosuch src $BUILDER $WEB:6
 '
 
+# a Git daemon that accepts and does not answer (for 30 seconds, which its connections then end)
+STALL=43650
+test_atexit 'test -f stall.pid && kill $(cat stall.pid)'
+connected() { ss -tnH state established "( sport = :$STALL )" | grep -q .; }
+listening() { ss -tlnH "( sport = :$1 )" | grep -q .; }
+
+test_expect_success 'a fetch that stalls: SIGTERM and SIGINT end it at once, nothing left' '
+	{ socat TCP-LISTEN:$STALL,bind=127.0.0.1,reuseaddr,fork SYSTEM:"sleep 30" & echo $! >stall.pid; } &&
+	wait_until listening $STALL &&
+	for sig in TERM:15 INT:2; do
+		leftovers >before &&
+		{ gear-build-image git://127.0.0.1:$STALL/x $BUILDER $WEB:6 >out 2>err & } &&
+		pid=$! &&
+		wait_until connected &&
+		kill -${sig%:*} $pid &&
+		stopped_by $pid ${sig%:*} ${sig#*:} 6 || return 1
+	done
+'
+
+test_expect_success 'a fetch that stalls ends after build-fetch-timeout: 111, nothing left' '
+	test_gear_conf run-arg=--pull=never build-fetch-timeout=2 &&
+	refused 111 "gear-build-image: cannot build '\''$WEB:6'\'': cannot fetch '\''git://127.0.0.1:$STALL/x'\'': not done in 2 seconds (build-fetch-timeout)" \
+		git://127.0.0.1:$STALL/x $BUILDER $WEB:6 &&
+	kill $(cat stall.pid) && rm stall.pid &&
+	test_gear_conf run-arg=--pull=never
+'
+
+GITD=43651
+test_atexit 'test -f gitd.pid && kill $(cat gitd.pid)'
+
+test_expect_success 'max-source-size: bytes received, a file of the tree, the files together; 100, nothing left' '
+	test_gear_conf run-arg=--pull=never max-source-size=1M &&
+	$GIT init -q big &&
+	echo small >big/index.html &&
+	$GIT -C big add . && $GIT -C big commit -qm small &&
+	$GIT -C big checkout -qb zeros &&
+	head -c 3M /dev/zero >big/zeros &&
+	$GIT -C big add . && $GIT -C big commit -qm zeros &&
+	$GIT -C big checkout -qb halves main &&
+	head -c 600K /dev/zero >big/a && head -c 600K /dev/zero >big/b &&
+	$GIT -C big add . && $GIT -C big commit -qm halves &&
+	$GIT -C big checkout -qb noise main &&
+	head -c 3M /dev/urandom >big/noise &&
+	$GIT -C big add . && $GIT -C big commit -qm noise &&
+	$GIT -C big checkout -q main &&
+	git daemon --export-all --base-path="$PWD" --listen=127.0.0.1 --port=$GITD --reuseaddr \
+		--detach --pid-file="$PWD/gitd.pid" &&
+	wait_until listening $GITD &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': cannot clone '\''$PWD/big'\'': more than 1048576 bytes" \
+		--ref noise big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': cannot clone '\''git://127.0.0.1:$GITD/big'\'': more than 1048576 bytes" \
+		--ref noise git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': the tree'\''s files are larger than 1048576 bytes (at '\''src/zeros'\'')" \
+		--ref zeros git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': the tree'\''s files are larger than 1048576 bytes (at '\''src/b'\'')" \
+		--ref halves git://127.0.0.1:$GITD/big $BUILDER $WEB:6 &&
+	gear-build-image git://127.0.0.1:$GITD/big $BUILDER $WEB:6 >out 2>err &&
+	grep -x "commit	$($GIT -C big rev-parse main)" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
+'
+
+# raw_tree REPO MODE NAME ID...: a tree object of these entries as they are, in this order (what git mktree would sort or refuse)
+raw_tree() {
+	repo=$1 && shift &&
+	while test $# -gt 0; do
+		printf "%s %s\0" "$1" "$2" && printf "%s" "$3" | xxd -r -p && shift 3 || return 1
+	done >tree.raw &&
+	git -C "$repo" hash-object -t tree -w --literally --stdin <"$PWD/tree.raw"
+}
+# hostile BRANCH TREE: a commit of TREE as BRANCH of the repository hostile
+hostile() { git -C hostile update-ref "refs/heads/$1" "$($GIT -C hostile commit-tree -m "$1" "$2")"; }
+
+test_expect_success 'hostile trees: a name twice (a link, then a directory beneath it), out of order, ..; a bad link; 100, nothing left' '
+	$GIT init -q --bare hostile &&
+	link=$(printf /usr/libexec/s2i | git -C hostile hash-object -w --stdin) &&
+	evil=$(echo evil | git -C hostile hash-object -w --stdin) &&
+	nul=$(printf "a\0b" | git -C hostile hash-object -w --stdin) &&
+	sub=$(printf "100755 blob $evil\tassemble\n" | git -C hostile mktree) &&
+	hostile main $sub &&
+	hostile twice $(raw_tree hostile 120000 x $link 40000 x $sub) &&
+	hostile apart $(raw_tree hostile 120000 x $link 100644 x-1 $evil 40000 x $sub) &&
+	hostile order $(raw_tree hostile 100644 b $evil 100644 a $evil) &&
+	hostile dotdot $(raw_tree hostile 40000 .. $sub) &&
+	hostile badlink $(raw_tree hostile 120000 l $nul) &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/x/'\'' twice" \
+		--ref twice hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/x/'\'' twice" \
+		--ref apart hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid tree: '\''src/a'\'' out of order, after '\''src/b'\''" \
+		--ref order hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid name '\''..'\'' in the tree at '\'''\''" \
+		--ref dotdot hostile $BUILDER $WEB:6 &&
+	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': invalid symbolic link '\''src/l'\''" \
+		--ref badlink hostile $BUILDER $WEB:6
+'
+
+test_expect_success 'build-run-arg: to the build'\''s container; run-arg not' '
+	test_gear_conf run-arg=--no-such-option build-run-arg=--env=GREETING=from-gear.conf &&
+	gear-build-image src $BUILDER $WEB:6 >out 2>err &&
+	cat out err &&
+	grep -x "assemble: as uid 1001, GREETING=from-gear.conf" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
+'
+
 test_expect_success 'a builder without assemble, one podman does not have: 100 and 1' '
 	refused 100 "gear-build-image: cannot build '\''$WEB:6'\'': builder '\''$BARE'\'' has no assemble script '\''/opt/s2i/assemble'\''" \
 		src $BARE $WEB:6 &&
@@ -237,8 +360,6 @@ test_expect_success 'invalid input: a tag, a reference, a variable, a builder na
 	grep "^usage: gear-build-image \[--gear\] \[--env NAME=VALUE\]... \[--ref REF\] SOURCE BUILDER TAG" out
 '
 
-# ended PID: the process exited (it is a zombie, or gone)
-ended() { ! test -e /proc/$1/stat || test "$(sed "s/.*) //" /proc/$1/stat | cut -d " " -f 1)" = Z; }
 # stopped SIG NUMBER: a build stopped by SIG while its assemble sleeps ends by that signal and leaves nothing
 stopped() {
 	leftovers >before &&
@@ -247,15 +368,8 @@ stopped() {
 	pid=$! &&
 	wait_until grep -q "assemble: sleeping" out &&
 	kill -$1 $pid &&
-	{ wait_until ended $pid || { kill -9 $pid; false; }; } &&
-	{ wait $pid; code=$?; } &&
-	cat out err &&
-	test $code = $((128 + $2)) &&
-	echo "gear-build-image: cannot build '$WEB:7': stopped by SIG$1" >expect &&
-	test_cmp expect err &&
+	stopped_by $pid $1 $2 7 &&
 	test_must_fail podman image exists $WEB:7 &&
-	leftovers >after &&
-	test_cmp before after &&
 	test_must_fail pgrep -x -f "sleep 3613"
 }
 
@@ -266,6 +380,66 @@ test_expect_success 'SIGTERM during assemble: the build ends by it, no container
 test_expect_success 'SIGINT and SIGHUP too' '
 	stopped INT 2 &&
 	stopped HUP 1
+'
+
+# slow_rm: gear.conf's podman a podman whose rm notes itself in rm.log and first sleeps 2 seconds
+slow_rm() {
+	cat >podman-slowrm <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" rm "*) echo rm >>"$PWD/rm.log"; sleep 2;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-slowrm &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowrm
+}
+
+test_expect_success 'SIGINT to the build'\''s group, SIGHUP while it cleans up: the cleanup ends, nothing left' '
+	slow_rm &&
+	leftovers >before &&
+	rm -f out err rm.log &&
+	{ setsid gear-build-image --env ASSEMBLE_SLEEP=3613 src $BUILDER $WEB:7 >out 2>err & } &&
+	pid=$! &&
+	wait_until grep -q "assemble: sleeping" out &&
+	kill -INT -$pid &&
+	wait_until test -s rm.log &&
+	kill -HUP -$pid &&
+	stopped_by $pid INT 2 7 &&
+	test_gear_conf run-arg=--pull=never
+'
+
+test_expect_success 'SIGTERM while podman inspects the builder: stopped by SIGTERM, not a podman killed' '
+	cat >podman-slowinspect <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" image inspect "*) echo inspect >>"$PWD/inspect.log"; exec sleep 30;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-slowinspect &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-slowinspect &&
+	leftovers >before &&
+	rm -f inspect.log &&
+	{ gear-build-image src $BUILDER $WEB:7 >out 2>err & } &&
+	pid=$! &&
+	wait_until test -s inspect.log &&
+	kill -TERM $pid &&
+	stopped_by $pid TERM 15 7 &&
+	test_gear_conf run-arg=--pull=never
+'
+
+test_expect_success 'a cleanup that fails is said after the failure before it' '
+	cat >podman-failrm <<-EOF &&
+	#!/bin/sh
+	case " \$* " in *" rm "*) echo "Error: no luck" >&2; exit 125;; esac
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-failrm &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-failrm &&
+	test_expect_code 100 gear-build-image --env ASSEMBLE_FAIL=1 src $BUILDER $WEB:6 >out 2>err &&
+	cat err &&
+	grep "^gear-build-image: cannot build '\''$WEB:6'\'': '\''/usr/libexec/s2i/assemble'\'' failed with exit status 7; its last lines:" err &&
+	grep -x "  assemble: failing on request; and cannot remove the container '\''gear-build-image-[0-9a-f]*'\'': no luck" err &&
+	test_gear_conf run-arg=--pull=never &&
+	podman rm -f --time=0 $(podman ps -aq --filter name=^gear-build-image-) >/dev/null &&
+	rm -rf "$TMPDIR"/gear-build-image.*
 '
 
 test_expect_success 'a build whose output nobody reads stops and leaves nothing' '
@@ -367,6 +541,57 @@ test_expect_success 'while a build streams, the daemon answers other requests at
 	test_cmp expect last
 '
 
+test_expect_success 'output without a newline at its end: the records, and the daemon'\''s status, on lines of their own' '
+	gear-build-image --env ASSEMBLE_NONL=1 src $BUILDER $WEB:6 >out 2>err &&
+	cat out &&
+	grep -x "no newline at the end" out &&
+	grep -x "image	$WEB:6" out &&
+	podman rmi $WEB:6 >/dev/null &&
+	rm -f out &&
+	{ post "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\",\"Env\":{\"ASSEMBLE_PARTIAL\":\"1\"}}" >code & } &&
+	wait_until grep -q "half a line" out &&
+	kill -9 $(pgrep -f "build-image --stdin-args") &&
+	wait &&
+	cat out &&
+	tail -n 2 out >last &&
+	printf "half a line\nstatus\t137\n" >expect &&
+	test_cmp expect last &&
+	podman rm -f --time=0 $(podman ps -aq --filter name=^gear-build-image-) >/dev/null &&
+	rm -rf "$TMPDIR"/gear-build-image.*
+'
+
+# in_cmdlines PATTERN: a process's command line matches PATTERN
+in_cmdlines() { cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " " | grep -q "$1"; }
+
+test_expect_success 'no variable and no source on a command line: podman reads an env file, a build of the daemon its arguments' '
+	cat >podman-log <<-EOF &&
+	#!/bin/sh
+	printf "%s\n" "\$*" >>"$PWD/podman.args"
+	exec /usr/bin/podman "\$@"
+	EOF
+	chmod +x podman-log &&
+	test_gear_conf run-arg=--pull=never podman=$PWD/podman-log &&
+	gear-build-image --env GREETING=s3cr3t-1 src $BUILDER $WEB:6 >out 2>err &&
+	grep -x "assemble: as uid 1001, GREETING=s3cr3t-1" out &&
+	grep -q -- "--env-file=" podman.args &&
+	! grep s3cr3t podman.args &&
+	echo "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:6\",\"Env\":{\"GREETING\":\"s3cr3t-2\",\"ASSEMBLE_SLEEP\":\"2\"}}" >body.json &&
+	rm -f out &&
+	{ curl -sN --max-time 120 --unix-socket "$PWD/d.sock" -o out -X POST --data-binary @body.json http://gear/build-image & } &&
+	wait_until grep -q "assemble: sleeping" out &&
+	! in_cmdlines "s3cr3t[-]2" &&
+	! in_cmdlines "build-image.*$PWD/s[r]c" &&
+	wait &&
+	cat out &&
+	grep -x "assemble: as uid 1001, GREETING=s3cr3t-2" out &&
+	tail -n 1 out >last &&
+	printf "status\t0\n" >expect &&
+	test_cmp expect last &&
+	! grep s3cr3t podman.args &&
+	podman rmi $WEB:6 >/dev/null &&
+	test_gear_conf run-arg=--pull=never
+'
+
 # hung_up ENV: a client that hangs up while the build runs with ENV (talking or silent): the build stops, nothing left
 hung_up() {
 	leftovers >before &&
@@ -374,7 +599,7 @@ hung_up() {
 		--data-binary "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/src\",\"Tag\":\"$WEB:7\",\"Env\":{$1}}" \
 		http://gear/build-image;
 	grep "assemble: as uid 1001" out &&
-	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	test_must_fail pgrep -x -f "sleep 3613" &&
 	test_must_fail podman image exists $WEB:7 &&
 	leftovers >after &&
@@ -393,9 +618,30 @@ test_expect_success 'a daemon that stops ends its builds: nothing left' '
 	wait_until grep -q "assemble: sleeping" out &&
 	kill $(cat daemon.pid) && rm daemon.pid &&
 	wait &&
-	wait_until test_must_fail pgrep -f "gear build-image .* $WEB:7" &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	wait_until test_must_fail test -e d.sock &&
 	test_must_fail pgrep -x -f "sleep 3613" &&
+	leftovers >after &&
+	test_cmp before after
+'
+
+test_expect_success 'a daemon that stops takes no new request, and stops cleanly' '
+	leftovers >before &&
+	rm -f pause &&
+	{ GEAR_TEST_PAUSE=daemon-stop GEAR_TEST_PAUSE_FILE="$PWD/pause" gear-daemon --listen "unix:$PWD/d.sock" & } &&
+	pid=$! &&
+	wait_until test -S d.sock &&
+	kill $pid &&
+	wait_until test -e pause &&
+	late=$(curl -s --max-time 3 --unix-socket "$PWD/d.sock" -o late.out -w "%{http_code}" -X POST \
+		--data-binary "{\"BaseImage\":\"$BUILDER\",\"Source\":\"$PWD/nosuch\",\"Tag\":\"$WEB:9\"}" http://gear/build-image || :) &&
+	echo "late: $late" &&
+	rm pause &&
+	{ wait $pid; code=$?; } &&
+	echo "daemon: $code" &&
+	test "$late" != 202 &&
+	test $code = 0 &&
+	wait_until test_must_fail pgrep -f "build-image --stdin-args" &&
 	leftovers >after &&
 	test_cmp before after
 '

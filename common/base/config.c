@@ -47,6 +47,8 @@ void config_init(struct gear_config *c)
         snprintf(c->socket_proxyd, sizeof c->socket_proxyd, "%s", GEAR_CONF_SOCKET_PROXYD);
         c->stop_timeout = GEAR_CONF_STOP_TIMEOUT;
         c->max_index_size = GEAR_CONF_MAX_INDEX_SIZE;
+        c->build_fetch_timeout = GEAR_CONF_BUILD_FETCH_TIMEOUT;
+        c->max_source_size = GEAR_CONF_MAX_SOURCE_SIZE;
         c->max_config_size = GEAR_CONF_MAX_CONFIG_SIZE;
         c->pack_size = GEAR_CONF_PACK_SIZE;
 }
@@ -56,6 +58,7 @@ void config_done(struct gear_config *c)
         strv_done(&c->ulimits);
         strv_done(&c->podman_args);
         strv_done(&c->run_args);
+        strv_done(&c->build_run_args);
 }
 
 static bool has_space(const char *s)
@@ -186,6 +189,21 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 c->stop_timeout = n;
                 return 0;
         }
+        if (!strcmp(key, "build-fetch-timeout")) {
+                char *end;
+                unsigned long n;
+
+                errno = 0;
+                n = strtoul(value, &end, 10);
+                if (!isdigit((unsigned char)*value) || *end || errno || n == 0 || n > GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT)
+                        return gear_err_set(e, GEAR_EXIT_USAGE,
+                                            "%s: build-fetch-timeout must be 1 to %d seconds, not '%s'", where,
+                                            GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT, value);
+                c->build_fetch_timeout = n;
+                return 0;
+        }
+        if (!strcmp(key, "max-source-size"))
+                return set_size(&c->max_source_size, GEAR_CONF_MAX_SOURCE_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "max-index-size"))
                 return set_size(&c->max_index_size, GEAR_CONF_MAX_INDEX_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "max-config-size"))
@@ -202,6 +220,8 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 return list_add(&c->podman_args, value, e);
         if (!strcmp(key, "run-arg"))
                 return list_add(&c->run_args, value, e);
+        if (!strcmp(key, "build-run-arg"))
+                return list_add(&c->build_run_args, value, e);
         return gear_err_set(e, GEAR_EXIT_USAGE, "%s: unknown key '%s'", where, key);
 }
 
@@ -333,7 +353,9 @@ int config_podman_args(const struct gear_config *c, struct gear_strv *out, struc
         return 0;
 }
 
-int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+/* --ulimit=U..., then the arguments of list */
+static int ulimits_and(const struct gear_config *c, const struct gear_strv *list, struct gear_strv *out,
+                       struct gear_err *e)
 {
         char buf[256];
 
@@ -342,8 +364,18 @@ int config_run_args(const struct gear_config *c, struct gear_strv *out, struct g
                 if (push_or_fail(out, buf, e) < 0)
                         return -1;
         }
-        for (size_t i = 0; i < c->run_args.n; i++)
-                if (push_or_fail(out, c->run_args.v[i], e) < 0)
+        for (size_t i = 0; i < list->n; i++)
+                if (push_or_fail(out, list->v[i], e) < 0)
                         return -1;
         return 0;
+}
+
+int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+{
+        return ulimits_and(c, &c->run_args, out, e);
+}
+
+int config_build_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e)
+{
+        return ulimits_and(c, &c->build_run_args, out, e);
 }

@@ -21,6 +21,11 @@
 /* what gear-push puts in one pack of a registry (bytes) */
 #define GEAR_CONF_PACK_SIZE (32ull << 20)
 #define GEAR_CONF_PACK_SIZE_LIMIT (4ull << 30)
+/* gear-build-image's source: its fetch in seconds, and its bytes (received, and the tree's files together) */
+#define GEAR_CONF_BUILD_FETCH_TIMEOUT 600
+#define GEAR_CONF_MAX_BUILD_FETCH_TIMEOUT 86400
+#define GEAR_CONF_MAX_SOURCE_SIZE (1ull << 30)
+#define GEAR_CONF_MAX_SOURCE_SIZE_LIMIT (64ull << 30)
 
 struct gear_strv {
         char **v; /* NULL-terminated once anything was added */
@@ -39,9 +44,12 @@ struct gear_config {
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */
         uint64_t pack_size;      /* pack-size=: the size gear-push cuts a registry's packs at */
+        unsigned build_fetch_timeout; /* build-fetch-timeout=: seconds a build's source may take to fetch */
+        uint64_t max_source_size; /* max-source-size=: a build's source, fetched and as a tree */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */
         struct gear_strv podman_args; /* podman-arg=, one global podman argument each */
         struct gear_strv run_args;    /* run-arg=, one "podman run" argument each */
+        struct gear_strv build_run_args; /* build-run-arg=, one argument of a build container's "podman create" each */
 };
 
 /* compiled-in defaults */
@@ -60,6 +68,8 @@ int config_podman_args(const struct gear_config *c, struct gear_strv *out, struc
 int config_podman_argv(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 /* arguments for "podman run": --ulimit=U..., then run-arg= */
 int config_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
+/* arguments for the "podman create" of gear-build-image's container: --ulimit=U..., then build-run-arg= */
+int config_build_run_args(const struct gear_config *c, struct gear_strv *out, struct gear_err *e);
 
 int strv_push(struct gear_strv *s, const char *str);
 void strv_done(struct gear_strv *s);

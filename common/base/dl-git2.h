@@ -22,6 +22,8 @@
         X(git_libgit2_init) \
         X(git_libgit2_opts) \
         X(git_object_free) \
+        X(git_odb_free) \
+        X(git_odb_read_header) \
         X(git_object_id) \
         X(git_object_lookup) \
         X(git_object_peel) \
@@ -40,6 +42,7 @@
         X(git_repository_free) \
         X(git_repository_init_ext) \
         X(git_repository_init_options_init) \
+        X(git_repository_odb) \
         X(git_repository_open_ext) \
         X(git_repository_set_head) \
         X(git_repository_set_workdir) \

@@ -17,6 +17,7 @@
         X(MHD_get_connection_info) \
         X(MHD_lookup_connection_value) \
         X(MHD_queue_response) \
+        X(MHD_quiesce_daemon) \
         X(MHD_resume_connection) \
         X(MHD_start_daemon) \
         X(MHD_stop_daemon) \

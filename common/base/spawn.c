@@ -128,7 +128,7 @@ pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *
         if ((err = memfd_create("stderr", MFD_CLOEXEC)) < 0 || pipe2(p, O_CLOEXEC) < 0)
                 return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
         out_r = p[0], out_w = p[1];
-        pid = spawn_fds(argv, -1, out_w, err, e);
+        pid = spawn_fds(argv, -1, out_w, err, 0, e);
         if (pid < 0)
                 return -1;
         *out_fd = TAKE_FD(out_r);
@@ -136,30 +136,51 @@ pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *
         return pid;
 }
 
-pid_t spawn_fds(char *const argv[], int in, int out, int err, struct gear_err *e)
+pid_t spawn_fork(unsigned flags, struct gear_err *e)
 {
-        _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        pid_t pid;
+        pid_t pid = fork();
 
-        if (null < 0)
-                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
-        pid = fork();
         if (pid < 0)
-                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+                return gear_err_sys(e, errno, "cannot fork");
         if (pid == 0) {
                 sigset_t none;
 
                 sigemptyset(&none);
                 sigprocmask(SIG_SETMASK, &none, NULL);
                 signal(SIGPIPE, SIG_DFL);
+                if (flags & SPAWN_OWN_GROUP)
+                        setpgid(0, 0);
+                return 0;
+        }
+        if (flags & SPAWN_OWN_GROUP)
+                setpgid(pid, pid);
+        child_add(pid);
+        return pid;
+}
+
+pid_t spawn_fds(char *const argv[], int in, int out, int err, unsigned flags, struct gear_err *e)
+{
+        _cleanup_close_ int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        pid_t pid;
+
+        if (null < 0)
+                return gear_err_sys(e, errno, "cannot run '%s'", argv[0]);
+        pid = spawn_fork(flags, e);
+        if (pid < 0)
+                return gear_err_wrap(e, "cannot run '%s'", argv[0]);
+        if (pid == 0) {
                 if (dup2(in >= 0 ? in : null, STDIN_FILENO) < 0 || dup2(out >= 0 ? out : null, STDOUT_FILENO) < 0 ||
                     dup2(err >= 0 ? err : null, STDERR_FILENO) < 0)
                         _exit(126);
                 execve(argv[0], argv, environ);
                 _exit(127);
         }
-        child_add(pid);
         return pid;
+}
+
+void spawn_forget(pid_t pid)
+{
+        child_del(pid);
 }
 
 int spawn_wait(pid_t pid, const char *name, struct gear_err *e)

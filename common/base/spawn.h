@@ -29,12 +29,22 @@ int spawn_run(char *const argv[], const struct spawn_opts *o, char *out, size_t 
  * pid. As spawn_fds starts it.
  */
 pid_t spawn_pipe(char *const argv[], int *out_fd, int *err_fd, struct gear_err *e);
+/* the child in a process group of its own: SIGINT and SIGHUP sent to the caller's group do not reach it */
+#define SPAWN_OWN_GROUP 1u
+/*
+ * fork() with the child listed for spawn_kill_all until spawn_wait or
+ * spawn_forget: 0 in the child (its signal mask empty, SIGPIPE at its
+ * default), its pid in the parent.
+ */
+pid_t spawn_fork(unsigned flags, struct gear_err *e);
 /*
  * Starts argv (argv[0] an absolute path) with in, out and err as its
  * standard input, output and error (-1: /dev/null; out and err may be the
  * same), an empty signal mask and SIGPIPE at its default. Returns its pid.
  */
-pid_t spawn_fds(char *const argv[], int in, int out, int err, struct gear_err *e);
+pid_t spawn_fds(char *const argv[], int in, int out, int err, unsigned flags, struct gear_err *e);
+/* a child reaped otherwise than by spawn_wait: out of spawn_kill_all's list, before its pid can be reused */
+void spawn_forget(pid_t pid);
 /* its exit status, or -1 when it was killed (name in messages) */
 int spawn_wait(pid_t pid, const char *name, struct gear_err *e);
 /*

@@ -1,6 +1,9 @@
 /* gear-build-image: a source-to-image build through podman (build.h) */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include "build-int.h"
 #include "../base/ctr-tree.h"
 #include "../base/fsutil.h"
+#include "../base/spawn.h"
 #include "../env/env.h"
 #include "../repo/repo.h"
 
@@ -162,17 +166,37 @@ static bool env_given(const struct build_image_opts *o, const char *name)
  * environment, and not the TERM and container podman adds, which the image
  * would keep.
  */
+/* the build's variables in dir/env, for podman's --env-file: no other user sees them in its arguments */
+static int env_file(const char *dir, const struct build_image_opts *o, char *arg, size_t n, struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        char path[PATH_MAX + 8];
+
+        snprintf(path, sizeof path, "%s/env", dir);
+        if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+                return gear_err_sys(e, errno, "cannot create '%s'", path);
+        for (size_t i = 0; i < o->n_env; i++)
+                if (write_all(fd, o->env[i], strlen(o->env[i])) < 0 || write_all(fd, "\n", 1) < 0)
+                        return gear_err_sys(e, errno, "cannot write '%s'", path);
+        if ((size_t)snprintf(arg, n, "--env-file=%s", path) >= n)
+                return gear_err_set(e, GEAR_EXIT_SYS, "path too long: '%s'", path);
+        return 0;
+}
+
 static int create(struct build_run *b, const struct build_image_opts *o, const struct builder *bi,
-                  struct gear_err *e)
+                  const char *dir, struct gear_err *e)
 {
         _cleanup_(strv_done) struct gear_strv a = {0}, run = {0};
         _cleanup_free_ char *name = NULL, *cmd = NULL;
         struct podman_call c = { .in = -1, .output = OUTPUT_DROP };
+        char envf[PATH_MAX + 32];
         int k;
 
+        if (o->n_env && env_file(dir, o, envf, sizeof envf, e) < 0)
+                return -1;
         if (asprintf(&name, "--name=%s", b->name) < 0 || asprintf(&cmd, "%s/assemble", bi->scripts) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
-        if (strv_push(&a, "create") < 0 || config_run_args(&b->conf, &run, e) < 0)
+        if (strv_push(&a, "create") < 0 || config_build_run_args(&b->conf, &run, e) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
         for (size_t i = 0; i < run.n; i++)
                 if (strv_push(&a, run.v[i]) < 0)
@@ -181,11 +205,8 @@ static int create(struct build_run *b, const struct build_image_opts *o, const s
             (!bi->sets_term && !env_given(o, "TERM") && strv_push(&a, "--unsetenv=TERM") < 0) ||
             (!bi->sets_container && !env_given(o, "container") && strv_push(&a, "--unsetenv=container") < 0))
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
-        for (size_t i = 0; i < o->n_env; i++) {
-                _cleanup_free_ char *env = NULL;
-                if (asprintf(&env, "--env=%s", o->env[i]) < 0 || strv_push(&a, env) < 0)
-                        return gear_err_sys(e, ENOMEM, "cannot create the container");
-        }
+        if (o->n_env && strv_push(&a, envf) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot create the container");
         if (strv_push(&a, bi->id) < 0 || strv_push(&a, cmd) < 0)
                 return gear_err_sys(e, ENOMEM, "cannot create the container");
         c.args = (const char *const *)a.v;
@@ -323,12 +344,64 @@ static int source_of(struct gear_tree *t, const char *source, char *buf, size_t 
         return 0;
 }
 
-/* the source's tree as a tar in the private directory dir (made here) */
-static int fetch(struct gear_tree *t, const struct build_image_opts *o, char dir[static PATH_MAX], int *tar,
-                 char commit[static 41], struct gear_err *e)
+/* what the fetch's child tells the build */
+struct fetch_reply {
+        int code;               /* 0: fetched */
+        char msg[sizeof ((struct gear_err *)0)->msg];
+        char commit[41];
+};
+
+static uint64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* the child's reply, read until it closes its end or the deadline passes (the child then killed) */
+static bool fetch_read(pid_t pid, int fd, unsigned timeout, struct fetch_reply *rep)
+{
+        uint64_t deadline = now_ms() + (uint64_t)timeout * 1000;
+        size_t got = 0;
+
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                uint64_t now = now_ms();
+                ssize_t n;
+
+                if (now >= deadline) {
+                        kill(pid, SIGKILL);
+                        return false;
+                }
+                n = poll(&p, 1, deadline - now > 60000 ? 60000 : (int)(deadline - now));
+                if (n <= 0)
+                        continue;
+                n = read(fd, (char *)rep + got, sizeof *rep - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return true;
+                got += n;
+        }
+}
+
+/*
+ * The source's tree as a tar in the private directory dir (made here). The
+ * fetch runs in a child of its own, which the build's signals end, and
+ * which is killed once build-fetch-timeout passed.
+ */
+static int fetch(struct gear_tree *t, const struct build_run *b, const struct build_image_opts *o,
+                 char dir[static PATH_MAX], int *tar, char commit[static 41], struct gear_err *e)
 {
         const char *tmp = getenv("TMPDIR");
         char source[PATH_MAX], path[PATH_MAX + 16];
+        struct fetch_reply rep = { .code = GEAR_EXIT_SYS };
+        struct gear_err ign = {0};
+        _cleanup_close_ int r = -1, w = -1;
+        bool in_time;
+        int p[2], k;
+        pid_t pid;
 
         if (source_of(t, o->source, source, sizeof source, e) < 0)
                 return -1;
@@ -344,10 +417,64 @@ static int fetch(struct gear_tree *t, const struct build_image_opts *o, char dir
         snprintf(path, sizeof path, "%s/git", dir);
         if (mkdir(path, 0700) < 0)
                 return gear_err_sys(e, errno, "cannot create '%s'", path);
-        return repo_fetch_tree(source, o->ref, path, "src/", *tar, &build_caught, commit, e);
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot fetch the source");
+        r = p[0], w = p[1];
+        pid = spawn_fork(SPAWN_OWN_GROUP, e);
+        if (pid < 0)
+                return gear_err_wrap(e, "cannot fetch the source");
+        if (pid == 0) {
+                struct gear_err ce = {0};
+
+                signal(SIGINT, SIG_DFL);
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
+                close(r);
+                if (repo_fetch_tree(source, o->ref, path, "src/", *tar, b->conf.max_source_size, rep.commit, &ce) < 0) {
+                        rep.code = ce.code ? ce.code : GEAR_EXIT_SYS;
+                        memcpy(rep.msg, ce.msg, sizeof rep.msg);
+                } else
+                        rep.code = 0;
+                _exit(write_all(w, &rep, sizeof rep) < 0 ? 1 : 0);
+        }
+        if (build_caught)
+                kill(pid, SIGTERM);
+        close(TAKE_FD(w));
+        in_time = fetch_read(pid, r, b->conf.build_fetch_timeout, &rep);
+        k = spawn_wait(pid, "the fetch", &ign);
+        gear_err_clear(&ign);
+        if (!in_time)
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot fetch '%s': not done in %u seconds (build-fetch-timeout)",
+                                    o->source, b->conf.build_fetch_timeout);
+        if (k != 0 || (rep.code == GEAR_EXIT_SYS && !*rep.msg))
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot fetch '%s': its process ended", o->source);
+        if (rep.code)
+                return gear_err_set(e, rep.code, "%s", rep.msg);
+        memcpy(commit, rep.commit, 41);
+        commit[40] = 0;
+        return 0;
 }
 
-/* everything the build made, but the image it tagged */
+/* a failure of the cleanup: the error, or after the error the build had already (whose code stays) */
+static void _printf_(2, 3) cleanup_failed(struct gear_err *e, const char *fmt, ...)
+{
+        size_t n = e->code ? strlen(e->msg) : 0;
+        va_list ap;
+
+        if (!e->code) {
+                e->code = GEAR_EXIT_SYS;
+                e->msg[0] = 0;
+        } else if (n + 6 < sizeof e->msg) {
+                memcpy(e->msg + n, "; and ", 7);
+                n += 6;
+        } else
+                return;
+        va_start(ap, fmt);
+        vsnprintf(e->msg + n, sizeof e->msg - n, fmt, ap);
+        va_end(ap);
+}
+
+/* everything the build made, but the image it tagged; a failure said whatever came before */
 static void cleanup(struct build_run *b, const char *dir, struct gear_err *e)
 {
         const char *rm[] = { "rm", "--force", "--ignore", "--time=0", b->name, NULL };
@@ -358,18 +485,18 @@ static void cleanup(struct build_run *b, const char *dir, struct gear_err *e)
         build_signals_hold();
         if (b->created) {
                 struct podman_call c = { .args = rm, .in = -1, .output = OUTPUT_DROP, .always = true };
-                if ((k = build_podman(b, &c, &ign)) != 0 && !e->code)
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot remove the container '%s': %s", b->name,
-                                     k < 0 ? ign.msg : c.msg);
+                if ((k = build_podman(b, &c, &ign)) != 0)
+                        cleanup_failed(e, "cannot remove the container '%s': %s", b->name,
+                                       k < 0 ? ign.msg : *c.msg ? c.msg : "failed");
         }
         if (b->committing) {
                 struct podman_call c = { .args = rmi, .in = -1, .output = OUTPUT_DROP, .always = true };
-                if ((k = build_podman(b, &c, &ign)) != 0 && !e->code)
-                        gear_err_set(e, GEAR_EXIT_SYS, "cannot remove the image '%s': %s", b->tmp_image,
-                                     k < 0 ? ign.msg : c.msg);
+                if ((k = build_podman(b, &c, &ign)) != 0)
+                        cleanup_failed(e, "cannot remove the image '%s': %s", b->tmp_image,
+                                       k < 0 ? ign.msg : *c.msg ? c.msg : "failed");
         }
-        if (*dir && rm_tree(AT_FDCWD, dir, &ign) < 0 && !e->code)
-                gear_err_set(e, GEAR_EXIT_SYS, "cannot remove '%s': %s", dir, ign.msg);
+        if (*dir && rm_tree(AT_FDCWD, dir, &ign) < 0)
+                cleanup_failed(e, "cannot remove '%s': %s", dir, ign.msg);
         gear_err_clear(&ign);
 }
 
@@ -404,9 +531,9 @@ int build_image(struct gear_tree *t, const struct build_image_opts *o, struct bu
         snprintf(b.name, sizeof b.name, "gear-build-image-%016llx", (unsigned long long)rnd);
         snprintf(b.tmp_image, sizeof b.tmp_image, "localhost/gear-build-image-tmp:%016llx", (unsigned long long)rnd);
         build_signals_catch(&sig);
-        STEP(fetch(t, o, dir, &tar, res->commit, e));
+        STEP(fetch(t, &b, o, dir, &tar, res->commit, e));
         STEP(inspect(&b, o->builder, &bi, e));
-        STEP(create(&b, o, &bi, e));
+        STEP(create(&b, o, &bi, dir, e));
         STEP(assemble_check(&b, o->builder, &bi, e));
         STEP(copy_source(&b, tar, e));
         STEP(assemble(&b, &bi, e));
@@ -425,11 +552,18 @@ int build_image(struct gear_tree *t, const struct build_image_opts *o, struct bu
         }
         r = 0;
 out:
-        if (r < 0 && build_caught && !b.out_failed)
+        /* whatever a step said of its end, a signal ended it */
+        if (r < 0 && build_caught && !b.out_failed) {
                 res->signal = build_caught;
+                gear_err_clear(e);
+                stopped(&b, e);
+        }
         cleanup(&b, dir, e);
         if (r == 0 && e->code)
                 r = -1;
+        /* what comes next (the records, a message on the same reader) starts a line */
+        if (b.out_midline && !b.out_failed)
+                write_all(b.out, "\n", 1);
         build_signals_restore(&sig);
         json_decref(bi.entrypoint);
         config_done(&b.conf);

@@ -20,6 +20,7 @@ struct build_run {
         bool created;            /* the container may exist */
         bool committing;         /* the temporary image may exist */
         bool out_failed;         /* a write to out failed: the build stops */
+        bool out_midline;        /* what was streamed to out does not end with a newline */
         char tail[4096];         /* the end of the output streamed, a ring */
         size_t tail_len;
 };

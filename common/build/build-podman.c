@@ -114,6 +114,7 @@ static void take_output(struct build_run *b, struct podman_call *c, int fd, pid_
                         break;
                 if (c->output == OUTPUT_STREAM) {
                         tail_add(b, buf, k);
+                        b->out_midline = buf[k - 1] != '\n';
                         if (!b->out_failed && write_all(b->out, buf, k) < 0) {
                                 /* nobody reads the build any more: it stops as if interrupted */
                                 b->out_failed = true;
@@ -176,7 +177,8 @@ int build_podman(struct build_run *b, struct podman_call *c, struct gear_err *e)
                 return gear_err_sys(e, errno, "cannot run podman");
         }
         r = p[0], w = p[1];
-        pid = spawn_fds(argv.v, c->in, w, c->output == OUTPUT_STREAM ? w : err, e);
+        /* in a group of its own: a Ctrl-C (SIGINT, SIGHUP) to the build's group is the build's to act on */
+        pid = spawn_fds(argv.v, c->in, w, c->output == OUTPUT_STREAM ? w : err, SPAWN_OWN_GROUP, e);
         if (pid > 0 && !c->always && (build_caught || b->out_failed))
                 kill(pid, SIGTERM);
         close(TAKE_FD(w));

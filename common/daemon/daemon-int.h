@@ -69,13 +69,13 @@ struct env;
 int daemon_variables(const json_t *obj, struct env *env, bool *given, struct gear_err *e);
 
 /*
- * Starts argv (argv[0] an absolute path) with its standard output and error
- * into a pipe: out is then a 202 reply, text/plain, whose body is what the
+ * Starts argv (argv[0] an absolute path) with in as its standard input (-1:
+ * /dev/null) and its standard output and error into a pipe: out is then a 202 reply, text/plain, whose body is what the
  * child writes as it writes it, then a last line "status<TAB>N", N its exit
  * status (128 + the signal that killed it). A reply that ends first (the
  * client hung up) sends the child SIGTERM. 500 when it cannot start.
  */
-int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_reply *out);
+int daemon_stream_start(struct daemon_req *r, char *const *argv, int in, struct daemon_reply *out);
 /* the server's side: libmicrohttpd's content reader and its free callback */
 ssize_t daemon_stream_read(void *cls, uint64_t pos, char *buf, size_t max);
 void daemon_stream_free(void *cls);

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "daemon-int.h"
+#include "../base/fsutil.h"
 #include "../base/macro.h"
 #include "../build/build.h"
 
@@ -46,6 +48,12 @@ static int body_env(const json_t *body, char ***vars, size_t *n, struct gear_err
         return 0;
 }
 
+/* one argument for --stdin-args */
+static int args_put(int fd, const char *arg)
+{
+        return write_all(fd, arg, strlen(arg) + 1);
+}
+
 static void vars_free(char **vars, size_t n)
 {
         for (size_t i = 0; vars && i < n; i++)
@@ -58,13 +66,12 @@ int route_build_image(struct daemon_req *r, struct daemon_reply *out)
 {
         static const char *const fields[] = { "BaseImage", "Source", "Tag", "Ref", "Env", "Gear", NULL };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
-        _cleanup_free_ char *ref = NULL;
-        _cleanup_free_ char **argv = NULL;
-        char self[PATH_MAX], **vars = NULL;
+        _cleanup_close_ int in = -1;
+        /* this very binary, even once a new one replaced it (readlink then ends in " (deleted)") */
+        char *argv[] = { "/proc/self/exe", "build-image", "--stdin-args", NULL }, **vars = NULL;
         struct build_image_opts o = { .out = -1 };
         struct image_ref tag;
-        size_t n = 0, k = 0;
-        ssize_t len;
+        size_t n = 0;
         int ret;
 
         if (!r->body)
@@ -83,29 +90,24 @@ int route_build_image(struct daemon_req *r, struct daemon_reply *out)
         /* what the command would refuse is a 400 here, before anything runs */
         if (build_image_check(&o, &tag, &err) < 0)
                 goto fail;
-        len = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (len < 0 || !(argv = calloc(2 * n + 10, sizeof *argv)) || (o.ref && asprintf(&ref, "--ref=%s", o.ref) < 0)) {
-                gear_err_sys(&err, len < 0 ? errno : ENOMEM, "cannot run gear-build-image");
+        if ((in = memfd_create("build-image-args", MFD_CLOEXEC)) < 0) {
+                gear_err_sys(&err, errno, "cannot run gear-build-image");
                 goto fail;
         }
-        self[len] = 0;
-        argv[k++] = self;
-        argv[k++] = "build-image";
-        if (o.gear)
-                argv[k++] = "--gear";
-        if (ref)
-                argv[k++] = ref;
-        for (size_t i = 0; i < n; i++) {
-                argv[k++] = "--env";
-                argv[k++] = vars[i];
-        }
-        argv[k++] = "--";
-        argv[k++] = (char *)o.source;
-        argv[k++] = (char *)o.builder;
-        argv[k++] = (char *)o.tag;
-        ret = daemon_stream_start(r, argv, out);
+        /* the request's options on standard input: the process list shows no variable and no source */
+        if ((o.gear && args_put(in, "--gear") < 0) || (o.ref && (args_put(in, "--ref") < 0 || args_put(in, o.ref) < 0)))
+                goto sys;
+        for (size_t i = 0; i < n; i++)
+                if (args_put(in, "--env") < 0 || args_put(in, vars[i]) < 0)
+                        goto sys;
+        if (args_put(in, "--") < 0 || args_put(in, o.source) < 0 || args_put(in, o.builder) < 0 ||
+            args_put(in, o.tag) < 0 || lseek(in, 0, SEEK_SET) < 0)
+                goto sys;
+        ret = daemon_stream_start(r, argv, in, out);
         vars_free(vars, n);
         return ret;
+sys:
+        gear_err_sys(&err, errno, "cannot run gear-build-image");
 fail:
         vars_free(vars, n);
         return daemon_fail(out, &err, 404);

@@ -456,6 +456,9 @@ static int listen_fd_passed(struct gear_err *e)
         unsetenv("LISTEN_PID");
         unsetenv("LISTEN_FDS");
         unsetenv("LISTEN_FDNAMES");
+        /* systemd passes it inheritable: the commands the daemon runs (a build, its podman) must not get it */
+        if (fcntl(3, F_SETFD, FD_CLOEXEC) < 0)
+                return gear_err_sys(e, errno, "cannot use the socket passed by systemd");
         return 3;
 }
 
@@ -513,7 +516,8 @@ int daemon_run(const struct daemon_opts *o, struct gear_err *e)
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         signal(SIGPIPE, SIG_IGN);
-        d = sym_MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+        d = sym_MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+                                 0, NULL,
                                  NULL, handle, &s,
                                  MHD_OPTION_LISTEN_SOCKET, fd,
                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DAEMON_TIMEOUT,
@@ -526,7 +530,14 @@ int daemon_run(const struct daemon_opts *o, struct gear_err *e)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot start the HTTP server");
         }
         sigwait(&set, &sig);
+        /*
+         * No connection accepted from now on, and no stream started that
+         * could suspend one: the server would abort stopping with a
+         * connection suspended.
+         */
+        sym_MHD_quiesce_daemon(d);
         daemon_streams_stop();
+        test_pause_point("daemon-stop");
         sym_MHD_stop_daemon(d);
         close(fd);
         if (o->listen)

@@ -1,6 +1,6 @@
 /*
  * A child's output as the body of a reply, sent as it comes. The server has
- * one thread for every connection, so nothing here may block it: a thread
+ * one thread that polls every connection, so nothing here may block it: a thread
  * of the stream's own reads the child's output into a buffer (the child
  * waits while the buffer is full), and while the buffer is empty the
  * connection is suspended; the thread resumes it when there is more, when
@@ -38,6 +38,7 @@ struct daemon_stream {
         bool ended;                    /* its output closed and it exited: not to be signalled */
         bool reaped;                   /* status set */
         bool last_sent;                /* the status line */
+        bool midline;                  /* the child's output does not end with a newline */
         bool suspended;
         bool gone;                     /* the client hung up or the daemon stops: the reply ends */
         bool freed;                    /* the server let go of the reply */
@@ -48,6 +49,7 @@ struct daemon_stream {
 /* every stream whose reply the server holds, for daemon_streams_stop */
 static pthread_mutex_t streams_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct daemon_stream *streams;
+static bool streams_stopping;  /* daemon_streams_stop came: a new stream ends at once */
 
 static void destroy(struct daemon_stream *s)
 {
@@ -107,6 +109,7 @@ static void *pump(void *arg)
                 if (!s->freed && !s->gone) {
                         memcpy(s->buf + s->len, chunk, n);
                         s->len += n;
+                        s->midline = chunk[n - 1] != '\n';
                 }
                 resume = take_suspended(s);
                 pthread_mutex_unlock(&s->lock);
@@ -117,6 +120,8 @@ static void *pump(void *arg)
         /* ended, but not reaped before nothing signals its pid any more */
         while (waitid(P_PID, s->pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
                 ;
+        /* out of spawn's table too, or the daemon's builds fill it with pids that end up reused */
+        spawn_forget(s->pid);
         pthread_mutex_lock(&s->lock);
         s->ended = true;
         pthread_mutex_unlock(&s->lock);
@@ -151,7 +156,8 @@ ssize_t daemon_stream_read(void *cls, uint64_t pos, char *buf, size_t max)
                 s->len -= n;
                 pthread_cond_signal(&s->room);
         } else if (s->reaped && !s->last_sent) {
-                n = snprintf(buf, max, "status\t%d\n", s->status);
+                /* on a line of its own, after a child that ended mid-line too */
+                n = snprintf(buf, max, "%sstatus\t%d\n", s->midline ? "\n" : "", s->status);
                 s->last_sent = true;
         } else if (s->reaped) {
                 n = MHD_CONTENT_READER_END_OF_STREAM;
@@ -188,7 +194,7 @@ void daemon_stream_free(void *cls)
                 destroy(s);
 }
 
-int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_reply *out)
+int daemon_stream_start(struct daemon_req *r, char *const *argv, int in, struct daemon_reply *out)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         const union MHD_ConnectionInfo *ci = sym_MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -206,7 +212,7 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_r
         s->conn = r->conn;
         s->cfd = ci ? ci->connect_fd : -1;
         s->fd = p[0];
-        s->pid = spawn_fds(argv, -1, p[1], p[1], &err);
+        s->pid = spawn_fds(argv, in, p[1], p[1], 0, &err);
         close(p[1]);
         if (s->pid < 0) {
                 close(p[0]);
@@ -225,6 +231,14 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_r
                 return daemon_fail_msg(out, 500, "cannot start '%s': %s", argv[1], strerror(k));
         }
         pthread_mutex_lock(&streams_lock);
+        if (streams_stopping) {
+                /* its reply ends at once, never suspended */
+                pthread_mutex_lock(&s->lock);
+                s->gone = true;
+                if (!s->ended)
+                        kill(s->pid, SIGTERM);
+                pthread_mutex_unlock(&s->lock);
+        }
         s->next = streams;
         streams = s;
         pthread_mutex_unlock(&streams_lock);
@@ -236,6 +250,9 @@ int daemon_stream_start(struct daemon_req *r, char *const *argv, struct daemon_r
 
 void daemon_streams_stop(void)
 {
+        pthread_mutex_lock(&streams_lock);
+        streams_stopping = true;
+        pthread_mutex_unlock(&streams_lock);
         for (int i = 0; i < 500;) {
                 struct MHD_Connection *c = NULL;
                 struct daemon_stream *s;

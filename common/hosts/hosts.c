@@ -67,11 +67,8 @@ int host_command(const struct remote_host *h, const char *cmd, char *const *args
         if (fclose(f))
                 return gear_err_sys(e, ENOMEM, "cannot run gear-%s", cmd);
         if (h->local) {
-                ssize_t k = readlink("/proc/self/exe", self, PATH_MAX - 1);
-
-                if (k < 0)
-                        return gear_err_sys(e, errno, "cannot find gear");
-                self[k] = 0;
+                /* this very binary, even once a new one replaced it (readlink then ends in " (deleted)") */
+                snprintf(self, PATH_MAX, "/proc/self/exe");
                 argv[n++] = self;
                 argv[n++] = (char *)cmd;
                 for (size_t i = 0; args[i]; i++)

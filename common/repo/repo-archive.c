@@ -117,6 +117,12 @@ struct writer {
         bool checkout;          /* a checkout's files (umask 022), no export-ignore, no .git */
         bool zip;
         bool reader_gone;       /* a write failed with EPIPE */
+        git_odb *odb;           /* with max_size: the sizes of blobs read first */
+        uint64_t max_size;      /* the files' bytes together at most; 0: no bound */
+        uint64_t total;
+        char **seen;            /* the paths written (without a trailing slash), hashed */
+        size_t seen_cap, seen_n;
+        char last[4096];        /* the path written last: git's order makes each larger */
         char path[4096];
 };
 
@@ -166,7 +172,7 @@ static int put_blob(struct writer *w, const git_tree_entry *te, git_filemode_t m
 
                 if (size >= sizeof target || memchr(data, 0, size)) {
                         sym_git_blob_free(blob);
-                        return gear_err_set(w->e, GEAR_EXIT_SYS, "invalid symbolic link '%s'", w->path);
+                        return gear_err_set(w->e, GEAR_EXIT_USAGE, "invalid symbolic link '%s'", w->path);
                 }
                 memcpy(target, data, size);
                 target[size] = 0;
@@ -193,6 +199,91 @@ static int put_blob(struct writer *w, const git_tree_entry *te, git_filemode_t m
         return r;
 }
 
+/* a blob's size, from its header, before it is loaded: the tree's files stay under max_size together */
+static int size_check(struct writer *w, const git_tree_entry *te)
+{
+        git_object_t type;
+        size_t size;
+
+        if (sym_git_odb_read_header(&size, &type, w->odb, sym_git_tree_entry_id(te)) < 0)
+                return repo_git_fail(w->e, GEAR_EXIT_SYS, "cannot read '%s'", w->path);
+        w->total += size;
+        if (size > w->max_size || w->total > w->max_size)
+                return gear_err_set(w->e, GEAR_EXIT_USAGE, "the tree's files are larger than %llu bytes (at '%s')",
+                                    (unsigned long long)w->max_size, w->path);
+        return 0;
+}
+
+static uint64_t path_hash(const char *s, size_t n)
+{
+        uint64_t h = 14695981039346656037ull;
+
+        while (n--)
+                h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+        return h;
+}
+
+/* path (n bytes) among the paths written: 1 when new (added), 0 when there already, -1 without memory */
+static int seen_add(struct writer *w, const char *path, size_t n)
+{
+        size_t i;
+
+        if (2 * (w->seen_n + 1) > w->seen_cap) {
+                size_t cap = w->seen_cap ? 2 * w->seen_cap : 256;
+                char **v = calloc(cap, sizeof *v);
+
+                if (!v)
+                        return -1;
+                for (size_t j = 0; j < w->seen_cap; j++)
+                        if (w->seen[j]) {
+                                for (i = path_hash(w->seen[j], strlen(w->seen[j])) & (cap - 1); v[i];
+                                     i = (i + 1) & (cap - 1))
+                                        ;
+                                v[i] = w->seen[j];
+                        }
+                free(w->seen);
+                w->seen = v;
+                w->seen_cap = cap;
+        }
+        for (i = path_hash(path, n) & (w->seen_cap - 1); w->seen[i]; i = (i + 1) & (w->seen_cap - 1))
+                if (strlen(w->seen[i]) == n && !memcmp(w->seen[i], path, n))
+                        return 0;
+        if (!(w->seen[i] = strndup(path, n)))
+                return -1;
+        w->seen_n++;
+        return 1;
+}
+
+static void seen_free(struct writer *w)
+{
+        for (size_t i = 0; i < w->seen_cap; i++)
+                free(w->seen[i]);
+        free(w->seen);
+}
+
+/*
+ * What no git writes, and what would make an extraction write through a
+ * symbolic link: a name twice in a tree (a link, then a directory of that
+ * name), or names out of git's order.
+ */
+static int order_check(struct writer *w, bool tree)
+{
+        size_t n = strlen(w->path), key = n - (!tree && w->path[n - 1] == '/');
+        int k;
+
+        /* git sorts a tree's entries by name, a tree's name with a slash after it (not a submodule's) */
+        if (strncmp(w->path, w->last, key) < 0 || (strncmp(w->path, w->last, key) == 0 && strlen(w->last) >= key))
+                return gear_err_set(w->e, GEAR_EXIT_USAGE, "invalid tree: '%s' out of order, after '%s'", w->path,
+                                    w->last);
+        if ((k = seen_add(w, w->path, n - (w->path[n - 1] == '/'))) < 0)
+                return gear_err_sys(w->e, ENOMEM, "cannot walk the tree");
+        if (!k)
+                return gear_err_set(w->e, GEAR_EXIT_USAGE, "invalid tree: '%s' twice", w->path);
+        memcpy(w->last, w->path, key);
+        w->last[key] = 0;
+        return 0;
+}
+
 static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
 {
         struct writer *w = payload;
@@ -203,14 +294,16 @@ static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
 
         /* what no git writes: an entry that would leave the archive's root */
         if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/')) {
-                gear_err_set(w->e, GEAR_EXIT_SYS, "invalid name '%s' in the tree at '%s'", name, root);
+                gear_err_set(w->e, GEAR_EXIT_USAGE, "invalid name '%s' in the tree at '%s'", name, root);
                 return -1;
         }
         if ((size_t)snprintf(w->path, sizeof w->path, "%s%s%s%s", w->prefix, root, name, dir ? "/" : "") >=
             sizeof w->path) {
-                gear_err_set(w->e, GEAR_EXIT_SYS, "path too long in the tree: '%s...'", root);
+                gear_err_set(w->e, GEAR_EXIT_USAGE, "path too long in the tree: '%s...'", root);
                 return -1;
         }
+        if (order_check(w, mode == GIT_FILEMODE_TREE) < 0)
+                return -1;
         /* what a checkout never writes: a repository of its own */
         if (w->checkout && !strcasecmp(name, ".git"))
                 return 1;
@@ -231,6 +324,8 @@ static int walk_entry(const char *root, const git_tree_entry *te, void *payload)
                 }
                 return 0;
         }
+        if (w->odb && size_check(w, te) < 0)
+                return -1;
         return put_blob(w, te, mode) < 0 ? -1 : 0;
 }
 
@@ -323,6 +418,9 @@ static void writer_done(struct writer *w, git_object *obj)
                 sym_git_object_free(obj);
         if (w->entry)
                 sym_archive_entry_free(w->entry);
+        if (w->odb)
+                sym_git_odb_free(w->odb);
+        seen_free(w);
         if (w->a)
                 sym_archive_write_free(w->a);
         sym_git_repository_free(w->repo);
@@ -370,10 +468,11 @@ static int local_repo_check(const char *path, struct gear_err *e)
 }
 
 int repo_fetch_tree(const char *source, const char *ref, const char *dir, const char *prefix, int fd,
-                    const volatile sig_atomic_t *stop, char commit[static GIT_OID_HEXSZ + 1], struct gear_err *e)
+                    uint64_t max_size, char commit[static GIT_OID_HEXSZ + 1], struct gear_err *e)
 {
         struct writer w = { .attrs = GIT_ATTR_OPTIONS_INIT, .e = e, .scratch = -1, .prefix = prefix,
-                            .checkout = true };
+                            .checkout = true, .max_size = max_size };
+        struct repo_fetch_limits lim = { .ref = ref, .max_size = max_size };
         git_object *obj = NULL;
         char src[PATH_MAX];
         int r;
@@ -382,8 +481,12 @@ int repo_fetch_tree(const char *source, const char *ref, const char *dir, const 
                 ref = "HEAD";
         if (repo_git_ready(e) < 0 || dl_archive(e) < 0 || repo_ref_check(ref, e) < 0 ||
             repo_source_name(source, src, e) < 0 || (*src == '/' && local_repo_check(src, e) < 0) ||
-            repo_git_clone(dir, src, stop, e) < 0 || repo_git_open(&w.repo, dir, e) < 0)
+            repo_git_clone(dir, src, &lim, e) < 0 || repo_git_open(&w.repo, dir, e) < 0)
                 return -1;
+        if (max_size && sym_git_repository_odb(&w.odb, w.repo) < 0) {
+                sym_git_repository_free(w.repo);
+                return repo_git_fail(e, GEAR_EXIT_SYS, "cannot read the repository fetched");
+        }
         r = resolve(w.repo, source, ref, &obj, e);
         if (r == 0) {
                 snprintf(commit, GIT_OID_HEXSZ + 1, "%s", sym_git_oid_tostr_s(sym_git_object_id(obj)));

@@ -24,11 +24,15 @@ int repo_git_open(git_repository **repo, const char *path, struct gear_err *e);
  * is not one); URLs (scheme://, or scp-like host:path) as they are
  */
 int repo_source_name(const char *from, char buf[static PATH_MAX], struct gear_err *e);
+/* what a fetch takes: NULL, everything git clone --bare would */
+struct repo_fetch_limits {
+        const char *ref;    /* only what ref can name: HEAD the default branch, a name its branch and tag */
+        uint64_t max_size;  /* at most that many bytes received (code 100 past them); 0: no bound */
+};
 /*
  * A bare repository made in the empty directory path and, when source is
- * not NULL, fetched from it as git clone --bare does; the fetch gives up
- * when *stop turns non-zero (stop may be NULL)
+ * not NULL, fetched from it as git clone --bare does, or as lim says
  */
-int repo_git_clone(const char *path, const char *source, const volatile sig_atomic_t *stop, struct gear_err *e);
+int repo_git_clone(const char *path, const char *source, const struct repo_fetch_limits *lim, struct gear_err *e);
 
 #endif

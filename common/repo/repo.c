@@ -160,27 +160,66 @@ int repo_source_name(const char *from, char buf[static PATH_MAX], struct gear_er
         return 0;
 }
 
-/*
- * What git clone --bare fetches: every branch and tag under its own name,
- * and HEAD naming the source's default branch. Not git_clone, whose bare
- * clones keep only the default branch.
- */
+struct fetch_state {
+        uint64_t max_size;
+        bool too_big;
+};
+
 /* a fetch's progress: non-zero stops it */
 static int fetch_progress(const git_indexer_progress *stats, void *payload)
 {
-        const volatile sig_atomic_t *stop = payload;
+        struct fetch_state *st = payload;
 
-        return stop && *stop ? -1 : 0;
+        if (st->max_size && stats->received_bytes > st->max_size) {
+                st->too_big = true;
+                return -1;
+        }
+        return 0;
 }
 
-static int fetch_all(git_repository *repo, const char *source, const volatile sig_atomic_t *stop,
+static bool is_hex_oid(const char *s)
+{
+        return strlen(s) == GIT_OID_HEXSZ && strspn(s, "0123456789abcdef") == GIT_OID_HEXSZ;
+}
+
+/* the refspecs of what lim->ref can name; none: everything */
+static void narrow_specs(const struct repo_fetch_limits *lim, const char *head, char specs[2][600], size_t *n)
+{
+        const char *ref = lim && lim->ref ? lim->ref : NULL;
+
+        if (!lim || (ref && is_hex_oid(ref)))
+                return;
+        if (!ref || !strcmp(ref, "HEAD")) {
+                if (!head || !*head)
+                        return;
+                snprintf(specs[0], sizeof specs[0], "+%s:%s", head, head);
+                *n = 1;
+        } else if (!strncmp(ref, "refs/", 5)) {
+                snprintf(specs[0], sizeof specs[0], "+%s:%s", ref, ref);
+                *n = 1;
+        } else {
+                snprintf(specs[0], sizeof specs[0], "+refs/heads/%s:refs/heads/%s", ref, ref);
+                snprintf(specs[1], sizeof specs[1], "+refs/tags/%s:refs/tags/%s", ref, ref);
+                *n = 2;
+        }
+}
+
+/*
+ * What git clone --bare fetches: every branch and tag under its own name,
+ * and HEAD naming the source's default branch (with lim->ref, only what it
+ * names). Not git_clone, whose bare clones keep only the default branch.
+ */
+static int fetch_all(git_repository *repo, const char *source, const struct repo_fetch_limits *lim,
                      struct gear_err *e)
 {
-        static char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
-        git_strarray refspecs = { specs, ELEMENTSOF(specs) };
+        static char *all[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
+        char narrow[2][600], *specs[2] = { narrow[0], narrow[1] };
+        git_strarray refspecs = { all, ELEMENTSOF(all) };
+        struct fetch_state st = { .max_size = lim ? lim->max_size : 0 };
         git_buf head = { 0 };
         git_fetch_options o;
         git_remote *remote = NULL;
+        size_t n = 0;
         int r;
 
         if (sym_git_fetch_options_init(&o, GIT_FETCH_OPTIONS_VERSION) < 0 ||
@@ -188,7 +227,7 @@ static int fetch_all(git_repository *repo, const char *source, const volatile si
                 return repo_git_fail(e, GEAR_EXIT_USAGE, "cannot clone '%s'", source);
         o.update_fetchhead = 0;
         o.callbacks.transfer_progress = fetch_progress;
-        o.callbacks.payload = (void *)stop;
+        o.callbacks.payload = &st;
         o.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
         r = sym_git_remote_connect(remote, GIT_DIRECTION_FETCH, NULL, NULL, NULL);
         if (r == 0) {
@@ -197,18 +236,25 @@ static int fetch_all(git_repository *repo, const char *source, const volatile si
                 if (r == GIT_ENOTFOUND)
                         r = 0;
         }
-        if (r == 0)
+        if (r == 0) {
+                narrow_specs(lim, head.ptr, narrow, &n);
+                if (n)
+                        refspecs.strings = specs, refspecs.count = n;
                 r = sym_git_remote_fetch(remote, &refspecs, &o, "clone");
-        if (r == 0 && head.ptr && sym_git_repository_set_head(repo, head.ptr) < 0)
+        }
+        if (r == 0 && head.ptr && *head.ptr && sym_git_repository_set_head(repo, head.ptr) < 0)
                 r = -1;
-        if (r < 0)
+        if (r < 0 && st.too_big)
+                gear_err_set(e, GEAR_EXIT_USAGE, "cannot clone '%s': more than %llu bytes", source,
+                             (unsigned long long)st.max_size);
+        else if (r < 0)
                 repo_git_fail(e, GEAR_EXIT_SYS, "cannot clone '%s'", source);
         sym_git_buf_dispose(&head);
         sym_git_remote_free(remote);
         return r < 0 ? -1 : 0;
 }
 
-int repo_git_clone(const char *path, const char *source, const volatile sig_atomic_t *stop, struct gear_err *e)
+int repo_git_clone(const char *path, const char *source, const struct repo_fetch_limits *lim, struct gear_err *e)
 {
         git_repository_init_options o;
         git_repository *repo = NULL;
@@ -222,7 +268,7 @@ int repo_git_clone(const char *path, const char *source, const volatile sig_atom
         if (sym_git_repository_init_ext(&repo, path, &o) < 0)
                 return repo_git_fail(e, GEAR_EXIT_SYS, "cannot create a repository in '%s'", path);
         if (source)
-                r = fetch_all(repo, source, stop, e);
+                r = fetch_all(repo, source, lim, e);
         sym_git_repository_free(repo);
         return r;
 }

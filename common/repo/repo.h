@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../base/account.h"
 #include "../base/err.h"
@@ -71,10 +72,12 @@ int repo_ref_check(const char *ref, struct gear_err *e);
  * 022 has it: modes 0644 and 0755, symbolic links, and no .git. *commit is
  * the commit's id. An invalid ref, one that names nothing, or a local
  * source that is not a repository is code 100; a source that cannot be
- * reached, 111. The fetch gives up when *stop turns non-zero.
+ * reached, 111. Only what ref can name is fetched. With max_size (0: no
+ * bound), more bytes received, or files in the tree larger together, are
+ * code 100, each blob's size read before the blob.
  */
 int repo_fetch_tree(const char *source, const char *ref, const char *dir, const char *prefix, int fd,
-                    const volatile sig_atomic_t *stop, char commit[static 41], struct gear_err *e);
+                    uint64_t max_size, char commit[static 41], struct gear_err *e);
 
 /*
  * sshd's forced command for the user git-ID: the repository is the one of

@@ -103,6 +103,25 @@ int main(int argc, char **argv)
         parse_bad("max-config-size=99999999999999999999\n",
                   "gear.conf:1: max-config-size must be 1 to 16M bytes, not '99999999999999999999'");
         parse_bad("max-config-size=16385K\n", "gear.conf:1: max-config-size must be 1 to 16M bytes, not '16385K'");
+        config_init(&c);
+        ok(c.build_fetch_timeout == 600 && c.max_source_size == 1u << 30, "build source bounds: defaults");
+        ok(config_parse(&c, "gear.conf", "build-fetch-timeout=2\nmax-source-size=3M\n", &e) == 0 &&
+           c.build_fetch_timeout == 2 && c.max_source_size == 3u << 20, "build source bounds");
+        config_done(&c);
+        {
+                struct gear_strv run = {0}, build = {0};
+
+                config_init(&c);
+                ok(config_parse(&c, "gear.conf", "ulimit=nofile=5\nrun-arg=--a\nbuild-run-arg=--b\n", &e) == 0 &&
+                   config_run_args(&c, &run, &e) == 0 && config_build_run_args(&c, &build, &e) == 0 &&
+                   run.n == 2 && !strcmp(run.v[1], "--a") && build.n == 2 && !strcmp(build.v[0], "--ulimit=nofile=5") &&
+                   !strcmp(build.v[1], "--b"), "build-run-arg: a build's, not run-arg");
+                strv_done(&run);
+                strv_done(&build);
+                config_done(&c);
+        }
+        parse_bad("build-fetch-timeout=0\n", "gear.conf:1: build-fetch-timeout must be 1 to 86400 seconds, not '0'");
+        parse_bad("max-source-size=65G\n", "gear.conf:1: max-source-size must be 1 to 64G bytes, not '65G'");
         parse_bad("stop-timeout=-1\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not '-1'");
         parse_bad("stop-timeout=3601\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not '3601'");
         parse_bad("stop-timeout=\n", "gear.conf:1: stop-timeout must be 0 to 3600 seconds, not ''");
