@@ -84,7 +84,7 @@ static void fuzz_location(const uint8_t *data, size_t size)
                 abort();
         if (url_origin("http://127.0.0.1:5000/v2/a", &g.scheme, &g.host, &g.port) < 0)
                 abort();
-        if ((out = resolve_location(url, loc, "digest=sha256:00"))) {
+        if ((out = registry_resolve_location(url, loc, "digest=sha256:00"))) {
                 if (strncmp(out, "http://", 7) && strncmp(out, "https://", 8))
                         abort();
                 if (!strstr(out, "digest=sha256:00"))
