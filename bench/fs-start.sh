@@ -42,8 +42,9 @@ cleanup() {
 	set +e
 	for c in $($podman ps -a --format '{{.Names}}' | grep "^gb$$-"); do $podman rm -f -t 0 "$c" >/dev/null 2>&1; done
 	for d in "$run"/podman-*; do
-		[ -d "$d" ] && $podman --root "$d/storage" --runroot "$d/runroot" rm -a -f -t 0 >/dev/null 2>&1
+		[ -d "$d" ] && $podman --root "$d/storage" --runroot "/run/gb$$-${d##*/podman-}" rm -a -f -t 0 >/dev/null 2>&1
 	done
+	rm -rf /run/gb$$-*
 	grep -o " $run/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
 	gear-test-registry stop "$run/reg-lo" >/dev/null 2>&1
 	ip netns exec $ns gear-test-registry stop "$run/reg-ns" >/dev/null 2>&1
@@ -148,12 +149,13 @@ plain() {
 	secs $t0 $t1
 }
 
-# pulled REG NAME PORT KIND CMD: podman pull and podman run, into an empty storage; prints seconds
+# pulled REG NAME PORT KIND CMD: podman pull and podman run, into an empty storage
+# (its runroot short: podman refuses one over 50 characters); prints seconds
 pulled() {
 	reg=$1 name=$2 port=$3 kind=$4
-	d="$run/podman-$name"
-	p="$podman --root $d/storage --runroot $d/runroot --storage-driver overlay"
-	rm -rf "$d" && mkdir -p "$d"
+	d="$run/podman-$name" rr="/run/gb$$-$name"
+	p="$podman --root $d/storage --runroot $rr --storage-driver overlay"
+	rm -rf "$d" "$rr" && mkdir -p "$d"
 	cold
 	t0=$(now)
 	$p pull -q --tls-verify=false "$reg/plain/$name:latest" >/dev/null
@@ -165,7 +167,7 @@ pulled() {
 	$p rm -f -t 0 "gb$$-$name" >/dev/null
 	$p rmi -a -f >/dev/null 2>&1
 	grep -o " $d/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
-	rm -rf "$d"
+	rm -rf "$d" "$rr"
 	secs $t0 $t1
 }
 

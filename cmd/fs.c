@@ -10,7 +10,7 @@
 #include "../common/image/image.h"
 
 static const char usage[] =
-"usage: gear-fs [-f] [--prefetch] [--direct] [-o allow_other] NAME[:TAG] MOUNTPOINT\n"
+"usage: gear-fs [-f] [--prefetch] [--direct] [--no-read-around] [-o allow_other] NAME[:TAG] MOUNTPOINT\n"
 "       gear-fs --overlay MOUNTPOINT UPPER WORK MERGED\n";
 
 /* the overlay of a container's unit: MOUNTPOINT is the image's gear-fs mount */
@@ -41,6 +41,7 @@ int cmd_fs(int argc, char **argv)
                 { "direct", no_argument, NULL, 'D' },
                 { "foreground", no_argument, NULL, 'f' },
                 { "help", no_argument, NULL, 'h' },
+                { "no-read-around", no_argument, NULL, 'A' },
                 { "overlay", no_argument, NULL, 'O' },
                 { "prefetch", no_argument, NULL, 'p' },
                 {}
@@ -65,6 +66,9 @@ int cmd_fs(int argc, char **argv)
                 case 'D':
                         o.direct = true;
                         break;
+                case 'A':
+                        o.no_around = true;
+                        break;
                 case 'O':
                         ov = true;
                         break;
@@ -80,7 +84,7 @@ int cmd_fs(int argc, char **argv)
                 }
         }
         if (ov) {
-                if (o.foreground || o.prefetch || o.direct || o.allow_other)
+                if (o.foreground || o.prefetch || o.direct || o.no_around || o.allow_other)
                         return gear_usage_error(usage, "--overlay takes no other option");
                 if (argc - optind != 4)
                         return gear_usage_error(usage, argc - optind < 4 ? "missing MOUNTPOINT, UPPER, WORK or MERGED" :

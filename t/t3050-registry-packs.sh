@@ -55,13 +55,13 @@ test_expect_success 'gear-push puts the objects in a few packs: the registry get
 	test_cmp expect count
 '
 
-test_expect_success 'gear-pull and a mount read every file byte for byte, each lazy open a Range request' '
+test_expect_success 'gear-pull and a mount read every file byte for byte; with --no-read-around each lazy open is a Range request' '
 	: >reg/log &&
 	GEAR_SYSROOT="$F" gear-pull $R/gear/a test/a >/dev/null &&
 	test_cmp "$IMG/images/test/a/latest/pushed/$A/gear/a.map" "$F/var/lib/gear/images/test/a/latest/objects.map" &&
 	(
 		GEAR_SYSROOT="$F" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
-		start_fs test/a m1 &&
+		start_fs test/a m1 --no-read-around &&
 		diff -r a m1 &&
 		stop_fs m1
 	) &&
@@ -73,6 +73,36 @@ test_expect_success 'gear-pull and a mount read every file byte for byte, each l
 	echo 3 >expect &&
 	test_cmp expect whole &&
 	test $(wc -l <got) = $((123 + 3))
+'
+
+test_expect_success 'read-around: a lazy open of a small file brings its neighbours in the pack with it, in one Range request' '
+	: >reg/log &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/around" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/gear/a test/a >/dev/null &&
+		start_fs test/a m1 &&
+		cat m1/lib/f1 >/dev/null &&
+		S="$IMG/images/test/a/latest/fs.stats" &&
+		stop_fs m1 &&
+		grep -x "fetched_files 1" "$S" &&
+		sed -n "s/^read_around_files //p" "$S" >n &&
+		test $(cat n) -ge 3 &&
+		find "$IMG/public" -type f ! -name ".*" >cached &&
+		test $(wc -l <cached) = $(($(cat n) + 1)) &&
+		for f in $(cat cached); do
+			sha256sum <"$f" | cut -c1-64 >sum &&
+			echo ${f#$IMG/public/} | tr -d / >name &&
+			test_cmp name sum || return 1
+		done &&
+		start_fs test/a m1 &&
+		diff -r a m1 &&
+		stop_fs m1 &&
+		grep -x "errors 0" "$S"
+	) &&
+	gets reg/log >got &&
+	grep -c " 206$" got >ranges &&
+	test $(cat ranges) -lt 123 &&
+	test $(cat ranges) -ge 2
 '
 
 test_expect_success 'a corrupt member of a pack: EIO for that file only, the rest of the image reads' '

@@ -23,6 +23,7 @@ struct gfs_node {
 struct gfs_stats {
         uint64_t fetched_files, fetched_bytes, wire_bytes, cache_hits, errors, opened_files;
         uint64_t prefetched_files, prefetched_bytes, prefetched_wire_bytes;
+        uint64_t around_files, around_bytes;  /* fetched with an opened content (read-around), not opened */
 };
 
 struct gearfs {
@@ -42,6 +43,7 @@ struct gearfs {
         size_t *hidx, hcap;
         uint64_t bytes;
         struct origin origin;   /* where the contents come from */
+        struct around *around;  /* read-around of lazy opens; NULL: none */
         bool no_open;           /* the kernel skips open: reads look the content up */
         bool direct;            /* --direct, and the kernel has data-only overlay layers */
         pthread_mutex_t lock;   /* stats, access list, node fds */

@@ -122,6 +122,19 @@ static int seed_access(struct gearfs *fs, struct gear_err *e)
         return 0;
 }
 
+/* what a read-around fetched besides the opened content: counted as fetched ahead */
+static void counted_around(void *ud, uint64_t files, uint64_t bytes, uint64_t wire)
+{
+        struct gearfs *fs = ud;
+
+        pthread_mutex_lock(&fs->lock);
+        fs->st.around_files += files;
+        fs->st.around_bytes += bytes;
+        fs->st.wire_bytes += wire;
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+}
+
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e)
 {
         struct image im;
@@ -154,6 +167,8 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
         if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
+        if (!o->no_around && around_new(img, &fs->origin, fs->t, counted_around, fs, &fs->around, e) < 0)
+                return -1;
         /* read before serving: what --prefetch fetches, and the head of the list this mount writes */
         if (access_list_load(&fs->dir, ".", &fs->prior, &fs->nprior, e) < 0) {
                 char msg[sizeof e->msg + 16];
@@ -170,6 +185,9 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
 
 void gfs_done(struct gearfs *fs)
 {
+        /* its runs use the origin and the tree */
+        around_free(fs->around);
+        fs->around = NULL;
         for (size_t i = 0; i < fs->n; i++)
                 if (fs->nodes[i].fd >= 0)
                         close(fs->nodes[i].fd);
@@ -293,6 +311,7 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
         struct gear_err err = {0};
         struct cache_result res;
         char path[PATH_MAX], msg[PATH_MAX + 1200];
+        bool around;
         int fd;
 
         if (!n || !S_ISREG(n->ino->mode) || !n->ino->blob)
@@ -303,7 +322,11 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
                         count(fs, &fs->st.cache_hits, 1);
                 return fd;
         }
-        fd = origin_cache_open(&fs->origin, fs->img, n->ino->blob->hex, n->ino->blob->size, &res, &err);
+        /* with its neighbours, when it is small and packed; else (or when that fails) alone */
+        res = (struct cache_result){0};
+        fd = around_open(fs->around, n->ino->blob->hex, n->ino->blob->size, &around);
+        if (fd < 0)
+                fd = origin_cache_open(&fs->origin, fs->img, n->ino->blob->hex, n->ino->blob->size, &res, &err);
         if (fd < 0) {
                 count(fs, &fs->st.errors, 1);
                 node_path(n->tn, path, sizeof path);
@@ -313,7 +336,8 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
                 return -EIO;
         }
         pthread_mutex_lock(&fs->lock);
-        if (res.fetched) {
+        /* fetched by a read-around it started, whose wire bytes count there, or alone */
+        if (res.fetched || around) {
                 fs->st.fetched_files++;
                 fs->st.fetched_bytes += n->ino->blob->size;
                 fs->st.wire_bytes += res.wire;
@@ -375,8 +399,10 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                 }
         len = snprintf(stats, sizeof stats,
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
-                       "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64 "\n",
-                       st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files);
+                       "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64
+                       "\nread_around_files %" PRIu64 "\nread_around_bytes %" PRIu64 "\n",
+                       st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files,
+                       st.around_files, st.around_bytes);
         if (fs->o->prefetch)
                 len += snprintf(stats + len, sizeof stats - len,
                                 "prefetched_files %" PRIu64 "\nprefetched_bytes %" PRIu64

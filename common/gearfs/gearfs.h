@@ -39,6 +39,7 @@ struct gearfs_opts {
         bool allow_other;
         bool prefetch;          /* fetch the access list's contents in the background */
         bool direct;            /* fetched files are metacopies of public/ for gear-fs --overlay */
+        bool no_around;         /* a lazy open fetches its content alone (no read-around, image-fetch.h) */
         gearfs_log_fn log;
 };
 

@@ -86,4 +86,41 @@ struct image_ref;
 int image_prefetch(const struct gear_root *img, const struct image_ref *r, const struct prefetch_opts *o,
                    struct prefetch_stats *st, struct gear_err *e);
 
+/*
+ * Read-around for lazy opens. A small content is seldom opened alone: the
+ * files of one directory, or of one start-up, lie next to each other in a
+ * pack (gear-push lays them out in path order, the access list's first). A
+ * lazy open of a small content missing from public/ claims it, and a thread
+ * of its own fetches it together with the contents the map puts right after
+ * it in its pack (at most AROUND_WINDOW stored bytes and AROUND_MEMBERS_MAX
+ * contents, those the image names
+ * and public/ lacks) in one Range request. Each content is staged (decoded
+ * and verified into an unnamed file) as its bytes arrive, and an opener in
+ * this process waiting for it gets that file at once; the run then puts
+ * them all into public/ with one sync for the batch, each named only once
+ * its bytes are on disk. Only for a registry whose map puts contents in
+ * packs.
+ */
+#define AROUND_SIZE_MAX (64u << 10)
+#define AROUND_WINDOW (128u << 10)
+#define AROUND_MEMBERS_MAX 256
+#define AROUND_RUNS_MAX 2
+
+struct around;
+/* fn (may be NULL) is told of what each run fetched (the opened content left out) and its wire bytes */
+typedef void (*around_fn)(void *ud, uint64_t files, uint64_t bytes, uint64_t wire);
+/* NULL *a when the origin has no packs; t, origin: the image's, kept until around_free */
+int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
+               struct around **a, struct gear_err *e);
+/*
+ * An O_RDONLY-usable fd on the verified content hex (of size bytes), when a
+ * run brings it: one at work already, or one started now for it (*fetched
+ * then). -1 when not (too large, no neighbours, present in public/ or
+ * fetched by another process, AROUND_RUNS_MAX runs at work, a failure):
+ * the caller's cache_open then finds or fetches it.
+ */
+int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched);
+/* waits for the runs at work */
+void around_free(struct around *a);
+
 #endif

@@ -54,6 +54,8 @@ void object_map_free(struct object_map *m)
                 return;
         free(m->packs);
         free(m->v);
+        free(m->by_off);
+        free(m->rank);
         free(m);
 }
 
@@ -193,6 +195,48 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
         return m->npacks && !members ? -1 : 0;
 }
 
+static int entry_pack_off(const struct map_entry *x, const struct map_entry *y)
+{
+        if (x->pack != y->pack)
+                return x->pack < y->pack ? -1 : 1;
+        if (x->off != y->off)
+                return x->off < y->off ? -1 : 1;
+        /* an empty content first: the next one starts where it is */
+        return (x->len > y->len) - (x->len < y->len);
+}
+
+static int by_pack_off(const void *a, const void *b, void *ud)
+{
+        const struct map_entry *v = ud;
+
+        return entry_pack_off(&v[*(const size_t *)a], &v[*(const size_t *)b]);
+}
+
+static int by_pack_off32(const void *a, const void *b, void *ud)
+{
+        const struct map_entry *v = ud;
+
+        return entry_pack_off(&v[*(const uint32_t *)a], &v[*(const uint32_t *)b]);
+}
+
+/* the contents of a packed map in pack and offset order, for object_map_after */
+static int index_offsets(struct object_map *m, struct gear_err *e)
+{
+        free(m->by_off);
+        free(m->rank);
+        m->by_off = m->rank = NULL;
+        if (m->whole || !m->n || m->n > UINT32_MAX)
+                return 0;
+        if (!(m->by_off = malloc(m->n * sizeof *m->by_off)) || !(m->rank = malloc(m->n * sizeof *m->rank)))
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        for (size_t i = 0; i < m->n; i++)
+                m->by_off[i] = (uint32_t)i;
+        qsort_r(m->by_off, m->n, sizeof *m->by_off, by_pack_off32, m->v);
+        for (size_t k = 0; k < m->n; k++)
+                m->rank[m->by_off[k]] = (uint32_t)k;
+        return 0;
+}
+
 int object_map_index(struct object_map *m, struct gear_err *e)
 {
         _cleanup_free_ struct map_pack *p = NULL;
@@ -204,6 +248,8 @@ int object_map_index(struct object_map *m, struct gear_err *e)
                 if (!strcmp(m->v[i - 1].hex, m->v[i].hex))
                         return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: content %.12s named twice",
                                             m->v[i].hex);
+        if (index_offsets(m, e) < 0)
+                return -1;
         if (m->whole || m->npacks < 2)
                 return 0;
         if (!(p = malloc(m->npacks * sizeof *p)))
@@ -259,21 +305,35 @@ bool object_map_find(const struct object_map *m, const char *hex, struct object_
         return true;
 }
 
+size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud)
+{
+        struct map_entry key, *x;
+        size_t k, n = 0;
+
+        if (!m || !m->by_off || !m->sorted || !digest_hex_valid(hex))
+                return 0;
+        memcpy(key.hex, hex, sizeof key.hex);
+        if (!(x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp)))
+                return 0;
+        for (k = m->rank[x - m->v] + 1; k < m->n; k++) {
+                const struct map_entry *y = &m->v[m->by_off[k]];
+                struct object_loc loc;
+                if (y->pack != x->pack || y->off + y->len - x->off > window)
+                        break;
+                memcpy(loc.pack, m->packs[y->pack].hex, sizeof loc.pack);
+                loc.pack_size = m->packs[y->pack].size;
+                loc.off = y->off;
+                loc.len = y->len;
+                loc.whole = false;
+                fn(ud, y->hex, &loc);
+                n++;
+        }
+        return n;
+}
+
 bool object_map_packed(const struct object_map *m)
 {
         return m && !m->whole && m->n;
-}
-
-static int by_pack_off(const void *a, const void *b, void *ud)
-{
-        const struct map_entry *v = ud, *x = &v[*(const size_t *)a], *y = &v[*(const size_t *)b];
-
-        if (x->pack != y->pack)
-                return x->pack < y->pack ? -1 : 1;
-        if (x->off != y->off)
-                return x->off < y->off ? -1 : 1;
-        /* an empty content first: the next one starts where it is */
-        return (x->len > y->len) - (x->len < y->len);
 }
 
 int object_map_format(const struct object_map *m, char **text, size_t *n, struct gear_err *e)

@@ -86,6 +86,7 @@ struct prefetch_job {
         struct progress *progress;
         pthread_mutex_t lock;
         struct prefetch_stats st;
+        bool first_in;        /* a read-around's opened content is in public/ */
         struct gear_err err;  /* the first failure */
 };
 
@@ -142,15 +143,55 @@ static int copy_from_range(const char *hex, uint64_t size, int fd, void *ud, str
         return 0;
 }
 
-/* a range of a pack being fetched, its members filled into public/ as their bytes arrive */
+/*
+ * A range of a pack being fetched, its members staged (decoded and verified)
+ * as their bytes arrive and put into public/ in batches: one sync a batch.
+ */
+#define PUBLISH_BATCH 64
+
+struct around_run;
+static void around_staged(struct around_run *ar, size_t i, int fd);
+static void around_gone(struct around_run *ar, size_t i);
+static void around_fetched(struct around_run *ar);
+
 struct range_run {
         struct prefetch_job *j;
         const struct pjob *p;
         struct cache_claim **claims;    /* of each member: held while it is ours to fill, else NULL */
+        struct cache_claim **staged;    /* of each member staged and not yet in public/ */
+        size_t nstaged;
+        struct around_run *ar;          /* a read-around's: told of each member staged or done; NULL: none */
         int fd;                         /* the range, as it arrives */
-        uint64_t start;
+        uint64_t start, len;
         size_t next;                    /* members before it are done */
 };
+
+static void published(void *ud, size_t i, const struct gear_err *e)
+{
+        struct range_run *rr = ud;
+        const struct member *m = rr->p->m[i];
+
+        if (e) {
+                failed(rr->j, m->x->hex, e);
+        } else {
+                pthread_mutex_lock(&rr->j->lock);
+                rr->j->st.fetched++;
+                rr->j->st.fetched_bytes += m->x->size;
+                if (i == 0 && rr->ar)
+                        rr->j->first_in = true;
+                pthread_mutex_unlock(&rr->j->lock);
+        }
+        if (rr->ar)
+                around_gone(rr->ar, i);
+        progress_add(rr->j->progress, m->x->size, 1);
+}
+
+static void publish(struct range_run *rr)
+{
+        if (rr->nstaged)
+                cache_publish(rr->staged, rr->p->n, published, rr);
+        rr->nstaged = 0;
+}
 
 static void fill_member(struct range_run *rr, size_t i)
 {
@@ -159,28 +200,39 @@ static void fill_member(struct range_run *rr, size_t i)
         struct gear_err e = {0};
         struct cache_result res;
         struct cache_claim *c = rr->claims[i];
-        int fd;
 
         rr->claims[i] = NULL;
         if (m->loc.len > store_stored_max(m->x->size)) {
-                cache_claim_free(c);
                 gear_err_set(&e, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
                              (unsigned long long)m->loc.len, (unsigned long long)store_stored_max(m->x->size));
-                failed(rr->j, m->x->hex, &e);
-        } else if ((fd = cache_fill(c, copy_from_range, &f, &res, &e)) < 0) {
-                failed(rr->j, m->x->hex, &e);
-        } else {
-                done(rr->j, m->x, fd, &res, false);
+        } else if (cache_stage(c, copy_from_range, &f, &res, &e) == 0) {
+                rr->staged[i] = c;
+                if (rr->ar)
+                        around_staged(rr->ar, i, cache_staged_fd(c));
+                if (++rr->nstaged >= PUBLISH_BATCH)
+                        publish(rr);
+                return;
         }
+        cache_claim_free(c);
+        failed(rr->j, m->x->hex, &e);
+        if (rr->ar)
+                around_gone(rr->ar, i);
         progress_add(rr->j->progress, m->x->size, 1);
 }
 
-/* n bytes of the range are in: every member they hold whole is filled, in offset order */
+/*
+ * n bytes of the range are in: every member they hold whole is staged, in
+ * offset order; for a read-around only the first member, the one waited
+ * for, and the others once the range is in (a short one: it comes faster
+ * whole).
+ */
 static void arrived(void *ud, uint64_t n)
 {
         struct range_run *rr = ud;
 
         for (; rr->next < rr->p->n; rr->next++) {
+                if (rr->ar && rr->next > 0 && n < rr->len)
+                        return;
                 const struct member *m = rr->p->m[rr->next];
                 if (!rr->claims[rr->next])
                         continue;
@@ -194,27 +246,39 @@ static void arrived(void *ud, uint64_t n)
  * A range of a pack. The members not in public/ and not being fetched by
  * another are claimed first (their locks held, without waiting), so that a
  * lazy open of one of them waits for its bytes to arrive here instead of
- * fetching them again; each is filled as soon as its bytes are in.
+ * fetching them again. For a read-around (ar), first is the first
+ * member's claim, taken by the lazy open that waits for it.
  */
-static void run_range(struct prefetch_job *j, const struct pjob *p)
+static void run_range(struct prefetch_job *j, const struct pjob *p, struct around_run *ar, struct cache_claim *first)
 {
-        struct range_run rr = { .j = j, .p = p, .fd = -1 };
+        struct range_run rr = { .j = j, .p = p, .fd = -1, .ar = ar };
         const struct object_loc *loc = &p->m[0]->loc;
         struct gear_err e = {0};
         uint64_t end = 0;
         bool any = false;
 
-        if (!(rr.claims = calloc(p->n, sizeof *rr.claims))) {
+        if (!(rr.claims = calloc(p->n, sizeof *rr.claims)) || !(rr.staged = calloc(p->n, sizeof *rr.staged))) {
                 gear_err_sys(&e, ENOMEM, "cannot prefetch");
-                for (size_t i = 0; i < p->n; i++)
+                cache_claim_free(first);
+                for (size_t i = 0; i < p->n; i++) {
                         failed(j, p->m[i]->x->hex, &e);
+                        if (ar)
+                                around_gone(ar, i);
+                }
+                free(rr.claims);
                 return;
         }
         for (size_t i = 0; i < p->n; i++) {
                 const struct member *m = p->m[i];
                 struct gear_err ce = {0};
-                int k = cache_claim(j->img, m->x->hex, m->x->size, &rr.claims[i], &ce);
+                int k = 1;
 
+                if (i == 0 && first)
+                        rr.claims[0] = first;
+                else
+                        k = cache_claim(j->img, m->x->hex, m->x->size, &rr.claims[i], &ce);
+                if (k <= 0 && ar)
+                        around_gone(ar, i);
                 if (k < 0) {
                         failed(j, m->x->hex, &ce);
                 } else if (!k) {
@@ -232,10 +296,10 @@ static void run_range(struct prefetch_job *j, const struct pjob *p)
                 progress_add(j->progress, m->x->size, 1);
         }
         if (any) {
-                rr.fd = openat(j->img->fd, CACHE_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                rr.len = end - rr.start;
+                rr.fd = cache_temp(j->img->fd, end - rr.start);
                 if (rr.fd < 0)
-                        gear_err_sys(&e, errno, "cannot create a temporary file in '%s/%s'", j->img->path,
-                                     CACHE_DIR);
+                        gear_err_sys(&e, errno, "cannot create a temporary file in '%s'", j->img->path);
                 else if (remote_fetch_range(j->origin->remote, loc->pack, loc->pack_size, rr.start, end - rr.start,
                                             rr.fd, arrived, &rr, &e) == 0) {
                         pthread_mutex_lock(&j->lock);
@@ -244,10 +308,15 @@ static void run_range(struct prefetch_job *j, const struct pjob *p)
                         arrived(&rr, end - rr.start);
                 }
         }
+        if (ar)
+                around_fetched(ar);
+        publish(&rr);
         /* what the range did not bring is given up: a lazy open waiting for it fetches it itself */
         for (size_t i = 0; i < p->n; i++)
                 if (rr.claims[i]) {
                         cache_claim_free(rr.claims[i]);
+                        if (ar)
+                                around_gone(ar, i);
                         if (!e.code)
                                 gear_err_set(&e, GEAR_EXIT_SYS, "the range did not bring it");
                         failed(j, p->m[i]->x->hex, &e);
@@ -256,6 +325,7 @@ static void run_range(struct prefetch_job *j, const struct pjob *p)
         if (rr.fd >= 0)
                 close(rr.fd);
         free(rr.claims);
+        free(rr.staged);
 }
 
 static void *prefetch_worker(void *ud)
@@ -277,7 +347,7 @@ static void *prefetch_worker(void *ud)
                 if (!p)
                         return NULL;
                 if (p->m[0]->packed) {
-                        run_range(j, p);
+                        run_range(j, p, NULL, NULL);
                         continue;
                 }
                 fd = origin_cache_open(j->origin, j->img, p->m[0]->x->hex, p->m[0]->x->size, &res, &e);
@@ -455,4 +525,249 @@ out:
         image_close(&im);
         pthread_mutex_destroy(&j.lock);
         return rc;
+}
+
+struct around {
+        const struct gear_root *img;
+        struct origin *origin;
+        struct sizes sz;                /* the image's contents, by digest */
+        around_fn fn;
+        void *ud;
+        pthread_mutex_t lock;           /* runs, and each run's members' state */
+        pthread_cond_t cond;
+        unsigned running;               /* runs at work */
+        unsigned fetching;              /* of those, the ones not yet done with the network */
+        struct around_run *runs;        /* at work */
+};
+
+int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
+               struct around **ap, struct gear_err *e)
+{
+        struct around *a;
+
+        *ap = NULL;
+        if (!origin->remote || !remote_is_registry(origin->remote) || !object_map_packed(origin->map))
+                return 0;
+        if (!(a = calloc(1, sizeof *a)))
+                return gear_err_sys(e, ENOMEM, "cannot read around");
+        *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud };
+        if (itree_walk(t, add_size, &a->sz) < 0) {
+                free(a->sz.v);
+                free(a);
+                return gear_err_sys(e, ENOMEM, "cannot read around");
+        }
+        if (a->sz.n)
+                qsort(a->sz.v, a->sz.n, sizeof *a->sz.v, by_hex);
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_cond_init(&a->cond, NULL);
+        *ap = a;
+        return 0;
+}
+
+/* where a member of a run is, for an opener that waits for it */
+enum { AR_PENDING, AR_STAGED, AR_GONE };
+
+/* one run: its members (the opened content first), the claim of that one */
+struct around_run {
+        struct around *a;
+        struct around_run *next;
+        struct member *mv;
+        struct member **mp;
+        int *state, *fd;                /* of each member: AR_..., and its staged content while AR_STAGED */
+        size_t n, cap;
+        struct cache_claim *first;
+        bool fetched;                   /* done with the network */
+};
+
+/* a run done with the network leaves room for another while it syncs */
+static void around_fetched(struct around_run *ar)
+{
+        pthread_mutex_lock(&ar->a->lock);
+        if (!ar->fetched) {
+                ar->fetched = true;
+                ar->a->fetching--;
+        }
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void around_staged(struct around_run *ar, size_t i, int fd)
+{
+        pthread_mutex_lock(&ar->a->lock);
+        if (ar->state[i] == AR_PENDING && fd >= 0 && (ar->fd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0)
+                ar->state[i] = AR_STAGED;
+        pthread_cond_broadcast(&ar->a->cond);
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void around_gone(struct around_run *ar, size_t i)
+{
+        pthread_mutex_lock(&ar->a->lock);
+        if (ar->state[i] == AR_STAGED)
+                close(ar->fd[i]);
+        ar->state[i] = AR_GONE;
+        pthread_cond_broadcast(&ar->a->cond);
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void around_run_free(struct around_run *ar)
+{
+        if (!ar)
+                return;
+        free(ar->mv);
+        free(ar->mp);
+        free(ar->state);
+        free(ar->fd);
+        free(ar);
+}
+
+static void add_neighbour(void *ud, const char *hex, const struct object_loc *loc)
+{
+        struct around_run *ar = ud;
+        struct sized key = { hex, 0 };
+        const struct sized *x;
+
+        if (ar->n >= ar->cap || !ar->a->sz.n ||
+            !(x = bsearch(&key, ar->a->sz.v, ar->a->sz.n, sizeof *ar->a->sz.v, by_hex)))
+                return;
+        ar->mv[ar->n] = (struct member){ .x = x, .order = ar->n, .packed = true, .loc = *loc };
+        ar->mp[ar->n] = &ar->mv[ar->n];
+        ar->n++;
+}
+
+static void *around_worker(void *ud)
+{
+        struct around_run *ar = ud, **pp;
+        struct around *a = ar->a;
+        struct prefetch_job j = { .img = a->img, .origin = a->origin, .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct pjob p = { .m = ar->mp, .n = ar->n };
+
+        run_range(&j, &p, ar, ar->first);
+        if (a->fn && j.st.fetched)
+                a->fn(a->ud, j.st.fetched - j.first_in, j.st.fetched_bytes - (j.first_in ? ar->mv[0].x->size : 0),
+                      j.st.wire_bytes);
+        pthread_mutex_destroy(&j.lock);
+        pthread_mutex_lock(&a->lock);
+        for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
+                ;
+        *pp = ar->next;
+        if (!ar->fetched)
+                a->fetching--;
+        /* every member is AR_GONE by now: published, failed or left to another */
+        around_run_free(ar);
+        a->running--;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+/* a run's member of content hex, with a->lock held; NULL when none */
+static struct around_run *in_flight(struct around *a, const char *hex, size_t *i)
+{
+        for (struct around_run *ar = a->runs; ar; ar = ar->next)
+                for (size_t k = 0; k < ar->n; k++)
+                        if (ar->state[k] != AR_GONE && !strcmp(ar->mv[k].x->hex, hex)) {
+                                *i = k;
+                                return ar;
+                        }
+        return NULL;
+}
+
+int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
+{
+        struct around_run *ar = NULL;
+        struct sized key = { hex, 0 };
+        const struct sized *x;
+        struct object_loc loc;
+        struct gear_err e = {0};
+        pthread_attr_t attr;
+        pthread_t th;
+        size_t cap = AROUND_MEMBERS_MAX, i;
+        int fd = -1;
+        bool ok;
+
+        *fetched = false;
+        if (!a || size > AROUND_SIZE_MAX || !a->sz.n ||
+            !(x = bsearch(&key, a->sz.v, a->sz.n, sizeof *a->sz.v, by_hex)))
+                return -1;
+        pthread_mutex_lock(&a->lock);
+        /* on its way with another's neighbours: wait for it to be staged, or given up */
+        while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
+                pthread_cond_wait(&a->cond, &a->lock);
+        if (ar) {
+                fd = fcntl(ar->fd[i], F_DUPFD_CLOEXEC, 3);
+                pthread_mutex_unlock(&a->lock);
+                return fd;
+        }
+        ok = a->fetching < AROUND_RUNS_MAX;
+        if (ok) {
+                a->running++;
+                a->fetching++;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (!ok)
+                return -1;
+        if (cache_has(a->img, hex, x->size) || !object_map_find(a->origin->map, hex, &loc) || loc.whole)
+                goto no;
+        if (!(ar = calloc(1, sizeof *ar)) || !(ar->mv = calloc(cap, sizeof *ar->mv)) ||
+            !(ar->mp = calloc(cap, sizeof *ar->mp)) || !(ar->state = calloc(cap, sizeof *ar->state)) ||
+            !(ar->fd = calloc(cap, sizeof *ar->fd)))
+                goto no;
+        ar->a = a;
+        ar->cap = cap;
+        ar->mv[0] = (struct member){ .x = x, .packed = true, .loc = loc };
+        ar->mp[0] = &ar->mv[0];
+        ar->n = 1;
+        object_map_after(a->origin->map, hex, AROUND_WINDOW, add_neighbour, ar);
+        /* alone, it is fetched as well by the opener */
+        if (ar->n < 2 || cache_claim(a->img, hex, x->size, &ar->first, &e) <= 0)
+                goto no;
+        pthread_mutex_lock(&a->lock);
+        ar->next = a->runs;
+        a->runs = ar;
+        pthread_mutex_unlock(&a->lock);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&th, &attr, around_worker, ar) == 0;
+        pthread_attr_destroy(&attr);
+        pthread_mutex_lock(&a->lock);
+        if (!ok) {
+                struct around_run **pp;
+                for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
+                        ;
+                *pp = ar->next;
+                pthread_mutex_unlock(&a->lock);
+                cache_claim_free(ar->first);
+                goto no;
+        }
+        /* ours: wait for its bytes */
+        while (ar->state[0] == AR_PENDING)
+                pthread_cond_wait(&a->cond, &a->lock);
+        if (ar->state[0] == AR_STAGED) {
+                fd = fcntl(ar->fd[0], F_DUPFD_CLOEXEC, 3);
+                *fetched = fd >= 0;
+        }
+        pthread_mutex_unlock(&a->lock);
+        return fd;
+no:
+        around_run_free(ar);
+        pthread_mutex_lock(&a->lock);
+        a->running--;
+        a->fetching--;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        return -1;
+}
+
+void around_free(struct around *a)
+{
+        if (!a)
+                return;
+        pthread_mutex_lock(&a->lock);
+        while (a->running)
+                pthread_cond_wait(&a->cond, &a->lock);
+        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->cond);
+        free(a->sz.v);
+        free(a);
 }

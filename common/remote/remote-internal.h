@@ -54,6 +54,8 @@ struct object_map {
         size_t n, cap;
         bool whole;             /* the first format: each blob is one object */
         bool sorted;            /* v sorted by content, as object_map_find needs */
+        uint32_t *by_off;       /* packed: indices of v by pack and offset (once sorted) */
+        uint32_t *rank;         /* v[i] is by_off[rank[i]] */
 };
 int object_map_new(struct object_map **m, struct gear_err *e);
 /* the index of the new pack, or -1 */

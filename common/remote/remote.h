@@ -79,6 +79,13 @@ struct object_map;
 int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e);
 /* where the map puts content hex; false when it does not list it */
 bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc);
+/*
+ * The contents the map puts after content hex in its pack, in offset order,
+ * as long as they end within window bytes of where hex starts: fn for each;
+ * how many. None when the map does not put hex in a pack.
+ */
+typedef void (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
+size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud);
 /* the map puts contents in packs (the second format) */
 bool object_map_packed(const struct object_map *m);
 void object_map_free(struct object_map *m);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,8 @@
 #include "../base/fsutil.h"
 
 #define COPY_BUF (256u << 10)
+/* fetched stored bytes up to this size wait for decoding in memory, larger ones in a file of public/ */
+#define CACHE_MEM_MAX (4u << 20)
 
 void cache_rel(const char *hex, char rel[CACHE_REL_MAX])
 {
@@ -83,6 +86,14 @@ static int decode(struct store_reader *r, uint64_t size, int out, struct gear_er
         return n < 0 ? -1 : 0;
 }
 
+/* a temporary file for size bytes: in memory when small, else unnamed in dfd */
+int cache_temp(int dfd, uint64_t size)
+{
+        int fd = size <= CACHE_MEM_MAX ? memfd_create("gear-fetch", MFD_CLOEXEC) : -1;
+
+        return fd >= 0 ? fd : openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
 static int fill(const struct gear_root *img, int dfd, const char *hex, uint64_t size, cache_fetch_fn fetch,
                 void *ud, int out, struct cache_result *res, struct gear_err *e)
 {
@@ -92,7 +103,7 @@ static int fill(const struct gear_root *img, int dfd, const char *hex, uint64_t 
                 if (store_reader_open(img, hex, &r, e) < 0)
                         return -1;
         } else {
-                _cleanup_close_ int raw = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+                _cleanup_close_ int raw = cache_temp(dfd, store_stored_max(size));
                 off_t end;
                 if (raw < 0)
                         return gear_err_sys(e, errno, "cannot create a temporary file in '%s'", CACHE_DIR);
@@ -134,6 +145,7 @@ struct cache_claim {
         digest_hex hex;
         uint64_t size;
         int dfd, lfd;
+        int out;        /* the content, staged: verified, not yet synced nor named (-1 before) */
         char lock[64 + 8];
 };
 
@@ -141,6 +153,8 @@ void cache_claim_free(struct cache_claim *c)
 {
         if (!c)
                 return;
+        if (c->out >= 0)
+                close(c->out);
         if (c->lfd >= 0) {
                 unlinkat(c->dfd, c->lock, 0);
                 close(c->lfd);
@@ -196,7 +210,7 @@ static int claim(const struct gear_root *img, const char *hex, uint64_t size, bo
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
         if (!(c = calloc(1, sizeof *c)))
                 return gear_err_sys(e, ENOMEM, "cannot open '%s'", hex);
-        *c = (struct cache_claim){ .img = img, .size = size, .lfd = -1 };
+        *c = (struct cache_claim){ .img = img, .size = size, .lfd = -1, .out = -1 };
         memcpy(c->hex, hex, sizeof c->hex);
         snprintf(c->lock, sizeof c->lock, ".%s.lock", hex + 2);
         if ((c->dfd = shard_open(img, hex, e)) < 0) {
@@ -234,43 +248,126 @@ int cache_claim(const struct gear_root *img, const char *hex, uint64_t size, str
         return r;
 }
 
-int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e)
+int cache_stage(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e)
 {
-        _cleanup_close_ int out = -1;
-        char proc[64];
-        int fd = -1;
-
         *res = (struct cache_result){0};
-        if ((out = openat(c->dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0) {
-                gear_err_sys(e, errno, "cannot create a temporary file in '%s/" CACHE_DIR "/%.2s'", c->img->path,
-                             c->hex);
-                goto out;
+        if (c->out >= 0)
+                close(c->out);
+        if ((c->out = openat(c->dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0)
+                return gear_err_sys(e, errno, "cannot create a temporary file in '%s/" CACHE_DIR "/%.2s'",
+                                    c->img->path, c->hex);
+        if (fill(c->img, c->dfd, c->hex, c->size, fetch, ud, c->out, res, e) < 0) {
+                close(c->out);
+                c->out = -1;
+                return -1;
         }
-        if (fill(c->img, c->dfd, c->hex, c->size, fetch, ud, out, res, e) < 0)
-                goto out;
-        /* its bytes are on disk before its name is: a crash never leaves a cached file of wrong bytes */
-        if (fdatasync(out) < 0) {
-                gear_err_sys(e, errno, "cannot sync cache file");
-                goto out;
-        }
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", out);
-        if (linkat(AT_FDCWD, proc, c->dfd, c->hex + 2, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
-                gear_err_sys(e, errno, "cannot link '%s/" CACHE_DIR "/%.2s/%s'", c->img->path, c->hex, c->hex + 2);
-                goto out;
-        }
-        /*
-         * The name is not synced: one a crash loses is a content fetched
-         * again, and a sync of the directory costs a lazy open as much as
-         * the fetch itself.
-         */
         res->fetched = true;
         if (!fetch)
                 res->wire = c->size;
-        fd = open_present(c->dfd, c->hex + 2, c->size, e);
+        return 0;
+}
+
+int cache_staged_fd(const struct cache_claim *c)
+{
+        return c->out;
+}
+
+/* names a staged content whose bytes are on disk */
+static int link_staged(struct cache_claim *c, struct gear_err *e)
+{
+        char proc[64];
+
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->out);
+        if (linkat(AT_FDCWD, proc, c->dfd, c->hex + 2, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST)
+                return gear_err_sys(e, errno, "cannot link '%s/" CACHE_DIR "/%.2s/%s'", c->img->path, c->hex,
+                                    c->hex + 2);
+        return 0;
+}
+
+void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void *ud)
+{
+        struct gear_err *errs = n > 1 ? calloc(n, sizeof *errs) : NULL, one = {0};
+        unsigned wb = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+
+        /*
+         * A batch costs about one journal commit, not one each: the bytes of
+         * every one are written first, then each is synced (the first sync
+         * commits what they all changed, the others find it done), and only
+         * then are they named (a name between two syncs would make the
+         * second commit again). Its bytes are on disk before its name is: a
+         * crash never leaves a cached file of wrong bytes.
+         */
+        for (size_t i = 0; i < n; i++)
+                if (v[i] && v[i]->out >= 0 && n > 1)
+                        sync_file_range(v[i]->out, 0, 0, wb);
+        for (size_t i = 0; i < n; i++) {
+                struct gear_err *e = errs ? &errs[i] : &one;
+                if (!v[i])
+                        continue;
+                if (v[i]->out < 0)
+                        gear_err_set(e, GEAR_EXIT_SYS, "content %.12s was not staged", v[i]->hex);
+                else if (fdatasync(v[i]->out) < 0)
+                        gear_err_sys(e, errno, "cannot sync cache file");
+                /* a batch whose report cannot be kept is reported failed whole */
+                if (!errs && n > 1)
+                        gear_err_set(e, GEAR_EXIT_SYS, "cannot publish: out of memory");
+        }
+        for (size_t i = 0; i < n; i++) {
+                struct gear_err *e = errs ? &errs[i] : &one;
+                struct cache_claim *c = v[i];
+
+                if (!c)
+                        continue;
+                v[i] = NULL;
+                /*
+                 * The name is not synced: one a crash loses is a content fetched
+                 * again, and a sync of the directory costs a lazy open as much as
+                 * the fetch itself.
+                 */
+                if (!e->code)
+                        link_staged(c, e);
+                cache_claim_free(c);
+                if (fn)
+                        fn(ud, i, e->code ? e : NULL);
+        }
+        free(errs);
+}
+
+static void published_one(void *ud, size_t i, const struct gear_err *e)
+{
+        (void)i;
+        if (e)
+                *(struct gear_err *)ud = *e;
+}
+
+int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e)
+{
+        struct gear_err pe = {0};
+        _cleanup_close_ int dfd = -1;
+        char name[DIGEST_HEX_LEN];
+        uint64_t size = c->size;
+        int fd;
+
+        if (cache_stage(c, fetch, ud, res, e) < 0) {
+                cache_claim_free(c);
+                return -1;
+        }
+        memcpy(name, c->hex + 2, sizeof name - 2);
+        name[sizeof name - 2] = 0;
+        /* the shard stays open past the claim, to open the file it names */
+        if ((dfd = fcntl(c->dfd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                gear_err_sys(e, errno, "cannot open '" CACHE_DIR "/%.2s'", c->hex);
+                cache_claim_free(c);
+                return -1;
+        }
+        cache_publish(&c, 1, published_one, &pe);
+        if (pe.code) {
+                *e = pe;
+                return -1;
+        }
+        fd = open_present(dfd, name, size, e);
         if (fd == -ENOENT)
-                fd = gear_err_sys(e, ENOENT, "cannot open cached '%s'", c->hex);
-out:
-        cache_claim_free(c);
+                fd = gear_err_sys(e, ENOENT, "cannot open cached '%s'", name);
         return fd;
 }
 

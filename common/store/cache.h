@@ -63,6 +63,22 @@ int cache_claim(const struct gear_root *img, const char *hex, uint64_t size, str
                 struct gear_err *e);
 int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e);
 void cache_claim_free(struct cache_claim *c);
+/*
+ * cache_fill in two steps, for many contents at once: cache_stage fetches,
+ * decodes and verifies the claimed content into an unnamed file of
+ * public/<ab> (the claim kept; on failure too, for the caller to free);
+ * cache_publish syncs a batch of staged contents at the cost of about one
+ * sync, names each, ends every claim in v (NULL entries skipped, each set
+ * to NULL), and tells fn (may be NULL) of each: e NULL when it is in
+ * public/.
+ */
+int cache_stage(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cache_result *res, struct gear_err *e);
+typedef void (*cache_published_fn)(void *ud, size_t i, const struct gear_err *e);
+/* the staged content's unnamed file (read-write; the claim's until published) */
+int cache_staged_fd(const struct cache_claim *c);
+void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void *ud);
+/* a temporary file for size bytes: in memory (memfd) when small, else unnamed in directory dfd */
+int cache_temp(int dfd, uint64_t size);
 
 /*
  * A fetch killed while it held its lock leaves public/<ab>/.<rest>.lock

@@ -81,6 +81,24 @@ static void map_refused(const char *text, const char *what)
            !strncmp(e.msg, "invalid object map", 18), what);
 }
 
+
+/* what object_map_after reports */
+struct after {
+        char hex[4][65];
+        uint64_t off[4];
+        size_t n;
+};
+
+static void after_fn(void *ud, const char *hex, const struct object_loc *loc)
+{
+        struct after *a = ud;
+
+        if (a->n < 4) {
+                snprintf(a->hex[a->n], sizeof a->hex[a->n], "%s", hex);
+                a->off[a->n++] = loc->off;
+        }
+}
+
 static void packed_maps(void)
 {
         const char *a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -105,6 +123,24 @@ static void packed_maps(void)
         free(back);
         free(blob);
         object_map_free(m);
+        /* read-around: what follows a content in its pack, within a window */
+        {
+                const char *c = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+                struct after got = {0};
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t0\t4\n%s\t4\t6\n%s\t10\t50\npack\tsha256:%s\t10\n%s\t0\t10\n",
+                         p, b, a, c, q, "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+                ok(object_map_parse(t, strlen(t), &m, &e) == 0, "three contents in one pack, one in another");
+                ok(object_map_after(m, b, 60, after_fn, &got) == 2 && got.n == 2 && !strcmp(got.hex[0], a) &&
+                   !strcmp(got.hex[1], c) && got.off[0] == 4 && got.off[1] == 10, "what follows, in offset order");
+                got.n = 0;
+                ok(object_map_after(m, b, 59, after_fn, &got) == 1 && !strcmp(got.hex[0], a),
+                   "a content past the window is left out");
+                got.n = 0;
+                ok(object_map_after(m, c, 1000, after_fn, &got) == 0, "nothing follows the last of a pack");
+                ok(object_map_after(m, q, 1000, after_fn, &got) == 0, "nor a content the map lacks");
+                object_map_free(m);
+                m = NULL;
+        }
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);
         map_refused(t, "overlapping contents are refused");
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t4\t6\n%s\t0\t4\n", p, a, b);
