@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "image-tree.h"
+#include "../base/fsutil.h"
 
 struct blob_chunk {
         struct blob_chunk *next;
@@ -406,6 +407,39 @@ int itree_walk(struct itree *t, itree_visit_fn fn, void *ud)
                 return r;
         path[0] = 0;
         return walk(&t->root, path, 0, fn, ud);
+}
+
+struct blobs {
+        const struct store_blob **v;
+        size_t n, cap;
+};
+
+static int add_blob(struct tnode *tn, const char *path, void *ud)
+{
+        struct blobs *b = ud;
+
+        (void)path;
+        if (!tn->ino || !S_ISREG(tn->ino->mode) || !tn->ino->blob)
+                return 0;
+        if (array_room((void **)&b->v, &b->cap, b->n, sizeof *b->v) < 0)
+                return -ENOMEM;
+        b->v[b->n++] = tn->ino->blob;
+        return 0;
+}
+
+int itree_blobs(struct itree *t, const struct store_blob ***v, size_t *n)
+{
+        struct blobs b = {0};
+        int r = itree_walk(t, add_blob, &b);
+
+        if (r < 0) {
+                free(b.v);
+                b.v = NULL;
+                b.n = 0;
+        }
+        *v = b.v;
+        *n = b.n;
+        return r < 0 ? r : 0;
 }
 
 void path_escape(const char *in, char *out, size_t n)

@@ -86,5 +86,10 @@ void path_escape(const char *in, char *out, size_t n);
 /* depth first, children sorted by name; path "." for the root; stops on a negative return */
 typedef int (*itree_visit_fn)(struct tnode *n, const char *path, void *ud);
 int itree_walk(struct itree *t, itree_visit_fn fn, void *ud);
+/*
+ * The content of each regular file, in walk order (a content as many times
+ * as files have it): *v malloc'd, its entries the tree's; -ENOMEM
+ */
+int itree_blobs(struct itree *t, const struct store_blob ***v, size_t *n);
 
 #endif

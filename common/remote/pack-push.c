@@ -53,23 +53,8 @@ struct newpack {
 
 struct collect {
         struct pobj *v;
-        size_t n, cap;
+        size_t n;
 };
-
-static int collect_one(struct tnode *node, const char *path, void *ud)
-{
-        struct collect *c = ud;
-
-        (void)path;
-        if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
-                return 0;
-        if (array_room((void **)&c->v, &c->cap, c->n, sizeof *c->v) < 0)
-                return -ENOMEM;
-        c->v[c->n] = (struct pobj){ .pos = c->n };
-        memcpy(c->v[c->n].hex, node->ino->blob->hex, sizeof(digest_hex));
-        c->n++;
-        return 0;
-}
 
 static int by_hex_pos(const void *a, const void *b)
 {
@@ -99,14 +84,21 @@ static int by_rank(const void *a, const void *b)
 static int image_contents(const struct gear_root *img, struct image *im, struct collect *c, struct gear_err *e)
 {
         _cleanup_free_ digest_hex *acc = NULL;
+        _cleanup_free_ const struct store_blob **b = NULL;
         struct itree *t = NULL;
         char rel[PATH_MAX];
-        size_t nacc = 0, k = 0;
+        size_t nacc = 0, k = 0, n = 0;
         int r;
 
         if (image_load_tree(im, &t, e) < 0)
                 return -1;
-        r = itree_walk(t, collect_one, c);
+        if ((r = itree_blobs(t, &b, &n)) == 0 && n && !(c->v = calloc(n, sizeof *c->v)))
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++) {
+                c->v[i] = (struct pobj){ .pos = i };
+                memcpy(c->v[i].hex, b[i]->hex, sizeof(digest_hex));
+        }
+        c->n = r == 0 ? n : 0;
         itree_free(t);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);

@@ -40,25 +40,39 @@ struct sized {
 
 struct sizes {
         struct sized *v;
-        size_t n, cap;
+        size_t n;
 };
-
-static int add_size(struct tnode *tn, const char *path, void *ud)
-{
-        struct sizes *s = ud;
-
-        (void)path;
-        if (!tn->ino || !S_ISREG(tn->ino->mode) || !tn->ino->blob)
-                return 0;
-        if (array_room((void **)&s->v, &s->cap, s->n, sizeof *s->v) < 0)
-                return -ENOMEM;
-        s->v[s->n++] = (struct sized){ tn->ino->blob->hex, tn->ino->blob->size };
-        return 0;
-}
 
 static int by_hex(const void *a, const void *b)
 {
         return strcmp(((const struct sized *)a)->hex, ((const struct sized *)b)->hex);
+}
+
+/* the image's contents and their sizes, by digest (pointing into t) */
+static int sizes_load(struct itree *t, struct sizes *s)
+{
+        _cleanup_free_ const struct store_blob **b = NULL;
+        size_t n;
+        int r;
+
+        *s = (struct sizes){0};
+        if ((r = itree_blobs(t, &b, &n)) < 0)
+                return r;
+        if (n && !(s->v = malloc(n * sizeof *s->v)))
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                s->v[i] = (struct sized){ b[i]->hex, b[i]->size };
+        s->n = n;
+        if (n)
+                qsort(s->v, n, sizeof *s->v, by_hex);
+        return 0;
+}
+
+static const struct sized *sizes_find(const struct sizes *s, const char *hex)
+{
+        struct sized key = { hex, 0 };
+
+        return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, by_hex) : NULL;
 }
 
 /* a content of the list, and where its pack has it (loc.len ... when packed) */
@@ -456,16 +470,13 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                         goto out;
                 t = own_tree;
         }
-        if (itree_walk(t, add_size, &sz) < 0 || !(mv = calloc(nlist, sizeof *mv)) ||
+        if (sizes_load(t, &sz) < 0 || !(mv = calloc(nlist, sizeof *mv)) ||
             !(mp = calloc(nlist, sizeof *mp))) {
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
                 goto out;
         }
-        if (sz.n)
-                qsort(sz.v, sz.n, sizeof *sz.v, by_hex);
         for (size_t i = 0; i < nlist; i++) {
-                struct sized key = { list[i], 0 };
-                const struct sized *x = sz.n ? bsearch(&key, sz.v, sz.n, sizeof *sz.v, by_hex) : NULL;
+                const struct sized *x = sizes_find(&sz, list[i]);
                 if (x) {
                         mv[nm] = (struct member){ .x = x, .order = i };
                         mp[nm] = &mv[nm];
@@ -551,13 +562,10 @@ int around_new(const struct gear_root *img, struct origin *origin, struct itree 
         if (!(a = calloc(1, sizeof *a)))
                 return gear_err_sys(e, ENOMEM, "cannot read around");
         *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud };
-        if (itree_walk(t, add_size, &a->sz) < 0) {
-                free(a->sz.v);
+        if (sizes_load(t, &a->sz) < 0) {
                 free(a);
                 return gear_err_sys(e, ENOMEM, "cannot read around");
         }
-        if (a->sz.n)
-                qsort(a->sz.v, a->sz.n, sizeof *a->sz.v, by_hex);
         pthread_mutex_init(&a->lock, NULL);
         pthread_cond_init(&a->cond, NULL);
         *ap = a;
@@ -623,11 +631,9 @@ static void around_run_free(struct around_run *ar)
 static void add_neighbour(void *ud, const char *hex, const struct object_loc *loc)
 {
         struct around_run *ar = ud;
-        struct sized key = { hex, 0 };
         const struct sized *x;
 
-        if (ar->n >= ar->cap || !ar->a->sz.n ||
-            !(x = bsearch(&key, ar->a->sz.v, ar->a->sz.n, sizeof *ar->a->sz.v, by_hex)))
+        if (ar->n >= ar->cap || !(x = sizes_find(&ar->a->sz, hex)))
                 return;
         ar->mv[ar->n] = (struct member){ .x = x, .order = ar->n, .packed = true, .loc = *loc };
         ar->mp[ar->n] = &ar->mv[ar->n];
@@ -675,7 +681,6 @@ static struct around_run *in_flight(struct around *a, const char *hex, size_t *i
 int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
 {
         struct around_run *ar = NULL;
-        struct sized key = { hex, 0 };
         const struct sized *x;
         struct object_loc loc;
         struct gear_err e = {0};
@@ -686,8 +691,7 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         bool ok;
 
         *fetched = false;
-        if (!a || size > AROUND_SIZE_MAX || !a->sz.n ||
-            !(x = bsearch(&key, a->sz.v, a->sz.n, sizeof *a->sz.v, by_hex)))
+        if (!a || size > AROUND_SIZE_MAX || !(x = sizes_find(&a->sz, hex)))
                 return -1;
         pthread_mutex_lock(&a->lock);
         /* on its way with another's neighbours: wait for it to be staged, or given up */

@@ -39,21 +39,8 @@
 
 struct objlist {
         digest_hex *v;
-        size_t n, cap;
+        size_t n;
 };
-
-static int collect(struct tnode *node, const char *path, void *ud)
-{
-        struct objlist *l = ud;
-
-        (void)path;
-        if (!node->ino || !S_ISREG(node->ino->mode) || !node->ino->blob)
-                return 0;
-        if (array_room((void **)&l->v, &l->cap, l->n, sizeof *l->v) < 0)
-                return -ENOMEM;
-        memcpy(l->v[l->n++], node->ino->blob->hex, sizeof(digest_hex));
-        return 0;
-}
 
 static int hex_cmp(const void *a, const void *b)
 {
@@ -63,13 +50,18 @@ static int hex_cmp(const void *a, const void *b)
 /* the distinct objects of an image, sorted */
 static int image_objects(struct image *im, struct objlist *l, struct gear_err *e)
 {
+        _cleanup_free_ const struct store_blob **b = NULL;
         struct itree *t = NULL;
-        size_t k = 0;
+        size_t k = 0, n = 0;
         int r;
 
         if (image_load_tree(im, &t, e) < 0)
                 return -1;
-        r = itree_walk(t, collect, l);
+        if ((r = itree_blobs(t, &b, &n)) == 0 && n && !(l->v = malloc(n * sizeof *l->v)))
+                r = -ENOMEM;
+        for (size_t i = 0; r == 0 && i < n; i++)
+                memcpy(l->v[i], b[i]->hex, sizeof(digest_hex));
+        l->n = r == 0 ? n : 0;
         itree_free(t);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);
