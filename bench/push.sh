@@ -18,10 +18,12 @@
 #            packs (later images naming the packs of earlier ones)
 #   lazy     python3 pulled into a fresh tree and mounted with gear-fs; 200
 #            small files of /usr/lib/python3.11 each opened and read once
-#            (every one a fetch: open to close, in ms), against curl fetching
-#            the same 200 ranges of the same packs over one connection, same
-#            registry, same run; and the registry requests' own times in
-#            gear (GEAR_HTTP_TRACE)
+#            (open to close, in ms), with --no-read-around (every one a
+#            fetch of its own) and without (read-around: one request may
+#            bring the next files), against curl fetching the same 200
+#            ranges of the same packs over one connection, same registry,
+#            same run; and the registry requests' own times in gear
+#            (GEAR_HTTP_TRACE)
 #
 # Needs root, FUSE, docker-registry, skopeo, and the Debian archive the first
 # time (the image set). Run after make.
@@ -112,31 +114,47 @@ echo "  packs vs one blob per object: $(awk -v o=$bo -v k=$bk 'BEGIN { printf "%
 
 echo
 echo "lazy fetch of one small file, python3 from the packs registry on 127.0.0.1"
-export GEAR_SYSROOT="$run/lazy"
-L="$GEAR_SYSROOT/var/lib/gear"
-gear-pull --tls-verify=false "docker://$packs/gear/python3:latest" bench/python3 >/dev/null
-mkdir -p "$run/mnt"
-GEAR_HTTP_TRACE="$run/trace" gear-fs bench/python3 "$run/mnt"
-# 200 files under 16 KiB, spread over the directory
-(cd "$run/mnt" && find usr/lib/python3.11 -type f -size -16k | sort) >"$run/all"
-awk -v n=$(wc -l <"$run/all") 'NR % int(n / 200) == 0' "$run/all" | head -n 200 >"$run/small"
+# lazy_run NAME [GEAR-FS OPTION]: a fresh tree, the 200 files read once through a mount; their ms in $run/NAME-ms
+lazy_run() {
+	export GEAR_SYSROOT="$run/lazy-$1"
+	L="$GEAR_SYSROOT/var/lib/gear"
+	gear-pull --tls-verify=false "docker://$packs/gear/python3:latest" bench/python3 >/dev/null
+	mkdir -p "$run/mnt-$1"
+	GEAR_HTTP_TRACE="$run/trace-$1" gear-fs $2 bench/python3 "$run/mnt-$1"
+	if [ ! -f "$run/small" ]; then
+		# 200 files under 16 KiB, spread over the directory
+		(cd "$run/mnt-$1" && find usr/lib/python3.11 -type f -size -16k | sort) >"$run/all"
+		awk -v n=$(wc -l <"$run/all") 'NR % int(n / 200) == 0' "$run/all" | head -n 200 >"$run/small"
+		gear-index bench/python3 >"$run/idx"
+	fi
+	(cd "$run/mnt-$1" && "$run/readfiles" -l "$run/small") >"$run/$1-ms"
+	fusermount3 -u "$run/mnt-$1"
+	cp "$L/images/bench/python3/latest/fs.stats" "$run/stats-$1"
+	cp "$L/images/bench/python3/latest/objects.map" "$run/map"
+}
+lazy_run alone --no-read-around
+lazy_run around
 # the peer: the same ranges, curl over one connection
-gear-index bench/python3 >"$run/idx"
 awk -F '\t' 'NR == FNR { want[$0] = 1; next } $1 == "f" && ($7 in want) { sub("sha256:", "", $6); print $6 }' \
 	"$run/small" "$run/idx" >"$run/hex"
 awk -F '\t' -v a="$packs" 'NR == FNR { want[$1] = 1; next } $1 == "pack" { p = $2 }
 	($1 in want) && $3 > 0 { printf "-o /dev/null -r %d-%d http://%s/v2/gear/python3/blobs/%s\n", $2, $2 + $3 - 1, a, p }' \
-	"$run/hex" "$L/images/bench/python3/latest/objects.map" >"$run/curl-args"
+	"$run/hex" "$run/map" >"$run/curl-args"
 curl -s -w "%{time_total}\n" $(cat "$run/curl-args") | awk '{ printf "%.3f\n", $1 * 1000 }' >"$run/curl-ms"
-(cd "$run/mnt" && "$run/readfiles" -l "$run/small") >"$run/gear-ms"
+lazy_run alone2 --no-read-around
+lazy_run around2
 curl -s -w "%{time_total}\n" $(cat "$run/curl-args") | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$run/curl-ms"
-fusermount3 -u "$run/mnt"
-fetched=$(awk '$1 == "fetched_files" { print $2 }' "$L/images/bench/python3/latest/fs.stats")
-g=$(median <"$run/gear-ms") c=$(median <"$run/curl-ms")
-http=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $8 / 1000 }' "$run/trace" | median)
-first=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $7 / 1000 }' "$run/trace" | median)
-echo "  files: $(wc -l <"$run/small"), fetched by the mount: $fetched"
-echo "  gear-fs lazy open+read, median:        $g ms"
+cat "$run/alone-ms" "$run/alone2-ms" >"$run/a-ms"
+cat "$run/around-ms" "$run/around2-ms" >"$run/r-ms"
+stat_of() { awk -v k=$2 '$1 == k { print $2 }' "$run/stats-$1"; }
+a=$(median <"$run/a-ms") g=$(median <"$run/r-ms") c=$(median <"$run/curl-ms")
+http=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $8 / 1000 }' "$run/trace-alone" "$run/trace-alone2" | median)
+first=$(awk -F '\t' '$3 == 206 { printf "%.3f\n", $7 / 1000 }' "$run/trace-alone" "$run/trace-alone2" | median)
+echo "  files: $(wc -l <"$run/small"), each read once by a fresh mount, twice each way"
+echo "  gear-fs --no-read-around, open+read median:  $a ms ($(stat_of alone fetched_files) requests a run)"
 echo "    of which the Range request (curl in gear-fs): $http ms (first byte $first ms)"
-echo "  curl Range GET of the same bytes, median: $c ms"
-echo "  ratio gear / curl: $(awk -v g=$g -v c=$c 'BEGIN { printf "%.2fx", g / c }')"
+echo "  gear-fs (read-around), open+read median:     $g ms ($(grep -c . "$run/trace-around") requests a run," \
+	"$(stat_of around read_around_files) files fetched ahead)"
+echo "  curl Range GET of the same bytes, median:    $c ms"
+echo "  ratio gear / curl: $(awk -v g=$a -v c=$c 'BEGIN { printf "%.2fx", g / c }') alone," \
+	"$(awk -v g=$g -v c=$c 'BEGIN { printf "%.2fx", g / c }') with read-around"

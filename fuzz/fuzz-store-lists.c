@@ -2,7 +2,9 @@
  * libFuzzer target for the lists a store hands gear-pull: an access list is
  * accepted only when it is lines of 64 lowercase hex digits, and an object
  * map (either format, compressed or not) only when lookups find every
- * content it names where its line puts it, inside the pack it is in.
+ * content it names where its line puts it, inside the pack it is in; a map
+ * of the compact form, read against a small index of known digests, only
+ * when what it stands for is such a map.
  * Anything else is refused with code 111, without a crash.
  */
 #include <stdint.h>
@@ -107,10 +109,35 @@ static void check_blob(const char *s, size_t len)
         free(text);
 }
 
+/* the compact form against an index of 4 contents: refused, or a map of the second format that checks */
+static void check_wire(const char *s, size_t len)
+{
+        static const digest_hex order[4] = {
+                "0000000000000000000000000000000000000000000000000000000000000000",
+                "1111111111111111111111111111111111111111111111111111111111111111",
+                "2222222222222222222222222222222222222222222222222222222222222222",
+                "3333333333333333333333333333333333333333333333333333333333333333",
+        };
+        struct gear_err e = {0};
+        char *text = NULL;
+        size_t n = 0;
+
+        if (object_map_from_wire(s, len, order, 4, &text, &n, &e) < 0) {
+                if (e.code != GEAR_EXIT_SYS || strncmp(e.msg, "invalid object map", 18))
+                        abort();
+                return;
+        }
+        if (n > REMOTE_MAP_MAX)
+                abort();
+        check_map(text, n);
+        free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         check_access((const char *)data, size);
         check_map((const char *)data, size);
         check_blob((const char *)data, size);
+        check_wire((const char *)data, size);
         return 0;
 }

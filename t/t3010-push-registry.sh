@@ -39,12 +39,21 @@ test_expect_success 'gear-push uploads the objects in one pack and prints the co
 	test_cmp /dev/null err
 '
 
-test_expect_success 'the pack holds each object as stored, where the map says' '
+test_expect_success 'the pack holds each object as stored, where the map says; the registry gets it compact' '
 	curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" -o raw "http://$A/v2/test/multi/manifests/latest" &&
 	map=$(json raw "d[\"annotations\"][\"io.gear.object-map\"]") &&
 	curl -fsS -o map "http://$A/v2/test/multi/blobs/$map" &&
-	zstd -q -d -c map >map.txt &&
+	zstd -q -d -c map >wire.txt &&
+	printf "gear-map 3\t%s\n" $(wc -l <objs) >expect &&
+	head -n 1 wire.txt >got &&
+	test_cmp expect got &&
+	grep -v "^pack" wire.txt >lines &&
+	! grep -q "[0-9a-f]\{64\}" lines &&
+	cp "$IMG/images/test/multi/latest/pushed/$A/test/multi.map" map.txt &&
+	test $(wc -l <wire.txt) = $(($(wc -l <map.txt) + 1)) &&
+	grep "^pack" wire.txt >wpacks &&
 	grep "^pack" map.txt >packs &&
+	test_cmp packs wpacks &&
 	test $(wc -l <packs) = 1 &&
 	read -r word p size <packs &&
 	curl -fsS -o pack "http://$A/v2/test/multi/blobs/$p" &&
@@ -78,7 +87,7 @@ test_expect_success 'skopeo inspect shows the index image' '
 	map=$(json raw "d[\"annotations\"][\"io.gear.object-map\"]") &&
 	curl -fsS -o map "http://$A/v2/test/multi/blobs/$map" &&
 	zstd -q -d -c map >map.txt &&
-	grep -vc "^pack" map.txt >count &&
+	grep -vc "^pack\|^gear-map" map.txt >count &&
 	wc -l <objs >expect &&
 	test_cmp expect count
 '
@@ -95,7 +104,7 @@ test_expect_success 'gear-pull on a fresh image tree fetches the index image onl
 	test ! -e "$F/objects" &&
 	echo "docker+http://$A/test/multi:latest" >expect &&
 	test_cmp expect "$D/origin" &&
-	test_cmp map.txt "$D/objects.map" &&
+	test_cmp "$IMG/images/test/multi/latest/pushed/$A/test/multi.map" "$D/objects.map" &&
 	ls "$D/blobs/sha256" >got && test $(wc -l <got) = 4 &&
 	gear-index -l test/multi >expect &&
 	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l web:1 >got &&

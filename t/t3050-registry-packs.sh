@@ -192,6 +192,26 @@ test_expect_success 'an image of the first format (one blob per object) still pu
 	)
 '
 
+test_expect_success 'a map sent whole, as earlier versions did, still pulls; this version sends it compact' '
+	GEAR_TEST_PUSH_MAP_TEXT=1 gear-push test/a $R/oldmap/a >/dev/null &&
+	gear-push test/a $R/newmap/a >/dev/null &&
+	for r in oldmap newmap; do
+		curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" -o raw.$r "http://$A/v2/$r/a/manifests/latest" &&
+		python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"annotations\"][\"io.gear.object-map\"])" raw.$r >mapd.$r &&
+		curl -fsS -o map.$r "http://$A/v2/$r/a/blobs/$(cat mapd.$r)" || return 1
+	done &&
+	test $(stat -c %s map.newmap) -lt $(($(stat -c %s map.oldmap) / 2)) &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/oldmap/a test/a >/dev/null &&
+		gear-pull $R/newmap/a test/n >/dev/null &&
+		test_cmp "$IMG/images/test/a/latest/objects.map" "$IMG/images/test/n/latest/objects.map" &&
+		start_fs test/a m4 &&
+		diff -r a m4 &&
+		stop_fs m4
+	)
+'
+
 test_expect_success 'the access list goes first in new packs; --prefetch reads it with one request' '
 	start_fs test/b m5 &&
 	for i in 9 3 7 1 5; do cat m5/lib/new$i >/dev/null || return 1; done &&

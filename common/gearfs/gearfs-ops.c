@@ -493,6 +493,9 @@ out:
                 __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
                 pthread_join(pthread, NULL);
         }
+        /* the read-around runs under way end, and count, before the last stats */
+        around_free(fs.around);
+        fs.around = NULL;
         if (started) {
                 pthread_mutex_lock(&st.lock);
                 st.stop = true;

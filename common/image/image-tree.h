@@ -91,5 +91,7 @@ int itree_walk(struct itree *t, itree_visit_fn fn, void *ud);
  * as files have it): *v malloc'd, its entries the tree's; -ENOMEM
  */
 int itree_blobs(struct itree *t, const struct store_blob ***v, size_t *n);
+/* the distinct contents of the regular files, each at its first file in walk order: *v malloc'd; -ENOMEM */
+int itree_contents(struct itree *t, digest_hex **v, size_t *n);
 
 #endif

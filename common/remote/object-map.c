@@ -17,8 +17,25 @@
  * A map is data from a store: every number is checked, a content named
  * twice, a pack named twice, a pack with no content or contents out of
  * order are refused.
+ *
+ * In a registry, a map of the second format travels in a compact form (the
+ * third), which names contents by their place in the image's index instead
+ * of their digests (the index has them already, and digests do not
+ * compress):
+ *
+ *   gear-map 3<TAB>N                         N: the index's distinct contents
+ *   pack<TAB>sha256:PACK_HEX<TAB>SIZE        as above
+ *   STEP<TAB>GAP<TAB>LENGTH                  a content in the pack above
+ *
+ * The contents of the index are numbered from 0 in the order of their
+ * first file in path order; STEP is a content's number less the one of the
+ * line before (the first: less -1), GAP the bytes between the end of the
+ * content before in the pack (the first: the pack's start) and its offset.
+ * gear-push lays packs out mostly in path order, so the lines are mostly
+ * "1<TAB>0<TAB>LENGTH". gear-pull turns it back into the second format.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -370,6 +387,159 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
         *text = buf;
         *n = len;
         return 0;
+}
+
+#define WIRE_WORD "gear-map 3\t"
+
+struct ordinal {
+        const char *hex;
+        size_t pos;
+};
+
+static int ordinal_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct ordinal *)a)->hex, ((const struct ordinal *)b)->hex);
+}
+
+int object_map_format_wire(const struct object_map *m, const digest_hex *order, size_t norder, char **text,
+                           size_t *n, struct gear_err *e)
+{
+        _cleanup_free_ size_t *ord = NULL;
+        _cleanup_free_ struct ordinal *byhex = NULL;
+        char *buf = NULL;
+        size_t len = 0, i = 0;
+        long long prev = -1;
+        FILE *f;
+
+        *text = NULL;
+        *n = 0;
+        if ((m->n && !(ord = malloc(m->n * sizeof *ord))) || (norder && !(byhex = malloc(norder * sizeof *byhex))))
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        for (size_t k = 0; k < norder; k++)
+                byhex[k] = (struct ordinal){ order[k], k };
+        if (norder)
+                qsort(byhex, norder, sizeof *byhex, ordinal_cmp);
+        for (size_t k = 0; k < m->n; k++)
+                ord[k] = k;
+        if (m->n)
+                qsort_r(ord, m->n, sizeof *ord, by_pack_off, m->v);
+        if (!(f = open_memstream(&buf, &len)))
+                return gear_err_sys(e, errno, "cannot write the object map");
+        fprintf(f, WIRE_WORD "%zu\n", norder);
+        for (size_t p = 0; p < m->npacks; p++) {
+                uint64_t end = 0;
+                if (i >= m->n || m->v[ord[i]].pack != p)
+                        continue;
+                fprintf(f, PACK_WORD DIGEST_PREFIX "%s\t%llu\n", m->packs[p].hex,
+                        (unsigned long long)m->packs[p].size);
+                for (; i < m->n && m->v[ord[i]].pack == p; i++) {
+                        const struct map_entry *x = &m->v[ord[i]];
+                        struct ordinal key = { x->hex, 0 }, *o;
+                        o = norder ? bsearch(&key, byhex, norder, sizeof *byhex, ordinal_cmp) : NULL;
+                        if (!o) {
+                                fclose(f);
+                                free(buf);
+                                return gear_err_set(e, GEAR_EXIT_SYS, "content %.12s of the map is not in the index",
+                                                    x->hex);
+                        }
+                        fprintf(f, "%lld\t%llu\t%llu\n", (long long)o->pos - prev, (unsigned long long)(x->off - end),
+                                (unsigned long long)x->len);
+                        prev = (long long)o->pos;
+                        end = x->off + x->len;
+                }
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        }
+        *text = buf;
+        *n = len;
+        return 0;
+}
+
+bool object_map_is_wire(const char *text, size_t n)
+{
+        return n >= strlen(WIRE_WORD) && !memcmp(text, WIRE_WORD, strlen(WIRE_WORD));
+}
+
+/* a signed decimal step of the compact form */
+static bool parse_step(const char *p, size_t n, long long *v)
+{
+        uint64_t x;
+        bool neg = n && p[0] == '-';
+
+        if (!parse_u64(p + neg, n - neg, &x) || x > (uint64_t)LLONG_MAX || (neg && !x))
+                return false;
+        *v = neg ? -(long long)x : (long long)x;
+        return true;
+}
+
+int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, size_t norder, char **text,
+                         size_t *tn, struct gear_err *e)
+{
+        const char *p = wire, *end = wire + n;
+        char *buf = NULL;
+        size_t len = 0, line = 0, out = 0;
+        long long prev = -1;
+        uint64_t pack_end = 0, count;
+        bool in_pack = false;
+        FILE *f;
+
+        *text = NULL;
+        *tn = 0;
+        if (!(f = open_memstream(&buf, &len)))
+                return gear_err_sys(e, errno, "cannot read the object map");
+        while (p < end) {
+                const char *nl = memchr(p, '\n', end - p), *fl[3];
+                size_t ll, fn[3];
+                uint64_t a, b;
+                long long step;
+
+                line++;
+                if (!nl)
+                        goto bad;
+                ll = nl - p;
+                if (line == 1) {
+                        if (!object_map_is_wire(p, ll) ||
+                            !parse_u64(p + strlen(WIRE_WORD), ll - strlen(WIRE_WORD), &count) || count != norder)
+                                goto bad;
+                } else if (ll >= strlen(PACK_WORD) && !memcmp(p, PACK_WORD, strlen(PACK_WORD))) {
+                        out += fwrite(p, 1, ll + 1, f);
+                        pack_end = 0;
+                        in_pack = true;
+                } else {
+                        if (!in_pack || !fields(p, ll, fl, fn, 3) || !parse_step(fl[0], fn[0], &step) ||
+                            !parse_u64(fl[1], fn[1], &a) || !parse_u64(fl[2], fn[2], &b) ||
+                            step > (long long)norder || prev + step < 0 || prev + step >= (long long)norder ||
+                            a > UINT64_MAX - pack_end || b > UINT64_MAX - pack_end - a)
+                                goto bad;
+                        prev += step;
+                        out += fprintf(f, "%s\t%llu\t%llu\n", order[prev], (unsigned long long)(pack_end + a),
+                                       (unsigned long long)b);
+                        pack_end += a + b;
+                }
+                /* what it stands for is held to the limit of the second format */
+                if (out > REMOTE_MAP_MAX) {
+                        fclose(f);
+                        free(buf);
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: larger than %u bytes",
+                                            REMOTE_MAP_MAX);
+                }
+                p = nl + 1;
+        }
+        if (!line)
+                goto bad;
+        if (fclose(f) != 0) {
+                free(buf);
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        }
+        *text = buf;
+        *tn = len;
+        return 0;
+bad:
+        fclose(f);
+        free(buf);
+        return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: line %zu", line);
 }
 
 int object_map_encode(const char *text, size_t n, void **blob, size_t *bn, struct gear_err *e)

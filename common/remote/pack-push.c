@@ -492,6 +492,42 @@ static int record_map(struct remote *r, const struct gear_root *img, struct imag
         return 0;
 }
 
+static int by_pos(const void *a, const void *b)
+{
+        const struct pobj *x = *(struct pobj *const *)a, *y = *(struct pobj *const *)b;
+
+        return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/*
+ * The map as the registry gets it: compact, contents named by their place
+ * in the index (itree_contents); with GEAR_TEST_PUSH_MAP_TEXT set, as
+ * earlier versions sent it (the text itself), for the test that such
+ * images still pull.
+ */
+static int wire_map(const struct collect *c, const struct object_map *m, const char *text, size_t ntext,
+                    void **blob, size_t *nblob, struct gear_err *e)
+{
+        _cleanup_free_ struct pobj **by = c->n ? malloc(c->n * sizeof *by) : NULL;
+        _cleanup_free_ digest_hex *order = c->n ? malloc(c->n * sizeof *order) : NULL;
+        _cleanup_free_ char *wire = NULL;
+        size_t nwire;
+
+        if (getenv("GEAR_TEST_PUSH_MAP_TEXT"))
+                return object_map_encode(text, ntext, blob, nblob, e);
+        if (c->n && (!by || !order))
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        for (size_t i = 0; i < c->n; i++)
+                by[i] = &c->v[i];
+        if (c->n)
+                qsort(by, c->n, sizeof *by, by_pos);
+        for (size_t i = 0; i < c->n; i++)
+                memcpy(order[i], by[i]->hex, sizeof *order);
+        if (object_map_format_wire(m, order, c->n, &wire, &nwire, e) < 0)
+                return -1;
+        return object_map_encode(wire, nwire, blob, nblob, e);
+}
+
 int pack_push(struct remote *r, const struct gear_root *img, struct image *im, struct remote_stats *st,
               struct gear_err *e)
 {
@@ -549,7 +585,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 goto out;
         }
         if (build_map(&c, packs, np, &m, e) < 0 || object_map_format(m, &text, &ntext, e) < 0 ||
-            object_map_encode(text, ntext, &blob, &nblob, e) < 0 ||
+            wire_map(&c, m, text, ntext, &blob, &nblob, e) < 0 ||
             remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, e) < 0)
                 goto out;
         rc = 0;

@@ -72,6 +72,17 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
    a blob that is not zstd is text as it is: maps of the first format) */
 #define REMOTE_MAP_ZSTD_LEVEL 12
 int object_map_encode(const char *text, size_t n, void **blob, size_t *bn, struct gear_err *e);
+/*
+ * The compact form a registry gets (object-map.c): contents named by their
+ * place in order, the image's distinct contents by first file in path order
+ * (itree_contents); code 111 for a content order lacks. from_wire turns it
+ * back into the second format, refusing a number out of range (code 111).
+ */
+int object_map_format_wire(const struct object_map *m, const digest_hex *order, size_t norder, char **text,
+                           size_t *n, struct gear_err *e);
+bool object_map_is_wire(const char *text, size_t n);
+int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, size_t norder, char **text,
+                         size_t *tn, struct gear_err *e);
 int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struct gear_err *e);
 /* root/rel as an object map; none when it is missing */
 int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e);

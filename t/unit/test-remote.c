@@ -141,6 +141,49 @@ static void packed_maps(void)
                 object_map_free(m);
                 m = NULL;
         }
+        /* the compact form a registry gets: contents by their place in the index */
+        {
+                digest_hex order[3];
+                char *wire = NULL, *v2 = NULL;
+                size_t nw, n2;
+                memcpy(order[0], b, sizeof order[0]);
+                memcpy(order[1], q, sizeof order[1]);
+                memcpy(order[2], a, sizeof order[2]);
+                snprintf(t, sizeof t, "pack\tsha256:%s\t20\n%s\t0\t4\n%s\t6\t6\n", p, a, b);
+                ok(object_map_parse(t, strlen(t), &m, &e) == 0 && object_map_format_wire(m, order, 3, &wire, &nw, &e) == 0,
+                   "compact form written");
+                snprintf(t, sizeof t, "gear-map 3\t3\npack\tsha256:%s\t20\n3\t0\t4\n-2\t2\t6\n", p);
+                ok(wire && nw == strlen(t) && !memcmp(wire, t, nw), "steps and gaps, not digests");
+                ok(object_map_is_wire(wire, nw), "told apart from the second format");
+                ok(object_map_from_wire(wire, nw, order, 3, &v2, &n2, &e) == 0, "read back");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t20\n%s\t0\t4\n%s\t6\t6\n", p, a, b);
+                ok(v2 && n2 == strlen(t) && !memcmp(v2, t, n2), "the second format again");
+                free(v2);
+                v2 = NULL;
+                ok(object_map_from_wire(wire, nw, order, 2, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "an index of another count is refused");
+                gear_err_clear(&e);
+                free(wire);
+                ok(object_map_format_wire(m, order, 2, &wire, &nw, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "a content the index lacks is not written");
+                gear_err_clear(&e);
+                object_map_free(m);
+                m = NULL;
+                const char *bad[] = { "gear-map 3\t3\n1\t0\t4\n", "gear-map 3\t3\npack\tsha256:%s\t20\n4\t0\t4\n",
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n0\t0\t4\n",
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n1\t18446744073709551615\t4\n",
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n-0\t0\t4\n", "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t4" };
+                const char *why[] = { "a content before any pack", "a step past the index", "a step below the first",
+                                      "a gap that wraps", "a step of -0", "a last line without its newline" };
+                for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                        char what[128];
+                        snprintf(t, sizeof t, bad[i], p);
+                        snprintf(what, sizeof what, "compact form: %s is refused", why[i]);
+                        ok(object_map_from_wire(t, strlen(t), order, 3, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS &&
+                           strstr(e.msg, "invalid object map"), what);
+                        gear_err_clear(&e);
+                }
+        }
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);
         map_refused(t, "overlapping contents are refused");
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t4\t6\n%s\t0\t4\n", p, a, b);
