@@ -1,6 +1,7 @@
 /* gear-build's sources: an OCI image layout, a docker archive, a root directory */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,7 +322,8 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
                        struct gear_err *e)
 {
         struct source_layer *l = &s->layers[i];
-        struct blob_reader *br = calloc(1, sizeof *br);
+        /* the 1 MiB buffer is not zeroed: only what a read put there is used */
+        struct blob_reader *br = malloc(sizeof *br);
         struct archive *a = NULL;
         char rel[sizeof "blobs/sha256/" + DIGEST_HEX_LEN];
         bool streaming = false;
@@ -329,6 +331,7 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
 
         if (!br)
                 return gear_err_sys(e, ENOMEM, "cannot read %s", l->label);
+        memset(br, 0, offsetof(struct blob_reader, buf));
         br->fd = -1;
         br->e = e;
         br->label = l->label;

@@ -79,7 +79,7 @@ static int staged_name(struct store_stage *s, const char *hex, char name[DIGEST_
 static int set_insert(struct store_stage *s, const char *hex, bool *added)
 {
         if (2 * (s->set_n + 1) > s->set_cap) {
-                size_t cap = s->set_cap ? s->set_cap * 2 : 4096;
+                size_t cap = s->set_cap ? s->set_cap * 2 : 256;
                 digest_hex *t = calloc(cap, sizeof *t);
                 if (!t)
                         return -ENOMEM;
