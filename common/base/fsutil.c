@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -374,6 +375,16 @@ int mem_append(char **buf, size_t *len, const void *p, size_t n)
         b[*len] = 0;
         *buf = b;
         return 0;
+}
+
+void fd_limit_raise(void)
+{
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
 }
 
 int array_room(void **v, size_t *cap, size_t n, size_t size)

@@ -87,5 +87,10 @@ void path_dirname(const char *rel, char *buf, size_t n);
 int mem_append(char **buf, size_t *len, const void *p, size_t n);
 /* room in *v (an array of *cap elements of size bytes, malloc'd) for element n: doubled when full; 0 or -ENOMEM */
 int array_room(void **v, size_t *cap, size_t n, size_t size);
+/*
+ * The soft limit of open files raised to the hard one: a fetch of a range
+ * holds a few descriptors per content of it (select(2) is not used)
+ */
+void fd_limit_raise(void);
 
 #endif

@@ -422,7 +422,7 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         struct stats_thread st = { .fs = &fs, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
         struct prefetch_thread pf = { .fs = &fs };
         pthread_t thread, pthread;
-        bool mounted = false, started = false, prefetching = false;
+        bool mounted = false, started = false, prefetching = false, inited = false;
         _cleanup_close_ int gc = -1;
         int r = -1;
 
@@ -431,8 +431,13 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
          * content of an image in use; taken under the lock of public/, so not while
          * a gc runs (cache_use_begin)
          */
-        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || (gc = cache_use_begin(img, e)) < 0 ||
-            gfs_init(&fs, img, o, e) < 0)
+        /* reads and read-around ranges hold descriptors, a few per content */
+        fd_limit_raise();
+        if (dl_fuse(e) < 0 || dl_systemd(e) < 0 || (gc = cache_use_begin(img, e)) < 0)
+                goto out;
+        /* from here on fs is set, even when gfs_init fails */
+        inited = true;
+        if (gfs_init(&fs, img, o, e) < 0)
                 goto out;
         close(TAKE_FD(gc));
         if (o->direct) {
@@ -493,9 +498,6 @@ out:
                 __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
                 pthread_join(pthread, NULL);
         }
-        /* the read-around runs under way end, and count, before the last stats */
-        around_free(fs.around);
-        fs.around = NULL;
         if (started) {
                 pthread_mutex_lock(&st.lock);
                 st.stop = true;
@@ -509,6 +511,11 @@ out:
         }
         if (cfg)
                 sym_fuse_loop_cfg_destroy(cfg);
+        if (!inited)
+                return r;
+        /* the read-around runs under way end, and count, before the last stats */
+        around_free(fs.around);
+        fs.around = NULL;
         if (fs.t) {
                 struct gear_err we = {0};
                 if (gfs_write_stats(&fs, true, &we) < 0 && r == 0) {

@@ -87,23 +87,22 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                    struct prefetch_stats *st, struct gear_err *e);
 
 /*
- * Read-around for lazy opens. A small content is seldom opened alone: the
- * files of one directory, or of one start-up, lie next to each other in a
- * pack (gear-push lays them out in path order, the access list's first). A
- * lazy open of a small content missing from public/ claims it, and a thread
- * of its own fetches it together with the contents the map puts right after
- * it in its pack (at most AROUND_WINDOW stored bytes and AROUND_MEMBERS_MAX
- * contents, those the image names
- * and public/ lacks) in one Range request. Each content is staged (decoded
- * and verified into an unnamed file) as its bytes arrive, and an opener in
- * this process waiting for it gets that file at once; the run then puts
- * them all into public/ with one sync for the batch, each named only once
- * its bytes are on disk. Only for a registry whose map puts contents in
- * packs.
+ * Read-around for lazy opens (read-around.c). A small content is seldom
+ * opened alone: the files of one directory, or of one start-up, lie next to
+ * each other in a pack (gear-push lays them out in the access list's order,
+ * then in path order). A lazy open of a small content missing from public/
+ * claims it, and a thread of its own fetches it with one Range request
+ * together with the small contents the map puts right after it in its pack
+ * (at most AROUND_WINDOW stored bytes and AROUND_MEMBERS_MAX contents, those
+ * the image names and public/ lacks). Each is staged (decoded and verified
+ * into an unnamed file) as its bytes arrive, and an opener in this process
+ * waiting for it gets that file at once; they go into public/ in batches,
+ * one sync each, each named only once its bytes are on disk. Only for a
+ * registry whose map puts contents in packs.
  */
 #define AROUND_SIZE_MAX (64u << 10)
 #define AROUND_WINDOW (128u << 10)
-#define AROUND_MEMBERS_MAX 256
+#define AROUND_MEMBERS_MAX 64
 #define AROUND_RUNS_MAX 2
 
 struct around;

@@ -342,8 +342,9 @@ size_t object_map_after(const struct object_map *m, const char *hex, uint64_t wi
                 loc.off = y->off;
                 loc.len = y->len;
                 loc.whole = false;
-                fn(ud, y->hex, &loc);
                 n++;
+                if (!fn(ud, y->hex, &loc))
+                        break;
         }
         return n;
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "image-fetch.h"
+#include "prefetch-int.h"
 #include "remote.h"
 #include "../base/fsutil.h"
 #include "../base/progress.h"
@@ -33,23 +34,12 @@
 #define PREFETCH_RANGE_MAX (8u << 20)
 #define PREFETCH_JOBS_MAX 64
 
-struct sized {
-        const char *hex;
-        uint64_t size;
-};
-
-struct sizes {
-        struct sized *v;
-        size_t n;
-};
-
 static int by_hex(const void *a, const void *b)
 {
         return strcmp(((const struct sized *)a)->hex, ((const struct sized *)b)->hex);
 }
 
-/* the image's contents and their sizes, by digest (pointing into t) */
-static int sizes_load(struct itree *t, struct sizes *s)
+int sizes_load(struct itree *t, struct sizes *s)
 {
         _cleanup_free_ const struct store_blob **b = NULL;
         size_t n;
@@ -68,41 +58,12 @@ static int sizes_load(struct itree *t, struct sizes *s)
         return 0;
 }
 
-static const struct sized *sizes_find(const struct sizes *s, const char *hex)
+const struct sized *sizes_find(const struct sizes *s, const char *hex)
 {
         struct sized key = { hex, 0 };
 
         return s->n ? bsearch(&key, s->v, s->n, sizeof *s->v, by_hex) : NULL;
 }
-
-/* a content of the list, and where its pack has it (loc.len ... when packed) */
-struct member {
-        const struct sized *x;
-        size_t order;           /* its place in the list */
-        bool packed;
-        struct object_loc loc;
-};
-
-/* one request: a content alone, or a range of a pack with the members it holds */
-struct pjob {
-        struct member **m;      /* members in offset order (one for a content alone) */
-        size_t n;
-        uint64_t start, end;    /* the range, when packed */
-        size_t order;           /* the first place in the list of its members */
-};
-
-struct prefetch_job {
-        const struct gear_root *img;
-        struct origin *origin, own;
-        struct pjob *jobs;
-        size_t njobs, next;
-        const bool *stop;
-        struct progress *progress;
-        pthread_mutex_t lock;
-        struct prefetch_stats st;
-        bool first_in;        /* a read-around's opened content is in public/ */
-        struct gear_err err;  /* the first failure */
-};
 
 static void failed(struct prefetch_job *j, const char *hex, const struct gear_err *e)
 {
@@ -158,31 +119,37 @@ static int copy_from_range(const char *hex, uint64_t size, int fd, void *ud, str
 }
 
 /*
- * A range of a pack being fetched, its members staged (decoded and verified)
- * as their bytes arrive and put into public/ in batches: one sync a batch.
+ * A range of a pack being fetched: its members staged (decoded and
+ * verified) as their bytes arrive, and put into public/ in batches of at
+ * most PUBLISH_BATCH contents or PUBLISH_BYTES bytes, at the cost of one
+ * sync a batch (cache_publish): a lazy open of a member waits for its batch.
  */
-#define PUBLISH_BATCH 64
-
-struct around_run;
-static void around_staged(struct around_run *ar, size_t i, int fd);
-static void around_gone(struct around_run *ar, size_t i);
-static void around_fetched(struct around_run *ar);
+#define PUBLISH_BATCH 16
+#define PUBLISH_BYTES (1u << 20)
 
 struct range_run {
         struct prefetch_job *j;
         const struct pjob *p;
+        const struct range_hooks *h;
         struct cache_claim **claims;    /* of each member: held while it is ours to fill, else NULL */
-        struct cache_claim **staged;    /* of each member staged and not yet in public/ */
-        size_t nstaged;
-        struct around_run *ar;          /* a read-around's: told of each member staged or done; NULL: none */
+        struct cache_claim **pend;      /* the staged ones not yet in public/ ... */
+        size_t *pend_idx, npend;        /* ... and their members */
+        uint64_t pend_bytes;
         int fd;                         /* the range, as it arrives */
         uint64_t start, len;
         size_t next;                    /* members before it are done */
 };
 
-static void published(void *ud, size_t i, const struct gear_err *e)
+static void gone(struct range_run *rr, size_t i)
+{
+        if (rr->h && rr->h->gone)
+                rr->h->gone(rr->h->ud, i);
+}
+
+static void published(void *ud, size_t k, const struct gear_err *e)
 {
         struct range_run *rr = ud;
+        size_t i = rr->pend_idx[k];
         const struct member *m = rr->p->m[i];
 
         if (e) {
@@ -191,20 +158,20 @@ static void published(void *ud, size_t i, const struct gear_err *e)
                 pthread_mutex_lock(&rr->j->lock);
                 rr->j->st.fetched++;
                 rr->j->st.fetched_bytes += m->x->size;
-                if (i == 0 && rr->ar)
-                        rr->j->first_in = true;
+                if (i == 0)
+                        rr->j->first_published = true;
                 pthread_mutex_unlock(&rr->j->lock);
         }
-        if (rr->ar)
-                around_gone(rr->ar, i);
+        gone(rr, i);
         progress_add(rr->j->progress, m->x->size, 1);
 }
 
 static void publish(struct range_run *rr)
 {
-        if (rr->nstaged)
-                cache_publish(rr->staged, rr->p->n, published, rr);
-        rr->nstaged = 0;
+        if (rr->npend)
+                cache_publish(rr->pend, rr->npend, published, rr);
+        rr->npend = 0;
+        rr->pend_bytes = 0;
 }
 
 static void fill_member(struct range_run *rr, size_t i)
@@ -220,32 +187,28 @@ static void fill_member(struct range_run *rr, size_t i)
                 gear_err_set(&e, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
                              (unsigned long long)m->loc.len, (unsigned long long)store_stored_max(m->x->size));
         } else if (cache_stage(c, copy_from_range, &f, &res, &e) == 0) {
-                rr->staged[i] = c;
-                if (rr->ar)
-                        around_staged(rr->ar, i, cache_staged_fd(c));
-                if (++rr->nstaged >= PUBLISH_BATCH)
+                rr->pend[rr->npend] = c;
+                rr->pend_idx[rr->npend++] = i;
+                rr->pend_bytes += m->x->size;
+                if (rr->h && rr->h->staged)
+                        rr->h->staged(rr->h->ud, i, cache_staged_fd(c));
+                if (rr->npend >= PUBLISH_BATCH || rr->pend_bytes >= PUBLISH_BYTES)
                         publish(rr);
                 return;
         }
         cache_claim_free(c);
         failed(rr->j, m->x->hex, &e);
-        if (rr->ar)
-                around_gone(rr->ar, i);
+        gone(rr, i);
         progress_add(rr->j->progress, m->x->size, 1);
 }
 
-/*
- * n bytes of the range are in: every member they hold whole is staged, in
- * offset order; for a read-around only the first member, the one waited
- * for, and the others once the range is in (a short one: it comes faster
- * whole).
- */
+/* n bytes of the range are in: every member they hold whole is staged, in offset order (see run_range) */
 static void arrived(void *ud, uint64_t n)
 {
         struct range_run *rr = ud;
 
         for (; rr->next < rr->p->n; rr->next++) {
-                if (rr->ar && rr->next > 0 && n < rr->len)
+                if (rr->h && rr->next > 0 && n < rr->len)
                         return;
                 const struct member *m = rr->p->m[rr->next];
                 if (!rr->claims[rr->next])
@@ -256,30 +219,24 @@ static void arrived(void *ud, uint64_t n)
         }
 }
 
-/*
- * A range of a pack. The members not in public/ and not being fetched by
- * another are claimed first (their locks held, without waiting), so that a
- * lazy open of one of them waits for its bytes to arrive here instead of
- * fetching them again. For a read-around (ar), first is the first
- * member's claim, taken by the lazy open that waits for it.
- */
-static void run_range(struct prefetch_job *j, const struct pjob *p, struct around_run *ar, struct cache_claim *first)
+void run_range(struct prefetch_job *j, const struct pjob *p, const struct range_hooks *h, struct cache_claim *first)
 {
-        struct range_run rr = { .j = j, .p = p, .fd = -1, .ar = ar };
+        struct range_run rr = { .j = j, .p = p, .fd = -1, .h = h };
         const struct object_loc *loc = &p->m[0]->loc;
         struct gear_err e = {0};
         uint64_t end = 0;
         bool any = false;
 
-        if (!(rr.claims = calloc(p->n, sizeof *rr.claims)) || !(rr.staged = calloc(p->n, sizeof *rr.staged))) {
+        if (!(rr.claims = calloc(p->n, sizeof *rr.claims)) || !(rr.pend = calloc(p->n, sizeof *rr.pend)) ||
+            !(rr.pend_idx = calloc(p->n, sizeof *rr.pend_idx))) {
                 gear_err_sys(&e, ENOMEM, "cannot prefetch");
                 cache_claim_free(first);
                 for (size_t i = 0; i < p->n; i++) {
                         failed(j, p->m[i]->x->hex, &e);
-                        if (ar)
-                                around_gone(ar, i);
+                        gone(&rr, i);
                 }
                 free(rr.claims);
+                free(rr.pend);
                 return;
         }
         for (size_t i = 0; i < p->n; i++) {
@@ -291,8 +248,8 @@ static void run_range(struct prefetch_job *j, const struct pjob *p, struct aroun
                         rr.claims[0] = first;
                 else
                         k = cache_claim(j->img, m->x->hex, m->x->size, &rr.claims[i], &ce);
-                if (k <= 0 && ar)
-                        around_gone(ar, i);
+                if (k <= 0)
+                        gone(&rr, i);
                 if (k < 0) {
                         failed(j, m->x->hex, &ce);
                 } else if (!k) {
@@ -322,15 +279,14 @@ static void run_range(struct prefetch_job *j, const struct pjob *p, struct aroun
                         arrived(&rr, end - rr.start);
                 }
         }
-        if (ar)
-                around_fetched(ar);
+        if (h && h->fetched)
+                h->fetched(h->ud);
         publish(&rr);
         /* what the range did not bring is given up: a lazy open waiting for it fetches it itself */
         for (size_t i = 0; i < p->n; i++)
                 if (rr.claims[i]) {
                         cache_claim_free(rr.claims[i]);
-                        if (ar)
-                                around_gone(ar, i);
+                        gone(&rr, i);
                         if (!e.code)
                                 gear_err_set(&e, GEAR_EXIT_SYS, "the range did not bring it");
                         failed(j, p->m[i]->x->hex, &e);
@@ -339,7 +295,8 @@ static void run_range(struct prefetch_job *j, const struct pjob *p, struct aroun
         if (rr.fd >= 0)
                 close(rr.fd);
         free(rr.claims);
-        free(rr.staged);
+        free(rr.pend);
+        free(rr.pend_idx);
 }
 
 static void *prefetch_worker(void *ud)
@@ -448,6 +405,8 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         int rc = -1;
 
         memset(st, 0, sizeof *st);
+        /* a range holds a few descriptors per content it brings */
+        fd_limit_raise();
         if (!list || !t || !j.origin) {
                 char rel[PATH_MAX];
                 if (image_open(img, r, &im, e) < 0)
@@ -536,242 +495,4 @@ out:
         image_close(&im);
         pthread_mutex_destroy(&j.lock);
         return rc;
-}
-
-struct around {
-        const struct gear_root *img;
-        struct origin *origin;
-        struct sizes sz;                /* the image's contents, by digest */
-        around_fn fn;
-        void *ud;
-        pthread_mutex_t lock;           /* runs, and each run's members' state */
-        pthread_cond_t cond;
-        unsigned running;               /* runs at work */
-        unsigned fetching;              /* of those, the ones not yet done with the network */
-        struct around_run *runs;        /* at work */
-};
-
-int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
-               struct around **ap, struct gear_err *e)
-{
-        struct around *a;
-
-        *ap = NULL;
-        if (!origin->remote || !remote_is_registry(origin->remote) || !object_map_packed(origin->map))
-                return 0;
-        if (!(a = calloc(1, sizeof *a)))
-                return gear_err_sys(e, ENOMEM, "cannot read around");
-        *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud };
-        if (sizes_load(t, &a->sz) < 0) {
-                free(a);
-                return gear_err_sys(e, ENOMEM, "cannot read around");
-        }
-        pthread_mutex_init(&a->lock, NULL);
-        pthread_cond_init(&a->cond, NULL);
-        *ap = a;
-        return 0;
-}
-
-/* where a member of a run is, for an opener that waits for it */
-enum { AR_PENDING, AR_STAGED, AR_GONE };
-
-/* one run: its members (the opened content first), the claim of that one */
-struct around_run {
-        struct around *a;
-        struct around_run *next;
-        struct member *mv;
-        struct member **mp;
-        int *state, *fd;                /* of each member: AR_..., and its staged content while AR_STAGED */
-        size_t n, cap;
-        struct cache_claim *first;
-        bool fetched;                   /* done with the network */
-};
-
-/* a run done with the network leaves room for another while it syncs */
-static void around_fetched(struct around_run *ar)
-{
-        pthread_mutex_lock(&ar->a->lock);
-        if (!ar->fetched) {
-                ar->fetched = true;
-                ar->a->fetching--;
-        }
-        pthread_mutex_unlock(&ar->a->lock);
-}
-
-static void around_staged(struct around_run *ar, size_t i, int fd)
-{
-        pthread_mutex_lock(&ar->a->lock);
-        if (ar->state[i] == AR_PENDING && fd >= 0 && (ar->fd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0)
-                ar->state[i] = AR_STAGED;
-        pthread_cond_broadcast(&ar->a->cond);
-        pthread_mutex_unlock(&ar->a->lock);
-}
-
-static void around_gone(struct around_run *ar, size_t i)
-{
-        pthread_mutex_lock(&ar->a->lock);
-        if (ar->state[i] == AR_STAGED)
-                close(ar->fd[i]);
-        ar->state[i] = AR_GONE;
-        pthread_cond_broadcast(&ar->a->cond);
-        pthread_mutex_unlock(&ar->a->lock);
-}
-
-static void around_run_free(struct around_run *ar)
-{
-        if (!ar)
-                return;
-        free(ar->mv);
-        free(ar->mp);
-        free(ar->state);
-        free(ar->fd);
-        free(ar);
-}
-
-static void add_neighbour(void *ud, const char *hex, const struct object_loc *loc)
-{
-        struct around_run *ar = ud;
-        const struct sized *x;
-
-        if (ar->n >= ar->cap || !(x = sizes_find(&ar->a->sz, hex)))
-                return;
-        ar->mv[ar->n] = (struct member){ .x = x, .order = ar->n, .packed = true, .loc = *loc };
-        ar->mp[ar->n] = &ar->mv[ar->n];
-        ar->n++;
-}
-
-static void *around_worker(void *ud)
-{
-        struct around_run *ar = ud, **pp;
-        struct around *a = ar->a;
-        struct prefetch_job j = { .img = a->img, .origin = a->origin, .lock = PTHREAD_MUTEX_INITIALIZER };
-        struct pjob p = { .m = ar->mp, .n = ar->n };
-
-        run_range(&j, &p, ar, ar->first);
-        if (a->fn && j.st.fetched)
-                a->fn(a->ud, j.st.fetched - j.first_in, j.st.fetched_bytes - (j.first_in ? ar->mv[0].x->size : 0),
-                      j.st.wire_bytes);
-        pthread_mutex_destroy(&j.lock);
-        pthread_mutex_lock(&a->lock);
-        for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
-                ;
-        *pp = ar->next;
-        if (!ar->fetched)
-                a->fetching--;
-        /* every member is AR_GONE by now: published, failed or left to another */
-        around_run_free(ar);
-        a->running--;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->lock);
-        return NULL;
-}
-
-/* a run's member of content hex, with a->lock held; NULL when none */
-static struct around_run *in_flight(struct around *a, const char *hex, size_t *i)
-{
-        for (struct around_run *ar = a->runs; ar; ar = ar->next)
-                for (size_t k = 0; k < ar->n; k++)
-                        if (ar->state[k] != AR_GONE && !strcmp(ar->mv[k].x->hex, hex)) {
-                                *i = k;
-                                return ar;
-                        }
-        return NULL;
-}
-
-int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
-{
-        struct around_run *ar = NULL;
-        const struct sized *x;
-        struct object_loc loc;
-        struct gear_err e = {0};
-        pthread_attr_t attr;
-        pthread_t th;
-        size_t cap = AROUND_MEMBERS_MAX, i;
-        int fd = -1;
-        bool ok;
-
-        *fetched = false;
-        if (!a || size > AROUND_SIZE_MAX || !(x = sizes_find(&a->sz, hex)))
-                return -1;
-        pthread_mutex_lock(&a->lock);
-        /* on its way with another's neighbours: wait for it to be staged, or given up */
-        while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
-                pthread_cond_wait(&a->cond, &a->lock);
-        if (ar) {
-                fd = fcntl(ar->fd[i], F_DUPFD_CLOEXEC, 3);
-                pthread_mutex_unlock(&a->lock);
-                return fd;
-        }
-        ok = a->fetching < AROUND_RUNS_MAX;
-        if (ok) {
-                a->running++;
-                a->fetching++;
-        }
-        pthread_mutex_unlock(&a->lock);
-        if (!ok)
-                return -1;
-        if (cache_has(a->img, hex, x->size) || !object_map_find(a->origin->map, hex, &loc) || loc.whole)
-                goto no;
-        if (!(ar = calloc(1, sizeof *ar)) || !(ar->mv = calloc(cap, sizeof *ar->mv)) ||
-            !(ar->mp = calloc(cap, sizeof *ar->mp)) || !(ar->state = calloc(cap, sizeof *ar->state)) ||
-            !(ar->fd = calloc(cap, sizeof *ar->fd)))
-                goto no;
-        ar->a = a;
-        ar->cap = cap;
-        ar->mv[0] = (struct member){ .x = x, .packed = true, .loc = loc };
-        ar->mp[0] = &ar->mv[0];
-        ar->n = 1;
-        object_map_after(a->origin->map, hex, AROUND_WINDOW, add_neighbour, ar);
-        /* alone, it is fetched as well by the opener */
-        if (ar->n < 2 || cache_claim(a->img, hex, x->size, &ar->first, &e) <= 0)
-                goto no;
-        pthread_mutex_lock(&a->lock);
-        ar->next = a->runs;
-        a->runs = ar;
-        pthread_mutex_unlock(&a->lock);
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        ok = pthread_create(&th, &attr, around_worker, ar) == 0;
-        pthread_attr_destroy(&attr);
-        pthread_mutex_lock(&a->lock);
-        if (!ok) {
-                struct around_run **pp;
-                for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
-                        ;
-                *pp = ar->next;
-                pthread_mutex_unlock(&a->lock);
-                cache_claim_free(ar->first);
-                goto no;
-        }
-        /* ours: wait for its bytes */
-        while (ar->state[0] == AR_PENDING)
-                pthread_cond_wait(&a->cond, &a->lock);
-        if (ar->state[0] == AR_STAGED) {
-                fd = fcntl(ar->fd[0], F_DUPFD_CLOEXEC, 3);
-                *fetched = fd >= 0;
-        }
-        pthread_mutex_unlock(&a->lock);
-        return fd;
-no:
-        around_run_free(ar);
-        pthread_mutex_lock(&a->lock);
-        a->running--;
-        a->fetching--;
-        pthread_cond_broadcast(&a->cond);
-        pthread_mutex_unlock(&a->lock);
-        return -1;
-}
-
-void around_free(struct around *a)
-{
-        if (!a)
-                return;
-        pthread_mutex_lock(&a->lock);
-        while (a->running)
-                pthread_cond_wait(&a->cond, &a->lock);
-        pthread_mutex_unlock(&a->lock);
-        pthread_mutex_destroy(&a->lock);
-        pthread_cond_destroy(&a->cond);
-        free(a->sz.v);
-        free(a);
 }

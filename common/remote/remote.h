@@ -81,10 +81,11 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct o
 bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc);
 /*
  * The contents the map puts after content hex in its pack, in offset order,
- * as long as they end within window bytes of where hex starts: fn for each;
- * how many. None when the map does not put hex in a pack.
+ * as long as they end within window bytes of where hex starts: fn for each,
+ * until it returns false; how many. None when the map does not put hex in a
+ * pack.
  */
-typedef void (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
+typedef bool (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
 size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud);
 /* the map puts contents in packs (the second format) */
 bool object_map_packed(const struct object_map *m);

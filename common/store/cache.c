@@ -14,8 +14,8 @@
 #include "../base/fsutil.h"
 
 #define COPY_BUF (256u << 10)
-/* fetched stored bytes up to this size wait for decoding in memory, larger ones in a file of public/ */
-#define CACHE_MEM_MAX (4u << 20)
+/* fetched stored bytes up to this size wait for decoding in memory, larger ones in an unnamed file */
+#define CACHE_MEM_MAX (1u << 20)
 
 void cache_rel(const char *hex, char rel[CACHE_REL_MAX])
 {
@@ -287,19 +287,20 @@ static int link_staged(struct cache_claim *c, struct gear_err *e)
 void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void *ud)
 {
         struct gear_err *errs = n > 1 ? calloc(n, sizeof *errs) : NULL, one = {0};
-        unsigned wb = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+        unsigned wait = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
 
         /*
-         * A batch costs about one journal commit, not one each: the bytes of
-         * every one are written first, then each is synced (the first sync
-         * commits what they all changed, the others find it done), and only
-         * then are they named (a name between two syncs would make the
+         * A batch costs about one journal commit, not one each: the writes
+         * of all are started, then waited for, then each is synced (the first
+         * sync commits what they all changed, the others find it done), and
+         * only then are they named (a name between two syncs would make the
          * second commit again). Its bytes are on disk before its name is: a
          * crash never leaves a cached file of wrong bytes.
          */
-        for (size_t i = 0; i < n; i++)
-                if (v[i] && v[i]->out >= 0 && n > 1)
-                        sync_file_range(v[i]->out, 0, 0, wb);
+        for (int pass = 0; n > 1 && pass < 2; pass++)
+                for (size_t i = 0; i < n; i++)
+                        if (v[i] && v[i]->out >= 0)
+                                sync_file_range(v[i]->out, 0, 0, pass ? wait : SYNC_FILE_RANGE_WRITE);
         for (size_t i = 0; i < n; i++) {
                 struct gear_err *e = errs ? &errs[i] : &one;
                 if (!v[i])

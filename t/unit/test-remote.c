@@ -89,7 +89,7 @@ struct after {
         size_t n;
 };
 
-static void after_fn(void *ud, const char *hex, const struct object_loc *loc)
+static bool after_fn(void *ud, const char *hex, const struct object_loc *loc)
 {
         struct after *a = ud;
 
@@ -97,6 +97,7 @@ static void after_fn(void *ud, const char *hex, const struct object_loc *loc)
                 snprintf(a->hex[a->n], sizeof a->hex[a->n], "%s", hex);
                 a->off[a->n++] = loc->off;
         }
+        return a->n < 4;
 }
 
 static void packed_maps(void)

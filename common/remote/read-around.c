@@ -1,0 +1,278 @@
+/*
+ * Read-around for lazy opens (image-fetch.h): a small content opened is
+ * fetched with the contents its pack lays out after it, in one Range request
+ * (run_range, prefetch.c), on a thread of its own; an opener in this process
+ * gets a content's verified unnamed file as soon as it is staged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "prefetch-int.h"
+#include "../store/cache.h"
+
+struct around {
+        const struct gear_root *img;
+        struct origin *origin;
+        struct sizes sz;                /* the image's contents, by digest */
+        around_fn fn;
+        void *ud;
+        pthread_mutex_t lock;           /* runs, and each run's members' state */
+        pthread_cond_t cond;
+        unsigned running;               /* runs at work */
+        unsigned fetching;              /* of those, the ones not yet done with the network */
+        struct around_run *runs;        /* at work */
+};
+
+int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
+               struct around **ap, struct gear_err *e)
+{
+        struct around *a;
+
+        *ap = NULL;
+        if (!origin->remote || !remote_is_registry(origin->remote) || !object_map_packed(origin->map))
+                return 0;
+        if (!(a = calloc(1, sizeof *a)))
+                return gear_err_sys(e, ENOMEM, "cannot read around");
+        *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud };
+        if (sizes_load(t, &a->sz) < 0) {
+                free(a);
+                return gear_err_sys(e, ENOMEM, "cannot read around");
+        }
+        pthread_mutex_init(&a->lock, NULL);
+        pthread_cond_init(&a->cond, NULL);
+        *ap = a;
+        return 0;
+}
+
+/* where a member of a run is, for an opener that waits for it */
+enum { AR_PENDING, AR_STAGED, AR_GONE };
+
+/* one run: its members (the opened content first), the claim of that one */
+struct around_run {
+        struct around *a;
+        struct around_run *next;
+        struct member *mv;
+        struct member **mp;
+        int *state, *fd;                /* of each member: AR_..., and its staged content while AR_STAGED */
+        size_t n, cap;
+        struct cache_claim *first;
+        bool fetched;                   /* done with the network */
+        bool first_staged;              /* the opened content was staged: its opener got it */
+        unsigned refs;                  /* the worker's, and the starter's until it has its answer */
+};
+
+/* a run done with the network leaves room for another while it syncs */
+static void run_fetched(void *ud)
+{
+        struct around_run *ar = ud;
+
+        pthread_mutex_lock(&ar->a->lock);
+        if (!ar->fetched) {
+                ar->fetched = true;
+                ar->a->fetching--;
+        }
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void run_staged(void *ud, size_t i, int fd)
+{
+        struct around_run *ar = ud;
+
+        pthread_mutex_lock(&ar->a->lock);
+        if (ar->state[i] == AR_PENDING && fd >= 0 && (ar->fd[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
+                ar->state[i] = AR_STAGED;
+                if (i == 0)
+                        ar->first_staged = true;
+        }
+        pthread_cond_broadcast(&ar->a->cond);
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void run_gone(void *ud, size_t i)
+{
+        struct around_run *ar = ud;
+
+        pthread_mutex_lock(&ar->a->lock);
+        if (ar->state[i] == AR_STAGED)
+                close(ar->fd[i]);
+        ar->state[i] = AR_GONE;
+        pthread_cond_broadcast(&ar->a->cond);
+        pthread_mutex_unlock(&ar->a->lock);
+}
+
+static void around_run_free(struct around_run *ar)
+{
+        if (!ar)
+                return;
+        free(ar->mv);
+        free(ar->mp);
+        free(ar->state);
+        free(ar->fd);
+        free(ar);
+}
+
+static bool add_neighbour(void *ud, const char *hex, const struct object_loc *loc)
+{
+        struct around_run *ar = ud;
+        const struct sized *x = sizes_find(&ar->a->sz, hex);
+
+        /* a small stored form may stand for a large file: only small ones come along */
+        if (x && x->size <= AROUND_SIZE_MAX) {
+                ar->mv[ar->n] = (struct member){ .x = x, .order = ar->n, .packed = true, .loc = *loc };
+                ar->mp[ar->n] = &ar->mv[ar->n];
+                ar->n++;
+        }
+        return ar->n < ar->cap;
+}
+
+/* drops a reference to ar, with a->lock held; the last one frees it */
+static void run_put(struct around_run *ar)
+{
+        if (--ar->refs == 0)
+                around_run_free(ar);
+}
+
+static void *around_worker(void *ud)
+{
+        struct around_run *ar = ud, **pp;
+        struct around *a = ar->a;
+        struct prefetch_job j = { .img = a->img, .origin = a->origin, .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct pjob p = { .m = ar->mp, .n = ar->n };
+        struct range_hooks h = { run_staged, run_gone, run_fetched, ar };
+        bool first;
+
+        run_range(&j, &p, &h, ar->first);
+        first = j.first_published;
+        /* the opened content counts with its open, when its opener got it */
+        if (a->fn)
+                a->fn(a->ud, j.st.fetched - first, j.st.fetched_bytes - (first ? ar->mv[0].x->size : 0),
+                      j.st.wire_bytes);
+        pthread_mutex_destroy(&j.lock);
+        pthread_mutex_lock(&a->lock);
+        for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
+                ;
+        *pp = ar->next;
+        if (!ar->fetched)
+                a->fetching--;
+        /* every member is AR_GONE by now: published, failed or left to another */
+        run_put(ar);
+        a->running--;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        return NULL;
+}
+
+/* a run's member of content hex, with a->lock held; NULL when none */
+static struct around_run *in_flight(struct around *a, const char *hex, size_t *i)
+{
+        for (struct around_run *ar = a->runs; ar; ar = ar->next)
+                for (size_t k = 0; k < ar->n; k++)
+                        if (ar->state[k] != AR_GONE && !strcmp(ar->mv[k].x->hex, hex)) {
+                                *i = k;
+                                return ar;
+                        }
+        return NULL;
+}
+
+int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
+{
+        struct around_run *ar = NULL;
+        const struct sized *x;
+        struct object_loc loc;
+        struct gear_err e = {0};
+        pthread_attr_t attr;
+        pthread_t th;
+        size_t cap = AROUND_MEMBERS_MAX, i;
+        int fd = -1;
+        bool ok;
+
+        *fetched = false;
+        if (!a || size > AROUND_SIZE_MAX || !(x = sizes_find(&a->sz, hex)))
+                return -1;
+        pthread_mutex_lock(&a->lock);
+        /* on its way with another's neighbours: wait for it to be staged, or given up */
+        while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
+                pthread_cond_wait(&a->cond, &a->lock);
+        if (ar) {
+                fd = fcntl(ar->fd[i], F_DUPFD_CLOEXEC, 3);
+                pthread_mutex_unlock(&a->lock);
+                return fd;
+        }
+        ok = a->fetching < AROUND_RUNS_MAX;
+        if (ok) {
+                a->running++;
+                a->fetching++;
+        }
+        pthread_mutex_unlock(&a->lock);
+        if (!ok)
+                return -1;
+        if (cache_has(a->img, hex, x->size) || !object_map_find(a->origin->map, hex, &loc) || loc.whole)
+                goto no;
+        if (!(ar = calloc(1, sizeof *ar)) || !(ar->mv = calloc(cap, sizeof *ar->mv)) ||
+            !(ar->mp = calloc(cap, sizeof *ar->mp)) || !(ar->state = calloc(cap, sizeof *ar->state)) ||
+            !(ar->fd = calloc(cap, sizeof *ar->fd)))
+                goto no;
+        ar->a = a;
+        ar->cap = cap;
+        ar->refs = 2;
+        ar->mv[0] = (struct member){ .x = x, .packed = true, .loc = loc };
+        ar->mp[0] = &ar->mv[0];
+        ar->n = 1;
+        object_map_after(a->origin->map, hex, AROUND_WINDOW, add_neighbour, ar);
+        /* alone, it is fetched as well by the opener */
+        if (ar->n < 2 || cache_claim(a->img, hex, x->size, &ar->first, &e) <= 0)
+                goto no;
+        pthread_mutex_lock(&a->lock);
+        ar->next = a->runs;
+        a->runs = ar;
+        pthread_mutex_unlock(&a->lock);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        ok = pthread_create(&th, &attr, around_worker, ar) == 0;
+        pthread_attr_destroy(&attr);
+        pthread_mutex_lock(&a->lock);
+        if (!ok) {
+                struct around_run **pp;
+                for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
+                        ;
+                *pp = ar->next;
+                pthread_mutex_unlock(&a->lock);
+                cache_claim_free(ar->first);
+                goto no;
+        }
+        /* ours: wait for its bytes (the run stays ours until then: refs) */
+        while (ar->state[0] == AR_PENDING)
+                pthread_cond_wait(&a->cond, &a->lock);
+        if (ar->state[0] == AR_STAGED)
+                fd = fcntl(ar->fd[0], F_DUPFD_CLOEXEC, 3);
+        *fetched = ar->first_staged;
+        run_put(ar);
+        pthread_mutex_unlock(&a->lock);
+        return fd;
+no:
+        around_run_free(ar);
+        pthread_mutex_lock(&a->lock);
+        a->running--;
+        a->fetching--;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
+        return -1;
+}
+
+void around_free(struct around *a)
+{
+        if (!a)
+                return;
+        pthread_mutex_lock(&a->lock);
+        while (a->running)
+                pthread_cond_wait(&a->cond, &a->lock);
+        pthread_mutex_unlock(&a->lock);
+        pthread_mutex_destroy(&a->lock);
+        pthread_cond_destroy(&a->cond);
+        free(a->sz.v);
+        free(a);
+}
