@@ -25,6 +25,9 @@
 #            same run; and the registry requests' own times in gear
 #            (GEAR_HTTP_TRACE)
 #
+# PUSH_SECTIONS (default "push storage lazy") picks sections; lazy alone
+# pushes python3 to a registry of its own first.
+#
 # Needs root, FUSE, docker-registry, skopeo, and the Debian archive the first
 # time (the image set). Run after make.
 set -eu
@@ -58,6 +61,10 @@ for name in $images; do
 done
 G="$GEAR_SYSROOT/var/lib/gear"
 
+sections=${PUSH_SECTIONS:-push storage lazy}
+has() { case " $sections " in *" $1 "*) return 0 ;; esac; return 1; }
+
+if has push; then
 echo "push to an empty registry on 127.0.0.1 (median of $rounds; page cache warm)"
 printf "%-11s %9s %9s %7s %8s %8s\n" image skopeo-s gear-s ratio objects packs
 for name in $images; do
@@ -83,8 +90,10 @@ for name in $images; do
 	printf "%-11s %9s %9s %6.2fx %8s %8s\n" $name $s $g $(awk -v s=$s -v g=$g 'BEGIN { print g / s }') "$objects" "$packs"
 done
 rm -rf "$run/reg-push"
-
 echo
+fi
+
+if has storage; then
 echo "registry storage of the set ($images), each image in its own repository"
 plain=$(gear-test-registry start "$run/reg-plain")
 old=$(gear-test-registry start "$run/reg-old")
@@ -111,8 +120,14 @@ printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs" $(mb $bk) \
 	$(find "$run/reg-packs/data" -type f | wc -l) $t_packs
 echo "  packs vs one blob per object: $(awk -v o=$bo -v k=$bk 'BEGIN { printf "%+.1f%%", 100 * (k - o) / o }');" \
 	"packs vs the gzip layers: $(awk -v p=$bp -v k=$bk 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
-
 echo
+else
+	packs=$(gear-test-registry start "$run/reg-packs")
+	rm -rf "$G"/images/bench/python3/latest/pushed
+	gear-push --tls-verify=false bench/python3 "docker://$packs/gear/python3" >/dev/null
+fi
+has lazy || exit 0
+
 echo "lazy fetch of one small file, python3 from the packs registry on 127.0.0.1"
 # lazy_run NAME [GEAR-FS OPTION]: a fresh tree, the 200 files read once through a mount; their ms in $run/NAME-ms
 lazy_run() {
@@ -120,7 +135,7 @@ lazy_run() {
 	L="$GEAR_SYSROOT/var/lib/gear"
 	gear-pull --tls-verify=false "docker://$packs/gear/python3:latest" bench/python3 >/dev/null
 	mkdir -p "$run/mnt-$1"
-	GEAR_HTTP_TRACE="$run/trace-$1" gear-fs $2 bench/python3 "$run/mnt-$1"
+	GEAR_HTTP_TRACE="$run/trace-$1" gear-fs ${2:-} bench/python3 "$run/mnt-$1"
 	if [ ! -f "$run/small" ]; then
 		# 200 files under 16 KiB, spread over the directory
 		(cd "$run/mnt-$1" && find usr/lib/python3.11 -type f -size -16k | sort) >"$run/all"
