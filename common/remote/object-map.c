@@ -354,6 +354,21 @@ bool object_map_packed(const struct object_map *m)
         return m && !m->whole && m->n;
 }
 
+/* the indices of m->v in pack and offset order (from the index, when the map has one): *ord malloc'd */
+static int offset_order(const struct object_map *m, size_t **ord, struct gear_err *e)
+{
+        *ord = NULL;
+        if (!m->n)
+                return 0;
+        if (!(*ord = malloc(m->n * sizeof **ord)))
+                return gear_err_sys(e, ENOMEM, "cannot write the object map");
+        for (size_t k = 0; k < m->n; k++)
+                (*ord)[k] = m->by_off ? m->by_off[k] : k;
+        if (!m->by_off)
+                qsort_r(*ord, m->n, sizeof **ord, by_pack_off, m->v);
+        return 0;
+}
+
 int object_map_format(const struct object_map *m, char **text, size_t *n, struct gear_err *e)
 {
         _cleanup_free_ size_t *ord = NULL;
@@ -364,12 +379,8 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
 
         *text = NULL;
         *n = 0;
-        if (m->n && !(ord = malloc(m->n * sizeof *ord)))
-                return gear_err_sys(e, ENOMEM, "cannot write the object map");
-        for (size_t k = 0; k < m->n; k++)
-                ord[k] = k;
-        if (m->n)
-                qsort_r(ord, m->n, sizeof *ord, by_pack_off, m->v);
+        if (offset_order(m, &ord, e) < 0)
+                return -1;
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot write the object map");
         for (size_t p = 0; p < m->npacks; p++) {
@@ -414,16 +425,14 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
 
         *text = NULL;
         *n = 0;
-        if ((m->n && !(ord = malloc(m->n * sizeof *ord))) || (norder && !(byhex = malloc(norder * sizeof *byhex))))
+        if (offset_order(m, &ord, e) < 0)
+                return -1;
+        if (norder && !(byhex = malloc(norder * sizeof *byhex)))
                 return gear_err_sys(e, ENOMEM, "cannot write the object map");
         for (size_t k = 0; k < norder; k++)
                 byhex[k] = (struct ordinal){ order[k], k };
         if (norder)
                 qsort(byhex, norder, sizeof *byhex, ordinal_cmp);
-        for (size_t k = 0; k < m->n; k++)
-                ord[k] = k;
-        if (m->n)
-                qsort_r(ord, m->n, sizeof *ord, by_pack_off, m->v);
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot write the object map");
         fprintf(f, WIRE_WORD "%zu\n", norder);
