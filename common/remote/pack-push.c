@@ -37,7 +37,7 @@
 
 struct pobj {
         digest_hex hex;
-        size_t pos;             /* the first path that has it, in path order */
+        size_t pos;             /* its place among the contents, by first path in path order */
         size_t rank;            /* access list first, then path order */
         uint64_t stored;        /* its bytes in objects/ */
         const struct known_loc *known; /* where the registry keeps it already; NULL: in a new pack */
@@ -55,14 +55,6 @@ struct collect {
         struct pobj *v;
         size_t n;
 };
-
-static int by_hex_pos(const void *a, const void *b)
-{
-        const struct pobj *x = a, *y = b;
-        int c = strcmp(x->hex, y->hex);
-
-        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
 
 static int by_hex_only(const void *a, const void *b)
 {
@@ -83,31 +75,27 @@ static int by_rank(const void *a, const void *b)
  */
 static int image_contents(const struct gear_root *img, struct image *im, struct collect *c, struct gear_err *e)
 {
-        _cleanup_free_ digest_hex *acc = NULL;
-        _cleanup_free_ const struct store_blob **b = NULL;
+        _cleanup_free_ digest_hex *acc = NULL, *order = NULL;
         struct itree *t = NULL;
         char rel[PATH_MAX];
-        size_t nacc = 0, k = 0, n = 0;
+        size_t nacc = 0, n = 0;
         int r;
 
         if (image_load_tree(im, &t, e) < 0)
                 return -1;
-        if ((r = itree_blobs(t, &b, &n)) == 0 && n && !(c->v = calloc(n, sizeof *c->v)))
+        /* the distinct contents, pos their place in path order, then sorted by digest */
+        if ((r = itree_contents(t, &order, &n)) == 0 && n && !(c->v = calloc(n, sizeof *c->v)))
                 r = -ENOMEM;
         for (size_t i = 0; r == 0 && i < n; i++) {
                 c->v[i] = (struct pobj){ .pos = i };
-                memcpy(c->v[i].hex, b[i]->hex, sizeof(digest_hex));
+                memcpy(c->v[i].hex, order[i], sizeof(digest_hex));
         }
         c->n = r == 0 ? n : 0;
         itree_free(t);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);
         if (c->n)
-                qsort(c->v, c->n, sizeof *c->v, by_hex_pos);
-        for (size_t i = 0; i < c->n; i++)
-                if (!k || strcmp(c->v[k - 1].hex, c->v[i].hex))
-                        c->v[k++] = c->v[i];
-        c->n = k;
+                qsort(c->v, c->n, sizeof *c->v, by_hex_only);
         image_rel(&im->ref, rel, sizeof rel);
         if (access_list_load(img, rel, &acc, &nacc, e) < 0)
                 return -1;
