@@ -4,12 +4,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
 #include "image-docker.h"
 #include "layer.h"
 #include "../base/dl-archive.h"
+
+/* reads of 1 MiB, or of the whole archive when it is smaller (libarchive's least is 10 KiB) */
+static size_t block_size(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0 || st.st_size >= 1 << 20)
+                return 1 << 20;
+        return st.st_size > 10240 ? (size_t)st.st_size : 10240;
+}
 
 /* the outer docker archive, positioned at member's data */
 int docker_find(const char *path, const char *member, struct archive **out, struct gear_err *e)
@@ -25,7 +36,7 @@ int docker_find(const char *path, const char *member, struct archive **out, stru
                 sym_archive_read_free(a);
                 return gear_err_set(e, GEAR_EXIT_USAGE, "invalid member '%s' in '%s': %s", member, path, why);
         }
-        if (sym_archive_read_open_filename(a, path, 1 << 20) != ARCHIVE_OK)
+        if (sym_archive_read_open_filename(a, path, block_size(path)) != ARCHIVE_OK)
                 goto bad;
         for (;;) {
                 int r = sym_archive_read_next_header(a, &ent);

@@ -34,8 +34,13 @@ struct blob_reader {
         struct progress *progress;
         struct gear_err *e;
         const char *label;
-        char buf[1 << 20];
+        size_t cap;
+        char buf[];
 };
+
+/* reads of up to 1 MiB; a blob that declares itself smaller gets a buffer its size */
+#define BLOB_BUF_MAX (1u << 20)
+#define BLOB_BUF_MIN 4096u
 
 static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
 {
@@ -43,7 +48,7 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
         la_ssize_t k;
 
         if (br->outer) {
-                k = sym_archive_read_data(br->outer, br->buf, sizeof br->buf);
+                k = sym_archive_read_data(br->outer, br->buf, br->cap);
                 if (k < 0) {
                         gear_err_set(br->e, GEAR_EXIT_USAGE, "%s", sym_archive_error_string(br->outer));
                         sym_archive_set_error(a, EILSEQ, "%s", br->e->msg);
@@ -51,7 +56,7 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
                 }
         } else {
                 do
-                        k = read(br->fd, br->buf, sizeof br->buf);
+                        k = read(br->fd, br->buf, br->cap);
                 while (k < 0 && errno == EINTR);
                 if (k < 0) {
                         gear_err_sys(br->e, errno, "cannot read");
@@ -322,8 +327,9 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
                        struct gear_err *e)
 {
         struct source_layer *l = &s->layers[i];
-        /* the 1 MiB buffer is not zeroed: only what a read put there is used */
-        struct blob_reader *br = malloc(sizeof *br);
+        size_t cap = l->size >= 0 && (uint64_t)l->size < BLOB_BUF_MAX ? (size_t)l->size : BLOB_BUF_MAX;
+        /* the buffer is not zeroed: only what a read put there is used */
+        struct blob_reader *br = malloc(sizeof *br + (cap < BLOB_BUF_MIN ? BLOB_BUF_MIN : cap));
         struct archive *a = NULL;
         char rel[sizeof "blobs/sha256/" + DIGEST_HEX_LEN];
         bool streaming = false;
@@ -331,7 +337,8 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
 
         if (!br)
                 return gear_err_sys(e, ENOMEM, "cannot read %s", l->label);
-        memset(br, 0, offsetof(struct blob_reader, buf));
+        memset(br, 0, sizeof *br);
+        br->cap = cap < BLOB_BUF_MIN ? BLOB_BUF_MIN : cap;
         br->fd = -1;
         br->e = e;
         br->label = l->label;
