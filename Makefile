@@ -96,7 +96,7 @@ check: deps
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 SYSTEMD_UNITS := container.target container-active.target container.slice container-small.slice \
-	gear-gc.service gear-gc.timer gear-switchns.socket gear-switchns@.service gear-daemon.socket \
+	gear-gc.service gear-gc.timer gear-recompress.service gear-recompress.timer gear-switchns.socket gear-switchns@.service gear-daemon.socket \
 	gear-daemon.service
 
 install: all

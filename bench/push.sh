@@ -15,7 +15,9 @@
 #   storage  the whole set pushed into one registry each way, the bytes of
 #            the blobs it keeps: skopeo copy, gear-push in the first format
 #            (GEAR_TEST_PUSH_OBJECT_BLOBS, one blob per object), gear-push in
-#            packs (later images naming the packs of earlier ones)
+#            packs (later images naming the packs of earlier ones), and
+#            gear-push in packs once more after gear-recompress of the store
+#            (PUSH_RECOMPRESS_LEVEL, default 19; its time is the last column)
 #   lazy     python3 pulled into a fresh tree and mounted with gear-fs; 200
 #            small files of /usr/lib/python3.11 each opened and read once
 #            (open to close, in ms), with --no-read-around (every one a
@@ -120,6 +122,21 @@ printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs" $(mb $bk) \
 	$(find "$run/reg-packs/data" -type f | wc -l) $t_packs
 echo "  packs vs one blob per object: $(awk -v o=$bo -v k=$bk 'BEGIN { printf "%+.1f%%", 100 * (k - o) / o }');" \
 	"packs vs the gzip layers: $(awk -v p=$bp -v k=$bk 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+# the same set after gear-recompress of the store, into a registry of its own
+level=${PUSH_RECOMPRESS_LEVEL:-19}
+t0=$(now)
+gear-recompress -l "$level" >"$run/recompress"
+t_rc=$(secs $t0 $(now))
+rc=$(gear-test-registry start "$run/reg-rc")
+rm -rf "$G"/images/bench/*/latest/pushed
+for name in $images; do
+	gear-push --tls-verify=false "bench/$name" "docker://$rc/gear/$name" >/dev/null
+done
+br=$(blob_bytes "$run/reg-rc")
+printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs, recompressed" $(mb $br) \
+	$(find "$run/reg-rc/data" -type f | wc -l) $t_rc
+echo "  gear-recompress -l $level: $(tr '\n' ' ' <"$run/recompress")(${t_rc} s, recompressing only)"
+echo "  recompressed packs vs the gzip layers: $(awk -v p=$bp -v k=$br 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
 echo
 else
 	packs=$(gear-test-registry start "$run/reg-packs")

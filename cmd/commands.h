@@ -25,6 +25,7 @@ int cmd_ports(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_push(int argc, char **argv);
+int cmd_recompress(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
 int cmd_restart(int argc, char **argv);
 int cmd_rmi(int argc, char **argv);

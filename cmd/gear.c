@@ -44,6 +44,7 @@ static const struct command commands[] = {
         { "pull",              cmd_pull },
         { "purge",             cmd_purge },
         { "push",              cmd_push },
+        { "recompress",        cmd_recompress },
         { "repo",              cmd_repo },
         { "restart",           cmd_restart },
         { "rmi",               cmd_rmi },

@@ -27,11 +27,14 @@ test_expect_success 'make install DESTDIR PREFIX=/usr: the files where a Debian 
 	gear-daemon.socket
 	gear-gc.service
 	gear-gc.timer
+	gear-recompress.service
+	gear-recompress.timer
 	gear-switchns.socket
 	gear-switchns@.service
 	EOF
 	test_cmp expect units &&
 	grep -x "ExecStart=/usr/bin/gear-gc --max-size 10G" "$D/usr/lib/systemd/system/gear-gc.service" &&
+	grep -x "ExecStart=/usr/bin/gear-recompress" "$D/usr/lib/systemd/system/gear-recompress.service" &&
 	test_must_fail grep -r "@[A-Z_]*@" "$D/usr/lib/systemd/system" &&
 	grep -x "#gear-bin=/usr/bin" "$D/etc/gear/gear.conf"
 '

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -532,6 +533,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         struct pack_job j = { .r = r, .img = img, .lock = PTHREAD_MUTEX_INITIALIZER };
         pthread_t th[PACK_JOBS];
         uint64_t total = 0;
+        _cleanup_close_ int lock = -1;
         int nth = 0, rc = -1;
 
         st->packs = true;
@@ -545,6 +547,9 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         }
         for (size_t i = 0; i < c.n; i++)
                 memcpy(want[i], c.v[i].hex, sizeof *want);
+        /* the objects' stored bytes are read twice (digest, upload): gear-recompress waits meanwhile */
+        if ((lock = store_lock(img, LOCK_SH, e)) < 0)
+                goto out;
         if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
             stat_objects(img, &c, e) < 0 || plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
                 goto out;

@@ -402,6 +402,11 @@ int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gea
         return 0;
 }
 
+int stage_dirfd(struct store_stage *s)
+{
+        return s->dfd;
+}
+
 void stage_free(struct store_stage *s)
 {
         if (!s)

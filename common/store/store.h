@@ -13,7 +13,10 @@
  * bytes is therefore always stored compressed.
  *
  * Objects appear only by rename(2) of a complete, synced file, so a reader
- * never sees half an object; a present object is never rewritten.
+ * never sees half an object. A present object is rewritten only by
+ * store_recompress, which replaces it with the same content at a slower
+ * level under the store lock held exclusive: whoever reads an object's stored
+ * bytes more than once (a pack push) holds the lock shared meanwhile.
  */
 #ifndef GEAR_STORE_H
 #define GEAR_STORE_H
@@ -116,6 +119,8 @@ void stage_stats(struct store_stage *s, struct store_stats *st);
  */
 typedef bool (*stage_keep_fn)(const char *hex, void *ud);
 int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gear_err *e);
+/* the staging directory, for files of the caller's own (store_recompress) */
+int stage_dirfd(struct store_stage *s);
 /* removes the staging directory (and whatever was not committed) and frees s */
 void stage_free(struct store_stage *s);
 
@@ -132,6 +137,36 @@ int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *bl
 /* waits for every submitted job; the first failure, if any */
 int pool_wait(struct store_pool *p, struct gear_err *e);
 void pool_free(struct store_pool *p);
+
+/*
+ * Recompression (gear-recompress): every object of at least STORE_RAW_MAX
+ * bytes not yet tried at level or above is read, verified and compressed
+ * again at level, in one zstd frame with its content size; a smaller result
+ * replaces the object (renamed over it with the store lock held exclusive,
+ * if the object is still the file that was read), a larger one leaves it as
+ * it is. Either way the object is marked with the level in STORE_LEVEL_XATTR,
+ * so that the next run skips it (on file systems without extended attributes
+ * it tries the object again). Objects are taken one subdirectory at a time,
+ * written into a build staging directory and synced before their renames:
+ * a kill leaves each object either old or new, and the staging directory to
+ * gear-clean. A corrupt object is reported and left alone (gear-fsck repairs).
+ */
+#define STORE_LEVEL_XATTR "trusted.gear.zstd-level"
+struct recompress_opts {
+        int level; /* 1 to ZSTD_maxCLevel() */
+        int jobs;  /* threads compressing */
+};
+enum recompress_result { RECOMPRESS_SKIPPED, RECOMPRESS_SMALLER, RECOMPRESS_KEPT, RECOMPRESS_FAILED };
+struct recompress_stats {
+        uint64_t objects, skipped, smaller, kept, failed;
+        uint64_t before, after; /* stored bytes of the objects made smaller */
+        uint64_t kept_bytes;
+};
+/* called for every object, in the order of objects/; err set only for RECOMPRESS_FAILED */
+typedef void (*recompress_fn)(const char *hex, enum recompress_result r, uint64_t before, uint64_t after,
+                              const struct gear_err *err, void *ud);
+int store_recompress(const struct gear_root *img, const struct recompress_opts *o, recompress_fn fn, void *ud,
+                     struct recompress_stats *st, struct gear_err *e);
 
 /* rm -rf of name below dfd, without following symlinks */
 int store_rm_rf(int dfd, const char *name);

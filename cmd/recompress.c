@@ -1,0 +1,96 @@
+/*
+ * gear-recompress: the store's objects again at a slower zstd level, in place;
+ * built to run in the background after builds (gear-recompress.service).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "../common/base/err.h"
+#include "../common/base/tree.h"
+#include "../common/store/store.h"
+
+static const char usage[] =
+"usage: gear-recompress [-v] [-l LEVEL] [-j JOBS]\n";
+
+static void report(const char *hex, enum recompress_result r, uint64_t before, uint64_t after,
+                   const struct gear_err *err, void *ud)
+{
+        if (r == RECOMPRESS_FAILED)
+                fprintf(stderr, "gear-recompress: %s\n", err->msg);
+        else if (*(bool *)ud && r == RECOMPRESS_SMALLER)
+                printf("smaller\tsha256:%s\t%" PRIu64 "\t%" PRIu64 "\n", hex, before, after);
+        else if (*(bool *)ud && r == RECOMPRESS_KEPT)
+                printf("kept\tsha256:%s\t%" PRIu64 "\n", hex, before);
+}
+
+int cmd_recompress(int argc, char **argv)
+{
+        static const struct option options[] = {
+                { "help",    no_argument,       NULL, 'h' },
+                { "verbose", no_argument,       NULL, 'v' },
+                { "level",   required_argument, NULL, 'l' },
+                { "jobs",    required_argument, NULL, 'j' },
+                {}
+        };
+        _cleanup_(gear_err_clear) struct gear_err err = {0};
+        _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        struct recompress_opts o = { .level = 19, .jobs = cpus > 0 && cpus < 64 ? cpus : 1 };
+        struct recompress_stats st;
+        bool verbose = false;
+        char *end;
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":hvl:j:", options, NULL)) != -1) {
+                switch (c) {
+                case 'h':
+                        return gear_help(usage);
+                case 'v':
+                        verbose = true;
+                        break;
+                case 'l':
+                        o.level = strtol(optarg, &end, 10);
+                        if (*end || o.level < 1 || o.level > 22)
+                                return gear_usage_error(usage, "invalid LEVEL '%s' (1 to 22)", optarg);
+                        break;
+                case 'j':
+                        o.jobs = strtol(optarg, &end, 10);
+                        if (*end || o.jobs < 1 || o.jobs > 256)
+                                return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
+                        break;
+                case ':':
+                default:
+                        return gear_option_error(usage, argv, c);
+                }
+        }
+        if (optind != argc)
+                return gear_usage_error(usage, "too many arguments");
+        if (tree_init(&tree, &err) < 0)
+                return gear_fail(&err, NULL);
+        if (root_open(&tree.img, 0, &err) < 0) {
+                if (err.code != GEAR_EXIT_NO)
+                        return gear_fail(&err, NULL);
+                st = (struct recompress_stats){0};
+        } else if (store_recompress(&tree.img, &o, report, &verbose, &st, &err) < 0)
+                return gear_fail(&err, "cannot recompress");
+        printf("objects\t%" PRIu64 "\n", st.objects);
+        printf("skipped\t%" PRIu64 "\n", st.skipped);
+        printf("smaller\t%" PRIu64 "\n", st.smaller);
+        printf("bytes-before\t%" PRIu64 "\n", st.before);
+        printf("bytes-after\t%" PRIu64 "\n", st.after);
+        printf("kept\t%" PRIu64 "\n", st.kept);
+        printf("failed\t%" PRIu64 "\n", st.failed);
+        if (fflush(stdout))
+                return GEAR_EXIT_SYS;
+        if (st.failed) {
+                fprintf(stderr, "gear-recompress: %" PRIu64 " objects left as they are; gear-fsck(1) checks them\n",
+                        st.failed);
+                return GEAR_EXIT_SYS;
+        }
+        return GEAR_EXIT_OK;
+}

@@ -1,0 +1,380 @@
+/*
+ * Recompressing objects in place at a slower zstd level: the same contents,
+ * fewer stored bytes (and so smaller packs for the registries they are pushed
+ * to next). One subdirectory of objects/ at a time: its objects are read and
+ * verified, written again into a build staging directory, synced, and then,
+ * with the store lock held exclusive, renamed over the objects they replace,
+ * each only if its object is still the file that was read.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "store.h"
+#include "../base/fsutil.h"
+
+#define BUF_SIZE (256 * 1024)
+
+struct item {
+        digest_hex hex;
+        dev_t dev;
+        ino_t ino;
+        uint64_t before, after;
+        enum recompress_result state;
+        struct gear_err err;
+};
+
+struct run {
+        const struct gear_root *img;
+        const struct recompress_opts *o;
+        int sdfd; /* the staging directory */
+        pthread_mutex_t mu;
+        pthread_cond_t work, done;
+        struct item *items;
+        size_t n, next, pending;
+        bool stop;
+};
+
+/* the level an object was last recompressed at (0: never) */
+static int object_level(int fd)
+{
+        char v[16];
+        ssize_t k = fgetxattr(fd, STORE_LEVEL_XATTR, v, sizeof v - 1);
+
+        if (k <= 0)
+                return 0;
+        v[k] = 0;
+        return atoi(v);
+}
+
+static void mark_level(int fd, int level)
+{
+        char v[16];
+
+        snprintf(v, sizeof v, "%d", level);
+        /* without xattrs (ENOTSUP) the next run tries the object again */
+        (void)fsetxattr(fd, STORE_LEVEL_XATTR, v, strlen(v), 0);
+}
+
+static int pump(ZSTD_CCtx *c, int out, const void *buf, size_t n, ZSTD_EndDirective end, unsigned char *obuf,
+                uint64_t *total, struct gear_err *e)
+{
+        ZSTD_inBuffer in = { buf, n, 0 };
+        size_t left;
+
+        do {
+                ZSTD_outBuffer o = { obuf, BUF_SIZE, 0 };
+                left = ZSTD_compressStream2(c, &o, &in, end);
+                if (ZSTD_isError(left))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(left));
+                int r = write_all(out, obuf, o.pos);
+                if (r < 0)
+                        return gear_err_sys(e, -r, "cannot write");
+                *total += o.pos;
+        } while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
+        return 0;
+}
+
+/*
+ * The content size of an open object, for the frame header: zstd then sizes
+ * its window to the content, and a reader of a small object needs no more.
+ */
+static int content_size(struct run *run, struct item *it, int fd, uint64_t stored, uint64_t *size)
+{
+        unsigned char h[18]; /* the longest frame header */
+        ssize_t k = pread(fd, h, sizeof h, 0);
+        unsigned long long n;
+
+        if (k < 0)
+                return gear_err_sys(&it->err, errno, "cannot read");
+        if (!store_is_zstd(h, k)) {
+                *size = stored;
+                return 0;
+        }
+        n = ZSTD_getFrameContentSize(h, k);
+        if (n != ZSTD_CONTENTSIZE_UNKNOWN && n != ZSTD_CONTENTSIZE_ERROR) {
+                *size = n;
+                return 0;
+        }
+        /* a streamed object says nothing: one pass to learn it */
+        return store_verify(run->img, it->hex, size, &it->err);
+}
+
+/* one object: into the staging directory when smaller at the level, else marked as tried */
+static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *buf, unsigned char *obuf)
+{
+        char rel[STORE_REL_MAX];
+        struct store_reader *r = NULL;
+        struct stat st;
+        _cleanup_close_ int out = -1;
+        uint64_t size;
+        int fd;
+        ssize_t k;
+
+        store_object_rel(it->hex, rel);
+        fd = openat(run->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+                /* removed since the listing (gear-gc): nothing to do */
+                if (errno != ENOENT)
+                        goto sys;
+                return;
+        }
+        if (fstat(fd, &st) < 0 || fcntl(fd, F_SETFL, O_RDONLY) < 0) {
+                close(fd);
+                goto sys;
+        }
+        if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                gear_err_set(&it->err, GEAR_EXIT_SYS, "object '%s' is not a regular file", rel);
+                it->state = RECOMPRESS_FAILED;
+                return;
+        }
+        it->dev = st.st_dev;
+        it->ino = st.st_ino;
+        it->before = st.st_size;
+        if (st.st_size < STORE_RAW_MAX || object_level(fd) >= run->o->level) {
+                close(fd);
+                return;
+        }
+        /* kept open (as the reader's own fd is) to mark it when it stays as it is */
+        int keep = dup(fd);
+        if (keep < 0) {
+                close(fd);
+                goto sys;
+        }
+        if (store_reader_fdopen(fd, it->hex, rel, &r, &it->err) < 0) {
+                close(keep);
+                it->state = RECOMPRESS_FAILED;
+                return;
+        }
+        ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
+        if (content_size(run, it, keep, st.st_size, &size) < 0)
+                goto fail;
+        ZSTD_CCtx_setPledgedSrcSize(c, size);
+        out = openat(run->sdfd, it->hex, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
+        if (out < 0) {
+                gear_err_sys(&it->err, errno, "cannot create '%s'", it->hex);
+                goto fail;
+        }
+        it->after = 0;
+        while ((k = store_reader_read(r, buf, BUF_SIZE, &it->err)) > 0)
+                if (pump(c, out, buf, k, ZSTD_e_continue, obuf, &it->after, &it->err) < 0)
+                        goto fail;
+        /* 0 only once the whole content matched its digest */
+        if (k < 0 || pump(c, out, NULL, 0, ZSTD_e_end, obuf, &it->after, &it->err) < 0)
+                goto fail;
+        store_reader_free(r);
+        if (it->after < it->before) {
+                mark_level(out, run->o->level);
+                it->state = RECOMPRESS_SMALLER;
+        } else {
+                unlinkat(run->sdfd, it->hex, 0);
+                mark_level(keep, run->o->level);
+                it->state = RECOMPRESS_KEPT;
+        }
+        close(keep);
+        return;
+fail:
+        store_reader_free(r);
+        close(keep);
+        if (out >= 0)
+                unlinkat(run->sdfd, it->hex, 0);
+        gear_err_wrap(&it->err, "cannot recompress '%s/%s'", run->img->path, rel);
+        it->state = RECOMPRESS_FAILED;
+        return;
+sys:
+        gear_err_sys(&it->err, errno, "cannot recompress '%s/%s'", run->img->path, rel);
+        it->state = RECOMPRESS_FAILED;
+}
+
+static void *worker(void *arg)
+{
+        struct run *run = arg;
+        ZSTD_CCtx *c = ZSTD_createCCtx();
+        unsigned char *buf = malloc(BUF_SIZE), *obuf = malloc(BUF_SIZE);
+        bool ok = c && buf && obuf && !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, run->o->level));
+
+        pthread_mutex_lock(&run->mu);
+        for (;;) {
+                /* the items of one batch at a time: run.n and run.next change only under mu */
+                while (run->next == run->n && !run->stop)
+                        pthread_cond_wait(&run->work, &run->mu);
+                if (run->stop)
+                        break;
+                struct item *it = &run->items[run->next++];
+                pthread_mutex_unlock(&run->mu);
+                if (ok)
+                        one(run, it, c, buf, obuf);
+                else {
+                        gear_err_sys(&it->err, ENOMEM, "cannot recompress");
+                        it->state = RECOMPRESS_FAILED;
+                }
+                pthread_mutex_lock(&run->mu);
+                if (!--run->pending)
+                        pthread_cond_signal(&run->done);
+        }
+        pthread_mutex_unlock(&run->mu);
+        ZSTD_freeCCtx(c);
+        free(buf);
+        free(obuf);
+        return NULL;
+}
+
+/* the objects of one subdirectory of objects/ (its name two hex digits) */
+static int list_dir(struct run *run, const char *sub, struct item **items, size_t *n, size_t *cap,
+                    struct gear_err *e)
+{
+        char rel[sizeof STORE_DIR + 3];
+        DIR *d;
+        struct dirent *de;
+        int r;
+
+        *n = 0;
+        snprintf(rel, sizeof rel, STORE_DIR "/%s", sub);
+        if ((r = dir_open_at(run->img, run->img->fd, rel, &d, e)) < 0 || !d)
+                return r;
+        while ((de = readdir(d))) {
+                digest_hex hex;
+                if (strlen(de->d_name) != DIGEST_HEX_LEN - 2)
+                        continue;
+                snprintf(hex, sizeof hex, "%s%s", sub, de->d_name);
+                if (!digest_hex_valid(hex))
+                        continue;
+                if (array_room((void **)items, cap, *n + 1, sizeof **items) < 0) {
+                        closedir(d);
+                        return gear_err_sys(e, ENOMEM, "cannot list '%s/%s'", run->img->path, rel);
+                }
+                (*items)[*n] = (struct item){ .state = RECOMPRESS_SKIPPED };
+                memcpy((*items)[(*n)++].hex, hex, sizeof hex);
+        }
+        closedir(d);
+        return 0;
+}
+
+/* the smaller objects, synced, take the place of the ones read, if those are still there */
+static int commit(struct run *run, struct gear_err *e)
+{
+        _cleanup_close_ int lock = -1;
+        bool any = false;
+
+        for (size_t i = 0; i < run->n; i++)
+                any |= run->items[i].state == RECOMPRESS_SMALLER;
+        if (!any)
+                return 0;
+        if (syncfs(run->sdfd) < 0)
+                return gear_err_sys(e, errno, "cannot sync '%s'", run->img->path);
+        if ((lock = store_lock(run->img, LOCK_EX, e)) < 0)
+                return -1;
+        for (size_t i = 0; i < run->n; i++) {
+                struct item *it = &run->items[i];
+                char rel[STORE_REL_MAX];
+                struct stat st;
+
+                if (it->state != RECOMPRESS_SMALLER)
+                        continue;
+                store_object_rel(it->hex, rel);
+                if (fstatat(run->img->fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != it->dev ||
+                    st.st_ino != it->ino) {
+                        it->state = RECOMPRESS_SKIPPED;
+                        unlinkat(run->sdfd, it->hex, 0);
+                        continue;
+                }
+                if (renameat(run->sdfd, it->hex, run->img->fd, rel) < 0)
+                        return gear_err_sys(e, errno, "cannot move object into '%s/%s'", run->img->path, rel);
+        }
+        if (syncfs(run->img->fd) < 0)
+                return gear_err_sys(e, errno, "cannot sync '%s'", run->img->path);
+        return 0;
+}
+
+int store_recompress(const struct gear_root *img, const struct recompress_opts *o, recompress_fn fn, void *ud,
+                     struct recompress_stats *st, struct gear_err *e)
+{
+        struct run run = { .img = img, .o = o, .sdfd = -1, .mu = PTHREAD_MUTEX_INITIALIZER,
+                           .work = PTHREAD_COND_INITIALIZER, .done = PTHREAD_COND_INITIALIZER };
+        struct store_stage *stage = NULL;
+        pthread_t *th = NULL;
+        size_t cap = 0;
+        int nth = 0, rc = -1;
+
+        *st = (struct recompress_stats){0};
+        if (o->level < 1 || o->level > ZSTD_maxCLevel())
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid level %d (1 to %d)", o->level, ZSTD_maxCLevel());
+        if (stage_begin(img, &stage, e) < 0)
+                return -1;
+        run.sdfd = stage_dirfd(stage);
+        if (!(th = calloc(o->jobs > 0 ? o->jobs : 1, sizeof *th))) {
+                gear_err_sys(e, ENOMEM, "cannot start workers");
+                goto out;
+        }
+        for (; nth < (o->jobs > 0 ? o->jobs : 1); nth++)
+                if (pthread_create(&th[nth], NULL, worker, &run) != 0) {
+                        gear_err_sys(e, EAGAIN, "cannot start workers");
+                        goto out;
+                }
+        for (int b = 0; b < 256; b++) {
+                char sub[3];
+                size_t n;
+
+                snprintf(sub, sizeof sub, "%02x", b);
+                if (list_dir(&run, sub, &run.items, &n, &cap, e) < 0)
+                        goto out;
+                pthread_mutex_lock(&run.mu);
+                run.n = run.pending = n;
+                run.next = 0;
+                pthread_cond_broadcast(&run.work);
+                while (run.pending)
+                        pthread_cond_wait(&run.done, &run.mu);
+                pthread_mutex_unlock(&run.mu);
+                if (commit(&run, e) < 0)
+                        goto out;
+                for (size_t i = 0; i < n; i++) {
+                        struct item *it = &run.items[i];
+                        st->objects++;
+                        switch (it->state) {
+                        case RECOMPRESS_SKIPPED:
+                                st->skipped++;
+                                break;
+                        case RECOMPRESS_KEPT:
+                                st->kept++;
+                                st->kept_bytes += it->before;
+                                break;
+                        case RECOMPRESS_SMALLER:
+                                st->smaller++;
+                                st->before += it->before;
+                                st->after += it->after;
+                                break;
+                        case RECOMPRESS_FAILED:
+                                st->failed++;
+                                break;
+                        }
+                        fn(it->hex, it->state, it->before, it->after,
+                           it->state == RECOMPRESS_FAILED ? &it->err : NULL, ud);
+                        gear_err_clear(&it->err);
+                }
+        }
+        rc = 0;
+out:
+        pthread_mutex_lock(&run.mu);
+        run.stop = true;
+        pthread_cond_broadcast(&run.work);
+        pthread_mutex_unlock(&run.mu);
+        for (int t = 0; t < nth; t++)
+                pthread_join(th[t], NULL);
+        for (size_t i = 0; i < run.n; i++)
+                gear_err_clear(&run.items[i].err);
+        free(th);
+        free(run.items);
+        stage_free(stage);
+        return rc;
+}
