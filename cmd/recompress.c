@@ -39,7 +39,8 @@ int cmd_recompress(int argc, char **argv)
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        struct recompress_opts o = { .level = 19, .jobs = cpus > 0 && cpus < 64 ? cpus : 1 };
+        /* a job at level 19 needs about 90 MB (at 22, 780 MB) */
+        struct recompress_opts o = { .level = 19, .jobs = cpus > 4 ? 4 : cpus > 0 ? cpus : 1 };
         struct recompress_stats st;
         bool verbose = false;
         char *end;
