@@ -43,7 +43,6 @@ int cmd_build(int argc, char **argv)
         _cleanup_(source_close) struct image_source src = { .dfd = -1 };
         const char *platform = NULL;
         bool quiet = false;
-        char *end;
         int c, k;
 
         opterr = 0;
@@ -55,9 +54,8 @@ int cmd_build(int argc, char **argv)
                         quiet = true;
                         break;
                 case 'j':
-                        o.jobs = strtol(optarg, &end, 10);
-                        if (*end || o.jobs < 1 || o.jobs > 256)
-                                return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
+                        if ((k = gear_opt_int(usage, "JOBS", optarg, 1, 256, &o.jobs)))
+                                return k;
                         break;
                 case 'P':
                         platform = optarg;

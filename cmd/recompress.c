@@ -43,8 +43,7 @@ int cmd_recompress(int argc, char **argv)
         struct recompress_opts o = { .level = 19, .jobs = cpus > 4 ? 4 : cpus > 0 ? cpus : 1 };
         struct recompress_stats st;
         bool verbose = false;
-        char *end;
-        int c;
+        int c, k;
 
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":hvl:j:", options, NULL)) != -1) {
@@ -55,14 +54,12 @@ int cmd_recompress(int argc, char **argv)
                         verbose = true;
                         break;
                 case 'l':
-                        o.level = strtol(optarg, &end, 10);
-                        if (*end || o.level < 1 || o.level > 22)
-                                return gear_usage_error(usage, "invalid LEVEL '%s' (1 to 22)", optarg);
+                        if ((k = gear_opt_int(usage, "LEVEL", optarg, 1, 22, &o.level)))
+                                return k;
                         break;
                 case 'j':
-                        o.jobs = strtol(optarg, &end, 10);
-                        if (*end || o.jobs < 1 || o.jobs > 256)
-                                return gear_usage_error(usage, "invalid JOBS '%s'", optarg);
+                        if ((k = gear_opt_int(usage, "JOBS", optarg, 1, 256, &o.jobs)))
+                                return k;
                         break;
                 case ':':
                 default:

@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -122,6 +123,19 @@ int gear_usage_error(const char *usage, const char *fmt, ...)
         }
         fputs(usage, stderr);
         return GEAR_EXIT_USAGE;
+}
+
+int gear_opt_int(const char *usage, const char *name, const char *arg, int min, int max, int *out)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || v < min || v > max)
+                return gear_usage_error(usage, "invalid %s '%s' (%d to %d)", name, arg, min, max);
+        *out = v;
+        return 0;
 }
 
 int gear_option_error(const char *usage, char **argv, int c)

@@ -38,6 +38,8 @@ int gear_usage_error(const char *usage, const char *fmt, ...) _printf_(2, 3);
 int gear_bad_option(const char *usage, char **argv);
 /* the same, or "option '--x' needs an argument" when getopt returned ':' (c) */
 int gear_option_error(const char *usage, char **argv, int c);
+/* an option's decimal argument from min to max into *out; else "invalid NAME 'ARG'" and 100 */
+int gear_opt_int(const char *usage, const char *name, const char *arg, int min, int max, int *out);
 /*
  * The command of "gear-x COMMAND [OPTIONS] ARGS...": the index of argv[1] in
  * verbs (NULL-terminated); -1 with the exit code in *code after --help (0)
