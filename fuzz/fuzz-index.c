@@ -117,7 +117,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (index_parse(data, size, &t, &e) < 0) {
                 if (e.code != GEAR_EXIT_USAGE && e.code != GEAR_EXIT_SYS)
                         abort();
-                        return 0;
+                return 0;
         }
         index_lines(t, true, drop, NULL, &e);
         /* what was accepted writes out and reads back */

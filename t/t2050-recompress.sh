@@ -2,6 +2,23 @@
 test_description='gear-recompress: objects again at a slower level, the same contents, safe to kill'
 . "$(dirname "$0")/lib/test-lib.sh"
 
+test_atexit 'rm -f "$TRASH_DIRECTORY/pause"; fusermount3 -u -q "$TRASH_DIRECTORY/mnt"; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+PAUSE="$TRASH_DIRECTORY/pause"
+
+# licenses IMAGE FILE...: a dir: image of those licenses (text that zstd -19 packs tighter than -3)
+licenses() {
+	name=$1 && shift &&
+	rm -rf "src-$name" && mkdir -p "src-$name" &&
+	for f in "$@"; do cp -L "/usr/share/common-licenses/$f" "src-$name/" || return 1; done &&
+	gear-build -q "dir:src-$name" "$name" >/dev/null
+}
+
+# objects_of IMAGE: the object paths of an image's contents of 512 bytes or more
+objects_of() {
+	gear-index "$1" | awk -F'\t' '$1 == "f" && $5 >= 512 { print substr($6, 8) }' | sort -u |
+		while read h; do obj $h; done
+}
+
 obj() {
 	echo "$IMG/objects/$(echo $1 | cut -c1-2)/$(echo $1 | cut -c3-)"
 }
@@ -116,6 +133,60 @@ test_expect_success 'a corrupt object is reported and left alone; the rest is do
 	test_expect_code 1 gear-fsck --repair >/dev/null 2>&1 &&
 	gear-build -q oci:imgs/oci:multi multi >/dev/null &&
 	gear-fsck -q
+'
+
+test_expect_success 'an object gear-gc removes while the new forms wait stays removed' '
+	gear-recompress -l 19 >/dev/null &&
+	licenses lic1 MPL-2.0 GFDL-1.3 &&
+	objects_of lic1 >lic1.objects &&
+	test "$(wc -l <lic1.objects)" = 2 &&
+	{ env GEAR_TEST_PAUSE=recompress:commit GEAR_TEST_PAUSE_FILE="$PAUSE" \
+		gear-recompress -l 19 >out 2>err & } &&
+	pid=$! &&
+	test_wait_file "$PAUSE" &&
+	gear-rmi lic1 >/dev/null &&
+	gear-gc >/dev/null &&
+	while read f; do test ! -e "$f" || return 1; done <lic1.objects &&
+	rm -f "$PAUSE" &&
+	wait $pid &&
+	while read f; do test ! -e "$f" || return 1; done <lic1.objects &&
+	test "$(value failed out)" = 0 &&
+	gear-fsck -q >fsck.out && test_must_fail test -s fsck.out
+'
+
+test_expect_success 'a push to a registry holds the objects still: the renames wait for it' '
+	gear-test-registry start reg >addr &&
+	licenses lic2 CC0-1.0 GFDL-1.2 &&
+	objects_of lic2 >lic2.objects &&
+	mkdir -p before &&
+	while read f; do cp "$f" "before/${f##*/}" || return 1; done <lic2.objects &&
+	{ env GEAR_TEST_PAUSE=push:locked GEAR_TEST_PAUSE_FILE="$PAUSE" \
+		gear-push --tls-verify=false lic2 "docker://$(cat addr)/t/lic2" >push.out 2>&1 & } &&
+	push=$! &&
+	test_wait_file "$PAUSE" &&
+	{ gear-recompress -l 19 >out 2>err & } &&
+	rc=$! &&
+	sleep 2 &&
+	kill -0 $rc &&
+	while read f; do cmp "$f" "before/${f##*/}" || return 1; done <lic2.objects &&
+	rm -f "$PAUSE" &&
+	wait $push &&
+	wait $rc &&
+	test "$(value smaller out)" = 2 &&
+	while read f; do test_must_fail cmp -s "$f" "before/${f##*/}" || return 1; done <lic2.objects &&
+	GEAR_SYSROOT=$PWD/pulled gear-pull --tls-verify=false "docker://$(cat addr)/t/lic2" lic2 >/dev/null &&
+	mkdir -p mnt &&
+	GEAR_SYSROOT=$PWD/pulled gear-fs lic2 mnt &&
+	cmp mnt/CC0-1.0 src-lic2/CC0-1.0 &&
+	cmp mnt/GFDL-1.2 src-lic2/GFDL-1.2 &&
+	fusermount3 -u mnt
+'
+
+test_expect_success 'new forms state their content size' '
+	licenses lic3 Apache-2.0 &&
+	gear-recompress -l 19 >/dev/null &&
+	f=$(objects_of lic3) &&
+	zstd -lv "$f" 2>&1 | grep "Decompressed Size: .*($(stat -L -c %s /usr/share/common-licenses/Apache-2.0) B)"
 '
 
 test_expect_success 'killed at any instant: gear-fsck explains and removes what is left, a rerun finishes' '

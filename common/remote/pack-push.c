@@ -550,6 +550,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         /* the objects' stored bytes are read twice (digest, upload): gear-recompress waits meanwhile */
         if ((lock = store_lock(img, LOCK_SH, e)) < 0)
                 goto out;
+        test_pause_point("push:locked");
         if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
             stat_objects(img, &c, e) < 0 || plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
                 goto out;

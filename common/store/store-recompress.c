@@ -110,6 +110,22 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
         return store_verify(run->img, it->hex, size, &it->err);
 }
 
+/* the staged new form, decompressed and checked against the object's digest */
+static int check_written(struct run *run, struct item *it, const char *rel)
+{
+        struct store_reader *r = NULL;
+        int fd = openat(run->sdfd, it->hex, O_RDONLY | O_CLOEXEC);
+        int ret;
+
+        if (fd < 0)
+                return gear_err_sys(&it->err, errno, "cannot read back '%s'", it->hex);
+        if (store_reader_fdopen(fd, it->hex, rel, &r, &it->err) < 0)
+                return -1;
+        ret = store_reader_check(r, &it->err);
+        store_reader_free(r);
+        return ret < 0 ? gear_err_wrap(&it->err, "its new form") : 0;
+}
+
 /* one object: into the staging directory when smaller at the level, else marked as tried */
 static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *buf, unsigned char *obuf)
 {
@@ -158,8 +174,16 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                 return;
         }
         ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
-        if (content_size(run, it, keep, st.st_size, &size) < 0)
+        if (content_size(run, it, keep, st.st_size, &size) < 0) {
+                if (it->err.code == GEAR_EXIT_NO) {
+                        /* removed meanwhile (gear-gc) */
+                        gear_err_clear(&it->err);
+                        store_reader_free(r);
+                        close(keep);
+                        return;
+                }
                 goto fail;
+        }
         ZSTD_CCtx_setPledgedSrcSize(c, size);
         out = openat(run->sdfd, it->hex, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
         if (out < 0) {
@@ -174,7 +198,11 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         if (k < 0 || pump(c, out, NULL, 0, ZSTD_e_end, obuf, &it->after, &it->err) < 0)
                 goto fail;
         store_reader_free(r);
+        r = NULL;
         if (it->after < it->before) {
+                /* what replaces the object reads back as its content, or nothing changes */
+                if (check_written(run, it, rel) < 0)
+                        goto fail;
                 mark_level(out, run->o->level);
                 it->state = RECOMPRESS_SMALLER;
         } else {
@@ -273,6 +301,7 @@ static int commit(struct run *run, struct gear_err *e)
                 return 0;
         if (syncfs(run->sdfd) < 0)
                 return gear_err_sys(e, errno, "cannot sync '%s'", run->img->path);
+        test_pause_point("recompress:commit");
         if ((lock = store_lock(run->img, LOCK_EX, e)) < 0)
                 return -1;
         for (size_t i = 0; i < run->n; i++) {
@@ -336,8 +365,7 @@ int store_recompress(const struct gear_root *img, const struct recompress_opts *
                 while (run.pending)
                         pthread_cond_wait(&run.done, &run.mu);
                 pthread_mutex_unlock(&run.mu);
-                if (commit(&run, e) < 0)
-                        goto out;
+                int k = commit(&run, e);
                 for (size_t i = 0; i < n; i++) {
                         struct item *it = &run.items[i];
                         st->objects++;
@@ -362,6 +390,8 @@ int store_recompress(const struct gear_root *img, const struct recompress_opts *
                            it->state == RECOMPRESS_FAILED ? &it->err : NULL, ud);
                         gear_err_clear(&it->err);
                 }
+                if (k < 0)
+                        goto out;
         }
         rc = 0;
 out:

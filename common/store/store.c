@@ -289,6 +289,11 @@ static int drain(struct store_reader *r, int fd, struct gear_err *e)
         return k < 0 ? -1 : 0;
 }
 
+int store_reader_check(struct store_reader *r, struct gear_err *e)
+{
+        return drain(r, -1, e) < 0 ? -1 : 0;
+}
+
 int store_verify(const struct gear_root *img, const char *hex, uint64_t *size, struct gear_err *e)
 {
         struct store_reader *r = NULL;

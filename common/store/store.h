@@ -79,6 +79,8 @@ int store_reader_fdopen(int fd, const char *hex, const char *what, struct store_
 /* bytes read; 0 at the end, once the digest (and size, if set) matched; -1 (code 111) else */
 ssize_t store_reader_read(struct store_reader *r, void *buf, size_t n, struct gear_err *e);
 void store_reader_expect_size(struct store_reader *r, uint64_t size);
+/* reads the rest, checking it: 0 when the digest (and size, if set) matched */
+int store_reader_check(struct store_reader *r, struct gear_err *e);
 void store_reader_free(struct store_reader *r);
 
 /* reads a whole object, checking it; *size gets its content size; -EBADMSG when it is corrupt */
