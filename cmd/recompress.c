@@ -20,7 +20,7 @@ static void report(const char *hex, enum recompress_result r, uint64_t before, u
                    const struct gear_err *err, void *ud)
 {
         if (r == RECOMPRESS_FAILED)
-                fprintf(stderr, "gear-recompress: %s\n", err->msg);
+                gear_warn("%s", err->msg);
         else if (*(bool *)ud && r == RECOMPRESS_SMALLER)
                 printf("smaller\tsha256:%s\t%" PRIu64 "\t%" PRIu64 "\n", hex, before, after);
         else if (*(bool *)ud && r == RECOMPRESS_KEPT)
@@ -86,8 +86,7 @@ int cmd_recompress(int argc, char **argv)
         if (fflush(stdout))
                 return GEAR_EXIT_SYS;
         if (st.failed) {
-                fprintf(stderr, "gear-recompress: %" PRIu64 " objects left as they are; gear-fsck(1) checks them\n",
-                        st.failed);
+                gear_warn("%" PRIu64 " objects left as they are; gear-fsck(1) checks them", st.failed);
                 return GEAR_EXIT_SYS;
         }
         return GEAR_EXIT_OK;
