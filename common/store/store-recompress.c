@@ -1,10 +1,11 @@
 /*
  * Recompressing objects in place at a slower zstd level: the same contents,
  * fewer stored bytes (and so smaller packs for the registries they are pushed
- * to next). One subdirectory of objects/ at a time: its objects are read and
- * verified, written again into a build staging directory, synced, and then,
- * with the store lock held exclusive, renamed over the objects they replace,
- * each only if its object is still the file that was read.
+ * to next). A batch of subdirectories of objects/ at a time: their objects
+ * are read and verified, largest first, written again into a build staging
+ * directory, read back, synced, and then, with the store lock held exclusive,
+ * renamed over the objects they replace, each only if its object is still the
+ * file that was read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,8 @@
 #include "../base/fsutil.h"
 
 #define BUF_SIZE (256 * 1024)
+#define BATCH_OBJECTS 4096
+#define BATCH_BYTES (256u << 20)
 
 struct item {
         digest_hex hex;
@@ -258,21 +261,21 @@ static void *worker(void *arg)
         return NULL;
 }
 
-/* the objects of one subdirectory of objects/ (its name two hex digits) */
+/* the objects of one subdirectory of objects/ (its name two hex digits), after those listed already */
 static int list_dir(struct run *run, const char *sub, struct item **items, size_t *n, size_t *cap,
-                    struct gear_err *e)
+                    uint64_t *bytes, struct gear_err *e)
 {
         char rel[sizeof STORE_DIR + 3];
         DIR *d;
         struct dirent *de;
         int r;
 
-        *n = 0;
         snprintf(rel, sizeof rel, STORE_DIR "/%s", sub);
         if ((r = dir_open_at(run->img, run->img->fd, rel, &d, e)) < 0 || !d)
                 return r;
         while ((de = readdir(d))) {
                 digest_hex hex;
+                struct stat st;
                 if (strlen(de->d_name) != DIGEST_HEX_LEN - 2)
                         continue;
                 snprintf(hex, sizeof hex, "%s%s", sub, de->d_name);
@@ -282,11 +285,23 @@ static int list_dir(struct run *run, const char *sub, struct item **items, size_
                         closedir(d);
                         return gear_err_sys(e, ENOMEM, "cannot list '%s/%s'", run->img->path, rel);
                 }
-                (*items)[*n] = (struct item){ .state = RECOMPRESS_SKIPPED };
+                /* the size orders the batch; the object's own open tells the rest */
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        st.st_size = 0;
+                (*items)[*n] = (struct item){ .state = RECOMPRESS_SKIPPED, .before = st.st_size };
                 memcpy((*items)[(*n)++].hex, hex, sizeof hex);
+                *bytes += st.st_size;
         }
         closedir(d);
         return 0;
+}
+
+/* largest first, so that no worker is left with a big object at the end of a batch */
+static int larger_first(const void *a, const void *b)
+{
+        const struct item *x = a, *y = b;
+
+        return x->before < y->before ? 1 : x->before > y->before ? -1 : strcmp(x->hex, y->hex);
 }
 
 /* the smaller objects, synced, take the place of the ones read, if those are still there */
@@ -351,13 +366,19 @@ int store_recompress(const struct gear_root *img, const struct recompress_opts *
                         gear_err_sys(e, EAGAIN, "cannot start workers");
                         goto out;
                 }
-        for (int b = 0; b < 256; b++) {
-                char sub[3];
-                size_t n;
+        for (int b = 0; b < 256;) {
+                uint64_t bytes = 0;
+                size_t n = 0;
 
-                snprintf(sub, sizeof sub, "%02x", b);
-                if (list_dir(&run, sub, &run.items, &n, &cap, e) < 0)
-                        goto out;
+                /* a batch: whole subdirectories, up to BATCH_OBJECTS objects or BATCH_BYTES stored bytes */
+                while (b < 256 && n < BATCH_OBJECTS && bytes < BATCH_BYTES) {
+                        char sub[3];
+                        snprintf(sub, sizeof sub, "%02x", b++);
+                        if (list_dir(&run, sub, &run.items, &n, &cap, &bytes, e) < 0)
+                                goto out;
+                }
+                if (n)
+                        qsort(run.items, n, sizeof *run.items, larger_first);
                 pthread_mutex_lock(&run.mu);
                 run.n = run.pending = n;
                 run.next = 0;

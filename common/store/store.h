@@ -148,8 +148,9 @@ void pool_free(struct store_pool *p);
  * if the object is still the file that was read), a larger one leaves it as
  * it is. Either way the object is marked with the level in STORE_LEVEL_XATTR,
  * so that the next run skips it (on file systems without extended attributes
- * it tries the object again). Objects are taken one subdirectory at a time,
- * written into a build staging directory and synced before their renames:
+ * it tries the object again). Objects are taken a batch of subdirectories at
+ * a time (up to 4096 objects or 256 MiB), largest first, written into a build
+ * staging directory and synced before their renames:
  * a kill leaves each object either old or new, and the staging directory to
  * gear-clean. A corrupt object is reported and left alone (gear-fsck repairs).
  */
@@ -164,7 +165,7 @@ struct recompress_stats {
         uint64_t before, after; /* stored bytes of the objects made smaller */
         uint64_t kept_bytes;
 };
-/* called for every object, in the order of objects/; err set only for RECOMPRESS_FAILED */
+/* called for every object, batch by batch; err set only for RECOMPRESS_FAILED */
 typedef void (*recompress_fn)(const char *hex, enum recompress_result r, uint64_t before, uint64_t after,
                               const struct gear_err *err, void *ud);
 int store_recompress(const struct gear_root *img, const struct recompress_opts *o, recompress_fn fn, void *ud,
