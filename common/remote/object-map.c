@@ -6,10 +6,15 @@
  *
  *   pack<TAB>sha256:PACK_HEX<TAB>SIZE        a blob of SIZE bytes
  *   CONTENT_HEX<TAB>OFFSET<TAB>LENGTH        a content in the pack above
+ *   CONTENT_HEX<TAB>OFFSET<TAB>LENGTH<TAB>AT a member of a solid frame
  *
  * Each pack line is followed by its contents in offset order, none
  * overlapping, each inside the pack's declared size (an empty content has
- * length 0). The first format has
+ * length 0). A solid frame is one zstd frame of LENGTH bytes at OFFSET,
+ * of several contents one after the other: its members' lines follow each
+ * other, with the frame's OFFSET and LENGTH, in the order of their AT, the
+ * offset of the content in what the frame decodes to (its length is the
+ * content's size, which the index gives). The first format has
  * one line "CONTENT_HEX<TAB>sha256:BLOB_HEX" per content, whose blob is
  * its stored bytes alone. A registry gets the text zstd-compressed; an image
  * directory keeps it as text (objects.map), for cut and grep.
@@ -26,13 +31,17 @@
  *   gear-map 3<TAB>N                         N: the index's distinct contents
  *   pack<TAB>sha256:PACK_HEX<TAB>SIZE        as above
  *   STEP<TAB>GAP<TAB>LENGTH                  a content in the pack above
+ *   STEP<TAB>GAP<TAB>LENGTH<TAB>AT           the first member of a solid frame
+ *   STEP<TAB>DAT                             the next member of that frame
  *
  * The contents of the index are numbered from 0 in the order of their
  * first file in path order; STEP is a content's number less the one of the
  * line before (the first: less -1), GAP the bytes between the end of the
  * content before in the pack (the first: the pack's start) and its offset.
  * gear-push lays packs out mostly in path order, so the lines are mostly
- * "1<TAB>0<TAB>LENGTH". gear-pull turns it back into the second format.
+ * "1<TAB>0<TAB>LENGTH". gear-pull turns it back into the second format. DAT is a member's AT less
+ * the one of the member before. A map with solid frames is headed
+ * "gear-map 4", which earlier versions refuse; one without, "gear-map 3".
  */
 #include <errno.h>
 #include <limits.h>
@@ -47,6 +56,17 @@
 #include "../store/store.h"
 
 #define PACK_WORD "pack\t"
+
+static void entry_loc(const struct object_map *m, const struct map_entry *x, struct object_loc *loc)
+{
+        memcpy(loc->pack, m->packs[x->pack].hex, sizeof loc->pack);
+        loc->pack_size = m->packs[x->pack].size;
+        loc->off = x->off;
+        loc->len = x->len;
+        loc->whole = m->whole;
+        loc->member = x->member;
+        loc->at = x->at;
+}
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -94,8 +114,20 @@ int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_
         m->v[m->n].pack = pack;
         m->v[m->n].off = off;
         m->v[m->n].len = len;
+        m->v[m->n].member = false;
+        m->v[m->n].at = 0;
         m->n++;
         m->sorted = false;
+        return 0;
+}
+
+int object_map_add_member(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
+                          uint64_t at, struct gear_err *e)
+{
+        if (object_map_add(m, hex, pack, off, len, e) < 0)
+                return -1;
+        m->v[m->n - 1].member = true;
+        m->v[m->n - 1].at = at;
         return 0;
 }
 
@@ -170,17 +202,44 @@ static int parse_v1(struct object_map *m, const char *buf, size_t len, size_t *l
 static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *line, struct gear_err *e)
 {
         const char *p = buf, *end = buf + len;
-        uint64_t pack_end = 0, next = 0;
+        uint64_t pack_end = 0, next = 0, frame_off = 0, frame_len = 0, at = 0;
         size_t members = 0;
+        bool in_frame = false;
 
         for (*line = 1; p < end; (*line)++) {
-                const char *nl = memchr(p, '\n', end - p), *f[3];
-                size_t l, fl[3];
+                const char *nl = memchr(p, '\n', end - p), *f[4];
+                size_t l, fl[4], nf = 3;
                 digest_hex hex;
-                uint64_t a, b;
+                uint64_t a, b, c;
 
-                if (!nl || !fields(p, (l = nl - p), f, fl, 3))
+                if (!nl)
                         return -1;
+                l = nl - p;
+                if (!fields(p, l, f, fl, 3) && !fields(p, l, f, fl, (nf = 4)))
+                        return -1;
+                if (nf == 4) {
+                        /* a member: of the frame of the line before, after it; or of a new frame */
+                        if (!m->npacks || !hex_field(f[0], fl[0], hex) || !parse_u64(f[1], fl[1], &a) ||
+                            !parse_u64(f[2], fl[2], &b) || !parse_u64(f[3], fl[3], &c) || c > SOLID_AT_MAX)
+                                return -1;
+                        if (in_frame && a == frame_off && b == frame_len) {
+                                if (c < at)
+                                        return -1;
+                        } else if (a < next || a > pack_end || b > pack_end - a || !b || b > SOLID_FRAME_MAX) {
+                                return -1;
+                        }
+                        if (object_map_add_member(m, hex, m->npacks - 1, a, b, c, e) < 0)
+                                return -2;
+                        in_frame = true;
+                        frame_off = a;
+                        frame_len = b;
+                        at = c;
+                        next = a + b;
+                        members++;
+                        p = nl + 1;
+                        continue;
+                }
+                in_frame = false;
                 if (fl[0] == 4 && !memcmp(f[0], "pack", 4)) {
                         char blob[sizeof DIGEST_PREFIX + DIGEST_HEX_LEN];
                         int k;
@@ -219,7 +278,12 @@ static int entry_pack_off(const struct map_entry *x, const struct map_entry *y)
         if (x->off != y->off)
                 return x->off < y->off ? -1 : 1;
         /* an empty content first: the next one starts where it is */
-        return (x->len > y->len) - (x->len < y->len);
+        if (x->len != y->len)
+                return x->len < y->len ? -1 : 1;
+        /* the members of a frame in the order of what it decodes to */
+        if (x->member != y->member)
+                return x->member ? 1 : -1;
+        return (x->at > y->at) - (x->at < y->at);
 }
 
 static int by_pack_off(const void *a, const void *b, void *ud)
@@ -314,11 +378,7 @@ bool object_map_find(const struct object_map *m, const char *hex, struct object_
         x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp);
         if (!x)
                 return false;
-        memcpy(loc->pack, m->packs[x->pack].hex, sizeof loc->pack);
-        loc->pack_size = m->packs[x->pack].size;
-        loc->off = x->off;
-        loc->len = x->len;
-        loc->whole = m->whole;
+        entry_loc(m, x, loc);
         return true;
 }
 
@@ -332,16 +392,32 @@ size_t object_map_after(const struct object_map *m, const char *hex, uint64_t wi
         memcpy(key.hex, hex, sizeof key.hex);
         if (!(x = bsearch(&key, m->v, m->n, sizeof *m->v, entry_cmp)))
                 return 0;
-        for (k = m->rank[x - m->v] + 1; k < m->n; k++) {
+        k = m->rank[x - m->v];
+        if (x->member) {
+                /* the frame's first member, then each but x */
+                while (k > 0 && m->v[m->by_off[k - 1]].member && m->v[m->by_off[k - 1]].pack == x->pack &&
+                       m->v[m->by_off[k - 1]].off == x->off)
+                        k--;
+                for (; k < m->n; k++) {
+                        const struct map_entry *y = &m->v[m->by_off[k]];
+                        struct object_loc loc;
+                        if (!y->member || y->pack != x->pack || y->off != x->off)
+                                break;
+                        if (y == x)
+                                continue;
+                        entry_loc(m, y, &loc);
+                        n++;
+                        if (!fn(ud, y->hex, &loc))
+                                break;
+                }
+                return n;
+        }
+        for (k++; k < m->n; k++) {
                 const struct map_entry *y = &m->v[m->by_off[k]];
                 struct object_loc loc;
                 if (y->pack != x->pack || y->off + y->len - x->off > window)
                         break;
-                memcpy(loc.pack, m->packs[y->pack].hex, sizeof loc.pack);
-                loc.pack_size = m->packs[y->pack].size;
-                loc.off = y->off;
-                loc.len = y->len;
-                loc.whole = false;
+                entry_loc(m, y, &loc);
                 n++;
                 if (!fn(ud, y->hex, &loc))
                         break;
@@ -388,9 +464,13 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
                         continue; /* a pack none of the contents is in */
                 fprintf(f, PACK_WORD DIGEST_PREFIX "%s\t%llu\n", m->packs[p].hex,
                         (unsigned long long)m->packs[p].size);
-                for (; i < m->n && m->v[ord[i]].pack == p; i++)
-                        fprintf(f, "%s\t%llu\t%llu\n", m->v[ord[i]].hex, (unsigned long long)m->v[ord[i]].off,
-                                (unsigned long long)m->v[ord[i]].len);
+                for (; i < m->n && m->v[ord[i]].pack == p; i++) {
+                        const struct map_entry *x = &m->v[ord[i]];
+                        fprintf(f, "%s\t%llu\t%llu", x->hex, (unsigned long long)x->off, (unsigned long long)x->len);
+                        if (x->member)
+                                fprintf(f, "\t%llu", (unsigned long long)x->at);
+                        fputc('\n', f);
+                }
         }
         if (fclose(f) != 0) {
                 free(buf);
@@ -402,6 +482,7 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
 }
 
 #define WIRE_WORD "gear-map 3\t"
+#define WIRE_WORD_SOLID "gear-map 4\t"
 
 struct ordinal {
         const char *hex;
@@ -435,8 +516,12 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
                 qsort(byhex, norder, sizeof *byhex, ordinal_cmp);
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot write the object map");
-        fprintf(f, WIRE_WORD "%zu\n", norder);
+        for (i = 0; i < m->n && !m->v[i].member; i++)
+                ;
+        fprintf(f, "%s%zu\n", i < m->n ? WIRE_WORD_SOLID : WIRE_WORD, norder);
+        i = 0;
         for (size_t p = 0; p < m->npacks; p++) {
+                const struct map_entry *before = NULL;
                 uint64_t end = 0;
                 if (i >= m->n || m->v[ord[i]].pack != p)
                         continue;
@@ -452,10 +537,19 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
                                 return gear_err_set(e, GEAR_EXIT_SYS, "content %.12s of the map is not in the index",
                                                     x->hex);
                         }
-                        fprintf(f, "%lld\t%llu\t%llu\n", (long long)o->pos - prev, (unsigned long long)(x->off - end),
-                                (unsigned long long)x->len);
+                        if (x->member && before && before->member && before->off == x->off)
+                                fprintf(f, "%lld\t%llu\n", (long long)o->pos - prev,
+                                        (unsigned long long)(x->at - before->at));
+                        else if (x->member)
+                                fprintf(f, "%lld\t%llu\t%llu\t%llu\n", (long long)o->pos - prev,
+                                        (unsigned long long)(x->off - end), (unsigned long long)x->len,
+                                        (unsigned long long)x->at);
+                        else
+                                fprintf(f, "%lld\t%llu\t%llu\n", (long long)o->pos - prev,
+                                        (unsigned long long)(x->off - end), (unsigned long long)x->len);
                         prev = (long long)o->pos;
                         end = x->off + x->len;
+                        before = x;
                 }
         }
         if (fclose(f) != 0) {
@@ -469,7 +563,8 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
 
 bool object_map_is_wire(const char *text, size_t n)
 {
-        return n >= strlen(WIRE_WORD) && !memcmp(text, WIRE_WORD, strlen(WIRE_WORD));
+        return n >= strlen(WIRE_WORD) &&
+               (!memcmp(text, WIRE_WORD, strlen(WIRE_WORD)) || !memcmp(text, WIRE_WORD_SOLID, strlen(WIRE_WORD)));
 }
 
 /* a signed decimal step of the compact form */
@@ -491,8 +586,8 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         char *buf = NULL;
         size_t len = 0, line = 0, out = 0;
         long long prev = -1;
-        uint64_t pack_end = 0, count;
-        bool in_pack = false;
+        uint64_t pack_end = 0, count, frame_off = 0, frame_len = 0, at = 0;
+        bool in_pack = false, solid = false, in_frame = false;
         FILE *f;
 
         *text = NULL;
@@ -500,9 +595,9 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot read the object map");
         while (p < end) {
-                const char *nl = memchr(p, '\n', end - p), *fl[3];
-                size_t ll, fn[3];
-                uint64_t a, b;
+                const char *nl = memchr(p, '\n', end - p), *fl[4];
+                size_t ll, fn[4];
+                uint64_t a, b, c;
                 long long step;
 
                 line++;
@@ -513,11 +608,39 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         if (!object_map_is_wire(p, ll) ||
                             !parse_u64(p + strlen(WIRE_WORD), ll - strlen(WIRE_WORD), &count) || count != norder)
                                 goto bad;
+                        solid = !memcmp(p, WIRE_WORD_SOLID, strlen(WIRE_WORD_SOLID));
                 } else if (ll >= strlen(PACK_WORD) && !memcmp(p, PACK_WORD, strlen(PACK_WORD))) {
                         out += fwrite(p, 1, ll + 1, f);
                         pack_end = 0;
                         in_pack = true;
+                        in_frame = false;
+                } else if (solid && in_pack && fields(p, ll, fl, fn, 2)) {
+                        /* the next member of the frame of the line before */
+                        if (!in_frame || !parse_step(fl[0], fn[0], &step) || !parse_u64(fl[1], fn[1], &c) ||
+                            step > (long long)norder || prev + step < 0 || prev + step >= (long long)norder ||
+                            c > SOLID_AT_MAX - at)
+                                goto bad;
+                        prev += step;
+                        at += c;
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", order[prev], (unsigned long long)frame_off,
+                                       (unsigned long long)frame_len, (unsigned long long)at);
+                } else if (solid && in_pack && fields(p, ll, fl, fn, 4)) {
+                        /* the first member of a frame */
+                        if (!parse_step(fl[0], fn[0], &step) || !parse_u64(fl[1], fn[1], &a) ||
+                            !parse_u64(fl[2], fn[2], &b) || !parse_u64(fl[3], fn[3], &c) ||
+                            step > (long long)norder || prev + step < 0 || prev + step >= (long long)norder ||
+                            a > UINT64_MAX - pack_end || b > UINT64_MAX - pack_end - a || c > SOLID_AT_MAX)
+                                goto bad;
+                        prev += step;
+                        frame_off = pack_end + a;
+                        frame_len = b;
+                        at = c;
+                        in_frame = true;
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", order[prev], (unsigned long long)frame_off,
+                                       (unsigned long long)frame_len, (unsigned long long)at);
+                        pack_end = frame_off + frame_len;
                 } else {
+                        in_frame = false;
                         if (!in_pack || !fields(p, ll, fl, fn, 3) || !parse_step(fl[0], fn[0], &step) ||
                             !parse_u64(fl[1], fn[1], &a) || !parse_u64(fl[2], fn[2], &b) ||
                             step > (long long)norder || prev + step < 0 || prev + step >= (long long)norder ||

@@ -45,7 +45,8 @@ struct map_pack {
 struct map_entry {
         digest_hex hex;
         uint32_t pack;          /* index in packs */
-        uint64_t off, len;
+        bool member;            /* of the solid frame of len bytes at off, at at of what it decodes to */
+        uint64_t off, len, at;
 };
 struct object_map {
         struct map_pack *packs;
@@ -62,6 +63,9 @@ int object_map_new(struct object_map **m, struct gear_err *e);
 int object_map_add_pack(struct object_map *m, const char *hex, uint64_t size, struct gear_err *e);
 int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
                    struct gear_err *e);
+/* a content at at of the solid frame of len bytes at off of the pack */
+int object_map_add_member(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
+                          uint64_t at, struct gear_err *e);
 /* sorts the contents for object_map_find; code 111 when a content or a pack is named twice */
 int object_map_index(struct object_map *m, struct gear_err *e);
 /* the text of either format, checked and indexed; code 111 "invalid object map: ..." */

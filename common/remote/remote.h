@@ -34,13 +34,19 @@ const struct gear_root *remote_dir(const struct remote *r);
  * Where a registry keeps a content's stored bytes (an object map's entry,
  * see gear-tree(5)): len bytes at off of the blob pack, of pack_size bytes;
  * whole: the blob is the stored object alone (a map of the first format),
- * its length not known.
+ * its length not known. member: those len bytes are a solid frame, one zstd
+ * frame of several contents one after the other, and the content is its
+ * size bytes at at of what the frame decodes to.
  */
 struct object_loc {
         digest_hex pack;
         uint64_t pack_size, off, len;
-        bool whole;
+        bool whole, member;
+        uint64_t at;
 };
+/* the largest solid frame a map may name, and where in it a content may start */
+#define SOLID_FRAME_MAX (16u << 20)
+#define SOLID_AT_MAX (64u << 20)
 
 /*
  * Writes the stored bytes of the object whose uncompressed content has SHA-256
@@ -81,9 +87,10 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct o
 bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc);
 /*
  * The contents the map puts after content hex in its pack, in offset order,
- * as long as they end within window bytes of where hex starts: fn for each,
- * until it returns false; how many. None when the map does not put hex in a
- * pack.
+ * as long as they end within window bytes of where hex starts; for a member
+ * of a solid frame, the other members of that frame (its bytes bring them
+ * all), whatever the window. fn for each, until it returns false; how many.
+ * None when the map does not put hex in a pack.
  */
 typedef bool (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
 size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud);

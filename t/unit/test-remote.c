@@ -185,6 +185,71 @@ static void packed_maps(void)
                         gear_err_clear(&e);
                 }
         }
+        /* solid frames: members of one zstd frame, by their offset in what it decodes to */
+        {
+                const char *c = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+                digest_hex order[4];
+                struct object_loc loc;
+                struct after got = {0};
+                char *wire = NULL, *v2 = NULL;
+                size_t nw, n2;
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t0\t4\n%s\t4\t50\t0\n%s\t4\t50\t300\n%s\t60\t40\n",
+                         p, q, a, b, c);
+                ok(object_map_parse(t, strlen(t), &m, &e) == 0, "a solid frame between two contents");
+                ok(object_map_find(m, b, &loc) && loc.member && loc.off == 4 && loc.len == 50 && loc.at == 300,
+                   "a member's frame and place in it");
+                ok(object_map_find(m, c, &loc) && !loc.member && loc.off == 60, "a content after the frame is not one");
+                ok(object_map_format(m, &text, &n, &e) == 0 && n == strlen(t) && !memcmp(text, t, n),
+                   "formatted back the same");
+                free(text);
+                ok(object_map_after(m, b, 1, after_fn, &got) == 1 && !strcmp(got.hex[0], a),
+                   "read-around of a member: the rest of its frame, whatever the window");
+                got.n = 0;
+                ok(object_map_after(m, q, 60, after_fn, &got) == 2 && !strcmp(got.hex[0], a) && !strcmp(got.hex[1], b),
+                   "a frame within the window comes after a content");
+                memcpy(order[0], q, sizeof order[0]);
+                memcpy(order[1], c, sizeof order[1]);
+                memcpy(order[2], a, sizeof order[2]);
+                memcpy(order[3], b, sizeof order[3]);
+                ok(object_map_format_wire(m, order, 4, &wire, &nw, &e) == 0, "compact form of a map with a frame");
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t4\n2\t0\t50\t0\n1\t300\n-2\t6\t40\n", p);
+                ok(wire && nw == strlen(t) && !memcmp(wire, t, nw), "headed gear-map 4, the next member by its step");
+                ok(object_map_from_wire(wire, nw, order, 4, &v2, &n2, &e) == 0, "read back");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t0\t4\n%s\t4\t50\t0\n%s\t4\t50\t300\n%s\t60\t40\n",
+                         p, q, a, b, c);
+                ok(v2 && n2 == strlen(t) && !memcmp(v2, t, n2), "the second format again");
+                free(v2);
+                free(wire);
+                object_map_free(m);
+                m = NULL;
+                snprintf(t, sizeof t, "gear-map 3\t4\npack\tsha256:%s\t100\n1\t0\t4\n2\t0\t50\t0\n", p);
+                ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "a member in a gear-map 3 is refused");
+                gear_err_clear(&e);
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t4\n1\t300\n", p);
+                ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "a next member with no frame before is refused");
+                gear_err_clear(&e);
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t67108864\n", p);
+                ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) == 0 && v2, "at up to the limit");
+                free(v2);
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t67108865\n", p);
+                ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "a member past the limit of a frame is refused");
+                gear_err_clear(&e);
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t300\n%s\t4\t50\t0\n", p, a, b);
+                map_refused(t, "members out of order are refused");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t0\n%s\t20\t50\t0\n", p, a, b);
+                map_refused(t, "overlapping frames are refused");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t0\n%s\t30\t4\n", p, a, b);
+                map_refused(t, "a content inside a frame is refused");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t0\t0\n", p, a);
+                map_refused(t, "an empty frame is refused");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t67108865\n", p, a);
+                map_refused(t, "a member past the limit is refused");
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t60\t50\t0\n", p, a);
+                map_refused(t, "a frame past its pack's end is refused");
+        }
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);
         map_refused(t, "overlapping contents are refused");
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t4\t6\n%s\t0\t4\n", p, a, b);
@@ -205,7 +270,7 @@ static void packed_maps(void)
         map_refused(t, "a number with a leading zero is refused");
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4", p, a);
         map_refused(t, "a last line without its newline is refused");
-        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\t1\n", p, a);
+        snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\t1\t2\n", p, a);
         map_refused(t, "a line with a field too many is refused");
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\tsha256:%s\n", p, a, q);
         map_refused(t, "a line of the first format in the second is refused");
