@@ -17,7 +17,9 @@
 #            (GEAR_TEST_PUSH_OBJECT_BLOBS, one blob per object), gear-push in
 #            packs (later images naming the packs of earlier ones), and
 #            gear-push in packs once more after gear-recompress of the store
-#            (PUSH_RECOMPRESS_LEVEL, default 19; its time is the last column)
+#            (PUSH_RECOMPRESS_LEVEL, default 19; its time is the last column),
+#            and then with solid frames (gear.conf solid-level=, from
+#            PUSH_SOLID_LEVEL, default 19; the pushes' time is the last column)
 #   lazy     python3 pulled into a fresh tree and mounted with gear-fs; 200
 #            small files of /usr/lib/python3.11 each opened and read once
 #            (open to close, in ms), with --no-read-around (every one a
@@ -137,6 +139,22 @@ printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs, recompressed" $(mb 
 	$(find "$run/reg-rc/data" -type f | wc -l) $t_rc
 echo "  gear-recompress -l $level: $(tr '\n' ' ' <"$run/recompress")(${t_rc} s, recompressing only)"
 echo "  recompressed packs vs the gzip layers: $(awk -v p=$bp -v k=$br 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+# and with solid frames of the small contents
+solid=${PUSH_SOLID_LEVEL:-19}
+sr=$(gear-test-registry start "$run/reg-solid")
+rm -rf "$G"/images/bench/*/latest/pushed
+mkdir -p "$GEAR_SYSROOT/etc/gear"
+echo "solid-level=$solid" >"$GEAR_SYSROOT/etc/gear/gear.conf"
+t0=$(now)
+for name in $images; do
+	gear-push --tls-verify=false "bench/$name" "docker://$sr/gear/$name" >/dev/null
+done
+t_solid=$(secs $t0 $(now))
+rm "$GEAR_SYSROOT/etc/gear/gear.conf"
+bs=$(blob_bytes "$run/reg-solid")
+printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, solid frames -$solid" $(mb $bs) \
+	$(find "$run/reg-solid/data" -type f | wc -l) $t_solid
+echo "  solid frames (recompressed store) vs the gzip layers: $(awk -v p=$bp -v k=$bs 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
 echo
 else
 	packs=$(gear-test-registry start "$run/reg-packs")

@@ -37,6 +37,7 @@ int cmd_push(int argc, char **argv)
                           sizeof spec, &err) < 0 || config_load(&conf, &tree, &err) < 0)
                 return gear_fail(&err, NULL);
         o.pack_size = conf.pack_size;
+        o.solid_level = conf.solid_level;
         config_done(&conf);
         if (image_root_open(&tree.img, &ref, &err) < 0)
                 return gear_fail(&err, NULL);

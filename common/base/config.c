@@ -210,6 +210,18 @@ static int set_key(struct gear_config *c, const char *key, const char *value, co
                 return set_size(&c->max_config_size, GEAR_CONF_MAX_CONFIG_SIZE_LIMIT, value, where, key, e);
         if (!strcmp(key, "pack-size"))
                 return set_size(&c->pack_size, GEAR_CONF_PACK_SIZE_LIMIT, value, where, key, e);
+        if (!strcmp(key, "solid-level")) {
+                char *end;
+                long n;
+
+                errno = 0;
+                n = strtol(value, &end, 10);
+                if (!isdigit((unsigned char)*value) || *end || errno || n > 22)
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "%s: solid-level must be 0 to 22, not '%s'", where,
+                                            value);
+                c->solid_level = (int)n;
+                return 0;
+        }
         if (!strcmp(key, "ulimit")) {
                 if (*value && !ulimit_valid(value))
                         return gear_err_set(e, GEAR_EXIT_USAGE,

@@ -44,6 +44,7 @@ struct gear_config {
         uint64_t max_index_size; /* max-index-size=: the largest index layer a store may declare */
         uint64_t max_config_size; /* max-config-size=: the largest config blob */
         uint64_t pack_size;      /* pack-size=: the size gear-push cuts a registry's packs at */
+        int solid_level;         /* solid-level=: the zstd level of gear-push's solid frames; 0: none */
         unsigned build_fetch_timeout; /* build-fetch-timeout=: seconds a build's source may take to fetch */
         uint64_t max_source_size; /* max-source-size=: a build's source, fetched and as a tree */
         struct gear_strv ulimits;     /* ulimit=NAME=SOFT[:HARD], repeatable */

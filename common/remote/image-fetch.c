@@ -5,6 +5,7 @@
 
 #include "image-fetch.h"
 #include "remote.h"
+#include "solid.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
 
@@ -37,9 +38,13 @@ static int fetch_remote(const char *hex, uint64_t size, int fd, void *ud, struct
 {
         struct origin *o = ud;
         struct object_loc loc;
+        bool found = object_map_find(o->map, hex, &loc);
 
-        return remote_fetch_object(o->remote, hex, object_map_find(o->map, hex, &loc) ? &loc : NULL,
-                                   store_stored_max(size), fd, e);
+        if (found && loc.member && solid_fetch_member(o->remote, &loc, size, fd, e) < 0)
+                return gear_err_wrap(e, "object sha256:%.12s", hex);
+        if (found && loc.member)
+                return 0;
+        return remote_fetch_object(o->remote, hex, found ? &loc : NULL, store_stored_max(size), fd, e);
 }
 
 int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,

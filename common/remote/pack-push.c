@@ -10,9 +10,18 @@
  * interruption makes the same packs: those that arrived are found (HEAD)
  * and not sent again.
  *
- * Each pack is read twice from objects/: once for its digest, once as the
- * body of its upload (POST, then a PUT streamed from the object files);
- * nothing is held in memory whole. The object map (object-map.c), the
+ * With gear.conf's solid-level= set, the small contents (under
+ * SOLID_MEMBER_MAX) go into solid frames instead, in the same order: one
+ * zstd frame at that level of about SOLID_FRAME_SIZE of contents one after
+ * the other, the access list's contents in frames of their own. Solid frames
+ * compress far better than one frame per content; a lazy open of one of them
+ * fetches and decodes its frame. They are written into a build staging
+ * directory first (zstd gives the same bytes for the same input and level,
+ * so a resumed push makes the same packs again).
+ *
+ * Each pack is read twice from objects/ (and the frames): once for its
+ * digest, once as the body of its upload (POST, then a PUT streamed from the
+ * files); nothing is held in memory whole. The object map (object-map.c), the
  * index image and the manifest follow, and the map's text is kept in the
  * image directory as pushed/HOST/REPO.map for the pushes after it.
  */
@@ -27,6 +36,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <zstd.h>
+
 #include "image-fetch.h"
 #include "pack-push.h"
 #include "../base/fsutil.h"
@@ -40,21 +51,35 @@ struct pobj {
         digest_hex hex;
         size_t pos;             /* its place among the contents, by first path in path order */
         size_t rank;            /* access list first, then path order */
+        uint64_t size;          /* of its content */
         uint64_t stored;        /* its bytes in objects/ */
         const struct known_loc *known; /* where the registry keeps it already; NULL: in a new pack */
-        uint64_t off;           /* in its new pack */
+        uint64_t at;            /* in its unit's solid frame */
+};
+
+/* what a new pack holds one after the other: an object's stored bytes, or a solid frame */
+struct unit {
+        struct pobj **m;        /* the object, or the frame's members in the order of its bytes */
+        size_t n;               /* 1: an object alone */
+        uint64_t stored;        /* its bytes */
+        uint64_t off;           /* in its pack */
+        size_t frame;           /* a frame: its file in the staging directory is frame-<frame> */
 };
 
 struct newpack {
-        struct pobj **m;        /* members, in pack order */
+        struct unit **m;        /* in pack order */
         size_t n;
         uint64_t size;
+        size_t contents;
         digest_hex hex;
 };
 
 struct collect {
         struct pobj *v;
         size_t n;
+        size_t nacc;            /* the contents of the access list: ranks below it */
+        int level;              /* of solid frames; 0: none */
+        int frames_dfd;         /* where they are written */
 };
 
 static int by_hex_only(const void *a, const void *b)
@@ -92,14 +117,28 @@ static int image_contents(const struct gear_root *img, struct image *im, struct 
                 memcpy(c->v[i].hex, order[i], sizeof(digest_hex));
         }
         c->n = r == 0 ? n : 0;
+        if (c->n)
+                qsort(c->v, c->n, sizeof *c->v, by_hex_only);
+        if (r == 0 && c->n) {
+                const struct store_blob **b;
+                size_t nb;
+                if ((r = itree_blobs(t, &b, &nb)) == 0) {
+                        for (size_t i = 0; i < nb; i++) {
+                                struct pobj key, *x;
+                                memcpy(key.hex, b[i]->hex, sizeof key.hex);
+                                if ((x = bsearch(&key, c->v, c->n, sizeof *c->v, by_hex_only)))
+                                        x->size = b[i]->size;
+                        }
+                        free((void *)b);
+                }
+        }
         itree_free(t);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot list the objects of '%s:%s'", im->ref.name, im->ref.tag);
-        if (c->n)
-                qsort(c->v, c->n, sizeof *c->v, by_hex_only);
         image_rel(&im->ref, rel, sizeof rel);
         if (access_list_load(img, rel, &acc, &nacc, e) < 0)
                 return -1;
+        c->nacc = nacc;
         for (size_t i = 0; i < c->n; i++)
                 c->v[i].rank = nacc + c->v[i].pos;
         for (size_t i = 0; i < nacc; i++) {
@@ -134,9 +173,10 @@ static int stat_objects(const struct gear_root *img, struct collect *c, struct g
         return 0;
 }
 
-/* reads a pack: its members' object files, one open at a time */
+/* reads a pack: its units' files, one open at a time */
 struct pack_reader {
         const struct gear_root *img;
+        int frames_dfd;
         const struct newpack *p;
         size_t cur;
         int fd;
@@ -151,22 +191,29 @@ static void reader_close(struct pack_reader *rd)
         rd->fd = -1;
 }
 
-/* opens member i, which must still be a regular file of its size */
+/* opens unit i, which must still be a regular file of its size */
 static int reader_open(struct pack_reader *rd, size_t i)
 {
-        const struct pobj *o = rd->p->m[i];
-        char rel[STORE_REL_MAX];
+        const struct unit *u = rd->p->m[i];
+        char rel[STORE_REL_MAX > 32 ? STORE_REL_MAX : 32];
+        const char *what = u->n > 1 ? "solid frame" : "object";
         struct stat st;
 
         reader_close(rd);
         rd->cur = i;
-        store_object_rel(o->hex, rel);
-        rd->fd = openat(rd->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (u->n > 1) {
+                snprintf(rel, sizeof rel, "frame-%zu", u->frame);
+                rd->fd = openat(rd->frames_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        } else {
+                store_object_rel(u->m[0]->hex, rel);
+                rd->fd = openat(rd->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        }
         if (rd->fd < 0)
-                return gear_err_sys(&rd->err, errno, "cannot open object sha256:%.12s", o->hex);
-        if (fstat(rd->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != o->stored) {
+                return gear_err_sys(&rd->err, errno, "cannot open %s sha256:%.12s", what, u->m[0]->hex);
+        if (fstat(rd->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != u->stored) {
                 reader_close(rd);
-                return gear_err_set(&rd->err, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", o->hex);
+                return gear_err_set(&rd->err, GEAR_EXIT_SYS, "%s sha256:%.12s changed while pushed", what,
+                                    u->m[0]->hex);
         }
         return 0;
 }
@@ -175,7 +222,7 @@ static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
 {
         struct pack_reader *rd = ud;
         const struct newpack *p = rd->p;
-        const struct pobj *o;
+        const struct unit *o;
         ssize_t k;
 
         if (rd->kill_at && off >= rd->kill_at)
@@ -185,7 +232,7 @@ static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
         o = rd->fd >= 0 ? p->m[rd->cur] : NULL;
         if (!o || off < o->off || off >= o->off + o->stored) {
                 size_t lo = 0, hi = p->n;
-                /* the last member starting at or before off */
+                /* the last unit starting at or before off */
                 while (hi - lo > 1) {
                         size_t mid = lo + (hi - lo) / 2;
                         if (p->m[mid]->off <= off)
@@ -204,16 +251,16 @@ static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
         while ((k = pread(rd->fd, buf, n, off - o->off)) < 0 && errno == EINTR)
                 ;
         if (k <= 0) {
-                gear_err_sys(&rd->err, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", o->hex);
+                gear_err_sys(&rd->err, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", o->m[0]->hex);
                 return -1;
         }
         return k;
 }
 
-/* the digest of pack p, read from its objects */
-static int pack_digest(const struct gear_root *img, struct newpack *p, struct gear_err *e)
+/* the digest of pack p, read from its units */
+static int pack_digest(const struct gear_root *img, int frames_dfd, struct newpack *p, struct gear_err *e)
 {
-        struct pack_reader rd = { .img = img, .p = p, .fd = -1 };
+        struct pack_reader rd = { .img = img, .frames_dfd = frames_dfd, .p = p, .fd = -1 };
         _cleanup_free_ char *buf = malloc(HASH_BUF);
         struct digest dg = {0};
         uint64_t off = 0;
@@ -242,6 +289,7 @@ static int pack_digest(const struct gear_root *img, struct newpack *p, struct ge
 struct pack_job {
         struct remote *r;
         const struct gear_root *img;
+        int frames_dfd;
         struct newpack *packs;
         size_t npacks, next;
         pthread_mutex_t lock;
@@ -253,12 +301,12 @@ struct pack_job {
 /* digest, then the upload unless the registry has it */
 static int pack_send(struct pack_job *j, struct newpack *p, struct gear_err *e)
 {
-        struct pack_reader rd = { .img = j->img, .p = p, .fd = -1 };
+        struct pack_reader rd = { .img = j->img, .frames_dfd = j->frames_dfd, .p = p, .fd = -1 };
         uint64_t size = 0;
         bool sent = false;
         int k;
 
-        if (pack_digest(j->img, p, e) < 0)
+        if (pack_digest(j->img, j->frames_dfd, p, e) < 0)
                 return -1;
         if ((k = registry_stat_blob(j->r->reg, p->hex, &size, e)) < 0)
                 return -1;
@@ -278,15 +326,15 @@ static int pack_send(struct pack_job *j, struct newpack *p, struct gear_err *e)
                 }
                 sent = true;
         }
-        progress_add(j->r->progress, p->size, p->n);
+        progress_add(j->r->progress, p->size, p->contents);
         pthread_mutex_lock(&j->lock);
         if (sent) {
                 j->st.packs_sent++;
-                j->st.sent += p->n;
+                j->st.sent += p->contents;
                 j->st.bytes += p->size;
         } else {
                 j->st.packs_skipped++;
-                j->st.skipped += p->n;
+                j->st.skipped += p->contents;
         }
         pthread_mutex_unlock(&j->lock);
         return 0;
@@ -381,29 +429,93 @@ static int reuse_known(struct remote *r, struct collect *c, const struct known *
         return 0;
 }
 
-/* the contents not kept already, in rank order, cut into packs of about size bytes */
-static int plan_packs(struct collect *c, uint64_t size, struct newpack **packs, size_t *np, struct gear_err *e)
+static int unit_rank(const void *a, const void *b)
 {
-        _cleanup_free_ struct pobj **order = NULL;
-        struct newpack *v = NULL;
-        size_t n = 0, nv = 0;
+        const struct unit *x = a, *y = b;
 
-        if (c->n && !(order = malloc(c->n * sizeof *order)))
+        return (x->m[0]->rank > y->m[0]->rank) - (x->m[0]->rank < y->m[0]->rank);
+}
+
+static bool solid_member(const struct collect *c, const struct pobj *o)
+{
+        return c->level > 0 && o->size > 0 && o->size < SOLID_MEMBER_MAX;
+}
+
+/*
+ * The contents not kept already, in rank order, as units: each object alone,
+ * or (solid frames) the small ones of a run of ranks gathered up to about
+ * SOLID_FRAME_SIZE, those of the access list apart from the rest. order is
+ * kept: the units point into it.
+ */
+static int plan_units(struct collect *c, struct pobj **order, size_t n, struct unit **units, size_t *nu,
+                      struct gear_err *e)
+{
+        struct unit *v = n ? calloc(n, sizeof *v) : NULL;
+        size_t k = 0, nframes = 0;
+        _cleanup_free_ struct pobj **big = n ? malloc(n * sizeof *big) : NULL;
+        size_t nbig = 0, first = 0, m = 0;
+        uint64_t bytes = 0;
+
+        if (n && (!v || !big)) {
+                free(v);
                 return gear_err_sys(e, ENOMEM, "cannot push");
-        for (size_t i = 0; i < c->n; i++)
-                if (!c->v[i].known)
-                        order[n++] = &c->v[i];
+        }
+        /* the small ones first, each run in place in order; the others after them, for now */
+        for (size_t i = 0; i <= n; i++) {
+                bool cut = i == n || (m > first && ((order[m - 1]->rank < c->nacc) != (order[i]->rank < c->nacc)));
+                if (i < n && !solid_member(c, order[i])) {
+                        big[nbig++] = order[i];
+                        if (!cut)
+                                continue;
+                }
+                if (cut || bytes >= SOLID_FRAME_SIZE) {
+                        if (m > first) {
+                                v[k] = (struct unit){ .m = &order[first], .n = m - first };
+                                if (v[k].n > 1)
+                                        v[k].frame = nframes++;
+                                k++;
+                        }
+                        first = m;
+                        bytes = 0;
+                }
+                if (i < n && solid_member(c, order[i])) {
+                        order[i]->at = bytes;
+                        bytes += order[i]->size;
+                        order[m++] = order[i];
+                }
+        }
+        /* a lone small one is an object of its own */
+        for (size_t i = 0; i < nbig; i++) {
+                order[m + i] = big[i];
+                v[k++] = (struct unit){ .m = &order[m + i], .n = 1 };
+        }
+        for (size_t i = 0; i < k; i++)
+                if (v[i].n == 1)
+                        v[i].stored = v[i].m[0]->stored;
         /* ranks are distinct: the order is the same on every run */
-        if (n)
-                qsort(order, n, sizeof *order, by_rank);
-        for (size_t i = 0; i < n;) {
+        if (k)
+                qsort(v, k, sizeof *v, unit_rank);
+        *units = v;
+        *nu = k;
+        return 0;
+}
+
+/* the units cut into packs of about size bytes, in order */
+static int plan_packs(struct unit *u, size_t nu, uint64_t size, struct newpack **packs, size_t *np,
+                      struct gear_err *e)
+{
+        struct newpack *v = NULL;
+        size_t nv = 0;
+
+        for (size_t i = 0; i < nu;) {
                 struct newpack *p;
-                size_t first = i;
+                size_t first = i, contents = 0;
                 uint64_t bytes = 0;
 
-                while (i < n && (i == first || bytes + order[i]->stored <= size)) {
-                        order[i]->off = bytes;
-                        bytes += order[i++]->stored;
+                while (i < nu && (i == first || bytes + u[i].stored <= size)) {
+                        u[i].off = bytes;
+                        contents += u[i].n;
+                        bytes += u[i++].stored;
                 }
                 if (!(p = realloc(v, (nv + 1) * sizeof *v)) || !(p[nv].m = malloc((i - first) * sizeof *p[nv].m))) {
                         if (p)
@@ -414,13 +526,132 @@ static int plan_packs(struct collect *c, uint64_t size, struct newpack **packs, 
                         return gear_err_sys(e, ENOMEM, "cannot push");
                 }
                 v = p;
-                memcpy(v[nv].m, order + first, (i - first) * sizeof *order);
+                for (size_t k = first; k < i; k++)
+                        v[nv].m[k - first] = &u[k];
                 v[nv].n = i - first;
                 v[nv].size = bytes;
+                v[nv].contents = contents;
                 nv++;
         }
         *packs = v;
         *np = nv;
+        return 0;
+}
+
+/* the contents not kept already, in rank order */
+static int new_contents(struct collect *c, struct pobj ***order, size_t *n, struct gear_err *e)
+{
+        *n = 0;
+        if (c->n && !(*order = malloc(c->n * sizeof **order)))
+                return gear_err_sys(e, ENOMEM, "cannot push");
+        for (size_t i = 0; i < c->n; i++)
+                if (!c->v[i].known)
+                        (*order)[(*n)++] = &c->v[i];
+        if (*n)
+                qsort(*order, *n, sizeof **order, by_rank);
+        return 0;
+}
+
+/* solid frames, made on a few threads */
+struct frame_job {
+        const struct gear_root *img;
+        struct collect *c;
+        struct unit *u;
+        size_t nu, next;
+        pthread_mutex_t lock;
+        struct gear_err err;
+};
+
+static int make_frame(struct frame_job *j, struct unit *u, ZSTD_CCtx *z, struct gear_err *e)
+{
+        uint64_t size = 0, done = 0;
+        _cleanup_free_ char *in = NULL, *out = NULL;
+        _cleanup_close_ int fd = -1;
+        char name[32];
+        size_t cap, k;
+
+        for (size_t i = 0; i < u->n; i++)
+                size += u->m[i]->size;
+        cap = ZSTD_compressBound(size);
+        if (!(in = malloc(size)) || !(out = malloc(cap)))
+                return gear_err_sys(e, ENOMEM, "cannot make a solid frame");
+        for (size_t i = 0; i < u->n; i++) {
+                struct store_reader *r;
+                ssize_t got;
+                if (store_reader_open(j->img, u->m[i]->hex, &r, e) < 0)
+                        return -1;
+                store_reader_expect_size(r, u->m[i]->size);
+                while ((got = store_reader_read(r, in + done, size - done, e)) > 0)
+                        done += got;
+                store_reader_free(r);
+                if (got < 0)
+                        return -1;
+        }
+        if (done != size)
+                return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", u->m[0]->hex);
+        ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, j->c->level);
+        ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
+        k = ZSTD_compress2(z, out, cap, in, size);
+        if (ZSTD_isError(k))
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress a solid frame: %s", ZSTD_getErrorName(k));
+        snprintf(name, sizeof name, "frame-%zu", u->frame);
+        if ((fd = openat(j->c->frames_dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+            write_all(fd, out, k) < 0)
+                return gear_err_sys(e, errno, "cannot write a solid frame");
+        u->stored = k;
+        return 0;
+}
+
+static void *frame_worker(void *ud)
+{
+        struct frame_job *j = ud;
+        ZSTD_CCtx *z = ZSTD_createCCtx();
+        struct gear_err e = {0};
+
+        for (;;) {
+                size_t i;
+                pthread_mutex_lock(&j->lock);
+                if (!z && !j->err.code)
+                        gear_err_sys(&j->err, ENOMEM, "cannot make a solid frame");
+                i = j->err.code ? j->nu : j->next++;
+                pthread_mutex_unlock(&j->lock);
+                if (i >= j->nu)
+                        break;
+                if (j->u[i].n < 2)
+                        continue;
+                if (make_frame(j, &j->u[i], z, &e) < 0) {
+                        pthread_mutex_lock(&j->lock);
+                        if (!j->err.code)
+                                j->err = e;
+                        pthread_mutex_unlock(&j->lock);
+                }
+        }
+        ZSTD_freeCCtx(z);
+        return NULL;
+}
+
+static int make_frames(const struct gear_root *img, struct collect *c, struct unit *u, size_t nu, struct gear_err *e)
+{
+        struct frame_job j = { .img = img, .c = c, .u = u, .nu = nu, .lock = PTHREAD_MUTEX_INITIALIZER };
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        pthread_t th[PACK_JOBS];
+        int nth = 0;
+
+        for (int t = 0; t < PACK_JOBS && t < (cpus > 0 ? cpus : 1); t++) {
+                if (pthread_create(&th[t], NULL, frame_worker, &j) != 0)
+                        break;
+                nth++;
+        }
+        if (!nth)
+                frame_worker(&j);
+        for (int t = 0; t < nth; t++)
+                pthread_join(th[t], NULL);
+        pthread_mutex_destroy(&j.lock);
+        if (j.err.code) {
+                *e = j.err;
+                return -1;
+        }
         return 0;
 }
 
@@ -436,9 +667,14 @@ static int build_map(const struct collect *c, const struct newpack *packs, size_
         for (size_t i = 0; i < np; i++) {
                 if ((idx = object_map_add_pack(m, packs[i].hex, packs[i].size, e)) < 0)
                         goto fail;
-                for (size_t k = 0; k < packs[i].n; k++)
-                        if (object_map_add(m, packs[i].m[k]->hex, idx, packs[i].m[k]->off, packs[i].m[k]->stored, e) < 0)
+                for (size_t k = 0; k < packs[i].n; k++) {
+                        const struct unit *u = packs[i].m[k];
+                        if (u->n == 1 && object_map_add(m, u->m[0]->hex, idx, u->off, u->stored, e) < 0)
                                 goto fail;
+                        for (size_t x = 0; u->n > 1 && x < u->n; x++)
+                                if (object_map_add_member(m, u->m[x]->hex, idx, u->off, u->stored, u->m[x]->at, e) < 0)
+                                        goto fail;
+                }
         }
         for (size_t i = 0; i < c->n; i++) {
                 const struct object_loc *l;
@@ -454,7 +690,8 @@ static int build_map(const struct collect *c, const struct newpack *packs, size_
                                 goto fail;
                         idx = p;
                 }
-                if (object_map_add(m, c->v[i].hex, idx, l->off, l->len, e) < 0)
+                if (l->member ? object_map_add_member(m, c->v[i].hex, idx, l->off, l->len, l->at, e) < 0
+                              : object_map_add(m, c->v[i].hex, idx, l->off, l->len, e) < 0)
                         goto fail;
         }
         if (object_map_index(m, e) < 0)
@@ -530,13 +767,19 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         size_t ntext = 0, nblob = 0;
         struct object_map *m = NULL;
         const char *kill_after = getenv("GEAR_TEST_PUSH_KILL_AFTER");
-        struct pack_job j = { .r = r, .img = img, .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct pack_job j = { .r = r, .img = img, .frames_dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
         pthread_t th[PACK_JOBS];
         uint64_t total = 0;
         _cleanup_close_ int lock = -1;
+        _cleanup_free_ struct pobj **order = NULL;
+        _cleanup_free_ struct unit *units = NULL;
+        struct store_stage *stage = NULL;
+        size_t norder = 0, nunits = 0;
+        bool frames = false;
         int nth = 0, rc = -1;
 
         st->packs = true;
+        c.level = r->solid_level;
         if (kill_after)
                 j.kill_after = strtoull(kill_after, NULL, 10);
         if (image_contents(img, im, &c, e) < 0)
@@ -552,10 +795,22 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 goto out;
         test_pause_point("push:locked");
         if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
-            stat_objects(img, &c, e) < 0 || plan_packs(&c, r->pack_size, &packs, &np, e) < 0)
+            stat_objects(img, &c, e) < 0 || new_contents(&c, &order, &norder, e) < 0 ||
+            plan_units(&c, order, norder, &units, &nunits, e) < 0)
+                goto out;
+        for (size_t i = 0; i < nunits; i++)
+                frames |= units[i].n > 1;
+        /* solid frames are written into a staging directory, which a kill leaves to gear-clean */
+        if (frames && (stage_begin(img, &stage, e) < 0 ||
+                       (c.frames_dfd = j.frames_dfd = stage_dirfd(stage), make_frames(img, &c, units, nunits, e)) < 0))
+                goto out;
+        if (plan_packs(units, nunits, r->pack_size, &packs, &np, e) < 0)
                 goto out;
         for (size_t i = 0; i < c.n; i++)
-                total += c.v[i].stored;
+                if (c.v[i].known)
+                        total += c.v[i].stored;
+        for (size_t i = 0; i < nunits; i++)
+                total += units[i].stored;
         progress_total(r->progress, total, c.n);
         for (size_t i = 0; i < c.n; i++)
                 if (c.v[i].known)
@@ -590,6 +845,8 @@ out:
         free(packs);
         known_free(&k);
         free(c.v);
+        if (stage)
+                stage_free(stage);
         pthread_mutex_destroy(&j.lock);
         return rc;
 }

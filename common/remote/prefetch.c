@@ -25,6 +25,7 @@
 #include "image-fetch.h"
 #include "prefetch-int.h"
 #include "remote.h"
+#include "solid.h"
 #include "../base/fsutil.h"
 #include "../base/progress.h"
 #include "../image/image.h"
@@ -138,7 +139,34 @@ struct range_run {
         int fd;                         /* the range, as it arrives */
         uint64_t start, len;
         size_t next;                    /* members before it are done */
+        struct solid_frame frame;       /* the solid frame decoded last */
 };
+
+/* a member from the decoded solid frame */
+struct from_frame {
+        const struct solid_frame *f;
+        const struct object_loc *loc;
+};
+
+static int copy_from_frame(const char *hex, uint64_t size, int fd, void *ud, struct gear_err *e)
+{
+        struct from_frame *f = ud;
+
+        (void)hex;
+        return solid_member_write(f->f, f->loc, size, fd, e);
+}
+
+/* the members of p from i on in the solid frame of member i: how much of it they need decoded */
+static uint64_t frame_want(const struct pjob *p, size_t i)
+{
+        const struct object_loc *l = &p->m[i]->loc;
+        uint64_t want = 0;
+
+        for (size_t k = i; k < p->n && p->m[k]->loc.member && p->m[k]->loc.off == l->off; k++)
+                if (p->m[k]->loc.at + p->m[k]->x->size > want)
+                        want = p->m[k]->loc.at + p->m[k]->x->size;
+        return want;
+}
 
 static void gone(struct range_run *rr, size_t i)
 {
@@ -178,15 +206,22 @@ static void fill_member(struct range_run *rr, size_t i)
 {
         const struct member *m = rr->p->m[i];
         struct from_range f = { rr->fd, m->loc.off - rr->start, m->loc.len };
+        struct from_frame ff = { &rr->frame, &m->loc };
         struct gear_err e = {0};
         struct cache_result res;
         struct cache_claim *c = rr->claims[i];
+        int k = 0;
 
         rr->claims[i] = NULL;
-        if (m->loc.len > store_stored_max(m->x->size)) {
+        if (m->loc.member)
+                k = solid_frame_load(&rr->frame, rr->fd, m->loc.off - rr->start, &m->loc, frame_want(rr->p, i), &e);
+        if (k < 0) {
+                /* counted as this member's failure; the frame's next member tries it again */
+        } else if (!m->loc.member && m->loc.len > store_stored_max(m->x->size)) {
                 gear_err_set(&e, GEAR_EXIT_SYS, "the map gives it %llu bytes, more than %llu",
                              (unsigned long long)m->loc.len, (unsigned long long)store_stored_max(m->x->size));
-        } else if (cache_stage(c, copy_from_range, &f, &res, &e) == 0) {
+        } else if (m->loc.member ? cache_stage(c, copy_from_frame, &ff, &res, &e) == 0
+                                 : cache_stage(c, copy_from_range, &f, &res, &e) == 0) {
                 rr->pend[rr->npend] = c;
                 rr->pend_idx[rr->npend++] = i;
                 rr->pend_bytes += m->x->size;
@@ -294,6 +329,7 @@ void run_range(struct prefetch_job *j, const struct pjob *p, const struct range_
                 }
         if (rr.fd >= 0)
                 close(rr.fd);
+        solid_frame_free(&rr.frame);
         free(rr.claims);
         free(rr.pend);
         free(rr.pend_idx);
@@ -341,7 +377,17 @@ static int by_pack_off(const void *a, const void *b)
                 return (x->order > y->order) - (x->order < y->order);
         if ((c = strcmp(x->loc.pack, y->loc.pack)))
                 return c;
-        return (x->loc.off > y->loc.off) - (x->loc.off < y->loc.off);
+        if (x->loc.off != y->loc.off)
+                return x->loc.off < y->loc.off ? -1 : 1;
+        /* the members of a solid frame in the order of what it decodes to */
+        return (x->loc.at > y->loc.at) - (x->loc.at < y->loc.at);
+}
+
+/* y is a member of the solid frame of x */
+static bool same_frame(const struct member *x, const struct member *y)
+{
+        return x->packed && y->packed && x->loc.member && y->loc.member && x->loc.off == y->loc.off &&
+               x->loc.len == y->loc.len && !strcmp(x->loc.pack, y->loc.pack);
 }
 
 static int by_order(const void *a, const void *b)
@@ -368,8 +414,9 @@ static int plan(struct member **m, size_t n, struct pjob **jobs, size_t *njobs)
                 *p = (struct pjob){ .m = &m[i], .n = 1, .order = m[i]->order, .start = m[i]->loc.off,
                                     .end = m[i]->loc.off + m[i]->loc.len };
                 for (i++; m[i - 1]->packed && i < n && m[i]->packed && !strcmp(m[i]->loc.pack, p->m[0]->loc.pack) &&
-                          m[i]->loc.off >= p->end && m[i]->loc.off - p->end <= PREFETCH_GAP_MAX &&
-                          m[i]->loc.off + m[i]->loc.len - p->start <= PREFETCH_RANGE_MAX;
+                          (same_frame(m[i - 1], m[i]) ||
+                           (m[i]->loc.off >= p->end && m[i]->loc.off - p->end <= PREFETCH_GAP_MAX &&
+                            m[i]->loc.off + m[i]->loc.len - p->start <= PREFETCH_RANGE_MAX));
                      i++) {
                         p->n++;
                         p->end = m[i]->loc.off + m[i]->loc.len;

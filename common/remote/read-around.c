@@ -115,13 +115,22 @@ static void around_run_free(struct around_run *ar)
         free(ar);
 }
 
+static bool count_fn(void *ud, const char *hex, const struct object_loc *loc)
+{
+        (void)hex;
+        (void)loc;
+        ++*(size_t *)ud;
+        return true;
+}
+
 static bool add_neighbour(void *ud, const char *hex, const struct object_loc *loc)
 {
         struct around_run *ar = ud;
         const struct sized *x = sizes_find(&ar->a->sz, hex);
 
-        /* a small stored form may stand for a large file: only small ones come along */
-        if (x && x->size <= AROUND_SIZE_MAX) {
+        /* a small stored form may stand for a large file: only small ones come along, or the rest of a
+           solid frame (its bytes come anyway) */
+        if (x && (x->size <= AROUND_SIZE_MAX || loc->member) && ar->n < ar->cap) {
                 ar->mv[ar->n] = (struct member){ .x = x, .order = ar->n, .packed = true, .loc = *loc };
                 ar->mp[ar->n] = &ar->mv[ar->n];
                 ar->n++;
@@ -191,7 +200,8 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         bool ok;
 
         *fetched = false;
-        if (!a || size > AROUND_SIZE_MAX || !(x = sizes_find(&a->sz, hex)))
+        if (!a || !(x = sizes_find(&a->sz, hex)) || !object_map_find(a->origin->map, hex, &loc) || loc.whole ||
+            (size > AROUND_SIZE_MAX && !loc.member))
                 return -1;
         pthread_mutex_lock(&a->lock);
         /* on its way with another's neighbours: wait for it to be staged, or given up */
@@ -210,8 +220,14 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         pthread_mutex_unlock(&a->lock);
         if (!ok)
                 return -1;
-        if (cache_has(a->img, hex, x->size) || !object_map_find(a->origin->map, hex, &loc) || loc.whole)
+        if (cache_has(a->img, hex, x->size))
                 goto no;
+        /* a solid frame comes whole: every member of it the image names */
+        if (loc.member) {
+                size_t k = 0;
+                object_map_after(a->origin->map, hex, 0, count_fn, &k);
+                cap = k + 1;
+        }
         if (!(ar = calloc(1, sizeof *ar)) || !(ar->mv = calloc(cap, sizeof *ar->mv)) ||
             !(ar->mp = calloc(cap, sizeof *ar->mp)) || !(ar->state = calloc(cap, sizeof *ar->state)) ||
             !(ar->fd = calloc(cap, sizeof *ar->fd)))

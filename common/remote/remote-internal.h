@@ -21,6 +21,7 @@ struct remote {
         struct remote_limits limits;          /* what gear-pull accepts */
         struct progress *progress;            /* objects pushed; NULL: none */
         uint64_t pack_size;                   /* where a push cuts packs */
+        int solid_level;                      /* of a push's solid frames; 0: none */
 };
 
 /* what the manifest of a Gear index image names */

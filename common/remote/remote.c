@@ -43,6 +43,7 @@ int remote_open_opts(const char *spec, const struct remote_opts *o, struct remot
         r->dir.fd = -1;
         r->progress = o ? o->progress : NULL;
         r->pack_size = o && o->pack_size ? o->pack_size : GEAR_CONF_PACK_SIZE;
+        r->solid_level = o ? o->solid_level : 0;
         r->limits = o && o->limits ? *o->limits
                                    : (struct remote_limits){ .config_max = GEAR_CONF_MAX_CONFIG_SIZE,
                                                              .index_max = GEAR_CONF_MAX_INDEX_SIZE };

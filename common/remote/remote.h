@@ -47,6 +47,9 @@ struct object_loc {
 /* the largest solid frame a map may name, and where in it a content may start */
 #define SOLID_FRAME_MAX (16u << 20)
 #define SOLID_AT_MAX (64u << 20)
+/* what gear-push puts into solid frames: contents under SOLID_MEMBER_MAX, about SOLID_FRAME_SIZE a frame */
+#define SOLID_MEMBER_MAX (1u << 20)
+#define SOLID_FRAME_SIZE (4u << 20)
 
 /*
  * Writes the stored bytes of the object whose uncompressed content has SHA-256
@@ -131,6 +134,7 @@ struct remote_opts {
         const struct remote_limits *limits; /* NULL: gear.conf's defaults */
         struct progress *progress;            /* of a push; NULL: none */
         uint64_t pack_size;                   /* of a push to a registry (gear.conf pack-size=); 0: its default */
+        int solid_level;                      /* of its solid frames (gear.conf solid-level=); 0: none */
 };
 /* ${XDG_RUNTIME_DIR}/containers/auth.json, or NULL; remote_open uses it with TLS verification */
 const char *remote_default_authfile(void);

@@ -1,0 +1,124 @@
+/*
+ * Members of solid frames (object-map.c): a zstd frame of several contents
+ * one after the other, fetched whole, decoded once, and each member taken
+ * out of it and verified on its own by the cache, as any stored form.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "remote-internal.h"
+#include "solid.h"
+#include "../base/fsutil.h"
+#include "../store/store.h"
+
+#define IN_BUF (128u << 10)
+
+void solid_frame_free(struct solid_frame *f)
+{
+        free(f->buf);
+        *f = (struct solid_frame){0};
+}
+
+int solid_frame_load(struct solid_frame *f, int fd, uint64_t fd_off, const struct object_loc *loc, uint64_t want,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *in = NULL;
+        ZSTD_DCtx *d = NULL;
+        uint64_t done = 0;
+        size_t left = 1;
+        int rc = -1;
+
+        if (f->buf && f->off == loc->off && f->len == loc->len && (f->n >= want || f->broken))
+                return 0;
+        solid_frame_free(f);
+        if (loc->len > SOLID_FRAME_MAX || want > SOLID_AT_MAX + (uint64_t)SOLID_FRAME_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "the map names a solid frame larger than its limits");
+        if (!(in = malloc(IN_BUF)) || !(f->buf = malloc(want ? want : 1)) || !(d = ZSTD_createDCtx())) {
+                rc = gear_err_sys(e, ENOMEM, "cannot decode a solid frame");
+                goto out;
+        }
+        f->off = loc->off;
+        f->len = loc->len;
+        /* only what the members need is decoded: a frame that holds less is cut short */
+        while (done < loc->len && f->n < want && left) {
+                size_t k = loc->len - done < IN_BUF ? (size_t)(loc->len - done) : IN_BUF;
+                ssize_t r = pread(fd, in, k, fd_off + done);
+                ZSTD_inBuffer ib = { in, 0, 0 };
+                if (r <= 0) {
+                        rc = gear_err_sys(e, r < 0 ? errno : EIO, "cannot read a fetched solid frame");
+                        goto out;
+                }
+                ib.size = r;
+                while (ib.pos < ib.size && f->n < want && left) {
+                        ZSTD_outBuffer ob = { f->buf, want, f->n };
+                        left = ZSTD_decompressStream(d, &ob, &ib);
+                        f->n = ob.pos;
+                        if (ZSTD_isError(left)) {
+                                /* what decoded before the fault still serves its members, each verified */
+                                f->broken = true;
+                                snprintf(f->why, sizeof f->why, "its solid frame does not decode past %zu bytes: %s",
+                                         f->n, ZSTD_getErrorName(left));
+                                rc = 0;
+                                goto out;
+                        }
+                }
+                done += r;
+        }
+        rc = 0;
+out:
+        ZSTD_freeDCtx(d);
+        if (rc < 0)
+                solid_frame_free(f);
+        return rc;
+}
+
+int solid_member_write(const struct solid_frame *f, const struct object_loc *loc, uint64_t size, int out,
+                       struct gear_err *e)
+{
+        const unsigned char *p;
+        void *z = NULL;
+        size_t zn;
+        int r;
+
+        if (loc->at > f->n || size > f->n - loc->at)
+                return gear_err_set(e, GEAR_EXIT_SYS, "%s", f->broken ? f->why : "its solid frame ends before it");
+        p = f->buf + loc->at;
+        /* raw, unless it looks like a stored zstd frame itself: that is stored compressed (store.h) */
+        if (store_is_zstd(p, size)) {
+                if (store_encode(p, size, &z, &zn, e) < 0)
+                        return -1;
+                r = write_all(out, z, zn);
+                if (z != p)
+                        free(z);
+        } else {
+                r = write_all(out, p, size);
+        }
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot write the fetched object");
+        return 0;
+}
+
+int solid_fetch_member(struct remote *r, const struct object_loc *loc, uint64_t size, int out, struct gear_err *e)
+{
+        _cleanup_close_ int fd = -1;
+        struct solid_frame f = {0};
+        int rc;
+
+        if (loc->len > SOLID_FRAME_MAX || loc->at > SOLID_AT_MAX || size > SOLID_FRAME_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "the map names a solid frame larger than its limits");
+        if ((fd = memfd_create("gear-frame", MFD_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot fetch a solid frame");
+        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off, loc->len, fd, NULL, NULL, e) < 0)
+                return -1;
+        if (solid_frame_load(&f, fd, 0, loc, loc->at + size, e) < 0)
+                return -1;
+        rc = solid_member_write(&f, loc, size, out, e);
+        solid_frame_free(&f);
+        return rc;
+}

@@ -1,0 +1,190 @@
+#!/bin/sh
+test_description='solid frames in a registry: small files in one zstd frame, fetched and verified each on its own, a corrupt frame fails only what it spoils, resumed pushes make the same packs'
+. "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/fs-lib.sh"
+
+test_atexit 'for m in m1 m2 m3 m4; do fusermount3 -u -q $m; done; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+
+V2=reg/data/docker/registry/v2
+# gets LOG: the GET requests of blobs a registry log has, "PATH STATUS"
+gets() { sed -n 's|.*"GET \(/v2/[^ ]*/blobs/[^ ]*\) HTTP/1.1" \([0-9]*\) .*|\1 \2|p' "$1"; }
+# frames MAP: "OFFSET LENGTH" of each solid frame, in pack order
+frames() { awk -F '\t' 'NF == 4 { print $2, $3 }' "$1" | uniq; }
+# member MAP HEX: "sha256:PACK OFFSET LENGTH AT" of a content in a frame
+member() { awk -F '\t' -v h=$2 '$1 == "pack" { p = $2 } $1 == h && NF == 4 { print p, $2, $3, $4 }' "$1"; }
+# packsum MAP: the bytes of the packs a map names
+packsum() { awk -F '\t' '$1 == "pack" { s += $3 } END { print s + 0 }' "$1"; }
+# data PACK: the file a registry keeps blob sha256:PACK in
+data() { echo "$V2/blobs/sha256/$(echo ${1#sha256:} | cut -c1-2)/${1#sha256:}/data"; }
+conf() { mkdir -p "$GEAR_SYSROOT/etc/gear" && echo "$1" >"$GEAR_SYSROOT/etc/gear/gear.conf"; }
+# push ARGS: gear-push, knowing nothing of earlier pushes (each is to an empty repository)
+push() { mkdir -p keep && { mv "$M"/* keep/ 2>/dev/null; true; } && gear-push "$@"; }
+
+test_expect_success 'setup: FUSE, a registry, an image of many small files alike, a large one, an empty one' '
+	fs_ready &&
+	mkdir -p a/etc a/lib a/data a/bin &&
+	seq 1 400 | sed "s/^/a line of the common header, number /" >header &&
+	for i in $(seq 1 150); do { cat header; echo "file $i"; seq $i $((i * 7)); } >a/lib/f$i || return 1; done &&
+	for i in $(seq 1 40); do seq $((i * 1000)) $((i * 1000 + 20000)) >a/data/d$i || return 1; done &&
+	head -c 1500000 /dev/urandom >a/bin/big &&
+	printf "\050\265\057\375 not a zstd frame, though it starts like one" >a/etc/magic &&
+	echo hello >a/etc/hello &&
+	: >a/etc/empty &&
+	gear-build -q dir:a test/a >/dev/null &&
+	gear-test-registry start reg >addr
+'
+A=$(cat addr 2>/dev/null)
+R=docker+http://$A
+M="$IMG/images/test/a/latest/pushed/$A"
+
+test_expect_success 'solid-level in gear.conf is checked' '
+	conf solid-level=23 &&
+	test_expect_code 100 gear-push test/a $R/solid/a 2>err &&
+	echo "gear-push: $GEAR_SYSROOT/etc/gear/gear.conf:1: solid-level must be 0 to 22, not '\''23'\''" >expect &&
+	test_cmp expect err &&
+	conf solid-level=x &&
+	test_expect_code 100 gear-push test/a $R/solid/a 2>err &&
+	grep "solid-level must be 0 to 22" err
+'
+
+test_expect_success 'gear-push with solid-level: the small files in solid frames, the large one alone, in fewer bytes' '
+	conf "" &&
+	push test/a $R/plain/a >out &&
+	cp "$M/plain/a.map" plain.map &&
+	conf solid-level=9 &&
+	push test/a $R/solid/a >out &&
+	grep -x "objects sent 194, skipped 0, bytes [0-9]*, packs sent 1, skipped 0" out &&
+	frames "$M/solid/a.map" >fr &&
+	test $(wc -l <fr) -ge 2 &&
+	awk -F "\t" "NF == 4" "$M/solid/a.map" >members &&
+	test $(wc -l <members) = 192 &&
+	big=$(sha256sum <a/bin/big | cut -c1-64) &&
+	awk -F "\t" -v h=$big "\$1 == h && NF == 3" "$M/solid/a.map" | grep . &&
+	test $(awk -F "\t" "NF == 4" plain.map | wc -l) = 0 &&
+	test $(packsum "$M/solid/a.map") -lt $(($(packsum plain.map) * 3 / 4))
+'
+
+test_expect_success 'the registry map is compact, headed gear-map 4, and pulls back to the same text' '
+	GEAR_SYSROOT="$TRASH_DIRECTORY/f1" gear-pull $R/solid/a test/a >/dev/null &&
+	test_cmp "$M/solid/a.map" "$TRASH_DIRECTORY/f1/var/lib/gear/images/test/a/latest/objects.map" &&
+	found= &&
+	for d in $(find "$V2/blobs" -name data -size -64k); do
+		if zstd -dc "$d" 2>/dev/null | head -n 1 | grep -q "^gear-map 4	194\$"; then found=$d; fi
+	done &&
+	test -n "$found"
+'
+
+test_expect_success 'a mount reads every file byte for byte; each lazy open of a member fetches its frame' '
+	: >reg/log &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		start_fs test/a m1 --no-read-around &&
+		cat m1/lib/f7 >/dev/null &&
+		diff -r a m1 &&
+		stop_fs m1
+	) &&
+	gets reg/log | grep " 206$" >ranges &&
+	test $(wc -l <ranges) = 193 &&
+	test $(gets reg/log | wc -l) = 193
+'
+
+test_expect_success 'read-around: a lazy open of a member brings the rest of its frame, in one request' '
+	: >reg/log &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f2" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/solid/a test/a >/dev/null &&
+		start_fs test/a m2 &&
+		cmp a/lib/f10 m2/lib/f10 &&
+		S="$IMG/images/test/a/latest/fs.stats" &&
+		h=$(sha256sum <a/lib/f10 | cut -c1-64) &&
+		member "$IMG/images/test/a/latest/objects.map" $h >loc &&
+		read -r p off len at <loc &&
+		awk -F "\t" -v o=$off "NF == 4 && \$2 == o" "$IMG/images/test/a/latest/objects.map" >same &&
+		n=$(wc -l <same) &&
+		for k in $(cut -f1 same); do
+			test -f "$(pub $k)" || return 1
+			sha256sum <"$(pub $k)" | cut -c1-64 >sum && echo $k >name && test_cmp name sum || return 1
+		done &&
+		stop_fs m2 &&
+		grep -x "fetched_files 1" "$S" &&
+		grep -x "read_around_files $((n - 1))" "$S" &&
+		start_fs test/a m2 &&
+		diff -r a m2 &&
+		stop_fs m2 &&
+		grep -x "errors 0" "$S"
+	) &&
+	gets reg/log | grep " 206$" | head -n 1 >first &&
+	test -s first
+'
+
+test_expect_success 'the access list goes into frames of its own, first; --prefetch reads them with one request' '
+	start_fs test/a m3 &&
+	for i in 9 3 7 1 5; do cat m3/lib/f$i >/dev/null || return 1; done &&
+	cat m3/data/d4 m3/etc/hello m3/bin/big >/dev/null &&
+	stop_fs m3 &&
+	cut -c1-64 "$IMG/images/test/a/latest/access.list" >acc &&
+	test $(wc -l <acc) = 8 &&
+	push test/a $R/hot/a >out &&
+	frames "$M/hot/a.map" | head -n 1 >first &&
+	read -r off len <first &&
+	awk -F "\t" -v o=$off "NF == 4 && \$2 == o { print \$1 }" "$M/hot/a.map" >infirst &&
+	grep -v $(sha256sum <a/bin/big | cut -c1-64) acc >accsmall &&
+	test_cmp accsmall infirst &&
+	: >reg/log &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/f3" gear-pull --prefetch $R/hot/a test/a >out &&
+	grep -x "prefetched 8 of 8 files, [0-9]* bytes ([0-9]* on the wire), 0 present" out &&
+	gets reg/log | grep " 206$" >ranges &&
+	test $(wc -l <ranges) -le 2 &&
+	for f in lib/f9 lib/f3 lib/f7 lib/f1 lib/f5 data/d4 etc/hello bin/big; do
+		h=$(sha256sum <a/$f | cut -c1-64) &&
+		IMG="$TRASH_DIRECTORY/f3/var/lib/gear" cmp a/$f "$(IMG="$TRASH_DIRECTORY/f3/var/lib/gear" pub $h)" || return 1
+	done
+'
+
+test_expect_success 'a corrupt frame: what decodes before the fault reads, what it spoils fails with EIO, never wrong bytes' '
+	D="$TRASH_DIRECTORY/f1/var/lib/gear/images/test/a/latest" &&
+	frames "$D/objects.map" | tail -n 1 >last &&
+	read -r off len <last &&
+	awk -F "\t" -v o=$off "\$1 == \"pack\" { p = \$2 } NF == 4 && \$2 == o { print p, \$1 }" "$D/objects.map" >mem &&
+	head -n 1 mem >firstm && read -r p h0 <firstm &&
+	tail -n 1 mem >lastm && read -r p hl <lastm &&
+	cp "$(data $p)" pack.orig &&
+	printf "XXXXXXXXXXXXXXXX" | dd of="$(data $p)" bs=1 seek=$((off + len - 64)) conv=notrunc 2>/dev/null &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f4" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/solid/a test/a >/dev/null &&
+		start_fs test/a m4 --no-read-around &&
+		: >failed &&
+		for f in $(cd a && find . -type f); do
+			h=$(sha256sum <a/$f | cut -c1-64) &&
+			if cat m4/$f >got 2>err; then
+				cmp a/$f got || return 1
+			else
+				grep "Input/output error" err && echo $h >>failed &&
+				grep -q " $h\$" mem && test ! -e "$(pub $h)" || return 1
+			fi
+		done &&
+		grep -x $hl failed &&
+		! grep -x $h0 failed &&
+		stop_fs m4 &&
+		grep -q "cannot fetch .*sha256:$hl.*solid frame" m4.err
+	) &&
+	cp pack.orig "$(data $p)"
+'
+
+test_expect_success 'an interrupted push with solid frames resumes: the same packs, those sent kept' '
+	conf "solid-level=9
+pack-size=64K" &&
+	push test/a $R/whole/a >out &&
+	cp "$M/whole/a.map" whole.map &&
+	mv "$M/whole" keep/whole2 &&
+	test_expect_code 137 env GEAR_TEST_PUSH_KILL_AFTER=1 gear-push test/a $R/resumed/a >out 2>err &&
+	test ! -e "$M/resumed/a.map" &&
+	gear-push test/a $R/resumed/a >out &&
+	grep "packs sent [0-9]*, skipped [1-9]" out &&
+	test_cmp whole.map "$M/resumed/a.map" &&
+	gear-clean >/dev/null &&
+	test -z "$(ls "$IMG/build")"
+'
+
+test_done
