@@ -97,6 +97,9 @@ int cmd_gc(int argc, char **argv)
         if (res.removed)
                 printf("%s %" PRIu64 " stored objects no image names, %" PRIu64 " bytes\n",
                        dry_run ? "would remove" : "removed", res.removed, res.removed_bytes);
+        if (res.frames_removed)
+                printf("%s %" PRIu64 " solid frames of contents no image names, %" PRIu64 " bytes\n",
+                       dry_run ? "would remove" : "removed", res.frames_removed, res.frames_removed_bytes);
         if (cache_gc(&tree.img, max, dry_run, report, &dry_run, &res, &err) < 0)
                 return gear_fail(&err, "cannot collect garbage");
         printf("%s %" PRIu64 " objects, %" PRIu64 " bytes; kept %" PRIu64 " objects, %" PRIu64 " bytes\n",

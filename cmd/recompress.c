@@ -1,6 +1,8 @@
 /*
- * gear-recompress: the store's objects again at a slower zstd level, in place;
- * built to run in the background after builds (gear-recompress.service).
+ * gear-recompress: the store's objects again at a slower zstd level, in place,
+ * and the store's solid frames of small contents made at that level for
+ * gear-push; built to run in the background after builds
+ * (gear-recompress.service).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -11,10 +13,11 @@
 #include "commands.h"
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
+#include "../common/remote/frame-plan.h"
 #include "../common/store/store.h"
 
 static const char usage[] =
-"usage: gear-recompress [-v] [-l LEVEL] [-j JOBS]\n";
+"usage: gear-recompress [-v] [-l LEVEL] [-j JOBS] [--no-frames]\n";
 
 static void report(const char *hex, enum recompress_result r, uint64_t before, uint64_t after,
                    const struct gear_err *err, void *ud)
@@ -34,6 +37,7 @@ int cmd_recompress(int argc, char **argv)
                 { "verbose", no_argument,       NULL, 'v' },
                 { "level",   required_argument, NULL, 'l' },
                 { "jobs",    required_argument, NULL, 'j' },
+                { "no-frames", no_argument,     NULL, 'F' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
@@ -42,7 +46,8 @@ int cmd_recompress(int argc, char **argv)
         /* a job at level 19 needs about 90 MB (at 22, 780 MB) */
         struct recompress_opts o = { .level = 19, .jobs = cpus > 4 ? 4 : cpus > 0 ? cpus : 1 };
         struct recompress_stats st;
-        bool verbose = false;
+        struct frames_stats fs = {0};
+        bool verbose = false, frames = true;
         int c, k;
 
         opterr = 0;
@@ -61,6 +66,9 @@ int cmd_recompress(int argc, char **argv)
                         if ((k = gear_opt_int(usage, "JOBS", optarg, 1, 256, &o.jobs)))
                                 return k;
                         break;
+                case 'F':
+                        frames = false;
+                        break;
                 case ':':
                 default:
                         return gear_option_error(usage, argv, c);
@@ -74,8 +82,11 @@ int cmd_recompress(int argc, char **argv)
                 if (err.code != GEAR_EXIT_NO)
                         return gear_fail(&err, NULL);
                 st = (struct recompress_stats){0};
-        } else if (store_recompress(&tree.img, &o, report, &verbose, &st, &err) < 0)
+        } else if (store_recompress(&tree.img, &o, report, &verbose, &st, &err) < 0) {
                 return gear_fail(&err, "cannot recompress");
+        } else if (frames && frames_recompress(&tree.img, o.level, o.jobs, &fs, &err) < 0) {
+                return gear_fail(&err, "cannot make the solid frames");
+        }
         printf("objects\t%" PRIu64 "\n", st.objects);
         printf("skipped\t%" PRIu64 "\n", st.skipped);
         printf("smaller\t%" PRIu64 "\n", st.smaller);
@@ -83,6 +94,11 @@ int cmd_recompress(int argc, char **argv)
         printf("bytes-after\t%" PRIu64 "\n", st.after);
         printf("kept\t%" PRIu64 "\n", st.kept);
         printf("failed\t%" PRIu64 "\n", st.failed);
+        printf("frames\t%" PRIu64 "\n", fs.planned);
+        printf("frames-made\t%" PRIu64 "\n", fs.made);
+        printf("frames-kept\t%" PRIu64 "\n", fs.kept);
+        printf("frames-removed\t%" PRIu64 "\n", fs.removed);
+        printf("frames-bytes\t%" PRIu64 "\n", fs.bytes);
         if (fflush(stdout))
                 return GEAR_EXIT_SYS;
         if (st.failed) {

@@ -18,7 +18,11 @@ packsum() { awk -F '\t' '$1 == "pack" { s += $3 } END { print s + 0 }' "$1"; }
 data() { echo "$V2/blobs/sha256/$(echo ${1#sha256:} | cut -c1-2)/${1#sha256:}/data"; }
 conf() { mkdir -p "$GEAR_SYSROOT/etc/gear" && echo "$1" >"$GEAR_SYSROOT/etc/gear/gear.conf"; }
 # push ARGS: gear-push, knowing nothing of earlier pushes (each is to an empty repository)
-push() { mkdir -p keep && { mv "$M"/* keep/ 2>/dev/null; true; } && gear-push "$@"; }
+push() {
+	mkdir -p keep &&
+	for d in "$IMG"/images/test/*/latest/pushed; do mv "$d" keep/$(ls keep | wc -l) 2>/dev/null; done
+	gear-push "$@"
+}
 
 test_expect_success 'setup: FUSE, a registry, an image of many small files alike, a large one, an empty one' '
 	fs_ready &&
@@ -185,6 +189,89 @@ pack-size=64K" &&
 	test_cmp whole.map "$M/resumed/a.map" &&
 	gear-clean >/dev/null &&
 	test -z "$(ls "$IMG/build")"
+'
+
+# frames_of: the store's frame files
+frames_of() { find "$IMG/frames" -type f 2>/dev/null | sort; }
+
+test_expect_success 'gear-recompress makes the store frames: grouped by the images naming their members, verified, kept by a second run' '
+	conf "" &&
+	mkdir -p b &&
+	cp -a a/. b/ &&
+	for i in $(seq 1 30); do echo "b only $i" >b/lib/bonly$i || return 1; done &&
+	gear-build -q dir:b test/b >/dev/null &&
+	gear-recompress -l 9 >out &&
+	grep -x "frames	[0-9]*" out >n && read -r w planned <n &&
+	test $planned -ge 3 &&
+	grep -x "frames-made	$planned" out &&
+	frames_of >files &&
+	test $(wc -l <files) = $planned &&
+	for f in $(cat files); do
+		test "$(stat -c %a "$f")" = 400 || return 1
+	done &&
+	bonly=$(sha256sum <b/lib/bonly1 | cut -c1-64) &&
+	f1=$(sha256sum <a/lib/f1 | cut -c1-64) &&
+	for f in $(cat files); do
+		if grep -aq "^$bonly	" "$f"; then
+			! grep -aq "^$f1	" "$f" || return 1
+		fi
+	done &&
+	gear-fsck >fsck &&
+	gear-recompress -l 9 >out &&
+	grep -x "frames-made	0" out &&
+	grep -x "frames-kept	$planned" out &&
+	frames_of >again &&
+	test_cmp files again
+'
+
+test_expect_success 'gear-push sends the store frames as they are, with no solid-level; the pull mounts byte for byte' '
+	push test/b $R/store/b >out &&
+	grep -x "objects sent 224, skipped 0, bytes [0-9]*, packs sent [0-9]*, skipped 0" out &&
+	awk -F "\t" "NF == 4" "$IMG/images/test/b/latest/pushed/$A/store/b.map" | wc -l >members &&
+	test $(cat members) -ge 221 &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f5" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/store/b test/b >/dev/null &&
+		start_fs test/b m1 &&
+		diff -r b m1 &&
+		stop_fs m1
+	)
+'
+
+test_expect_success 'gear-fsck finds a corrupt store frame and --repair removes it; a push after sends the objects' '
+	f=$(ls -S $(frames_of) | head -n 1) &&
+	chmod u+w "$f" &&
+	printf XXXXXXXX | dd of="$f" bs=1 seek=$(($(stat -c %s "$f") - 200)) conv=notrunc 2>/dev/null &&
+	test_expect_code 1 gear-fsck >out 2>err &&
+	grep "^corrupt	frames/.*	the frame does not decode\|^corrupt	frames/.*does not match" out &&
+	test_expect_code 1 gear-fsck --repair >out 2>err &&
+	grep "1 corrupt, .* [1-9] repaired" err &&
+	test ! -e "$f" &&
+	gear-fsck >out &&
+	push test/b $R/repaired/b >out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f6" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/repaired/b test/b >/dev/null &&
+		start_fs test/b m1 &&
+		diff -r b m1 &&
+		stop_fs m1
+	) &&
+	gear-recompress -l 9 >out &&
+	grep -x "frames-made	1" out
+'
+
+test_expect_success 'gear-gc removes a frame once an image naming its members is gone; gear-recompress plans again' '
+	frames_of >before &&
+	gear-rmi test/b >/dev/null &&
+	gear-gc >out &&
+	grep "^removed [1-9][0-9]* solid frames of contents no image names" out &&
+	frames_of >after &&
+	test $(wc -l <after) -lt $(wc -l <before) &&
+	for f in $(cat after); do
+		! grep -aq "^$(sha256sum <b/lib/bonly1 | cut -c1-64)	" "$f" || return 1
+	done &&
+	gear-recompress -l 9 >out &&
+	gear-fsck
 '
 
 test_done

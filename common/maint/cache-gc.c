@@ -15,6 +15,7 @@
 #include "../base/fsutil.h"
 #include "../image/image.h"
 #include "../store/cache.h"
+#include "../store/frames.h"
 
 struct entry {
         char hex[65];
@@ -227,6 +228,33 @@ static int sweep(struct gc *g, const char *dir, bool by_access, uint64_t max, bo
         return 0;
 }
 
+/* the solid frames one of whose members no image names (g->keep, sorted, is what they name) */
+static int sweep_frames(struct gc *g, bool dry_run)
+{
+        struct frame_index *x = NULL;
+
+        if (frame_index_load(g->img, &x, g->e) < 0)
+                return -1;
+        for (size_t i = 0; i < frame_index_count(x); i++) {
+                const struct store_frame *f = frame_index_at(x, i);
+                char rel[FRAME_REL_MAX];
+                bool stale = false;
+                for (size_t k = 0; k < f->n && !stale; k++)
+                        stale = !g->nkeep || !bsearch(f->m[k].hex, g->keep, g->nkeep, sizeof *g->keep, by_name);
+                if (!stale)
+                        continue;
+                frame_rel(f->name, rel);
+                if (!dry_run && unlinkat(g->img->fd, rel, 0) < 0 && errno != ENOENT) {
+                        frame_index_free(x);
+                        return gear_err_sys(g->e, errno, "cannot remove '%s/%s'", g->img->path, rel);
+                }
+                g->res->frames_removed++;
+                g->res->frames_removed_bytes += f->data_off + f->data_len;
+        }
+        frame_index_free(x);
+        return 0;
+}
+
 int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
              struct cache_gc_result *res, struct gear_err *e)
 {
@@ -267,6 +295,8 @@ int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *u
                 return 0;
         }
         r = sweep(&g, STORE_DIR, false, 0, dry_run, fn, ud);
+        if (r == 0)
+                r = sweep_frames(&g, dry_run);
         free(g.keep);
         return r;
 }

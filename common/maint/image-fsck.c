@@ -17,6 +17,7 @@
 #include "../image/image.h"
 #include "../remote/remote.h"
 #include "../store/cache.h"
+#include "../store/frames.h"
 
 struct fsck {
         const struct gear_root *img;
@@ -114,6 +115,69 @@ static int check_objects_in(struct fsck *f, const char *sub)
         }
         closedir(d);
         return r;
+}
+
+/* a solid frame (frames.h): a cache of contents objects/ has too; a corrupt one is removed by a repair */
+static void check_frame(struct fsck *f, int dfd, const char *sub, const char *name)
+{
+        char rel[PATH_MAX], full[DIGEST_HEX_LEN + 1];
+        _cleanup_close_ int fd = -1;
+        struct gear_err why = {0};
+        struct store_frame fr = {0};
+        struct stat st;
+
+        snprintf(rel, sizeof rel, FRAMES_DIR "/%s/%s", sub, name);
+        if (is_tmp_name(name)) {
+                stale_file(f, dfd, rel, name);
+                return;
+        }
+        if (!is_hex(name, DIGEST_HEX_LEN - 2) || (fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0 ||
+            fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                f->fn("stray", rel, "not a solid frame", f->ud);
+                return;
+        }
+        snprintf(full, sizeof full, "%s%s", sub, name);
+        if (frame_read_head(fd, st.st_size, &fr, &why) == 0 && strcmp(fr.name, full))
+                gear_err_set(&why, GEAR_EXIT_SYS, "not named by its members");
+        else if (!why.code)
+                frame_verify(fd, &fr, &why);
+        store_frame_free(&fr);
+        if (!why.code)
+                return;
+        f->c->corrupt++;
+        f->fn("corrupt", rel, why.msg, f->ud);
+        if (f->repair && unlinkat(dfd, name, 0) == 0)
+                f->c->repaired++;
+}
+
+static int check_frames(struct fsck *f)
+{
+        struct dirent **v = NULL;
+        int n;
+
+        n = scandirat(f->img->fd, FRAMES_DIR, &v, NULL, alphasort);
+        if (n < 0)
+                return errno == ENOENT ? 0 : gear_err_sys(f->e, errno, "cannot read '%s/" FRAMES_DIR "'", f->img->path);
+        for (int i = 0; i < n; i++) {
+                char rel[sizeof FRAMES_DIR + 3];
+                struct dirent **w = NULL;
+                _cleanup_close_ int dfd = -1;
+                int m;
+                if (is_hex(v[i]->d_name, 2)) {
+                        snprintf(rel, sizeof rel, FRAMES_DIR "/%s", v[i]->d_name);
+                        dfd = openat(f->img->fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        m = dfd < 0 ? -1 : scandirat(dfd, ".", &w, NULL, alphasort);
+                        for (int k = 0; k < m; k++) {
+                                if (strcmp(w[k]->d_name, ".") && strcmp(w[k]->d_name, ".."))
+                                        check_frame(f, dfd, v[i]->d_name, w[k]->d_name);
+                                free(w[k]);
+                        }
+                        free(w);
+                }
+                free(v[i]);
+        }
+        free(v);
+        return 0;
 }
 
 static int check_objects(struct fsck *f)
@@ -312,7 +376,7 @@ int image_fsck(const struct gear_root *img, const struct fsck_opts *o, fsck_repo
         if (check_objects(&f) < 0 || image_walk(img, check_image, &f, e) < 0)
                 return -1;
         /* a directory store has no builds and no cache */
-        if (!o->store && (check_builds(&f) < 0 || check_cache(&f) < 0))
+        if (!o->store && (check_builds(&f) < 0 || check_cache(&f) < 0 || check_frames(&f) < 0))
                 return -1;
         return 0;
 }

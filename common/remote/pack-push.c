@@ -43,6 +43,7 @@
 #include "../base/fsutil.h"
 #include "../base/progress.h"
 #include "../image/image.h"
+#include "../store/frames.h"
 
 #define PACK_JOBS 4
 #define HASH_BUF (1u << 20)
@@ -55,15 +56,19 @@ struct pobj {
         uint64_t stored;        /* its bytes in objects/ */
         const struct known_loc *known; /* where the registry keeps it already; NULL: in a new pack */
         uint64_t at;            /* in its unit's solid frame */
+        const struct store_frame *sf; /* the store's frame it goes in; NULL: none */
 };
 
 /* what a new pack holds one after the other: an object's stored bytes, or a solid frame */
+enum unit_kind { U_OBJECT, U_FRAME, U_STORE_FRAME };
 struct unit {
-        struct pobj **m;        /* the object, or the frame's members in the order of its bytes */
-        size_t n;               /* 1: an object alone */
+        enum unit_kind kind;    /* an object, a frame made now, a frame of the store's frames/ */
+        struct pobj **m;        /* the object, or the frame's members the map lists */
+        size_t n;
         uint64_t stored;        /* its bytes */
         uint64_t off;           /* in its pack */
-        size_t frame;           /* a frame: its file in the staging directory is frame-<frame> */
+        size_t frame;           /* U_FRAME: its file in the staging directory is frame-<frame> */
+        const struct store_frame *sf; /* U_STORE_FRAME */
 };
 
 struct newpack {
@@ -195,22 +200,26 @@ static void reader_close(struct pack_reader *rd)
 static int reader_open(struct pack_reader *rd, size_t i)
 {
         const struct unit *u = rd->p->m[i];
-        char rel[STORE_REL_MAX > 32 ? STORE_REL_MAX : 32];
-        const char *what = u->n > 1 ? "solid frame" : "object";
+        char rel[STORE_REL_MAX > FRAME_REL_MAX ? STORE_REL_MAX : FRAME_REL_MAX];
+        const char *what = u->kind == U_OBJECT ? "object" : "solid frame";
+        uint64_t skip = u->kind == U_STORE_FRAME ? u->sf->data_off : 0;
         struct stat st;
 
         reader_close(rd);
         rd->cur = i;
-        if (u->n > 1) {
+        if (u->kind == U_FRAME) {
                 snprintf(rel, sizeof rel, "frame-%zu", u->frame);
                 rd->fd = openat(rd->frames_dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         } else {
-                store_object_rel(u->m[0]->hex, rel);
+                if (u->kind == U_STORE_FRAME)
+                        frame_rel(u->sf->name, rel);
+                else
+                        store_object_rel(u->m[0]->hex, rel);
                 rd->fd = openat(rd->img->fd, rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
         }
         if (rd->fd < 0)
                 return gear_err_sys(&rd->err, errno, "cannot open %s sha256:%.12s", what, u->m[0]->hex);
-        if (fstat(rd->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != u->stored) {
+        if (fstat(rd->fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != skip + u->stored) {
                 reader_close(rd);
                 return gear_err_set(&rd->err, GEAR_EXIT_SYS, "%s sha256:%.12s changed while pushed", what,
                                     u->m[0]->hex);
@@ -248,7 +257,8 @@ static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
         }
         if (n > o->off + o->stored - off)
                 n = o->off + o->stored - off;
-        while ((k = pread(rd->fd, buf, n, off - o->off)) < 0 && errno == EINTR)
+        while ((k = pread(rd->fd, buf, n, off - o->off + (o->kind == U_STORE_FRAME ? o->sf->data_off : 0))) < 0 &&
+               errno == EINTR)
                 ;
         if (k <= 0) {
                 gear_err_sys(&rd->err, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", o->m[0]->hex);
@@ -447,18 +457,54 @@ static bool solid_member(const struct collect *c, const struct pobj *o)
  * SOLID_FRAME_SIZE, those of the access list apart from the rest. order is
  * kept: the units point into it.
  */
-static int plan_units(struct collect *c, struct pobj **order, size_t n, struct unit **units, size_t *nu,
-                      struct gear_err *e)
+static int plan_units(struct collect *c, const struct frame_index *fx, struct pobj **order, size_t n,
+                      struct unit **units, size_t *nu, struct gear_err *e)
 {
         struct unit *v = n ? calloc(n, sizeof *v) : NULL;
-        size_t k = 0, nframes = 0;
+        size_t k = 0, nframes = 0, nf = frame_index_count(fx), s = 0;
         _cleanup_free_ struct pobj **big = n ? malloc(n * sizeof *big) : NULL;
+        _cleanup_free_ size_t *at = nf ? calloc(nf + 1, sizeof *at) : NULL;
         size_t nbig = 0, first = 0, m = 0;
         uint64_t bytes = 0;
 
-        if (n && (!v || !big)) {
+        if (n && (!v || !big || (nf && !at))) {
                 free(v);
                 return gear_err_sys(e, ENOMEM, "cannot push");
+        }
+        /* a content in a frame of the store's goes in it: the frame whole, its members this push sends listed */
+        for (size_t i = 0; i < n; i++) {
+                size_t mi;
+                const struct store_frame *f = frame_index_find(fx, order[i]->hex, &mi);
+                order[i]->sf = f;
+                if (f) {
+                        order[i]->at = f->m[mi].at;
+                        at[f - frame_index_at(fx, 0) + 1]++;
+                        s++;
+                }
+        }
+        if (s) {
+                _cleanup_free_ struct pobj **tmp = malloc(n * sizeof *tmp);
+                size_t rest = s;
+                if (!tmp) {
+                        free(v);
+                        return gear_err_sys(e, ENOMEM, "cannot push");
+                }
+                for (size_t i = 0; i < nf; i++)
+                        at[i + 1] += at[i];
+                for (size_t i = 0; i < nf; i++)
+                        if (at[i + 1] > at[i])
+                                v[k++] = (struct unit){ .kind = U_STORE_FRAME, .m = &order[at[i]], .n = at[i + 1] - at[i],
+                                                        .sf = frame_index_at(fx, i),
+                                                        .stored = frame_index_at(fx, i)->data_len };
+                /* in rank order within each frame, the rest after them in rank order */
+                for (size_t i = 0; i < n; i++)
+                        if (order[i]->sf)
+                                tmp[at[order[i]->sf - frame_index_at(fx, 0)]++] = order[i];
+                        else
+                                tmp[rest++] = order[i];
+                memcpy(order, tmp, n * sizeof *order);
+                order += s;
+                n -= s;
         }
         /* the small ones first, each run in place in order; the others after them, for now */
         for (size_t i = 0; i <= n; i++) {
@@ -471,8 +517,10 @@ static int plan_units(struct collect *c, struct pobj **order, size_t n, struct u
                 if (cut || bytes >= SOLID_FRAME_SIZE) {
                         if (m > first) {
                                 v[k] = (struct unit){ .m = &order[first], .n = m - first };
-                                if (v[k].n > 1)
+                                if (v[k].n > 1) {
+                                        v[k].kind = U_FRAME;
                                         v[k].frame = nframes++;
+                                }
                                 k++;
                         }
                         first = m;
@@ -490,7 +538,7 @@ static int plan_units(struct collect *c, struct pobj **order, size_t n, struct u
                 v[k++] = (struct unit){ .m = &order[m + i], .n = 1 };
         }
         for (size_t i = 0; i < k; i++)
-                if (v[i].n == 1)
+                if (v[i].kind == U_OBJECT)
                         v[i].stored = v[i].m[0]->stored;
         /* ranks are distinct: the order is the same on every run */
         if (k)
@@ -618,7 +666,7 @@ static void *frame_worker(void *ud)
                 pthread_mutex_unlock(&j->lock);
                 if (i >= j->nu)
                         break;
-                if (j->u[i].n < 2)
+                if (j->u[i].kind != U_FRAME)
                         continue;
                 if (make_frame(j, &j->u[i], z, &e) < 0) {
                         pthread_mutex_lock(&j->lock);
@@ -669,9 +717,9 @@ static int build_map(const struct collect *c, const struct newpack *packs, size_
                         goto fail;
                 for (size_t k = 0; k < packs[i].n; k++) {
                         const struct unit *u = packs[i].m[k];
-                        if (u->n == 1 && object_map_add(m, u->m[0]->hex, idx, u->off, u->stored, e) < 0)
+                        if (u->kind == U_OBJECT && object_map_add(m, u->m[0]->hex, idx, u->off, u->stored, e) < 0)
                                 goto fail;
-                        for (size_t x = 0; u->n > 1 && x < u->n; x++)
+                        for (size_t x = 0; u->kind != U_OBJECT && x < u->n; x++)
                                 if (object_map_add_member(m, u->m[x]->hex, idx, u->off, u->stored, u->m[x]->at, e) < 0)
                                         goto fail;
                 }
@@ -774,6 +822,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         _cleanup_free_ struct pobj **order = NULL;
         _cleanup_free_ struct unit *units = NULL;
         struct store_stage *stage = NULL;
+        struct frame_index *fx = NULL;
         size_t norder = 0, nunits = 0;
         bool frames = false;
         int nth = 0, rc = -1;
@@ -796,10 +845,10 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         test_pause_point("push:locked");
         if (known_learn(img, r->host, want, c.n, &k, e) < 0 || reuse_known(r, &c, &k, &j.st, e) < 0 ||
             stat_objects(img, &c, e) < 0 || new_contents(&c, &order, &norder, e) < 0 ||
-            plan_units(&c, order, norder, &units, &nunits, e) < 0)
+            frame_index_load(img, &fx, e) < 0 || plan_units(&c, fx, order, norder, &units, &nunits, e) < 0)
                 goto out;
         for (size_t i = 0; i < nunits; i++)
-                frames |= units[i].n > 1;
+                frames |= units[i].kind == U_FRAME;
         /* solid frames are written into a staging directory, which a kill leaves to gear-clean */
         if (frames && (stage_begin(img, &stage, e) < 0 ||
                        (c.frames_dfd = j.frames_dfd = stage_dirfd(stage), make_frames(img, &c, units, nunits, e)) < 0))
@@ -847,6 +896,7 @@ out:
         free(c.v);
         if (stage)
                 stage_free(stage);
+        frame_index_free(fx);
         pthread_mutex_destroy(&j.lock);
         return rc;
 }

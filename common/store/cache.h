@@ -115,13 +115,15 @@ int cache_use_begin(const struct gear_root *img, struct gear_err *e);
 int cache_use(const struct gear_root *img, const char *image_dir, struct gear_err *e);
 struct cache_gc_result {
         uint64_t removed, removed_bytes, kept, kept_bytes, mounted;
+        uint64_t frames_removed, frames_removed_bytes; /* object_gc: solid frames (frames.h) */
 };
 typedef void (*cache_gc_fn)(const char *hex, uint64_t size, void *ud);
 int cache_gc(const struct gear_root *img, uint64_t max, bool dry_run, cache_gc_fn fn, void *ud,
              struct cache_gc_result *res, struct gear_err *e);
 /*
  * Removes the objects/ no image of the tree names (their images removed
- * or built anew); nothing while a build runs. fn for each one removed.
+ * or built anew), and the solid frames of frames/ one of whose members no
+ * image names; nothing while a build runs. fn for each object removed.
  */
 int object_gc(const struct gear_root *img, bool dry_run, cache_gc_fn fn, void *ud, struct cache_gc_result *res,
               struct gear_err *e);

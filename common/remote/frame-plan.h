@@ -1,0 +1,39 @@
+/* the store's solid frames planned from the images and made (frame-plan.c) */
+#ifndef GEAR_FRAME_PLAN_H
+#define GEAR_FRAME_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../base/err.h"
+#include "../base/tree.h"
+#include "../store/frames.h"
+
+struct planned {
+        digest_hex name;
+        struct frame_member *m;
+        size_t n;
+        bool make;
+};
+struct frame_plan {
+        struct planned *v;
+        size_t n;
+};
+/* the frames the images built here call for (see frame-plan.c) */
+int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct gear_err *e);
+void frame_plan_free(struct frame_plan *fp);
+
+struct frames_stats {
+        uint64_t planned, kept, made, removed;
+        uint64_t made_bytes;    /* of the frames made */
+        uint64_t bytes;         /* of every frame planned */
+};
+/*
+ * gear-recompress's frames: those planned and not made yet (or made at a
+ * lower level) made at level on jobs threads into a build staging
+ * directory, then renamed into frames/ and the frames no longer planned
+ * removed, with the store lock held exclusive.
+ */
+int frames_recompress(const struct gear_root *img, int level, int jobs, struct frames_stats *st, struct gear_err *e);
+
+#endif
