@@ -17,9 +17,11 @@
 #            (GEAR_TEST_PUSH_OBJECT_BLOBS, one blob per object), gear-push in
 #            packs (later images naming the packs of earlier ones), and
 #            gear-push in packs once more after gear-recompress of the store
-#            (PUSH_RECOMPRESS_LEVEL, default 19; its time is the last column),
-#            and then with solid frames (gear.conf solid-level=, from
-#            PUSH_SOLID_LEVEL, default 19; the pushes' time is the last column)
+#            --no-frames (PUSH_RECOMPRESS_LEVEL, default 19; its time is the
+#            last column), then again with the store's solid frames that
+#            gear-recompress makes (the time to make them is the last
+#            column), and, with PUSH_SOLID_LEVEL set, with frames made at
+#            push time instead (gear.conf solid-level=; the pushes' time)
 #   lazy     python3 pulled into a fresh tree and mounted with gear-fs; 200
 #            small files of /usr/lib/python3.11 each opened and read once
 #            (open to close, in ms), with --no-read-around (every one a
@@ -124,10 +126,10 @@ printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs" $(mb $bk) \
 	$(find "$run/reg-packs/data" -type f | wc -l) $t_packs
 echo "  packs vs one blob per object: $(awk -v o=$bo -v k=$bk 'BEGIN { printf "%+.1f%%", 100 * (k - o) / o }');" \
 	"packs vs the gzip layers: $(awk -v p=$bp -v k=$bk 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
-# the same set after gear-recompress of the store, into a registry of its own
+# the same set after gear-recompress of the store's objects, into a registry of its own
 level=${PUSH_RECOMPRESS_LEVEL:-19}
 t0=$(now)
-gear-recompress -l "$level" >"$run/recompress"
+gear-recompress --no-frames -l "$level" >"$run/recompress"
 t_rc=$(secs $t0 $(now))
 rc=$(gear-test-registry start "$run/reg-rc")
 rm -rf "$G"/images/bench/*/latest/pushed
@@ -137,24 +139,42 @@ done
 br=$(blob_bytes "$run/reg-rc")
 printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs, recompressed" $(mb $br) \
 	$(find "$run/reg-rc/data" -type f | wc -l) $t_rc
-echo "  gear-recompress -l $level: $(tr '\n' ' ' <"$run/recompress")(${t_rc} s, recompressing only)"
+echo "  gear-recompress --no-frames -l $level: $(tr '\n' ' ' <"$run/recompress")(${t_rc} s, recompressing only)"
 echo "  recompressed packs vs the gzip layers: $(awk -v p=$bp -v k=$br 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
-# and with solid frames of the small contents
-solid=${PUSH_SOLID_LEVEL:-19}
-sr=$(gear-test-registry start "$run/reg-solid")
+# and with the store's solid frames, which gear-recompress makes next
+t0=$(now)
+gear-recompress -l "$level" >"$run/frames"
+t_fr=$(secs $t0 $(now))
+fr=$(gear-test-registry start "$run/reg-frames")
 rm -rf "$G"/images/bench/*/latest/pushed
-mkdir -p "$GEAR_SYSROOT/etc/gear"
-echo "solid-level=$solid" >"$GEAR_SYSROOT/etc/gear/gear.conf"
 t0=$(now)
 for name in $images; do
-	gear-push --tls-verify=false "bench/$name" "docker://$sr/gear/$name" >/dev/null
+	gear-push --tls-verify=false "bench/$name" "docker://$fr/gear/$name" >"$run/out-$name"
 done
-t_solid=$(secs $t0 $(now))
-rm "$GEAR_SYSROOT/etc/gear/gear.conf"
-bs=$(blob_bytes "$run/reg-solid")
-printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, solid frames -$solid" $(mb $bs) \
-	$(find "$run/reg-solid/data" -type f | wc -l) $t_solid
-echo "  solid frames (recompressed store) vs the gzip layers: $(awk -v p=$bp -v k=$bs 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+t_frp=$(secs $t0 $(now))
+bf=$(blob_bytes "$run/reg-frames")
+printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, packs, store frames" $(mb $bf) \
+	$(find "$run/reg-frames/data" -type f | wc -l) $t_fr
+echo "  gear-recompress -l $level, frames: $(grep frames "$run/frames" | tr '\n' ' ')(${t_fr} s); the five pushes: ${t_frp} s"
+echo "  packs with the store frames vs the gzip layers: $(awk -v p=$bp -v k=$bf 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+# frames made at push time instead (gear.conf solid-level=), when PUSH_SOLID_LEVEL is set
+if [ -n "${PUSH_SOLID_LEVEL:-}" ]; then
+	find "$G/frames" -type f -delete
+	sr=$(gear-test-registry start "$run/reg-solid")
+	rm -rf "$G"/images/bench/*/latest/pushed
+	mkdir -p "$GEAR_SYSROOT/etc/gear"
+	echo "solid-level=$PUSH_SOLID_LEVEL" >"$GEAR_SYSROOT/etc/gear/gear.conf"
+	t0=$(now)
+	for name in $images; do
+		gear-push --tls-verify=false "bench/$name" "docker://$sr/gear/$name" >/dev/null
+	done
+	t_solid=$(secs $t0 $(now))
+	rm "$GEAR_SYSROOT/etc/gear/gear.conf"
+	bs=$(blob_bytes "$run/reg-solid")
+	printf "  %-34s %8s MB %8s files %8s s\n" "gear-push, solid-level=$PUSH_SOLID_LEVEL" $(mb $bs) \
+		$(find "$run/reg-solid/data" -type f | wc -l) $t_solid
+	echo "  push-time frames vs the gzip layers: $(awk -v p=$bp -v k=$bs 'BEGIN { printf "%.1f%% saved", 100 * (1 - k / p) }')"
+fi
 echo
 else
 	packs=$(gear-test-registry start "$run/reg-packs")
