@@ -2,7 +2,8 @@
  * libFuzzer target for the lists a store hands gear-pull: an access list is
  * accepted only when it is lines of 64 lowercase hex digits, and an object
  * map (either format, compressed or not) only when lookups find every
- * content it names where its line puts it, inside the pack it is in; a map
+ * content it names where its line puts it, inside the pack it is in (a
+ * member of a solid frame within the limits of a frame); a map
  * of the compact form, read against a small index of known digests, only
  * when what it stands for is such a map.
  * Anything else is refused with code 111, without a crash.
@@ -78,9 +79,19 @@ static void check_map(const char *s, size_t len)
                                 if (memcmp(loc.pack, t1 + 8, DIGEST_HEX_LEN))
                                         abort();
                         } else {
+                                const char *t3;
                                 t2 = memchr(t1 + 1, '\t', p + l - t1 - 1);
-                                if (!t2 || strcmp(loc.pack, pack.pack) || loc.pack_size != pack.pack_size ||
-                                    loc.off != num(t1 + 1, t2 - t1 - 1) || loc.len != num(t2 + 1, p + l - t2 - 1) ||
+                                if (!t2)
+                                        abort();
+                                /* a member of a solid frame: its place in what the frame decodes to */
+                                t3 = memchr(t2 + 1, '\t', p + l - t2 - 1);
+                                if (!t3 != !loc.member || (t3 && (loc.at != num(t3 + 1, p + l - t3 - 1) ||
+                                                                   loc.at > SOLID_AT_MAX || !loc.len ||
+                                                                   loc.len > SOLID_FRAME_MAX)))
+                                        abort();
+                                if (strcmp(loc.pack, pack.pack) || loc.pack_size != pack.pack_size ||
+                                    loc.off != num(t1 + 1, t2 - t1 - 1) ||
+                                    loc.len != num(t2 + 1, (t3 ? t3 : p + l) - t2 - 1) ||
                                     loc.off > loc.pack_size || loc.len > loc.pack_size - loc.off ||
                                     loc.pack_size > REMOTE_PACK_MAX)
                                         abort();
