@@ -25,7 +25,8 @@
 # each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
 # moved over the limited link (the veth's counters: HTTP and TCP included)
 # and gear's share of the ordinary path's bytes. FS_START_RECOMPRESS=LEVEL
-# runs gear-recompress -l LEVEL on the store before each gear-push. Needs root, podman, FUSE,
+# runs gear-recompress -l LEVEL on the store (its objects and its solid
+# frames) once the images are built, before the pushes. Needs root, podman, FUSE,
 # tc, and the Debian archive the first time (the image set). Run after make.
 set -eu
 
@@ -215,8 +216,10 @@ echo "$apps" | while read -r name port kind cmd; do
 	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
 	GEAR_SYSROOT="$run/build" gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
 	recorded "$name" $port $kind "$cmd"
-	[ -z "${FS_START_RECOMPRESS:-}" ] ||
-		GEAR_SYSROOT="$run/build" gear-recompress -l "$FS_START_RECOMPRESS" >/dev/null
+done
+[ -z "${FS_START_RECOMPRESS:-}" ] ||
+	GEAR_SYSROOT="$run/build" gear-recompress -l "$FS_START_RECOMPRESS" >/dev/null
+echo "$apps" | while read -r name port kind cmd; do
 	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
 done
 
