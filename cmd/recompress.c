@@ -30,6 +30,12 @@ static void report(const char *hex, enum recompress_result r, uint64_t before, u
                 printf("kept\tsha256:%s\t%" PRIu64 "\n", hex, before);
 }
 
+static void frame_failed(const char *name, const struct gear_err *err, void *ud)
+{
+        (void)ud;
+        gear_warn("solid frame %.12s not made: %s", name, err->msg);
+}
+
 int cmd_recompress(int argc, char **argv)
 {
         static const struct option options[] = {
@@ -84,7 +90,7 @@ int cmd_recompress(int argc, char **argv)
                 st = (struct recompress_stats){0};
         } else if (store_recompress(&tree.img, &o, report, &verbose, &st, &err) < 0) {
                 return gear_fail(&err, "cannot recompress");
-        } else if (frames && frames_recompress(&tree.img, o.level, o.jobs, &fs, &err) < 0) {
+        } else if (frames && frames_recompress(&tree.img, o.level, o.jobs, frame_failed, NULL, &fs, &err) < 0) {
                 return gear_fail(&err, "cannot make the solid frames");
         }
         printf("objects\t%" PRIu64 "\n", st.objects);
@@ -99,10 +105,14 @@ int cmd_recompress(int argc, char **argv)
         printf("frames-kept\t%" PRIu64 "\n", fs.kept);
         printf("frames-removed\t%" PRIu64 "\n", fs.removed);
         printf("frames-bytes\t%" PRIu64 "\n", fs.bytes);
+        printf("frames-failed\t%" PRIu64 "\n", fs.failed);
         if (fflush(stdout))
                 return GEAR_EXIT_SYS;
-        if (st.failed) {
-                gear_warn("%" PRIu64 " objects left as they are; gear-fsck(1) checks them", st.failed);
+        if (st.failed || fs.failed) {
+                if (st.failed)
+                        gear_warn("%" PRIu64 " objects left as they are; gear-fsck(1) checks them", st.failed);
+                if (fs.failed)
+                        gear_warn("%" PRIu64 " solid frames not made; gear-fsck(1) checks their objects", fs.failed);
                 return GEAR_EXIT_SYS;
         }
         return GEAR_EXIT_OK;

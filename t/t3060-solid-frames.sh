@@ -274,4 +274,55 @@ test_expect_success 'gear-gc removes a frame once an image naming its members is
 	gear-fsck
 '
 
+test_expect_success 'many tiny files: frames of at most 1024 members, pushed, recompressed and read around' '
+	mkdir -p c &&
+	for i in $(seq 1 1500); do echo "tiny $i" >c/t$i || return 1; done &&
+	gear-build -q dir:c test/c >/dev/null &&
+	conf solid-level=3 &&
+	push test/c $R/tiny/c >out &&
+	conf "" &&
+	D="$IMG/images/test/c/latest/pushed/$A/tiny/c.map" &&
+	awk -F "\t" "NF == 4 { print \$2 }" "$D" | uniq -c | awk "{ print \$1 }" >counts &&
+	test $(wc -l <counts) -ge 2 &&
+	test $(sort -n counts | tail -n 1) -le 1024 &&
+	gear-recompress -l 3 >out &&
+	grep -x "frames-failed	0" out &&
+	for f in $(frames_of); do
+		test $(head -c 200000 "$f" | grep -ac "^[0-9a-f]\{64\}	") -le 1024 || return 1
+	done &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/tiny/c test/c >/dev/null &&
+		start_fs test/c m1 &&
+		cat m1/t5 >/dev/null &&
+		S="$IMG/images/test/c/latest/fs.stats" &&
+		diff -r c m1 &&
+		stop_fs m1 &&
+		grep -x "errors 0" "$S" &&
+		n=$(sed -n "s/^read_around_files //p" "$S") &&
+		test $n -ge 1000 && test $n -le 1499
+	)
+'
+
+test_expect_success 'a corrupt object: its frame is not made, the others are, and gear-recompress exits 111' '
+	find "$IMG/frames" -type f -delete &&
+	h=$(sha256sum <c/t7 | cut -c1-64) &&
+	o="$IMG/objects/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-)" &&
+	chmod u+w "$o" && cp "$o" obj.orig &&
+	echo "tiny 8" >"$o" &&
+	test_expect_code 111 gear-recompress -l 3 >out 2>err &&
+	grep -x "frames-failed	1" out &&
+	grep "^gear-recompress: solid frame [0-9a-f]\{12\} not made: .*sha256:$(echo $h | cut -c1-12)" err &&
+	made=$(sed -n "s/^frames-made	//p" out) &&
+	test $made -ge 1 &&
+	test $(frames_of | wc -l) = $made &&
+	for f in $(frames_of); do
+		! grep -aq "^$h	" "$f" || return 1
+	done &&
+	cp obj.orig "$o" &&
+	gear-recompress -l 3 >out &&
+	grep -x "frames-made	1" out &&
+	gear-fsck
+'
+
 test_done

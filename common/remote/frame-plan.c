@@ -100,7 +100,7 @@ static int add_image(const struct image_ref *r, const struct image *im0, const s
                 return gear_err_sys(p->e, k < 0 ? -k : ENOMEM, "cannot plan the frames");
         }
         p->lists = lists;
-        p->lists[p->nimages] = order;
+        p->lists[p->nimages++] = order;
         if (access_list_load(p->img, rel, &acc, &nacc, p->e) < 0)
                 gear_err_clear(p->e);
         /* sizes by digest: the blobs sorted */
@@ -115,25 +115,24 @@ static int add_image(const struct image_ref *r, const struct image *im0, const s
                         p->seen = s;
                         p->cap = cap;
                 }
-                p->seen[p->nseen++] = (struct seen){ order[i], 0, (uint32_t)p->nimages, NO_RANK, i };
+                p->seen[p->nseen++] = (struct seen){ order[i], 0, (uint32_t)p->nimages - 1, NO_RANK, i };
         }
         {
                 /* sizes: a pass over the blobs against the entries just added, sorted by digest */
                 size_t first = p->nseen - n;
                 qsort(p->seen + first, n, sizeof *p->seen, seen_cmp);
                 for (size_t i = 0; i < nb; i++) {
-                        struct seen key = { b[i]->hex, 0, (uint32_t)p->nimages, 0, 0 }, *s;
+                        struct seen key = { b[i]->hex, 0, (uint32_t)p->nimages - 1, 0, 0 }, *s;
                         if ((s = bsearch(&key, p->seen + first, n, sizeof *p->seen, seen_cmp)))
                                 s->size = b[i]->size;
                 }
                 for (size_t i = nacc; i-- > 0;) {
-                        struct seen key = { acc[i], 0, (uint32_t)p->nimages, 0, 0 }, *s;
+                        struct seen key = { acc[i], 0, (uint32_t)p->nimages - 1, 0, 0 }, *s;
                         if ((s = bsearch(&key, p->seen + first, n, sizeof *p->seen, seen_cmp)))
                                 s->rank = i;
                 }
         }
         itree_free(t);
-        p->nimages++;
         return 0;
 }
 
@@ -142,12 +141,10 @@ static const uint32_t *sig_of(const struct planner *p, const struct content *c)
         return p->sigs + c->sig;
 }
 
-static struct planner *sort_planner;
-
-static int content_cmp(const void *a, const void *b)
+static int content_cmp(const void *a, const void *b, void *ud)
 {
         const struct content *x = a, *y = b;
-        const uint32_t *sx = sig_of(sort_planner, x), *sy = sig_of(sort_planner, y);
+        const uint32_t *sx = sig_of(ud, x), *sy = sig_of(ud, y);
 
         if (x->nsig != y->nsig)
                 return x->nsig < y->nsig ? -1 : 1;
@@ -235,11 +232,11 @@ int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct g
                 nsigs += x->nsig;
                 nc++;
         }
-        sort_planner = &p;
         if (nc)
-                qsort(c, nc, sizeof *c, content_cmp);
+                qsort_r(c, nc, sizeof *c, content_cmp, &p);
         for (size_t i = 0, first = 0, bytes = 0; i <= nc; i++) {
-                if (i == nc || (i > first && (!same_group(&p, &c[first], &c[i]) || bytes >= SOLID_FRAME_SIZE))) {
+                if (i == nc || (i > first && (!same_group(&p, &c[first], &c[i]) || bytes >= SOLID_FRAME_SIZE ||
+                                              i - first >= FRAME_MEMBERS_MAX))) {
                         if (plan_add(fp, c + first, i - first, e) < 0)
                                 goto out;
                         first = i;
@@ -268,6 +265,8 @@ struct maker {
         size_t next;
         pthread_mutex_t lock;
         struct frames_stats *st;
+        frames_fail_fn fn;
+        void *ud;
         struct gear_err err;
 };
 
@@ -290,9 +289,13 @@ static void *maker_worker(void *ud)
                 if (!pl->make)
                         continue;
                 if (frame_make(mk->img, pl->m, pl->n, mk->level, mk->dfd, pl->name, &f, &e) < 0) {
+                        /* a corrupt or missing object: this frame is not made, the others are */
                         pthread_mutex_lock(&mk->lock);
-                        if (!mk->err.code)
-                                mk->err = e;
+                        pl->make = false;
+                        pl->failed = true;
+                        mk->st->failed++;
+                        if (mk->fn)
+                                mk->fn(pl->name, &e, mk->ud);
                         pthread_mutex_unlock(&mk->lock);
                         continue;
                 }
@@ -341,12 +344,14 @@ static int commit(const struct gear_root *img, struct frame_plan *fp, const stru
         return 0;
 }
 
-int frames_recompress(const struct gear_root *img, int level, int jobs, struct frames_stats *st, struct gear_err *e)
+int frames_recompress(const struct gear_root *img, int level, int jobs, frames_fail_fn fn, void *ud,
+                      struct frames_stats *st, struct gear_err *e)
 {
         struct frame_plan fp = {0};
         struct frame_index *x = NULL;
         struct store_stage *stage = NULL;
-        struct maker mk = { .img = img, .fp = &fp, .level = level, .lock = PTHREAD_MUTEX_INITIALIZER, .st = st };
+        struct maker mk = { .img = img, .fp = &fp, .level = level, .lock = PTHREAD_MUTEX_INITIALIZER, .st = st,
+                            .fn = fn, .ud = ud };
         pthread_t th[64];
         int nth = 0, rc = -1;
         size_t todo = 0;

@@ -13,7 +13,7 @@ struct planned {
         digest_hex name;
         struct frame_member *m;
         size_t n;
-        bool make;
+        bool make, failed;
 };
 struct frame_plan {
         struct planned *v;
@@ -24,7 +24,7 @@ int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct g
 void frame_plan_free(struct frame_plan *fp);
 
 struct frames_stats {
-        uint64_t planned, kept, made, removed;
+        uint64_t planned, kept, made, removed, failed;
         uint64_t made_bytes;    /* of the frames made */
         uint64_t bytes;         /* of every frame planned */
 };
@@ -32,8 +32,12 @@ struct frames_stats {
  * gear-recompress's frames: those planned and not made yet (or made at a
  * lower level) made at level on jobs threads into a build staging
  * directory, then renamed into frames/ and the frames no longer planned
- * removed, with the store lock held exclusive.
+ * removed, with the store lock held exclusive. A frame that cannot be made
+ * (a member's object corrupt or missing) is left out and counted, fn told
+ * why; the run goes on. A frame planned but not made is not removed.
  */
-int frames_recompress(const struct gear_root *img, int level, int jobs, struct frames_stats *st, struct gear_err *e);
+typedef void (*frames_fail_fn)(const char *name, const struct gear_err *err, void *ud);
+int frames_recompress(const struct gear_root *img, int level, int jobs, frames_fail_fn fn, void *ud,
+                      struct frames_stats *st, struct gear_err *e);
 
 #endif

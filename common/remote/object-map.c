@@ -203,7 +203,7 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
 {
         const char *p = buf, *end = buf + len;
         uint64_t pack_end = 0, next = 0, frame_off = 0, frame_len = 0, at = 0;
-        size_t members = 0;
+        size_t members = 0, in_this = 0;
         bool in_frame = false;
 
         for (*line = 1; p < end; (*line)++) {
@@ -223,10 +223,12 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
                             !parse_u64(f[2], fl[2], &b) || !parse_u64(f[3], fl[3], &c) || c > SOLID_AT_MAX)
                                 return -1;
                         if (in_frame && a == frame_off && b == frame_len) {
-                                if (c < at)
+                                if (c < at || ++in_this > SOLID_MEMBERS_MAX)
                                         return -1;
                         } else if (a < next || a > pack_end || b > pack_end - a || !b || b > SOLID_FRAME_MAX) {
                                 return -1;
+                        } else {
+                                in_this = 1;
                         }
                         if (object_map_add_member(m, hex, m->npacks - 1, a, b, c, e) < 0)
                                 return -2;

@@ -36,8 +36,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
 #include "image-fetch.h"
 #include "pack-push.h"
 #include "../base/fsutil.h"
@@ -165,7 +163,8 @@ static int stat_objects(const struct gear_root *img, struct collect *c, struct g
                 struct stat st;
 
                 if (c->v[i].known) {
-                        c->v[i].stored = c->v[i].known->loc.len;
+                        /* a member of a known frame: the frame's bytes are not this content's */
+                        c->v[i].stored = c->v[i].known->loc.member ? 0 : c->v[i].known->loc.len;
                         continue;
                 }
                 store_object_rel(c->v[i].hex, rel);
@@ -202,7 +201,7 @@ static int reader_open(struct pack_reader *rd, size_t i)
         const struct unit *u = rd->p->m[i];
         char rel[STORE_REL_MAX > FRAME_REL_MAX ? STORE_REL_MAX : FRAME_REL_MAX];
         const char *what = u->kind == U_OBJECT ? "object" : "solid frame";
-        uint64_t skip = u->kind == U_STORE_FRAME ? u->sf->data_off : 0;
+        uint64_t skip = u->kind == U_OBJECT ? 0 : u->sf->data_off;
         struct stat st;
 
         reader_close(rd);
@@ -257,7 +256,7 @@ static ssize_t pack_read(void *ud, uint64_t off, void *buf, size_t n)
         }
         if (n > o->off + o->stored - off)
                 n = o->off + o->stored - off;
-        while ((k = pread(rd->fd, buf, n, off - o->off + (o->kind == U_STORE_FRAME ? o->sf->data_off : 0))) < 0 &&
+        while ((k = pread(rd->fd, buf, n, off - o->off + (o->kind == U_OBJECT ? 0 : o->sf->data_off))) < 0 &&
                errno == EINTR)
                 ;
         if (k <= 0) {
@@ -461,7 +460,7 @@ static int plan_units(struct collect *c, const struct frame_index *fx, struct po
                       struct unit **units, size_t *nu, struct gear_err *e)
 {
         struct unit *v = n ? calloc(n, sizeof *v) : NULL;
-        size_t k = 0, nframes = 0, nf = frame_index_count(fx), s = 0;
+        size_t k = 0, nframes = 0, nf = frame_index_count(fx), s = 0, nmembers = 0;
         _cleanup_free_ struct pobj **big = n ? malloc(n * sizeof *big) : NULL;
         _cleanup_free_ size_t *at = nf ? calloc(nf + 1, sizeof *at) : NULL;
         size_t nbig = 0, first = 0, m = 0;
@@ -514,7 +513,7 @@ static int plan_units(struct collect *c, const struct frame_index *fx, struct po
                         if (!cut)
                                 continue;
                 }
-                if (cut || bytes >= SOLID_FRAME_SIZE) {
+                if (cut || bytes >= SOLID_FRAME_SIZE || nmembers >= SOLID_MEMBERS_MAX) {
                         if (m > first) {
                                 v[k] = (struct unit){ .m = &order[first], .n = m - first };
                                 if (v[k].n > 1) {
@@ -525,10 +524,12 @@ static int plan_units(struct collect *c, const struct frame_index *fx, struct po
                         }
                         first = m;
                         bytes = 0;
+                        nmembers = 0;
                 }
                 if (i < n && solid_member(c, order[i])) {
                         order[i]->at = bytes;
                         bytes += order[i]->size;
+                        nmembers++;
                         order[m++] = order[i];
                 }
         }
@@ -600,92 +601,74 @@ static int new_contents(struct collect *c, struct pobj ***order, size_t *n, stru
         return 0;
 }
 
-/* solid frames, made on a few threads */
+/* solid frames, made on a few threads (frames.h: the same file as the store's frames, in a staging directory) */
 struct frame_job {
         const struct gear_root *img;
         struct collect *c;
         struct unit *u;
         size_t nu, next;
+        struct store_frame *made; /* of each U_FRAME, by its frame number */
         pthread_mutex_t lock;
         struct gear_err err;
 };
 
-static int make_frame(struct frame_job *j, struct unit *u, ZSTD_CCtx *z, struct gear_err *e)
+static int make_frame(struct frame_job *j, struct unit *u, struct gear_err *e)
 {
-        uint64_t size = 0, done = 0;
-        _cleanup_free_ char *in = NULL, *out = NULL;
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ struct frame_member *fm = calloc(u->n, sizeof *fm);
         char name[32];
-        size_t cap, k;
 
-        for (size_t i = 0; i < u->n; i++)
-                size += u->m[i]->size;
-        cap = ZSTD_compressBound(size);
-        if (!(in = malloc(size)) || !(out = malloc(cap)))
+        if (!fm)
                 return gear_err_sys(e, ENOMEM, "cannot make a solid frame");
         for (size_t i = 0; i < u->n; i++) {
-                struct store_reader *r;
-                ssize_t got;
-                if (store_reader_open(j->img, u->m[i]->hex, &r, e) < 0)
-                        return -1;
-                store_reader_expect_size(r, u->m[i]->size);
-                while ((got = store_reader_read(r, in + done, size - done, e)) > 0)
-                        done += got;
-                store_reader_free(r);
-                if (got < 0)
-                        return -1;
+                memcpy(fm[i].hex, u->m[i]->hex, sizeof fm[i].hex);
+                fm[i].size = u->m[i]->size;
         }
-        if (done != size)
-                return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", u->m[0]->hex);
-        ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
-        ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel, j->c->level);
-        ZSTD_CCtx_setParameter(z, ZSTD_c_checksumFlag, 1);
-        k = ZSTD_compress2(z, out, cap, in, size);
-        if (ZSTD_isError(k))
-                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress a solid frame: %s", ZSTD_getErrorName(k));
         snprintf(name, sizeof name, "frame-%zu", u->frame);
-        if ((fd = openat(j->c->frames_dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-            write_all(fd, out, k) < 0)
-                return gear_err_sys(e, errno, "cannot write a solid frame");
-        u->stored = k;
+        if (frame_make(j->img, fm, u->n, j->c->level, j->c->frames_dfd, name, &j->made[u->frame], e) < 0)
+                return -1;
+        u->sf = &j->made[u->frame];
+        u->stored = u->sf->data_len;
         return 0;
 }
 
 static void *frame_worker(void *ud)
 {
         struct frame_job *j = ud;
-        ZSTD_CCtx *z = ZSTD_createCCtx();
         struct gear_err e = {0};
 
         for (;;) {
                 size_t i;
                 pthread_mutex_lock(&j->lock);
-                if (!z && !j->err.code)
-                        gear_err_sys(&j->err, ENOMEM, "cannot make a solid frame");
                 i = j->err.code ? j->nu : j->next++;
                 pthread_mutex_unlock(&j->lock);
                 if (i >= j->nu)
-                        break;
+                        return NULL;
                 if (j->u[i].kind != U_FRAME)
                         continue;
-                if (make_frame(j, &j->u[i], z, &e) < 0) {
+                if (make_frame(j, &j->u[i], &e) < 0) {
                         pthread_mutex_lock(&j->lock);
                         if (!j->err.code)
                                 j->err = e;
                         pthread_mutex_unlock(&j->lock);
                 }
         }
-        ZSTD_freeCCtx(z);
-        return NULL;
 }
 
-static int make_frames(const struct gear_root *img, struct collect *c, struct unit *u, size_t nu, struct gear_err *e)
+/* *made: one store_frame for each frame made, to free with free_made */
+static int make_frames(const struct gear_root *img, struct collect *c, struct unit *u, size_t nu,
+                       struct store_frame **made, size_t *nmade, struct gear_err *e)
 {
         struct frame_job j = { .img = img, .c = c, .u = u, .nu = nu, .lock = PTHREAD_MUTEX_INITIALIZER };
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         pthread_t th[PACK_JOBS];
         int nth = 0;
 
+        *nmade = 0;
+        for (size_t i = 0; i < nu; i++)
+                if (u[i].kind == U_FRAME && u[i].frame + 1 > *nmade)
+                        *nmade = u[i].frame + 1;
+        if (!(*made = j.made = calloc(*nmade ? *nmade : 1, sizeof **made)))
+                return gear_err_sys(e, ENOMEM, "cannot make a solid frame");
         for (int t = 0; t < PACK_JOBS && t < (cpus > 0 ? cpus : 1); t++) {
                 if (pthread_create(&th[t], NULL, frame_worker, &j) != 0)
                         break;
@@ -823,7 +806,8 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         _cleanup_free_ struct unit *units = NULL;
         struct store_stage *stage = NULL;
         struct frame_index *fx = NULL;
-        size_t norder = 0, nunits = 0;
+        struct store_frame *made = NULL;
+        size_t norder = 0, nunits = 0, nmade = 0;
         bool frames = false;
         int nth = 0, rc = -1;
 
@@ -851,7 +835,8 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 frames |= units[i].kind == U_FRAME;
         /* solid frames are written into a staging directory, which a kill leaves to gear-clean */
         if (frames && (stage_begin(img, &stage, e) < 0 ||
-                       (c.frames_dfd = j.frames_dfd = stage_dirfd(stage), make_frames(img, &c, units, nunits, e)) < 0))
+                       (c.frames_dfd = j.frames_dfd = stage_dirfd(stage),
+                        make_frames(img, &c, units, nunits, &made, &nmade, e)) < 0))
                 goto out;
         if (plan_packs(units, nunits, r->pack_size, &packs, &np, e) < 0)
                 goto out;
@@ -897,6 +882,9 @@ out:
         if (stage)
                 stage_free(stage);
         frame_index_free(fx);
+        for (size_t i = 0; i < nmade; i++)
+                store_frame_free(&made[i]);
+        free(made);
         pthread_mutex_destroy(&j.lock);
         return rc;
 }

@@ -156,15 +156,21 @@ static int copy_from_frame(const char *hex, uint64_t size, int fd, void *ud, str
         return solid_member_write(f->f, f->loc, size, fd, e);
 }
 
-/* the members of p from i on in the solid frame of member i: how much of it they need decoded */
+/*
+ * The members of p from i on in the solid frame of member i: how much of it
+ * they need decoded. One past the limits (remote.h) is left out: it fails
+ * alone, at its own turn.
+ */
 static uint64_t frame_want(const struct pjob *p, size_t i)
 {
         const struct object_loc *l = &p->m[i]->loc;
         uint64_t want = 0;
 
-        for (size_t k = i; k < p->n && p->m[k]->loc.member && p->m[k]->loc.off == l->off; k++)
-                if (p->m[k]->loc.at + p->m[k]->x->size > want)
-                        want = p->m[k]->loc.at + p->m[k]->x->size;
+        for (size_t k = i; k < p->n && p->m[k]->loc.member && p->m[k]->loc.off == l->off; k++) {
+                uint64_t at = p->m[k]->loc.at, size = p->m[k]->x->size;
+                if (at <= SOLID_AT_MAX && size <= SOLID_MEMBER_MAX && at + size > want)
+                        want = at + size;
+        }
         return want;
 }
 
@@ -213,7 +219,8 @@ static void fill_member(struct range_run *rr, size_t i)
         int k = 0;
 
         rr->claims[i] = NULL;
-        if (m->loc.member)
+        /* a frame is decoded once, for all of its members the range brings */
+        if (m->loc.member && (!rr->frame.buf || rr->frame.off != m->loc.off || rr->frame.len != m->loc.len))
                 k = solid_frame_load(&rr->frame, rr->fd, m->loc.off - rr->start, &m->loc, frame_want(rr->p, i), &e);
         if (k < 0) {
                 /* counted as this member's failure; the frame's next member tries it again */
@@ -379,7 +386,11 @@ static int by_pack_off(const void *a, const void *b)
                 return c;
         if (x->loc.off != y->loc.off)
                 return x->loc.off < y->loc.off ? -1 : 1;
-        /* the members of a solid frame in the order of what it decodes to */
+        /* an empty content first; the members of a solid frame in the order of what it decodes to */
+        if (x->loc.len != y->loc.len)
+                return x->loc.len < y->loc.len ? -1 : 1;
+        if (x->loc.member != y->loc.member)
+                return x->loc.member ? 1 : -1;
         return (x->loc.at > y->loc.at) - (x->loc.at < y->loc.at);
 }
 

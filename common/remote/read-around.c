@@ -226,7 +226,7 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         if (loc.member) {
                 size_t k = 0;
                 object_map_after(a->origin->map, hex, 0, count_fn, &k);
-                cap = k + 1;
+                cap = k < SOLID_MEMBERS_MAX ? k + 1 : SOLID_MEMBERS_MAX;
         }
         if (!(ar = calloc(1, sizeof *ar)) || !(ar->mv = calloc(cap, sizeof *ar->mv)) ||
             !(ar->mp = calloc(cap, sizeof *ar->mp)) || !(ar->state = calloc(cap, sizeof *ar->state)) ||

@@ -44,12 +44,18 @@ struct object_loc {
         bool whole, member;
         uint64_t at;
 };
-/* the largest solid frame a map may name, and where in it a content may start */
-#define SOLID_FRAME_MAX (16u << 20)
-#define SOLID_AT_MAX (64u << 20)
-/* what gear-push puts into solid frames: contents under SOLID_MEMBER_MAX, about SOLID_FRAME_SIZE a frame */
+/*
+ * What solid frames hold: contents under SOLID_MEMBER_MAX, about
+ * SOLID_FRAME_SIZE of them and at most SOLID_MEMBERS_MAX a frame. A map may
+ * name a frame of at most SOLID_FRAME_MAX bytes, a content at most at
+ * SOLID_AT_MAX of what it decodes to, and at most SOLID_MEMBERS_MAX
+ * members of one frame; a member that does not fit these is not fetched.
+ */
 #define SOLID_MEMBER_MAX (1u << 20)
 #define SOLID_FRAME_SIZE (4u << 20)
+#define SOLID_MEMBERS_MAX 1024
+#define SOLID_FRAME_MAX (16u << 20)
+#define SOLID_AT_MAX (16u << 20)
 
 /*
  * Writes the stored bytes of the object whose uncompressed content has SHA-256

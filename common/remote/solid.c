@@ -18,6 +18,7 @@
 #include "../store/store.h"
 
 #define IN_BUF (128u << 10)
+#define SOLID_WINDOW_LOG_MAX 24
 
 void solid_frame_free(struct solid_frame *f)
 {
@@ -31,18 +32,20 @@ int solid_frame_load(struct solid_frame *f, int fd, uint64_t fd_off, const struc
         _cleanup_free_ char *in = NULL;
         ZSTD_DCtx *d = NULL;
         uint64_t done = 0;
-        size_t left = 1;
+        size_t left = 1, cap = 0;
         int rc = -1;
 
         if (f->buf && f->off == loc->off && f->len == loc->len && (f->n >= want || f->broken))
                 return 0;
         solid_frame_free(f);
-        if (loc->len > SOLID_FRAME_MAX || want > SOLID_AT_MAX + (uint64_t)SOLID_FRAME_MAX)
+        if (loc->len > SOLID_FRAME_MAX || want > SOLID_AT_MAX + (uint64_t)SOLID_MEMBER_MAX)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the map names a solid frame larger than its limits");
-        if (!(in = malloc(IN_BUF)) || !(f->buf = malloc(want ? want : 1)) || !(d = ZSTD_createDCtx())) {
+        if (!(in = malloc(IN_BUF)) || !(d = ZSTD_createDCtx())) {
                 rc = gear_err_sys(e, ENOMEM, "cannot decode a solid frame");
                 goto out;
         }
+        /* gear makes frames of a few MiB: a header asking for a larger window is refused */
+        ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, SOLID_WINDOW_LOG_MAX);
         f->off = loc->off;
         f->len = loc->len;
         /* only what the members need is decoded: a frame that holds less is cut short */
@@ -56,7 +59,21 @@ int solid_frame_load(struct solid_frame *f, int fd, uint64_t fd_off, const struc
                 }
                 ib.size = r;
                 while (ib.pos < ib.size && f->n < want && left) {
-                        ZSTD_outBuffer ob = { f->buf, want, f->n };
+                        ZSTD_outBuffer ob;
+                        /* the buffer grows with what decodes, up to want */
+                        if (f->n == cap) {
+                                size_t c = cap ? 2 * cap : 1u << 20;
+                                unsigned char *p;
+                                if (c > want)
+                                        c = want;
+                                if (!(p = realloc(f->buf, c))) {
+                                        rc = gear_err_sys(e, ENOMEM, "cannot decode a solid frame");
+                                        goto out;
+                                }
+                                f->buf = p;
+                                cap = c;
+                        }
+                        ob = (ZSTD_outBuffer){ f->buf, cap, f->n };
                         left = ZSTD_decompressStream(d, &ob, &ib);
                         f->n = ob.pos;
                         if (ZSTD_isError(left)) {
@@ -110,7 +127,7 @@ int solid_fetch_member(struct remote *r, const struct object_loc *loc, uint64_t 
         struct solid_frame f = {0};
         int rc;
 
-        if (loc->len > SOLID_FRAME_MAX || loc->at > SOLID_AT_MAX || size > SOLID_FRAME_MAX)
+        if (loc->len > SOLID_FRAME_MAX || loc->at > SOLID_AT_MAX || size > SOLID_MEMBER_MAX)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the map names a solid frame larger than its limits");
         if ((fd = memfd_create("gear-frame", MFD_CLOEXEC)) < 0)
                 return gear_err_sys(e, errno, "cannot fetch a solid frame");

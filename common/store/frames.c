@@ -17,7 +17,7 @@
 #define HEAD_WORD "gear-frame 1\t"
 #define SKIP_MAGIC 0x184D2A5Eu
 /* what a frame may decode to, and its own largest size (as remote.h's SOLID_ limits) */
-#define FRAME_USIZE_MAX (64u << 20)
+#define FRAME_USIZE_MAX (16u << 20)
 #define FRAME_DATA_MAX (16u << 20)
 #define IN_BUF (128u << 10)
 
@@ -59,14 +59,13 @@ int frame_name(const struct frame_member *m, size_t n, digest_hex name, struct g
         return digest_buf(lines, len, name, e);
 }
 
-static __thread ZSTD_CCtx *cctx;
-
 int frame_make(const struct gear_root *img, const struct frame_member *m, size_t n, int level, int dfd,
                const char *name, struct store_frame *f, struct gear_err *e)
 {
         _cleanup_free_ char *lines = NULL, *in = NULL, *out = NULL, *back = NULL;
         _cleanup_close_ int fd = -1;
         uint64_t usize = 0, done = 0;
+        ZSTD_CCtx *cctx = store_thread_cctx();
         size_t nlines, cap, k;
         unsigned char hdr[8];
         char head[32];
@@ -79,9 +78,10 @@ int frame_make(const struct gear_root *img, const struct frame_member *m, size_t
                 return gear_err_set(e, GEAR_EXIT_SYS, "a frame of %zu members and %llu bytes is out of bounds", n,
                                     (unsigned long long)usize);
         if (!(lines = member_lines(m, n, &nlines)) || !(in = malloc(usize ? usize : 1)) ||
-            !(out = malloc((cap = ZSTD_compressBound(usize)))) || !(back = malloc(usize ? usize : 1)) ||
-            (!cctx && !(cctx = ZSTD_createCCtx())))
+            !(out = malloc((cap = ZSTD_compressBound(usize)))) || !(back = malloc(usize ? usize : 1)) || !cctx)
                 return gear_err_sys(e, ENOMEM, "cannot make a frame");
+        if (nlines + 32 > FRAME_HEAD_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "the member list of a frame of %zu members is too long", n);
         for (size_t i = 0; i < n; i++) {
                 struct store_reader *rd;
                 ssize_t got = 0;

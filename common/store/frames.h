@@ -27,7 +27,7 @@
 #define FRAME_REL_MAX (sizeof FRAMES_DIR + 3 + DIGEST_HEX_LEN)
 /* the largest member list read, and the most members */
 #define FRAME_HEAD_MAX (1u << 20)
-#define FRAME_MEMBERS_MAX 16384
+#define FRAME_MEMBERS_MAX 1024
 
 struct frame_member {
         digest_hex hex;

@@ -62,7 +62,7 @@ static void cctx_key_init(void)
         pthread_key_create(&cctx_key, cctx_free);
 }
 
-static ZSTD_CCtx *thread_cctx(void)
+ZSTD_CCtx *store_thread_cctx(void)
 {
         ZSTD_CCtx *c;
 
@@ -82,7 +82,7 @@ int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gea
 
         if (n < STORE_RAW_MAX && !must)
                 goto raw;
-        if (!(cctx = thread_cctx()))
+        if (!(cctx = store_thread_cctx()))
                 return gear_err_sys(e, ENOMEM, "cannot compress");
         cap = ZSTD_compressBound(n);
         if (!(z = malloc(cap)))

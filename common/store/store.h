@@ -57,6 +57,9 @@ bool store_has(const struct gear_root *img, const char *hex);
  */
 int store_lock(const struct gear_root *img, int op, struct gear_err *e);
 
+/* this thread's zstd compression context (freed when the thread ends); NULL when out of memory */
+struct ZSTD_CCtx_s;
+struct ZSTD_CCtx_s *store_thread_cctx(void);
 /* the stored form of buf: *out is buf itself (raw) or a malloc'd zstd frame */
 int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e);
 bool store_is_zstd(const void *buf, size_t n);

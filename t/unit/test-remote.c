@@ -230,10 +230,10 @@ static void packed_maps(void)
                 ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
                    "a next member with no frame before is refused");
                 gear_err_clear(&e);
-                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t67108864\n", p);
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t16777216\n", p);
                 ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) == 0 && v2, "at up to the limit");
                 free(v2);
-                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t67108865\n", p);
+                snprintf(t, sizeof t, "gear-map 4\t4\npack\tsha256:%s\t100\n1\t0\t50\t0\n1\t16777217\n", p);
                 ok(object_map_from_wire(t, strlen(t), order, 4, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
                    "a member past the limit of a frame is refused");
                 gear_err_clear(&e);
@@ -245,10 +245,28 @@ static void packed_maps(void)
                 map_refused(t, "a content inside a frame is refused");
                 snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t0\t0\n", p, a);
                 map_refused(t, "an empty frame is refused");
-                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t67108865\n", p, a);
+                snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t4\t50\t16777217\n", p, a);
                 map_refused(t, "a member past the limit is refused");
                 snprintf(t, sizeof t, "pack\tsha256:%s\t100\n%s\t60\t50\t0\n", p, a);
                 map_refused(t, "a frame past its pack's end is refused");
+                /* a frame of more members than SOLID_MEMBERS_MAX */
+                {
+                        size_t cap = 80 * (SOLID_MEMBERS_MAX + 2) + 128, k;
+                        char *big = malloc(cap);
+                        for (int extra = 0; extra < 2; extra++) {
+                                k = snprintf(big, cap, "pack\tsha256:%s\t100\n", p);
+                                for (int i = 0; i < SOLID_MEMBERS_MAX + extra; i++)
+                                        k += snprintf(big + k, cap - k, "%064x\t4\t50\t%d\n", i, i);
+                                if (extra)
+                                        map_refused(big, "a frame of more than SOLID_MEMBERS_MAX members is refused");
+                                else {
+                                        ok(object_map_parse(big, k, &m, &e) == 0, "a frame of SOLID_MEMBERS_MAX members");
+                                        object_map_free(m);
+                                        m = NULL;
+                                }
+                        }
+                        free(big);
+                }
         }
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);
         map_refused(t, "overlapping contents are refused");
