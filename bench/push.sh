@@ -32,7 +32,8 @@
 #            (GEAR_HTTP_TRACE)
 #
 # PUSH_SECTIONS (default "push storage lazy") picks sections; lazy alone
-# pushes python3 to a registry of its own first.
+# pushes python3 to a registry of its own first. PUSH_LAZY_FROM=frames
+# reads from the registry of the store's solid frames (storage section) instead.
 #
 # Needs root, FUSE, docker-registry, skopeo, and the Debian archive the first
 # time (the image set). Run after make.
@@ -183,7 +184,12 @@ else
 fi
 has lazy || exit 0
 
-echo "lazy fetch of one small file, python3 from the packs registry on 127.0.0.1"
+from="packs registry"
+# PUSH_LAZY_FROM=frames (with the storage section): from the registry of the store's solid frames
+if [ "${PUSH_LAZY_FROM:-}" = frames ] && [ -n "${fr:-}" ]; then
+	packs=$fr from="registry of the store's solid frames"
+fi
+echo "lazy fetch of one small file, python3 from the $from on 127.0.0.1"
 # lazy_run NAME [GEAR-FS OPTION]: a fresh tree, the 200 files read once through a mount; their ms in $run/NAME-ms
 lazy_run() {
 	export GEAR_SYSROOT="$run/lazy-$1"
