@@ -194,7 +194,7 @@ pack-size=64K" &&
 # frames_of: the store's frame files
 frames_of() { find "$IMG/frames" -type f 2>/dev/null | sort; }
 
-test_expect_success 'gear-recompress makes the store frames: grouped by the images naming their members, verified, kept by a second run' '
+test_expect_success 'gear-recompress makes the store frames: grouped by the images naming their members and the access lists naming them, verified, kept by a second run' '
 	conf "" &&
 	mkdir -p b &&
 	cp -a a/. b/ &&
@@ -216,6 +216,12 @@ test_expect_success 'gear-recompress makes the store frames: grouped by the imag
 			! grep -aq "^$f1	" "$f" || return 1
 		fi
 	done &&
+	f9=$(sha256sum <a/lib/f9 | cut -c1-64) &&
+	for f in $(cat files); do grep -aq "^$f9	" "$f" && echo "$f"; done >hot &&
+	test $(wc -l <hot) = 1 &&
+	grep -a "^[0-9a-f]\{64\}	[0-9]*\$" "$(cat hot)" | cut -f1 | sort >hot.members &&
+	for x in lib/f9 lib/f3 lib/f7 lib/f1 lib/f5 data/d4 etc/hello; do sha256sum <a/$x | cut -c1-64; done | sort >hot.expect &&
+	test_cmp hot.expect hot.members &&
 	gear-fsck >fsck &&
 	gear-recompress -l 9 >out &&
 	grep -x "frames-made	0" out &&

@@ -2,11 +2,11 @@
  * The store's solid frames (store/frames.h), made by gear-recompress for
  * gear-push: the small contents of the images built here, grouped by the
  * set of images that name them, so that every member of a frame is a
- * content of each image that fetches the frame. Within a group, the
- * contents any image's access list names come first (in the order of their
- * place in those lists), then the rest in path order; a group is cut into
- * frames of about SOLID_FRAME_SIZE, and the access list's part apart from
- * the rest. The plan depends only on the images, so a run again finds its
+ * content of each image that fetches the frame, and then by the set of
+ * images whose access lists name them, so that a prefetch fetches frames
+ * of what its image reads at start only. Within a group, the contents are
+ * in the order of their place in those lists, then in path order; a group
+ * is cut into frames of about SOLID_FRAME_SIZE. The plan depends only on the images, so a run again finds its
  * frames made: only new ones are made, and those no longer planned removed.
  */
 #include <errno.h>
@@ -38,11 +38,14 @@ struct seen {
         size_t pos;             /* in its path order */
 };
 
-/* a small content of the tree, with the images naming it (sig: n of them at sigs[sig]) */
+/*
+ * a small content of the tree, with the images naming it (sig: nsig of them
+ * at sigs[sig]) and those whose access lists name it (nacc at sigs[acc])
+ */
 struct content {
         const char *hex;
         uint64_t size;
-        size_t sig, nsig;
+        size_t sig, nsig, acc, nacc;
         size_t rank;            /* the lowest of its access list places */
         uint32_t image;         /* the first image naming it, and its place there */
         size_t pos;
@@ -151,8 +154,16 @@ static int content_cmp(const void *a, const void *b, void *ud)
         for (size_t i = 0; i < x->nsig; i++)
                 if (sx[i] != sy[i])
                         return sx[i] < sy[i] ? -1 : 1;
-        if ((x->rank == NO_RANK) != (y->rank == NO_RANK))
-                return x->rank == NO_RANK ? 1 : -1;
+        /* what no access list names last */
+        if (!x->nacc != !y->nacc)
+                return x->nacc ? -1 : 1;
+        if (x->nacc != y->nacc)
+                return x->nacc < y->nacc ? -1 : 1;
+        for (size_t i = 0; i < x->nacc; i++) {
+                const uint32_t *v = ((const struct planner *)ud)->sigs;
+                if (v[x->acc + i] != v[y->acc + i])
+                        return v[x->acc + i] < v[y->acc + i] ? -1 : 1;
+        }
         if (x->rank != y->rank)
                 return x->rank < y->rank ? -1 : 1;
         if (x->image != y->image)
@@ -163,7 +174,7 @@ static int content_cmp(const void *a, const void *b, void *ud)
 static bool same_group(const struct planner *p, const struct content *x, const struct content *y)
 {
         return x->nsig == y->nsig && !memcmp(sig_of(p, x), sig_of(p, y), x->nsig * sizeof *p->sigs) &&
-               (x->rank == NO_RANK) == (y->rank == NO_RANK);
+               x->nacc == y->nacc && !memcmp(p->sigs + x->acc, p->sigs + y->acc, x->nacc * sizeof *p->sigs);
 }
 
 void frame_plan_free(struct frame_plan *fp)
@@ -210,7 +221,7 @@ int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct g
                 goto out;
         if (p.nseen)
                 qsort(p.seen, p.nseen, sizeof *p.seen, seen_cmp);
-        if (p.nseen && (!(c = malloc(p.nseen * sizeof *c)) || !(p.sigs = malloc(p.nseen * sizeof *p.sigs)))) {
+        if (p.nseen && (!(c = malloc(p.nseen * sizeof *c)) || !(p.sigs = malloc(2 * p.nseen * sizeof *p.sigs)))) {
                 gear_err_sys(e, ENOMEM, "cannot plan the frames");
                 goto out;
         }
@@ -221,7 +232,7 @@ int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct g
                         ;
                 if (!p.seen[i].size || p.seen[i].size >= SOLID_MEMBER_MAX || !store_has(img, p.seen[i].hex))
                         continue;
-                *x = (struct content){ p.seen[i].hex, p.seen[i].size, nsigs, 0, NO_RANK, p.seen[i].image,
+                *x = (struct content){ p.seen[i].hex, p.seen[i].size, nsigs, 0, 0, 0, NO_RANK, p.seen[i].image,
                                        p.seen[i].pos };
                 for (size_t k = i; k < j; k++) {
                         if (k == i || p.seen[k].image != p.seen[k - 1].image)
@@ -230,6 +241,11 @@ int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct g
                                 x->rank = p.seen[k].rank;
                 }
                 nsigs += x->nsig;
+                x->acc = nsigs;
+                for (size_t k = i; k < j; k++)
+                        if (p.seen[k].rank != NO_RANK)
+                                p.sigs[nsigs + x->nacc++] = p.seen[k].image;
+                nsigs += x->nacc;
                 nc++;
         }
         if (nc)
