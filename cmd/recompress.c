@@ -93,19 +93,15 @@ int cmd_recompress(int argc, char **argv)
         } else if (frames && frames_recompress(&tree.img, o.level, o.jobs, frame_failed, NULL, &fs, &err) < 0) {
                 return gear_fail(&err, "cannot make the solid frames");
         }
-        printf("objects\t%" PRIu64 "\n", st.objects);
-        printf("skipped\t%" PRIu64 "\n", st.skipped);
-        printf("smaller\t%" PRIu64 "\n", st.smaller);
-        printf("bytes-before\t%" PRIu64 "\n", st.before);
-        printf("bytes-after\t%" PRIu64 "\n", st.after);
-        printf("kept\t%" PRIu64 "\n", st.kept);
-        printf("failed\t%" PRIu64 "\n", st.failed);
-        printf("frames\t%" PRIu64 "\n", fs.planned);
-        printf("frames-made\t%" PRIu64 "\n", fs.made);
-        printf("frames-kept\t%" PRIu64 "\n", fs.kept);
-        printf("frames-removed\t%" PRIu64 "\n", fs.removed);
-        printf("frames-bytes\t%" PRIu64 "\n", fs.bytes);
-        printf("frames-failed\t%" PRIu64 "\n", fs.failed);
+        const struct { const char *key; uint64_t v; } summary[] = {
+                { "objects", st.objects }, { "skipped", st.skipped }, { "smaller", st.smaller },
+                { "bytes-before", st.before }, { "bytes-after", st.after }, { "kept", st.kept },
+                { "failed", st.failed }, { "frames", fs.planned }, { "frames-made", fs.made },
+                { "frames-kept", fs.kept }, { "frames-removed", fs.removed }, { "frames-bytes", fs.bytes },
+                { "frames-failed", fs.failed },
+        };
+        for (size_t i = 0; i < sizeof summary / sizeof *summary; i++)
+                printf("%s\t%" PRIu64 "\n", summary[i].key, summary[i].v);
         if (fflush(stdout))
                 return GEAR_EXIT_SYS;
         if (st.failed || fs.failed) {

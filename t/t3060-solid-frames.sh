@@ -266,9 +266,17 @@ test_expect_success 'gear-fsck finds a corrupt store frame and --repair removes 
 	grep -x "frames-made	1" out
 '
 
-test_expect_success 'gear-gc removes a frame once an image naming its members is gone; gear-recompress plans again' '
+test_expect_success '--no-frames leaves the frames alone; gear-gc (not --dry-run) removes a frame once an image naming its members is gone; gear-recompress plans again' '
 	frames_of >before &&
+	gear-recompress --no-frames -l 9 >out &&
+	grep -x "frames	0" out &&
+	frames_of >same &&
+	test_cmp before same &&
 	gear-rmi test/b >/dev/null &&
+	gear-gc --dry-run >out &&
+	grep "^would remove [1-9][0-9]* solid frames of contents no image names" out &&
+	frames_of >same &&
+	test_cmp before same &&
 	gear-gc >out &&
 	grep "^removed [1-9][0-9]* solid frames of contents no image names" out &&
 	frames_of >after &&

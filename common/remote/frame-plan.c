@@ -23,6 +23,7 @@
 #include "image-fetch.h"
 #include "remote.h"
 #include "../base/fsutil.h"
+#include "../base/parallel.h"
 #include "../image/image.h"
 #include "../store/frames.h"
 #include "../store/store.h"
@@ -278,49 +279,45 @@ struct maker {
         const struct gear_root *img;
         struct frame_plan *fp;
         int level, dfd;
-        size_t next;
-        pthread_mutex_t lock;
+        pthread_mutex_t lock;   /* st, fn */
         struct frames_stats *st;
         frames_fail_fn fn;
         void *ud;
-        struct gear_err err;
 };
 
-static void *maker_worker(void *ud)
+/* a frame that cannot be made is counted and left out: the others are made all the same */
+static int make_one(size_t i, void *ud, struct gear_err *unused)
 {
         struct maker *mk = ud;
+        struct planned *pl = &mk->fp->v[i];
+        struct gear_err e = {0};
+        struct store_frame f;
+        int k;
 
-        for (;;) {
-                struct gear_err e = {0};
-                struct store_frame f;
-                struct planned *pl;
-                size_t i;
-
-                pthread_mutex_lock(&mk->lock);
-                i = mk->err.code ? mk->fp->n : mk->next++;
-                pthread_mutex_unlock(&mk->lock);
-                if (i >= mk->fp->n)
-                        return NULL;
-                pl = &mk->fp->v[i];
-                if (!pl->make)
-                        continue;
-                if (frame_make(mk->img, pl->m, pl->n, mk->level, mk->dfd, pl->name, &f, &e) < 0) {
-                        /* a corrupt or missing object: this frame is not made, the others are */
-                        pthread_mutex_lock(&mk->lock);
-                        pl->make = false;
-                        pl->failed = true;
-                        mk->st->failed++;
-                        if (mk->fn)
-                                mk->fn(pl->name, &e, mk->ud);
-                        pthread_mutex_unlock(&mk->lock);
-                        continue;
-                }
-                pthread_mutex_lock(&mk->lock);
+        (void)unused;
+        if (!pl->make)
+                return 0;
+        k = frame_make(mk->img, pl->m, pl->n, mk->level, mk->dfd, pl->name, &f, &e);
+        pthread_mutex_lock(&mk->lock);
+        if (k < 0) {
+                pl->make = false;
+                pl->failed = true;
+                mk->st->failed++;
+                if (mk->fn)
+                        mk->fn(pl->name, &e, mk->ud);
+        } else {
                 mk->st->made++;
                 mk->st->made_bytes += f.data_len;
-                pthread_mutex_unlock(&mk->lock);
-                store_frame_free(&f);
         }
+        pthread_mutex_unlock(&mk->lock);
+        if (k == 0)
+                store_frame_free(&f);
+        return 0;
+}
+
+static int planned_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct planned *)a)->name, ((const struct planned *)b)->name);
 }
 
 /* the new frames renamed into frames/, those not planned removed: with the store lock held exclusive */
@@ -345,12 +342,14 @@ static int commit(const struct gear_root *img, struct frame_plan *fp, const stru
         }
         if (syncfs(img->fd) < 0)
                 return gear_err_sys(e, errno, "cannot sync '%s'", img->path);
+        /* the plan by name, for the frames it no longer has */
+        if (fp->n)
+                qsort(fp->v, fp->n, sizeof *fp->v, planned_cmp);
         for (size_t i = 0; i < frame_index_count(x); i++) {
                 const struct store_frame *f = frame_index_at(x, i);
-                bool planned = false;
-                for (size_t k = 0; k < fp->n && !planned; k++)
-                        planned = !strcmp(fp->v[k].name, f->name);
-                if (planned)
+                struct planned key;
+                memcpy(key.name, f->name, sizeof key.name);
+                if (fp->n && bsearch(&key, fp->v, fp->n, sizeof *fp->v, planned_cmp))
                         continue;
                 frame_rel(f->name, rel);
                 if (unlinkat(img->fd, rel, 0) < 0 && errno != ENOENT)
@@ -368,18 +367,14 @@ int frames_recompress(const struct gear_root *img, int level, int jobs, frames_f
         struct store_stage *stage = NULL;
         struct maker mk = { .img = img, .fp = &fp, .level = level, .lock = PTHREAD_MUTEX_INITIALIZER, .st = st,
                             .fn = fn, .ud = ud };
-        pthread_t th[64];
-        int nth = 0, rc = -1;
+        int rc = -1;
         size_t todo = 0;
 
         *st = (struct frames_stats){0};
         if (frame_plan_make(img, &fp, e) < 0 || frame_index_load(img, &x, e) < 0)
                 goto out;
         for (size_t i = 0; i < fp.n; i++) {
-                const struct store_frame *f = NULL;
-                for (size_t k = 0; k < frame_index_count(x) && !f; k++)
-                        if (!strcmp(frame_index_at(x, k)->name, fp.v[i].name))
-                                f = frame_index_at(x, k);
+                const struct store_frame *f = frame_index_named(x, fp.v[i].name);
                 st->planned++;
                 /* made already, at this level or above */
                 if (f && f->level >= level) {
@@ -394,17 +389,8 @@ int frames_recompress(const struct gear_root *img, int level, int jobs, frames_f
                 if (stage_begin(img, &stage, e) < 0)
                         goto out;
                 mk.dfd = stage_dirfd(stage);
-                for (; nth < jobs && nth < 64 && (size_t)nth < todo; nth++)
-                        if (pthread_create(&th[nth], NULL, maker_worker, &mk) != 0)
-                                break;
-                if (!nth)
-                        maker_worker(&mk);
-                for (int t = 0; t < nth; t++)
-                        pthread_join(th[t], NULL);
-                if (mk.err.code) {
-                        *e = mk.err;
+                if (gear_parallel(fp.n, jobs < 1 ? 1 : (unsigned)jobs, make_one, &mk, e) < 0)
                         goto out;
-                }
                 st->bytes += st->made_bytes;
         }
         if ((todo || st->kept < frame_index_count(x)) && commit(img, &fp, x, todo ? mk.dfd : -1, st, e) < 0)

@@ -39,6 +39,7 @@
 #include "image-fetch.h"
 #include "pack-push.h"
 #include "../base/fsutil.h"
+#include "../base/parallel.h"
 #include "../base/progress.h"
 #include "../image/image.h"
 #include "../store/frames.h"
@@ -300,11 +301,9 @@ struct pack_job {
         const struct gear_root *img;
         int frames_dfd;
         struct newpack *packs;
-        size_t npacks, next;
-        pthread_mutex_t lock;
+        pthread_mutex_t lock;   /* st */
         struct remote_stats st;
         unsigned long long kill_after;
-        struct gear_err err;    /* the first failure */
 };
 
 /* digest, then the upload unless the registry has it */
@@ -349,27 +348,11 @@ static int pack_send(struct pack_job *j, struct newpack *p, struct gear_err *e)
         return 0;
 }
 
-static void *pack_worker(void *ud)
+static int send_one(size_t i, void *ud, struct gear_err *e)
 {
         struct pack_job *j = ud;
-        struct gear_err e = {0};
 
-        for (;;) {
-                size_t i;
-
-                pthread_mutex_lock(&j->lock);
-                i = j->err.code ? j->npacks : j->next++;
-                pthread_mutex_unlock(&j->lock);
-                if (i >= j->npacks)
-                        return NULL;
-                if (pack_send(j, &j->packs[i], &e) < 0) {
-                        pthread_mutex_lock(&j->lock);
-                        if (!j->err.code)
-                                j->err = e;
-                        pthread_mutex_unlock(&j->lock);
-                        return NULL;
-                }
-        }
+        return pack_send(j, &j->packs[i], e);
 }
 
 /* the pack of a known place can be named: the repository has it (or takes it by a mount), of its size */
@@ -606,18 +589,19 @@ struct frame_job {
         const struct gear_root *img;
         struct collect *c;
         struct unit *u;
-        size_t nu, next;
         struct store_frame *made; /* of each U_FRAME, by its frame number */
-        pthread_mutex_t lock;
-        struct gear_err err;
 };
 
-static int make_frame(struct frame_job *j, struct unit *u, struct gear_err *e)
+static int make_frame(size_t i, void *ud, struct gear_err *e)
 {
-        _cleanup_free_ struct frame_member *fm = calloc(u->n, sizeof *fm);
+        struct frame_job *j = ud;
+        struct unit *u = &j->u[i];
+        _cleanup_free_ struct frame_member *fm = NULL;
         char name[32];
 
-        if (!fm)
+        if (u->kind != U_FRAME)
+                return 0;
+        if (!(fm = calloc(u->n, sizeof *fm)))
                 return gear_err_sys(e, ENOMEM, "cannot make a solid frame");
         for (size_t i = 0; i < u->n; i++) {
                 memcpy(fm[i].hex, u->m[i]->hex, sizeof fm[i].hex);
@@ -631,37 +615,12 @@ static int make_frame(struct frame_job *j, struct unit *u, struct gear_err *e)
         return 0;
 }
 
-static void *frame_worker(void *ud)
-{
-        struct frame_job *j = ud;
-        struct gear_err e = {0};
-
-        for (;;) {
-                size_t i;
-                pthread_mutex_lock(&j->lock);
-                i = j->err.code ? j->nu : j->next++;
-                pthread_mutex_unlock(&j->lock);
-                if (i >= j->nu)
-                        return NULL;
-                if (j->u[i].kind != U_FRAME)
-                        continue;
-                if (make_frame(j, &j->u[i], &e) < 0) {
-                        pthread_mutex_lock(&j->lock);
-                        if (!j->err.code)
-                                j->err = e;
-                        pthread_mutex_unlock(&j->lock);
-                }
-        }
-}
-
 /* *made: one store_frame for each frame made, to free with free_made */
 static int make_frames(const struct gear_root *img, struct collect *c, struct unit *u, size_t nu,
                        struct store_frame **made, size_t *nmade, struct gear_err *e)
 {
-        struct frame_job j = { .img = img, .c = c, .u = u, .nu = nu, .lock = PTHREAD_MUTEX_INITIALIZER };
+        struct frame_job j = { .img = img, .c = c, .u = u };
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        pthread_t th[PACK_JOBS];
-        int nth = 0;
 
         *nmade = 0;
         for (size_t i = 0; i < nu; i++)
@@ -669,21 +628,7 @@ static int make_frames(const struct gear_root *img, struct collect *c, struct un
                         *nmade = u[i].frame + 1;
         if (!(*made = j.made = calloc(*nmade ? *nmade : 1, sizeof **made)))
                 return gear_err_sys(e, ENOMEM, "cannot make a solid frame");
-        for (int t = 0; t < PACK_JOBS && t < (cpus > 0 ? cpus : 1); t++) {
-                if (pthread_create(&th[t], NULL, frame_worker, &j) != 0)
-                        break;
-                nth++;
-        }
-        if (!nth)
-                frame_worker(&j);
-        for (int t = 0; t < nth; t++)
-                pthread_join(th[t], NULL);
-        pthread_mutex_destroy(&j.lock);
-        if (j.err.code) {
-                *e = j.err;
-                return -1;
-        }
-        return 0;
+        return gear_parallel(nu, cpus < 1 ? 1 : cpus > PACK_JOBS ? PACK_JOBS : (unsigned)cpus, make_frame, &j, e);
 }
 
 /* the map: the new packs, then the packs kept already, each with its contents */
@@ -799,7 +744,6 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         struct object_map *m = NULL;
         const char *kill_after = getenv("GEAR_TEST_PUSH_KILL_AFTER");
         struct pack_job j = { .r = r, .img = img, .frames_dfd = -1, .lock = PTHREAD_MUTEX_INITIALIZER };
-        pthread_t th[PACK_JOBS];
         uint64_t total = 0;
         _cleanup_close_ int lock = -1;
         _cleanup_free_ struct pobj **order = NULL;
@@ -809,7 +753,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
         struct store_frame *made = NULL;
         size_t norder = 0, nunits = 0, nmade = 0;
         bool frames = false;
-        int nth = 0, rc = -1;
+        int sent, rc = -1;
 
         st->packs = true;
         c.level = r->solid_level;
@@ -850,23 +794,12 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 if (c.v[i].known)
                         progress_add(r->progress, c.v[i].stored, 1);
         j.packs = packs;
-        j.npacks = np;
         /* one thread when a test wants an exact count of packs sent before the kill */
-        for (int t = 0; t < (j.kill_after ? 1 : PACK_JOBS) && (size_t)t < np; t++) {
-                if (pthread_create(&th[t], NULL, pack_worker, &j) != 0)
-                        break;
-                nth++;
-        }
-        if (!nth && np)
-                pack_worker(&j);
-        for (int t = 0; t < nth; t++)
-                pthread_join(th[t], NULL);
+        sent = gear_parallel(np, j.kill_after ? 1 : PACK_JOBS, send_one, &j, e);
         *st = j.st;
         st->packs = true;
-        if (j.err.code) {
-                *e = j.err;
+        if (sent < 0)
                 goto out;
-        }
         if (build_map(&c, packs, np, &m, e) < 0 || object_map_format(m, &text, &ntext, e) < 0 ||
             wire_map(&c, m, text, ntext, &blob, &nblob, e) < 0 ||
             remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, e) < 0)

@@ -35,6 +35,7 @@
 #include "pack-push.h"
 #include "../base/progress.h"
 #include "../base/fsutil.h"
+#include "../base/parallel.h"
 #include "../image/image.h"
 
 struct objlist {
@@ -243,11 +244,9 @@ struct push_job {
         const struct gear_root *img;
         struct objlist *l;
         digest_hex *blobs;      /* registry: blob digest of each object */
-        pthread_mutex_t lock;
-        size_t next;
+        pthread_mutex_t lock;   /* st */
         struct remote_stats st;
         unsigned long long kill_after;
-        struct gear_err err;    /* the first failure */
 };
 
 static int push_one(struct push_job *j, size_t i, struct gear_err *e)
@@ -295,27 +294,9 @@ static int push_one(struct push_job *j, size_t i, struct gear_err *e)
         return 0;
 }
 
-static void *push_worker(void *ud)
+static int push_index(size_t i, void *ud, struct gear_err *e)
 {
-        struct push_job *j = ud;
-        struct gear_err e = {0};
-
-        for (;;) {
-                size_t i;
-
-                pthread_mutex_lock(&j->lock);
-                i = j->err.code ? j->l->n : j->next++;
-                pthread_mutex_unlock(&j->lock);
-                if (i >= j->l->n)
-                        return NULL;
-                if (push_one(j, i, &e) < 0) {
-                        pthread_mutex_lock(&j->lock);
-                        if (!j->err.code)
-                                j->err = e;
-                        pthread_mutex_unlock(&j->lock);
-                        return NULL;
-                }
-        }
+        return push_one(ud, i, e);
 }
 
 int remote_push(struct remote *r, const struct gear_root *img, const struct image_ref *ref,
@@ -328,8 +309,7 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
         FILE *mf = NULL;
         const char *kill_after = getenv("GEAR_TEST_PUSH_KILL_AFTER");
         struct push_job j = { .r = r, .img = img, .l = &l };
-        pthread_t th[PUSH_JOBS];
-        int nth = 0, rc = -1;
+        int k, rc = -1;
 
         memset(st, 0, sizeof *st);
         pthread_mutex_init(&j.lock, NULL);
@@ -351,20 +331,10 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                 goto out;
         }
         /* one thread when a test wants an exact count of objects sent before the kill */
-        for (int t = 0; t < (j.kill_after ? 1 : PUSH_JOBS) && (size_t)t < l.n; t++) {
-                if (pthread_create(&th[t], NULL, push_worker, &j) != 0)
-                        break;
-                nth++;
-        }
-        if (!nth && l.n)
-                push_worker(&j);
-        for (int t = 0; t < nth; t++)
-                pthread_join(th[t], NULL);
+        k = gear_parallel(l.n, j.kill_after ? 1 : PUSH_JOBS, push_index, &j, e);
         *st = j.st;
-        if (j.err.code) {
-                *e = j.err;
+        if (k < 0)
                 goto out;
-        }
         if (r->kind == REMOTE_REGISTRY) {
                 if (!(mf = open_memstream(&map, &maplen))) {
                         gear_err_sys(e, errno, "cannot build the object map");

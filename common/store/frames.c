@@ -301,7 +301,15 @@ struct frame_index {
         size_t n;
         struct frame_ref *by;
         size_t nby;
+        size_t *by_name;        /* indices of v, by name */
 };
+
+static int index_name_cmp(const void *a, const void *b, void *ud)
+{
+        const struct store_frame *v = ud;
+
+        return strcmp(v[*(const size_t *)a].name, v[*(const size_t *)b].name);
+}
 
 static int ref_cmp(const void *a, const void *b)
 {
@@ -316,6 +324,7 @@ void frame_index_free(struct frame_index *x)
                 store_frame_free(&x->v[i]);
         free(x->v);
         free(x->by);
+        free(x->by_name);
         free(x);
 }
 
@@ -402,7 +411,8 @@ int frame_index_load(const struct gear_root *img, struct frame_index **xp, struc
         closedir(top);
         for (size_t i = 0; i < x->n; i++)
                 x->nby += x->v[i].n;
-        if (x->nby && !(x->by = malloc(x->nby * sizeof *x->by))) {
+        if ((x->nby && !(x->by = malloc(x->nby * sizeof *x->by))) ||
+            (x->n && !(x->by_name = malloc(x->n * sizeof *x->by_name)))) {
                 frame_index_free(x);
                 return gear_err_sys(e, ENOMEM, "cannot read the frames");
         }
@@ -411,8 +421,29 @@ int frame_index_load(const struct gear_root *img, struct frame_index **xp, struc
                         x->by[k++] = (struct frame_ref){ x->v[i].m[j].hex, (uint32_t)i, (uint32_t)j };
         if (x->nby)
                 qsort(x->by, x->nby, sizeof *x->by, ref_cmp);
+        for (size_t i = 0; i < x->n; i++)
+                x->by_name[i] = i;
+        if (x->n)
+                qsort_r(x->by_name, x->n, sizeof *x->by_name, index_name_cmp, x->v);
         *xp = x;
         return 0;
+}
+
+const struct store_frame *frame_index_named(const struct frame_index *x, const char *name)
+{
+        size_t lo = 0, hi = x ? x->n : 0;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(x->v[x->by_name[mid]].name, name);
+                if (!c)
+                        return &x->v[x->by_name[mid]];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
 }
 
 const struct store_frame *frame_index_find(const struct frame_index *x, const char *hex, size_t *member)

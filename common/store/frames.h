@@ -65,6 +65,8 @@ int frame_verify(int fd, const struct store_frame *f, struct gear_err *e);
 struct frame_index;
 /* every frame whose head reads (others are left to gear-fsck); none when there is no frames/ */
 int frame_index_load(const struct gear_root *img, struct frame_index **x, struct gear_err *e);
+/* the frame named name; NULL when none */
+const struct store_frame *frame_index_named(const struct frame_index *x, const char *name);
 /* the frame holding content hex, and its member; NULL when none */
 const struct store_frame *frame_index_find(const struct frame_index *x, const char *hex, size_t *member);
 /* each frame: fn until it returns false */
