@@ -28,7 +28,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 layers() {
 	python3 - "$1" <<'EOF'
 import json, sys
-d = "set/oci/"
+d = "$sdir/oci/"
 for m in json.load(open(d + "index.json"))["manifests"]:
     if m["annotations"]["org.opencontainers.image.ref.name"] == sys.argv[1]:
         man = json.load(open(d + "blobs/sha256/" + m["digest"][7:]))
@@ -46,11 +46,11 @@ tot_bytes=0 tot_u=0 tot_g=0
 for img in $images; do
 	sync
 	t0=$(now)
-	umoci unpack --image "set/oci:$img" "$run/u-$img" >/dev/null 2>&1
+	umoci unpack --image "$sdir/oci:$img" "$run/u-$img" >/dev/null 2>&1
 	t1=$(now)
 	sync
 	t2=$(now)
-	GEAR_SYSROOT="$work/$run/g-$img" gear-build "oci:set/oci:$img" "bench/$img" >"$run/out-$img"
+	GEAR_SYSROOT="$work/$run/g-$img" gear-build "oci:$sdir/oci:$img" "bench/$img" >"$run/out-$img"
 	t3=$(now)
 	bytes=$(sed -n 's/^bytes-in	//p' "$run/out-$img")
 	u=$(secs $t0 $t1) g=$(secs $t2 $t3)
@@ -65,9 +65,9 @@ printf "%-11s %9s %8s %8s %8s %8s %6s\n" all $(mbps $tot_bytes 1) $tot_u $(mbps 
 
 # the machine's speed for the same work, one core each
 big=$(for img in $images; do layers $img; done | sort -k2 -n | tail -1 | cut -d" " -f1)
-zcat "set/oci/blobs/sha256/$big" >"$run/layer.tar"
+zcat "$sdir/oci/blobs/sha256/$big" >"$run/layer.tar"
 raw=$(stat -c %s "$run/layer.tar")
-t0=$(now); zcat "set/oci/blobs/sha256/$big" >/dev/null; t1=$(now)
+t0=$(now); zcat "$sdir/oci/blobs/sha256/$big" >/dev/null; t1=$(now)
 inflate=$(mbps $raw $(secs $t0 $t1))
 t0=$(now); zstd -q -3 -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
 zstd=$(mbps $raw $(secs $t0 $t1))
@@ -83,7 +83,7 @@ echo "bound for inflate + sha256 + zstd on 2 of $cores cores: $bound MB/s;" \
 # storage: the whole set in one store against the registry's unique layers
 export GEAR_SYSROOT="$work/$run/all"
 for img in $images; do
-	gear-build -q "oci:set/oci:$img" "bench/$img" >/dev/null
+	gear-build -q "oci:$sdir/oci:$img" "bench/$img" >/dev/null
 done
 store=$(find "$GEAR_SYSROOT/var/lib/gear/objects" -path "*/objects/??/*" -type f -printf "%s\n" | awk '{ s += $1 } END { print s }')
 index=$(for img in $images; do

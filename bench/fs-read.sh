@@ -40,8 +40,8 @@ export GEAR_SYSROOT="$run/root"
 cc -O2 -o "$run/readfiles" "$top/bench/readfiles.c"
 
 for name in python3 nodejs; do
-	gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
-	umoci unpack --image "set/oci:$name" "$run/native-$name" >/dev/null 2>&1
+	gear-build -q "oci:$sdir/oci:$name" "bench/$name" >/dev/null
+	umoci unpack --image "$sdir/oci:$name" "$run/native-$name" >/dev/null 2>&1
 	mkdir -p "$run/mnt-$name" "$run/fmnt-$name"
 	gear-fs --direct "bench/$name" "$run/mnt-$name"
 	gear-fs "bench/$name" "$run/fmnt-$name"

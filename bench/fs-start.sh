@@ -213,8 +213,8 @@ bytes() {
 }
 
 echo "$apps" | while read -r name port kind cmd; do
-	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
-	GEAR_SYSROOT="$run/build" gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
+	skopeo copy -q --dest-tls-verify=false "oci:$sdir/oci:$name" "docker://$lo/plain/$name:latest" >/dev/null
+	GEAR_SYSROOT="$run/build" gear-build -q "oci:$sdir/oci:$name" "bench/$name" >/dev/null
 	recorded "$name" $port $kind "$cmd"
 done
 [ -z "${FS_START_RECOMPRESS:-}" ] ||

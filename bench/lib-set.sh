@@ -1,38 +1,46 @@
-# the Debian image set the benchmarks share, built once in WORKDIR/set
-# (sourced by bench/*.sh with $top set, then bench_start): a Debian bookworm minbase image,
+# the Debian image set the benchmarks share, built once in WORKDIR/set ($sdir;
+# sourced by bench/*.sh with $top set, then bench_start): a Debian bookworm minbase image,
 # and five application images, each one layer made by umoci repack on top of
 # a minbase layer: python3 and nginx on that same base, redis, postgresql and
 # nodejs each on a rebuilt one (a separate mmdebstrap run: the same file
 # contents, another layer digest), as images built at different times are.
 # Needs root and the Debian archive.
 
-# NAME:PACKAGES:BASE
-apps="python3:python3:base1 nginx:nginx-light:base1 redis:redis-server:base2 postgresql:postgresql:base3
-nodejs:nodejs:base4"
+# NAME:PACKAGES:BASE. BENCH_SET=2 picks a second Debian set (other
+# packages, the same layout) in WORKDIR/set2, for bench/push.sh's storage
+# section; the other benchmarks know the first set's services only.
+case ${BENCH_SET:-1} in
+1) sdir=set set_apps="python3:python3:base1 nginx:nginx-light:base1 redis:redis-server:base2
+postgresql:postgresql:base3 nodejs:nodejs:base4" ;;
+2) sdir=set2 set_apps="ruby:ruby:base1 php:php-cli:base1 apache2:apache2:base2 mariadb:mariadb-server:base3
+git:git:base4" ;;
+*) echo "BENCH_SET: 1 or 2" >&2 && exit 2 ;;
+esac
+set_images=$(for a in $set_apps; do printf '%s ' "${a%%:*}"; done)
 
 build_set() {
-	[ -f set/done ] && return 0
-	rm -rf set && mkdir -p set
-	echo "# building the image set in $work/set (a few minutes)" >&2
-	umoci init --layout set/oci
+	[ -f $sdir/done ] && return 0
+	rm -rf $sdir && mkdir -p $sdir
+	echo "# building the image set in $work/$sdir (a few minutes)" >&2
+	umoci init --layout $sdir/oci
 	for b in base1 base2 base3 base4; do
-		mmdebstrap --variant=minbase --quiet bookworm "set/$b.tar"
-		umoci new --image "set/oci:$b"
-		umoci raw add-layer --image "set/oci:$b" "set/$b.tar"
-		rm "set/$b.tar"
+		mmdebstrap --variant=minbase --quiet bookworm "$sdir/$b.tar"
+		umoci new --image "$sdir/oci:$b"
+		umoci raw add-layer --image "$sdir/oci:$b" "$sdir/$b.tar"
+		rm "$sdir/$b.tar"
 	done
-	for app in $apps; do
+	for app in $set_apps; do
 		name=${app%%:*} base=${app##*:} pkgs=${app#*:}
 		pkgs=${pkgs%:*}
-		mmdebstrap --variant=minbase --quiet --include="$pkgs" bookworm "set/$name-root"
-		umoci unpack --image "set/oci:$base" set/bundle >/dev/null
-		rsync -aHAX --numeric-ids --delete "set/$name-root/" set/bundle/rootfs/
-		umoci repack --image "set/oci:$name" set/bundle
-		umoci config --image "set/oci:$name" --config.cmd /bin/sh
-		rm -rf set/bundle "set/$name-root"
+		mmdebstrap --variant=minbase --quiet --include="$pkgs" bookworm "$sdir/$name-root"
+		umoci unpack --image "$sdir/oci:$base" $sdir/bundle >/dev/null
+		rsync -aHAX --numeric-ids --delete "$sdir/$name-root/" $sdir/bundle/rootfs/
+		umoci repack --image "$sdir/oci:$name" $sdir/bundle
+		umoci config --image "$sdir/oci:$name" --config.cmd /bin/sh
+		rm -rf $sdir/bundle "$sdir/$name-root"
 	done
-	umoci gc --layout set/oci
-	touch set/done
+	umoci gc --layout $sdir/oci
+	touch $sdir/done
 }
 
 

@@ -43,7 +43,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib-set.sh"
 bench_start push 3 "$@"
 
-images="python3 nginx redis postgresql nodejs"
+images=$set_images
 
 cleanup() {
 	set +e
@@ -64,7 +64,7 @@ blob_bytes() { find "$1/data/docker/registry/v2/blobs" -name data -type f -print
 
 export GEAR_SYSROOT="$run/build"
 for name in $images; do
-	gear-build -q "oci:set/oci:$name" "bench/$name" >/dev/null
+	gear-build -q "oci:$sdir/oci:$name" "bench/$name" >/dev/null
 done
 G="$GEAR_SYSROOT/var/lib/gear"
 
@@ -76,13 +76,13 @@ echo "push to an empty registry on 127.0.0.1 (median of $rounds; page cache warm
 printf "%-11s %9s %9s %7s %8s %8s\n" image skopeo-s gear-s ratio objects packs
 for name in $images; do
 	: >"$run/s" && : >"$run/g"
-	find "$G/objects" set/oci/blobs -type f -print0 | xargs -0 cat >/dev/null
+	find "$G/objects" $sdir/oci/blobs -type f -print0 | xargs -0 cat >/dev/null
 	i=0
 	while [ $i -lt "$rounds" ]; do
 		rm -rf "$run/reg-push" "$G/images/bench/$name/latest/pushed"
 		addr=$(gear-test-registry start "$run/reg-push")
 		t0=$(now)
-		skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$addr/plain/$name:latest" >/dev/null
+		skopeo copy -q --dest-tls-verify=false "oci:$sdir/oci:$name" "docker://$addr/plain/$name:latest" >/dev/null
 		t1=$(now)
 		gear-push --tls-verify=false "bench/$name" "docker://$addr/gear/$name" >"$run/out"
 		t2=$(now)
@@ -108,7 +108,7 @@ packs=$(gear-test-registry start "$run/reg-packs")
 rm -rf "$G"/images/bench/*/latest/pushed
 t_old=0 t_packs=0
 for name in $images; do
-	skopeo copy -q --dest-tls-verify=false "oci:set/oci:$name" "docker://$plain/plain/$name:latest" >/dev/null
+	skopeo copy -q --dest-tls-verify=false "oci:$sdir/oci:$name" "docker://$plain/plain/$name:latest" >/dev/null
 	t0=$(now)
 	GEAR_TEST_PUSH_OBJECT_BLOBS=1 gear-push --tls-verify=false "bench/$name" "docker://$old/gear/$name" >/dev/null
 	t1=$(now)

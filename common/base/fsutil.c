@@ -153,6 +153,24 @@ int write_all(int fd, const void *data, size_t len)
         return 0;
 }
 
+int pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+        const char *buf = data;
+
+        while (len) {
+                ssize_t n = pwrite(fd, buf, len, off);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                buf += n;
+                len -= n;
+                off += n;
+        }
+        return 0;
+}
+
 int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,
                  mode_t mode, struct gear_err *e)
 {

@@ -30,6 +30,8 @@ int mkparent(const struct gear_root *r, const char *rel, struct gear_err *e);
 
 /* write(2) until done, through EINTR; -errno on failure */
 int write_all(int fd, const void *buf, size_t len);
+/* pwrite(2) of all len bytes at off, the same way */
+int pwrite_all(int fd, const void *buf, size_t len, off_t off);
 
 /* replaces rel with buf: temp file in the same directory, fsync, rename, fsync dir */
 int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,

@@ -9,6 +9,7 @@
 #include "gearfs.h"
 #include "../image/image-tree.h"
 #include "../remote/image-fetch.h"
+#include "../remote/chunks.h"
 
 struct gfs_node {
         struct inode *ino;
@@ -18,12 +19,34 @@ struct gfs_node {
         int fd;            /* the cached content, once opened (-1 before) */
         bool accessed;     /* in the access list */
         bool opened;       /* opened (or read past FUSE) through this mount */
+        struct gfs_part *part; /* a chunked content, read a chunk at a time (partial.c); NULL: none */
+};
+
+/*
+ * A chunked content (remote/chunks.h) missing from public/ is not fetched
+ * on open: each read fetches the chunks it covers that are missing, checked
+ * each against its digest, into an unnamed file of public/<ab>, which is
+ * named once every chunk is in and the whole matches its digest. The chunks
+ * read are recorded in the access list by their own digests, which --prefetch
+ * fetches (older versions skip them as contents the image lacks).
+ */
+struct gfs_part {
+        pthread_mutex_t mu;     /* fd, have, left, whole */
+        int fd;                 /* -1 until the first fetch */
+        struct object_loc loc;  /* its chunks the origin map's */
+        uint64_t size;
+        unsigned char *have;    /* chunk k is in fd */
+        uint32_t left;          /* chunks missing */
+        bool whole;             /* all in, named in public/ */
+        bool bad;               /* the whole did not match: every read fails */
+        unsigned char *touched; /* under fs->lock: chunk k is in the access list */
 };
 
 struct gfs_stats {
         uint64_t fetched_files, fetched_bytes, wire_bytes, cache_hits, errors, opened_files;
         uint64_t prefetched_files, prefetched_bytes, prefetched_wire_bytes;
         uint64_t around_files, around_bytes;  /* fetched with an opened content (read-around), not opened */
+        uint64_t chunked_files, fetched_chunks, prefetched_chunks;
 };
 
 struct gearfs {
@@ -49,7 +72,8 @@ struct gearfs {
         pthread_mutex_t lock;   /* stats, access list, node fds */
         struct gfs_stats st;
         uint64_t gen, written;  /* changes, and the change last written */
-        size_t *access, naccess, access_cap;
+        uint64_t *access;       /* nodes[] index, with its chunk + 1 in the high 32 bits (0: the whole) */
+        size_t naccess, access_cap;
         size_t nseeded;         /* access[] starts with the access list found at mount */
         uint64_t generation;    /* of every file handle: from the index's digest */
         digest_hex *prior;      /* the access list found at mount: what --prefetch fetches */
@@ -69,6 +93,25 @@ void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st);
 int gfs_open(struct gearfs *fs, uint64_t ino, bool open);
 /* counts a file as accessed (once): its first open, or an overlay reading it past FUSE */
 void gfs_record_access(struct gearfs *fs, struct gfs_node *n);
+/* the access list entry of node n (its chunk k + 1, or 0 for the whole), once; call with fs->lock held */
+void gfs_access_add(struct gearfs *fs, struct gfs_node *n, uint32_t chunk);
+void gfs_count(struct gearfs *fs, uint64_t *field, uint64_t v);
+void gfs_node_path(const struct tnode *tn, char *buf, size_t n);
+
+/* partial.c */
+/* the part of n when its content is chunked in a registry's map (made now), else NULL */
+struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n);
+/* the fd to read n from when it is read a chunk at a time (made now): -1 when it is not */
+int gfs_part_open(struct gearfs *fs, struct gfs_node *n);
+/*
+ * Makes bytes [off, off + len) of n's part present in its fd, the chunks
+ * read recorded (read) or counted as prefetched (not read): 0, or -EIO
+ * after logging
+ */
+int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read);
+void gfs_part_free(struct gfs_part *p);
+/* the chunks the access list found at mount names, fetched (of contents not in public/); stops early at *stop */
+void gfs_part_prefetch(struct gearfs *fs, const bool *stop);
 /* writes fs.stats and access.list when they changed (or always with force) */
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e);
 

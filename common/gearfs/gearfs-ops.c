@@ -167,10 +167,14 @@ static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
 {
         struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
         struct gearfs *fs = fs_of(req);
-        int fd = fi->fh;
+        struct gfs_node *n = gfs_node(fs, ino);
+        int fd = fi->fh, r;
 
         if (fs->no_open && (fd = gfs_open(fs, ino, false)) < 0)
                 return (void)sym_fuse_reply_err(req, -fd);
+        /* a chunked content read a chunk at a time: what this read covers first */
+        if (n && n->part && n->fd < 0 && (r = gfs_part_read(fs, n, off, size, true)) < 0)
+                return (void)sym_fuse_reply_err(req, -r);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = fd;
         buf.buf[0].pos = off;
@@ -382,17 +386,39 @@ struct prefetch_thread {
         bool stop;
 };
 
+static void *prefetch_chunks(void *ud)
+{
+        struct prefetch_thread *p = ud;
+
+        gfs_part_prefetch(p->fs, &p->stop);
+        return NULL;
+}
+
 /* the access list's contents, fetched while the first reads come in: those wait for them or fetch first */
 static void *prefetch_loop(void *ud)
 {
         struct prefetch_thread *p = ud;
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
-        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .list = fs->prior,
-                                    .nlist = fs->nprior, .tree = fs->t, .origin = &fs->origin };
-        struct prefetch_stats ps;
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .tree = fs->t,
+                                    .origin = &fs->origin };
+        struct prefetch_stats ps = {0};
         char msg[sizeof err.msg + 64];
+        _cleanup_free_ digest_hex *whole = malloc((fs->nprior + 1) * sizeof *whole);
+        size_t nwhole = 0;
+        pthread_t chunks;
+        bool chunking;
 
+        /* the chunks it names (partial.c) alongside the contents */
+        for (size_t i = 0; whole && i < fs->nprior; i++) {
+                const char *content;
+                uint32_t k;
+                if (!object_map_find_chunk(fs->origin.map, fs->prior[i], &content, &k))
+                        memcpy(whole[nwhole++], fs->prior[i], sizeof *whole);
+        }
+        po.list = whole ? whole : fs->prior;
+        po.nlist = whole ? nwhole : fs->nprior;
+        chunking = pthread_create(&chunks, NULL, prefetch_chunks, p) == 0;
         if (image_prefetch(fs->img, &fs->o->ref, &po, &ps, &err) < 0 && fs->o->log) {
                 snprintf(msg, sizeof msg, "prefetch: %s", err.msg);
                 fs->o->log(msg);
@@ -402,10 +428,12 @@ static void *prefetch_loop(void *ud)
                          (unsigned long long)ps.unknown);
                 fs->o->log(msg);
         }
+        if (chunking)
+                pthread_join(chunks, NULL);
         pthread_mutex_lock(&fs->lock);
         fs->st.prefetched_files = ps.fetched;
-        fs->st.prefetched_bytes = ps.fetched_bytes;
-        fs->st.prefetched_wire_bytes = ps.wire_bytes;
+        fs->st.prefetched_bytes += ps.fetched_bytes;
+        fs->st.prefetched_wire_bytes += ps.wire_bytes;
         fs->gen++;
         pthread_mutex_unlock(&fs->lock);
         return NULL;

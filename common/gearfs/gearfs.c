@@ -81,6 +81,38 @@ static int by_hex(const void *a, const void *b)
         return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+/* the first of v (k nodes by content) of content hex; k when none */
+static size_t node_of(const struct access_key *v, size_t k, const char *hex)
+{
+        struct access_key key = { hex, 0 };
+        size_t lo = 0, hi = k;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (by_hex(&v[mid], &key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < k && !strcmp(v[lo].hex, hex) ? lo : k;
+}
+
+/* a chunk of a chunked content the list names, by its digest */
+static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, const char *hex)
+{
+        const char *content;
+        struct gfs_part *p;
+        uint32_t c;
+        size_t at;
+
+        if (!object_map_find_chunk(fs->origin.map, hex, &content, &c) || (at = node_of(v, k, content)) == k ||
+            !(p = gfs_part_get(fs, &fs->nodes[v[at].pos])) || c >= p->loc.nchunks)
+                return;
+        pthread_mutex_lock(&fs->lock);
+        gfs_access_add(fs, &fs->nodes[v[at].pos], c + 1);
+        pthread_mutex_unlock(&fs->lock);
+}
+
 /*
  * The access list found at mount starts this mount's own: its contents that
  * the index names, in its order (one file of each), marked accessed but not
@@ -102,20 +134,14 @@ static int seed_access(struct gearfs *fs, struct gear_err *e)
                         v[k++] = (struct access_key){ fs->nodes[i].ino->blob->hex, i };
         qsort(v, k, sizeof *v, by_hex);
         for (size_t i = 0; i < fs->nprior; i++) {
-                struct access_key key = { fs->prior[i], 0 };
-                size_t lo = 0, hi = k;
-
                 /* the first node of that content */
-                while (lo < hi) {
-                        size_t mid = lo + (hi - lo) / 2;
-                        if (by_hex(&v[mid], &key) < 0)
-                                lo = mid + 1;
-                        else
-                                hi = mid;
-                }
-                if (lo < k && !strcmp(v[lo].hex, fs->prior[i]) && !fs->nodes[v[lo].pos].accessed) {
+                size_t lo = node_of(v, k, fs->prior[i]);
+
+                if (lo < k && !fs->nodes[v[lo].pos].accessed) {
                         fs->nodes[v[lo].pos].accessed = true;
                         fs->access[fs->naccess++] = v[lo].pos;
+                } else if (lo == k) {
+                        seed_chunk(fs, v, k, fs->prior[i]);
                 }
         }
         fs->nseeded = fs->naccess;
@@ -188,9 +214,11 @@ void gfs_done(struct gearfs *fs)
         /* its runs use the origin and the tree */
         around_free(fs->around);
         fs->around = NULL;
-        for (size_t i = 0; i < fs->n; i++)
+        for (size_t i = 0; fs->nodes && i < fs->n; i++) {
                 if (fs->nodes[i].fd >= 0)
                         close(fs->nodes[i].fd);
+                gfs_part_free(fs->nodes[i].part);
+        }
         free(fs->nodes);
         free(fs->hash);
         free(fs->hidx);
@@ -248,7 +276,7 @@ void gfs_stat(const struct gearfs *fs, uint64_t ino, struct stat *st)
         st->st_mtim = st->st_atim = st->st_ctim = (struct timespec){ i->mtime, i->mtime_nsec };
 }
 
-static void node_path(const struct tnode *tn, char *buf, size_t n)
+void gfs_node_path(const struct tnode *tn, char *buf, size_t n)
 {
         const struct tnode *p;
         size_t len = 0;
@@ -269,7 +297,7 @@ static void node_path(const struct tnode *tn, char *buf, size_t n)
         }
 }
 
-static void count(struct gearfs *fs, uint64_t *field, uint64_t v)
+void gfs_count(struct gearfs *fs, uint64_t *field, uint64_t v)
 {
         pthread_mutex_lock(&fs->lock);
         *field += v;
@@ -279,30 +307,39 @@ static void count(struct gearfs *fs, uint64_t *field, uint64_t v)
 
 void gfs_record_access(struct gearfs *fs, struct gfs_node *n)
 {
-        size_t idx = n - fs->nodes;
-
         pthread_mutex_lock(&fs->lock);
         if (!n->opened) {
                 n->opened = true;
                 fs->st.opened_files++;
                 fs->gen++;
         }
-        /* the list found at mount may have it already */
-        if (!n->accessed) {
-                n->accessed = true;
-                if (fs->naccess == fs->access_cap) {
-                        size_t cap = fs->access_cap ? 2 * fs->access_cap : 256;
-                        size_t *p = realloc(fs->access, cap * sizeof *p);
-                        if (p) {
-                                fs->access = p;
-                                fs->access_cap = cap;
-                        }
-                }
-                if (fs->naccess < fs->access_cap)
-                        fs->access[fs->naccess++] = idx;
-                fs->gen++;
-        }
+        /* the list found at mount may have it already; a chunked content is listed by its chunks read */
+        if (!n->part)
+                gfs_access_add(fs, n, 0);
         pthread_mutex_unlock(&fs->lock);
+}
+
+void gfs_access_add(struct gearfs *fs, struct gfs_node *n, uint32_t chunk)
+{
+        uint64_t idx = (uint64_t)(n - fs->nodes);
+
+        if (chunk ? n->part->touched[chunk - 1] : n->accessed)
+                return;
+        if (chunk)
+                n->part->touched[chunk - 1] = 1;
+        else
+                n->accessed = true;
+        if (fs->naccess == fs->access_cap) {
+                size_t cap = fs->access_cap ? 2 * fs->access_cap : 256;
+                uint64_t *p = realloc(fs->access, cap * sizeof *p);
+                if (p) {
+                        fs->access = p;
+                        fs->access_cap = cap;
+                }
+        }
+        if (fs->naccess < fs->access_cap)
+                fs->access[fs->naccess++] = idx | (uint64_t)chunk << 32;
+        fs->gen++;
 }
 
 int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
@@ -316,20 +353,25 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
 
         if (!n || !S_ISREG(n->ino->mode) || !n->ino->blob)
                 return -EINVAL;
-        gfs_record_access(fs, n);
         if ((fd = __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE)) >= 0) {
+                gfs_record_access(fs, n);
                 if (open)
-                        count(fs, &fs->st.cache_hits, 1);
+                        gfs_count(fs, &fs->st.cache_hits, 1);
                 return fd;
         }
+        /* a chunked content: its reads fetch what they need */
+        fd = gfs_part_open(fs, n);
+        gfs_record_access(fs, n);
+        if (fd >= 0 || fd == -EIO)
+                return fd;
         /* with its neighbours, when it is small and packed; else (or when that fails) alone */
         res = (struct cache_result){0};
         fd = around_open(fs->around, n->ino->blob->hex, n->ino->blob->size, &around);
         if (fd < 0)
                 fd = origin_cache_open(&fs->origin, fs->img, n->ino->blob->hex, n->ino->blob->size, &res, &err);
         if (fd < 0) {
-                count(fs, &fs->st.errors, 1);
-                node_path(n->tn, path, sizeof path);
+                gfs_count(fs, &fs->st.errors, 1);
+                gfs_node_path(n->tn, path, sizeof path);
                 snprintf(msg, sizeof msg, "cannot fetch '%s' (sha256:%s): %s", path, n->ino->blob->hex, err.msg);
                 if (fs->o->log)
                         fs->o->log(msg);
@@ -360,7 +402,7 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         char stats[768];
         _cleanup_free_ char *list = NULL;
         _cleanup_free_ struct access_key *order = NULL;
-        _cleanup_free_ size_t *access = NULL;
+        _cleanup_free_ uint64_t *access = NULL;
         struct gfs_stats st;
         size_t naccess, nlist = 0, len;
         uint64_t gen;
@@ -382,8 +424,12 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         order = malloc((naccess + 1) * sizeof *order);
         if (!access || !list || !order)
                 return gear_err_sys(e, ENOMEM, "cannot write statistics");
-        for (size_t i = 0; i < naccess; i++)
-                order[i] = (struct access_key){ fs->nodes[access[i]].ino->blob->hex, i };
+        for (size_t i = 0; i < naccess; i++) {
+                const struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
+                uint32_t chunk = access[i] >> 32;
+                /* a chunk's part and its loc do not change once made */
+                order[i] = (struct access_key){ chunk ? n->part->loc.chunks[chunk - 1].hex : n->ino->blob->hex, i };
+        }
         /* one line per content: files of equal content share it, at the first one's place */
         qsort(order, naccess, sizeof *order, by_hex);
         for (size_t i = 0; i < naccess; i++)
@@ -400,14 +446,16 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         len = snprintf(stats, sizeof stats,
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
                        "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64
-                       "\nread_around_files %" PRIu64 "\nread_around_bytes %" PRIu64 "\n",
+                       "\nread_around_files %" PRIu64 "\nread_around_bytes %" PRIu64
+                       "\nchunked_files %" PRIu64 "\nfetched_chunks %" PRIu64 "\n",
                        st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files,
-                       st.around_files, st.around_bytes);
+                       st.around_files, st.around_bytes, st.chunked_files, st.fetched_chunks);
         if (fs->o->prefetch)
                 len += snprintf(stats + len, sizeof stats - len,
                                 "prefetched_files %" PRIu64 "\nprefetched_bytes %" PRIu64
-                                "\nprefetched_wire_bytes %" PRIu64 "\n",
-                                st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes);
+                                "\nprefetched_wire_bytes %" PRIu64 "\nprefetched_chunks %" PRIu64 "\n",
+                                st.prefetched_files, st.prefetched_bytes, st.prefetched_wire_bytes,
+                                st.prefetched_chunks);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
         if (naccess > fs->nseeded && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
                 return r;

@@ -19,6 +19,13 @@
  * its stored bytes alone. A registry gets the text zstd-compressed; an image
  * directory keeps it as text (objects.map), for cut and grep.
  *
+ * A content of the second format may be followed by the frames it is
+ * stored as (a chunked content, chunks.h), in order, which together are its
+ * LENGTH bytes:
+ *
+ *   chunk<TAB>CLEN<TAB>SIZE<TAB>CHUNK_HEX   a zstd frame of CLEN bytes that
+ *                                           decodes to SIZE bytes of digest CHUNK_HEX
+ *
  * A map is data from a store: every number is checked, a content named
  * twice, a pack named twice, a pack with no content or contents out of
  * order are refused.
@@ -40,8 +47,10 @@
  * content before in the pack (the first: the pack's start) and its offset.
  * gear-push lays packs out mostly in path order, so the lines are mostly
  * "1<TAB>0<TAB>LENGTH". gear-pull turns it back into the second format. DAT is a member's AT less
- * the one of the member before. A map with solid frames is headed
- * "gear-map 4", which earlier versions refuse; one without, "gear-map 3".
+ * the one of the member before. Chunk lines follow their content's line as
+ * in the second format. A map with chunks is headed "gear-map 5", else one
+ * with solid frames "gear-map 4", which earlier versions refuse; one with
+ * neither, "gear-map 3".
  */
 #include <errno.h>
 #include <limits.h>
@@ -51,11 +60,13 @@
 
 #include <zstd.h>
 
+#include "chunks.h"
 #include "remote-internal.h"
 #include "../base/fsutil.h"
 #include "../store/store.h"
 
 #define PACK_WORD "pack\t"
+#define CHUNK_WORD "chunk\t"
 
 static void entry_loc(const struct object_map *m, const struct map_entry *x, struct object_loc *loc)
 {
@@ -66,6 +77,8 @@ static void entry_loc(const struct object_map *m, const struct map_entry *x, str
         loc->whole = m->whole;
         loc->member = x->member;
         loc->at = x->at;
+        loc->chunks = x->nchunks ? m->chunks + x->chunk0 : NULL;
+        loc->nchunks = x->nchunks;
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -91,6 +104,9 @@ void object_map_free(struct object_map *m)
                 return;
         free(m->packs);
         free(m->v);
+        free(m->chunks);
+        free(m->chunk_owner);
+        free(m->chunk_by_hex);
         free(m->by_off);
         free(m->rank);
         free(m);
@@ -116,6 +132,7 @@ int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_
         m->v[m->n].len = len;
         m->v[m->n].member = false;
         m->v[m->n].at = 0;
+        m->v[m->n].chunk0 = m->v[m->n].nchunks = 0;
         m->n++;
         m->sorted = false;
         return 0;
@@ -128,6 +145,36 @@ int object_map_add_member(struct object_map *m, const char *hex, uint32_t pack, 
                 return -1;
         m->v[m->n - 1].member = true;
         m->v[m->n - 1].at = at;
+        return 0;
+}
+
+int object_map_add_chunk(struct object_map *m, uint32_t clen, uint32_t size, const char *hex, struct gear_err *e)
+{
+        struct map_entry *x = m->n ? &m->v[m->n - 1] : NULL;
+        struct map_chunk *c, *before;
+
+        if (!x || x->member || x->nchunks >= CHUNKS_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: a chunk of no content");
+        if (array_room((void **)&m->chunks, &m->cap_chunks, m->nchunks, sizeof *m->chunks) < 0)
+                return gear_err_sys(e, ENOMEM, "cannot make an object map");
+        if (!x->nchunks)
+                x->chunk0 = (uint32_t)m->nchunks;
+        before = x->nchunks ? &m->chunks[m->nchunks - 1] : NULL;
+        c = &m->chunks[m->nchunks++];
+        c->coff = before ? before->coff + before->clen : 0;
+        c->uoff = before ? before->uoff + before->size : 0;
+        c->clen = clen;
+        c->size = size;
+        memcpy(c->hex, hex, sizeof c->hex);
+        x->nchunks++;
+        return 0;
+}
+
+int object_map_add_chunks(struct object_map *m, const struct object_loc *loc, struct gear_err *e)
+{
+        for (uint32_t i = 0; i < loc->nchunks; i++)
+                if (object_map_add_chunk(m, loc->chunks[i].clen, loc->chunks[i].size, loc->chunks[i].hex, e) < 0)
+                        return -1;
         return 0;
 }
 
@@ -202,9 +249,9 @@ static int parse_v1(struct object_map *m, const char *buf, size_t len, size_t *l
 static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *line, struct gear_err *e)
 {
         const char *p = buf, *end = buf + len;
-        uint64_t pack_end = 0, next = 0, frame_off = 0, frame_len = 0, at = 0;
+        uint64_t pack_end = 0, next = 0, frame_off = 0, frame_len = 0, at = 0, chunked = 0;
         size_t members = 0, in_this = 0;
-        bool in_frame = false;
+        bool in_frame = false, may_chunk = false;
 
         for (*line = 1; p < end; (*line)++) {
                 const char *nl = memchr(p, '\n', end - p), *f[4];
@@ -217,6 +264,24 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
                 l = nl - p;
                 if (!fields(p, l, f, fl, 3) && !fields(p, l, f, fl, (nf = 4)))
                         return -1;
+                if (nf == 4 && fl[0] == strlen(CHUNK_WORD) - 1 && !memcmp(f[0], CHUNK_WORD, fl[0])) {
+                        /* a frame of the content of the line before: together they are its length */
+                        struct map_entry *x = &m->v[m->n - 1];
+                        if (!may_chunk || !parse_u64(f[1], fl[1], &a) || !parse_u64(f[2], fl[2], &b) ||
+                            !hex_field(f[3], fl[3], hex) || !a || !b || b > CHUNK_SIZE_MAX ||
+                            a > ZSTD_compressBound(b) || a > x->len - chunked)
+                                return -1;
+                        if (object_map_add_chunk(m, (uint32_t)a, (uint32_t)b, hex, e) < 0)
+                                return e->code == GEAR_EXIT_SYS && x->nchunks >= CHUNKS_MAX ? -1 : -2;
+                        chunked += a;
+                        p = nl + 1;
+                        continue;
+                }
+                /* a content's chunks, when it has any, are the whole of it, two at least */
+                if (may_chunk && chunked && (chunked != m->v[m->n - 1].len || m->v[m->n - 1].nchunks < 2))
+                        return -1;
+                may_chunk = false;
+                chunked = 0;
                 if (nf == 4) {
                         /* a member: of the frame of the line before, after it; or of a new frame */
                         if (!m->npacks || !hex_field(f[0], fl[0], hex) || !parse_u64(f[1], fl[1], &a) ||
@@ -267,9 +332,12 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
                                 return -2;
                         next = a + b;
                         members++;
+                        may_chunk = true;
                 }
                 p = nl + 1;
         }
+        if (may_chunk && chunked && (chunked != m->v[m->n - 1].len || m->v[m->n - 1].nchunks < 2))
+                return -1;
         return m->npacks && !members ? -1 : 0;
 }
 
@@ -320,6 +388,58 @@ static int index_offsets(struct object_map *m, struct gear_err *e)
         return 0;
 }
 
+static int chunk_hex_cmp(const void *a, const void *b, void *ud)
+{
+        const struct map_chunk *c = ud;
+
+        return strcmp(c[*(const uint32_t *)a].hex, c[*(const uint32_t *)b].hex);
+}
+
+/* who each chunk is of, and the chunks by digest, for object_map_find_chunk */
+static int index_chunks(struct object_map *m, struct gear_err *e)
+{
+        free(m->chunk_owner);
+        free(m->chunk_by_hex);
+        m->chunk_owner = m->chunk_by_hex = NULL;
+        if (!m->nchunks)
+                return 0;
+        if (m->nchunks > UINT32_MAX || m->n > UINT32_MAX || !(m->chunk_owner = malloc(m->nchunks * sizeof(uint32_t))) ||
+            !(m->chunk_by_hex = malloc(m->nchunks * sizeof(uint32_t))))
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+        for (size_t i = 0; i < m->n; i++)
+                for (uint32_t k = 0; k < m->v[i].nchunks; k++)
+                        m->chunk_owner[m->v[i].chunk0 + k] = (uint32_t)i;
+        for (size_t i = 0; i < m->nchunks; i++)
+                m->chunk_by_hex[i] = (uint32_t)i;
+        qsort_r(m->chunk_by_hex, m->nchunks, sizeof *m->chunk_by_hex, chunk_hex_cmp, m->chunks);
+        return 0;
+}
+
+bool object_map_find_chunk(const struct object_map *m, const char *hex, const char **content, uint32_t *k)
+{
+        size_t lo = 0, hi;
+
+        if (!m || !m->chunk_by_hex || !digest_hex_valid(hex))
+                return false;
+        /* the first chunk whose digest is not below hex */
+        for (hi = m->nchunks; lo < hi;) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(m->chunks[m->chunk_by_hex[mid]].hex, hex) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (lo == m->nchunks || strcmp(m->chunks[m->chunk_by_hex[lo]].hex, hex))
+                return false;
+        {
+                uint32_t c = m->chunk_by_hex[lo];
+                const struct map_entry *x = &m->v[m->chunk_owner[c]];
+                *content = x->hex;
+                *k = c - x->chunk0;
+        }
+        return true;
+}
+
 int object_map_index(struct object_map *m, struct gear_err *e)
 {
         _cleanup_free_ struct map_pack *p = NULL;
@@ -331,7 +451,7 @@ int object_map_index(struct object_map *m, struct gear_err *e)
                 if (!strcmp(m->v[i - 1].hex, m->v[i].hex))
                         return gear_err_set(e, GEAR_EXIT_SYS, "invalid object map: content %.12s named twice",
                                             m->v[i].hex);
-        if (index_offsets(m, e) < 0)
+        if (index_offsets(m, e) < 0 || index_chunks(m, e) < 0)
                 return -1;
         if (m->whole || m->npacks < 2)
                 return 0;
@@ -447,6 +567,19 @@ static int offset_order(const struct object_map *m, size_t **ord, struct gear_er
         return 0;
 }
 
+/* the chunk lines of content x, the same in both forms */
+static size_t put_chunks(FILE *f, const struct object_map *m, const struct map_entry *x)
+{
+        size_t n = 0;
+
+        for (uint32_t k = 0; k < x->nchunks; k++) {
+                const struct map_chunk *c = &m->chunks[x->chunk0 + k];
+                int w = fprintf(f, CHUNK_WORD "%u\t%u\t%s\n", c->clen, c->size, c->hex);
+                n += w > 0 ? (size_t)w : 0;
+        }
+        return n;
+}
+
 int object_map_format(const struct object_map *m, char **text, size_t *n, struct gear_err *e)
 {
         _cleanup_free_ size_t *ord = NULL;
@@ -472,6 +605,7 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
                         if (x->member)
                                 fprintf(f, "\t%llu", (unsigned long long)x->at);
                         fputc('\n', f);
+                        put_chunks(f, m, x);
                 }
         }
         if (fclose(f) != 0) {
@@ -485,6 +619,7 @@ int object_map_format(const struct object_map *m, char **text, size_t *n, struct
 
 #define WIRE_WORD "gear-map 3\t"
 #define WIRE_WORD_SOLID "gear-map 4\t"
+#define WIRE_WORD_CHUNKS "gear-map 5\t"
 
 struct ordinal {
         const char *hex;
@@ -520,7 +655,7 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
                 return gear_err_sys(e, errno, "cannot write the object map");
         for (i = 0; i < m->n && !m->v[i].member; i++)
                 ;
-        fprintf(f, "%s%zu\n", i < m->n ? WIRE_WORD_SOLID : WIRE_WORD, norder);
+        fprintf(f, "%s%zu\n", m->nchunks ? WIRE_WORD_CHUNKS : i < m->n ? WIRE_WORD_SOLID : WIRE_WORD, norder);
         i = 0;
         for (size_t p = 0; p < m->npacks; p++) {
                 const struct map_entry *before = NULL;
@@ -549,6 +684,7 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
                         else
                                 fprintf(f, "%lld\t%llu\t%llu\n", (long long)o->pos - prev,
                                         (unsigned long long)(x->off - end), (unsigned long long)x->len);
+                        put_chunks(f, m, x);
                         prev = (long long)o->pos;
                         end = x->off + x->len;
                         before = x;
@@ -566,7 +702,8 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
 bool object_map_is_wire(const char *text, size_t n)
 {
         return n >= strlen(WIRE_WORD) &&
-               (!memcmp(text, WIRE_WORD, strlen(WIRE_WORD)) || !memcmp(text, WIRE_WORD_SOLID, strlen(WIRE_WORD)));
+               (!memcmp(text, WIRE_WORD, strlen(WIRE_WORD)) || !memcmp(text, WIRE_WORD_SOLID, strlen(WIRE_WORD)) ||
+                !memcmp(text, WIRE_WORD_CHUNKS, strlen(WIRE_WORD)));
 }
 
 /* a signed decimal step of the compact form */
@@ -589,7 +726,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         size_t len = 0, line = 0, out = 0;
         long long prev = -1;
         uint64_t pack_end = 0, count, frame_off = 0, frame_len = 0, at = 0;
-        bool in_pack = false, solid = false, in_frame = false;
+        bool in_pack = false, solid = false, in_frame = false, chunks = false, may_chunk = false;
         FILE *f;
 
         *text = NULL;
@@ -610,7 +747,12 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         if (!object_map_is_wire(p, ll) ||
                             !parse_u64(p + strlen(WIRE_WORD), ll - strlen(WIRE_WORD), &count) || count != norder)
                                 goto bad;
-                        solid = !memcmp(p, WIRE_WORD_SOLID, strlen(WIRE_WORD_SOLID));
+                        solid = memcmp(p, WIRE_WORD, strlen(WIRE_WORD)) != 0;
+                        chunks = !memcmp(p, WIRE_WORD_CHUNKS, strlen(WIRE_WORD_CHUNKS));
+                } else if (chunks && may_chunk && ll >= strlen(CHUNK_WORD) && !memcmp(p, CHUNK_WORD, strlen(CHUNK_WORD))) {
+                        /* as in the second format: object_map_parse checks it */
+                        out += fwrite(p, 1, ll + 1, f);
+                        goto next;
                 } else if (ll >= strlen(PACK_WORD) && !memcmp(p, PACK_WORD, strlen(PACK_WORD))) {
                         out += fwrite(p, 1, ll + 1, f);
                         pack_end = 0;
@@ -652,7 +794,11 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         out += fprintf(f, "%s\t%llu\t%llu\n", order[prev], (unsigned long long)(pack_end + a),
                                        (unsigned long long)b);
                         pack_end += a + b;
+                        may_chunk = true;
+                        goto next;
                 }
+                may_chunk = false;
+        next:
                 /* what it stands for is held to the limit of the second format */
                 if (out > REMOTE_MAP_MAX) {
                         fclose(f);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunks.h"
 #include "pack-push.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
@@ -58,6 +59,14 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
                         continue;
                 if (ri < 0 && (ri = add_repo(l->k, repo)) < 0)
                         return gear_err_sys(l->e, -ri, "cannot read the maps of '%s'", l->host);
+                /* the map is freed next: a chunked content's chunks are copied */
+                if (loc.nchunks) {
+                        struct map_chunk *c = malloc(loc.nchunks * sizeof *c);
+                        if (!c)
+                                return gear_err_sys(l->e, ENOMEM, "cannot read the maps of '%s'", l->host);
+                        memcpy(c, loc.chunks, loc.nchunks * sizeof *c);
+                        loc.chunks = c;
+                }
                 l->k->v[i].repo = ri;
                 l->k->v[i].loc = loc;
         }
@@ -159,6 +168,7 @@ int known_learn(const struct gear_root *img, const char *host, const digest_hex 
         *k = (struct known){0};
         if (n && !(k->v = calloc(n, sizeof *k->v)))
                 return gear_err_sys(e, ENOMEM, "cannot read the maps of '%s'", host);
+        k->n = n;
         for (size_t i = 0; i < n; i++)
                 k->v[i].repo = -1;
         if (image_walk(img, learn_image, &l, e) < 0) {
@@ -170,6 +180,8 @@ int known_learn(const struct gear_root *img, const char *host, const digest_hex 
 
 void known_free(struct known *k)
 {
+        for (size_t i = 0; k->v && i < k->n; i++)
+                free((void *)k->v[i].loc.chunks);
         free(k->v);
         free(k->repos);
         *k = (struct known){0};

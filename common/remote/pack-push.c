@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chunks.h"
 #include "image-fetch.h"
 #include "pack-push.h"
 #include "../base/fsutil.h"
@@ -56,6 +57,8 @@ struct pobj {
         const struct known_loc *known; /* where the registry keeps it already; NULL: in a new pack */
         uint64_t at;            /* in its unit's solid frame */
         const struct store_frame *sf; /* the store's frame it goes in; NULL: none */
+        struct map_chunk *chunks; /* a new chunked object's frames (chunks.h) */
+        uint32_t nchunks;
 };
 
 /* what a new pack holds one after the other: an object's stored bytes, or a solid frame */
@@ -631,6 +634,39 @@ static int make_frames(const struct gear_root *img, struct collect *c, struct un
         return gear_parallel(nu, cpus < 1 ? 1 : cpus > PACK_JOBS ? PACK_JOBS : (unsigned)cpus, make_frame, &j, e);
 }
 
+struct chunk_job {
+        const struct gear_root *img;
+        struct unit *u;
+};
+
+/* the chunks of a large object of a new pack: its frames read, decoded and checked */
+static int list_chunks(size_t i, void *ud, struct gear_err *e)
+{
+        struct chunk_job *j = ud;
+        struct unit *u = &j->u[i];
+        struct pobj *o = u->m[0];
+        char rel[STORE_REL_MAX];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (u->kind != U_OBJECT || o->size < CHUNKED_MIN)
+                return 0;
+        store_object_rel(o->hex, rel);
+        if ((fd = openat(j->img->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0)
+                return gear_err_sys(e, errno, "cannot open object sha256:%.12s", o->hex);
+        if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != u->stored)
+                return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", o->hex);
+        return chunk_table(fd, u->stored, o->hex, o->size, &o->chunks, &o->nchunks, e);
+}
+
+static int list_all_chunks(const struct gear_root *img, struct unit *u, size_t nu, struct gear_err *e)
+{
+        struct chunk_job j = { .img = img, .u = u };
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        return gear_parallel(nu, cpus < 1 ? 1 : cpus > PACK_JOBS ? PACK_JOBS : (unsigned)cpus, list_chunks, &j, e);
+}
+
 /* the map: the new packs, then the packs kept already, each with its contents */
 static int build_map(const struct collect *c, const struct newpack *packs, size_t np, struct object_map **mp,
                      struct gear_err *e)
@@ -647,6 +683,11 @@ static int build_map(const struct collect *c, const struct newpack *packs, size_
                         const struct unit *u = packs[i].m[k];
                         if (u->kind == U_OBJECT && object_map_add(m, u->m[0]->hex, idx, u->off, u->stored, e) < 0)
                                 goto fail;
+                        for (uint32_t x = 0; u->kind == U_OBJECT && x < u->m[0]->nchunks; x++) {
+                                const struct map_chunk *ch = &u->m[0]->chunks[x];
+                                if (object_map_add_chunk(m, ch->clen, ch->size, ch->hex, e) < 0)
+                                        goto fail;
+                        }
                         for (size_t x = 0; u->kind != U_OBJECT && x < u->n; x++)
                                 if (object_map_add_member(m, u->m[x]->hex, idx, u->off, u->stored, u->m[x]->at, e) < 0)
                                         goto fail;
@@ -667,7 +708,8 @@ static int build_map(const struct collect *c, const struct newpack *packs, size_
                         idx = p;
                 }
                 if (l->member ? object_map_add_member(m, c->v[i].hex, idx, l->off, l->len, l->at, e) < 0
-                              : object_map_add(m, c->v[i].hex, idx, l->off, l->len, e) < 0)
+                              : object_map_add(m, c->v[i].hex, idx, l->off, l->len, e) < 0 ||
+                                        object_map_add_chunks(m, l, e) < 0)
                         goto fail;
         }
         if (object_map_index(m, e) < 0)
@@ -782,7 +824,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                        (c.frames_dfd = j.frames_dfd = stage_dirfd(stage),
                         make_frames(img, &c, units, nunits, &made, &nmade, e)) < 0))
                 goto out;
-        if (plan_packs(units, nunits, r->pack_size, &packs, &np, e) < 0)
+        if (list_all_chunks(img, units, nunits, e) < 0 || plan_packs(units, nunits, r->pack_size, &packs, &np, e) < 0)
                 goto out;
         for (size_t i = 0; i < c.n; i++)
                 if (c.v[i].known)
@@ -811,6 +853,8 @@ out:
                 free(packs[i].m);
         free(packs);
         known_free(&k);
+        for (size_t i = 0; i < c.n; i++)
+                free(c.v[i].chunks);
         free(c.v);
         if (stage)
                 stage_free(stage);

@@ -10,7 +10,8 @@ struct known_loc {
         struct object_loc loc;
 };
 struct known {
-        struct known_loc *v;    /* one for each content looked for */
+        struct known_loc *v;    /* one for each content looked for (its chunks its own) */
+        size_t n;
         char (*repos)[IMAGE_NAME_MAX + 1];
         size_t nrepos;
 };

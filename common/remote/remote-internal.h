@@ -48,12 +48,17 @@ struct map_entry {
         uint32_t pack;          /* index in packs */
         bool member;            /* of the solid frame of len bytes at off, at at of what it decodes to */
         uint64_t off, len, at;
+        uint32_t chunk0, nchunks; /* its frames: chunks[chunk0] on (chunks.h) */
 };
 struct object_map {
         struct map_pack *packs;
         size_t npacks, cap_packs;
         struct map_entry *v;
         size_t n, cap;
+        struct map_chunk *chunks;
+        size_t nchunks, cap_chunks;
+        uint32_t *chunk_owner;  /* once sorted: the entry of v each chunk is of */
+        uint32_t *chunk_by_hex; /* indices of chunks by digest */
         bool whole;             /* the first format: each blob is one object */
         bool sorted;            /* v sorted by content, as object_map_find needs */
         uint32_t *by_off;       /* packed: indices of v by pack and offset (once sorted) */
@@ -67,6 +72,10 @@ int object_map_add(struct object_map *m, const char *hex, uint32_t pack, uint64_
 /* a content at at of the solid frame of len bytes at off of the pack */
 int object_map_add_member(struct object_map *m, const char *hex, uint32_t pack, uint64_t off, uint64_t len,
                           uint64_t at, struct gear_err *e);
+/* a chunk of the content added last (not a member): its frame of clen bytes decodes to size bytes of digest hex */
+int object_map_add_chunk(struct object_map *m, uint32_t clen, uint32_t size, const char *hex, struct gear_err *e);
+/* the chunks of loc, for the content added last */
+int object_map_add_chunks(struct object_map *m, const struct object_loc *loc, struct gear_err *e);
 /* sorts the contents for object_map_find; code 111 when a content or a pack is named twice */
 int object_map_index(struct object_map *m, struct gear_err *e);
 /* the text of either format, checked and indexed; code 111 "invalid object map: ..." */

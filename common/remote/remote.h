@@ -38,11 +38,19 @@ const struct gear_root *remote_dir(const struct remote *r);
  * frame of several contents one after the other, and the content is its
  * size bytes at at of what the frame decodes to.
  */
+struct map_chunk;
 struct object_loc {
         digest_hex pack;
         uint64_t pack_size, off, len;
         bool whole, member;
         uint64_t at;
+        /*
+         * nchunks > 0: the len bytes are that many zstd frames one after the
+         * other, chunks[i] the i-th (see chunks.h): a read fetches and checks
+         * the frames it needs alone. Owned by the map (or whoever copied it).
+         */
+        const struct map_chunk *chunks;
+        uint32_t nchunks;
 };
 /*
  * What solid frames hold: contents under SOLID_MEMBER_MAX, about
@@ -103,6 +111,12 @@ bool object_map_find(const struct object_map *m, const char *hex, struct object_
  */
 typedef bool (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
 size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud);
+/*
+ * The content (*content, the map's own copy) and the index k of its chunk
+ * whose digest is hex (an access list names the chunks a mount read of a
+ * chunked content: chunks.h); false when no chunk has it
+ */
+bool object_map_find_chunk(const struct object_map *m, const char *hex, const char **content, uint32_t *k);
 /* the map puts contents in packs (the second format) */
 bool object_map_packed(const struct object_map *m);
 void object_map_free(struct object_map *m);

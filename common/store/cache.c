@@ -372,6 +372,64 @@ int cache_fill(struct cache_claim *c, cache_fetch_fn fetch, void *ud, struct cac
         return fd;
 }
 
+int cache_partial(const struct gear_root *img, const char *hex, uint64_t size, struct gear_err *e)
+{
+        _cleanup_close_ int dfd = -1;
+        int fd;
+
+        if (!hex_valid(hex))
+                return gear_err_set(e, GEAR_EXIT_USAGE, "invalid digest '%s'", hex);
+        if ((dfd = shard_open(img, hex, e)) < 0)
+                return -1;
+        if ((fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, CACHE_FILE_MODE)) < 0)
+                return gear_err_sys(e, errno, "cannot create a temporary file in '%s/" CACHE_DIR "/%.2s'",
+                                    img->path, hex);
+        if (ftruncate(fd, (off_t)size) < 0) {
+                close(fd);
+                return gear_err_sys(e, errno, "cannot size a temporary file in '%s/" CACHE_DIR "/%.2s'",
+                                    img->path, hex);
+        }
+        return fd;
+}
+
+int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, struct gear_err *e)
+{
+        struct cache_claim *c = NULL;
+        struct gear_err pe = {0};
+        digest_hex got;
+        uint64_t n = 0;
+        int present = -1, k;
+        _cleanup_close_ int rd = -1;
+        char proc[64];
+
+        /* read through an fd of its own: fd's offset is the caller's */
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        if ((rd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot read back content %.12s", hex);
+        if (digest_fd(rd, got, &n, e) < 0)
+                return -1;
+        if (strcmp(got, hex) || n != size)
+                return gear_err_set(e, GEAR_EXIT_SYS, "content %.12s does not match its digest (sha256:%.12s..., %llu bytes)",
+                                    hex, got, (unsigned long long)n);
+        if ((k = claim(img, hex, size, false, &c, &present, e)) <= 0) {
+                /* present already: fetched by another meanwhile */
+                if (present >= 0)
+                        close(present);
+                return k;
+        }
+        if ((c->out = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+                gear_err_sys(e, errno, "cannot publish content %.12s", hex);
+                cache_claim_free(c);
+                return -1;
+        }
+        cache_publish(&c, 1, published_one, &pe);
+        if (pe.code) {
+                *e = pe;
+                return -1;
+        }
+        return 0;
+}
+
 int cache_open(const struct gear_root *img, const char *hex, uint64_t size, cache_fetch_fn fetch, void *ud,
                struct cache_result *res, struct gear_err *e)
 {

@@ -77,6 +77,16 @@ typedef void (*cache_published_fn)(void *ud, size_t i, const struct gear_err *e)
 /* the staged content's unnamed file (read-write; the claim's until published) */
 int cache_staged_fd(const struct cache_claim *c);
 void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void *ud);
+/*
+ * A content written in place by its reader, a part at a time (a chunked
+ * content, remote/chunks.h): cache_partial gives an unnamed read-write file
+ * of size bytes in public/<ab>, each part of which the caller fills with
+ * verified bytes; once all are, cache_adopt checks the whole file's digest
+ * and size, syncs it and names it (when another fetch has not named the
+ * content meanwhile), without copying it.
+ */
+int cache_partial(const struct gear_root *img, const char *hex, uint64_t size, struct gear_err *e);
+int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, struct gear_err *e);
 /* a temporary file for size bytes: in memory (memfd) when small, else unnamed in directory dfd */
 int cache_temp(int dfd, uint64_t size);
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -92,25 +93,62 @@ static int pump(ZSTD_CCtx *c, int out, const void *buf, size_t n, ZSTD_EndDirect
  * The content size of an open object, for the frame header: zstd then sizes
  * its window to the content, and a reader of a small object needs no more.
  */
-static int content_size(struct run *run, struct item *it, int fd, uint64_t stored, uint64_t *size)
+/*
+ * What the stored object on fd says of itself: its content's size (0 when
+ * its frames do not say: *known false), and whether it is one zstd frame
+ */
+static int stored_form(int fd, uint64_t stored, uint64_t *size, bool *known, bool *single)
 {
-        unsigned char h[18]; /* the longest frame header */
-        ssize_t k = pread(fd, h, sizeof h, 0);
+        unsigned char *p;
         unsigned long long n;
 
-        if (k < 0)
-                return gear_err_sys(&it->err, errno, "cannot read");
-        if (!store_is_zstd(h, k)) {
-                *size = stored;
+        *size = stored;
+        *known = true;
+        *single = false;
+        if (!stored)
                 return 0;
+        if ((p = mmap(NULL, stored, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+                return -errno;
+        if (store_is_zstd(p, stored)) {
+                /* the sum of what its frames say they hold, unless one does not say */
+                *size = 0;
+                for (uint64_t off = 0; off < stored && *known;) {
+                        size_t k = ZSTD_findFrameCompressedSize(p + off, stored - off);
+                        n = ZSTD_getFrameContentSize(p + off, stored - off);
+                        if (ZSTD_isError(k) || n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR)
+                                *known = false;
+                        else
+                                *size += n;
+                        *single = !off && k == stored;
+                        off += ZSTD_isError(k) ? stored : k;
+                }
+                if (!*known)
+                        *size = 0;
         }
-        n = ZSTD_getFrameContentSize(h, k);
-        if (n != ZSTD_CONTENTSIZE_UNKNOWN && n != ZSTD_CONTENTSIZE_ERROR) {
-                *size = n;
+        munmap(p, stored);
+        return 0;
+}
+
+static int content_size(struct run *run, struct item *it, int fd, uint64_t stored, uint64_t *size)
+{
+        bool known, single;
+        int r = stored_form(fd, stored, size, &known, &single);
+
+        if (r < 0)
+                return gear_err_sys(&it->err, -r, "cannot read");
+        if (known)
                 return 0;
-        }
         /* a streamed object says nothing: one pass to learn it */
         return store_verify(run->img, it->hex, size, &it->err);
+}
+
+/* a large object in one frame (as gear before chunks wrote them): to be chunked whatever its level */
+static bool unchunked(int fd, uint64_t stored)
+{
+        uint64_t size;
+        bool known, single;
+
+        return stored_form(fd, stored, &size, &known, &single) == 0 && single && (!known || size >= STORE_CHUNKED_MIN);
 }
 
 /* the staged new form, decompressed and checked against the object's digest */
@@ -136,7 +174,8 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         struct store_reader *r = NULL;
         struct stat st;
         _cleanup_close_ int out = -1;
-        uint64_t size;
+        uint64_t size, chunk, done = 0;
+        bool rechunk;
         int fd;
         ssize_t k;
 
@@ -161,7 +200,8 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         it->dev = st.st_dev;
         it->ino = st.st_ino;
         it->before = st.st_size;
-        if (st.st_size < STORE_RAW_MAX || object_level(fd) >= run->o->level) {
+        rechunk = st.st_size >= STORE_RAW_MAX && unchunked(fd, st.st_size);
+        if (st.st_size < STORE_RAW_MAX || (object_level(fd) >= run->o->level && !rechunk)) {
                 close(fd);
                 return;
         }
@@ -187,22 +227,39 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                 }
                 goto fail;
         }
-        ZSTD_CCtx_setPledgedSrcSize(c, size);
+        /* a large content a frame of STORE_CHUNK bytes at a time (store.h), each stating its size */
+        chunk = size >= STORE_CHUNKED_MIN ? STORE_CHUNK : size ? size : 1;
+        ZSTD_CCtx_setPledgedSrcSize(c, size < chunk ? size : chunk);
         out = openat(run->sdfd, it->hex, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
         if (out < 0) {
                 gear_err_sys(&it->err, errno, "cannot create '%s'", it->hex);
                 goto fail;
         }
         it->after = 0;
+        store_reader_expect_size(r, size);
         while ((k = store_reader_read(r, buf, BUF_SIZE, &it->err)) > 0)
-                if (pump(c, out, buf, k, ZSTD_e_continue, obuf, &it->after, &it->err) < 0)
-                        goto fail;
-        /* 0 only once the whole content matched its digest */
-        if (k < 0 || pump(c, out, NULL, 0, ZSTD_e_end, obuf, &it->after, &it->err) < 0)
+                for (unsigned char *p = buf; k > 0;) {
+                        /* a frame ends at a chunk's end or the content's */
+                        uint64_t room = chunk - done % chunk, n;
+                        if (room > size - done)
+                                room = size - done;
+                        n = (uint64_t)k < room ? (uint64_t)k : room;
+                        if (pump(c, out, p, n, n == room ? ZSTD_e_end : ZSTD_e_continue, obuf, &it->after,
+                                 &it->err) < 0)
+                                goto fail;
+                        done += n;
+                        p += n;
+                        k -= n;
+                        if (n == room && done < size)
+                                ZSTD_CCtx_setPledgedSrcSize(c, size - done < chunk ? size - done : chunk);
+                }
+        /* 0 only once the whole content matched its digest (and size) */
+        if (k < 0 || (!size && pump(c, out, NULL, 0, ZSTD_e_end, obuf, &it->after, &it->err) < 0))
                 goto fail;
         store_reader_free(r);
         r = NULL;
-        if (it->after < it->before) {
+        /* a large object in one frame takes its chunks even when they cost a few bytes */
+        if (it->after < it->before || rechunk) {
                 /* what replaces the object reads back as its content, or nothing changes */
                 if (check_written(run, it, rel) < 0)
                         goto fail;

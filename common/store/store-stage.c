@@ -315,11 +315,21 @@ static int compress(struct stage_stream *w, const void *buf, size_t n, ZSTD_EndD
         return 0;
 }
 
+/* a streamed content is large (LAYER_STREAM_MIN): a frame ends every STORE_CHUNK bytes (store.h) */
 int stage_stream_write(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e)
 {
+        const char *p = buf;
+
         digest_update(&w->dg, buf, n);
-        w->size += n;
-        return compress(w, buf, n, ZSTD_e_continue, e);
+        while (n) {
+                size_t room = STORE_CHUNK - w->size % STORE_CHUNK, k = n < room ? n : room;
+                if (compress(w, p, k, k == room ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
+                        return -1;
+                w->size += k;
+                p += k;
+                n -= k;
+        }
+        return 0;
 }
 
 int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct gear_err *e)
@@ -328,7 +338,8 @@ int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct 
         bool is_new;
         int r;
 
-        if (compress(w, NULL, 0, ZSTD_e_end, e) < 0)
+        /* the last frame, unless the content ended on a chunk's end */
+        if ((w->size % STORE_CHUNK || !w->size) && compress(w, NULL, 0, ZSTD_e_end, e) < 0)
                 goto fail;
         digest_final(&w->dg, blob->hex);
         blob->size = w->size;

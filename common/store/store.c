@@ -84,15 +84,23 @@ int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gea
                 goto raw;
         if (!(cctx = store_thread_cctx()))
                 return gear_err_sys(e, ENOMEM, "cannot compress");
-        cap = ZSTD_compressBound(n);
+        cap = ZSTD_compressBound(n) + (n >= STORE_CHUNKED_MIN ? (n / STORE_CHUNK + 1) * 32 : 0);
         if (!(z = malloc(cap)))
                 return gear_err_sys(e, ENOMEM, "cannot compress");
-        r = ZSTD_compressCCtx(cctx, z, cap, buf, n, STORE_ZSTD_LEVEL);
-        if (ZSTD_isError(r)) {
-                free(z);
-                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(r));
+        /* a large one a frame of STORE_CHUNK bytes at a time */
+        r = 0;
+        for (size_t at = 0, step; at < n; at += step) {
+                size_t k;
+                step = n < STORE_CHUNKED_MIN ? n : n - at < STORE_CHUNK ? n - at : STORE_CHUNK;
+                k = ZSTD_compressCCtx(cctx, (char *)z + r, cap - r, (const char *)buf + at, step, STORE_ZSTD_LEVEL);
+                if (ZSTD_isError(k)) {
+                        free(z);
+                        return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(k));
+                }
+                r += k;
         }
-        if (r < n || must) {
+        /* a large one stays in chunks whatever they save, for reads of part of it */
+        if (r < n || must || n >= STORE_CHUNKED_MIN) {
                 *out = z;
                 *outn = r;
                 return 0;

@@ -6,8 +6,12 @@
  *
  * An object is stored zstd-compressed (one frame, fast level) unless it is
  * smaller than STORE_RAW_MAX bytes or compression does not make it smaller;
+ * one of STORE_CHUNKED_MIN bytes or more is stored as a run of frames of
+ * STORE_CHUNK bytes of it each (the last one less), which decode one after
+ * the other to the whole (a reader of a registry fetches only the frames it
+ * needs: remote/chunks.h);
  * then it is stored raw. Contents big enough to be compressed as they stream
- * in (LAYER_STREAM_MIN) are always compressed: for incompressible data zstd
+ * in (LAYER_STREAM_MIN), or of STORE_CHUNKED_MIN bytes or more, are always compressed: for incompressible data zstd
  * adds a few bytes per 128 KiB block. A reader tells the two apart by the zstd frame magic
  * (28 b5 2f fd) at the start: raw content that itself begins with those four
  * bytes is therefore always stored compressed.
@@ -37,6 +41,8 @@
 #define STORE_BUILD_DIR "build"
 #define STORE_RAW_MAX 512
 #define STORE_ZSTD_LEVEL 3
+#define STORE_CHUNK (1u << 20)
+#define STORE_CHUNKED_MIN (4u << 20)
 #define STORE_REL_MAX (sizeof STORE_DIR + 3 + DIGEST_HEX_LEN)
 
 /* where a file's content is: its digest and its real size */

@@ -1,0 +1,271 @@
+/* gear-fs: chunked contents read a chunk at a time (gearfs-int.h, remote/chunks.h) */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gearfs-int.h"
+#include "../base/fsutil.h"
+#include "../base/parallel.h"
+#include "../remote/chunks.h"
+#include "../store/cache.h"
+
+/* the chunks one request fetches at most: a read waiting behind a prefetch waits for no more */
+#define PART_RUN_MAX 4
+#define PART_PREFETCH_JOBS 4
+
+void gfs_part_free(struct gfs_part *p)
+{
+        if (!p)
+                return;
+        if (p->fd >= 0)
+                close(p->fd);
+        free(p->have);
+        free(p->touched);
+        pthread_mutex_destroy(&p->mu);
+        free(p);
+}
+
+struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
+{
+        struct gfs_part *p = __atomic_load_n(&n->part, __ATOMIC_ACQUIRE);
+        const struct store_blob *b = n->ino->blob;
+        struct gear_err err = {0};
+        struct object_loc loc;
+
+        if (p)
+                return p;
+        if (!S_ISREG(n->ino->mode) || !b || !fs->origin.remote || !remote_is_registry(fs->origin.remote) ||
+            !object_map_find(fs->origin.map, b->hex, &loc) || loc.member || !loc.nchunks)
+                return NULL;
+        if (chunk_check(&loc, b->size, &err) < 0) {
+                /* fetched whole then, and checked whole */
+                if (fs->o->log) {
+                        char msg[sizeof err.msg + 64];
+                        snprintf(msg, sizeof msg, "sha256:%.12s: %s", b->hex, err.msg);
+                        fs->o->log(msg);
+                }
+                return NULL;
+        }
+        if (!(p = calloc(1, sizeof *p)) || !(p->have = calloc(loc.nchunks, 1)) ||
+            !(p->touched = calloc(loc.nchunks, 1))) {
+                if (p) {
+                        free(p->have);
+                        free(p);
+                }
+                return NULL;
+        }
+        pthread_mutex_init(&p->mu, NULL);
+        p->fd = -1;
+        p->loc = loc;
+        p->size = b->size;
+        p->left = loc.nchunks;
+        pthread_mutex_lock(&fs->lock);
+        if (n->part) {
+                gfs_part_free(p);
+                p = n->part;
+        } else {
+                __atomic_store_n(&n->part, p, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&fs->lock);
+        return p;
+}
+
+/* with p->mu held: its file, made when missing */
+static int part_fd(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
+{
+        struct gear_err err = {0};
+
+        if (p->fd >= 0)
+                return p->fd;
+        if ((p->fd = cache_partial(fs->img, n->ino->blob->hex, p->size, &err)) < 0) {
+                if (fs->o->log)
+                        fs->o->log(err.msg);
+                return -EIO;
+        }
+        gfs_count(fs, &fs->st.chunked_files, 1);
+        return p->fd;
+}
+
+int gfs_part_open(struct gearfs *fs, struct gfs_node *n)
+{
+        struct gfs_part *p = gfs_part_get(fs, n);
+        int fd;
+
+        if (!p)
+                return -ENOENT;
+        pthread_mutex_lock(&p->mu);
+        /* in public/ already (another mount, a pull): read whole from there */
+        if (p->fd < 0 && cache_has(fs->img, n->ino->blob->hex, p->size))
+                fd = -ENOENT;
+        else
+                fd = part_fd(fs, n, p);
+        pthread_mutex_unlock(&p->mu);
+        return fd;
+}
+
+static void log_failure(struct gearfs *fs, struct gfs_node *n, uint32_t a, uint32_t b, const char *why)
+{
+        char path[PATH_MAX], msg[PATH_MAX + 1200];
+
+        gfs_count(fs, &fs->st.errors, 1);
+        if (!fs->o->log)
+                return;
+        gfs_node_path(n->tn, path, sizeof path);
+        snprintf(msg, sizeof msg, "cannot fetch chunks %u to %u of '%s' (sha256:%s): %s", a, b - 1, path,
+                 n->ino->blob->hex, why);
+        fs->o->log(msg);
+}
+
+/* with p->mu held: every chunk in, so the whole is checked and named in public/, and later opens use it */
+static int part_done(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
+{
+        struct gear_err err = {0};
+        int fd;
+
+        if (cache_adopt(fs->img, n->ino->blob->hex, p->size, p->fd, &err) < 0) {
+                /* the map's chunks are not the content the index names: nothing more is read */
+                p->bad = true;
+                log_failure(fs, n, 0, p->loc.nchunks, err.msg);
+                return -EIO;
+        }
+        p->whole = true;
+        if ((fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return 0;
+        pthread_mutex_lock(&fs->lock);
+        if (n->fd < 0)
+                __atomic_store_n(&n->fd, fd, __ATOMIC_RELEASE);
+        else
+                close(fd);
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+        return 0;
+}
+
+int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read)
+{
+        struct gfs_part *p = __atomic_load_n(&n->part, __ATOMIC_ACQUIRE);
+        uint32_t a, b;
+        int rc = 0;
+
+        if (!p || off >= p->size || !len)
+                return 0;
+        if (len > p->size - off)
+                len = p->size - off;
+        a = chunk_at(&p->loc, off);
+        b = chunk_at(&p->loc, off + len - 1) + 1;
+        if (read) {
+                pthread_mutex_lock(&fs->lock);
+                for (uint32_t k = a; k < b; k++)
+                        gfs_access_add(fs, n, k + 1);
+                pthread_mutex_unlock(&fs->lock);
+        }
+        pthread_mutex_lock(&p->mu);
+        if (p->bad) {
+                rc = -EIO;
+                goto out;
+        }
+        if (part_fd(fs, n, p) < 0) {
+                rc = -EIO;
+                goto out;
+        }
+        for (uint32_t k = a; k < b && !p->whole;) {
+                struct gear_err err = {0};
+                uint64_t wire = 0, bytes = 0;
+                uint32_t end;
+
+                if (p->have[k]) {
+                        k++;
+                        continue;
+                }
+                /* a run of missing chunks, one request */
+                for (end = k + 1; end < b && end - k < PART_RUN_MAX && !p->have[end]; end++)
+                        ;
+                if (chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err) < 0) {
+                        log_failure(fs, n, k, end, err.msg);
+                        rc = -EIO;
+                        goto out;
+                }
+                for (uint32_t i = k; i < end; i++) {
+                        p->have[i] = 1;
+                        bytes += p->loc.chunks[i].size;
+                }
+                p->left -= end - k;
+                pthread_mutex_lock(&fs->lock);
+                if (read) {
+                        fs->st.fetched_chunks += end - k;
+                        fs->st.fetched_bytes += bytes;
+                        fs->st.wire_bytes += wire;
+                } else {
+                        fs->st.prefetched_chunks += end - k;
+                        fs->st.prefetched_bytes += bytes;
+                        fs->st.prefetched_wire_bytes += wire;
+                }
+                fs->gen++;
+                pthread_mutex_unlock(&fs->lock);
+                if (!p->left && (rc = part_done(fs, n, p)) < 0)
+                        goto out;
+                k = end;
+        }
+out:
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+}
+
+/* chunks [chunk, end) the list found at mount names */
+struct want {
+        struct gfs_node *n;
+        uint32_t chunk, end;
+};
+
+struct prefetch_job {
+        struct gearfs *fs;
+        struct want *v;
+        const bool *stop;
+};
+
+static int prefetch_one(size_t i, void *ud, struct gear_err *e)
+{
+        struct prefetch_job *j = ud;
+        struct want *w = &j->v[i];
+        const struct map_chunk *a = &w->n->part->loc.chunks[w->chunk], *b = &w->n->part->loc.chunks[w->end - 1];
+
+        (void)e;
+        /* a failure is logged and left to the read that needs it */
+        if (!*j->stop)
+                gfs_part_read(j->fs, w->n, a->uoff, b->uoff + b->size - a->uoff, false);
+        return 0;
+}
+
+void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
+{
+        _cleanup_free_ struct want *v = NULL;
+        struct prefetch_job j = { .fs = fs, .stop = stop };
+        struct gear_err err = {0};
+        size_t n = 0;
+
+        _cleanup_free_ uint64_t *seeded = NULL;
+        size_t ns = fs->nseeded;
+
+        if (!ns || !(v = malloc(ns * sizeof *v)) || !(seeded = malloc(ns * sizeof *seeded)))
+                return;
+        /* reads add to the list meanwhile */
+        pthread_mutex_lock(&fs->lock);
+        memcpy(seeded, fs->access, ns * sizeof *seeded);
+        pthread_mutex_unlock(&fs->lock);
+        /* in the list's order, of contents still to fetch; chunks next to each other in one request */
+        for (size_t i = 0; i < ns; i++) {
+                struct gfs_node *node = &fs->nodes[(uint32_t)seeded[i]];
+                uint32_t chunk = seeded[i] >> 32;
+                if (!chunk)
+                        continue;
+                if (n && v[n - 1].n == node && v[n - 1].end == chunk - 1 && v[n - 1].end - v[n - 1].chunk < PART_RUN_MAX)
+                        v[n - 1].end++;
+                else if (gfs_part_open(fs, node) >= 0)
+                        v[n++] = (struct want){ node, chunk - 1, chunk };
+        }
+        j.v = v;
+        gear_parallel(n, PART_PREFETCH_JOBS, prefetch_one, &j, &err);
+}

@@ -1,0 +1,213 @@
+/*
+ * Chunked contents (chunks.h): the frames of a stored object listed with
+ * their digests, and a few of them fetched and checked alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "chunks.h"
+#include "../base/fsutil.h"
+#include "../store/store.h"
+
+/* gear's frames are of STORE_CHUNK bytes: a header asking for more than a chunk's window is refused */
+#define CHUNK_WINDOW_LOG_MAX 23
+
+static int decoder(ZSTD_DCtx **d, struct gear_err *e)
+{
+        if (!(*d = ZSTD_createDCtx()))
+                return gear_err_sys(e, ENOMEM, "cannot decode a chunk");
+        ZSTD_DCtx_setParameter(*d, ZSTD_d_windowLogMax, CHUNK_WINDOW_LOG_MAX);
+        return 0;
+}
+
+/* the frame at p (n bytes left), decoded into buf (CHUNK_SIZE_MAX bytes): its length and size, or -1 */
+static int one_frame(ZSTD_DCtx *d, const unsigned char *p, size_t n, unsigned char *buf, size_t *clen,
+                     size_t *size)
+{
+        size_t k = ZSTD_findFrameCompressedSize(p, n), r;
+
+        if (ZSTD_isError(k) || k > UINT32_MAX)
+                return -1;
+        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+        r = ZSTD_decompressDCtx(d, buf, CHUNK_SIZE_MAX, p, k);
+        if (ZSTD_isError(r))
+                return -1;
+        *clen = k;
+        *size = r;
+        return 0;
+}
+
+int chunk_table(int fd, uint64_t stored, const char *hex, uint64_t size, struct map_chunk **vp, uint32_t *np,
+                struct gear_err *e)
+{
+        _cleanup_free_ unsigned char *buf = NULL;
+        struct map_chunk *v = NULL;
+        struct digest dg = {0};
+        ZSTD_DCtx *d = NULL;
+        unsigned char *p;
+        uint64_t off = 0, total = 0;
+        size_t cap = 0, n = 0, first;
+        digest_hex got;
+        int rc = -1;
+
+        *vp = NULL;
+        *np = 0;
+        if (size < CHUNKED_MIN || stored < 4)
+                return 0;
+        p = mmap(NULL, stored, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED)
+                return gear_err_sys(e, errno, "cannot read object sha256:%.12s", hex);
+        /* one frame, or raw: fetched whole, nothing to list */
+        first = ZSTD_findFrameCompressedSize(p, stored);
+        if (!store_is_zstd(p, stored) || (!ZSTD_isError(first) && first == stored)) {
+                munmap(p, stored);
+                return 0;
+        }
+        if (!(buf = malloc(CHUNK_SIZE_MAX)) || decoder(&d, e) < 0 || digest_init(&dg, e) < 0) {
+                if (!buf)
+                        gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
+                goto out;
+        }
+        while (off < stored) {
+                size_t clen, got_size;
+                if (n == CHUNKS_MAX || one_frame(d, p + off, stored - off, buf, &clen, &got_size) < 0 ||
+                    !got_size) {
+                        /* frames past the limits (or not frames): the object is fetched whole */
+                        if (n < CHUNKS_MAX && ZSTD_isError(ZSTD_findFrameCompressedSize(p + off, stored - off))) {
+                                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: no zstd frame at %llu",
+                                             hex, (unsigned long long)off);
+                                goto out;
+                        }
+                        free(v);
+                        v = NULL;
+                        n = 0;
+                        rc = 0;
+                        goto out;
+                }
+                if (array_room((void **)&v, &cap, n, sizeof *v) < 0) {
+                        gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
+                        goto out;
+                }
+                v[n] = (struct map_chunk){ .coff = off, .uoff = total, .clen = (uint32_t)clen,
+                                           .size = (uint32_t)got_size };
+                if (digest_buf(buf, got_size, v[n].hex, e) < 0)
+                        goto out;
+                digest_update(&dg, buf, got_size);
+                n++;
+                off += clen;
+                total += got_size;
+        }
+        digest_final(&dg, got);
+        if (strcmp(got, hex) || total != size) {
+                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: content has digest sha256:%.12s...",
+                             hex, got);
+                goto out;
+        }
+        *vp = v;
+        *np = (uint32_t)n;
+        v = NULL;
+        rc = 0;
+out:
+        free(v);
+        digest_done(&dg);
+        ZSTD_freeDCtx(d);
+        munmap(p, stored);
+        return rc;
+}
+
+int chunk_check(const struct object_loc *loc, uint64_t size, struct gear_err *e)
+{
+        uint64_t u = 0, c = 0;
+
+        if (loc->nchunks > CHUNKS_MAX)
+                return gear_err_set(e, GEAR_EXIT_SYS, "the map names more than %u chunks of a content", CHUNKS_MAX);
+        for (uint32_t i = 0; i < loc->nchunks; i++) {
+                const struct map_chunk *k = &loc->chunks[i];
+                if (k->uoff != u || k->coff != c || !k->size || k->size > CHUNK_SIZE_MAX)
+                        return gear_err_set(e, GEAR_EXIT_SYS, "the map's chunk %u of a content is invalid", i);
+                u += k->size;
+                c += k->clen;
+        }
+        if (u != size || c != loc->len)
+                return gear_err_set(e, GEAR_EXIT_SYS,
+                                    "the map's chunks of a content hold %llu bytes in %llu, want %llu in %llu",
+                                    (unsigned long long)u, (unsigned long long)c, (unsigned long long)size,
+                                    (unsigned long long)loc->len);
+        return 0;
+}
+
+uint32_t chunk_at(const struct object_loc *loc, uint64_t off)
+{
+        uint32_t lo = 0, hi = loc->nchunks;
+
+        /* the last chunk starting at or before off */
+        while (hi - lo > 1) {
+                uint32_t mid = lo + (hi - lo) / 2;
+                if (loc->chunks[mid].uoff <= off)
+                        lo = mid;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint32_t b, int fd, uint64_t *wire,
+                struct gear_err *e)
+{
+        _cleanup_close_ int tmp = -1;
+        _cleanup_free_ unsigned char *buf = NULL;
+        const struct map_chunk *first, *last;
+        unsigned char *p = MAP_FAILED;
+        ZSTD_DCtx *d = NULL;
+        uint64_t len;
+        int rc = -1;
+
+        *wire = 0;
+        if (a >= b || b > loc->nchunks)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "no such chunks %u to %u", a, b);
+        first = &loc->chunks[a];
+        last = &loc->chunks[b - 1];
+        len = last->coff + last->clen - first->coff;
+        if ((tmp = memfd_create("gear-chunks", MFD_CLOEXEC)) < 0 || !(buf = malloc(CHUNK_SIZE_MAX)))
+                return gear_err_sys(e, tmp < 0 ? errno : ENOMEM, "cannot fetch chunks");
+        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off + first->coff, len, tmp, NULL, NULL, e) < 0)
+                return -1;
+        *wire = len;
+        if ((p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, tmp, 0)) == MAP_FAILED)
+                return gear_err_sys(e, errno, "cannot read fetched chunks");
+        if (decoder(&d, e) < 0)
+                goto out;
+        for (uint32_t i = a; i < b; i++) {
+                const struct map_chunk *k = &loc->chunks[i];
+                size_t r = 0;
+                digest_hex got;
+                ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+                r = ZSTD_decompressDCtx(d, buf, k->size, p + (k->coff - first->coff), k->clen);
+                if (ZSTD_isError(r) || r != k->size) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "chunk %u does not decode to its %u bytes%s%s", i, k->size,
+                                     ZSTD_isError(r) ? ": " : "", ZSTD_isError(r) ? ZSTD_getErrorName(r) : "");
+                        goto out;
+                }
+                if (digest_buf(buf, r, got, e) < 0)
+                        goto out;
+                if (strcmp(got, k->hex)) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "chunk %u does not match its digest (sha256:%.12s...)", i, got);
+                        goto out;
+                }
+                if ((rc = pwrite_all(fd, buf, r, k->uoff)) < 0) {
+                        rc = gear_err_sys(e, -rc, "cannot write a fetched chunk");
+                        goto out;
+                }
+        }
+        rc = 0;
+out:
+        ZSTD_freeDCtx(d);
+        munmap(p, len);
+        return rc;
+}
