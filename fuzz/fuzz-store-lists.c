@@ -3,7 +3,8 @@
  * accepted only when it is lines of 64 lowercase hex digits, and an object
  * map (either format, compressed or not) only when lookups find every
  * content it names where its line puts it, inside the pack it is in (a
- * member of a solid frame within the limits of a frame); a map
+ * member of a solid frame within the limits of a frame, a chunked content
+ * with every chunk its line names); a map
  * of the compact form, read against a small index of known digests, only
  * when what it stands for is such a map.
  * Anything else is refused with code 111, without a crash.
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/remote/chunks.h"
 #include "../common/remote/image-fetch.h"
 #include "../common/remote/remote-internal.h"
 
@@ -45,8 +47,9 @@ static void check_map(const char *s, size_t len)
 {
         struct gear_err e = {0};
         struct object_map *m = NULL;
-        struct object_loc loc, pack = {0};
+        struct object_loc loc, pack = {0}, last = {0};
         char hex[DIGEST_HEX_LEN + 1];
+        uint32_t nth = 0;
 
         if (object_map_parse(s, len, &m, &e) < 0) {
                 if (e.code != GEAR_EXIT_SYS || strncmp(e.msg, "invalid object map", 18))
@@ -61,7 +64,18 @@ static void check_map(const char *s, size_t len)
                 t1 = memchr(p, '\t', l);
                 if (!t1)
                         abort();
-                if (t1 - p == 4 && !memcmp(p, "pack", 4)) {
+                if (t1 - p == 5 && !memcmp(p, "chunk", 5)) {
+                        /* a frame of the content of the lines before: as the loc of that content says */
+                        const struct map_chunk *c;
+                        if (!last.nchunks || nth >= last.nchunks)
+                                abort();
+                        c = &last.chunks[nth++];
+                        t2 = memchr(t1 + 1, '\t', p + l - t1 - 1);
+                        if (!t2 || c->clen != num(t1 + 1, t2 - t1 - 1) || !c->clen || !c->size ||
+                            c->size > CHUNK_SIZE_MAX || memcmp(c->hex, p + l - DIGEST_HEX_LEN, DIGEST_HEX_LEN) ||
+                            c->coff + c->clen > last.len || (nth == last.nchunks && c->coff + c->clen != last.len))
+                                abort();
+                } else if (t1 - p == 4 && !memcmp(p, "pack", 4)) {
                         t2 = memchr(t1 + 1, '\t', p + l - t1 - 1);
                         if (!t2 || t2 - t1 - 1 != 7 + DIGEST_HEX_LEN)
                                 abort();
@@ -73,8 +87,10 @@ static void check_map(const char *s, size_t len)
                                 abort();
                         memcpy(hex, p, DIGEST_HEX_LEN);
                         hex[DIGEST_HEX_LEN] = 0;
-                        if (!object_map_find(m, hex, &loc))
+                        if (!object_map_find(m, hex, &loc) || (last.nchunks && nth != last.nchunks))
                                 abort();
+                        last = loc;
+                        nth = 0;
                         if (loc.whole) {
                                 if (memcmp(loc.pack, t1 + 8, DIGEST_HEX_LEN))
                                         abort();
@@ -99,6 +115,8 @@ static void check_map(const char *s, size_t len)
                 }
                 p += l + 1;
         }
+        if (last.nchunks && nth != last.nchunks)
+                abort();
         object_map_free(m);
 }
 

@@ -40,6 +40,15 @@ struct gfs_part {
         bool whole;             /* all in, named in public/ */
         bool bad;               /* the whole did not match: every read fails */
         unsigned char *touched; /* under fs->lock: chunk k is in the access list */
+        /*
+         * local: of an image built here, whose content is whole in public/:
+         * its reads only record the chunks they cover, which gear-push will
+         * list (the store keeps the content in chunks of STORE_CHUNK), their
+         * digests (own[k].hex, "" until then) taken when the list is written
+         */
+        bool local;
+        bool by_chunks;         /* its reads come through FUSE: listed by the chunks they read */
+        struct map_chunk *own;
 };
 
 struct gfs_stats {
@@ -110,6 +119,8 @@ int gfs_part_open(struct gearfs *fs, struct gfs_node *n);
  */
 int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read);
 void gfs_part_free(struct gfs_part *p);
+/* the digest of chunk k of a part, taken now for a local one (NULL when it cannot be) */
+const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k);
 /* the chunks the access list found at mount names, fetched (of contents not in public/); stops early at *stop */
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop);
 /* writes fs.stats and access.list when they changed (or always with force) */

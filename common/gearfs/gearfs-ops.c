@@ -173,7 +173,7 @@ static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
         if (fs->no_open && (fd = gfs_open(fs, ino, false)) < 0)
                 return (void)sym_fuse_reply_err(req, -fd);
         /* a chunked content read a chunk at a time: what this read covers first */
-        if (n && n->part && n->fd < 0 && (r = gfs_part_read(fs, n, off, size, true)) < 0)
+        if (n && n->part && (n->fd < 0 || n->part->local) && (r = gfs_part_read(fs, n, off, size, true)) < 0)
                 return (void)sym_fuse_reply_err(req, -r);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = fd;

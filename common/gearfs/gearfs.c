@@ -313,8 +313,8 @@ void gfs_record_access(struct gearfs *fs, struct gfs_node *n)
                 fs->st.opened_files++;
                 fs->gen++;
         }
-        /* the list found at mount may have it already; a chunked content is listed by its chunks read */
-        if (!n->part)
+        /* the list found at mount may have it already; a content read a chunk at a time, by its chunks */
+        if (!n->part || !__atomic_load_n(&n->part->by_chunks, __ATOMIC_RELAXED))
                 gfs_access_add(fs, n, 0);
         pthread_mutex_unlock(&fs->lock);
 }
@@ -425,15 +425,16 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
         if (!access || !list || !order)
                 return gear_err_sys(e, ENOMEM, "cannot write statistics");
         for (size_t i = 0; i < naccess; i++) {
-                const struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
+                struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
                 uint32_t chunk = access[i] >> 32;
-                /* a chunk's part and its loc do not change once made */
-                order[i] = (struct access_key){ chunk ? n->part->loc.chunks[chunk - 1].hex : n->ino->blob->hex, i };
+                /* a chunk's part and its loc do not change once made; one whose digest cannot be taken is left out */
+                const char *hex = chunk ? gfs_part_chunk_hex(fs, n, chunk - 1) : n->ino->blob->hex;
+                order[i] = (struct access_key){ hex ? hex : "", i };
         }
         /* one line per content: files of equal content share it, at the first one's place */
         qsort(order, naccess, sizeof *order, by_hex);
         for (size_t i = 0; i < naccess; i++)
-                if (!i || strcmp(order[i].hex, order[i - 1].hex))
+                if (order[i].hex[0] && (!i || strcmp(order[i].hex, order[i - 1].hex)))
                         memcpy(list + order[i].pos * 65, order[i].hex, 64);
                 else
                         list[order[i].pos * 65] = '\0';

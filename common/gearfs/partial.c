@@ -24,8 +24,58 @@ void gfs_part_free(struct gfs_part *p)
                 close(p->fd);
         free(p->have);
         free(p->touched);
+        free(p->own);
         pthread_mutex_destroy(&p->mu);
         free(p);
+}
+
+static struct gfs_part *keep(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p);
+
+/* the chunks gear-push will list of a large content of an image built here: to record reads by */
+static struct gfs_part *local_part(struct gearfs *fs, struct gfs_node *n)
+{
+        uint64_t size = n->ino->blob->size;
+        uint32_t nc = (uint32_t)((size + STORE_CHUNK - 1) / STORE_CHUNK);
+        struct gfs_part *p;
+
+        if (size < CHUNKED_MIN || size > (uint64_t)CHUNKS_MAX * STORE_CHUNK)
+                return NULL;
+        if (!(p = calloc(1, sizeof *p)) || !(p->own = calloc(nc, sizeof *p->own)) || !(p->touched = calloc(nc, 1))) {
+                if (p)
+                        free(p->own);
+                free(p);
+                return NULL;
+        }
+        for (uint32_t k = 0; k < nc; k++) {
+                p->own[k].uoff = (uint64_t)k * STORE_CHUNK;
+                p->own[k].size = size - p->own[k].uoff < STORE_CHUNK ? (uint32_t)(size - p->own[k].uoff) : STORE_CHUNK;
+        }
+        pthread_mutex_init(&p->mu, NULL);
+        p->fd = -1;
+        p->local = true;
+        p->loc.chunks = p->own;
+        p->loc.nchunks = nc;
+        p->size = size;
+        return keep(fs, n, p);
+}
+
+const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k)
+{
+        struct gfs_part *p = n->part;
+        _cleanup_free_ unsigned char *buf = NULL;
+        struct gear_err err = {0};
+        int fd = __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE);
+
+        if (!p->local || p->own[k].hex[0])
+                return p->loc.chunks[k].hex;
+        /* the content is whole in public/: the chunk's bytes hashed once */
+        if (fd < 0 || !(buf = malloc(p->own[k].size)) ||
+            pread(fd, buf, p->own[k].size, (off_t)p->own[k].uoff) != (ssize_t)p->own[k].size ||
+            digest_buf(buf, p->own[k].size, p->own[k].hex, &err) < 0) {
+                p->own[k].hex[0] = 0;
+                return NULL;
+        }
+        return p->own[k].hex;
 }
 
 struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
@@ -37,8 +87,12 @@ struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
 
         if (p)
                 return p;
-        if (!S_ISREG(n->ino->mode) || !b || !fs->origin.remote || !remote_is_registry(fs->origin.remote) ||
-            !object_map_find(fs->origin.map, b->hex, &loc) || loc.member || !loc.nchunks)
+        if (!S_ISREG(n->ino->mode) || !b)
+                return NULL;
+        if (!fs->origin.remote)
+                return local_part(fs, n);
+        if (!remote_is_registry(fs->origin.remote) || !object_map_find(fs->origin.map, b->hex, &loc) || loc.member ||
+            !loc.nchunks)
                 return NULL;
         if (chunk_check(&loc, b->size, &err) < 0) {
                 /* fetched whole then, and checked whole */
@@ -62,6 +116,12 @@ struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
         p->loc = loc;
         p->size = b->size;
         p->left = loc.nchunks;
+        return keep(fs, n, p);
+}
+
+/* p as n's part, unless another thread made one first */
+static struct gfs_part *keep(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
+{
         pthread_mutex_lock(&fs->lock);
         if (n->part) {
                 gfs_part_free(p);
@@ -80,11 +140,15 @@ static int part_fd(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
 
         if (p->fd >= 0)
                 return p->fd;
-        if ((p->fd = cache_partial(fs->img, n->ino->blob->hex, p->size, &err)) < 0) {
+        int fd = cache_partial(fs->img, n->ino->blob->hex, p->size, &err);
+
+        if (fd < 0) {
                 if (fs->o->log)
                         fs->o->log(err.msg);
                 return -EIO;
         }
+        __atomic_store_n(&p->fd, fd, __ATOMIC_RELAXED);
+        __atomic_store_n(&p->by_chunks, true, __ATOMIC_RELAXED);
         gfs_count(fs, &fs->st.chunked_files, 1);
         return p->fd;
 }
@@ -96,6 +160,11 @@ int gfs_part_open(struct gearfs *fs, struct gfs_node *n)
 
         if (!p)
                 return -ENOENT;
+        if (p->local) {
+                /* read whole from public/; its reads through FUSE list the chunks they cover */
+                __atomic_store_n(&p->by_chunks, true, __ATOMIC_RELAXED);
+                return -ENOENT;
+        }
         pthread_mutex_lock(&p->mu);
         /* in public/ already (another mount, a pull): read whole from there */
         if (p->fd < 0 && cache_has(fs->img, n->ino->blob->hex, p->size))
@@ -162,6 +231,8 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                         gfs_access_add(fs, n, k + 1);
                 pthread_mutex_unlock(&fs->lock);
         }
+        if (p->local)
+                return 0;
         pthread_mutex_lock(&p->mu);
         if (p->bad) {
                 rc = -EIO;

@@ -266,8 +266,11 @@ static int parse_v2(struct object_map *m, const char *buf, size_t len, size_t *l
                         return -1;
                 if (nf == 4 && fl[0] == strlen(CHUNK_WORD) - 1 && !memcmp(f[0], CHUNK_WORD, fl[0])) {
                         /* a frame of the content of the line before: together they are its length */
-                        struct map_entry *x = &m->v[m->n - 1];
-                        if (!may_chunk || !parse_u64(f[1], fl[1], &a) || !parse_u64(f[2], fl[2], &b) ||
+                        struct map_entry *x;
+                        if (!may_chunk)
+                                return -1;
+                        x = &m->v[m->n - 1];
+                        if (!parse_u64(f[1], fl[1], &a) || !parse_u64(f[2], fl[2], &b) ||
                             !hex_field(f[3], fl[3], hex) || !a || !b || b > CHUNK_SIZE_MAX ||
                             a > ZSTD_compressBound(b) || a > x->len - chunked)
                                 return -1;

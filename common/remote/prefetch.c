@@ -453,6 +453,7 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         const digest_hex *list = o->list;
         size_t nlist = o->nlist, nm = 0, k;
         struct sizes sz = {0};
+        _cleanup_free_ unsigned char *taken = NULL;
         struct itree *own_tree = NULL, *t = o->tree;
         struct image im = { .dfd = -1 };
         /* what is not given is read from one generation of the image, opened once */
@@ -492,20 +493,30 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
                 goto out;
         }
+        if (!j.origin) {
+                if (origin_open(&dir, ".", o->ro, &j.own, e) < 0)
+                        goto out;
+                j.origin = &j.own;
+        }
+        if (sz.n && !(taken = calloc(sz.n, 1))) {
+                gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
+                goto out;
+        }
         for (size_t i = 0; i < nlist; i++) {
                 const struct sized *x = sizes_find(&sz, list[i]);
-                if (x) {
+                const char *content;
+                uint32_t k;
+                /* a chunk a mount read (chunks.h): its whole content, which public/ keeps whole */
+                if (!x && object_map_find_chunk(j.origin->map, list[i], &content, &k))
+                        x = sizes_find(&sz, content);
+                if (x && !taken[x - sz.v]) {
+                        taken[x - sz.v] = 1;
                         mv[nm] = (struct member){ .x = x, .order = i };
                         mp[nm] = &mv[nm];
                         nm++;
                         total += x->size;
-                } else
+                } else if (!x)
                         j.st.unknown++;
-        }
-        if (nm && !j.origin) {
-                if (origin_open(&dir, ".", o->ro, &j.own, e) < 0)
-                        goto out;
-                j.origin = &j.own;
         }
         j.st.listed = nm;
         progress_total(j.progress, total, nm);

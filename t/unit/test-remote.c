@@ -18,6 +18,7 @@
 
 #include "../../common/base/digest.h"
 #include "../../common/base/fsutil.h"
+#include "../../common/remote/chunks.h"
 #include "../../common/remote/remote-internal.h"
 #include "../../common/store/store.h"
 
@@ -266,6 +267,78 @@ static void packed_maps(void)
                                 }
                         }
                         free(big);
+                }
+        }
+        /* chunked contents: a content's frames, with the digests of what they decode to */
+        {
+                const char *c = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee";
+                const char *found;
+                digest_hex order[3];
+                struct object_loc loc;
+                char *wire = NULL, *v2 = NULL;
+                size_t nw, n2;
+                uint32_t k;
+                snprintf(t, sizeof t,
+                         "pack\tsha256:%s\t100\n%s\t0\t4\n%s\t4\t50\nchunk\t30\t1048576\t%s\nchunk\t20\t100\t%s\n%s\t60\t40\n",
+                         p, q, a, b, c, a);
+                map_refused(t, "a content named twice, once chunked, is refused");
+                snprintf(t, sizeof t,
+                         "pack\tsha256:%s\t100\n%s\t0\t4\n%s\t4\t50\nchunk\t30\t1048576\t%s\nchunk\t20\t100\t%s\n%s\t60\t40\n",
+                         p, q, a, b, c, b);
+                ok(object_map_parse(t, strlen(t), &m, &e) == 0, "a chunked content between two contents");
+                ok(object_map_find(m, a, &loc) && loc.nchunks == 2 && loc.chunks[0].clen == 30 &&
+                   loc.chunks[0].size == 1048576 && loc.chunks[1].coff == 30 && loc.chunks[1].uoff == 1048576 &&
+                   !strcmp(loc.chunks[1].hex, c) && chunk_check(&loc, 1048676, &e) == 0,
+                   "its chunks, their places and digests");
+                ok(chunk_at(&loc, 0) == 0 && chunk_at(&loc, 1048575) == 0 && chunk_at(&loc, 1048576) == 1 &&
+                   chunk_at(&loc, 1048675) == 1, "the chunk of an offset");
+                ok(chunk_check(&loc, 1048677, &e) < 0 && e.code == GEAR_EXIT_SYS, "chunks short of the content's size are refused");
+                gear_err_clear(&e);
+                ok(object_map_find(m, q, &loc) && !loc.nchunks && object_map_find(m, b, &loc) && !loc.nchunks,
+                   "the contents around it have none");
+                ok(object_map_find_chunk(m, c, &found, &k) && !strcmp(found, a) && k == 1 &&
+                   !object_map_find_chunk(m, a, &found, &k), "a chunk found by its digest");
+                ok(object_map_format(m, &text, &n, &e) == 0 && n == strlen(t) && !memcmp(text, t, n),
+                   "formatted back the same");
+                free(text);
+                memcpy(order[0], q, sizeof order[0]);
+                memcpy(order[1], a, sizeof order[1]);
+                memcpy(order[2], b, sizeof order[2]);
+                ok(object_map_format_wire(m, order, 3, &wire, &nw, &e) == 0 && wire &&
+                   !strncmp(wire, "gear-map 5\t3\n", 13), "compact form headed gear-map 5");
+                ok(object_map_from_wire(wire, nw, order, 3, &v2, &n2, &e) == 0 && v2 && n2 == strlen(t) &&
+                   !memcmp(v2, t, n2), "read back to the same text");
+                free(v2);
+                free(wire);
+                object_map_free(m);
+                m = NULL;
+                snprintf(t, sizeof t, "gear-map 4\t3\npack\tsha256:%s\t100\n1\t4\t50\nchunk\t30\t100\t%s\nchunk\t20\t100\t%s\n", p,
+                         b, c);
+                ok(object_map_from_wire(t, strlen(t), order, 3, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "chunks in a gear-map 4 are refused");
+                gear_err_clear(&e);
+                const char *bad[] = {
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\nchunk\t21\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\nchunk\t19\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t4194305\t%s\nchunk\t20\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t0\t100\t%s\nchunk\t50\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t0\t%s\nchunk\t20\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\t0\nchunk\t30\t100\t%s\nchunk\t20\t100\t%s\n",
+                        "pack\tsha256:%s\t100\nchunk\t30\t100\t%s\nchunk\t20\t100\t%s\n%s\t4\t50\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\nchunk\t20\t100\tXYZ%s\n",
+                };
+                const char *why[] = { "one chunk alone", "chunks longer than the content", "chunks shorter than it",
+                                      "a chunk past CHUNK_SIZE_MAX", "an empty frame", "a frame of nothing",
+                                      "chunks of a member", "chunks of no content", "a chunk without its digest" };
+                for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                        char what[128];
+                        if (i == 7)
+                                snprintf(t, sizeof t, bad[i], p, b, c, a);
+                        else
+                                snprintf(t, sizeof t, bad[i], p, a, b, c);
+                        snprintf(what, sizeof what, "chunks: %s is refused", why[i]);
+                        map_refused(t, what);
                 }
         }
         snprintf(t, sizeof t, "pack\tsha256:%s\t10\n%s\t0\t4\n%s\t3\t6\n", p, a, b);

@@ -1,0 +1,243 @@
+#!/bin/sh
+test_description='chunked contents: a large file stored as frames of 1 MiB, listed in the map with their digests, read by gear-fs a chunk at a time, each chunk checked, the whole named in public/ once every chunk is in'
+. "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/fs-lib.sh"
+
+test_atexit 'for m in m1 m2 m3 m4 m5 m6; do fusermount3 -u -q $m; done; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+
+V2=reg/data/docker/registry/v2
+MiB=1048576
+# gets LOG: the GET requests of blobs a registry log has, "PATH STATUS"
+gets() { sed -n 's|.*"GET \(/v2/[^ ]*/blobs/[^ ]*\) HTTP/1.1" \([0-9]*\) .*|\1 \2|p' "$1"; }
+# chunks MAP HEX: the chunk lines of a content, "CLEN SIZE CHUNK_HEX"
+chunks() { awk -F '\t' -v h=$2 '$1 == h { on = 1; next } $1 == "chunk" && on { print $2, $3, $4; next } { on = 0 }' "$1"; }
+# loc MAP HEX: "sha256:PACK OFFSET LENGTH" of a content
+loc() { awk -F '\t' -v h=$2 '$1 == "pack" { p = $2 } $1 == h { print p, $2, $3 }' "$1"; }
+# data PACK: the file a registry keeps blob sha256:PACK in
+data() { echo "$V2/blobs/sha256/$(echo ${1#sha256:} | cut -c1-2)/${1#sha256:}/data"; }
+sum() { sha256sum <"$1" | cut -c1-64; }
+# frames FILE: the zstd frames of a stored object
+frames() { zstd -lv "$1" 2>/dev/null | sed -n 's/^# Zstandard Frames: *//p'; }
+# part FILE N: its N-th MiB
+part() { dd if="$1" bs=$MiB skip=$2 count=1 status=none; }
+# in FILE N: its N-th MiB, read by O_DIRECT-free dd of one 4 KiB block in the middle
+in_mib() { dd if="$1" bs=4096 skip=$(($2 * 256 + 100)) count=1 status=none; }
+
+test_expect_success 'setup: FUSE, a registry, an image with large files (compressible, incompressible), a middle one, a small one' '
+	fs_ready &&
+	mkdir -p a/lib a/etc &&
+	seq 1 1300000 | sed "s/^/a line of a large text file, number /" | head -c $((9 * MiB + 12345)) >a/lib/big &&
+	head -c $((5 * MiB)) /dev/urandom >a/lib/random &&
+	seq 1 400000 | head -c $((3 * MiB)) >a/lib/middle &&
+	echo hello >a/etc/hello &&
+	gear-build -q dir:a test/a >/dev/null &&
+	gear-test-registry start reg >addr
+'
+A=$(cat addr 2>/dev/null)
+R=docker+http://$A
+M="$IMG/images/test/a/latest/pushed/$A/test/a.map"
+BIG=$(sum a/lib/big 2>/dev/null)
+RND=$(sum a/lib/random 2>/dev/null)
+MID=$(sum a/lib/middle 2>/dev/null)
+
+test_expect_success 'the store keeps a content of 4 MiB or more as frames of 1 MiB, any other as one frame' '
+	obj=$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-) &&
+	test "$(frames "$IMG/objects/$obj")" = 10 &&
+	zstd -dc "$IMG/objects/$obj" | cmp - a/lib/big &&
+	obj=$(echo $RND | cut -c1-2)/$(echo $RND | cut -c3-) &&
+	test "$(frames "$IMG/objects/$obj")" = 5 &&
+	zstd -dc "$IMG/objects/$obj" | cmp - a/lib/random &&
+	obj=$(echo $MID | cut -c1-2)/$(echo $MID | cut -c3-) &&
+	test "$(frames "$IMG/objects/$obj")" = 1 &&
+	gear-fsck >out 2>err &&
+	test ! -s out
+'
+
+test_expect_success 'gear-push lists the frames of the large contents in the map, with their digests; the registry map is headed gear-map 5 and pulls back the same' '
+	gear-push test/a $R/test/a >out &&
+	chunks "$M" $BIG >big.chunks &&
+	test $(wc -l <big.chunks) = 10 &&
+	loc "$M" $BIG >big.loc &&
+	read -r pack off len <big.loc &&
+	test $(awk "{ s += \$1 } END { print s }" big.chunks) = $len &&
+	test $(awk "{ s += \$2 } END { print s }" big.chunks) = $(wc -c <a/lib/big) &&
+	for k in 0 1 9; do
+		h=$(sed -n "$((k + 1))p" big.chunks | cut -d" " -f3) &&
+		test $h = $(part a/lib/big $k | sha256sum | cut -c1-64) || return 1
+	done &&
+	test $(chunks "$M" $RND | wc -l) = 5 &&
+	test $(chunks "$M" $MID | wc -l) = 0 &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/f0" gear-pull $R/test/a test/a >/dev/null &&
+	test_cmp "$M" "$TRASH_DIRECTORY/f0/var/lib/gear/images/test/a/latest/objects.map" &&
+	found= &&
+	for d in $(find "$V2/blobs" -name data -size -64k); do
+		if zstd -dc "$d" 2>/dev/null | head -n 1 | grep -q "^gear-map 5	4\$"; then found=$d; fi
+	done &&
+	test -n "$found"
+'
+
+test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file' '
+	: >reg/log &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		start_fs test/a m1 &&
+		in_mib m1/lib/big 5 >got &&
+		in_mib a/lib/big 5 >want &&
+		cmp want got &&
+		S="$IMG/images/test/a/latest/fs.stats" &&
+		wait_stat test/a chunked_files 1 &&
+		n=$(stat_of test/a fetched_chunks) &&
+		test $n -ge 1 && test $n -le 2 &&
+		test $(stat_of test/a wire_bytes) -lt $((3 * MiB)) &&
+		test $(stat_of test/a fetched_files) = 0 &&
+		test ! -e "$(pub $BIG)" &&
+		stop_fs m1 &&
+		cut -c1-64 "$IMG/images/test/a/latest/access.list" >acc &&
+		! grep -x $BIG acc &&
+		sed -n 6p big.chunks | cut -d" " -f3 >c5 &&
+		grep -x -f c5 acc
+	) &&
+	gets reg/log | grep " 206$" >ranges &&
+	test $(wc -l <ranges) -le 2
+'
+
+test_expect_success 'reading the whole file brings every chunk: byte for byte, then named in public/, and a new mount reads it from there' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		start_fs test/a m1 &&
+		cmp a/lib/big m1/lib/big &&
+		cmp a/lib/random m1/lib/random &&
+		diff -r a m1 &&
+		wait_stat test/a fetched_chunks 15 &&
+		test -f "$(pub $BIG)" && test -f "$(pub $RND)" &&
+		test $(sum "$(pub $BIG)") = $BIG &&
+		test "$(stat -c %a "$(pub $BIG)")" = 400 &&
+		stop_fs m1 &&
+		: >"$TRASH_DIRECTORY/reg/log" &&
+		start_fs test/a m1 &&
+		cmp a/lib/big m1/lib/big &&
+		wait_stat test/a cache_hits 1 &&
+		test $(stat_of test/a fetched_chunks) = 0 &&
+		test $(stat_of test/a chunked_files) = 0 &&
+		stop_fs m1
+	) &&
+	test $(gets reg/log | wc -l) = 0
+'
+
+test_expect_success 'gear-fs --prefetch fetches the chunks the access list names, and the reads that follow fetch nothing' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f2" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		D="$IMG/images/test/a/latest" &&
+		for k in 2 3 7; do sed -n "$((k + 1))p" big.chunks | cut -d" " -f3 || return 1; done >"$D/access.list" &&
+		start_fs test/a m2 --prefetch &&
+		wait_stat test/a prefetched_chunks 3 &&
+		in_mib m2/lib/big 7 >got && in_mib a/lib/big 7 >want && cmp want got &&
+		in_mib m2/lib/big 2 >got && in_mib a/lib/big 2 >want && cmp want got &&
+		test $(stat_of test/a fetched_chunks) = 0 &&
+		test $(stat_of test/a errors) = 0 &&
+		stop_fs m2 &&
+		! grep "not in the image" m2.err
+	)
+'
+
+test_expect_success 'a mount of the image where it was built lists the chunks it read by their digests; pushed, they are what --prefetch fetches' '
+	start_fs test/a m5 &&
+	in_mib m5/lib/big 3 >got && in_mib a/lib/big 3 >want && cmp want got &&
+	cat m5/etc/hello >/dev/null &&
+	stop_fs m5 &&
+	L="$IMG/images/test/a/latest/access.list" &&
+	part a/lib/big 3 | sha256sum | cut -c1-64 >c3 &&
+	grep -x -f c3 "$L" &&
+	grep -x $(sum a/etc/hello) "$L" &&
+	! grep -x $BIG "$L" &&
+	gear-push test/a $R/rec/a >out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f5" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/rec/a test/a >/dev/null &&
+		test_cmp "$L" "$IMG/images/test/a/latest/access.list" &&
+		start_fs test/a m6 --prefetch &&
+		wait_stat test/a prefetched_chunks 1 &&
+		in_mib m6/lib/big 3 >got && cmp want got &&
+		test $(stat_of test/a fetched_chunks) = 0 &&
+		stop_fs m6 &&
+		! grep "not in the image" m6.err
+	) &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f6" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull --prefetch $R/rec/a test/a >out 2>err &&
+		test_cmp "$L" "$IMG/images/test/a/latest/access.list" &&
+		! grep "not in the image" err &&
+		grep -x "prefetched 2 of 2 files, [0-9]* bytes ([0-9]* on the wire), 0 present" out &&
+		cmp a/lib/big "$(pub $BIG)"
+	)
+'
+
+test_expect_success 'a corrupt chunk in the registry: its reads fail with EIO, the other chunks read, the file never reaches public/' '
+	read -r pack off len <big.loc &&
+	cp "$(data $pack)" pack.orig &&
+	c4=$(awk "NR <= 4 { s += \$1 } END { print s }" big.chunks) &&
+	printf "XXXXXXXXXXXXXXXX" | dd of="$(data $pack)" bs=1 seek=$((off + c4 + 100)) conv=notrunc 2>/dev/null &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f3" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		start_fs test/a m3 &&
+		test_must_fail in_mib m3/lib/big 4 >got 2>err &&
+		in_mib m3/lib/big 8 >got && in_mib a/lib/big 8 >want && cmp want got &&
+		in_mib m3/lib/big 1 >got && in_mib a/lib/big 1 >want && cmp want got &&
+		! cat m3/lib/big >/dev/null 2>err &&
+		grep "Input/output error" err &&
+		test ! -e "$(pub $BIG)" &&
+		cmp a/lib/random m3/lib/random &&
+		stop_fs m3 &&
+		grep "cannot fetch chunks 4 to .* of '\''/lib/big'\'' (sha256:$BIG): chunk 4 does not" m3.err
+	) &&
+	cp pack.orig "$(data $pack)"
+'
+
+test_expect_success 'a map whose chunk digest is wrong: that chunk fails, never wrong bytes; one whose chunks do not add up: the file is fetched whole' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f4" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		D="$IMG/images/test/a/latest" &&
+		c6=$(sed -n 7p big.chunks | cut -d" " -f3) &&
+		sed "s/$c6/$(echo $c6 | tr 0-9a-f 1-9a-f0)/" "$D/objects.map" >map &&
+		cp map "$D/objects.map" &&
+		start_fs test/a m4 &&
+		test_must_fail in_mib m4/lib/big 6 >got 2>err &&
+		in_mib m4/lib/big 0 >got && in_mib a/lib/big 0 >want && cmp want got &&
+		stop_fs m4 &&
+		grep "chunk 6 does not match its digest" m4.err &&
+		rm -rf "$IMG/public" &&
+		c1=$(sed -n 2p big.chunks) &&
+		set -- $c1 &&
+		awk -F "\t" -v OFS="\t" -v h=$3 "\$1 == \"chunk\" && \$4 == h { \$3 = \$3 - 1 } { print }" "$M" >map &&
+		cp map "$D/objects.map" &&
+		start_fs test/a m4 &&
+		cmp a/lib/big m4/lib/big &&
+		wait_stat test/a fetched_files 1 &&
+		test $(stat_of test/a chunked_files) = 0 &&
+		stop_fs m4 &&
+		grep "sha256:$(echo $BIG | cut -c1-12): the map.s chunks of a content hold" m4.err
+	)
+'
+
+test_expect_success 'gear-recompress keeps large contents in chunks, and puts an old one-frame large object into chunks whatever its level' '
+	obj="$IMG/objects/$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-)" &&
+	gear-recompress -l 5 >out &&
+	test "$(frames "$obj")" = 10 &&
+	zstd -dc "$obj" | cmp - a/lib/big &&
+	chmod 600 "$obj" &&
+	zstd -q -f -19 -c a/lib/big >"$obj" &&
+	chmod 400 "$obj" &&
+	setfattr -n trusted.gear.zstd-level -v 19 "$obj" &&
+	test "$(frames "$obj")" = 1 &&
+	gear-recompress -l 19 >out &&
+	test "$(frames "$obj")" = 10 &&
+	zstd -dc "$obj" | cmp - a/lib/big &&
+	gear-fsck >out 2>err &&
+	test ! -s out
+'
+
+test_done
