@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "../common/base/err.h"
 #include "../common/base/tree.h"
+#include "../common/remote/chunk-plan.h"
 #include "../common/remote/frame-plan.h"
 #include "../common/store/store.h"
 
@@ -53,6 +54,7 @@ int cmd_recompress(int argc, char **argv)
         struct recompress_opts o = { .level = 19, .jobs = cpus > 4 ? 4 : cpus > 0 ? cpus : 1 };
         struct recompress_stats st;
         struct frames_stats fs = {0};
+        struct chunk_plan *plan = NULL;
         bool verbose = false, frames = true;
         int c, k;
 
@@ -88,10 +90,18 @@ int cmd_recompress(int argc, char **argv)
                 if (err.code != GEAR_EXIT_NO)
                         return gear_fail(&err, NULL);
                 st = (struct recompress_stats){0};
-        } else if (store_recompress(&tree.img, &o, report, &verbose, &st, &err) < 0) {
-                return gear_fail(&err, "cannot recompress");
-        } else if (frames && frames_recompress(&tree.img, o.level, o.jobs, frame_failed, NULL, &fs, &err) < 0) {
-                return gear_fail(&err, "cannot make the solid frames");
+        } else {
+                /* large contents in frames by what the images' access lists read of them */
+                if (chunk_plan_load(&tree.img, &plan, &err) < 0)
+                        return gear_fail(&err, "cannot plan the chunks");
+                o.layout = chunk_plan_layout;
+                o.layout_ud = plan;
+                k = store_recompress(&tree.img, &o, report, &verbose, &st, &err);
+                chunk_plan_free(plan);
+                if (k < 0)
+                        return gear_fail(&err, "cannot recompress");
+                if (frames && frames_recompress(&tree.img, o.level, o.jobs, frame_failed, NULL, &fs, &err) < 0)
+                        return gear_fail(&err, "cannot make the solid frames");
         }
         const struct { const char *key; uint64_t v; } summary[] = {
                 { "objects", st.objects }, { "skipped", st.skipped }, { "smaller", st.smaller },

@@ -223,19 +223,36 @@ test_expect_success 'a map whose chunk digest is wrong: that chunk fails, never 
 	)
 '
 
-test_expect_success 'gear-recompress keeps large contents in chunks, and puts an old one-frame large object into chunks whatever its level' '
-	obj="$IMG/objects/$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-)" &&
+test_expect_success 'gear-recompress lays a large content out by what the access lists read of it: a frame for each slice read, the rest in frames of up to 4 MiB; one nobody read in part, in one frame' '
+	obj() { echo "$IMG/objects/$(echo $1 | cut -c1-2)/$(echo $1 | cut -c3-)"; } &&
 	gear-recompress -l 5 >out &&
-	test "$(frames "$obj")" = 10 &&
-	zstd -dc "$obj" | cmp - a/lib/big &&
-	chmod 600 "$obj" &&
-	zstd -q -f -19 -c a/lib/big >"$obj" &&
-	chmod 400 "$obj" &&
-	setfattr -n trusted.gear.zstd-level -v 19 "$obj" &&
-	test "$(frames "$obj")" = 1 &&
+	test "$(frames "$(obj $BIG)")" = 4 &&
+	zstd -dc "$(obj $BIG)" | cmp - a/lib/big &&
+	test "$(frames "$(obj $RND)")" = 1 &&
+	zstd -dc "$(obj $RND)" | cmp - a/lib/random &&
+	mv "$IMG/images/test/a/latest/pushed" pushed.before &&
+	gear-push test/a $R/laid/a >out &&
+	chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $BIG | cut -d" " -f2 >sizes &&
+	printf "%s\n" $((3 * MiB)) $MiB $((4 * MiB)) $((MiB + 12345)) >want &&
+	test_cmp want sizes &&
+	chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $BIG | cut -d" " -f3 | grep -x -f c3 &&
+	test $(chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $RND | wc -l) = 0 &&
+	gear-recompress -l 5 >out &&
+	grep -x "smaller	0" out &&
+	getfattr -n trusted.gear.zstd-frames "$(obj $BIG)" >/dev/null
+'
+
+test_expect_success 'an old large object in one frame at the level is laid out again; gear-fsck finds the store sound' '
+	o="$IMG/objects/$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-)" &&
+	chmod 600 "$o" &&
+	zstd -q -f -19 -c a/lib/big >"$o" &&
+	chmod 400 "$o" &&
+	setfattr -x trusted.gear.zstd-frames "$o" &&
+	setfattr -n trusted.gear.zstd-level -v 19 "$o" &&
+	test "$(frames "$o")" = 1 &&
 	gear-recompress -l 19 >out &&
-	test "$(frames "$obj")" = 10 &&
-	zstd -dc "$obj" | cmp - a/lib/big &&
+	test "$(frames "$o")" = 4 &&
+	zstd -dc "$o" | cmp - a/lib/big &&
 	gear-fsck >out 2>err &&
 	test ! -s out
 '

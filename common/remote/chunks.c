@@ -26,98 +26,95 @@ static int decoder(ZSTD_DCtx **d, struct gear_err *e)
         return 0;
 }
 
-/* the frame at p (n bytes left), decoded into buf (CHUNK_SIZE_MAX bytes): its length and size, or -1 */
-static int one_frame(ZSTD_DCtx *d, const unsigned char *p, size_t n, unsigned char *buf, size_t *clen,
-                     size_t *size)
-{
-        size_t k = ZSTD_findFrameCompressedSize(p, n), r;
-
-        if (ZSTD_isError(k) || k > UINT32_MAX)
-                return -1;
-        ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
-        r = ZSTD_decompressDCtx(d, buf, CHUNK_SIZE_MAX, p, k);
-        if (ZSTD_isError(r))
-                return -1;
-        *clen = k;
-        *size = r;
-        return 0;
-}
+#define IN_BUF (128u << 10)
 
 int chunk_table(int fd, uint64_t stored, const char *hex, uint64_t size, struct map_chunk **vp, uint32_t *np,
                 struct gear_err *e)
 {
-        _cleanup_free_ unsigned char *buf = NULL;
+        _cleanup_free_ unsigned char *in = NULL, *out = NULL;
         struct map_chunk *v = NULL;
         struct digest dg = {0};
         ZSTD_DCtx *d = NULL;
-        unsigned char *p;
-        uint64_t off = 0, total = 0;
-        size_t cap = 0, n = 0, first;
+        uint64_t off = 0, fstart = 0, total = 0;
+        unsigned long long first;
+        size_t cap = 0, n = 0, fill = 0;
         digest_hex got;
+        ssize_t k;
         int rc = -1;
 
         *vp = NULL;
         *np = 0;
-        if (size < CHUNKED_MIN || stored < 4)
+        if (size < CHUNKED_MIN || stored < 18)
                 return 0;
-        p = mmap(NULL, stored, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED)
-                return gear_err_sys(e, errno, "cannot read object sha256:%.12s", hex);
-        /* one frame, or raw: fetched whole, nothing to list */
-        first = ZSTD_findFrameCompressedSize(p, stored);
-        if (!store_is_zstd(p, stored) || (!ZSTD_isError(first) && first == stored)) {
-                munmap(p, stored);
+        /* a byte more than a chunk: a frame that fills it is too large */
+        if (!(in = malloc(IN_BUF)) || !(out = malloc(CHUNK_SIZE_MAX + 1)))
+                return gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
+        if ((k = pread(fd, in, 18, 0)) != 18)
+                return gear_err_sys(e, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", hex);
+        /* raw, or a first frame larger than a chunk: fetched whole, nothing to list */
+        first = ZSTD_getFrameContentSize(in, 18);
+        if (!store_is_zstd(in, 18) || first == ZSTD_CONTENTSIZE_ERROR ||
+            (first != ZSTD_CONTENTSIZE_UNKNOWN && first > CHUNK_SIZE_MAX))
                 return 0;
-        }
-        if (!(buf = malloc(CHUNK_SIZE_MAX)) || decoder(&d, e) < 0 || digest_init(&dg, e) < 0) {
-                if (!buf)
-                        gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
+        if (decoder(&d, e) < 0 || digest_init(&dg, e) < 0)
                 goto out;
-        }
+        /* a frame at a time into a buffer of a chunk: what is held is bounded whatever the object's size */
         while (off < stored) {
-                size_t clen, got_size;
-                if (n == CHUNKS_MAX || one_frame(d, p + off, stored - off, buf, &clen, &got_size) < 0 ||
-                    !got_size) {
-                        /* frames past the limits (or not frames): the object is fetched whole */
-                        if (n < CHUNKS_MAX && ZSTD_isError(ZSTD_findFrameCompressedSize(p + off, stored - off))) {
-                                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: no zstd frame at %llu",
-                                             hex, (unsigned long long)off);
+                ZSTD_inBuffer ib = { in, 0, 0 };
+                if ((k = pread(fd, in, stored - off < IN_BUF ? stored - off : IN_BUF, off)) <= 0) {
+                        gear_err_sys(e, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", hex);
+                        goto out;
+                }
+                ib.size = k;
+                while (ib.pos < ib.size) {
+                        ZSTD_outBuffer ob = { out, CHUNK_SIZE_MAX + 1, fill };
+                        size_t left = ZSTD_decompressStream(d, &ob, &ib);
+                        uint64_t end = off + ib.pos;
+                        if (ZSTD_isError(left)) {
+                                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: %s", hex,
+                                             ZSTD_getErrorName(left));
                                 goto out;
                         }
-                        free(v);
-                        v = NULL;
-                        n = 0;
-                        rc = 0;
-                        goto out;
+                        fill = ob.pos;
+                        if (fill > CHUNK_SIZE_MAX || (left == 0 && (!fill || n == CHUNKS_MAX || end - fstart > UINT32_MAX)))
+                                goto whole; /* frames past a chunk's limits: the object is fetched whole */
+                        if (left)
+                                continue;
+                        if (array_room((void **)&v, &cap, n, sizeof *v) < 0) {
+                                gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
+                                goto out;
+                        }
+                        v[n] = (struct map_chunk){ .coff = fstart, .uoff = total, .clen = (uint32_t)(end - fstart),
+                                                   .size = (uint32_t)fill };
+                        if (digest_buf(out, fill, v[n].hex, e) < 0)
+                                goto out;
+                        digest_update(&dg, out, fill);
+                        n++;
+                        total += fill;
+                        fill = 0;
+                        fstart = end;
                 }
-                if (array_room((void **)&v, &cap, n, sizeof *v) < 0) {
-                        gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
-                        goto out;
-                }
-                v[n] = (struct map_chunk){ .coff = off, .uoff = total, .clen = (uint32_t)clen,
-                                           .size = (uint32_t)got_size };
-                if (digest_buf(buf, got_size, v[n].hex, e) < 0)
-                        goto out;
-                digest_update(&dg, buf, got_size);
-                n++;
-                off += clen;
-                total += got_size;
+                off += k;
         }
         digest_final(&dg, got);
-        if (strcmp(got, hex) || total != size) {
-                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: content has digest sha256:%.12s...",
-                             hex, got);
+        if (fill || fstart != stored || strcmp(got, hex) || total != size) {
+                gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s is corrupt: %s", hex,
+                             fill || fstart != stored ? "truncated" : "its content does not match its digest");
                 goto out;
         }
+        if (n < 2)
+                goto whole;
         *vp = v;
         *np = (uint32_t)n;
         v = NULL;
+        rc = 0;
+        goto out;
+whole:
         rc = 0;
 out:
         free(v);
         digest_done(&dg);
         ZSTD_freeDCtx(d);
-        munmap(p, stored);
         return rc;
 }
 

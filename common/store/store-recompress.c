@@ -142,13 +142,57 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
         return store_verify(run->img, it->hex, size, &it->err);
 }
 
-/* a large object in one frame (as gear before chunks wrote them): to be chunked whatever its level */
-static bool unchunked(int fd, uint64_t stored)
+/*
+ * The frames a content of size bytes is to be written in (store.h): *fv
+ * their sizes (malloc'd), *nf of them, and sig what STORE_FRAMES_XATTR says
+ * of them
+ */
+static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t **fv, size_t *nf, char sig[17],
+                     struct gear_err *e)
 {
-        uint64_t size;
-        bool known, single;
+        uint64_t ns = (size + STORE_CHUNK - 1) / STORE_CHUNK, merge = STORE_MERGED_MAX / STORE_CHUNK;
+        _cleanup_free_ unsigned char *read = NULL;
+        digest_hex h;
+        bool chunks = size >= STORE_CHUNKED_MIN;
+        int k = 1;
 
-        return stored_form(fd, stored, &size, &known, &single) == 0 && single && (!known || size >= STORE_CHUNKED_MIN);
+        *nf = 0;
+        if (!(*fv = malloc((chunks ? ns : 1) * sizeof **fv)) || (chunks && !(read = calloc(ns, 1))))
+                return gear_err_sys(e, ENOMEM, "cannot recompress");
+        if (chunks && run->o->layout)
+                k = run->o->layout(run->o->layout_ud, hex, size, read);
+        else if (chunks)
+                memset(read, 1, ns);
+        if (!chunks || k <= 0) {
+                (*fv)[(*nf)++] = size;
+                strcpy(sig, "1");
+                return 0;
+        }
+        for (uint64_t i = 0; i < ns;) {
+                uint64_t j = i + 1;
+                while (!read[i] && j < ns && !read[j] && j - i < merge)
+                        j++;
+                (*fv)[(*nf)++] = (j < ns ? j * STORE_CHUNK : size) - i * STORE_CHUNK;
+                i = j;
+        }
+        if (digest_buf(*fv, *nf * sizeof **fv, h, e) < 0)
+                return -1;
+        memcpy(sig, h, 16);
+        sig[16] = 0;
+        return 0;
+}
+
+/* the frames an object was last written in, as STORE_FRAMES_XATTR says ("" when it does not) */
+static void object_frames(int fd, char sig[17])
+{
+        ssize_t k = fgetxattr(fd, STORE_FRAMES_XATTR, sig, 16);
+
+        sig[k > 0 ? k : 0] = 0;
+}
+
+static void mark_frames(int fd, const char *sig)
+{
+        (void)fsetxattr(fd, STORE_FRAMES_XATTR, sig, strlen(sig), 0);
 }
 
 /* the staged new form, decompressed and checked against the object's digest */
@@ -174,8 +218,11 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         struct store_reader *r = NULL;
         struct stat st;
         _cleanup_close_ int out = -1;
-        uint64_t size, chunk, done = 0;
-        bool rechunk;
+        _cleanup_free_ uint64_t *fv = NULL;
+        uint64_t size, done = 0, frame_end;
+        size_t nf = 0, f = 0;
+        char want[17] = "", had[17] = "";
+        bool relayout = false, known, single;
         int fd;
         ssize_t k;
 
@@ -200,10 +247,31 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         it->dev = st.st_dev;
         it->ino = st.st_ino;
         it->before = st.st_size;
-        rechunk = st.st_size >= STORE_RAW_MAX && unchunked(fd, st.st_size);
-        if (st.st_size < STORE_RAW_MAX || (object_level(fd) >= run->o->level && !rechunk)) {
+        if (st.st_size < STORE_RAW_MAX) {
                 close(fd);
                 return;
+        }
+        /*
+         * Tried at the level already: left alone, unless it is large and its
+         * frames are not those its layout gives now (stated sizes: no decoding)
+         */
+        if (object_level(fd) >= run->o->level) {
+                if (st.st_size < 4096 || stored_form(fd, st.st_size, &size, &known, &single) < 0 || !known ||
+                    size < STORE_CHUNKED_MIN) {
+                        close(fd);
+                        return;
+                }
+                if (layout_of(run, it->hex, size, &fv, &nf, want, &it->err) < 0) {
+                        close(fd);
+                        it->state = RECOMPRESS_FAILED;
+                        return;
+                }
+                object_frames(fd, had);
+                if (!strcmp(had, want)) {
+                        close(fd);
+                        return;
+                }
+                relayout = true;
         }
         /* kept open (as the reader's own fd is) to mark it when it stays as it is */
         int keep = dup(fd);
@@ -227,9 +295,17 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                 }
                 goto fail;
         }
-        /* a large content a frame of STORE_CHUNK bytes at a time (store.h), each stating its size */
-        chunk = size >= STORE_CHUNKED_MIN ? STORE_CHUNK : size ? size : 1;
-        ZSTD_CCtx_setPledgedSrcSize(c, size < chunk ? size : chunk);
+        /* a large content in the frames of its layout (store.h), each stating its size */
+        free(fv);
+        fv = NULL;
+        if (layout_of(run, it->hex, size, &fv, &nf, want, &it->err) < 0)
+                goto fail;
+        if (size >= STORE_CHUNKED_MIN) {
+                object_frames(keep, had);
+                relayout |= strcmp(had, want) != 0;
+        }
+        frame_end = fv[0];
+        ZSTD_CCtx_setPledgedSrcSize(c, fv[0]);
         out = openat(run->sdfd, it->hex, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, STORE_FILE_MODE);
         if (out < 0) {
                 gear_err_sys(&it->err, errno, "cannot create '%s'", it->hex);
@@ -239,35 +315,38 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         store_reader_expect_size(r, size);
         while ((k = store_reader_read(r, buf, BUF_SIZE, &it->err)) > 0)
                 for (unsigned char *p = buf; k > 0;) {
-                        /* a frame ends at a chunk's end or the content's */
-                        uint64_t room = chunk - done % chunk, n;
-                        if (room > size - done)
-                                room = size - done;
-                        n = (uint64_t)k < room ? (uint64_t)k : room;
+                        /* a frame ends where the layout says (the last at the content's end) */
+                        uint64_t room = frame_end - done, n = (uint64_t)k < room ? (uint64_t)k : room;
                         if (pump(c, out, p, n, n == room ? ZSTD_e_end : ZSTD_e_continue, obuf, &it->after,
                                  &it->err) < 0)
                                 goto fail;
                         done += n;
                         p += n;
                         k -= n;
-                        if (n == room && done < size)
-                                ZSTD_CCtx_setPledgedSrcSize(c, size - done < chunk ? size - done : chunk);
+                        if (n == room && ++f < nf) {
+                                frame_end += fv[f];
+                                ZSTD_CCtx_setPledgedSrcSize(c, fv[f]);
+                        }
                 }
         /* 0 only once the whole content matched its digest (and size) */
         if (k < 0 || (!size && pump(c, out, NULL, 0, ZSTD_e_end, obuf, &it->after, &it->err) < 0))
                 goto fail;
         store_reader_free(r);
         r = NULL;
-        /* a large object in one frame takes its chunks even when they cost a few bytes */
-        if (it->after < it->before || rechunk) {
+        /* a large object whose frames change takes the new ones even when they cost a few bytes */
+        if (it->after < it->before || relayout) {
                 /* what replaces the object reads back as its content, or nothing changes */
                 if (check_written(run, it, rel) < 0)
                         goto fail;
                 mark_level(out, run->o->level);
+                if (size >= STORE_CHUNKED_MIN)
+                        mark_frames(out, want);
                 it->state = RECOMPRESS_SMALLER;
         } else {
                 unlinkat(run->sdfd, it->hex, 0);
                 mark_level(keep, run->o->level);
+                if (size >= STORE_CHUNKED_MIN)
+                        mark_frames(keep, want);
                 it->state = RECOMPRESS_KEPT;
         }
         close(keep);

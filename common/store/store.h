@@ -152,7 +152,8 @@ void pool_free(struct store_pool *p);
 /*
  * Recompression (gear-recompress): every object of at least STORE_RAW_MAX
  * bytes not yet tried at level or above is read, verified and compressed
- * again at level, in one zstd frame with its content size; a smaller result
+ * again at level, in one zstd frame with its content size (a large one in
+ * the frames its layout gives, below); a smaller result
  * replaces the object (renamed over it with the store lock held exclusive,
  * if the object is still the file that was read), a larger one leaves it as
  * it is. Either way the object is marked with the level in STORE_LEVEL_XATTR,
@@ -164,9 +165,27 @@ void pool_free(struct store_pool *p);
  * gear-clean. A corrupt object is reported and left alone (gear-fsck repairs).
  */
 #define STORE_LEVEL_XATTR "trusted.gear.zstd-level"
+/*
+ * A content of STORE_CHUNKED_MIN bytes or more is written in the frames
+ * layout gives: it fills read (one byte for each slice of STORE_CHUNK bytes
+ * of the content) with 1 for the slices some image's access list names
+ * (remote/chunk-plan.h) and returns 1; 0 when no list names a slice of it.
+ * A content read in part so gets a frame for each slice read, and frames of
+ * up to STORE_MERGED_MAX bytes of the slices between (fewer frames: smaller);
+ * one that no list reads in part, a single frame; without layout, a frame
+ * for every slice (as a build writes them). The frames an object is in are
+ * kept in STORE_FRAMES_XATTR (a digest of their sizes), so a run skips an
+ * object tried at the level whose frames are as they should be, and
+ * rewrites one whose frames changed whatever the new form costs.
+ */
+#define STORE_FRAMES_XATTR "trusted.gear.zstd-frames"
+#define STORE_MERGED_MAX (4u << 20)
+typedef int (*recompress_layout_fn)(void *ud, const char *hex, uint64_t size, unsigned char *read);
 struct recompress_opts {
         int level; /* 1 to ZSTD_maxCLevel() */
         int jobs;  /* threads compressing */
+        recompress_layout_fn layout; /* NULL: a frame for every slice */
+        void *layout_ud;
 };
 enum recompress_result { RECOMPRESS_SKIPPED, RECOMPRESS_SMALLER, RECOMPRESS_KEPT, RECOMPRESS_FAILED };
 struct recompress_stats {
