@@ -142,7 +142,7 @@ test_expect_success 'gear-fs --prefetch fetches the chunks the access list names
 	)
 '
 
-test_expect_success 'a mount of the image where it was built lists the chunks it read by their digests; pushed, they are what --prefetch fetches' '
+test_expect_success 'a mount of the image where it was built lists the chunks it read by their digests (and the file); pushed, --prefetch fetches those chunks, not the file' '
 	start_fs test/a m5 &&
 	in_mib m5/lib/big 3 >got && in_mib a/lib/big 3 >want && cmp want got &&
 	cat m5/etc/hello >/dev/null &&
@@ -151,7 +151,7 @@ test_expect_success 'a mount of the image where it was built lists the chunks it
 	part a/lib/big 3 | sha256sum | cut -c1-64 >c3 &&
 	grep -x -f c3 "$L" &&
 	grep -x $(sum a/etc/hello) "$L" &&
-	! grep -x $BIG "$L" &&
+	grep -x $BIG "$L" &&
 	gear-push test/a $R/rec/a >out &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f5" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
@@ -159,6 +159,8 @@ test_expect_success 'a mount of the image where it was built lists the chunks it
 		test_cmp "$L" "$IMG/images/test/a/latest/access.list" &&
 		start_fs test/a m6 --prefetch &&
 		wait_stat test/a prefetched_chunks 1 &&
+		wait_stat test/a prefetched_files 1 &&
+		test ! -e "$(pub $BIG)" &&
 		in_mib m6/lib/big 3 >got && cmp want got &&
 		test $(stat_of test/a fetched_chunks) = 0 &&
 		stop_fs m6 &&
@@ -255,6 +257,55 @@ test_expect_success 'an old large object in one frame at the level is laid out a
 	zstd -dc "$o" | cmp - a/lib/big &&
 	gear-fsck >out 2>err &&
 	test ! -s out
+'
+
+test_expect_success 'a place another image'\''s map gives a content is a hint: its chunks are not taken unless they are the content'\''s own' '
+	mkdir -p e/lib b/lib &&
+	yes "EVIL EVIL EVIL" | head -c $(wc -c <a/lib/big) >e/lib/big &&
+	cp a/lib/big b/lib/big &&
+	gear-build -q dir:e test/e >/dev/null &&
+	gear-push test/e $R/evil/e >out &&
+	gear-pull $R/evil/e test/pulled >/dev/null &&
+	EVILHEX=$(sum e/lib/big) &&
+	D="$IMG/images/test/pulled/latest" &&
+	sed "s/^$EVILHEX/$BIG/" "$D/objects.map" >map && cp map "$D/objects.map" &&
+	mkdir -p aside &&
+	for d in "$IMG"/images/test/*/latest/pushed; do mv "$d" aside/$(ls aside | wc -l) || return 1; done &&
+	gear-build -q dir:b test/b >/dev/null &&
+	gear-push test/b $R/victim/b >out &&
+	grep "skipped 1," out &&
+	MB="$IMG/images/test/b/latest/pushed/$A/victim/b.map" &&
+	grep "^$BIG	" "$MB" &&
+	test $(chunks "$MB" $BIG | wc -l) = 0 &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/victim/b test/b >/dev/null &&
+		start_fs test/b m1 &&
+		! cat m1/lib/big >got 2>err &&
+		grep "Input/output error" err &&
+		! grep EVIL got &&
+		stop_fs m1
+	)
+'
+
+test_expect_success 'chunks that each match the map but are not the content the index names: the file is never named, later reads fail' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f8" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/victim/b test/b >/dev/null &&
+		D="$IMG/images/test/b/latest" &&
+		chunks "$(find "$TRASH_DIRECTORY/aside" -path "*/evil/e.map")" $(sum e/lib/big) |
+			sed "s/^/chunk /" | tr " " "\t" >evil.chunks &&
+		test -s evil.chunks &&
+		sed "/^$BIG	/r evil.chunks" "$D/objects.map" >map && cp map "$D/objects.map" &&
+		start_fs test/b m2 &&
+		! cat m2/lib/big >/dev/null 2>err &&
+		grep "Input/output error" err &&
+		test ! -e "$(pub $BIG)" &&
+		sync && echo 3 >/proc/sys/vm/drop_caches &&
+		test_must_fail in_mib m2/lib/big 0 >got &&
+		stop_fs m2 &&
+		grep "cannot fetch chunks 0 to .* of '\''/lib/big'\''.*does not match its digest" m2.err
+	)
 '
 
 test_done

@@ -32,10 +32,11 @@ struct gfs_node {
  */
 struct gfs_part {
         pthread_mutex_t mu;     /* fd, have, left, whole */
+        pthread_cond_t cond;    /* a fetch ended */
         int fd;                 /* -1 until the first fetch */
         struct object_loc loc;  /* its chunks the origin map's */
         uint64_t size;
-        unsigned char *have;    /* chunk k is in fd */
+        unsigned char *have;    /* chunk k: 0 missing, PART_FETCHING, PART_HAVE (in fd) */
         uint32_t left;          /* chunks missing */
         bool whole;             /* all in, named in public/ */
         bool bad;               /* the whole did not match: every read fails */
@@ -48,6 +49,7 @@ struct gfs_part {
          */
         bool local;
         bool by_chunks;         /* its reads come through FUSE: listed by the chunks they read */
+        bool seeded;            /* the list found at mount names chunks of it: --prefetch fetches those, not it */
         struct map_chunk *own;
 };
 
@@ -87,6 +89,8 @@ struct gearfs {
         uint64_t generation;    /* of every file handle: from the index's digest */
         digest_hex *prior;      /* the access list found at mount: what --prefetch fetches */
         size_t nprior;
+        digest_hex *by_chunks;  /* sorted: the contents it names chunks of (fetched by those) */
+        size_t nby_chunks;
 };
 
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e);
@@ -105,9 +109,13 @@ void gfs_record_access(struct gearfs *fs, struct gfs_node *n);
 /* the access list entry of node n (its chunk k + 1, or 0 for the whole), once; call with fs->lock held */
 void gfs_access_add(struct gearfs *fs, struct gfs_node *n, uint32_t chunk);
 void gfs_count(struct gearfs *fs, uint64_t *field, uint64_t v);
+/* the access list found at mount names chunks of content hex: --prefetch fetches those, not it */
+bool gfs_by_chunks(const struct gearfs *fs, const char *hex);
 void gfs_node_path(const struct tnode *tn, char *buf, size_t n);
 
 /* partial.c */
+#define PART_FETCHING 2
+#define PART_HAVE 1
 /* the part of n when its content is chunked in a registry's map (made now), else NULL */
 struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n);
 /* the fd to read n from when it is read a chunk at a time (made now): -1 when it is not */

@@ -409,11 +409,12 @@ static void *prefetch_loop(void *ud)
         pthread_t chunks;
         bool chunking;
 
-        /* the chunks it names (partial.c) alongside the contents */
+        /* the chunks it names (partial.c) alongside the contents: a content listed by chunks, by those */
         for (size_t i = 0; whole && i < fs->nprior; i++) {
                 const char *content;
                 uint32_t k;
-                if (!object_map_find_chunk(fs->origin.map, fs->prior[i], &content, &k))
+                if (!object_map_find_chunk(fs->origin.map, fs->prior[i], 0, &content, &k) &&
+                    !gfs_by_chunks(fs, fs->prior[i]))
                         memcpy(whole[nwhole++], fs->prior[i], sizeof *whole);
         }
         po.list = whole ? whole : fs->prior;

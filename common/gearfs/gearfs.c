@@ -81,6 +81,11 @@ static int by_hex(const void *a, const void *b)
         return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
+static int hex_order(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
 /* the first of v (k nodes by content) of content hex; k when none */
 static size_t node_of(const struct access_key *v, size_t k, const char *hex)
 {
@@ -97,7 +102,7 @@ static size_t node_of(const struct access_key *v, size_t k, const char *hex)
         return lo < k && !strcmp(v[lo].hex, hex) ? lo : k;
 }
 
-/* a chunk of a chunked content the list names, by its digest */
+/* a chunk of a chunked content the list names, by its digest: of each content with a chunk of those bytes */
 static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, const char *hex)
 {
         const char *content;
@@ -105,12 +110,15 @@ static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, 
         uint32_t c;
         size_t at;
 
-        if (!object_map_find_chunk(fs->origin.map, hex, &content, &c) || (at = node_of(v, k, content)) == k ||
-            !(p = gfs_part_get(fs, &fs->nodes[v[at].pos])) || c >= p->loc.nchunks)
-                return;
-        pthread_mutex_lock(&fs->lock);
-        gfs_access_add(fs, &fs->nodes[v[at].pos], c + 1);
-        pthread_mutex_unlock(&fs->lock);
+        for (size_t i = 0; i < object_map_find_chunk(fs->origin.map, hex, i, &content, &c); i++) {
+                if ((at = node_of(v, k, content)) == k || !(p = gfs_part_get(fs, &fs->nodes[v[at].pos])) ||
+                    c >= p->loc.nchunks)
+                        continue;
+                pthread_mutex_lock(&fs->lock);
+                gfs_access_add(fs, &fs->nodes[v[at].pos], c + 1);
+                p->seeded = true;
+                pthread_mutex_unlock(&fs->lock);
+        }
 }
 
 /*
@@ -145,7 +153,25 @@ static int seed_access(struct gearfs *fs, struct gear_err *e)
                 }
         }
         fs->nseeded = fs->naccess;
+        for (size_t i = 0; i < fs->n; i++) {
+                if (!fs->nodes[i].part || !fs->nodes[i].part->seeded)
+                        continue;
+                if (!(fs->nby_chunks % 64)) {
+                        digest_hex *p = realloc(fs->by_chunks, (fs->nby_chunks + 64) * sizeof *p);
+                        if (!p)
+                                return gear_err_sys(e, ENOMEM, "cannot load the access list");
+                        fs->by_chunks = p;
+                }
+                memcpy(fs->by_chunks[fs->nby_chunks++], fs->nodes[i].ino->blob->hex, sizeof *fs->by_chunks);
+        }
+        if (fs->nby_chunks)
+                qsort(fs->by_chunks, fs->nby_chunks, sizeof *fs->by_chunks, hex_order);
         return 0;
+}
+
+bool gfs_by_chunks(const struct gearfs *fs, const char *hex)
+{
+        return fs->nby_chunks && bsearch(hex, fs->by_chunks, fs->nby_chunks, sizeof *fs->by_chunks, hex_order);
 }
 
 /* what a read-around fetched besides the opened content: counted as fetched ahead */
@@ -224,6 +250,7 @@ void gfs_done(struct gearfs *fs)
         free(fs->hidx);
         free(fs->access);
         free(fs->prior);
+        free(fs->by_chunks);
         origin_close(&fs->origin);
         if (fs->t)
                 itree_free(fs->t);
@@ -313,8 +340,12 @@ void gfs_record_access(struct gearfs *fs, struct gfs_node *n)
                 fs->st.opened_files++;
                 fs->gen++;
         }
-        /* the list found at mount may have it already; a content read a chunk at a time, by its chunks */
-        if (!n->part || !__atomic_load_n(&n->part->by_chunks, __ATOMIC_RELAXED))
+        /*
+         * the list found at mount may have it already; a content read a chunk
+         * at a time, by its chunks (one of an image built here whole as well:
+         * gear-push lists its chunks only when the store keeps it in them)
+         */
+        if (!n->part || !__atomic_load_n(&n->part->by_chunks, __ATOMIC_RELAXED) || n->part->local)
                 gfs_access_add(fs, n, 0);
         pthread_mutex_unlock(&fs->lock);
 }

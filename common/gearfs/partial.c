@@ -26,6 +26,7 @@ void gfs_part_free(struct gfs_part *p)
         free(p->touched);
         free(p->own);
         pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cond);
         free(p);
 }
 
@@ -51,6 +52,7 @@ static struct gfs_part *local_part(struct gearfs *fs, struct gfs_node *n)
                 p->own[k].size = size - p->own[k].uoff < STORE_CHUNK ? (uint32_t)(size - p->own[k].uoff) : STORE_CHUNK;
         }
         pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cond, NULL);
         p->fd = -1;
         p->local = true;
         p->loc.chunks = p->own;
@@ -112,6 +114,7 @@ struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
                 return NULL;
         }
         pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cond, NULL);
         p->fd = -1;
         p->loc = loc;
         p->size = b->size;
@@ -192,13 +195,18 @@ static void log_failure(struct gearfs *fs, struct gfs_node *n, uint32_t a, uint3
 static int part_done(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
 {
         struct gear_err err = {0};
+        bool mismatch;
         int fd;
 
-        if (cache_adopt(fs->img, n->ino->blob->hex, p->size, p->fd, &err) < 0) {
-                /* the map's chunks are not the content the index names: nothing more is read */
-                p->bad = true;
+        if (cache_adopt(fs->img, n->ino->blob->hex, p->size, p->fd, &mismatch, &err) < 0) {
                 log_failure(fs, n, 0, p->loc.nchunks, err.msg);
-                return -EIO;
+                /* the map's chunks are not the content the index names: nothing more is read */
+                if (mismatch) {
+                        p->bad = true;
+                        return -EIO;
+                }
+                /* not named (a full disk, say): read from the file all the same, named by a later mount */
+                return 0;
         }
         p->whole = true;
         if ((fd = fcntl(p->fd, F_DUPFD_CLOEXEC, 3)) < 0)
@@ -233,36 +241,46 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
         }
         if (p->local)
                 return 0;
+        /*
+         * The fetches run with the lock dropped: a read of chunks present
+         * never waits for one, a read of a chunk another is fetching waits
+         * for that one only
+         */
         pthread_mutex_lock(&p->mu);
-        if (p->bad) {
-                rc = -EIO;
-                goto out;
-        }
-        if (part_fd(fs, n, p) < 0) {
-                rc = -EIO;
-                goto out;
-        }
-        for (uint32_t k = a; k < b && !p->whole;) {
+        for (;;) {
                 struct gear_err err = {0};
                 uint64_t wire = 0, bytes = 0;
-                uint32_t end;
+                uint32_t k = a, end;
+                int r;
 
-                if (p->have[k]) {
+                if (p->bad || part_fd(fs, n, p) < 0) {
+                        rc = -EIO;
+                        break;
+                }
+                while (k < b && p->have[k] == PART_HAVE)
                         k++;
+                if (k == b)
+                        break;
+                if (p->have[k] == PART_FETCHING) {
+                        pthread_cond_wait(&p->cond, &p->mu);
                         continue;
                 }
                 /* a run of missing chunks, one request */
                 for (end = k + 1; end < b && end - k < PART_RUN_MAX && !p->have[end]; end++)
                         ;
-                if (chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err) < 0) {
+                memset(p->have + k, PART_FETCHING, end - k);
+                pthread_mutex_unlock(&p->mu);
+                r = chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err);
+                pthread_mutex_lock(&p->mu);
+                memset(p->have + k, r < 0 ? 0 : PART_HAVE, end - k);
+                pthread_cond_broadcast(&p->cond);
+                if (r < 0) {
                         log_failure(fs, n, k, end, err.msg);
                         rc = -EIO;
-                        goto out;
+                        break;
                 }
-                for (uint32_t i = k; i < end; i++) {
-                        p->have[i] = 1;
+                for (uint32_t i = k; i < end; i++)
                         bytes += p->loc.chunks[i].size;
-                }
                 p->left -= end - k;
                 pthread_mutex_lock(&fs->lock);
                 if (read) {
@@ -276,11 +294,9 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                 }
                 fs->gen++;
                 pthread_mutex_unlock(&fs->lock);
-                if (!p->left && (rc = part_done(fs, n, p)) < 0)
-                        goto out;
-                k = end;
+                if (!p->left && !p->whole && (rc = part_done(fs, n, p)) < 0)
+                        break;
         }
-out:
         pthread_mutex_unlock(&p->mu);
         return rc;
 }
@@ -305,7 +321,7 @@ static int prefetch_one(size_t i, void *ud, struct gear_err *e)
 
         (void)e;
         /* a failure is logged and left to the read that needs it */
-        if (!*j->stop)
+        if (!__atomic_load_n(j->stop, __ATOMIC_RELAXED))
                 gfs_part_read(j->fs, w->n, a->uoff, b->uoff + b->size - a->uoff, false);
         return 0;
 }

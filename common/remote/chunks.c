@@ -3,6 +3,7 @@
  * their digests, and a few of them fetched and checked alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "chunks.h"
 #include "../base/fsutil.h"
+#include "../store/cache.h"
 #include "../store/store.h"
 
 /* gear's frames are of STORE_CHUNK bytes: a header asking for more than a chunk's window is refused */
@@ -116,6 +118,61 @@ out:
         digest_done(&dg);
         ZSTD_freeDCtx(d);
         return rc;
+}
+
+/* reads of a content: its object, verified as it is read, or its public/ file */
+struct content_reader {
+        struct store_reader *r;
+        int fd;
+};
+
+static ssize_t content_read(struct content_reader *c, void *buf, size_t n, struct gear_err *e)
+{
+        ssize_t k;
+
+        if (c->r)
+                return store_reader_read(c->r, buf, n, e);
+        while ((k = read(c->fd, buf, n)) < 0 && errno == EINTR)
+                ;
+        return k < 0 ? gear_err_sys(e, errno, "cannot read a cached content") : k;
+}
+
+bool chunk_matches_local(const struct gear_root *img, const char *hex, const struct object_loc *loc)
+{
+        struct content_reader c = { .fd = -1 };
+        _cleanup_free_ unsigned char *buf = malloc(CHUNK_SIZE_MAX);
+        struct gear_err err = {0};
+        uint64_t size = 0;
+        char rel[CACHE_REL_MAX];
+        bool ok = true;
+
+        for (uint32_t i = 0; i < loc->nchunks; i++)
+                size += loc->chunks[i].size;
+        if (!buf || chunk_check(loc, size, &err) < 0)
+                return false;
+        if (store_reader_open(img, hex, &c.r, &err) < 0) {
+                cache_rel(hex, rel);
+                if ((c.fd = openat(img->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                        return false;
+        } else {
+                store_reader_expect_size(c.r, size);
+        }
+        for (uint32_t i = 0; i < loc->nchunks && ok; i++) {
+                size_t fill = 0;
+                digest_hex got;
+                ssize_t k = 1;
+                while (fill < loc->chunks[i].size && (k = content_read(&c, buf + fill, loc->chunks[i].size - fill, &err)) > 0)
+                        fill += k;
+                ok = fill == loc->chunks[i].size && digest_buf(buf, fill, got, &err) == 0 &&
+                     !strcmp(got, loc->chunks[i].hex);
+        }
+        /* and nothing past them: the object's digest checked at its end */
+        if (ok)
+                ok = content_read(&c, buf, 1, &err) == 0;
+        store_reader_free(c.r);
+        if (c.fd >= 0)
+                close(c.fd);
+        return ok;
 }
 
 int chunk_check(const struct object_loc *loc, uint64_t size, struct gear_err *e)

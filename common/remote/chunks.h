@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "remote.h"
+#include "../base/tree.h"
 #include "../store/store.h"
 
 /* what a map may say: a chunk decodes to at most CHUNK_SIZE_MAX bytes, a content has at most CHUNKS_MAX */
@@ -39,6 +40,13 @@ struct map_chunk {
  */
 int chunk_table(int fd, uint64_t stored, const char *hex, uint64_t size, struct map_chunk **v, uint32_t *n,
                 struct gear_err *e);
+/*
+ * loc's chunks are those of content hex as this host has it (objects/, else
+ * public/): each slice of it they name hashes to its digest. A chunk table
+ * another image's map gives is only trusted so (gear-push): false when it
+ * does not match or the content is not here to check against.
+ */
+bool chunk_matches_local(const struct gear_root *img, const char *hex, const struct object_loc *loc);
 /* loc's chunks hold size bytes, each within the limits: else code 111 */
 int chunk_check(const struct object_loc *loc, uint64_t size, struct gear_err *e);
 /* the chunk of loc holding byte off of the content (off below its size) */

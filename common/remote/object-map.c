@@ -418,13 +418,14 @@ static int index_chunks(struct object_map *m, struct gear_err *e)
         return 0;
 }
 
-bool object_map_find_chunk(const struct object_map *m, const char *hex, const char **content, uint32_t *k)
+size_t object_map_find_chunk(const struct object_map *m, const char *hex, size_t i, const char **content,
+                             uint32_t *k)
 {
-        size_t lo = 0, hi;
+        size_t lo = 0, hi, n = 0;
 
         if (!m || !m->chunk_by_hex || !digest_hex_valid(hex))
-                return false;
-        /* the first chunk whose digest is not below hex */
+                return 0;
+        /* the first chunk whose digest is not below hex, then those equal to it */
         for (hi = m->nchunks; lo < hi;) {
                 size_t mid = lo + (hi - lo) / 2;
                 if (strcmp(m->chunks[m->chunk_by_hex[mid]].hex, hex) < 0)
@@ -432,15 +433,15 @@ bool object_map_find_chunk(const struct object_map *m, const char *hex, const ch
                 else
                         hi = mid;
         }
-        if (lo == m->nchunks || strcmp(m->chunks[m->chunk_by_hex[lo]].hex, hex))
-                return false;
-        {
-                uint32_t c = m->chunk_by_hex[lo];
+        while (lo + n < m->nchunks && !strcmp(m->chunks[m->chunk_by_hex[lo + n]].hex, hex))
+                n++;
+        if (i < n) {
+                uint32_t c = m->chunk_by_hex[lo + i];
                 const struct map_entry *x = &m->v[m->chunk_owner[c]];
                 *content = x->hex;
                 *k = c - x->chunk0;
         }
-        return true;
+        return n;
 }
 
 int object_map_index(struct object_map *m, struct gear_err *e)

@@ -46,8 +46,12 @@ static int add_repo(struct known *k, const char *repo)
         return (int)k->nrepos++;
 }
 
-/* the contents still looked for that m places get their place in repo */
-static int learn_map(struct learner *l, const char *repo, const struct object_map *m)
+/*
+ * the contents still looked for that m places get their place in repo; own:
+ * m is a map this host pushed, whose chunk tables it made from its objects
+ * (another's are checked against the content here, or left out)
+ */
+static int learn_map(struct learner *l, const char *repo, const struct object_map *m, bool own)
 {
         int ri = -1;
 
@@ -59,6 +63,11 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
                         continue;
                 if (ri < 0 && (ri = add_repo(l->k, repo)) < 0)
                         return gear_err_sys(l->e, -ri, "cannot read the maps of '%s'", l->host);
+                /* a place is a hint, but chunks are what a reader checks a content against */
+                if (loc.nchunks && !own && !chunk_matches_local(l->img, l->want[i], &loc)) {
+                        loc.chunks = NULL;
+                        loc.nchunks = 0;
+                }
                 /* the map is freed next: a chunked content's chunks are copied */
                 if (loc.nchunks) {
                         struct map_chunk *c = malloc(loc.nchunks * sizeof *c);
@@ -73,7 +82,7 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
         return 0;
 }
 
-static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *repo)
+static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *repo, bool own)
 {
         struct gear_err ignored = {0};
         struct object_map *m = NULL;
@@ -82,7 +91,7 @@ static int learn_file(struct learner *l, const struct gear_root *root, const cha
         /* a map that cannot be read is no knowledge, not a failure */
         if (!image_name_valid(repo) || object_map_load_file(root, rel, &m, &ignored) < 0)
                 return 0;
-        r = learn_map(l, repo, m);
+        r = learn_map(l, repo, m, own);
         object_map_free(m);
         return r;
 }
@@ -110,7 +119,7 @@ static int learn_pushed(struct learner *l, const char *rel, size_t base, int dep
                 else if (S_ISREG(st.st_mode) && k > 4 && !strcmp(name + k - 4, ".map") &&
                          strlen(sub + base) - 4 < sizeof repo) {
                         snprintf(repo, sizeof repo, "%.*s", (int)(strlen(sub + base) - 4), sub + base);
-                        r = learn_file(l, l->img, sub, repo);
+                        r = learn_file(l, l->img, sub, repo, true);
                 }
         }
         for (int i = 0; i < n; i++)
@@ -152,7 +161,7 @@ static int learn_image(const char *rel, const struct image_ref *ref, bool tmp, v
             spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host)) {
                 char map[PATH_MAX];
                 image_file_rel(rel, REMOTE_MAP_FILE, map, sizeof map);
-                if (learn_file(l, l->img, map, repo) < 0)
+                if (learn_file(l, l->img, map, repo, false) < 0)
                         return -1;
         }
         if ((size_t)snprintf(dir, sizeof dir, "%s/" REMOTE_PUSHED_DIR "/%s", rel, l->host) >= sizeof dir)

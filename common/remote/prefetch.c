@@ -506,9 +506,11 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                 const struct sized *x = sizes_find(&sz, list[i]);
                 const char *content;
                 uint32_t k;
-                /* a chunk a mount read (chunks.h): its whole content, which public/ keeps whole */
-                if (!x && object_map_find_chunk(j.origin->map, list[i], &content, &k))
+                /* a chunk a mount read (chunks.h): its whole content, which public/ keeps whole (one chunk of several, none) */
+                if (!x && object_map_find_chunk(j.origin->map, list[i], 0, &content, &k) == 1)
                         x = sizes_find(&sz, content);
+                else if (!x && object_map_find_chunk(j.origin->map, list[i], 0, &content, &k))
+                        continue;
                 if (x && !taken[x - sz.v]) {
                         taken[x - sz.v] = 1;
                         mv[nm] = (struct member){ .x = x, .order = i };

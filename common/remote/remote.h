@@ -112,11 +112,13 @@ bool object_map_find(const struct object_map *m, const char *hex, struct object_
 typedef bool (*object_map_fn)(void *ud, const char *hex, const struct object_loc *loc);
 size_t object_map_after(const struct object_map *m, const char *hex, uint64_t window, object_map_fn fn, void *ud);
 /*
- * The content (*content, the map's own copy) and the index k of its chunk
- * whose digest is hex (an access list names the chunks a mount read of a
- * chunked content: chunks.h); false when no chunk has it
+ * How many chunks have digest hex (an access list names the chunks a mount
+ * read of a chunked content: chunks.h; chunks of equal bytes, a MiB of
+ * zeros say, may be of several contents), and of the i-th of them (when
+ * there is one) the content (*content, the map's own copy) and its index k
  */
-bool object_map_find_chunk(const struct object_map *m, const char *hex, const char **content, uint32_t *k);
+size_t object_map_find_chunk(const struct object_map *m, const char *hex, size_t i, const char **content,
+                             uint32_t *k);
 /* the map puts contents in packs (the second format) */
 bool object_map_packed(const struct object_map *m);
 void object_map_free(struct object_map *m);

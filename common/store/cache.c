@@ -392,7 +392,8 @@ int cache_partial(const struct gear_root *img, const char *hex, uint64_t size, s
         return fd;
 }
 
-int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, struct gear_err *e)
+int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, bool *mismatch,
+                struct gear_err *e)
 {
         struct cache_claim *c = NULL;
         struct gear_err pe = {0};
@@ -402,13 +403,15 @@ int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int
         _cleanup_close_ int rd = -1;
         char proc[64];
 
+        *mismatch = false;
         /* read through an fd of its own: fd's offset is the caller's */
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
         if ((rd = open(proc, O_RDONLY | O_CLOEXEC)) < 0)
                 return gear_err_sys(e, errno, "cannot read back content %.12s", hex);
         if (digest_fd(rd, got, &n, e) < 0)
                 return -1;
-        if (strcmp(got, hex) || n != size)
+        *mismatch = strcmp(got, hex) || n != size;
+        if (*mismatch)
                 return gear_err_set(e, GEAR_EXIT_SYS, "content %.12s does not match its digest (sha256:%.12s..., %llu bytes)",
                                     hex, got, (unsigned long long)n);
         if ((k = claim(img, hex, size, false, &c, &present, e)) <= 0) {

@@ -86,7 +86,9 @@ void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void
  * content meanwhile), without copying it.
  */
 int cache_partial(const struct gear_root *img, const char *hex, uint64_t size, struct gear_err *e);
-int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, struct gear_err *e);
+/* *mismatch: it failed because the file is not the content (else a failure to name it, worth a retry) */
+int cache_adopt(const struct gear_root *img, const char *hex, uint64_t size, int fd, bool *mismatch,
+                struct gear_err *e);
 /* a temporary file for size bytes: in memory (memfd) when small, else unnamed in directory dfd */
 int cache_temp(int dfd, uint64_t size);
 

@@ -296,8 +296,8 @@ static void packed_maps(void)
                 gear_err_clear(&e);
                 ok(object_map_find(m, q, &loc) && !loc.nchunks && object_map_find(m, b, &loc) && !loc.nchunks,
                    "the contents around it have none");
-                ok(object_map_find_chunk(m, c, &found, &k) && !strcmp(found, a) && k == 1 &&
-                   !object_map_find_chunk(m, a, &found, &k), "a chunk found by its digest");
+                ok(object_map_find_chunk(m, c, 0, &found, &k) == 1 && !strcmp(found, a) && k == 1 &&
+                   !object_map_find_chunk(m, a, 0, &found, &k), "a chunk found by its digest");
                 ok(object_map_format(m, &text, &n, &e) == 0 && n == strlen(t) && !memcmp(text, t, n),
                    "formatted back the same");
                 free(text);
@@ -318,7 +318,7 @@ static void packed_maps(void)
                    "chunks in a gear-map 4 are refused");
                 gear_err_clear(&e);
                 const char *bad[] = {
-                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\n",
+                        "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t50\t100\t%s\n",
                         "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\nchunk\t21\t100\t%s\n",
                         "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t100\t%s\nchunk\t19\t100\t%s\n",
                         "pack\tsha256:%s\t100\n%s\t4\t50\nchunk\t30\t4194305\t%s\nchunk\t20\t100\t%s\n",
