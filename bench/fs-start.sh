@@ -24,7 +24,8 @@
 # Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
 # each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
 # moved over the limited link (the veth's counters: HTTP and TCP included)
-# and gear's share of the ordinary path's bytes. FS_START_RECOMPRESS=LEVEL
+# and gear's share of the ordinary path's bytes; first, the registry bytes of
+# the gear images against the gzip layers (blobs each repository links to). FS_START_RECOMPRESS=LEVEL
 # runs gear-recompress -l LEVEL on the store (its objects and its solid
 # frames) once the images are built, before the pushes. Needs root, podman, FUSE,
 # tc, and the Debian archive the first time (the image set). Run after make.
@@ -222,6 +223,17 @@ done
 echo "$apps" | while read -r name port kind cmd; do
 	GEAR_SYSROOT="$run/build" gear-push --tls-verify=false "bench/$name" "docker://$lo/gear/$name" >/dev/null
 done
+# repo_bytes PREFIX: the bytes of the blobs the registry's repositories PREFIX/* link to, each blob once
+repo_bytes() {
+	v2="$run/reg-lo/data/docker/registry/v2"
+	find "$v2/repositories/$1" -name link -path "*/sha256/*" | sed 's|.*/sha256/\([0-9a-f]*\)/link$|\1|' | sort -u |
+		while read -r h; do stat -c %s "$v2/blobs/sha256/$(echo $h | cut -c1-2)/$h/data"; done |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+pb=$(repo_bytes plain) gb=$(repo_bytes gear)
+printf "registry storage, these images, access lists recorded: gzip layers %.1f MB, gear %.1f MB: %.1f%% saved\n\n" \
+	$(awk -v b=$pb 'BEGIN { print b / 1e6 }') $(awk -v b=$gb 'BEGIN { print b / 1e6 }') \
+	$(awk -v p=$pb -v g=$gb 'BEGIN { print 100 * (1 - g / p) }')
 
 printf "%-8s %-8s %9s %9s %9s %9s %8s %8s %8s\n" image link ordinary-s podman-s gear-s prefetch-s ratio ratio-pf pod-pf
 echo "$apps" | while read -r name port kind cmd; do
