@@ -136,29 +136,13 @@ int fsync_parent(const struct gear_root *r, const char *rel, struct gear_err *e)
         return 0;
 }
 
-int write_all(int fd, const void *data, size_t len)
+/* write(2), or pwrite(2) at off with at, of all len bytes, through EINTR */
+static int all(int fd, const void *data, size_t len, off_t off, bool at)
 {
         const char *buf = data;
 
         while (len) {
-                ssize_t n = write(fd, buf, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                buf += n;
-                len -= n;
-        }
-        return 0;
-}
-
-int pwrite_all(int fd, const void *data, size_t len, off_t off)
-{
-        const char *buf = data;
-
-        while (len) {
-                ssize_t n = pwrite(fd, buf, len, off);
+                ssize_t n = at ? pwrite(fd, buf, len, off) : write(fd, buf, len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -169,6 +153,16 @@ int pwrite_all(int fd, const void *data, size_t len, off_t off)
                 off += n;
         }
         return 0;
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+        return all(fd, data, len, 0, false);
+}
+
+int pwrite_all(int fd, const void *data, size_t len, off_t off)
+{
+        return all(fd, data, len, off, true);
 }
 
 int atomic_write(const struct gear_root *r, const char *rel, const void *buf, size_t len,

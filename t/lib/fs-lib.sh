@@ -71,3 +71,13 @@ waits_on_lock() {
 		sleep 0.05
 	done
 }
+
+# map_blob_headed V2 LINE: a small blob of the registry storage V2 (.../docker/registry/v2) is a
+# zstd-compressed map whose first line is LINE
+map_blob_headed() {
+	for d in $(find "$1/blobs" -name data -size -64k); do
+		zstd -dc "$d" 2>/dev/null | head -n 1 | grep -qx "$2" && return 0
+	done
+	echo "no map blob headed '$2' in $1"
+	return 1
+}
