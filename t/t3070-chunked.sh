@@ -72,6 +72,24 @@ test_expect_success 'gear-push lists the frames of the large contents in the map
 	map_blob_headed "$V2" "gear-map 5	4"
 '
 
+test_expect_success 'the chunk table is kept with the object for the next push; one that does not fit the object is made again' '
+	o="$IMG/objects/$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-)" &&
+	getfattr --only-values -n trusted.gear.chunks "$o" >kept &&
+	echo "gear-chunks 1 $(stat -c %s "$o") $(wc -c <a/lib/big) 10" >want &&
+	head -n 1 kept >got && test_cmp want got &&
+	tail -n +2 kept | tr " " "\t" | sed "s/^/chunk	/" >got &&
+	awk -F "\t" -v h=$BIG "\$1 == h { on = 1; next } \$1 == \"chunk\" && on { print; next } { on = 0 }" "$M" >want &&
+	test_cmp want got &&
+	setfattr -n trusted.gear.chunks -v "gear-chunks 1 1 1 2" "$o" &&
+	mv "$IMG/images/test/a/latest/pushed" pushed.first &&
+	gear-push test/a $R/again/a >out &&
+	chunks "$IMG/images/test/a/latest/pushed/$A/again/a.map" $BIG >again &&
+	test_cmp big.chunks again &&
+	getfattr --only-values -n trusted.gear.chunks "$o" | head -n 1 | grep "^gear-chunks 1 $(stat -c %s "$o") " &&
+	rm -rf "$IMG/images/test/a/latest/pushed" &&
+	mv pushed.first "$IMG/images/test/a/latest/pushed"
+'
+
 test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file' '
 	: >reg/log &&
 	(

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <zstd.h>
@@ -118,6 +119,72 @@ out:
         digest_done(&dg);
         ZSTD_freeDCtx(d);
         return rc;
+}
+
+/* CHUNK_TABLE_XATTR: "gear-chunks 1 STORED SIZE N\n", then N lines "CLEN SIZE HEX\n" */
+#define KEPT_MAX 65536
+
+static bool kept_read(int fd, uint64_t stored, uint64_t size, struct map_chunk **vp, uint32_t *np)
+{
+        _cleanup_free_ char *buf = malloc(KEPT_MAX + 1);
+        unsigned long long st, sz, clen, csize;
+        struct map_chunk *v = NULL;
+        uint64_t coff = 0, uoff = 0;
+        unsigned n;
+        ssize_t k;
+        char *p;
+        int used;
+
+        if (!buf || (k = fgetxattr(fd, CHUNK_TABLE_XATTR, buf, KEPT_MAX)) <= 0)
+                return false;
+        buf[k] = 0;
+        if (sscanf(buf, "gear-chunks 1 %llu %llu %u\n%n", &st, &sz, &n, &used) != 3 || st != stored || sz != size ||
+            n > CHUNKS_MAX || n == 1 || (n && !(v = calloc(n, sizeof *v))))
+                return false;
+        p = buf + used;
+        for (unsigned i = 0; i < n; i++, p += used) {
+                char hex[DIGEST_HEX_LEN + 1];
+                if (sscanf(p, "%llu %llu %64[0-9a-f]\n%n", &clen, &csize, hex, &used) != 3 || !clen ||
+                    clen > UINT32_MAX || !csize || csize > CHUNK_SIZE_MAX || !digest_hex_valid(hex)) {
+                        free(v);
+                        return false;
+                }
+                v[i] = (struct map_chunk){ .coff = coff, .uoff = uoff, .clen = (uint32_t)clen, .size = (uint32_t)csize };
+                memcpy(v[i].hex, hex, sizeof v[i].hex);
+                coff += clen;
+                uoff += csize;
+        }
+        if (n && (coff != stored || uoff != size)) {
+                free(v);
+                return false;
+        }
+        *vp = v;
+        *np = n;
+        return true;
+}
+
+int chunk_table_kept(int fd, uint64_t stored, const char *hex, uint64_t size, struct map_chunk **vp, uint32_t *np,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        *vp = NULL;
+        *np = 0;
+        if (size < CHUNKED_MIN || kept_read(fd, stored, size, vp, np))
+                return 0;
+        if (chunk_table(fd, stored, hex, size, vp, np, e) < 0)
+                return -1;
+        /* kept when it fits; a push without it decodes the object again */
+        if (!(f = open_memstream(&buf, &len)))
+                return 0;
+        fprintf(f, "gear-chunks 1 %llu %llu %u\n", (unsigned long long)stored, (unsigned long long)size, *np);
+        for (uint32_t i = 0; i < *np; i++)
+                fprintf(f, "%u %u %s\n", (*vp)[i].clen, (*vp)[i].size, (*vp)[i].hex);
+        if (fclose(f) == 0 && len <= KEPT_MAX)
+                (void)fsetxattr(fd, CHUNK_TABLE_XATTR, buf, len, 0);
+        return 0;
 }
 
 /* reads of a content: its object, verified as it is read, or its public/ file */

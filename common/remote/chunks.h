@@ -47,6 +47,15 @@ int chunk_table(int fd, uint64_t stored, const char *hex, uint64_t size, struct 
  * does not match or the content is not here to check against.
  */
 bool chunk_matches_local(const struct gear_root *img, const char *hex, const struct object_loc *loc);
+/*
+ * chunk_table, kept with the object (the extended attribute
+ * CHUNK_TABLE_XATTR of its file, when it fits) so that the next push of it
+ * reads the table instead of decoding the object again: an object is only
+ * ever replaced by a new file (store.h), which starts without one
+ */
+#define CHUNK_TABLE_XATTR "trusted.gear.chunks"
+int chunk_table_kept(int fd, uint64_t stored, const char *hex, uint64_t size, struct map_chunk **v, uint32_t *n,
+                     struct gear_err *e);
 /* loc's chunks hold size bytes, each within the limits: else code 111 */
 int chunk_check(const struct object_loc *loc, uint64_t size, struct gear_err *e);
 /* the chunk of loc holding byte off of the content (off below its size) */

@@ -656,7 +656,7 @@ static int list_chunks(size_t i, void *ud, struct gear_err *e)
                 return gear_err_sys(e, errno, "cannot open object sha256:%.12s", o->hex);
         if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != u->stored)
                 return gear_err_set(e, GEAR_EXIT_SYS, "object sha256:%.12s changed while pushed", o->hex);
-        return chunk_table(fd, u->stored, o->hex, o->size, &o->chunks, &o->nchunks, e);
+        return chunk_table_kept(fd, u->stored, o->hex, o->size, &o->chunks, &o->nchunks, e);
 }
 
 static int list_all_chunks(const struct gear_root *img, struct unit *u, size_t nu, struct gear_err *e)
