@@ -12,6 +12,7 @@
 
 #include "chunk-plan.h"
 #include "chunks.h"
+#include "frame-plan.h"
 #include "image-fetch.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
@@ -104,45 +105,32 @@ static struct read_content *find(struct chunk_plan *p, const char *hex)
 static int add_image(const struct image_ref *r, const struct image *im0, const struct gear_err *why, void *ud)
 {
         struct planner *pl = ud;
-        _cleanup_free_ digest_hex *acc = NULL;
+        _cleanup_free_ digest_hex *acc = NULL, *names = NULL;
         _cleanup_free_ const struct store_blob **b = NULL;
-        struct image im = { .dfd = -1 };
         struct itree *t = NULL;
-        char rel[PATH_MAX], spec[PATH_MAX + 256];
-        size_t nacc = 0, nb = 0, nu = 0;
+        char rel[PATH_MAX];
+        size_t nacc = 0, nb = 0, nu = 0, nn = 0;
         int k;
 
         (void)im0;
-        if (why)
-                return 0;
-        image_rel(r, rel, sizeof rel);
-        /* a pulled image: its contents are its store's, not objects/ */
-        if ((k = image_origin(pl->img, rel, spec, sizeof spec, pl->e)) != 0)
-                return k < 0 ? -1 : 0;
+        if (why || (k = built_image_tree(pl->img, r, rel, &t, pl->e)) <= 0)
+                return why ? 0 : k;
         if (access_list_load(pl->img, rel, &acc, &nacc, pl->e) < 0 || !nacc) {
                 gear_err_clear(pl->e);
+                itree_free(t);
                 return 0;
         }
-        if (image_open(pl->img, r, &im, pl->e) < 0 || image_load_tree(&im, &t, pl->e) < 0) {
-                image_close(&im);
-                /* gone or unreadable meanwhile: not this run's */
-                gear_err_clear(pl->e);
-                return 0;
-        }
-        image_close(&im);
-        if ((k = itree_blobs(t, &b, &nb)) < 0) {
+        if ((k = itree_blobs(t, &b, &nb)) < 0 || (k = itree_contents(t, &names, &nn)) < 0) {
                 itree_free(t);
                 return gear_err_sys(pl->e, -k, "cannot plan the chunks");
         }
         /* the digests of the list its index lacks: chunks read, sorted; none, nothing to do */
+        if (nn)
+                qsort(names, nn, sizeof *names, hex_cmp);
         qsort(acc, nacc, sizeof *acc, hex_cmp);
-        for (size_t i = 0; i < nacc; i++) {
-                bool known = false;
-                for (size_t j = 0; j < nb && !known; j++)
-                        known = !strcmp(b[j]->hex, acc[i]);
-                if (!known)
+        for (size_t i = 0; i < nacc; i++)
+                if (!nn || !bsearch(acc[i], names, nn, sizeof *names, hex_cmp))
                         memmove(acc[nu++], acc[i], sizeof *acc);
-        }
         for (size_t j = 0; nu && j < nb; j++) {
                 struct read_content *c;
                 uint64_t ns;

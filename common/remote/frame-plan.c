@@ -70,33 +70,41 @@ static int seen_cmp(const void *a, const void *b)
         return c ? c : (x->image > y->image) - (x->image < y->image);
 }
 
+int built_image_tree(const struct gear_root *img, const struct image_ref *r, char rel[PATH_MAX], struct itree **t,
+                     struct gear_err *e)
+{
+        char spec[PATH_MAX + 256];
+        struct image im = { .dfd = -1 };
+        int k;
+
+        *t = NULL;
+        image_rel(r, rel, PATH_MAX);
+        /* a pulled image: its contents are its store's, not objects/ */
+        if ((k = image_origin(img, rel, spec, sizeof spec, e)) != 0)
+                return k < 0 ? -1 : 0;
+        k = image_open(img, r, &im, e) < 0 || image_load_tree(&im, t, e) < 0 ? 0 : 1;
+        image_close(&im);
+        /* gone or unreadable meanwhile: not this run's */
+        if (!k)
+                gear_err_clear(e);
+        return k;
+}
+
 static int add_image(const struct image_ref *r, const struct image *im0, const struct gear_err *why, void *ud)
 {
         struct planner *p = ud;
         _cleanup_free_ digest_hex *acc = NULL;
         _cleanup_free_ const struct store_blob **b = NULL;
         digest_hex *order = NULL;
-        struct image im = { .dfd = -1 };
         struct itree *t = NULL;
-        char rel[PATH_MAX], spec[PATH_MAX + 256];
+        char rel[PATH_MAX];
         size_t n = 0, nb = 0, nacc = 0;
         digest_hex **lists;
         int k;
 
         (void)im0;
-        if (why)
-                return 0;
-        image_rel(r, rel, sizeof rel);
-        /* a pulled image: its contents are its store's, not objects/ */
-        if ((k = image_origin(p->img, rel, spec, sizeof spec, p->e)) != 0)
-                return k < 0 ? -1 : 0;
-        if (image_open(p->img, r, &im, p->e) < 0 || image_load_tree(&im, &t, p->e) < 0) {
-                image_close(&im);
-                /* gone or unreadable meanwhile: not this run's */
-                gear_err_clear(p->e);
-                return 0;
-        }
-        image_close(&im);
+        if (why || (k = built_image_tree(p->img, r, rel, &t, p->e)) <= 0)
+                return why ? 0 : k;
         if ((k = itree_contents(t, &order, &n)) < 0 || (k = itree_blobs(t, &b, &nb)) < 0 ||
             !(lists = realloc(p->lists, (p->nimages + 1) * sizeof *lists))) {
                 free(order);

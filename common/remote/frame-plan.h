@@ -20,6 +20,15 @@ struct frame_plan {
         size_t n;
 };
 /* the frames the images built here call for (see frame-plan.c) */
+/*
+ * The index of image r when it was built here (its contents in objects/):
+ * 1 with *t and rel its directory; 0 when it was pulled, or is gone or
+ * unreadable meanwhile (not a failure of a plan); -1
+ */
+struct image_ref;
+struct itree;
+int built_image_tree(const struct gear_root *img, const struct image_ref *r, char rel[PATH_MAX], struct itree **t,
+                     struct gear_err *e);
 int frame_plan_make(const struct gear_root *img, struct frame_plan *fp, struct gear_err *e);
 void frame_plan_free(struct frame_plan *fp);
 
