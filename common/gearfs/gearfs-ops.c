@@ -378,8 +378,15 @@ static void *stats_loop(void *ud)
         return NULL;
 }
 
-/* parallel fetches of the background prefetch */
+/*
+ * Parallel fetches of the background prefetch: of contents one at a time,
+ * 8 (a request each: latency-bound); of ranges of packs, 1, so the link
+ * brings the list in its order, the head of it (what the start-up opens
+ * first) at the link's full speed; the chunks (partial.c) are a stream of
+ * their own
+ */
 #define GFS_PREFETCH_JOBS 8
+#define GFS_PREFETCH_RANGES 1
 
 struct prefetch_thread {
         struct gearfs *fs;
@@ -400,7 +407,7 @@ static void *prefetch_loop(void *ud)
         struct prefetch_thread *p = ud;
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
-        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .stop = &p->stop, .tree = fs->t,
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .range_jobs = GFS_PREFETCH_RANGES, .stop = &p->stop, .tree = fs->t,
                                     .origin = &fs->origin };
         struct prefetch_stats ps = {0};
         char msg[sizeof err.msg + 64];

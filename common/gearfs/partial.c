@@ -14,7 +14,8 @@
 
 /* the chunks one request fetches at most: a read waiting behind a prefetch waits for no more */
 #define PART_RUN_MAX 4
-#define PART_PREFETCH_JOBS 4
+/* the chunks of the list are prefetched in its order, one request at a time (see gearfs-ops.c) */
+#define PART_PREFETCH_JOBS 1
 
 void gfs_part_free(struct gfs_part *p)
 {

@@ -62,6 +62,12 @@ struct prefetch_stats {
 
 struct prefetch_opts {
         unsigned jobs;                 /* parallel fetches */
+        /*
+         * Parallel Range requests when the contents are in packs; 0: jobs.
+         * Streams share a link: on a slow one, each of n ranges comes at
+         * 1/n of its speed, and the head of the list waits for the others.
+         */
+        unsigned range_jobs;
         const struct remote_opts *ro;  /* how to reach the image's registry; NULL: the defaults */
         /*
          * NULL: the first content that fails ends it. Else it runs in the

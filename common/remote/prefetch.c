@@ -541,6 +541,8 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
         nm = k;
         if (nm)
                 qsort(mp, nm, sizeof *mp, by_pack_off);
+        if (packs && o->range_jobs)
+                jobs = o->range_jobs;
         if (plan(mp, nm, &j.jobs, &j.njobs) < 0) {
                 gear_err_sys(e, ENOMEM, "cannot prefetch '%s:%s'", r->name, r->tag);
                 goto out;
