@@ -12,7 +12,7 @@ G="$TRASH_DIRECTORY/reg-host/var/lib/gear"
 # cached_in ROOT: the contents in ROOT's public/, sorted
 cached_in() { (cd "$1/public" 2>/dev/null && find . -type f ! -name ".*" | sed "s|^\./||; s|/||" | sort); }
 
-test_atexit 'fusermount3 -u -q m1; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+test_atexit 'rm -f "$TRASH_DIRECTORY/publish.pause"; fusermount3 -u -q m2; fusermount3 -u -q m1; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
 
 test_expect_success 'setup: FUSE, the test image, a registry' '
 	fs_ready &&
@@ -94,6 +94,27 @@ test_expect_success 'a registry gets the access list as a blob named in the mani
 	grep -x "prefetched 3 of 3 files, $((67 + 300000 + 21)) bytes ([0-9]* on the wire), 0 present" out &&
 	cached_in "$G" >cached &&
 	test_cmp sorted cached
+'
+
+test_expect_success 'an open of a content a --prefetch range brings gets it once verified, before its batch is synced' '
+	R=docker://$(cat addr) &&
+	P="$TRASH_DIRECTORY/pause-host" &&
+	GEAR_SYSROOT="$P" gear-pull --tls-verify=false $R/test/multi:latest web:1 >/dev/null &&
+	flag="$TRASH_DIRECTORY/publish.pause" &&
+	rm -f "$flag" &&
+	GEAR_SYSROOT="$P" GEAR_TEST_PAUSE=cache:publish GEAR_TEST_PAUSE_FILE="$flag" start_fs web:1 m2 --prefetch &&
+	i=0 &&
+	while ! test -e "$flag" && test $i -lt 200; do sleep 0.05; i=$((i + 1)); done &&
+	test -e "$flag" &&
+	timeout 20 cat m2/etc/passwd >got &&
+	cmp ref/rootfs/etc/passwd got &&
+	timeout 20 cmp ref/rootfs/usr/lib/libfake.so m2/usr/lib/libfake.so &&
+	test -e "$flag" &&
+	! test -e "$P/var/lib/gear/public/b6/${passwd#b6}" &&
+	rm -f "$flag" &&
+	GEAR_SYSROOT="$P" stop_fs m2 &&
+	GEAR_SYSROOT="$P" gear-fsck >/dev/null &&
+	test -f "$P/var/lib/gear/public/b6/${passwd#b6}"
 '
 
 test_expect_success 'the prefetch reaches the registry with the credentials of --authfile' '

@@ -408,7 +408,7 @@ static void *prefetch_loop(void *ud)
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
         struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .range_jobs = GFS_PREFETCH_RANGES, .stop = &p->stop, .tree = fs->t,
-                                    .origin = &fs->origin };
+                                    .origin = &fs->origin, .around = fs->around };
         struct prefetch_stats ps = {0};
         char msg[sizeof err.msg + 64];
         _cleanup_free_ digest_hex *whole = malloc((fs->nprior + 1) * sizeof *whole);

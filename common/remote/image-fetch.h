@@ -60,6 +60,7 @@ struct prefetch_stats {
         uint64_t failed;
 };
 
+struct around;
 struct prefetch_opts {
         unsigned jobs;                 /* parallel fetches */
         /*
@@ -81,6 +82,12 @@ struct prefetch_opts {
         struct itree *tree;            /* the image's index, when loaded already; NULL: loaded now */
         struct origin *origin;         /* where its contents come from, when open already; NULL: opened now */
         struct progress *progress;     /* contents done of those listed; NULL: none */
+        /*
+         * A mount's read-around (below), when it has one: an open there of a
+         * content a range brings waits for it to be staged (decoded and
+         * verified), not for its batch to be synced into public/
+         */
+        struct around *around;
 };
 /*
  * Fetches every content of the access list of image r into public/, on
@@ -114,13 +121,17 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
 struct around;
 /* fn (may be NULL) is told of what each run fetched (the opened content left out) and its wire bytes */
 typedef void (*around_fn)(void *ud, uint64_t files, uint64_t bytes, uint64_t wire);
-/* NULL *a when the origin has no packs; t, origin: the image's, kept until around_free */
-int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
-               struct around **a, struct gear_err *e);
+/*
+ * NULL *a when the origin has no packs; t, origin: the image's, kept until
+ * around_free. With !runs it starts no run of its own: it only shows an open
+ * the ranges a prefetch brings (prefetch_opts.around).
+ */
+int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, bool runs, around_fn fn,
+               void *ud, struct around **a, struct gear_err *e);
 /*
  * An O_RDONLY-usable fd on the verified content hex (of size bytes), when a
- * run brings it: one at work already, or one started now for it (*fetched
- * then). -1 when not (too large, no neighbours, present in public/ or
+ * run brings it: one at work already (a prefetch's range too, whatever its
+ * size), or one started now for it (*fetched then). -1 when not (too large, no neighbours, present in public/ or
  * fetched by another process, AROUND_RUNS_MAX runs at work, a failure):
  * the caller's cache_open then finds or fetches it.
  */

@@ -49,6 +49,7 @@ struct prefetch_job {
         struct progress *progress;
         pthread_mutex_t lock;
         struct prefetch_stats st;
+        struct around *around;  /* opens waiting for a member get it staged (image-fetch.h); NULL */
         bool first_published;   /* run_range put its first member into public/ */
         struct gear_err err;    /* the first failure */
 };
@@ -64,6 +65,8 @@ struct range_hooks {
         void (*gone)(void *ud, size_t i);
         void (*fetched)(void *ud);
         void *ud;
+        /* the members after the first staged once the whole range is in (a read-around: its opener's first) */
+        bool rest_at_end;
 };
 
 /*
@@ -77,5 +80,7 @@ struct range_hooks {
  * whole range is in (a short one comes faster whole).
  */
 void run_range(struct prefetch_job *j, const struct pjob *p, const struct range_hooks *h, struct cache_claim *first);
+/* run_range of a prefetch, its members in a's view while it runs (read-around.c) */
+void around_range(struct around *a, struct prefetch_job *j, const struct pjob *p);
 
 #endif

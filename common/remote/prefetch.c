@@ -250,7 +250,7 @@ static void arrived(void *ud, uint64_t n)
         struct range_run *rr = ud;
 
         for (; rr->next < rr->p->n; rr->next++) {
-                if (rr->h && rr->next > 0 && n < rr->len)
+                if (rr->h && rr->h->rest_at_end && rr->next > 0 && n < rr->len)
                         return;
                 const struct member *m = rr->p->m[rr->next];
                 if (!rr->claims[rr->next])
@@ -361,7 +361,10 @@ static void *prefetch_worker(void *ud)
                 if (!p)
                         return NULL;
                 if (p->m[0]->packed) {
-                        run_range(j, p, NULL, NULL);
+                        if (j->around)
+                                around_range(j->around, j, p);
+                        else
+                                run_range(j, p, NULL, NULL);
                         continue;
                 }
                 fd = origin_cache_open(j->origin, j->img, p->m[0]->x->hex, p->m[0]->x->size, &res, &e);
@@ -445,7 +448,7 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                    struct prefetch_stats *st, struct gear_err *e)
 {
         struct prefetch_job j = { .img = img, .lock = PTHREAD_MUTEX_INITIALIZER, .stop = o->stop,
-                                  .origin = o->origin, .progress = o->progress };
+                                  .origin = o->origin, .progress = o->progress, .around = o->around };
         uint64_t total = 0;
         _cleanup_free_ digest_hex *own = NULL;
         _cleanup_free_ struct member *mv = NULL;

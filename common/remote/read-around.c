@@ -20,6 +20,7 @@ struct around {
         struct sizes sz;                /* the image's contents, by digest */
         around_fn fn;
         void *ud;
+        bool own_runs;                  /* it starts runs of its own */
         pthread_mutex_t lock;           /* runs, and each run's members' state */
         pthread_cond_t cond;
         unsigned running;               /* runs at work */
@@ -27,8 +28,8 @@ struct around {
         struct around_run *runs;        /* at work */
 };
 
-int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, around_fn fn, void *ud,
-               struct around **ap, struct gear_err *e)
+int around_new(const struct gear_root *img, struct origin *origin, struct itree *t, bool runs, around_fn fn,
+               void *ud, struct around **ap, struct gear_err *e)
 {
         struct around *a;
 
@@ -37,7 +38,7 @@ int around_new(const struct gear_root *img, struct origin *origin, struct itree 
                 return 0;
         if (!(a = calloc(1, sizeof *a)))
                 return gear_err_sys(e, ENOMEM, "cannot read around");
-        *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud };
+        *a = (struct around){ .img = img, .origin = origin, .fn = fn, .ud = ud, .own_runs = runs };
         if (sizes_load(t, &a->sz) < 0) {
                 free(a);
                 return gear_err_sys(e, ENOMEM, "cannot read around");
@@ -51,11 +52,11 @@ int around_new(const struct gear_root *img, struct origin *origin, struct itree 
 /* where a member of a run is, for an opener that waits for it */
 enum { AR_PENDING, AR_STAGED, AR_GONE };
 
-/* one run: its members (the opened content first), the claim of that one */
+/* one run: its members (the opened content first), the claim of that one; or a prefetch's range */
 struct around_run {
         struct around *a;
         struct around_run *next;
-        struct member *mv;
+        struct member *mv;              /* NULL: a prefetch's range, whose members are the prefetch's */
         struct member **mp;
         int *state, *fd;                /* of each member: AR_..., and its staged content while AR_STAGED */
         size_t n, cap;
@@ -108,8 +109,9 @@ static void around_run_free(struct around_run *ar)
 {
         if (!ar)
                 return;
+        if (ar->mv)
+                free(ar->mp);
         free(ar->mv);
-        free(ar->mp);
         free(ar->state);
         free(ar->fd);
         free(ar);
@@ -151,7 +153,7 @@ static void *around_worker(void *ud)
         struct around *a = ar->a;
         struct prefetch_job j = { .img = a->img, .origin = a->origin, .lock = PTHREAD_MUTEX_INITIALIZER };
         struct pjob p = { .m = ar->mp, .n = ar->n };
-        struct range_hooks h = { run_staged, run_gone, run_fetched, ar };
+        struct range_hooks h = { run_staged, run_gone, run_fetched, ar, .rest_at_end = true };
         bool first;
 
         run_range(&j, &p, &h, ar->first);
@@ -180,7 +182,7 @@ static struct around_run *in_flight(struct around *a, const char *hex, size_t *i
 {
         for (struct around_run *ar = a->runs; ar; ar = ar->next)
                 for (size_t k = 0; k < ar->n; k++)
-                        if (ar->state[k] != AR_GONE && !strcmp(ar->mv[k].x->hex, hex)) {
+                        if (ar->state[k] != AR_GONE && !strcmp(ar->mp[k]->x->hex, hex)) {
                                 *i = k;
                                 return ar;
                         }
@@ -200,11 +202,10 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         bool ok;
 
         *fetched = false;
-        if (!a || !(x = sizes_find(&a->sz, hex)) || !object_map_find(a->origin->map, hex, &loc) || loc.whole ||
-            (size > AROUND_SIZE_MAX && !loc.member))
+        if (!a)
                 return -1;
         pthread_mutex_lock(&a->lock);
-        /* on its way with another's neighbours: wait for it to be staged, or given up */
+        /* on its way with another's neighbours, or in a prefetch's range: wait for it to be staged, or given up */
         while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
                 pthread_cond_wait(&a->cond, &a->lock);
         if (ar) {
@@ -212,6 +213,11 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
                 pthread_mutex_unlock(&a->lock);
                 return fd;
         }
+        pthread_mutex_unlock(&a->lock);
+        if (!a->own_runs || !(x = sizes_find(&a->sz, hex)) || !object_map_find(a->origin->map, hex, &loc) || loc.whole ||
+            (size > AROUND_SIZE_MAX && !loc.member))
+                return -1;
+        pthread_mutex_lock(&a->lock);
         ok = a->fetching < AROUND_RUNS_MAX;
         if (ok) {
                 a->running++;
@@ -277,6 +283,45 @@ no:
         pthread_cond_broadcast(&a->cond);
         pthread_mutex_unlock(&a->lock);
         return -1;
+}
+
+/* a prefetch's range staged for the opens in a's view; no runs of a's own are counted against it */
+static void prefetch_fetched(void *ud)
+{
+        (void)ud;
+}
+
+void around_range(struct around *a, struct prefetch_job *j, const struct pjob *p)
+{
+        struct around_run *ar = calloc(1, sizeof *ar), **pp;
+        struct range_hooks h = { run_staged, run_gone, prefetch_fetched, ar, .rest_at_end = false };
+
+        if (!ar || !(ar->state = calloc(p->n, sizeof *ar->state)) || !(ar->fd = calloc(p->n, sizeof *ar->fd))) {
+                around_run_free(ar);
+                run_range(j, p, NULL, NULL);
+                return;
+        }
+        /* every member AR_PENDING (0) until staged or gone; not one of a's own runs (fetching) */
+        ar->a = a;
+        ar->mp = p->m;
+        ar->n = ar->cap = p->n;
+        ar->fetched = true;
+        ar->refs = 1;
+        pthread_mutex_lock(&a->lock);
+        ar->next = a->runs;
+        a->runs = ar;
+        a->running++;
+        pthread_mutex_unlock(&a->lock);
+        run_range(j, p, &h, NULL);
+        pthread_mutex_lock(&a->lock);
+        for (pp = &a->runs; *pp != ar; pp = &(*pp)->next)
+                ;
+        *pp = ar->next;
+        /* every member is AR_GONE by now: published, failed or left to another */
+        run_put(ar);
+        a->running--;
+        pthread_cond_broadcast(&a->cond);
+        pthread_mutex_unlock(&a->lock);
 }
 
 void around_free(struct around *a)

@@ -297,6 +297,7 @@ void cache_publish(struct cache_claim **v, size_t n, cache_published_fn fn, void
          * second commit again). Its bytes are on disk before its name is: a
          * crash never leaves a cached file of wrong bytes.
          */
+        test_pause_point("cache:publish");
         for (int pass = 0; n > 1 && pass < 2; pass++)
                 for (size_t i = 0; i < n; i++)
                         if (v[i] && v[i]->out >= 0)
