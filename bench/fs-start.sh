@@ -18,8 +18,8 @@
 # the Gear image mounted with gear-fs --prefetch (as its unit does), which
 # fetches the files of the access list a first run recorded (from a mount
 # where the image was built, before gear-push, which lays those files out
-# first in its packs and ships the list) in the background, in parallel,
-# while the container starts.
+# first in its packs and ships the list) in the background, in the list's
+# order, while the container starts.
 #
 # Prints, per image and link, the median seconds of ROUNDS (default 3) runs of
 # each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
@@ -114,9 +114,9 @@ container() {
 	c=gb$$-$1 root=$2 port=$3 kind=$4
 	shift 4
 	eval "set -- $*"
-	$py "$run/probe.py" "$kind" "$port" &
+	"$py" "$run/probe.py" "$kind" "$port" &
 	probe=$!
-	$podman run -d --name "$c" --network host $ulimits --rootfs "$root" "$@" >/dev/null
+	$podman run -d --name "$c" --network host $ulimits --rootfs "$root" "$@" >/dev/null || { kill $probe; exit 1; }
 	wait $probe || { echo "$c does not answer:" >&2; $podman logs "$c" >&2; exit 1; }
 }
 gone() {
@@ -170,9 +170,10 @@ pulled() {
 	$p pull -q --tls-verify=false "$reg/plain/$name:latest" >/dev/null
 	shift 4
 	eval "set -- $*"
-	$py "$run/probe.py" "$kind" "$port" &
+	"$py" "$run/probe.py" "$kind" "$port" &
 	probe=$!
-	$p run -d --name "gb$$-$name" --network host $ulimits "$reg/plain/$name:latest" "$@" >/dev/null
+	$p run -d --name "gb$$-$name" --network host $ulimits "$reg/plain/$name:latest" "$@" >/dev/null ||
+		{ kill $probe; exit 1; }
 	wait $probe || { echo "gb$$-$name does not answer:" >&2; $p logs "gb$$-$name" >&2; exit 1; }
 	t1=$(now)
 	$p rm -f -t 0 "gb$$-$name" >/dev/null

@@ -96,15 +96,15 @@ test_expect_success 'a registry gets the access list as a blob named in the mani
 	test_cmp sorted cached
 '
 
-test_expect_success 'an open of a content a --prefetch range brings gets it once verified, before its batch is synced' '
-	R=docker://$(cat addr) &&
-	P="$TRASH_DIRECTORY/pause-host" &&
-	GEAR_SYSROOT="$P" gear-pull --tls-verify=false $R/test/multi:latest web:1 >/dev/null &&
-	flag="$TRASH_DIRECTORY/publish.pause" &&
-	rm -f "$flag" &&
-	GEAR_SYSROOT="$P" GEAR_TEST_PAUSE=cache:publish GEAR_TEST_PAUSE_FILE="$flag" start_fs web:1 m2 --prefetch &&
+# range_open OPTIONS...: a fresh pull of web:1 mounted with --prefetch OPTIONS,
+# its first publish held; two contents of the range read meanwhile
+range_open() {
+	P="$TRASH_DIRECTORY/pause-host" flag="$TRASH_DIRECTORY/publish.pause" &&
+	rm -rf "$P" "$flag" &&
+	GEAR_SYSROOT="$P" gear-pull --tls-verify=false docker://$(cat addr)/test/multi:latest web:1 >/dev/null &&
+	GEAR_SYSROOT="$P" GEAR_TEST_PAUSE=cache:publish GEAR_TEST_PAUSE_FILE="$flag" start_fs web:1 m2 --prefetch "$@" &&
 	i=0 &&
-	while ! test -e "$flag" && test $i -lt 200; do sleep 0.05; i=$((i + 1)); done &&
+	while ! test -e "$flag" && test $i -lt 600; do sleep 0.05; i=$((i + 1)); done &&
 	test -e "$flag" &&
 	timeout 20 cat m2/etc/passwd >got &&
 	cmp ref/rootfs/etc/passwd got &&
@@ -112,9 +112,21 @@ test_expect_success 'an open of a content a --prefetch range brings gets it once
 	test -e "$flag" &&
 	! test -e "$P/var/lib/gear/public/b6/${passwd#b6}" &&
 	rm -f "$flag" &&
-	GEAR_SYSROOT="$P" stop_fs m2 &&
+	stop_fs m2 &&
+	test -f "$P/var/lib/gear/public/b6/${passwd#b6}" &&
 	GEAR_SYSROOT="$P" gear-fsck >/dev/null &&
-	test -f "$P/var/lib/gear/public/b6/${passwd#b6}"
+	awk "\$1 == \"fetched_files\" || \$1 == \"cache_hits\" || \$1 == \"prefetched_files\"" \
+		"$P/var/lib/gear/images/web/1/fs.stats" >stats &&
+	printf "fetched_files 0\ncache_hits 2\nprefetched_files 3\n" >want &&
+	test_cmp want stats
+}
+
+test_expect_success 'an open of a content a --prefetch range brings gets it once verified, before its batch is synced' '
+	range_open
+'
+
+test_expect_success 'so it does with --no-read-around' '
+	range_open --no-read-around
 '
 
 test_expect_success 'the prefetch reaches the registry with the credentials of --authfile' '

@@ -379,11 +379,11 @@ static void *stats_loop(void *ud)
 }
 
 /*
- * Parallel fetches of the background prefetch: of contents one at a time,
- * 8 (a request each: latency-bound); of ranges of packs, 1, so the link
- * brings the list in its order, the head of it (what the start-up opens
- * first) at the link's full speed; the chunks (partial.c) are a stream of
- * their own
+ * Parallel fetches of the background prefetch: from a store or a registry
+ * without packs, 8 contents at a time (a request each: latency-bound); from
+ * one with packs, one range at a time, so the link brings the list in its
+ * order, the head of it (what the start-up opens first) first, sharing the
+ * link with one stream only: the chunks' (partial.c), also in list order
  */
 #define GFS_PREFETCH_JOBS 8
 #define GFS_PREFETCH_RANGES 1
@@ -407,8 +407,8 @@ static void *prefetch_loop(void *ud)
         struct prefetch_thread *p = ud;
         struct gearfs *fs = p->fs;
         struct gear_err err = {0};
-        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .range_jobs = GFS_PREFETCH_RANGES, .stop = &p->stop, .tree = fs->t,
-                                    .origin = &fs->origin, .around = fs->around };
+        struct prefetch_opts po = { .jobs = GFS_PREFETCH_JOBS, .range_jobs = GFS_PREFETCH_RANGES, .stop = &p->stop,
+                                    .tree = fs->t, .origin = &fs->origin, .around = fs->around };
         struct prefetch_stats ps = {0};
         char msg[sizeof err.msg + 64];
         _cleanup_free_ digest_hex *whole = malloc((fs->nprior + 1) * sizeof *whole);

@@ -219,7 +219,9 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
         if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
-        if (around_new(img, &fs->origin, fs->t, !o->no_around, counted_around, fs, &fs->around, e) < 0)
+        /* read-around's runs, and the prefetch's ranges shown to opens */
+        if ((o->prefetch || !o->no_around) &&
+            around_new(img, &fs->origin, fs->t, !o->no_around, counted_around, fs, &fs->around, e) < 0)
                 return -1;
         /* read before serving: what --prefetch fetches, and the head of the list this mount writes */
         if (access_list_load(&fs->dir, ".", &fs->prior, &fs->nprior, e) < 0) {

@@ -118,7 +118,6 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
 #define AROUND_MEMBERS_MAX 64
 #define AROUND_RUNS_MAX 2
 
-struct around;
 /* fn (may be NULL) is told of what each run fetched (the opened content left out) and its wire bytes */
 typedef void (*around_fn)(void *ud, uint64_t files, uint64_t bytes, uint64_t wire);
 /*
@@ -131,9 +130,10 @@ int around_new(const struct gear_root *img, struct origin *origin, struct itree 
 /*
  * An O_RDONLY-usable fd on the verified content hex (of size bytes), when a
  * run brings it: one at work already (a prefetch's range too, whatever its
- * size), or one started now for it (*fetched then). -1 when not (too large, no neighbours, present in public/ or
- * fetched by another process, AROUND_RUNS_MAX runs at work, a failure):
- * the caller's cache_open then finds or fetches it.
+ * size), or one started now for it (*fetched then). -1 when not (no range
+ * brings it and a starts no runs, too large, no neighbours, present in
+ * public/ or fetched by another process, AROUND_RUNS_MAX runs at work, a
+ * failure): the caller's cache_open then finds or fetches it.
  */
 int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched);
 /* waits for the runs at work */

@@ -75,9 +75,11 @@ struct range_hooks {
  * The members not in public/ and not being fetched by another are claimed
  * first (their locks held, without waiting), so that a lazy open of one of
  * them waits for its bytes to arrive here instead of fetching them again.
- * With hooks (a read-around), first is the first member's claim, taken by
- * the lazy open that waits for it, and the others are staged only once the
- * whole range is in (a short one comes faster whole).
+ * With hooks, h->staged hands each member's staged file to the opens that
+ * wait for it (read-around.c). A read-around's first is the first member's
+ * claim, taken by the lazy open that waits for it, and with rest_at_end the
+ * others are staged only once the whole range is in (a short one comes
+ * faster whole).
  */
 void run_range(struct prefetch_job *j, const struct pjob *p, const struct range_hooks *h, struct cache_claim *first);
 /* run_range of a prefetch, its members in a's view while it runs (read-around.c) */

@@ -123,7 +123,8 @@ static int copy_from_range(const char *hex, uint64_t size, int fd, void *ud, str
  * A range of a pack being fetched: its members staged (decoded and
  * verified) as their bytes arrive, and put into public/ in batches of at
  * most PUBLISH_BATCH contents or PUBLISH_BYTES bytes, at the cost of one
- * sync a batch (cache_publish): a lazy open of a member waits for its batch.
+ * sync a batch (cache_publish): a lazy open of a member waits for its batch,
+ * unless the range's hooks hand it the staged file (a mount's, read-around.c).
  */
 #define PUBLISH_BATCH 16
 #define PUBLISH_BYTES (1u << 20)

@@ -58,6 +58,7 @@ struct around_run {
         struct around_run *next;
         struct member *mv;              /* NULL: a prefetch's range, whose members are the prefetch's */
         struct member **mp;
+        size_t *by_hex;                 /* a prefetch's range: its members' indices by content, for in_flight */
         int *state, *fd;                /* of each member: AR_..., and its staged content while AR_STAGED */
         size_t n, cap;
         struct cache_claim *first;
@@ -112,6 +113,7 @@ static void around_run_free(struct around_run *ar)
         if (ar->mv)
                 free(ar->mp);
         free(ar->mv);
+        free(ar->by_hex);
         free(ar->state);
         free(ar->fd);
         free(ar);
@@ -177,16 +179,57 @@ static void *around_worker(void *ud)
         return NULL;
 }
 
+/* member k of ar, of content hex: not gone */
+static bool member_is(const struct around_run *ar, size_t k, const char *hex)
+{
+        return ar->state[k] != AR_GONE && !strcmp(ar->mp[k]->x->hex, hex);
+}
+
 /* a run's member of content hex, with a->lock held; NULL when none */
 static struct around_run *in_flight(struct around *a, const char *hex, size_t *i)
 {
-        for (struct around_run *ar = a->runs; ar; ar = ar->next)
-                for (size_t k = 0; k < ar->n; k++)
-                        if (ar->state[k] != AR_GONE && !strcmp(ar->mp[k]->x->hex, hex)) {
+        for (struct around_run *ar = a->runs; ar; ar = ar->next) {
+                if (!ar->by_hex) {
+                        for (size_t k = 0; k < ar->n; k++)
+                                if (member_is(ar, k, hex)) {
+                                        *i = k;
+                                        return ar;
+                                }
+                        continue;
+                }
+                /* a prefetch's range, of thousands of members maybe: each content once */
+                for (size_t lo = 0, hi = ar->n; lo < hi;) {
+                        size_t mid = lo + (hi - lo) / 2, k = ar->by_hex[mid];
+                        int c = strcmp(ar->mp[k]->x->hex, hex);
+                        if (!c) {
+                                if (!member_is(ar, k, hex))
+                                        break;
                                 *i = k;
                                 return ar;
                         }
+                        if (c < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+        }
         return NULL;
+}
+
+/* content hex from a run that brings it (waited for): an fd on it staged, or -1 when none brings it */
+static int staged_of(struct around *a, const char *hex)
+{
+        struct around_run *ar;
+        size_t i;
+        int fd = -1;
+
+        pthread_mutex_lock(&a->lock);
+        while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
+                pthread_cond_wait(&a->cond, &a->lock);
+        if (ar)
+                fd = fcntl(ar->fd[i], F_DUPFD_CLOEXEC, 3);
+        pthread_mutex_unlock(&a->lock);
+        return fd;
 }
 
 int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
@@ -197,24 +240,17 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         struct gear_err e = {0};
         pthread_attr_t attr;
         pthread_t th;
-        size_t cap = AROUND_MEMBERS_MAX, i;
+        size_t cap = AROUND_MEMBERS_MAX;
         int fd = -1;
-        bool ok;
+        bool ok, busy = false;
 
         *fetched = false;
         if (!a)
                 return -1;
-        pthread_mutex_lock(&a->lock);
-        /* on its way with another's neighbours, or in a prefetch's range: wait for it to be staged, or given up */
-        while ((ar = in_flight(a, hex, &i)) && ar->state[i] == AR_PENDING)
-                pthread_cond_wait(&a->cond, &a->lock);
-        if (ar) {
-                fd = fcntl(ar->fd[i], F_DUPFD_CLOEXEC, 3);
-                pthread_mutex_unlock(&a->lock);
+        /* on its way with another's neighbours, or in a prefetch's range: staged, or given up */
+        if ((fd = staged_of(a, hex)) >= 0 || !a->own_runs)
                 return fd;
-        }
-        pthread_mutex_unlock(&a->lock);
-        if (!a->own_runs || !(x = sizes_find(&a->sz, hex)) || !object_map_find(a->origin->map, hex, &loc) || loc.whole ||
+        if (!(x = sizes_find(&a->sz, hex)) || !object_map_find(a->origin->map, hex, &loc) || loc.whole ||
             (size > AROUND_SIZE_MAX && !loc.member))
                 return -1;
         pthread_mutex_lock(&a->lock);
@@ -245,8 +281,10 @@ int around_open(struct around *a, const char *hex, uint64_t size, bool *fetched)
         ar->mp[0] = &ar->mv[0];
         ar->n = 1;
         object_map_after(a->origin->map, hex, AROUND_WINDOW, add_neighbour, ar);
-        /* alone, it is fetched as well by the opener */
-        if (ar->n < 2 || cache_claim(a->img, hex, x->size, &ar->first, &e) <= 0)
+        /* alone, it is fetched as well by the opener; claimed by another, by a range that began meanwhile maybe */
+        if (ar->n < 2)
+                goto no;
+        if ((busy = cache_claim(a->img, hex, x->size, &ar->first, &e) == 0) || !ar->first)
                 goto no;
         pthread_mutex_lock(&a->lock);
         ar->next = a->runs;
@@ -282,31 +320,38 @@ no:
         a->fetching--;
         pthread_cond_broadcast(&a->cond);
         pthread_mutex_unlock(&a->lock);
-        return -1;
+        return busy ? staged_of(a, hex) : -1;
 }
 
-/* a prefetch's range staged for the opens in a's view; no runs of a's own are counted against it */
-static void prefetch_fetched(void *ud)
+/* indices into members m (qsort_r) by content */
+static int by_member_hex(const void *a, const void *b, void *m)
 {
-        (void)ud;
+        struct member **v = m;
+
+        return strcmp(v[*(const size_t *)a]->x->hex, v[*(const size_t *)b]->x->hex);
 }
 
 void around_range(struct around *a, struct prefetch_job *j, const struct pjob *p)
 {
         struct around_run *ar = calloc(1, sizeof *ar), **pp;
-        struct range_hooks h = { run_staged, run_gone, prefetch_fetched, ar, .rest_at_end = false };
+        /* not one of a's own runs: not counted in a->fetching */
+        struct range_hooks h = { run_staged, run_gone, NULL, ar, .rest_at_end = false };
 
-        if (!ar || !(ar->state = calloc(p->n, sizeof *ar->state)) || !(ar->fd = calloc(p->n, sizeof *ar->fd))) {
+        if (!ar || !(ar->state = calloc(p->n, sizeof *ar->state)) || !(ar->fd = calloc(p->n, sizeof *ar->fd)) ||
+            !(ar->by_hex = malloc(p->n * sizeof *ar->by_hex))) {
                 around_run_free(ar);
                 run_range(j, p, NULL, NULL);
                 return;
         }
-        /* every member AR_PENDING (0) until staged or gone; not one of a's own runs (fetching) */
+        /* every member AR_PENDING (0) until staged or gone */
         ar->a = a;
         ar->mp = p->m;
         ar->n = ar->cap = p->n;
         ar->fetched = true;
         ar->refs = 1;
+        for (size_t k = 0; k < p->n; k++)
+                ar->by_hex[k] = k;
+        qsort_r(ar->by_hex, p->n, sizeof *ar->by_hex, by_member_hex, p->m);
         pthread_mutex_lock(&a->lock);
         ar->next = a->runs;
         a->runs = ar;
