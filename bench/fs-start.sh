@@ -25,7 +25,8 @@
 # each way and the ratios ordinary / gear and podman / gear; then, per image, the bytes each way
 # moved over the limited link (the veth's counters: HTTP and TCP included)
 # and gear's share of the ordinary path's bytes; first, the registry bytes of
-# the gear images against the gzip layers (blobs each repository links to). FS_START_RECOMPRESS=LEVEL
+# the gear images against the gzip layers (blobs each repository links to);
+# FS_START_IMAGES picks some of the images (names, space-separated). FS_START_RECOMPRESS=LEVEL
 # runs gear-recompress -l LEVEL on the store (its objects and its solid
 # frames) once the images are built, before the pushes. Needs root, podman, FUSE,
 # tc, and the Debian archive the first time (the image set). Run after make.
@@ -64,6 +65,9 @@ apps="python3 18080 http python3 -m http.server 18080 --bind 127.0.0.1
 nginx 80 http nginx -g 'daemon off;'
 redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no
 nodejs 18081 http node -e 'require(\"http\").createServer((q, r) => r.end(\"ok\")).listen(18081, \"127.0.0.1\")'"
+# FS_START_IMAGES="NAME..." measures those of the set only
+[ -z "${FS_START_IMAGES:-}" ] || apps=$(echo "$apps" | awk -v keep=" $FS_START_IMAGES " 'index(keep, " " $1 " ")')
+[ -n "$apps" ] || { echo "FS_START_IMAGES names no image of the set" >&2; exit 2; }
 
 # probe KIND PORT: waits until the service answers (polling every 5 ms, 120 s at most).
 # Started before the container, so the clock stops at the first answer, not at
@@ -109,11 +113,16 @@ lo=$(gear-test-registry start "$run/reg-lo")
 limited=$(GEAR_REGISTRY_HOST=$naddr GEAR_REGISTRY_PORT=5000 GEAR_REGISTRY_DATA="$run/reg-lo/data" \
 	ip netns exec $ns gear-test-registry start "$run/reg-ns")
 echo "# registry on $lo (loopback) and $limited (100 Mbit/s veth)" >&2
+# port_free PORT: nothing listens on it, or the probe (started first) would hear that
+port_free() {
+	! ss -Hltn "sport = :$1" | grep -q . || { echo "port $1 is in use: stop what listens there" >&2; exit 1; }
+}
 # container NAME ROOTFS PORT KIND COMMAND...: runs it detached, waits for its answer
 container() {
 	c=gb$$-$1 root=$2 port=$3 kind=$4
 	shift 4
 	eval "set -- $*"
+	port_free "$port"
 	"$py" "$run/probe.py" "$kind" "$port" &
 	probe=$!
 	$podman run -d --name "$c" --network host $ulimits --rootfs "$root" "$@" >/dev/null || { kill $probe; exit 1; }
@@ -170,6 +179,7 @@ pulled() {
 	$p pull -q --tls-verify=false "$reg/plain/$name:latest" >/dev/null
 	shift 4
 	eval "set -- $*"
+	port_free "$port"
 	"$py" "$run/probe.py" "$kind" "$port" &
 	probe=$!
 	$p run -d --name "gb$$-$name" --network host $ulimits "$reg/plain/$name:latest" "$@" >/dev/null ||
