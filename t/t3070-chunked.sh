@@ -90,6 +90,21 @@ test_expect_success 'the chunk table is kept with the object for the next push; 
 	mv pushed.first "$IMG/images/test/a/latest/pushed"
 '
 
+test_expect_success 'a kept table whose count does not fit 32 bits is made again, not read as its low bits' '
+	o="$IMG/objects/$(echo $BIG | cut -c1-2)/$(echo $BIG | cut -c3-)" &&
+	{ echo "gear-chunks 1 $(stat -c %s "$o") $(wc -c <a/lib/big) $((4294967296 + 10))" && tail -n +2 kept; } >forged &&
+	setfattr -n trusted.gear.chunks -v "$(cat forged)" "$o" &&
+	mv "$IMG/images/test/a/latest/pushed" pushed.first &&
+	gear-push test/a $R/again2/a >out &&
+	chunks "$IMG/images/test/a/latest/pushed/$A/again2/a.map" $BIG >again &&
+	test_cmp big.chunks again &&
+	getfattr --only-values -n trusted.gear.chunks "$o" | head -n 1 >got &&
+	echo "gear-chunks 1 $(stat -c %s "$o") $(wc -c <a/lib/big) 10" >want &&
+	test_cmp want got &&
+	rm -rf "$IMG/images/test/a/latest/pushed" &&
+	mv pushed.first "$IMG/images/test/a/latest/pushed"
+'
+
 test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file' '
 	: >reg/log &&
 	(

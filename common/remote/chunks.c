@@ -127,10 +127,9 @@ out:
 static bool kept_read(int fd, uint64_t stored, uint64_t size, struct map_chunk **vp, uint32_t *np)
 {
         _cleanup_free_ char *buf = malloc(KEPT_MAX + 1);
-        unsigned long long st, sz, clen, csize;
+        unsigned long long st, sz, n, clen, csize;
         struct map_chunk *v = NULL;
         uint64_t coff = 0, uoff = 0;
-        unsigned n;
         ssize_t k;
         char *p;
         int used;
@@ -138,11 +137,11 @@ static bool kept_read(int fd, uint64_t stored, uint64_t size, struct map_chunk *
         if (!buf || (k = fgetxattr(fd, CHUNK_TABLE_XATTR, buf, KEPT_MAX)) <= 0)
                 return false;
         buf[k] = 0;
-        if (sscanf(buf, "gear-chunks 1 %llu %llu %u\n%n", &st, &sz, &n, &used) != 3 || st != stored || sz != size ||
+        if (sscanf(buf, "gear-chunks 1 %llu %llu %llu\n%n", &st, &sz, &n, &used) != 3 || st != stored || sz != size ||
             n > CHUNKS_MAX || n == 1 || (n && !(v = calloc(n, sizeof *v))))
                 return false;
         p = buf + used;
-        for (unsigned i = 0; i < n; i++, p += used) {
+        for (uint32_t i = 0; i < n; i++, p += used) {
                 char hex[DIGEST_HEX_LEN + 1];
                 if (sscanf(p, "%llu %llu %64[0-9a-f]\n%n", &clen, &csize, hex, &used) != 3 || !clen ||
                     clen > UINT32_MAX || !csize || csize > CHUNK_SIZE_MAX || !digest_hex_valid(hex)) {
@@ -159,7 +158,7 @@ static bool kept_read(int fd, uint64_t stored, uint64_t size, struct map_chunk *
                 return false;
         }
         *vp = v;
-        *np = n;
+        *np = (uint32_t)n;
         return true;
 }
 

@@ -347,7 +347,6 @@ void around_range(struct around *a, struct prefetch_job *j, const struct pjob *p
         ar->a = a;
         ar->mp = p->m;
         ar->n = ar->cap = p->n;
-        ar->fetched = true;
         ar->refs = 1;
         for (size_t k = 0; k < p->n; k++)
                 ar->by_hex[k] = k;
