@@ -263,6 +263,7 @@ test_expect_success 'a daemon whose binary was replaced runs its builds with its
 		http://gear/build-image &&
 	cat out &&
 	grep "^gear-build-image: cannot build '\''localhost/t50b:1'\'': podman image inspect" out &&
+	! grep "cannot remove" out &&
 	tail -n 1 out >last &&
 	printf "status\t111\n" >expect &&
 	test_cmp expect last &&

@@ -178,7 +178,7 @@ static int pop(struct walk *w, int cur, struct gear_err *e)
 static int rm_dir(int dfd, const char *rel, struct gear_err *e)
 {
         _cleanup_(walk_done) struct walk w = {0};
-        _cleanup_close_ int cur = -1;
+        _cleanup_close_ int cur = -1, up = -1;
         char sub[256];
         uint64_t top;
         int r;
@@ -186,7 +186,10 @@ static int rm_dir(int dfd, const char *rel, struct gear_err *e)
         cur = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (cur < 0)
                 return errno == ENOENT ? 0 : gear_err_sys(e, errno, "cannot open '%s'", rel);
-        if (mount_id(dfd, &top) < 0 || mount_id(cur, &w.mnt) < 0)
+        /* a mount point itself is refused: its parent (rel's last directory,
+         * not dfd, which an absolute or deeper rel leaves behind) is on another mount */
+        up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (up < 0 || mount_id(up, &top) < 0 || mount_id(cur, &w.mnt) < 0)
                 return gear_err_sys(e, errno, "cannot read '%s'", rel);
         if (top != w.mnt)
                 return gear_err_sys(e, EBUSY, "cannot remove '%s'", rel);
