@@ -60,37 +60,9 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$run"
 
-# NAME PORT KIND COMMAND...
-apps="python3 18080 http python3 -m http.server 18080 --bind 127.0.0.1
-nginx 80 http nginx -g 'daemon off;'
-redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no
-nodejs 18081 http node -e 'require(\"http\").createServer((q, r) => r.end(\"ok\")).listen(18081, \"127.0.0.1\")'"
-# FS_START_IMAGES="NAME..." measures those of the set only
-[ -z "${FS_START_IMAGES:-}" ] || apps=$(echo "$apps" | awk -v keep=" $FS_START_IMAGES " 'index(keep, " " $1 " ")')
-[ -n "$apps" ] || { echo "FS_START_IMAGES names no image of the set" >&2; exit 2; }
+apps=$(picked_services)
 
-# probe KIND PORT: waits until the service answers (polling every 5 ms, 120 s at most).
-# Started before the container, so the clock stops at the first answer, not at
-# the probe's own start-up; run by the interpreter itself, not a wrapper
-# script on PATH (pyenv's shim costs 0.4 s of the 2 cores)
-py=$(python3 -c 'import sys; print(sys.executable)')
-cat >"$run/probe.py" <<'EOF'
-import socket, sys, time
-kind, port = sys.argv[1], int(sys.argv[2])
-req = b"PING\r\n" if kind == "redis" else b"GET / HTTP/1.0\r\n\r\n"
-want = b"+PONG" if kind == "redis" else b"HTTP/1."
-end = time.time() + 120
-while time.time() < end:
-    try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=2)
-        s.sendall(req)
-        if s.recv(64).startswith(want):
-            sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.005)
-sys.exit(1)
-EOF
+write_probe "$run/probe.py"
 
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", b - a }'; }
@@ -113,10 +85,6 @@ lo=$(gear-test-registry start "$run/reg-lo")
 limited=$(GEAR_REGISTRY_HOST=$naddr GEAR_REGISTRY_PORT=5000 GEAR_REGISTRY_DATA="$run/reg-lo/data" \
 	ip netns exec $ns gear-test-registry start "$run/reg-ns")
 echo "# registry on $lo (loopback) and $limited (100 Mbit/s veth)" >&2
-# port_free PORT: nothing listens on it, or the probe (started first) would hear that
-port_free() {
-	! ss -Hltn "sport = :$1" | grep -q . || { echo "port $1 is in use: stop what listens there" >&2; exit 1; }
-}
 # container NAME ROOTFS PORT KIND COMMAND...: runs it detached, waits for its answer
 container() {
 	c=gb$$-$1 root=$2 port=$3 kind=$4

@@ -63,3 +63,47 @@ bench_start() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # cold: nothing of the files in the page cache (the whole machine's)
 cold() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# the services of the set the start-up benchmarks run, one a line: NAME PORT
+# KIND COMMAND... (KIND: what the probe asks, http or redis)
+set_services="python3 18080 http python3 -m http.server 18080 --bind 127.0.0.1
+nginx 80 http nginx -g 'daemon off;'
+redis 16379 redis redis-server --port 16379 --bind 127.0.0.1 --save '' --appendonly no
+nodejs 18081 http node -e 'require(\"http\").createServer((q, r) => r.end(\"ok\")).listen(18081, \"127.0.0.1\")'"
+
+# picked_services: the lines of set_services FS_START_IMAGES names ("NAME...";
+# unset or empty: all); exits 2 when it names none
+picked_services() {
+	[ -z "${FS_START_IMAGES:-}" ] && echo "$set_services" && return
+	echo "$set_services" | awk -v keep=" $FS_START_IMAGES " 'index(keep, " " $1 " ")' | grep . ||
+		{ echo "FS_START_IMAGES names no image of the set" >&2; exit 2; }
+}
+
+# write_probe FILE: the probe, run as "$py FILE KIND PORT": waits until the
+# service answers (polling every 5 ms, 120 s at most). Started before the container, so the clock stops at the first answer, not at
+# the probe's own start-up; run by the interpreter itself, not a wrapper
+# script on PATH (pyenv's shim costs 0.4 s of the 2 cores)
+py=$(python3 -c 'import sys; print(sys.executable)')
+write_probe() {
+	cat >"$1" <<'EOF'
+import socket, sys, time
+kind, port = sys.argv[1], int(sys.argv[2])
+req = b"PING\r\n" if kind == "redis" else b"GET / HTTP/1.0\r\n\r\n"
+want = b"+PONG" if kind == "redis" else b"HTTP/1."
+end = time.time() + 120
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.sendall(req)
+        if s.recv(64).startswith(want):
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.005)
+sys.exit(1)
+EOF
+}
+# port_free PORT: nothing listens on it, or the probe (started first) would hear that
+port_free() {
+	! ss -Hltn "sport = :$1" | grep -q . || { echo "port $1 is in use: stop what listens there" >&2; exit 1; }
+}
