@@ -144,6 +144,23 @@ test_expect_success 'PUT /keys: the keys of containers and repositories, seen by
 	test "$(api PUT /keys "{\"Keys\":[{\"Type\":\"authorized_keys\",\"Value\":\"$k\"}],\"Containers\":[{\"Id\":\"t50zz\"}]}")" = 404
 '
 
+test_expect_success 'PUT /keys: every key of every entry; a missing target of either access changes nothing' '
+	ssh-keygen -q -t ed25519 -N "" -f k2 && ssh-keygen -q -t ed25519 -N "" -f k3 &&
+	k2=$(cat k2.pub) k3=$(cat k3.pub) &&
+	test "$(api PUT /keys "{\"Keys\":[{\"Type\":\"authorized_keys\",\"Value\":\"$k2\"},{\"Type\":\"authorized_keys\",\"Value\":\"$k3\"}],\"Containers\":[{\"Id\":\"t50b\"}]}")" = 200 &&
+	test "$(jq -r ".Fingerprints | length" out)" = 2 &&
+	g gear-keys list t50b >list &&
+	for f in $(jq -r ".Fingerprints[]" out); do grep "^$f	ssh	" list || return 1; done &&
+	ls -R "$CTR/access" "$CTR/keys" >before &&
+	ssh-keygen -q -t ed25519 -N "" -f k4 && k4=$(cat k4.pub) &&
+	test "$(api PUT /keys "{\"Keys\":[{\"Type\":\"authorized_keys\",\"Value\":\"$k4\"}],\"Containers\":[{\"Id\":\"t50a\"}],\"Repositories\":[{\"Id\":\"t50nope\",\"Permissions\":\"write\"}]}")" = 404 &&
+	grep "t50nope" out &&
+	ls -R "$CTR/access" "$CTR/keys" >after &&
+	test_cmp before after &&
+	! g gear-auth-keys-command ctr-t50a | grep -F "$(cut -d" " -f2 k4.pub)" &&
+	cat k2.pub k3.pub | g gear-keys remove t50b
+'
+
 test_expect_success 'GET /repository/ID/archive/REF: the tree of that ref' '
 	curl -sf --unix-socket "$SOCK" -o a.tar "http://gear/repository/t50r/archive/HEAD" &&
 	tar -tf a.tar >list &&

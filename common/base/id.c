@@ -37,6 +37,7 @@ int target_parse(const char *arg, struct gear_target *t, struct gear_err *e)
         const char *p;
 
         t->kind = TARGET_CONTAINER;
+        t->write = false;
         if ((p = strip_prefix(arg, "ctr://")))
                 arg = p;
         else if ((p = strip_prefix(arg, "repo://"))) {

@@ -25,6 +25,7 @@ enum target_kind { TARGET_CONTAINER, TARGET_REPO };
 struct gear_target {
         enum target_kind kind;
         gear_id id;
+        bool write; /* of a repository: its write access (keys_add) */
 };
 
 /* ID, ctr://ID or repo://ID (each with the localhost/ forms) */

@@ -90,8 +90,8 @@ static int body_keys(const json_t *body, struct key_set *set, struct gear_err *e
         return 0;
 }
 
-/* the targets of "Containers" and "Repositories" ({"Id": ..., "Permissions": "read"|"write"}) with write or not */
-static int body_targets(const json_t *body, bool write, struct gear_target **tg, size_t *n, struct gear_err *e)
+/* the targets of "Containers" and "Repositories" ({"Id": ..., "Permissions": "read"|"write"}), all checked */
+static int body_targets(const json_t *body, struct gear_target **tg, size_t *n, struct gear_err *e)
 {
         static const char *const cfields[] = { "Id", NULL };
         static const char *const rfields[] = { "Id", "Permissions", NULL };
@@ -106,8 +106,6 @@ static int body_targets(const json_t *body, bool write, struct gear_target **tg,
         json_array_foreach(ca, i, v) {
                 const char *id;
 
-                if (write)
-                        break;
                 if (field_check(v, cfields, "a container", e) < 0 || field_string(v, "Id", &id, e) < 0 ||
                     id_parse(id ? id : "", (*tg)[*n].id, e) < 0)
                         return -1;
@@ -121,8 +119,8 @@ static int body_targets(const json_t *body, bool write, struct gear_target **tg,
                         return -1;
                 if (perm && strcmp(perm, "read") && strcmp(perm, "write"))
                         return gear_err_set(e, GEAR_EXIT_USAGE, "'Permissions' is not 'read' or 'write'");
-                if (write == (perm && !strcmp(perm, "write")))
-                        (*tg)[(*n)++].kind = TARGET_REPO;
+                (*tg)[*n].write = perm && !strcmp(perm, "write");
+                (*tg)[(*n)++].kind = TARGET_REPO;
         }
         return 0;
 }
@@ -132,19 +130,17 @@ int route_keys_put(struct daemon_req *r, struct daemon_reply *out)
         static const char *const fields[] = { "Keys", "Containers", "Repositories", NULL };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(key_set_done) struct key_set set = {0};
-        _cleanup_free_ struct gear_target *plain = NULL, *write = NULL;
-        size_t nplain = 0, nwrite = 0;
+        _cleanup_free_ struct gear_target *tg = NULL;
+        size_t n = 0;
         json_t *a;
 
         if (field_check(r->body, fields, "the request", &err) < 0 || body_keys(r->body, &set, &err) < 0 ||
-            body_targets(r->body, false, &plain, &nplain, &err) < 0 ||
-            body_targets(r->body, true, &write, &nwrite, &err) < 0)
+            body_targets(r->body, &tg, &n, &err) < 0)
                 return daemon_fail(out, &err, 409);
-        if (!nplain && !nwrite)
+        if (!n)
                 return daemon_fail_msg(out, 400, "no containers or repositories");
-        /* as gear-keys add, then gear-keys add --write */
-        if ((nplain && keys_add(&r->tree, plain, nplain, &set, false, &err) < 0) ||
-            (nwrite && keys_add(&r->tree, write, nwrite, &set, true, &err) < 0))
+        /* one add for all of them (gear-keys add and add --write in one): a missing one changes nothing */
+        if (keys_add(&r->tree, tg, n, &set, false, &err) < 0)
                 return daemon_fail(out, &err, 404);
         a = json_array();
         for (size_t i = 0; a && i < set.n; i++)

@@ -123,7 +123,7 @@ int keys_add(struct gear_tree *t, const struct gear_target *targets, size_t ntar
                 const struct gear_target *tg = &targets[i];
                 _cleanup_close_ int dfd = -1;
 
-                target_dir(tg, write ? "write" : "read", dir, sizeof dir);
+                target_dir(tg, write || tg->write ? "write" : "read", dir, sizeof dir);
                 if (mkdir_p_at(r->fd, dir, 0755, e) < 0)
                         return gear_err_wrap(e, "in '%s'", r->path);
                 dfd = open_dir(r, dir, e);

@@ -51,7 +51,8 @@ char *key_text(const struct ssh_key *k);
 int key_parse_stored(const char *text, size_t len, struct ssh_key *k, bool with_fp, struct gear_err *e);
 bool key_fp_valid(const char *s);
 
-/* every line of buf; errors read "NAME:LINE: ..." */
+/* the keys of every line of buf added to set (empty, or made by these calls:
+ * KEYS_MAX in all, each once); errors read "NAME:LINE: ..." and empty set */
 int keys_parse_buf(const char *buf, size_t len, const char *name, struct key_set *set,
                    struct gear_err *e);
 /* everything from fd (at most KEYS_INPUT_MAX bytes), then keys_parse_buf */
@@ -60,7 +61,8 @@ void key_set_done(struct key_set *set);
 
 /*
  * Stores every key once and links it for every target: containers, repository
- * read access, or with write set repository write access. Existing links are kept.
+ * read access, or with write set (or the target's own write) repository write
+ * access. Existing links are kept.
  * Every container and repository must exist (-1, code 1, tree unchanged,
  * when one does not); their locks are held while their keys are linked.
  */

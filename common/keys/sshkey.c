@@ -452,8 +452,6 @@ int keys_parse_buf(const char *buf, size_t len, const char *name, struct key_set
 {
         size_t lineno = 0, off = 0;
 
-        set->keys = NULL;
-        set->n = 0;
         while (off < len) {
                 const char *nl = memchr(buf + off, '\n', len - off);
                 size_t n = nl ? (size_t)(nl - (buf + off)) : len - off;
