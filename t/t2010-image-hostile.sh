@@ -133,6 +133,29 @@ test_expect_success 'a missing layer blob is refused' '
 	test_cmp before after
 '
 
+test_expect_success 'a layer blob that is a fifo, a link to /dev/zero or longer than its manifest says: refused, no hang' '
+	cp -r hostile/good oddlayer &&
+	layer=$(cd oddlayer/blobs/sha256 && for b in *; do if gzip -t $b 2>/dev/null; then echo $b; fi; done) &&
+	size=$(stat -c %s oddlayer/blobs/sha256/$layer) &&
+	mv oddlayer/blobs/sha256/$layer blob &&
+	at="gear-build: cannot build '\''x:latest'\'': layer 1 (sha256:$(echo $layer | cut -c1-12)):" &&
+	snap before &&
+	mkfifo oddlayer/blobs/sha256/$layer &&
+	test_expect_code 100 timeout 20 gear-build oci:oddlayer:good x 2>err &&
+	echo "$at cannot open '\''oddlayer/blobs/sha256/$layer'\'': not a regular file" >expect &&
+	test_cmp expect err &&
+	rm oddlayer/blobs/sha256/$layer && ln -s /dev/zero oddlayer/blobs/sha256/$layer &&
+	test_expect_code 100 timeout 20 gear-build oci:oddlayer:good x 2>err &&
+	grep -F "$at cannot open '\''oddlayer/blobs/sha256/$layer'\'': Too many levels of symbolic links" err &&
+	rm oddlayer/blobs/sha256/$layer && cp blob oddlayer/blobs/sha256/$layer &&
+	head -c 100000 /dev/zero >>oddlayer/blobs/sha256/$layer &&
+	test_expect_code 100 timeout 20 gear-build oci:oddlayer:good x 2>err &&
+	echo "$at blob has more than $size bytes" >expect &&
+	test_cmp expect err &&
+	snap after &&
+	test_cmp before after
+'
+
 test_expect_success 'a tampered manifest is refused' '
 	cp -r hostile/good badman &&
 	man=$(python3 -c "import json; print(json.load(open(\"badman/index.json\"))[\"manifests\"][0][\"digest\"][7:])") &&

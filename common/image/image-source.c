@@ -31,6 +31,7 @@ struct blob_reader {
         struct archive *outer;
         struct digest dg;
         uint64_t total;
+        int64_t want; /* the size the manifest gives, -1 when it gives none */
         struct progress *progress;
         struct gear_err *e;
         const char *label;
@@ -63,6 +64,12 @@ static la_ssize_t blob_read(struct archive *a, void *ud, const void **out)
                         sym_archive_set_error(a, errno, "%s", br->e->msg);
                         return -1;
                 }
+        }
+        /* a blob longer than its manifest says is refused as it comes, not read to its end */
+        if (br->want >= 0 && (uint64_t)k > (uint64_t)br->want - br->total) {
+                gear_err_set(br->e, GEAR_EXIT_USAGE, "blob has more than %lld bytes", (long long)br->want);
+                sym_archive_set_error(a, EFBIG, "%s", br->e->msg);
+                return -1;
         }
         digest_update(&br->dg, br->buf, k);
         br->total += k;
@@ -332,6 +339,7 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
         struct blob_reader *br = malloc(sizeof *br + (cap < BLOB_BUF_MIN ? BLOB_BUF_MIN : cap));
         struct archive *a = NULL;
         char rel[sizeof "blobs/sha256/" + DIGEST_HEX_LEN];
+        struct stat st;
         bool streaming = false;
         int r = -1;
 
@@ -342,6 +350,7 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
         br->fd = -1;
         br->e = e;
         br->label = l->label;
+        br->want = l->size;
         br->progress = s->progress;
         if (digest_init(&br->dg, e) < 0)
                 goto out;
@@ -349,10 +358,16 @@ int source_layer_apply(struct image_source *s, size_t i, struct archive *outer, 
                 br->outer = outer;
         else if (s->kind == SOURCE_OCI) {
                 snprintf(rel, sizeof rel, "blobs/sha256/%s", l->hex);
-                br->fd = openat(s->dfd, rel, O_RDONLY | O_CLOEXEC);
+                /* a regular file of the layout: no link out of it, no fifo or device to hang on */
+                br->fd = openat(s->dfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
                 if (br->fd < 0) {
-                        gear_err_set(e, errno == ENOENT ? GEAR_EXIT_USAGE : GEAR_EXIT_SYS, "%s: cannot open '%s/%s': %s",
-                                     l->label, s->path, rel, strerror(errno));
+                        gear_err_set(e, errno == ENOENT || errno == ELOOP ? GEAR_EXIT_USAGE : GEAR_EXIT_SYS,
+                                     "%s: cannot open '%s/%s': %s", l->label, s->path, rel, strerror(errno));
+                        goto out;
+                }
+                if (fstat(br->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                        gear_err_set(e, GEAR_EXIT_USAGE, "%s: cannot open '%s/%s': not a regular file", l->label,
+                                     s->path, rel);
                         goto out;
                 }
         } else if (s->kind == SOURCE_STREAM) {
