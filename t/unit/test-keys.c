@@ -279,7 +279,7 @@ static void test_stored(void)
 static void test_buf(void)
 {
         struct gear_err e = {0};
-        struct key_set s;
+        struct key_set s = {0};
         const char *in = "# keys\n\nssh-ed25519 " ED_B64 " a\necdsa-sha2-nistp256 " EC_B64 "\n"
                          "no-pty ssh-ed25519 " ED_B64 " again";
         const char *bad = "ssh-ed25519 " ED_B64 "\n\n# x\nssh-rsa AAAA\n";
@@ -327,8 +327,8 @@ static void test_store(void)
         const char *in = "ssh-ed25519 " ED_B64 "\necdsa-sha2-nistp256 " EC_B64 "\n";
         struct gear_err e = {0};
         struct gear_tree t;
-        struct gear_target ctr = { TARGET_CONTAINER, "abcd" }, repo = { TARGET_REPO, "repo1" };
-        struct key_set all, ed;
+        struct gear_target ctr = { .kind = TARGET_CONTAINER, .id = "abcd" }, repo = { .kind = TARGET_REPO, .id = "repo1" };
+        struct key_set all = {0}, ed = {0};
         struct key_entry *v;
         struct seen seen = {0};
         struct stat st;
