@@ -176,6 +176,36 @@ test_expect_success 'a truncated docker archive is refused' '
 	test_cmp before after
 '
 
+# swapped NAME TARGET: builds dir:src, and when the walk reaches ./NAME (its
+# entry described, not yet read) makes NAME a link to TARGET; the build must
+# fail as one that changed under it, with nothing in the image tree
+swapped() {
+	rm -rf src && mkdir -p src/d && printf "12345678" >src/f && echo "inside" >src/d/key &&
+	snap before &&
+	rm -f flag &&
+	{ GEAR_TEST_PAUSE="dir-entry:./$1" GEAR_TEST_PAUSE_FILE="$PWD/flag" gear-build dir:src swapped >out 2>err & } &&
+	pid=$! &&
+	i=0 && until test -e flag; do i=$((i + 1)) && test $i -lt 600 && sleep 0.1 || return 1; done &&
+	mv "src/$1" "src/$1.moved" && ln -s "$2" "src/$1" &&
+	rm flag &&
+	code=0 && { wait $pid || code=$?; } &&
+	cat err &&
+	test $code = 111 &&
+	grep -x "gear-build: cannot build 'swapped:latest': cannot read 'src': '$1' changed while it was read" err &&
+	snap after &&
+	test_cmp before after
+}
+
+test_expect_success 'dir: a file swapped for a link out of the tree between its description and its read is refused' '
+	mkdir -p outside && printf "a root-only secret, longer than eight bytes" >outside/secret && chmod 600 outside/secret &&
+	swapped f "$PWD/outside/secret"
+'
+
+test_expect_success 'dir: a directory swapped for a link out of the tree is refused, nothing below it read' '
+	mkdir -p outside/private && echo "private key" >outside/private/key && chmod 700 outside/private &&
+	swapped d "$PWD/outside/private"
+'
+
 test_expect_success 'nothing was left behind' '
 	ls "$IMG/build" >left &&
 	test_must_fail test -s left &&

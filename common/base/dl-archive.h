@@ -10,10 +10,12 @@
 #define DL_ARCHIVE_SYMS(X) \
         X(archive_entry_clear) \
         X(archive_entry_copy_hardlink) \
+        X(archive_entry_dev) \
         X(archive_entry_filetype) \
         X(archive_entry_free) \
         X(archive_entry_gid) \
         X(archive_entry_hardlink) \
+        X(archive_entry_ino64) \
         X(archive_entry_linkify) \
         X(archive_entry_linkresolver_free) \
         X(archive_entry_linkresolver_new) \

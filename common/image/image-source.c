@@ -416,6 +416,49 @@ out:
         return r;
 }
 
+/*
+ * The entry libarchive described, found again below the source's root with
+ * no symbolic link on the way and checked to be the same file (device,
+ * inode and type): the walk goes by names, which whoever owns the tree can
+ * swap for links out of it between the description and the read. A regular
+ * file is opened for its content (read from this descriptor, not by name
+ * again); anything else as a path only. -1 with e set when it is not there
+ * as described.
+ */
+static int entry_open(const char *top, int root, const char *name, struct archive_entry *ent, struct gear_err *e)
+{
+        bool reg = sym_archive_entry_filetype(ent) == AE_IFREG && !sym_archive_entry_hardlink(ent);
+        const char *rel = name[1] ? name + 2 : ".";
+        char point[PATH_MAX + 16];
+        struct stat st;
+        int fd;
+
+        /* a test swaps the entry here */
+        snprintf(point, sizeof point, "dir-entry:%s", name);
+        test_pause_point(point);
+        fd = openat_beneath(root, rel, O_PATH);
+        if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != (dev_t)sym_archive_entry_dev(ent) ||
+            st.st_ino != (ino_t)sym_archive_entry_ino64(ent) ||
+            (st.st_mode & S_IFMT) != (mode_t)sym_archive_entry_filetype(ent)) {
+                if (fd >= 0)
+                        close(fd);
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot read '%s': '%s' changed while it was read", top, rel);
+        }
+        if (reg) {
+                /* the same inode, now for reading: through its descriptor, not its name */
+                char self[64];
+                int rfd;
+
+                snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+                rfd = open(self, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+                close(fd);
+                if (rfd < 0)
+                        return gear_err_sys(e, errno, "cannot read '%s/%s'", top, rel);
+                fd = rfd;
+        }
+        return fd;
+}
+
 static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_err *e)
 {
         struct archive *d = sym_archive_read_disk_new();
@@ -423,9 +466,14 @@ static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_er
         struct archive_entry *ent = sym_archive_entry_new(), *sparse = NULL;
         char label[PATH_MAX + 16];
         size_t plen = strcmp(s->path, "/") ? strlen(s->path) : 0;
+        _cleanup_close_ int root = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         int r = -1;
 
         snprintf(label, sizeof label, "'%s'", s->path);
+        if (root < 0) {
+                gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': %s", s->path, strerror(errno));
+                goto out;
+        }
         c->index = 1;
         c->label = label;
         if (!d || !lr || !ent) {
@@ -462,8 +510,17 @@ static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_er
                         snprintf(target, sizeof target, ".%s", h + (strncmp(h, s->path, plen) ? 0 : plen));
                         sym_archive_entry_copy_hardlink(cur, target);
                 }
-                if (cur && layer_apply_entry(c, d, cur, name, e) < 0)
-                        goto out;
+                if (cur) {
+                        int k2;
+                        if ((c->content_fd = entry_open(s->path, root, name, cur, e)) < 0)
+                                goto out;
+                        /* only a regular file's is read; the others are checked and closed */
+                        k2 = layer_apply_entry(c, d, cur, name, e);
+                        close(c->content_fd);
+                        c->content_fd = -1;
+                        if (k2 < 0)
+                                goto out;
+                }
                 if (cur && sym_archive_entry_filetype(cur) == AE_IFREG)
                         progress_add(s->progress, (uint64_t)sym_archive_entry_size(cur), 1);
         }
@@ -491,7 +548,7 @@ static uint64_t layers_size(const struct image_source *s)
 int source_apply(struct image_source *s, struct itree *t, struct store_stage *stage,
                  struct store_pool *pool, struct gear_err *e)
 {
-        struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool };
+        struct layer_ctx c = { .tree = t, .stage = stage, .pool = pool, .content_fd = -1 };
 
         if (dl_archive(e) < 0)
                 return -1;

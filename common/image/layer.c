@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "layer.h"
 #include "../base/dl-archive.h"
@@ -108,8 +109,15 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
                 goto fail;
         for (;;) {
                 size_t want = w ? cap : cap - got;
-                la_ssize_t k = sym_archive_read_data(a, w ? buf : buf + got, want);
-                if (k < 0) {
+                la_ssize_t k;
+                if (c->content_fd >= 0) {
+                        while ((k = read(c->content_fd, w ? buf : buf + got, want)) < 0 && errno == EINTR)
+                                ;
+                        if (k < 0) {
+                                gear_err_sys(e, errno, "%s: cannot read '%s'", c->label, name);
+                                goto fail;
+                        }
+                } else if ((k = sym_archive_read_data(a, w ? buf : buf + got, want)) < 0) {
                         layer_archive_error(c, a, name, e);
                         goto fail;
                 }
@@ -125,6 +133,17 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
                 fail(c, name, e, GEAR_EXIT_USAGE, "header says %lld bytes, archive holds %lld",
                      (long long)size, (long long)got);
                 goto fail;
+        }
+        /* a file read from disk ends where its stat said */
+        if (c->content_fd >= 0) {
+                char more;
+                ssize_t k;
+                while ((k = read(c->content_fd, &more, 1)) < 0 && errno == EINTR)
+                        ;
+                if (k != 0) {
+                        fail(c, name, e, GEAR_EXIT_SYS, "changed while it was read");
+                        goto fail;
+                }
         }
         if (w) {
                 free(buf);

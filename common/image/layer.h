@@ -24,6 +24,7 @@ struct layer_ctx {
         const char *label; /* names the layer in messages */
         bool whiteouts;    /* .wh. names are whiteouts (not for dir: sources) */
         bool ignore_errno; /* libarchive error codes say nothing about the system */
+        int content_fd;    /* >= 0: a regular file's content is read from it, not the archive (dir: sources) */
 };
 
 /* reads every entry of an opened archive; 100 with the layer and entry named when malformed */
