@@ -6,7 +6,7 @@ test_description='gear-daemon: geard'\''s HTTP API on a Unix socket, through the
 RANGE=45000-45099
 SOCK=$GEAR_SYSROOT/run/gear/gear.sock
 test_atexit 'gear-test-systemd stop "$SD"'
-test_atexit 'userdel git-t50r 2>/dev/null; userdel t50u 2>/dev/null; :'
+test_atexit 'userdel git-t50r 2>/dev/null; userdel git-t5zbig 2>/dev/null; userdel git-t5zslow 2>/dev/null; userdel t50u 2>/dev/null; :'
 test_atexit '[ -f fg.pid ] && kill $(cat fg.pid); :'
 
 # api METHOD PATH [BODY]: the body of the answer in out, its status on stdout
@@ -167,6 +167,46 @@ test_expect_success 'GET /repository/ID/archive/REF: the tree of that ref' '
 	echo hello >expect &&
 	test_cmp expect list &&
 	test "$(api GET /repository/t50r/archive/nosuchref)" = 400
+'
+
+test_expect_success 'a clone from a server that never answers ends at build-fetch-timeout, others served meanwhile' '
+	test_gear_conf run-arg=--pull=never build-fetch-timeout=3 &&
+	{ python3 -c "import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(8); print(s.getsockname()[1], flush=True); time.sleep(60)" >port & } &&
+	spid=$! &&
+	wait_until test -s port &&
+	{ api PUT /repository/t5zslow "{\"CloneUrl\":\"http://127.0.0.1:$(cat port)/x.git\"}" >slow.code & } &&
+	pid=$! &&
+	sleep 1 &&
+	t0=$(date +%s%N) &&
+	test "$(curl -s --max-time 5 --unix-socket "$SOCK" -o env.out -w "%{http_code}" http://gear/environment/t50a)" = 200 &&
+	test $(( ($(date +%s%N) - t0) / 1000000 )) -lt 1000 &&
+	wait $pid &&
+	kill $spid &&
+	cat out &&
+	test "$(cat slow.code)" = 500 &&
+	jq -e ".message == \"not done in 3 seconds\"" out &&
+	! g gear-repo list | grep t5zslow &&
+	g gear-clean >clean.out &&
+	cat clean.out &&
+	! getent passwd git-t5zslow &&
+	! ls "$CTR/git/t5" | grep t5zslow &&
+	test_gear_conf run-arg=--pull=never
+'
+
+test_expect_success 'an archive larger than max-source-size is refused, not held in memory; a smaller one of the same tree is sent' '
+	test_gear_conf run-arg=--pull=never max-source-size=1M &&
+	mkdir zsrc && git -C zsrc init -q && head -c 3000000 /dev/zero >zsrc/zeros && git -C zsrc add zeros &&
+	git -C zsrc -c user.name=t -c user.email=t@t commit -q -m zeros &&
+	test "$(api PUT /repository/t5zbig "{\"CloneUrl\":\"$PWD/zsrc\"}")" = 204 &&
+	test "$(api GET /repository/t5zbig/archive/HEAD)" = 500 &&
+	cat out &&
+	jq -e ".message == \"larger than 1048576 bytes (max-source-size)\"" out &&
+	test "$(api GET "/repository/t5zbig/archive/HEAD?format=tar.gz")" = 200 &&
+	tar -tzf out >list &&
+	echo zeros >expect &&
+	test_cmp expect list &&
+	test "$(api DELETE /repository/t5zbig)" = 204 &&
+	test_gear_conf run-arg=--pull=never
 '
 
 test_expect_success 'the socket systemd passed stays in the daemon: the commands of a build do not inherit it' '

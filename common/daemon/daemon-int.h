@@ -27,6 +27,7 @@ struct daemon_req {
 };
 
 struct daemon_stream;
+struct daemon_job;
 
 struct daemon_reply {
         unsigned status;
@@ -35,8 +36,33 @@ struct daemon_reply {
         size_t len;
         int fd;         /* or a file from its start (owned), -1 */
         struct daemon_stream *stream; /* or a child's output, as it comes (daemon_stream_start) */
+        struct daemon_job *job; /* or a command's result, once it ended (daemon_job_start) */
         const char *type;
 };
+
+/* how a job's end is answered: ok_status (with out, a file written from its start, and type) when it
+ * exits 0; else its last message with 400 (exit 100), no_status (exit 1) or 500 */
+struct daemon_job_reply {
+        unsigned ok_status, no_status;
+        int out;          /* its standard output (owned), or -1 */
+        const char *type;
+};
+/*
+ * Runs argv (argv[0] "/proc/self/exe": gear itself) as out's job (how->out
+ * is the job's from now on, closed on failure too): killed
+ * (its process group) after timeout seconds, writing at most max_size bytes
+ * (0: no limit); the server suspends the connection until it ended.
+ */
+int daemon_job_start(struct daemon_req *r, char *const argv[], unsigned timeout, uint64_t max_size,
+                     const struct daemon_job_reply *how, struct daemon_reply *out);
+/* the server's: suspends the connection (true) unless the job ended already */
+bool daemon_job_wait(struct daemon_job *j);
+/* the reply of an ended job */
+void daemon_job_reply(struct daemon_job *j, struct daemon_reply *out);
+/* the server let go of it: a job still running is killed */
+void daemon_job_free(struct daemon_job *j);
+/* at the daemon's stop: every job killed, every connection resumed */
+void daemon_jobs_stop(void);
 
 /* the reply for a failure: e's code 100 is 400, code 1 is status_no, anything else 500 */
 int daemon_fail(struct daemon_reply *out, const struct gear_err *e, unsigned status_no);

@@ -148,19 +148,37 @@ int route_keys_put(struct daemon_req *r, struct daemon_reply *out)
         return daemon_ok(out, 200, a ? json_pack("{s:o}", "Fingerprints", a) : NULL);
 }
 
+/* the limits of a route's command that fetches or writes a tree: those of a build's source (gear.conf) */
+static int repo_limits(struct daemon_req *r, unsigned *timeout, uint64_t *max_size, struct gear_err *e)
+{
+        struct gear_config conf;
+
+        if (config_load(&conf, &r->tree, e) < 0)
+                return -1;
+        *timeout = conf.build_fetch_timeout;
+        *max_size = conf.max_source_size;
+        config_done(&conf);
+        return 0;
+}
+
+/* as gear-repo create, in a process of its own: a clone from another server may be slow or large */
 int route_repo_put(struct daemon_req *r, struct daemon_reply *out)
 {
         static const char *const fields[] = { "CloneUrl", NULL };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
-        const char *from;
+        const struct daemon_job_reply how = { .ok_status = 204, .no_status = 409, .out = -1 };
+        const char *from = NULL;
+        uint64_t max_size;
+        unsigned timeout;
         gear_id id;
 
         if (repo_id_parse(r->seg[1], id, &err) < 0 || field_check(r->body, fields, "the repository", &err) < 0 ||
-            field_string(r->body, "CloneUrl", &from, &err) < 0)
+            field_string(r->body, "CloneUrl", &from, &err) < 0 || repo_limits(r, &timeout, &max_size, &err) < 0)
                 return daemon_fail(out, &err, 409);
-        if (repo_create(&r->tree, id, from, &err) < 0)
-                return daemon_fail(out, &err, 409);
-        return daemon_ok(out, 204, NULL);
+        char *argv[] = { "/proc/self/exe", "repo", "create", from ? "--from" : "--", (char *)from, "--", id, NULL };
+        if (!from)
+                argv[4] = id, argv[5] = NULL;
+        return daemon_job_start(r, argv, timeout, max_size, &how, out);
 }
 
 int route_repo_delete(struct daemon_req *r, struct daemon_reply *out)
@@ -173,13 +191,17 @@ int route_repo_delete(struct daemon_req *r, struct daemon_reply *out)
         return daemon_ok(out, 204, NULL);
 }
 
-/* the archive is written to an anonymous file first: a failure is a status, not a cut stream */
+/* as gear-repo archive, in a process of its own, into an anonymous file first: a failure is a status,
+ * not a cut stream, and the file is no larger than max-source-size */
 int route_repo_archive(struct daemon_req *r, struct daemon_reply *out)
 {
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_free_ char *ref = NULL;
         const char *format = daemon_query(r, "format");
+        struct daemon_job_reply how = { .ok_status = 200, .no_status = 404 };
         enum repo_format f = REPO_TAR;
+        uint64_t max_size;
+        unsigned timeout;
         size_t len = 0;
         gear_id id;
 
@@ -192,12 +214,13 @@ int route_repo_archive(struct daemon_req *r, struct daemon_reply *out)
                 strcat(strcat(ref, i > 3 ? "/" : ""), r->seg[i]);
         if (repo_id_parse(r->seg[1], id, &err) < 0 || (format && repo_format_parse(format, &f, &err) < 0))
                 return daemon_fail(out, &err, 404);
-        out->fd = memfd_create("gear-archive", MFD_CLOEXEC);
-        if (out->fd < 0)
+        if (repo_limits(r, &timeout, &max_size, &err) < 0)
+                return daemon_fail(out, &err, 500);
+        how.out = memfd_create("gear-archive", MFD_CLOEXEC);
+        if (how.out < 0)
                 return daemon_fail_msg(out, 500, "cannot make a file: %s", strerror(errno));
-        if (repo_archive(&r->tree, id, ref, f, out->fd, &err) < 0)
-                return daemon_fail(out, &err, 404);
-        out->status = 200;
-        out->type = f == REPO_ZIP ? "application/zip" : f == REPO_TGZ ? "application/gzip" : "application/x-tar";
-        return 0;
+        how.type = f == REPO_ZIP ? "application/zip" : f == REPO_TGZ ? "application/gzip" : "application/x-tar";
+        char *argv[] = { "/proc/self/exe", "repo", "archive", "--format",
+                         f == REPO_ZIP ? "zip" : f == REPO_TGZ ? "tar.gz" : "tar", "--", id, *ref ? ref : NULL, NULL };
+        return daemon_job_start(r, argv, timeout, max_size, &how, out);
 }

@@ -54,6 +54,7 @@ struct conn_state {
         char *body;
         size_t len;
         bool too_big;
+        struct daemon_job *job; /* the route's command, while the connection waits for it */
 };
 
 struct server {
@@ -376,6 +377,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                                 .tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 } };
         enum MHD_Result ret;
 
+        if (cs && cs->job) {
+                /* resumed: the route's command ended */
+                daemon_job_reply(cs->job, &out);
+                daemon_job_free(cs->job);
+                cs->job = NULL;
+                ret = send_reply(c, &out);
+                reply_done(&out);
+                return ret;
+        }
         if (!cs) {
                 const char *cl = sym_MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 
@@ -417,10 +427,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 return ret;
         }
         serve(&r, cs, url, &out);
+        if (out.job) {
+                cs->job = out.job;
+                out.job = NULL;
+                if (daemon_job_wait(cs->job)) {
+                        ret = MHD_YES;
+                        goto out;
+                }
+                daemon_job_reply(cs->job, &out);
+                daemon_job_free(cs->job);
+                cs->job = NULL;
+        }
         if (!out.status)
                 daemon_fail_msg(&out, 500, "no reply");
         ret = send_reply(c, &out);
         reply_done(&out);
+out:
         json_decref(r.body);
         systemd_close(r.m);
         tree_done(&r.tree);
@@ -432,6 +454,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         struct conn_state *cs = *con_cls;
 
         if (cs) {
+                if (cs->job)
+                        daemon_job_free(cs->job);
                 free(cs->body);
                 free(cs);
                 *con_cls = NULL;
@@ -537,6 +561,7 @@ int daemon_run(const struct daemon_opts *o, struct gear_err *e)
          */
         sym_MHD_quiesce_daemon(d);
         daemon_streams_stop();
+        daemon_jobs_stop();
         test_pause_point("daemon-stop");
         sym_MHD_stop_daemon(d);
         close(fd);
