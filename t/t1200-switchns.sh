@@ -181,7 +181,7 @@ test_expect_success 'users that are not an isolated container'\''s are refused' 
 
 test_expect_success 'malformed requests are refused and the service stays up' '
 	cat >raw.py <<-\EOF &&
-	import socket, struct, sys, os, array
+	import socket, struct, sys, os, array, time
 	def ask(payload, fds=(0, 1, 2), tail=b""):
 	    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 	    s.connect(sys.argv[1])
@@ -215,9 +215,21 @@ test_expect_success 'malformed requests are refused and the service stays up' '
 	print(ask(head(), fds=(0, d.fileno(), 2)))
 	o = os.open("/", os.O_PATH)
 	print(ask(head(), fds=(0, o, 2)))
+	# descriptors again with the rest of the header
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.connect(sys.argv[1])
+	h = head()
+	s.sendmsg([h[:8]], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", (0, 1, 2)))])
+	time.sleep(0.2)
+	s.sendmsg([h[8:]], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", (0, 1, 2)))])
+	s.shutdown(socket.SHUT_WR)
+	r = b"".join(iter(lambda: s.recv(4096), b""))
+	if r[:1] == b"E":
+	    r = r[3 + struct.unpack("=H", r[1:3])[0]:]
+	print("%s %d" % (chr(r[0]), struct.unpack("=i", r[1:5])[0]) if len(r) == 5 else repr(r))
 	EOF
 	as ctr-$A /usr/bin/python3 raw.py "$SOCK" >out &&
-	for i in 1 2 3 4 5 6 7 8 9 10; do echo "X 100"; done >expect &&
+	for i in 1 2 3 4 5 6 7 8 9 10 11; do echo "X 100"; done >expect &&
 	test_cmp expect out &&
 	on ctr-$A ka "echo \$WHO" >out &&
 	echo $A >expect &&

@@ -149,7 +149,12 @@ static int read_request(int fd, struct request *r, struct gear_err *e)
                 if (have == 0 && take_fds(&msg, r, e) < 0)
                         return -1;
                 if (have > 0 && msg.msg_controllen) {
-                        take_fds(&msg, &(struct request){ .fds = { -1, -1, -1 } }, e);
+                        struct request late = { .fds = { -1, -1, -1 } };
+                        take_fds(&msg, &late, e);
+                        for (int i = 0; i < 3; i++)
+                                if (late.fds[i] >= 0)
+                                        close(late.fds[i]);
+                        gear_err_clear(e);
                         return gear_err_set(e, GEAR_EXIT_USAGE, "descriptors after the start of the request");
                 }
                 have += n;
