@@ -337,4 +337,25 @@ test_expect_success 'chunks that each match the map but are not the content the 
 	)
 '
 
+test_expect_success 'an access list whose chunk line stands for several chunks (equal ones), then files: loaded whole, no write past its end' '
+	mkdir -p z/etc &&
+	head -c $((4 * MiB)) /dev/zero >z/zeros &&
+	for i in 1 2 3 4 5 6 7 8; do echo "small file $i" >z/etc/s$i; done &&
+	gear-build -q dir:z test/z >/dev/null &&
+	gear-push test/z $R/test/z >/dev/null &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fz" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/z test/z >/dev/null &&
+		D="$IMG/images/test/z/latest" &&
+		{ head -c $MiB /dev/zero | sha256sum | cut -c1-64 && for i in 1 2 3 4 5 6 7 8; do sum z/etc/s$i; done; } >"$D/access.list" &&
+		cp "$D/access.list" list.before &&
+		LD_PRELOAD=libc_malloc_debug.so.0 MALLOC_CHECK_=3 start_fs test/z m7 &&
+		cat m7/etc/s1 m7/etc/s2 >/dev/null &&
+		dd if=m7/zeros bs=4096 count=1 status=none | cmp - /dev/zero -n 4096 &&
+		stop_fs m7 &&
+		cat m7.err &&
+		test_cmp list.before "$D/access.list"
+	)
+'
+
 test_done

@@ -145,10 +145,12 @@ static int seed_access(struct gearfs *fs, struct gear_err *e)
                 /* the first node of that content */
                 size_t lo = node_of(v, k, fs->prior[i]);
 
-                if (lo < k && !fs->nodes[v[lo].pos].accessed) {
-                        fs->nodes[v[lo].pos].accessed = true;
-                        fs->access[fs->naccess++] = v[lo].pos;
-                } else if (lo == k) {
+                /* through gfs_access_add, which makes room: a chunk line may add several entries */
+                if (lo < k) {
+                        pthread_mutex_lock(&fs->lock);
+                        gfs_access_add(fs, &fs->nodes[v[lo].pos], 0);
+                        pthread_mutex_unlock(&fs->lock);
+                } else {
                         seed_chunk(fs, v, k, fs->prior[i]);
                 }
         }
@@ -362,7 +364,7 @@ void gfs_access_add(struct gearfs *fs, struct gfs_node *n, uint32_t chunk)
                 n->part->touched[chunk - 1] = 1;
         else
                 n->accessed = true;
-        if (fs->naccess == fs->access_cap) {
+        if (fs->naccess >= fs->access_cap) {
                 size_t cap = fs->access_cap ? 2 * fs->access_cap : 256;
                 uint64_t *p = realloc(fs->access, cap * sizeof *p);
                 if (p) {
