@@ -731,10 +731,14 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         long long prev = -1;
         uint64_t pack_end = 0, count, frame_off = 0, frame_len = 0, at = 0;
         bool in_pack = false, solid = false, in_frame = false, chunks = false, may_chunk = false;
+        /* each content once: a few bytes may not stand for the same long line again and again */
+        _cleanup_free_ unsigned char *seen = calloc(norder / 8 + 1, 1);
         FILE *f;
 
         *text = NULL;
         *tn = 0;
+        if (!seen)
+                return gear_err_sys(e, ENOMEM, "cannot read the object map");
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot read the object map");
         while (p < end) {
@@ -769,6 +773,9 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                             c > SOLID_AT_MAX - at)
                                 goto bad;
                         prev += step;
+                        if (seen[prev / 8] & 1u << prev % 8)
+                                goto bad;
+                        seen[prev / 8] |= 1u << prev % 8;
                         at += c;
                         out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", order[prev], (unsigned long long)frame_off,
                                        (unsigned long long)frame_len, (unsigned long long)at);
@@ -780,6 +787,9 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                             a > UINT64_MAX - pack_end || b > UINT64_MAX - pack_end - a || c > SOLID_AT_MAX)
                                 goto bad;
                         prev += step;
+                        if (seen[prev / 8] & 1u << prev % 8)
+                                goto bad;
+                        seen[prev / 8] |= 1u << prev % 8;
                         frame_off = pack_end + a;
                         frame_len = b;
                         at = c;
@@ -795,6 +805,9 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                             a > UINT64_MAX - pack_end || b > UINT64_MAX - pack_end - a)
                                 goto bad;
                         prev += step;
+                        if (seen[prev / 8] & 1u << prev % 8)
+                                goto bad;
+                        seen[prev / 8] |= 1u << prev % 8;
                         out += fprintf(f, "%s\t%llu\t%llu\n", order[prev], (unsigned long long)(pack_end + a),
                                        (unsigned long long)b);
                         pack_end += a + b;

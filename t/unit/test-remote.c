@@ -174,9 +174,12 @@ static void packed_maps(void)
                 const char *bad[] = { "gear-map 3\t3\n1\t0\t4\n", "gear-map 3\t3\npack\tsha256:%s\t20\n4\t0\t4\n",
                                       "gear-map 3\t3\npack\tsha256:%s\t20\n0\t0\t4\n",
                                       "gear-map 3\t3\npack\tsha256:%s\t20\n1\t18446744073709551615\t4\n",
-                                      "gear-map 3\t3\npack\tsha256:%s\t20\n-0\t0\t4\n", "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t4" };
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n-0\t0\t4\n", "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t4",
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t4\n0\t0\t4\n",
+                                      "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t1\n1\t0\t1\n-1\t0\t1\n" };
                 const char *why[] = { "a content before any pack", "a step past the index", "a step below the first",
-                                      "a gap that wraps", "a step of -0", "a last line without its newline" };
+                                      "a gap that wraps", "a step of -0", "a last line without its newline",
+                                      "a content named again at once (step 0)", "a content named again later" };
                 for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
                         char what[128];
                         snprintf(t, sizeof t, bad[i], p);
