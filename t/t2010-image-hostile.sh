@@ -206,6 +206,24 @@ test_expect_success 'dir: a directory swapped for a link out of the tree is refu
 	swapped d "$PWD/outside/private"
 '
 
+test_expect_success 'dir: a large file that grows between its description and its read is refused, not read on' '
+	rm -rf src && mkdir src && head -c $((17 * 1048576)) /dev/zero >src/big &&
+	snap before &&
+	rm -f flag &&
+	{ GEAR_TEST_PAUSE="dir-entry:./big" GEAR_TEST_PAUSE_FILE="$PWD/flag" timeout 60 gear-build dir:src grown >out 2>err & } &&
+	pid=$! &&
+	i=0 && until test -e flag; do i=$((i + 1)) && test $i -lt 600 && sleep 0.1 || return 1; done &&
+	truncate -s 1T src/big &&
+	rm flag &&
+	code=0 && { wait $pid || code=$?; } &&
+	cat err &&
+	test $code = 111 &&
+	grep "entry '\''./big'\'': changed while it was read" err &&
+	rm src/big &&
+	snap after &&
+	test_cmp before after
+'
+
 test_expect_success 'nothing was left behind' '
 	ls "$IMG/build" >left &&
 	test_must_fail test -s left &&

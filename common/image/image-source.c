@@ -428,7 +428,8 @@ out:
 static int entry_open(const char *top, int root, const char *name, struct archive_entry *ent, struct gear_err *e)
 {
         bool reg = sym_archive_entry_filetype(ent) == AE_IFREG && !sym_archive_entry_hardlink(ent);
-        const char *rel = name[1] ? name + 2 : ".";
+        /* "." or "./" (of dir:/) is the root itself */
+        const char *rel = name[1] && name[2] ? name + 2 : ".";
         char point[PATH_MAX + 16];
         struct stat st;
         int fd;
@@ -502,7 +503,11 @@ static int apply_dir(struct image_source *s, struct layer_ctx *c, struct gear_er
                 if (!p || strncmp(p, s->path, plen) || (p[plen] && p[plen] != '/'))
                         continue;
                 char name[PATH_MAX];
-                snprintf(name, sizeof name, ".%s", p + plen);
+                if ((size_t)snprintf(name, sizeof name, ".%s", p + plen) >= sizeof name) {
+                        gear_err_set(e, GEAR_EXIT_USAGE, "cannot read '%s': a name longer than %d bytes", s->path,
+                                     PATH_MAX - 2);
+                        goto out;
+                }
                 sym_archive_entry_linkify(lr, &cur, &sparse);
                 if (cur && sym_archive_entry_hardlink(cur)) {
                         const char *h = sym_archive_entry_hardlink(cur);

@@ -110,6 +110,9 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
         for (;;) {
                 size_t want = w ? cap : cap - got;
                 la_ssize_t k;
+                /* a file on disk may grow meanwhile: no more than one byte past its size is read */
+                if (c->content_fd >= 0 && w && want > (uint64_t)(size - got) + 1)
+                        want = (size_t)(size - got) + 1;
                 if (c->content_fd >= 0) {
                         while ((k = read(c->content_fd, w ? buf : buf + got, want)) < 0 && errno == EINTR)
                                 ;
@@ -124,10 +127,16 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
                 if (k == 0)
                         break;
                 got += k;
+                if (got > size)
+                        break;
                 if (w && stage_stream_write(w, buf, k, e) < 0)
                         goto fail;
                 if (!w && (size_t)got == cap)
                         break;
+        }
+        if (got != size && c->content_fd >= 0) {
+                fail(c, name, e, GEAR_EXIT_SYS, "changed while it was read");
+                goto fail;
         }
         if (got != size) {
                 fail(c, name, e, GEAR_EXIT_USAGE, "header says %lld bytes, archive holds %lld",
