@@ -6,7 +6,7 @@ test_description='gear-daemon: geard'\''s HTTP API on a Unix socket, through the
 RANGE=45000-45099
 SOCK=$GEAR_SYSROOT/run/gear/gear.sock
 test_atexit 'gear-test-systemd stop "$SD"'
-test_atexit 'userdel git-t50r 2>/dev/null; userdel git-t5zbig 2>/dev/null; userdel git-t5zslow 2>/dev/null; userdel t50u 2>/dev/null; :'
+test_atexit 'userdel git-t50r 2>/dev/null; userdel git-t5zbig 2>/dev/null; userdel git-t5zslow 2>/dev/null; userdel git-t5zgone 2>/dev/null; userdel git-t5zstop 2>/dev/null; userdel t50u 2>/dev/null; :'
 test_atexit '[ -f fg.pid ] && kill $(cat fg.pid); :'
 
 # api METHOD PATH [BODY]: the body of the answer in out, its status on stdout
@@ -190,6 +190,31 @@ test_expect_success 'a clone from a server that never answers ends at build-fetc
 	cat clean.out &&
 	! getent passwd git-t5zslow &&
 	! ls "$CTR/git/t5" | grep t5zslow &&
+	test_gear_conf run-arg=--pull=never
+'
+
+test_expect_success 'a client that hangs up ends its clone; a daemon stopped during one stops cleanly and answers 503' '
+	test_gear_conf run-arg=--pull=never build-fetch-timeout=120 &&
+	{ python3 -c "import socket, time; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(8); print(s.getsockname()[1], flush=True); time.sleep(120)" >port2 & } &&
+	spid=$! &&
+	wait_until test -s port2 &&
+	body="{\"CloneUrl\":\"http://127.0.0.1:$(cat port2)/x.git\"}" &&
+	test_expect_code 28 curl -s --max-time 2 --unix-socket "$SOCK" -o /dev/null -X PUT --data-binary "$body" http://gear/repository/t5zgone &&
+	wait_until sh -c "! pgrep -f \"[r]epo create --from http://127.0.0.1:$(cat port2)\" >/dev/null" &&
+	{ g sh -c "echo \$\$ >st.pid; exec gear-daemon --listen unix:$PWD/st.sock" & } &&
+	wait_until test -S st.sock &&
+	{ curl -s --max-time 60 --unix-socket st.sock -o st.out -w "%{http_code}" -X PUT --data-binary "$body" http://gear/repository/t5zstop >st.code & } &&
+	cpid=$! &&
+	wait_until pgrep -f "[r]epo create --from http://127.0.0.1:$(cat port2)" &&
+	kill $(cat st.pid) &&
+	wait_until sh -c "! kill -0 $(cat st.pid) 2>/dev/null" &&
+	wait $cpid &&
+	cat st.out &&
+	test "$(cat st.code)" = 503 &&
+	jq -e ".message == \"the daemon is stopping\"" st.out &&
+	! pgrep -f "[r]epo create --from http://127.0.0.1:$(cat port2)" &&
+	kill $spid &&
+	g gear-clean >/dev/null &&
 	test_gear_conf run-arg=--pull=never
 '
 

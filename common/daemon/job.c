@@ -34,7 +34,8 @@ struct daemon_job {
         int err;               /* the child's standard error (a memory file) */
         unsigned timeout;      /* seconds */
         uint64_t max_size;     /* what it may write, 0: no limit */
-        int status;            /* its exit status, 128 + a signal, or -1 when its deadline passed */
+        int cfd;               /* the client's socket, polled for a hang-up */
+        int status;            /* its exit status, 128 + a signal, or JOB_LATE, JOB_STOPPED, JOB_GONE, JOB_LOST */
         bool done;             /* status set, the child reaped */
         bool suspended;        /* the server's connection, resumed by whoever sets done */
         bool freed;            /* the server let go of it */
@@ -42,9 +43,18 @@ struct daemon_job {
         struct daemon_job *next;
 };
 
+enum { JOB_LATE = -1, JOB_STOPPED = -2, JOB_GONE = -3, JOB_LOST = -4 };
+
+/*
+ * Every job from its start until the server lets go of it. A waiter counts
+ * in finishing from before it takes its job's lock until its resume of the
+ * connection is done: the server may not stop while a connection is
+ * suspended, nor before a resume it was promised has been made.
+ */
 static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct daemon_job *jobs;
 static bool jobs_stopping;
+static unsigned finishing;
 
 static void unlist(struct daemon_job *j)
 {
@@ -70,45 +80,58 @@ static void destroy(struct daemon_job *j)
 static void *wait_job(void *arg)
 {
         struct daemon_job *j = arg;
-        int pfd = (int)syscall(SYS_pidfd_open, j->pid, 0), status = 0;
+        int pfd = (int)syscall(SYS_pidfd_open, j->pid, 0), status = 0, why = 0;
         struct MHD_Connection *conn;
-        bool late = false, resume, freed;
+        bool resume, freed, reaped = false;
         struct timespec t0, now;
 
         clock_gettime(CLOCK_MONOTONIC, &t0);
         for (;;) {
-                struct pollfd p = { .fd = pfd, .events = POLLIN };
+                struct pollfd p[2] = { { .fd = pfd, .events = POLLIN }, { .fd = -1, .events = POLLRDHUP } };
                 long left;
 
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 left = (long)j->timeout * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
                 pthread_mutex_lock(&jobs_lock);
-                late = late || jobs_stopping;
+                why = jobs_stopping ? JOB_STOPPED : left <= 0 ? JOB_LATE : 0;
                 pthread_mutex_unlock(&jobs_lock);
-                if (left <= 0 || late) {
-                        late = true;
+                if (why)
+                        break;
+                /* a client that hung up waits for nothing: a suspended connection does not notice it itself */
+                pthread_mutex_lock(&j->lock);
+                if (j->suspended)
+                        p[1].fd = j->cfd;
+                pthread_mutex_unlock(&j->lock);
+                if (pfd < 0 && waitpid(j->pid, &status, WNOHANG) == j->pid) {
+                        reaped = true;
                         break;
                 }
-                /* a second at most between looks at the daemon's stop; without a pidfd, a poll every 50 ms */
-                if (pfd < 0) {
-                        if (waitpid(j->pid, &status, WNOHANG) == j->pid)
-                                goto reaped;
-                        usleep(50000);
-                        continue;
+                /* a second at most between looks at the deadline and at the daemon's stop */
+                if (poll(p, 2, pfd < 0 ? 50 : left < 1000 ? (int)left : 1000) > 0) {
+                        if (p[1].revents) {
+                                why = JOB_GONE;
+                                break;
+                        }
+                        if (p[0].revents)
+                                break;
                 }
-                if (poll(&p, 1, left < 1000 ? (int)left : 1000) > 0)
-                        break;
         }
-        if (late)
+        if (why)
                 kill(-j->pid, SIGKILL);
-        while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
-                ;
-reaped:
+        while (!reaped && waitpid(j->pid, &status, 0) < 0) {
+                if (errno != EINTR) {
+                        why = JOB_LOST;
+                        break;
+                }
+        }
         spawn_forget(j->pid);
         if (pfd >= 0)
                 close(pfd);
+        pthread_mutex_lock(&jobs_lock);
+        finishing++;
+        pthread_mutex_unlock(&jobs_lock);
         pthread_mutex_lock(&j->lock);
-        j->status = late ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        j->status = why ? why : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         j->done = true;
         resume = j->suspended && !j->freed;
         j->suspended = false;
@@ -118,6 +141,9 @@ reaped:
         /* a suspended connection is not freed before it is resumed */
         if (resume)
                 sym_MHD_resume_connection(conn);
+        pthread_mutex_lock(&jobs_lock);
+        finishing--;
+        pthread_mutex_unlock(&jobs_lock);
         if (freed) {
                 unlist(j);
                 destroy(j);
@@ -131,6 +157,7 @@ int daemon_job_start(struct daemon_req *r, char *const argv[], unsigned timeout,
         struct daemon_job *j = calloc(1, sizeof *j);
         struct rlimit fsize = { max_size, max_size };
         struct gear_err err = {0};
+        const union MHD_ConnectionInfo *ci;
         pthread_attr_t attr;
         pthread_t t;
         int k;
@@ -140,18 +167,11 @@ int daemon_job_start(struct daemon_req *r, char *const argv[], unsigned timeout,
                         close(how->out);
                 return daemon_fail_msg(out, 500, "out of memory");
         }
-        pthread_mutex_lock(&jobs_lock);
-        k = jobs_stopping;
-        pthread_mutex_unlock(&jobs_lock);
-        /* the daemon stops: no connection may be suspended any more */
-        if (k) {
-                free(j);
-                if (how->out >= 0)
-                        close(how->out);
-                return daemon_fail_msg(out, 503, "the daemon is stopping");
-        }
         pthread_mutex_init(&j->lock, NULL);
         j->conn = r->conn;
+        ci = sym_MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        j->cfd = ci ? ci->connect_fd : -1;
+        j->pid = -1;
         j->timeout = timeout;
         j->max_size = max_size;
         j->r = *how;
@@ -159,6 +179,18 @@ int daemon_job_start(struct daemon_req *r, char *const argv[], unsigned timeout,
         if (j->err < 0) {
                 destroy(j);
                 return daemon_fail_msg(out, 500, "cannot run '%s': %s", argv[1], strerror(errno));
+        }
+        /* listed before it runs, in one step with the look at the daemon's stop, which waits for it */
+        pthread_mutex_lock(&jobs_lock);
+        k = jobs_stopping;
+        if (!k) {
+                j->next = jobs;
+                jobs = j;
+        }
+        pthread_mutex_unlock(&jobs_lock);
+        if (k) {
+                destroy(j);
+                return daemon_fail_msg(out, 503, "the daemon is stopping");
         }
         j->pid = spawn_fork(SPAWN_OWN_GROUP, &err);
         if (j->pid == 0) {
@@ -174,15 +206,12 @@ int daemon_job_start(struct daemon_req *r, char *const argv[], unsigned timeout,
                 _exit(127);
         }
         if (j->pid < 0) {
+                unlist(j);
                 destroy(j);
                 k = daemon_fail(out, &err, 500);
                 gear_err_clear(&err);
                 return k;
         }
-        pthread_mutex_lock(&jobs_lock);
-        j->next = jobs;
-        jobs = j;
-        pthread_mutex_unlock(&jobs_lock);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         k = pthread_create(&t, &attr, wait_job, j);
@@ -247,8 +276,12 @@ void daemon_job_reply(struct daemon_job *j, struct daemon_reply *out)
         /* its output reached the limit: that, not the write error it saw, is why it failed */
         if (j->max_size && j->r.out >= 0 && lseek(j->r.out, 0, SEEK_END) >= (off_t)j->max_size)
                 daemon_fail_msg(out, 500, "larger than %llu bytes (max-source-size)", (unsigned long long)j->max_size);
-        else if (j->status < 0)
+        else if (j->status == JOB_LATE)
                 daemon_fail_msg(out, 500, "not done in %u seconds", j->timeout);
+        else if (j->status == JOB_STOPPED)
+                daemon_fail_msg(out, 503, "the daemon is stopping");
+        else if (j->status < 0)
+                daemon_fail_msg(out, 500, "its process was lost");
         else if (j->status == GEAR_EXIT_USAGE || j->status == GEAR_EXIT_NO)
                 daemon_fail_msg(out, j->status == GEAR_EXIT_USAGE ? 400 : j->r.no_status, "%s", msg);
         else
@@ -276,18 +309,24 @@ void daemon_jobs_stop(void)
         pthread_mutex_lock(&jobs_lock);
         jobs_stopping = true;
         pthread_mutex_unlock(&jobs_lock);
-        /* each thread kills its child within a second and resumes its connection: wait for that */
-        for (int i = 0; i < 500; i++) {
-                bool any = false;
+        /*
+         * Each waiter kills its child within a second of this and resumes its
+         * connection: wait for every job to be done, none suspended, and no
+         * resume under way. A job whose route has not suspended its
+         * connection yet finds it done and does not (daemon_job_wait).
+         */
+        for (;;) {
+                bool busy;
 
                 pthread_mutex_lock(&jobs_lock);
-                for (struct daemon_job *j = jobs; j; j = j->next) {
+                busy = finishing > 0;
+                for (struct daemon_job *j = jobs; j && !busy; j = j->next) {
                         pthread_mutex_lock(&j->lock);
-                        any = any || j->suspended;
+                        busy = !j->done || j->suspended;
                         pthread_mutex_unlock(&j->lock);
                 }
                 pthread_mutex_unlock(&jobs_lock);
-                if (!any)
+                if (!busy)
                         return;
                 usleep(10000);
         }
