@@ -28,7 +28,7 @@ static void roundtrip(const struct ssh_key *k)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         struct gear_err e = {0};
-        struct key_set set;
+        struct key_set set = {0};
         struct ssh_key k;
         const char *s = (const char *)data;
         const char *nl = memchr(s, '\n', size);
