@@ -221,6 +221,36 @@ while time.time() - t < 30:
 	grep -q "Timeout was reached" err
 '
 
+test_expect_success 'a registry that drips its answer (a few bytes a second) gives an error within the timeout' '
+	python3 -c "
+import socket, threading, time
+s = socket.socket(); s.bind((\"127.0.0.1\", 0)); s.listen(8)
+open(\"drip.port\", \"w\").write(str(s.getsockname()[1]))
+def drip(c):
+    try:
+        c.recv(65536)
+        c.sendall(b\"HTTP/1.1 200 OK\\r\\nContent-Type: application/vnd.oci.image.manifest.v1+json\\r\\nContent-Length: 100000\\r\\n\\r\\n\")
+        while True:
+            c.sendall(b\" \")
+            time.sleep(0.3)
+    except OSError:
+        pass
+t = time.time()
+while time.time() - t < 60:
+    c, _ = s.accept()
+    threading.Thread(target=drip, args=(c,), daemon=True).start()
+" &
+	echo $! >drip.pid &&
+	while ! test -s drip.port; do sleep 0.1; done &&
+	start=$(date +%s) &&
+	test_expect_code 111 env GEAR_FETCH_TIMEOUT=2 GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false docker://127.0.0.1:$(cat drip.port)/a x 2>err &&
+	end=$(date +%s) &&
+	kill $(cat drip.pid) &&
+	cat err &&
+	test $((end - start)) -le 8 &&
+	grep -q "Timeout was reached" err
+'
+
 test_expect_success 'a registry that is down: exit 111 with a clear message' '
 	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
 	locs "$D/objects.map" | head -n 1 >first &&

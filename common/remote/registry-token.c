@@ -300,8 +300,9 @@ static int token_fetch(struct token_cache *tc, const struct bearer_challenge *c,
         sym_curl_easy_setopt(h, CURLOPT_URL, url);
         sym_curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         sym_curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
-        sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, (long)FETCH_MIN_SPEED);
         sym_curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->stall_timeout);
+        sym_curl_easy_setopt(h, CURLOPT_TIMEOUT, fetch_deadline(o->stall_timeout, TOKEN_ANSWER_MAX));
         sym_curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         sym_curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         sym_curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);

@@ -2,11 +2,31 @@
 #ifndef GEAR_REGISTRY_TOKEN_H
 #define GEAR_REGISTRY_TOKEN_H
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "../base/err.h"
 
 /* WWW-Authenticate: Bearer realm="...",service="...",scope="..." */
+/*
+ * A transfer slower than FETCH_MIN_SPEED bytes a second over the stall
+ * timeout fails, and one of N bytes (up, or the most of an answer kept) after
+ * the stall timeout and N / FETCH_DEADLINE_SPEED seconds more: a server that
+ * drips its answer holds nothing (a reader, a content's lock) for long.
+ */
+#define FETCH_MIN_SPEED 1024u
+#define FETCH_DEADLINE_SPEED (32u << 10)
+/* the seconds of CURLOPT_TIMEOUT for a transfer of up to bytes; 0 (none) with no stall timeout */
+static inline long fetch_deadline(long stall_timeout, uint64_t bytes)
+{
+        uint64_t s = bytes / FETCH_DEADLINE_SPEED;
+
+        if (stall_timeout <= 0)
+                return 0;
+        return s > (uint64_t)(LONG_MAX / 2) ? LONG_MAX / 2 : stall_timeout + (long)s + 1;
+}
+
 struct bearer_challenge {
         char realm[1024], service[256], scope[1024];
 };

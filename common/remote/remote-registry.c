@@ -5,9 +5,10 @@
  * containers-auth.json file.
  *
  * Timeouts: GEAR_CONNECT_TIMEOUT (seconds, default 5) to connect;
- * GEAR_FETCH_TIMEOUT (seconds, default 10) without a single byte moving ends
- * a transfer. GEAR_FETCH_RETRIES (default 2) more attempts follow a failed
- * one, except after a stall, which has used up its time already.
+ * GEAR_FETCH_TIMEOUT (seconds, default 10) moving less than FETCH_MIN_SPEED
+ * a second ends a transfer, as does its deadline (fetch_deadline,
+ * registry-token.h). GEAR_FETCH_RETRIES (default 2) more attempts follow a
+ * failed one, except after a stall, which has used up its time already.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -487,8 +488,12 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 sym_curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
                 sym_curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
                 sym_curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, g->connect_timeout);
-                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)FETCH_MIN_SPEED);
                 sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, g->stall_timeout);
+                sym_curl_easy_setopt(c, CURLOPT_TIMEOUT,
+                                     fetch_deadline(g->stall_timeout,
+                                                    x->up_len + (x->range ? x->range_off + x->range_len
+                                                                          : x->down_max ? x->down_max : ANSWER_DROP_MAX)));
                 sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, x->down_fd >= 0 || x->down_max ? 1L : 0L);
                 sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
                 sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
