@@ -167,6 +167,30 @@ test_expect_success 'a pulled image, whose objects this host lacks, pushed to an
 	)
 '
 
+test_expect_success 'a pulled image whose map names a content of this host at a place of its own pack: that content is uploaded, not left to the lie' '
+	mkdir -p v att &&
+	head -c 5000 /dev/urandom >v/data && head -c 6000 /dev/urandom >att/x &&
+	gear-build -q dir:v test/v >/dev/null &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-build -q dir:att att/img >/dev/null &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-push att/img $R/att/img >/dev/null &&
+	gear-pull $R/att/img att/img >/dev/null &&
+	D="$IMG/images/att/img/latest" &&
+	read -r pack size <<-EOF &&
+	$(packs "$D/objects.map" | head -n 1)
+	EOF
+	printf "pack\t%s\t%s\n%s\t0\t100\n" $pack $size $(sha256sum <v/data | cut -c1-64) >"$D/objects.map" &&
+	gear-push test/v $R/vic/v >out &&
+	cat out &&
+	grep -x "objects sent 1, skipped 0, bytes [0-9]*.*" out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/vic/v test/v >/dev/null &&
+		start_fs test/v m4 &&
+		cmp v/data m4/data &&
+		stop_fs m4
+	)
+'
+
 test_expect_success 'the same image pushed again to its repository sends nothing, nor does another tag of it' '
 	gear-push test/b $R/gear/b >out &&
 	grep -x "objects sent 0, skipped 134, bytes 0, packs sent 0, skipped [0-9]*" out &&

@@ -7,7 +7,9 @@
  * registry's storage as they did with one blob per object.
  *
  * What is learnt here is only a hint: the push checks each pack in the
- * registry (HEAD, or a cross-repository mount) before it names it.
+ * registry (HEAD, or a cross-repository mount) before it names it. A pulled
+ * image's map is its publisher's word, so it is not taken for a content the
+ * store has: that one is uploaded, or named where this host put it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include "pack-push.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
+#include "../store/store.h"
 
 struct learner {
         const struct gear_root *img;
@@ -49,7 +52,11 @@ static int add_repo(struct known *k, const char *repo)
 /*
  * the contents still looked for that m places get their place in repo; own:
  * m is a map this host pushed, whose chunk tables it made from its objects
- * (another's are checked against the content here, or left out)
+ * (another's are checked against the content here, or left out). The map of
+ * a pulled image was written by whoever published it, and may name any
+ * content at any place: it is taken only for a content the store lacks
+ * (pushing a pulled image names what its registry keeps), never in place of
+ * uploading one this host has.
  */
 static int learn_map(struct learner *l, const char *repo, const struct object_map *m, bool own)
 {
@@ -59,7 +66,8 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
                 return 0;
         for (size_t i = 0; i < l->nwant; i++) {
                 struct object_loc loc;
-                if (l->k->v[i].repo >= 0 || !object_map_find(m, l->want[i], &loc))
+                if (l->k->v[i].repo >= 0 || !object_map_find(m, l->want[i], &loc) ||
+                    (!own && store_has(l->img, l->want[i])))
                         continue;
                 if (ri < 0 && (ri = add_repo(l->k, repo)) < 0)
                         return gear_err_sys(l->e, -ri, "cannot read the maps of '%s'", l->host);
