@@ -201,6 +201,21 @@ test_expect_success 'HTTP basic auth from a containers-auth.json file' '
 	test_cmp expect err3
 '
 
+# times_out NAME SECONDS: a pull from the server on port NAME.port (pid in
+# NAME.pid, stopped here) fails for a timeout, within SECONDS, GEAR_FETCH_TIMEOUT being 2
+times_out() {
+	while ! test -s $1.port; do sleep 0.1; done &&
+	start=$(date +%s) &&
+	test_expect_code 111 env GEAR_FETCH_TIMEOUT=2 GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" \
+		gear-pull --tls-verify=false docker://127.0.0.1:$(cat $1.port)/a x 2>err &&
+	end=$(date +%s) &&
+	kill $(cat $1.pid) &&
+	cat err &&
+	test $((end - start)) -le $2 &&
+	grep -q "Timeout was reached" err
+}
+test_atexit 'for p in hang.pid drip.pid; do [ -f $p ] && kill $(cat $p) 2>/dev/null; done; :'
+
 test_expect_success 'a registry that hangs gives an error within the timeout' '
 	python3 -c "
 import socket, time
@@ -212,13 +227,7 @@ while time.time() - t < 30:
     c, _ = s.accept(); conns.append(c)
 " &
 	echo $! >hang.pid &&
-	while ! test -s hang.port; do sleep 0.1; done &&
-	start=$(date +%s) &&
-	test_expect_code 111 env GEAR_FETCH_TIMEOUT=2 GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false docker://127.0.0.1:$(cat hang.port)/a x 2>err &&
-	end=$(date +%s) &&
-	kill $(cat hang.pid) &&
-	test $((end - start)) -le 6 &&
-	grep -q "Timeout was reached" err
+	times_out hang 6
 '
 
 test_expect_success 'a registry that drips its answer (a few bytes a second) gives an error within the timeout' '
@@ -241,14 +250,7 @@ while time.time() - t < 60:
     threading.Thread(target=drip, args=(c,), daemon=True).start()
 " &
 	echo $! >drip.pid &&
-	while ! test -s drip.port; do sleep 0.1; done &&
-	start=$(date +%s) &&
-	test_expect_code 111 env GEAR_FETCH_TIMEOUT=2 GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-pull --tls-verify=false docker://127.0.0.1:$(cat drip.port)/a x 2>err &&
-	end=$(date +%s) &&
-	kill $(cat drip.pid) &&
-	cat err &&
-	test $((end - start)) -le 8 &&
-	grep -q "Timeout was reached" err
+	times_out drip 8
 '
 
 test_expect_success 'a registry that is down: exit 111 with a clear message' '
