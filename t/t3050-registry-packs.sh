@@ -191,6 +191,33 @@ test_expect_success 'a pulled image whose map names a content of this host at a 
 	)
 '
 
+test_expect_success 'a pulled image with such a map, pushed on: its map is kept as relayed, so a later push of that content uploads it' '
+	mkdir -p x2 &&
+	head -c 5000 /dev/urandom >x2/data &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-build -q dir:x2 att/e >/dev/null &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-push att/e $R/att/e >/dev/null &&
+	gear-pull $R/att/e att/e >/dev/null &&
+	D="$IMG/images/att/e/latest" &&
+	read -r pack size <<-EOF &&
+	$(packs "$D/objects.map" | head -n 1)
+	EOF
+	printf "pack\t%s\t%s\n%s\t0\t100\n" $pack $size $(sha256sum <x2/data | cut -c1-64) >"$D/objects.map" &&
+	gear-push att/e $R/vic/e >/dev/null &&
+	test -e "$D/pushed/$A/vic/e.relayed" &&
+	gear-build -q dir:x2 test/x2 >/dev/null &&
+	gear-push test/x2 $R/vic/x2 >out &&
+	cat out &&
+	grep -x "objects sent 1, skipped 0, bytes [0-9]*.*" out &&
+	test ! -e "$IMG/images/test/x2/latest/pushed/$A/vic/x2.relayed" &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh8" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/vic/x2 test/x2 >/dev/null &&
+		start_fs test/x2 m4 &&
+		cmp x2/data m4/data &&
+		stop_fs m4
+	)
+'
+
 test_expect_success 'the same image pushed again to its repository sends nothing, nor does another tag of it' '
 	gear-push test/b $R/gear/b >out &&
 	grep -x "objects sent 0, skipped 134, bytes 0, packs sent 0, skipped [0-9]*" out &&

@@ -9,7 +9,9 @@
  * What is learnt here is only a hint: the push checks each pack in the
  * registry (HEAD, or a cross-repository mount) before it names it. A pulled
  * image's map is its publisher's word, so it is not taken for a content the
- * store has: that one is uploaded, or named where this host put it.
+ * store has: that one is uploaded, or named where this host put it. A map a
+ * push wrote with places from a pulled map (REPO.relayed beside REPO.map)
+ * is taken as such a map.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -86,6 +88,7 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
                 }
                 l->k->v[i].repo = ri;
                 l->k->v[i].loc = loc;
+                l->k->v[i].relayed = !own;
         }
         return 0;
 }
@@ -126,8 +129,11 @@ static int learn_pushed(struct learner *l, const char *rel, size_t base, int dep
                         r = learn_pushed(l, sub, base, depth + 1);
                 else if (S_ISREG(st.st_mode) && k > 4 && !strcmp(name + k - 4, ".map") &&
                          strlen(sub + base) - 4 < sizeof repo) {
+                        char flag[PATH_MAX];
                         snprintf(repo, sizeof repo, "%.*s", (int)(strlen(sub + base) - 4), sub + base);
-                        r = learn_file(l, l->img, sub, repo, true);
+                        /* a map whose push named places a pulled map gave is no more than that map's word */
+                        snprintf(flag, sizeof flag, "%.*s" REMOTE_RELAYED_SUFFIX, (int)(strlen(sub) - 4), sub);
+                        r = learn_file(l, l->img, sub, repo, faccessat(l->img->fd, flag, F_OK, AT_SYMLINK_NOFOLLOW) < 0);
                 }
         }
         for (int i = 0; i < n; i++)

@@ -722,18 +722,37 @@ fail:
 }
 
 /* images/NAME/TAG/pushed/HOST/REPO.map: what later pushes to the registry learn from */
+/*
+ * pushed/HOST/REPO.map, and REPO.relayed when the push named places a pulled
+ * image's map gave (pack-known.c): the flag is written before the map and
+ * removed after it, so a kill never leaves such a map without it
+ */
 static int record_map(struct remote *r, const struct gear_root *img, struct image *im, const char *text, size_t n,
-                      struct gear_err *e)
+                      bool relayed, struct gear_err *e)
 {
-        char rel[PATH_MAX], dir[PATH_MAX];
+        char rel[PATH_MAX], dir[PATH_MAX], flag[PATH_MAX];
 
         image_rel(&im->ref, dir, sizeof dir);
         if ((size_t)snprintf(rel, sizeof rel, "%s/" REMOTE_PUSHED_DIR "/%s/%s.map", dir, r->host, r->repo) >=
-            sizeof rel)
+                    sizeof rel ||
+            (size_t)snprintf(flag, sizeof flag, "%s/" REMOTE_PUSHED_DIR "/%s/%s" REMOTE_RELAYED_SUFFIX, dir, r->host,
+                             r->repo) >= sizeof flag)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot record the map pushed: name too long");
-        if (mkparent(img, rel, e) < 0 || atomic_write(img, rel, text, n, 0644, e) < 0)
+        if (mkparent(img, rel, e) < 0 || (relayed && atomic_write(img, flag, "", 0, 0644, e) < 0) ||
+            atomic_write(img, rel, text, n, 0644, e) < 0)
                 return gear_err_wrap(e, "cannot record the map pushed");
+        if (!relayed && unlinkat(img->fd, flag, 0) < 0 && errno != ENOENT)
+                return gear_err_sys(e, errno, "cannot record the map pushed: cannot remove '%s'", flag);
         return 0;
+}
+
+/* a content is named where a pulled image's map said */
+static bool relayed(const struct collect *c)
+{
+        for (size_t i = 0; i < c->n; i++)
+                if (c->v[i].known && c->v[i].known->relayed)
+                        return true;
+        return false;
 }
 
 static int by_pos(const void *a, const void *b)
@@ -844,7 +863,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 goto out;
         if (build_map(&c, packs, np, &m, e) < 0 || object_map_format(m, &text, &ntext, e) < 0 ||
             wire_map(&c, m, text, ntext, &blob, &nblob, e) < 0 ||
-            remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, e) < 0)
+            remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, relayed(&c), e) < 0)
                 goto out;
         rc = 0;
 out:

@@ -2,12 +2,15 @@
 #ifndef GEAR_PACK_PUSH_H
 #define GEAR_PACK_PUSH_H
 
+#include <stdbool.h>
+
 #include "remote-internal.h"
 
 /* where the registry keeps a content already, as far as this host knows */
 struct known_loc {
         int repo;               /* index in repos, -1: not known */
         struct object_loc loc;
+        bool relayed;           /* from a pulled image's map: its publisher's word */
 };
 struct known {
         struct known_loc *v;    /* one for each content looked for (its chunks its own) */

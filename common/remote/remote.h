@@ -134,6 +134,8 @@ void object_map_free(struct object_map *m);
  */
 #define REMOTE_ORIGIN_FILE "origin"
 #define REMOTE_MAP_FILE "objects.map"
+/* beside pushed/HOST/REPO.map: that push named places a pulled image's map gave */
+#define REMOTE_RELAYED_SUFFIX ".relayed"
 #define REMOTE_PUSHED_DIR "pushed"
 #define REMOTE_MAP_ANNOTATION "io.gear.object-map"
 /* the largest map read, as text: some 3 million objects */
