@@ -8,15 +8,17 @@
 
 #include "../base/err.h"
 
-/* WWW-Authenticate: Bearer realm="...",service="...",scope="..." */
 /*
  * A transfer slower than FETCH_MIN_SPEED bytes a second over the stall
  * timeout fails, and one of N bytes (up, or the most of an answer kept) after
- * the stall timeout and N / FETCH_DEADLINE_SPEED seconds more: a server that
- * drips its answer holds nothing (a reader, a content's lock) for long.
+ * the stall timeout and N / FETCH_DEADLINE_SPEED seconds more (an average of
+ * 4 KiB/s, which four uploads at once on a 128 kbit/s uplink still make): a
+ * server that drips its answer holds nothing (a reader, a content's lock)
+ * for long. libcurl takes at most FETCH_DEADLINE_MAX seconds.
  */
 #define FETCH_MIN_SPEED 1024u
-#define FETCH_DEADLINE_SPEED (32u << 10)
+#define FETCH_DEADLINE_SPEED (4u << 10)
+#define FETCH_DEADLINE_MAX (INT_MAX / 1000)
 /* the seconds of CURLOPT_TIMEOUT for a transfer of up to bytes; 0 (none) with no stall timeout */
 static inline long fetch_deadline(long stall_timeout, uint64_t bytes)
 {
@@ -24,9 +26,12 @@ static inline long fetch_deadline(long stall_timeout, uint64_t bytes)
 
         if (stall_timeout <= 0)
                 return 0;
-        return s > (uint64_t)(LONG_MAX / 2) ? LONG_MAX / 2 : stall_timeout + (long)s + 1;
+        if (stall_timeout >= FETCH_DEADLINE_MAX || s >= (uint64_t)FETCH_DEADLINE_MAX - (uint64_t)stall_timeout - 1)
+                return FETCH_DEADLINE_MAX;
+        return stall_timeout + (long)s + 1;
 }
 
+/* WWW-Authenticate: Bearer realm="...",service="...",scope="..." */
 struct bearer_challenge {
         char realm[1024], service[256], scope[1024];
 };

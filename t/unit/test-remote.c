@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "../../common/base/digest.h"
 #include "../../common/base/fsutil.h"
 #include "../../common/remote/chunks.h"
+#include "../../common/remote/registry-token.h"
 #include "../../common/remote/remote-internal.h"
 #include "../../common/store/store.h"
 
@@ -456,6 +458,17 @@ static void dir_store(void)
         close(root.fd);
 }
 
+/* the deadline of a registry transfer: none without a stall timeout, else bounded as libcurl takes it */
+static void deadlines(void)
+{
+        ok(fetch_deadline(0, 1u << 20) == 0, "deadline: none when GEAR_FETCH_TIMEOUT is 0");
+        ok(fetch_deadline(10, 0) == 11, "deadline: the stall timeout, and a second");
+        ok(fetch_deadline(10, 100 * 4096) == 111, "deadline: and a second per 4 KiB");
+        ok(fetch_deadline(10, UINT64_MAX) == FETCH_DEADLINE_MAX, "deadline: an unknown size, libcurl's most");
+        ok(fetch_deadline(LONG_MAX, 1) == FETCH_DEADLINE_MAX, "deadline: a huge stall timeout, libcurl's most");
+        ok(fetch_deadline(FETCH_DEADLINE_MAX - 2, 8192) == FETCH_DEADLINE_MAX, "deadline: no overflow at the edge");
+}
+
 int main(int argc, char **argv)
 {
         if ((argc == 6 || argc == 7) && !strcmp(argv[1], "fetch")) {
@@ -476,6 +489,7 @@ int main(int argc, char **argv)
         specs();
         dir_store();
         packed_maps();
+        deadlines();
         printf("1..%d\n", n);
         return failed ? 1 : 0;
 }
