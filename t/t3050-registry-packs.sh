@@ -167,6 +167,28 @@ test_expect_success 'a pulled image, whose objects this host lacks, pushed to an
 	)
 '
 
+# lie IMAGE FILE: the pulled IMAGE's map (D its directory) names FILE's content at the first 100 bytes of its first pack
+lie() {
+	D="$IMG/images/$1/latest" &&
+	read -r pack size <<-EOF &&
+	$(packs "$D/objects.map" | head -n 1)
+	EOF
+	printf "pack\t%s\t%s\n%s\t0\t100\n" $pack $size $(sha256sum <"$2" | cut -c1-64) >"$D/objects.map"
+}
+# uploaded NAME REPO: gear-push test/NAME to REPO sends its one content, which a fresh pull reads back as NAME/data
+uploaded() {
+	gear-push test/$1 $R/$2 >out &&
+	cat out &&
+	grep -x "objects sent 1, skipped 0, bytes [0-9]*.*" out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh-$1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/$2 test/$1 >/dev/null &&
+		start_fs test/$1 m4 &&
+		cmp $1/data m4/data &&
+		stop_fs m4
+	)
+}
+
 test_expect_success 'a pulled image whose map names a content of this host at a place of its own pack: that content is uploaded, not left to the lie' '
 	mkdir -p v att &&
 	head -c 5000 /dev/urandom >v/data && head -c 6000 /dev/urandom >att/x &&
@@ -174,21 +196,8 @@ test_expect_success 'a pulled image whose map names a content of this host at a 
 	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-build -q dir:att att/img >/dev/null &&
 	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-push att/img $R/att/img >/dev/null &&
 	gear-pull $R/att/img att/img >/dev/null &&
-	D="$IMG/images/att/img/latest" &&
-	read -r pack size <<-EOF &&
-	$(packs "$D/objects.map" | head -n 1)
-	EOF
-	printf "pack\t%s\t%s\n%s\t0\t100\n" $pack $size $(sha256sum <v/data | cut -c1-64) >"$D/objects.map" &&
-	gear-push test/v $R/vic/v >out &&
-	cat out &&
-	grep -x "objects sent 1, skipped 0, bytes [0-9]*.*" out &&
-	(
-		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
-		gear-pull $R/vic/v test/v >/dev/null &&
-		start_fs test/v m4 &&
-		cmp v/data m4/data &&
-		stop_fs m4
-	)
+	lie att/img v/data &&
+	uploaded v vic/v
 '
 
 test_expect_success 'a pulled image with such a map, pushed on: its map is kept as relayed, so a later push of that content uploads it' '
@@ -197,25 +206,12 @@ test_expect_success 'a pulled image with such a map, pushed on: its map is kept 
 	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-build -q dir:x2 att/e >/dev/null &&
 	GEAR_SYSROOT="$TRASH_DIRECTORY/att" gear-push att/e $R/att/e >/dev/null &&
 	gear-pull $R/att/e att/e >/dev/null &&
-	D="$IMG/images/att/e/latest" &&
-	read -r pack size <<-EOF &&
-	$(packs "$D/objects.map" | head -n 1)
-	EOF
-	printf "pack\t%s\t%s\n%s\t0\t100\n" $pack $size $(sha256sum <x2/data | cut -c1-64) >"$D/objects.map" &&
+	lie att/e x2/data &&
 	gear-push att/e $R/vic/e >/dev/null &&
 	test -e "$D/pushed/$A/vic/e.relayed" &&
 	gear-build -q dir:x2 test/x2 >/dev/null &&
-	gear-push test/x2 $R/vic/x2 >out &&
-	cat out &&
-	grep -x "objects sent 1, skipped 0, bytes [0-9]*.*" out &&
-	test ! -e "$IMG/images/test/x2/latest/pushed/$A/vic/x2.relayed" &&
-	(
-		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh8" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
-		gear-pull $R/vic/x2 test/x2 >/dev/null &&
-		start_fs test/x2 m4 &&
-		cmp x2/data m4/data &&
-		stop_fs m4
-	)
+	uploaded x2 vic/x2 &&
+	test ! -e "$IMG/images/test/x2/latest/pushed/$A/vic/x2.relayed"
 '
 
 test_expect_success 'the same image pushed again to its repository sends nothing, nor does another tag of it' '
