@@ -36,7 +36,7 @@ static void check_line(const char *s, size_t len, int flags)
         if (l.name < s || l.name + l.name_len > s + len || l.name_len > ENV_NAME_MAX ||
             !env_name_valid(l.name, l.name_len))
                 abort();
-        if (l.value && (l.value < s || l.value + l.value_len > s + len || l.value_len > ENV_VALUE_MAX ||
+        if (l.value && (l.value < s || l.value + l.value_len > s + len || l.name_len + 1 + l.value_len > ENV_LINE_MAX ||
                         memchr(l.value, 0, l.value_len) || memchr(l.value, '\n', l.value_len) ||
                         memchr(l.value, '\r', l.value_len)))
                 abort();

@@ -183,8 +183,8 @@ test_expect_success 'names: 255 bytes and underscores are fine' '
 	test_cmp expect "$ENVDIR/nm/nm01"
 '
 
-test_expect_success 'values: 65536 bytes are fine' '
-	value=$(printf "%065536d" 0) &&
+test_expect_success 'values: a NAME=VALUE of 65535 bytes is fine (the longest line podman --env-file reads)' '
+	value=$(printf "%065533d" 0) &&
 	gear-set-env --reset val1 "V=$value" &&
 	printf "V=%s\n" "$value" >expect &&
 	test_cmp expect "$ENVDIR/va/val1"
@@ -233,15 +233,15 @@ b" &&
 		gear-set-env abcd NL
 '
 
-test_expect_success 'names over 255 bytes and values over 65536 bytes are refused' '
+test_expect_success 'names over 255 bytes and a NAME=VALUE over 65535 bytes are refused' '
 	name=$(printf "%0256d" 0 | tr 0 N) &&
 	refused 100 "gear-set-env: argument 1: variable name '\''NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN...'\'' is longer than 255 bytes" \
 		gear-set-env abcd "$name=1" &&
-	value=$(printf "%065537d" 0) &&
-	refused 100 "gear-set-env: argument 2: value of '\''V'\'' is longer than 65536 bytes" \
+	value=$(printf "%065534d" 0) &&
+	refused 100 "gear-set-env: argument 2: value of '\''V'\'' is longer than 65533 bytes (NAME=VALUE at most 65535)" \
 		gear-set-env abcd A=1 "V=$value" &&
-	printf "V=\"%s\"\n" "$(printf "%065537d" 0)" >big.env &&
-	refused 100 "gear-set-env: big.env:1: value of '\''V'\'' is longer than 65536 bytes" \
+	printf "VV=\"%s\"\n" "$(printf "%065533d" 0)" >big.env &&
+	refused 100 "gear-set-env: big.env:1: value of '\''VV'\'' is longer than 65532 bytes (NAME=VALUE at most 65535)" \
 		gear-set-env abcd --env-file big.env
 '
 

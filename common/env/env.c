@@ -62,9 +62,9 @@ static int check_value(const char *what, const char *name, size_t name_len, cons
 {
         const char *bad = NULL;
 
-        if (len > ENV_VALUE_MAX)
-                return gear_err_set(e, GEAR_EXIT_USAGE, "%s '%.*s' is longer than %d bytes",
-                                    what, (int)name_len, name, ENV_VALUE_MAX);
+        if (len > ENV_LINE_MAX - 1 - name_len)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "%s '%.*s' is longer than %zu bytes (NAME=VALUE at most %d)",
+                                    what, (int)name_len, name, ENV_LINE_MAX - 1 - name_len, ENV_LINE_MAX);
         if (memchr(v, 0, len))
                 bad = "a NUL byte";
         else if (memchr(v, '\n', len))

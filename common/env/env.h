@@ -15,7 +15,7 @@
 #include "../base/tree.h"
 
 #define ENV_NAME_MAX 255            /* bytes of a name */
-#define ENV_VALUE_MAX 65536         /* bytes of a value */
+#define ENV_LINE_MAX 65535          /* bytes of NAME=VALUE: podman --env-file reads no longer line */
 #define ENV_FILE_MAX (1024 * 1024)  /* bytes of an input file and of a stored file */
 #define ENV_VARS_MAX 4096           /* variables of one environment */
 

@@ -167,17 +167,18 @@ static void test_limits(void)
         line_bad(buf, strlen(buf), 0,
                  "variable name 'NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN...' is longer than 255 bytes");
 
+        /* V= and the value: the longest line podman --env-file reads */
         memcpy(buf, "V=", 2);
-        memset(buf + 2, 'x', ENV_VALUE_MAX);
-        ok(env_line_parse(buf, 2 + ENV_VALUE_MAX, 0, &l, &e) == 1 && l.value_len == ENV_VALUE_MAX,
-           "a value of 65536 bytes is fine");
-        buf[2 + ENV_VALUE_MAX] = 'x';
-        line_bad(buf, 3 + ENV_VALUE_MAX, 0, "value of 'V' is longer than 65536 bytes");
+        memset(buf + 2, 'x', ENV_LINE_MAX - 2);
+        ok(env_line_parse(buf, ENV_LINE_MAX, 0, &l, &e) == 1 && l.value_len == ENV_LINE_MAX - 2,
+           "a NAME=VALUE of 65535 bytes is fine");
+        buf[ENV_LINE_MAX] = 'x';
+        line_bad(buf, ENV_LINE_MAX + 1, 0, "value of 'V' is longer than 65533 bytes (NAME=VALUE at most 65535)");
         /* the limit counts the value without its quotes */
         buf[2] = '"';
-        buf[2 + ENV_VALUE_MAX + 1] = '"';
-        ok(env_line_parse(buf, 2 + ENV_VALUE_MAX + 2, 0, &l, &e) == 1 && l.value_len == ENV_VALUE_MAX,
-           "a quoted value of 65536 bytes is fine");
+        buf[ENV_LINE_MAX + 1] = '"';
+        ok(env_line_parse(buf, ENV_LINE_MAX + 2, 0, &l, &e) == 1 && l.value_len == ENV_LINE_MAX - 2,
+           "a quoted value: its quotes do not count");
 }
 
 static void test_text(void)
