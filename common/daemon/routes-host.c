@@ -175,9 +175,11 @@ int route_repo_put(struct daemon_req *r, struct daemon_reply *out)
         if (repo_id_parse(r->seg[1], id, &err) < 0 || field_check(r->body, fields, "the repository", &err) < 0 ||
             field_string(r->body, "CloneUrl", &from, &err) < 0 || repo_limits(r, &timeout, &max_size, &err) < 0)
                 return daemon_fail(out, &err, 409);
-        char *argv[] = { "/proc/self/exe", "repo", "create", from ? "--from" : "--", (char *)from, "--", id, NULL };
-        if (!from)
-                argv[4] = id, argv[5] = NULL;
+        char *argv[8] = { "/proc/self/exe", "repo", "create" };
+        size_t k = 3;
+        if (from)
+                argv[k++] = "--from", argv[k++] = (char *)from;
+        argv[k++] = "--", argv[k++] = id;
         return daemon_job_start(r, argv, timeout, max_size, &how, out);
 }
 
@@ -220,7 +222,8 @@ int route_repo_archive(struct daemon_req *r, struct daemon_reply *out)
         if (how.out < 0)
                 return daemon_fail_msg(out, 500, "cannot make a file: %s", strerror(errno));
         how.type = f == REPO_ZIP ? "application/zip" : f == REPO_TGZ ? "application/gzip" : "application/x-tar";
-        char *argv[] = { "/proc/self/exe", "repo", "archive", "--format",
-                         f == REPO_ZIP ? "zip" : f == REPO_TGZ ? "tar.gz" : "tar", "--", id, *ref ? ref : NULL, NULL };
+        /* the format as asked, checked above */
+        char *argv[] = { "/proc/self/exe", "repo", "archive", "--format", (char *)(format ? format : "tar"), "--", id,
+                         *ref ? ref : NULL, NULL };
         return daemon_job_start(r, argv, timeout, max_size, &how, out);
 }
