@@ -17,6 +17,7 @@ refused() { test_must_fail as_nobody "$@" 2>err && grep "Permission denied" err;
 refused_exec() { refused /bin/sh -c 'exec "$0"' "$1"; }
 # obj HEX: the objects/ file of a content
 obj() { echo "$IMG/objects/$(echo $1 | cut -c1-2)/$(echo $1 | cut -c3-)"; }
+test_atexit 'podman rmi -f $EXP >/dev/null 2>&1'
 test_atexit 'gear-test-systemd stop "$SD"'
 
 test_expect_success 'setup: an image with a setuid-root program, a device node and a private key' '
