@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for the lists a store hands gear-pull: an access list is
- * accepted only when it is lines of 64 lowercase hex digits, and an object
+ * accepted only when it is lines of 64 lowercase hex digits (access runs only
+ * in their one form), and an object
  * map (either format, compressed or not) only when lookups find every
  * content it names where its line puts it, inside the pack it is in (a
  * member of a solid frame within the limits of a frame, a chunked content
@@ -10,6 +11,7 @@
  * Anything else is refused with code 111, without a crash.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,37 @@ static void check_access(const char *s, size_t len)
         for (size_t i = 0; i < len; i++)
                 if ((i + 1) % (DIGEST_HEX_LEN + 1) ? !strchr("0123456789abcdef", s[i]) || !s[i] : s[i] != '\n')
                         abort();
+}
+
+/* access runs are taken only in their one form: written out again, they are the same bytes */
+static void check_runs(const char *s, size_t len)
+{
+        struct gear_err e = {0};
+        struct access_run *v = NULL;
+        char *out = NULL;
+        size_t n = 0, olen = 0;
+        FILE *f;
+
+        if (access_runs_parse(s, len, &v, &n, &e) < 0) {
+                if (e.code != GEAR_EXIT_SYS || strncmp(e.msg, "invalid access runs: line ", 26))
+                        abort();
+                return;
+        }
+        if (!(f = open_memstream(&out, &olen)))
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                if (strlen(v[i].hex) != DIGEST_HEX_LEN || v[i].off % ACCESS_RUN_UNIT || (v[i].off && !v[i].len))
+                        abort();
+                if (v[i].len)
+                        fprintf(f, "%s %llu %llu\n", v[i].hex, (unsigned long long)v[i].off, (unsigned long long)v[i].len);
+                else
+                        fprintf(f, "%s\n", v[i].hex);
+        }
+        fclose(f);
+        if (olen != len || memcmp(out, s, len))
+                abort();
+        free(out);
+        free(v);
 }
 
 /* a number of an accepted map: digits only */
@@ -165,6 +198,7 @@ static void check_wire(const char *s, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         check_access((const char *)data, size);
+        check_runs((const char *)data, size);
         check_map((const char *)data, size);
         check_blob((const char *)data, size);
         check_wire((const char *)data, size);

@@ -171,38 +171,77 @@ test_expect_success 'gear-fs --prefetch fetches the chunks the access list names
 	)
 '
 
-test_expect_success 'a mount of the image where it was built lists the chunks it read by their digests (and the file); pushed, --prefetch fetches those chunks, not the file' '
+# unit FILE OFFSET: the 16 KiB of FILE at OFFSET
+unit() { dd if="$1" bs=16384 skip=$(($2 / 16384)) count=1 status=none; }
+U=$((3 * MiB + 100 * 4096))
+UM=$((MiB + 100 * 4096))
+
+test_expect_success 'a mount of the image where it was built records the units of 16 KiB it read of large files in access.runs (the files in both lists); pushed, the list names the chunks that hold them, and --prefetch fetches those chunks, not the file' '
 	start_fs test/a m5 &&
 	in_mib m5/lib/big 3 >got && in_mib a/lib/big 3 >want && cmp want got &&
 	cat m5/etc/hello >/dev/null &&
+	in_mib m5/lib/middle 1 >/dev/null &&
 	stop_fs m5 &&
 	L="$IMG/images/test/a/latest/access.list" &&
-	part a/lib/big 3 | sha256sum | cut -c1-64 >c3 &&
-	grep -x -f c3 "$L" &&
-	grep -x $(sum a/etc/hello) "$L" &&
-	grep -x $BIG "$L" &&
+	printf "%s\n%s %s 16384\n%s\n%s\n%s %s 16384\n" $BIG $BIG $U $(sum a/etc/hello) $MID $MID $UM >want.runs &&
+	test_cmp want.runs "$IMG/images/test/a/latest/access.runs" &&
+	printf "%s\n" $BIG $(sum a/etc/hello) $MID >want.list &&
+	test_cmp want.list "$L" &&
 	gear-push test/a $R/rec/a >out &&
+	part a/lib/big 3 | sha256sum | cut -c1-64 >c3 &&
+	printf "%s\n" $BIG $(cat c3) $(sum a/etc/hello) $MID >shipped &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f5" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull $R/rec/a test/a >/dev/null &&
-		test_cmp "$L" "$IMG/images/test/a/latest/access.list" &&
+		test_cmp shipped "$IMG/images/test/a/latest/access.list" &&
+		test ! -e "$IMG/images/test/a/latest/access.runs" &&
 		start_fs test/a m6 --prefetch &&
 		wait_stat test/a prefetched_chunks 1 &&
-		wait_stat test/a prefetched_files 1 &&
+		wait_stat test/a prefetched_files 2 &&
 		test ! -e "$(pub $BIG)" &&
 		in_mib m6/lib/big 3 >got && cmp want got &&
 		test $(stat_of test/a fetched_chunks) = 0 &&
 		stop_fs m6 &&
+		test ! -e "$IMG/images/test/a/latest/access.runs" &&
 		! grep "not in the image" m6.err
 	) &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f6" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull --prefetch $R/rec/a test/a >out 2>err &&
-		test_cmp "$L" "$IMG/images/test/a/latest/access.list" &&
+		test_cmp shipped "$IMG/images/test/a/latest/access.list" &&
 		! grep "not in the image" err &&
-		grep -x "prefetched 2 of 2 files, [0-9]* bytes ([0-9]* on the wire), 0 present" out &&
+		grep -x "prefetched 3 of 3 files, [0-9]* bytes ([0-9]* on the wire), 0 present" out &&
 		cmp a/lib/big "$(pub $BIG)"
 	)
+'
+
+test_expect_success 'a second mount keeps the runs the first recorded, in their order, and adds its own' '
+	cp "$IMG/images/test/a/latest/access.runs" runs.before &&
+	start_fs test/a m5 &&
+	in_mib m5/lib/big 3 >/dev/null &&
+	dd if=m5/lib/big bs=4096 skip=10 count=8 status=none >/dev/null &&
+	stop_fs m5 &&
+	n=$(wc -l <runs.before) &&
+	head -n $n "$IMG/images/test/a/latest/access.runs" >got &&
+	test_cmp runs.before got &&
+	tail -n +$((n + 1)) "$IMG/images/test/a/latest/access.runs" >got &&
+	grep -x "$BIG 32768 [0-9]*" got &&
+	test_must_fail grep -v -x "$BIG [0-9]* [0-9]*" got &&
+	test_cmp want.list "$IMG/images/test/a/latest/access.list" &&
+	cp runs.before "$IMG/images/test/a/latest/access.runs"
+'
+
+test_expect_success 'an invalid access.runs is reported by the mount and the push, and changes nothing' '
+	R0="$IMG/images/test/a/latest/access.runs" &&
+	cp "$R0" runs.good &&
+	printf "%s 100 16384\n" $BIG >"$R0" &&
+	test_must_fail gear-push test/a $R/bad/a 2>err &&
+	grep "access.runs'"'"': invalid access runs: line 1" err &&
+	start_fs test/a m5 &&
+	cat m5/etc/hello >/dev/null &&
+	stop_fs m5 &&
+	grep "access runs: .*access.runs'"'"': invalid access runs: line 1" m5.err &&
+	cp runs.good "$R0"
 '
 
 test_expect_success 'a corrupt chunk in the registry: its reads fail with EIO, the other chunks read, the file never reaches public/' '
@@ -254,20 +293,39 @@ test_expect_success 'a map whose chunk digest is wrong: that chunk fails, never 
 	)
 '
 
-test_expect_success 'gear-recompress lays a large content out by what the access lists read of it: a frame for each slice read, the rest in frames of up to 4 MiB; one nobody read in part, in one frame' '
+test_expect_success 'gear-recompress lays a large content out along the runs read: a frame of each run, the rest in frames of up to 4 MiB; one of 1 to 4 MiB too; one nobody read in part, in one frame; the pushed list names the new frames' '
 	obj() { echo "$IMG/objects/$(echo $1 | cut -c1-2)/$(echo $1 | cut -c3-)"; } &&
 	gear-recompress -l 5 >out &&
 	test "$(frames "$(obj $BIG)")" = 4 &&
 	zstd -dc "$(obj $BIG)" | cmp - a/lib/big &&
+	test "$(frames "$(obj $MID)")" = 3 &&
+	zstd -dc "$(obj $MID)" | cmp - a/lib/middle &&
 	test "$(frames "$(obj $RND)")" = 1 &&
 	zstd -dc "$(obj $RND)" | cmp - a/lib/random &&
 	mv "$IMG/images/test/a/latest/pushed" pushed.before &&
 	gear-push test/a $R/laid/a >out &&
-	chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $BIG | cut -d" " -f2 >sizes &&
-	printf "%s\n" $((3 * MiB)) $MiB $((4 * MiB)) $((MiB + 12345)) >want &&
+	LM="$IMG/images/test/a/latest/pushed/$A/laid/a.map" &&
+	chunks "$LM" $BIG | cut -d" " -f2 >sizes &&
+	printf "%s\n" $U 16384 $((4 * MiB)) $((9 * MiB + 12345 - U - 16384 - 4 * MiB)) >want &&
 	test_cmp want sizes &&
-	chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $BIG | cut -d" " -f3 | grep -x -f c3 &&
-	test $(chunks "$IMG/images/test/a/latest/pushed/$A/laid/a.map" $RND | wc -l) = 0 &&
+	chunks "$LM" $MID | cut -d" " -f2 >sizes &&
+	printf "%s\n" $UM 16384 $(($(wc -c <a/lib/middle) - UM - 16384)) >want &&
+	test_cmp want sizes &&
+	ub=$(unit a/lib/big $U | sha256sum | cut -c1-64) &&
+	um=$(unit a/lib/middle $UM | sha256sum | cut -c1-64) &&
+	chunks "$LM" $BIG | cut -d" " -f3 | grep -x $ub &&
+	test $(chunks "$LM" $RND | wc -l) = 0 &&
+	printf "%s\n" $BIG $ub $(sum a/etc/hello) $MID $um >shipped &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/laid/a test/a >/dev/null &&
+		test_cmp shipped "$IMG/images/test/a/latest/access.list" &&
+		start_fs test/a m6 --prefetch &&
+		wait_stat test/a prefetched_chunks 2 &&
+		in_mib m6/lib/middle 1 >got && in_mib a/lib/middle 1 >want && cmp want got &&
+		test $(stat_of test/a fetched_chunks) = 0 &&
+		stop_fs m6
+	) &&
 	gear-recompress -l 5 >out &&
 	grep -x "smaller	0" out &&
 	getfattr -n trusted.gear.zstd-frames "$(obj $BIG)" >/dev/null

@@ -40,17 +40,15 @@ struct gfs_part {
         uint32_t left;          /* chunks missing */
         bool whole;             /* all in, named in public/ */
         bool bad;               /* the whole did not match: every read fails */
-        unsigned char *touched; /* under fs->lock: chunk k is in the access list */
+        unsigned char *touched; /* under fs->lock: chunk k (of a local one, unit k) is in the access list */
         /*
          * local: of an image built here, whose content is whole in public/:
-         * its reads only record the chunks they cover, which gear-push will
-         * list (the store keeps the content in chunks of STORE_CHUNK), their
-         * digests (own[k].hex, "" until then) taken when the list is written
+         * its reads only record the units of ACCESS_RUN_UNIT they cover, for
+         * access.runs (remote/image-fetch.h)
          */
         bool local;
         bool by_chunks;         /* its reads come through FUSE: listed by the chunks they read */
         bool seeded;            /* the list found at mount names chunks of it: --prefetch fetches those, not it */
-        struct map_chunk *own;
 };
 
 struct gfs_stats {
@@ -83,7 +81,7 @@ struct gearfs {
         pthread_mutex_t lock;   /* stats, access list, node fds */
         struct gfs_stats st;
         uint64_t gen, written;  /* changes, and the change last written */
-        uint64_t *access;       /* nodes[] index, with its chunk + 1 in the high 32 bits (0: the whole) */
+        uint64_t *access;       /* nodes[] index, with its chunk (local: unit) + 1 in the high 32 bits (0: the whole) */
         size_t naccess, access_cap;
         size_t nseeded;         /* access[] starts with the access list found at mount */
         uint64_t generation;    /* of every file handle: from the index's digest */
@@ -127,7 +125,7 @@ int gfs_part_open(struct gearfs *fs, struct gfs_node *n);
  */
 int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read);
 void gfs_part_free(struct gfs_part *p);
-/* the digest of chunk k of a part, taken now for a local one (NULL when it cannot be) */
+/* the digest of chunk k of a part; NULL for a local one (its entries are units, for access.runs) */
 const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k);
 /* the chunks the access list found at mount names, fetched (of contents not in public/); stops early at *stop */
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop);

@@ -30,6 +30,8 @@ static bool hidden_xattr(const char *name)
         return !strncmp(name, GEAR_XATTR_PREFIX, strlen(GEAR_XATTR_PREFIX));
 }
 
+#define GFS_READAHEAD (16u << 10)
+
 static void gfs_init_conn(void *ud, struct fuse_conn_info *conn)
 {
         struct gearfs *fs = ud;
@@ -42,6 +44,13 @@ static void gfs_init_conn(void *ud, struct fuse_conn_info *conn)
                 conn->want |= FUSE_CAP_SPLICE_MOVE;
         /* contents never change: no attribute checks before cached reads */
         conn->want &= ~(FUSE_CAP_POSIX_ACL | FUSE_CAP_AUTO_INVAL_DATA);
+        /*
+         * Read-ahead of GFS_READAHEAD: the kernel's own (128 KiB) makes each
+         * fault of a mapped library read 128 KiB around it, and so records
+         * and fetches ranges of a large content a start never uses (a read(2)
+         * of more still asks for what it asks)
+         */
+        conn->max_readahead = GFS_READAHEAD;
         /* no open round trip at all: reads find the content by inode */
         if (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)
                 conn->want |= FUSE_CAP_NO_OPEN_SUPPORT, fs->no_open = true;

@@ -127,21 +127,43 @@ static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, 
  * counted as opened. A list that names contents the image lacks (stale, or
  * from another image) loses them.
  */
-static int seed_access(struct gearfs *fs, struct gear_err *e)
+/* the runs of an image built here found at mount (access.runs), in their order, start this mount's own */
+static void seed_runs(struct gearfs *fs, const struct access_key *v, size_t k, const struct access_run *r, size_t nr)
+{
+        for (size_t i = 0; i < nr; i++) {
+                size_t at = node_of(v, k, r[i].hex);
+                struct gfs_node *n = at < k ? &fs->nodes[v[at].pos] : NULL;
+                struct gfs_part *p;
+                if (!n)
+                        continue;
+                if (!r[i].len) {
+                        pthread_mutex_lock(&fs->lock);
+                        gfs_access_add(fs, n, 0);
+                        pthread_mutex_unlock(&fs->lock);
+                } else if ((p = gfs_part_get(fs, n)) && p->local && r[i].off < p->size) {
+                        /* read again, as the mount that recorded it did */
+                        gfs_part_read(fs, n, r[i].off, r[i].len, true);
+                }
+        }
+}
+
+static int seed_access(struct gearfs *fs, const struct access_run *runs, size_t nruns, struct gear_err *e)
 {
         _cleanup_free_ struct access_key *v = NULL;
         size_t k = 0;
 
-        if (!fs->nprior)
+        if (!fs->nprior && !nruns)
                 return 0;
-        if (!(v = malloc(fs->n * sizeof *v)) || !(fs->access = malloc(fs->nprior * sizeof *fs->access)))
+        if (!(v = malloc(fs->n * sizeof *v)) || !(fs->access = malloc((fs->nprior + 1) * sizeof *fs->access)))
                 return gear_err_sys(e, ENOMEM, "cannot load the access list");
-        fs->access_cap = fs->nprior;
+        fs->access_cap = fs->nprior + 1;
         for (size_t i = 0; i < fs->n; i++)
                 if (S_ISREG(fs->nodes[i].ino->mode) && fs->nodes[i].ino->blob)
                         v[k++] = (struct access_key){ fs->nodes[i].ino->blob->hex, i };
         qsort(v, k, sizeof *v, by_hex);
-        for (size_t i = 0; i < fs->nprior; i++) {
+        if (nruns)
+                seed_runs(fs, v, k, runs, nruns);
+        for (size_t i = 0; !nruns && i < fs->nprior; i++) {
                 /* the first node of that content */
                 size_t lo = node_of(v, k, fs->prior[i]);
 
@@ -193,7 +215,8 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
 {
         struct image im;
         char rel[PATH_MAX], gen[17] = "";
-        size_t count;
+        _cleanup_free_ struct access_run *runs = NULL;
+        size_t count, nruns = 0;
         int r;
 
         *fs = (struct gearfs){ .img = img, .o = o, .dir.fd = -1, .lockfd = -1 };
@@ -233,10 +256,18 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
                         o->log(msg);
                 gear_err_clear(e);
         }
+        /* of an image built here, what its last mount read (a list without it: of an older version) */
+        if (!fs->origin.remote && access_runs_load(&fs->dir, ".", &runs, &nruns, e) < 0) {
+                char msg[sizeof e->msg + 16];
+                snprintf(msg, sizeof msg, "access runs: %s", e->msg);
+                if (o->log)
+                        o->log(msg);
+                gear_err_clear(e);
+        }
         /* the file handles of this generation: a copied-up file's origin never names another's */
         memcpy(gen, im.layer, 16);
         fs->generation = strtoull(gen, NULL, 16) | 1;
-        return seed_access(fs, e);
+        return seed_access(fs, runs, nruns, e);
 }
 
 void gfs_done(struct gearfs *fs)
@@ -432,11 +463,47 @@ int gfs_open(struct gearfs *fs, uint64_t ino, bool open)
         return fd;
 }
 
+/*
+ * access.runs (remote/image-fetch.h) of the entries of an image built here:
+ * a content opened where the list (unpacked, list[i * 65] "" when left out)
+ * has it, the units read of a large one merged while they follow each other;
+ * NULL when out of memory
+ */
+static char *runs_text(struct gearfs *fs, const uint64_t *access, size_t naccess, const char *list, size_t *len)
+{
+        char *buf = NULL;
+        FILE *f = open_memstream(&buf, len);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < naccess && ftell(f) < (long)ACCESS_LIST_MAX - 128;) {
+                struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
+                uint64_t u = (access[i] >> 32) - 1, end = u + 1;
+                if (!(access[i] >> 32)) {
+                        if (list[i * 65])
+                                fprintf(f, "%.64s\n", list + i * 65);
+                        i++;
+                        continue;
+                }
+                for (i++; i < naccess && (uint32_t)access[i] == (uint32_t)access[i - 1] && (access[i] >> 32) == end + 1; i++)
+                        end++;
+                end *= ACCESS_RUN_UNIT;
+                fprintf(f, "%s %" PRIu64 " %" PRIu64 "\n", n->ino->blob->hex, u * ACCESS_RUN_UNIT,
+                        (end < n->part->size ? end : n->part->size) - u * ACCESS_RUN_UNIT);
+        }
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
 {
         char stats[768];
-        _cleanup_free_ char *list = NULL;
+        _cleanup_free_ char *list = NULL, *runs = NULL;
         _cleanup_free_ struct access_key *order = NULL;
+        size_t nruns = 0;
         _cleanup_free_ uint64_t *access = NULL;
         struct gfs_stats st;
         size_t naccess, nlist = 0, len;
@@ -473,6 +540,9 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                         memcpy(list + order[i].pos * 65, order[i].hex, 64);
                 else
                         list[order[i].pos * 65] = '\0';
+        /* an image built here: the runs as well, before the list is packed */
+        if (!fs->origin.remote && !(runs = runs_text(fs, access, naccess, list, &nruns)))
+                return gear_err_sys(e, ENOMEM, "cannot write statistics");
         /* past the size a reader takes, the first opens are the ones worth keeping */
         for (size_t i = 0; i < naccess && (nlist + 1) * 65 <= ACCESS_LIST_MAX; i++)
                 if (list[i * 65]) {
@@ -494,6 +564,8 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                                 st.prefetched_chunks);
         /* a mount that opened nothing leaves the last list (perhaps one pulled) alone */
         if (naccess > fs->nseeded && (r = atomic_write(&fs->dir, ACCESS_LIST_FILE, list, nlist * 65, 0644, e)) < 0)
+                return r;
+        if (naccess > fs->nseeded && runs && (r = atomic_write(&fs->dir, ACCESS_RUNS_FILE, runs, nruns, 0644, e)) < 0)
                 return r;
         if ((r = atomic_write(&fs->dir, GEARFS_STATS, stats, len, 0644, e)) < 0)
                 return r;

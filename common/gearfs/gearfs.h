@@ -17,6 +17,8 @@
  *   access.list  the digests of the files opened, one per line, in
  *                first-open order (image-fetch.h); written with the stats
  *                once the mount has opened a file
+ *   access.runs  of an image built here, the list and the runs read of
+ *                its large contents (image-fetch.h), written with it
  */
 #ifndef GEAR_GEARFS_H
 #define GEAR_GEARFS_H

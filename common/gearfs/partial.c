@@ -12,8 +12,8 @@
 #include "../remote/chunks.h"
 #include "../store/cache.h"
 
-/* the chunks one request fetches at most: a read waiting behind a prefetch waits for no more */
-#define PART_RUN_MAX 4
+/* the bytes (decoded) one request fetches at most: a read waiting behind a prefetch waits for no more */
+#define PART_RUN_BYTES (4u << 20)
 /* the chunks of the list are prefetched in its order, one request at a time (see gearfs-ops.c) */
 #define PART_PREFETCH_JOBS 1
 
@@ -25,7 +25,6 @@ void gfs_part_free(struct gfs_part *p)
                 close(p->fd);
         free(p->have);
         free(p->touched);
-        free(p->own);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cond);
         free(p);
@@ -33,52 +32,32 @@ void gfs_part_free(struct gfs_part *p)
 
 static struct gfs_part *keep(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p);
 
-/* the chunks gear-push will list of a large content of an image built here: to record reads by */
+/* a large content of an image built here: its reads are recorded in units of ACCESS_RUN_UNIT */
 static struct gfs_part *local_part(struct gearfs *fs, struct gfs_node *n)
 {
         uint64_t size = n->ino->blob->size;
-        uint32_t nc = (uint32_t)((size + STORE_CHUNK - 1) / STORE_CHUNK);
+        uint64_t nu = (size + ACCESS_RUN_UNIT - 1) / ACCESS_RUN_UNIT;
         struct gfs_part *p;
 
-        if (size < CHUNKED_MIN || size > (uint64_t)CHUNKS_MAX * STORE_CHUNK)
+        /* a unit's number + 1 fits an access entry's 32 bits */
+        if (size < CHUNKED_MIN || nu >= UINT32_MAX)
                 return NULL;
-        if (!(p = calloc(1, sizeof *p)) || !(p->own = calloc(nc, sizeof *p->own)) || !(p->touched = calloc(nc, 1))) {
-                if (p)
-                        free(p->own);
+        if (!(p = calloc(1, sizeof *p)) || !(p->touched = calloc(nu, 1))) {
                 free(p);
                 return NULL;
-        }
-        for (uint32_t k = 0; k < nc; k++) {
-                p->own[k].uoff = (uint64_t)k * STORE_CHUNK;
-                p->own[k].size = size - p->own[k].uoff < STORE_CHUNK ? (uint32_t)(size - p->own[k].uoff) : STORE_CHUNK;
         }
         pthread_mutex_init(&p->mu, NULL);
         pthread_cond_init(&p->cond, NULL);
         p->fd = -1;
         p->local = true;
-        p->loc.chunks = p->own;
-        p->loc.nchunks = nc;
         p->size = size;
         return keep(fs, n, p);
 }
 
 const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k)
 {
-        struct gfs_part *p = n->part;
-        _cleanup_free_ unsigned char *buf = NULL;
-        struct gear_err err = {0};
-        int fd = __atomic_load_n(&n->fd, __ATOMIC_ACQUIRE);
-
-        if (!p->local || p->own[k].hex[0])
-                return p->loc.chunks[k].hex;
-        /* the content is whole in public/: the chunk's bytes hashed once */
-        if (fd < 0 || !(buf = malloc(p->own[k].size)) ||
-            pread(fd, buf, p->own[k].size, (off_t)p->own[k].uoff) != (ssize_t)p->own[k].size ||
-            digest_buf(buf, p->own[k].size, p->own[k].hex, &err) < 0) {
-                p->own[k].hex[0] = 0;
-                return NULL;
-        }
-        return p->own[k].hex;
+        (void)fs;
+        return n->part->local ? NULL : n->part->loc.chunks[k].hex;
 }
 
 struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n)
@@ -232,6 +211,16 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                 return 0;
         if (len > p->size - off)
                 len = p->size - off;
+        if (p->local) {
+                /* read whole from public/: only recorded */
+                if (read) {
+                        pthread_mutex_lock(&fs->lock);
+                        for (uint64_t u = off / ACCESS_RUN_UNIT; u <= (off + len - 1) / ACCESS_RUN_UNIT; u++)
+                                gfs_access_add(fs, n, (uint32_t)u + 1);
+                        pthread_mutex_unlock(&fs->lock);
+                }
+                return 0;
+        }
         a = chunk_at(&p->loc, off);
         b = chunk_at(&p->loc, off + len - 1) + 1;
         if (read) {
@@ -240,8 +229,6 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                         gfs_access_add(fs, n, k + 1);
                 pthread_mutex_unlock(&fs->lock);
         }
-        if (p->local)
-                return 0;
         /*
          * The fetches run with the lock dropped: a read of chunks present
          * never waits for one, a read of a chunk another is fetching waits
@@ -267,7 +254,9 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                         continue;
                 }
                 /* a run of missing chunks, one request */
-                for (end = k + 1; end < b && end - k < PART_RUN_MAX && !p->have[end]; end++)
+                for (end = k + 1; end < b && !p->have[end] &&
+                                  p->loc.chunks[end].uoff + p->loc.chunks[end].size - p->loc.chunks[k].uoff <= PART_RUN_BYTES;
+                     end++)
                         ;
                 memset(p->have + k, PART_FETCHING, end - k);
                 pthread_mutex_unlock(&p->mu);
@@ -349,7 +338,9 @@ void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
                 uint32_t chunk = seeded[i] >> 32;
                 if (!chunk)
                         continue;
-                if (n && v[n - 1].n == node && v[n - 1].end == chunk - 1 && v[n - 1].end - v[n - 1].chunk < PART_RUN_MAX)
+                const struct map_chunk *c = node->part ? node->part->loc.chunks : NULL;
+                if (n && v[n - 1].n == node && v[n - 1].end == chunk - 1 &&
+                    c[chunk - 1].uoff + c[chunk - 1].size - c[v[n - 1].chunk].uoff <= PART_RUN_BYTES)
                         v[n - 1].end++;
                 else if (gfs_part_open(fs, node) >= 0)
                         v[n++] = (struct want){ node, chunk - 1, chunk };

@@ -1,9 +1,8 @@
 /*
- * Which slices of the store's large contents the images built here read
+ * Which units of the store's large contents the images built here read
  * (chunk-plan.c), for gear-recompress's layout of their frames (store.h):
- * a mount lists the chunks of a large content it read by their digests
- * (gear-fs, chunks.h), so a content whose slices of STORE_CHUNK bytes have
- * digests an access list of an image naming it has is one read in part.
+ * a mount records the runs of a large content it read in access.runs
+ * (gear-fs, image-fetch.h).
  */
 #ifndef GEAR_CHUNK_PLAN_H
 #define GEAR_CHUNK_PLAN_H
@@ -14,7 +13,7 @@
 #include "../base/tree.h"
 
 struct chunk_plan;
-/* the slices read of every content of CHUNKED_MIN bytes or more of the images built in img; NULL *p: none */
+/* the units read of every content of CHUNKED_MIN bytes or more of the images built in img */
 int chunk_plan_load(const struct gear_root *img, struct chunk_plan **p, struct gear_err *e);
 /* a recompress_layout_fn (store.h) of plan ud */
 int chunk_plan_layout(void *ud, const char *hex, uint64_t size, unsigned char *read);

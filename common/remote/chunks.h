@@ -20,8 +20,12 @@
 /* what a map may say: a chunk decodes to at most CHUNK_SIZE_MAX bytes, a content has at most CHUNKS_MAX */
 #define CHUNK_SIZE_MAX (4u << 20)
 #define CHUNKS_MAX 65536u
-/* the chunks gear-push lists: of contents of at least this size */
-#define CHUNKED_MIN STORE_CHUNKED_MIN
+/*
+ * the chunks gear-push lists: of contents of at least this size (a build
+ * writes those of STORE_CHUNKED_MIN bytes or more in chunks, gear-recompress
+ * those a mount read in part from this size on)
+ */
+#define CHUNKED_MIN STORE_LAYOUT_MIN
 
 struct map_chunk {
         uint64_t coff;    /* of its frame, from the content's offset in the pack */

@@ -5,6 +5,7 @@
 
 #include "image-fetch.h"
 #include "remote.h"
+#include "chunks.h"
 #include "solid.h"
 #include "../base/fsutil.h"
 #include "../image/image.h"
@@ -111,3 +112,178 @@ int access_list_load(const struct gear_root *img, const char *image_dir, digest_
         return 0;
 }
 
+
+/* digits at *p up to stop (no sign, no space, no leading zero but "0"): the value, *p past them; -1 when not */
+static int run_num(const char **p, const char *end, char stop, uint64_t *v)
+{
+        const char *q = *p;
+
+        *v = 0;
+        if (q == end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end && q[1] != stop))
+                return -1;
+        for (; q < end && *q >= '0' && *q <= '9'; q++) {
+                if (*v > (UINT64_MAX / 2 - 9) / 10)
+                        return -1;
+                *v = *v * 10 + (uint64_t)(*q - '0');
+        }
+        if (q == end || *q != stop)
+                return -1;
+        *p = q + 1;
+        return 0;
+}
+
+int access_runs_parse(const char *buf, size_t len, struct access_run **vp, size_t *np, struct gear_err *e)
+{
+        struct access_run *v = NULL;
+        size_t n = 0, cap = 0, line = 1;
+
+        *vp = NULL;
+        *np = 0;
+        for (const char *p = buf, *end = buf + len; p < end; line++) {
+                const char *nl = memchr(p, '\n', end - p);
+                struct access_run r = {0};
+                if (!nl || nl - p < DIGEST_HEX_LEN)
+                        goto bad;
+                memcpy(r.hex, p, DIGEST_HEX_LEN);
+                r.hex[DIGEST_HEX_LEN] = 0;
+                if (!digest_hex_valid(r.hex))
+                        goto bad;
+                p += DIGEST_HEX_LEN;
+                if (p < nl && (*p++ != ' ' || run_num(&p, nl, ' ', &r.off) < 0 || run_num(&p, nl + 1, '\n', &r.len) < 0 ||
+                               !r.len || r.off % ACCESS_RUN_UNIT))
+                        goto bad;
+                if (array_room((void **)&v, &cap, n, sizeof *v) < 0) {
+                        free(v);
+                        return gear_err_sys(e, ENOMEM, "cannot read access runs");
+                }
+                v[n++] = r;
+                p = nl + 1;
+        }
+        *vp = v;
+        *np = n;
+        return 0;
+bad:
+        free(v);
+        return gear_err_set(e, GEAR_EXIT_SYS, "invalid access runs: line %zu", line);
+}
+
+/* the contents of runs v are those of image_dir's access list, in its order */
+static bool runs_match_list(const struct gear_root *img, const char *image_dir, const struct access_run *v, size_t n)
+{
+        _cleanup_free_ char *list = NULL;
+        struct gear_err err = {0};
+        size_t len, at = 0;
+
+        if (access_list_read(img, image_dir, &list, &len, &err) < 0)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                if (v[i].len)
+                        continue;
+                if (at + DIGEST_HEX_LEN + 1 > len || memcmp(list + at, v[i].hex, DIGEST_HEX_LEN))
+                        return false;
+                at += DIGEST_HEX_LEN + 1;
+        }
+        return at == len;
+}
+
+int access_runs_load(const struct gear_root *img, const char *image_dir, struct access_run **vp, size_t *np,
+                     struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        char rel[PATH_MAX];
+        size_t len;
+
+        *vp = NULL;
+        *np = 0;
+        image_file_rel(image_dir, ACCESS_RUNS_FILE, rel, sizeof rel);
+        if (read_file(img, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+                return 0;
+        }
+        if (access_runs_parse(buf, len, vp, np, e) < 0)
+                return gear_err_wrap(e, "'%s/%s'", img->path, rel);
+        /* written with access.list: one that another hand changed since makes them stale */
+        if (!runs_match_list(img, image_dir, *vp, *np)) {
+                free(*vp);
+                *vp = NULL;
+                *np = 0;
+        }
+        return 0;
+}
+
+struct shipped {
+        const char *hex;
+        size_t pos;
+};
+
+static int shipped_cmp(const void *a, const void *b)
+{
+        const struct shipped *x = a, *y = b;
+        int c = strcmp(x->hex, y->hex);
+
+        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+/* names hex at the end of *v, once there is room */
+static int ship(struct shipped **v, size_t *n, size_t *cap, const char *hex)
+{
+        if (array_room((void **)v, cap, *n, sizeof **v) < 0)
+                return -1;
+        (*v)[*n] = (struct shipped){ hex, *n };
+        (*n)++;
+        return 0;
+}
+
+int access_list_shipped(const struct gear_root *img, const char *image_dir, const struct object_map *m, char **buf,
+                        size_t *len, struct gear_err *e)
+{
+        _cleanup_free_ struct access_run *runs = NULL;
+        _cleanup_free_ struct shipped *v = NULL;
+        size_t nruns = 0, n = 0, cap = 0, out = 0;
+        char *list;
+
+        if (access_runs_load(img, image_dir, &runs, &nruns, e) < 0)
+                return -1;
+        if (!nruns)
+                return access_list_read(img, image_dir, buf, len, e);
+        for (size_t i = 0; i < nruns; i++) {
+                struct object_loc loc;
+                uint32_t a, b;
+                if (!runs[i].len || !m || !object_map_find(m, runs[i].hex, &loc) || loc.member || !loc.nchunks ||
+                    runs[i].off >= loc.chunks[loc.nchunks - 1].uoff + loc.chunks[loc.nchunks - 1].size) {
+                        if (ship(&v, &n, &cap, runs[i].hex) < 0)
+                                return gear_err_sys(e, ENOMEM, "cannot make the access list");
+                        continue;
+                }
+                a = chunk_at(&loc, runs[i].off);
+                b = chunk_at(&loc, runs[i].len > UINT64_MAX - runs[i].off ? UINT64_MAX : runs[i].off + runs[i].len - 1);
+                for (uint32_t k = a; k <= b; k++)
+                        if (ship(&v, &n, &cap, loc.chunks[k].hex) < 0)
+                                return gear_err_sys(e, ENOMEM, "cannot make the access list");
+        }
+        /* each digest once, at its first place */
+        qsort(v, n, sizeof *v, shipped_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (!strcmp(v[i].hex, v[i - 1].hex))
+                        v[i].pos = SIZE_MAX;
+        if (!(list = malloc(n * (DIGEST_HEX_LEN + 1) + 1)))
+                return gear_err_sys(e, ENOMEM, "cannot make the access list");
+        memset(list, 0, n * (DIGEST_HEX_LEN + 1) + 1);
+        for (size_t i = 0; i < n; i++)
+                if (v[i].pos != SIZE_MAX)
+                        memcpy(list + v[i].pos * (DIGEST_HEX_LEN + 1), v[i].hex, DIGEST_HEX_LEN);
+        for (size_t i = 0; i < n && (out + 1) * (DIGEST_HEX_LEN + 1) <= ACCESS_LIST_MAX; i++)
+                if (list[i * (DIGEST_HEX_LEN + 1)]) {
+                        memmove(list + out * (DIGEST_HEX_LEN + 1), list + i * (DIGEST_HEX_LEN + 1), DIGEST_HEX_LEN);
+                        list[out++ * (DIGEST_HEX_LEN + 1) + DIGEST_HEX_LEN] = '\n';
+                }
+        *buf = list;
+        *len = out * (DIGEST_HEX_LEN + 1);
+        if (!out) {
+                free(list);
+                *buf = NULL;
+        }
+        return 0;
+}

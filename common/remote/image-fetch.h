@@ -43,6 +43,37 @@ void origin_close(struct origin *o);
 int origin_cache_open(struct origin *o, const struct gear_root *img, const char *hex, uint64_t size,
                       struct cache_result *res, struct gear_err *e);
 
+/*
+ * images/NAME/TAG/access.runs, of an image built here: what its last mount
+ * read, in first-read order, one line each, "HEX" for a content opened (as
+ * in access.list) or "HEX OFFSET LENGTH" for bytes read of a content of
+ * CHUNKED_MIN bytes or more (remote/chunks.h), in units of ACCESS_RUN_UNIT
+ * (the last one may end at the content's end). gear-recompress lays out such
+ * a content's frames along the runs read, and gear-push ships in place of
+ * each run the digests of the chunks of the map that hold it (the chunks a
+ * mount of the pushed image then fetches first).
+ */
+#define ACCESS_RUNS_FILE "access.runs"
+#define ACCESS_RUN_UNIT STORE_READ_UNIT
+struct access_run {
+        digest_hex hex;
+        uint64_t off, len;      /* len 0: the whole content */
+};
+/* buf as access runs: code 111 "invalid access runs: line N" unless every line is one */
+int access_runs_parse(const char *buf, size_t len, struct access_run **v, size_t *n, struct gear_err *e);
+/* image_dir's access.runs, checked; *n 0 when it has none */
+int access_runs_load(const struct gear_root *img, const char *image_dir, struct access_run **v, size_t *n,
+                     struct gear_err *e);
+
+/*
+ * The access list gear-push ships with image_dir, whose contents are where
+ * map m (NULL: none) says: access.list as it is, or made from access.runs
+ * when the image has one, each run named by the digests of the chunks of m
+ * that hold it (a content m does not chunk is named whole), each digest once
+ */
+int access_list_shipped(const struct gear_root *img, const char *image_dir, const struct object_map *m, char **buf,
+                        size_t *len, struct gear_err *e);
+
 /* checks an access list: code 111 "invalid access list" unless every line is a digest */
 int access_list_check(const char *buf, size_t len, struct gear_err *e);
 /* image_dir's access list, checked; *buf NULL when it has none */

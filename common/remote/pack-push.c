@@ -863,7 +863,7 @@ int pack_push(struct remote *r, const struct gear_root *img, struct image *im, s
                 goto out;
         if (build_map(&c, packs, np, &m, e) < 0 || object_map_format(m, &text, &ntext, e) < 0 ||
             wire_map(&c, m, text, ntext, &blob, &nblob, e) < 0 ||
-            remote_push_index(r, img, im, blob, nblob, e) < 0 || record_map(r, img, im, text, ntext, relayed(&c), e) < 0)
+            remote_push_index(r, img, im, blob, nblob, m, e) < 0 || record_map(r, img, im, text, ntext, relayed(&c), e) < 0)
                 goto out;
         rc = 0;
 out:

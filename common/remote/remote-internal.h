@@ -100,9 +100,12 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
 int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struct gear_err *e);
 /* root/rel as an object map; none when it is missing */
 int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e);
-/* the index image of im to registry r: config, index layer, the map blob and the access list, then the manifest */
+/*
+ * the index image of im to registry r: config, index layer, the map blob and
+ * the access list (access_list_shipped of om, the map), then the manifest
+ */
 int remote_push_index(struct remote *r, const struct gear_root *img, struct image *im, const void *map,
-                      size_t maplen, struct gear_err *e);
+                      size_t maplen, const struct object_map *om, struct gear_err *e);
 /* the spec an image pulled with tag from r records as its origin */
 void remote_origin_spec(const struct remote *r, const char *tag, char *buf, size_t n);
 /* a store's Gear index image, read whole and checked before anything is written */

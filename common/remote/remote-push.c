@@ -192,7 +192,7 @@ static int put_annotated_blob(struct registry *g, const void *buf, size_t len, j
 }
 
 int remote_push_index(struct remote *r, const struct gear_root *img, struct image *im, const void *map,
-                      size_t maplen, struct gear_err *e)
+                      size_t maplen, const struct object_map *om, struct gear_err *e)
 {
         _cleanup_free_ char *layer = NULL, *config = NULL, *manifest = NULL, *access = NULL;
         size_t nlayer, nconfig, naccess = 0;
@@ -201,7 +201,7 @@ int remote_push_index(struct remote *r, const struct gear_root *img, struct imag
         const char *type;
 
         image_rel(&im->ref, rel, sizeof rel);
-        if (access_list_read(img, rel, &access, &naccess, e) < 0)
+        if (access_list_shipped(img, rel, om, &access, &naccess, e) < 0)
                 return -1;
         if (layout_read_blob(im->dfd, im->config, -1, IMAGE_JSON_MAX, &config, &nconfig, e) < 0 ||
             layout_read_blob(im->dfd, im->layer, im->layer_size, SIZE_MAX / 2, &layer, &nlayer, e) < 0)
@@ -366,7 +366,7 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                         goto out;
                 }
                 mf = NULL;
-                if (remote_push_index(r, img, &im, map ? map : "", maplen, e) < 0)
+                if (remote_push_index(r, img, &im, map ? map : "", maplen, NULL, e) < 0)
                         goto out;
         }
         rc = 0;

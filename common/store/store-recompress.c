@@ -150,30 +150,44 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
 static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t **fv, size_t *nf, char sig[17],
                      struct gear_err *e)
 {
-        uint64_t ns = (size + STORE_CHUNK - 1) / STORE_CHUNK, merge = STORE_MERGED_MAX / STORE_CHUNK;
+        uint64_t nu = (size + STORE_READ_UNIT - 1) / STORE_READ_UNIT;
         _cleanup_free_ unsigned char *read = NULL;
         digest_hex h;
-        bool chunks = size >= STORE_CHUNKED_MIN;
-        int k = 1;
+        bool chunks = size >= STORE_LAYOUT_MIN;
+        int k = 0;
 
         *nf = 0;
-        if (!(*fv = malloc((chunks ? ns : 1) * sizeof **fv)) || (chunks && !(read = calloc(ns, 1))))
+        if (!(*fv = malloc((chunks ? nu : 1) * sizeof **fv)) || (chunks && !(read = calloc(nu, 1))))
                 return gear_err_sys(e, ENOMEM, "cannot recompress");
         if (chunks && run->o->layout)
                 k = run->o->layout(run->o->layout_ud, hex, size, read);
-        else if (chunks)
-                memset(read, 1, ns);
-        if (!chunks || k <= 0) {
+        if (chunks && !k && !run->o->layout && size >= STORE_CHUNKED_MIN) {
+                /* as a build writes it */
+                for (uint64_t off = 0; off < size; off += STORE_CHUNK)
+                        (*fv)[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
+        } else if (!chunks || k <= 0) {
                 (*fv)[(*nf)++] = size;
                 strcpy(sig, "1");
                 return 0;
-        }
-        for (uint64_t i = 0; i < ns;) {
-                uint64_t j = i + 1;
-                while (!read[i] && j < ns && !read[j] && j - i < merge)
-                        j++;
-                (*fv)[(*nf)++] = (j < ns ? j * STORE_CHUNK : size) - i * STORE_CHUNK;
-                i = j;
+        } else {
+                /* a gap of a few units between units read is read with them */
+                for (uint64_t i = 0; i < nu;) {
+                        uint64_t j = i;
+                        while (j < nu && !read[j])
+                                j++;
+                        if (i && j < nu && j - i <= STORE_READ_GAP)
+                                memset(read + i, 1, j - i);
+                        while (j < nu && read[j])
+                                j++;
+                        i = j;
+                }
+                for (uint64_t i = 0; i < nu;) {
+                        uint64_t j = i + 1, max = (read[i] ? STORE_CHUNK : STORE_MERGED_MAX) / STORE_READ_UNIT;
+                        while (j < nu && read[j] == read[i] && j - i < max)
+                                j++;
+                        (*fv)[(*nf)++] = (j < nu ? j * STORE_READ_UNIT : size) - i * STORE_READ_UNIT;
+                        i = j;
+                }
         }
         if (digest_buf(*fv, *nf * sizeof **fv, h, e) < 0)
                 return -1;
@@ -182,12 +196,18 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
         return 0;
 }
 
-/* the frames an object was last written in, as STORE_FRAMES_XATTR says ("" when it does not) */
-static void object_frames(int fd, char sig[17])
+/*
+ * the frames an object of a content of size bytes was last written in, as
+ * STORE_FRAMES_XATTR says ("" when it does not; one below STORE_CHUNKED_MIN
+ * without it is in the single frame a build writes)
+ */
+static void object_frames(int fd, uint64_t size, char sig[17])
 {
         ssize_t k = fgetxattr(fd, STORE_FRAMES_XATTR, sig, 16);
 
         sig[k > 0 ? k : 0] = 0;
+        if (k <= 0 && size < STORE_CHUNKED_MIN)
+                strcpy(sig, "1");
 }
 
 static void mark_frames(int fd, const char *sig)
@@ -257,7 +277,7 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
          */
         if (object_level(fd) >= run->o->level) {
                 if (st.st_size < 4096 || stored_form(fd, st.st_size, &size, &known, &single) < 0 || !known ||
-                    size < STORE_CHUNKED_MIN) {
+                    size < STORE_LAYOUT_MIN) {
                         close(fd);
                         return;
                 }
@@ -266,7 +286,7 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                         it->state = RECOMPRESS_FAILED;
                         return;
                 }
-                object_frames(fd, had);
+                object_frames(fd, size, had);
                 if (!strcmp(had, want)) {
                         close(fd);
                         return;
@@ -300,8 +320,8 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         fv = NULL;
         if (layout_of(run, it->hex, size, &fv, &nf, want, &it->err) < 0)
                 goto fail;
-        if (size >= STORE_CHUNKED_MIN) {
-                object_frames(keep, had);
+        if (size >= STORE_LAYOUT_MIN) {
+                object_frames(keep, size, had);
                 relayout |= strcmp(had, want) != 0;
         }
         frame_end = fv[0];
@@ -339,13 +359,13 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                 if (check_written(run, it, rel) < 0)
                         goto fail;
                 mark_level(out, run->o->level);
-                if (size >= STORE_CHUNKED_MIN)
+                if (size >= STORE_LAYOUT_MIN)
                         mark_frames(out, want);
                 it->state = RECOMPRESS_SMALLER;
         } else {
                 unlinkat(run->sdfd, it->hex, 0);
                 mark_level(keep, run->o->level);
-                if (size >= STORE_CHUNKED_MIN)
+                if (size >= STORE_LAYOUT_MIN)
                         mark_frames(keep, want);
                 it->state = RECOMPRESS_KEPT;
         }

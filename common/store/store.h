@@ -166,25 +166,31 @@ void pool_free(struct store_pool *p);
  */
 #define STORE_LEVEL_XATTR "trusted.gear.zstd-level"
 /*
- * A content of STORE_CHUNKED_MIN bytes or more is written in the frames
- * layout gives: it fills read (one byte for each slice of STORE_CHUNK bytes
- * of the content) with 1 for the slices some image's access list names
- * (remote/chunk-plan.h) and returns 1; 0 when no list names a slice of it.
- * A content read in part so gets a frame for each slice read, and frames of
- * up to STORE_MERGED_MAX bytes of the slices between (fewer frames: smaller);
- * one that no list reads in part, a single frame; without layout, a frame
- * for every slice (as a build writes them). The frames an object is in are
- * kept in STORE_FRAMES_XATTR (a digest of their sizes), so a run skips an
- * object tried at the level whose frames are as they should be, and
- * rewrites one whose frames changed whatever the new form costs.
+ * A content of STORE_LAYOUT_MIN bytes or more is written in the frames
+ * layout gives: it fills read (one byte for each unit of STORE_READ_UNIT
+ * bytes of the content) with 1 for the units some image's mount read
+ * (remote/chunk-plan.h) and returns 1; 0 when no image read it in part.
+ * A content read in part so gets frames of up to STORE_CHUNK bytes along
+ * each run of units read (a gap of up to STORE_READ_GAP units between two
+ * read with them), and frames of up to STORE_MERGED_MAX bytes of the units
+ * between (fewer frames: smaller); one that no image reads in part, a single
+ * frame; without layout, a content of STORE_CHUNKED_MIN bytes or more a
+ * frame for every STORE_CHUNK bytes (as a build writes them), a smaller one
+ * a single frame. The frames an object is in are kept in STORE_FRAMES_XATTR
+ * (a digest of their sizes), so a run skips an object tried at the level
+ * whose frames are as they should be, and rewrites one whose frames changed
+ * whatever the new form costs.
  */
 #define STORE_FRAMES_XATTR "trusted.gear.zstd-frames"
 #define STORE_MERGED_MAX (4u << 20)
+#define STORE_LAYOUT_MIN STORE_CHUNK
+#define STORE_READ_UNIT (16u << 10)
+#define STORE_READ_GAP 2
 typedef int (*recompress_layout_fn)(void *ud, const char *hex, uint64_t size, unsigned char *read);
 struct recompress_opts {
         int level; /* 1 to ZSTD_maxCLevel() */
         int jobs;  /* threads compressing */
-        recompress_layout_fn layout; /* NULL: a frame for every slice */
+        recompress_layout_fn layout; /* NULL: as a build writes them */
         void *layout_ud;
 };
 enum recompress_result { RECOMPRESS_SKIPPED, RECOMPRESS_SMALLER, RECOMPRESS_KEPT, RECOMPRESS_FAILED };
