@@ -476,7 +476,8 @@ static char *runs_text(struct gearfs *fs, const uint64_t *access, size_t naccess
 
         if (!f)
                 return NULL;
-        for (size_t i = 0; i < naccess && ftell(f) < (long)ACCESS_LIST_MAX - 128;) {
+        /* every line of the list (which a reader matches), and runs up to ACCESS_LIST_MAX bytes */
+        for (size_t i = 0, runs = 0; i < naccess;) {
                 struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
                 uint64_t u = (access[i] >> 32) - 1, end = u + 1;
                 if (!(access[i] >> 32)) {
@@ -488,6 +489,8 @@ static char *runs_text(struct gearfs *fs, const uint64_t *access, size_t naccess
                 for (i++; i < naccess && (uint32_t)access[i] == (uint32_t)access[i - 1] && (access[i] >> 32) == end + 1; i++)
                         end++;
                 end *= ACCESS_RUN_UNIT;
+                if ((runs += 128) > ACCESS_LIST_MAX)
+                        continue;
                 fprintf(f, "%s %" PRIu64 " %" PRIu64 "\n", n->ino->blob->hex, u * ACCESS_RUN_UNIT,
                         (end < n->part->size ? end : n->part->size) - u * ACCESS_RUN_UNIT);
         }

@@ -20,6 +20,8 @@ struct read_content {
         digest_hex hex;
         uint64_t size;
         unsigned char *read;    /* unit i is in a run */
+        bool any;               /* some unit is */
+        bool unknown;           /* of an image whose list is from before access.runs */
 };
 
 struct chunk_plan {
@@ -36,6 +38,11 @@ struct planner {
 static int blob_cmp(const void *a, const void *b)
 {
         return strcmp((*(const struct store_blob *const *)a)->hex, (*(const struct store_blob *const *)b)->hex);
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+        return strcmp(a, b);
 }
 
 static int content_cmp(const void *a, const void *b)
@@ -62,6 +69,39 @@ static struct read_content *content(struct chunk_plan *p, const char *hex, uint6
         return c;
 }
 
+/*
+ * An image without access.runs whose access list names digests its index
+ * lacks (chunks, as mounts listed them before access.runs): what it read of
+ * its large contents is unknown
+ */
+static int old_list(struct planner *pl, struct itree *t, const char *rel, const struct store_blob **b, size_t nb)
+{
+        _cleanup_free_ digest_hex *acc = NULL, *names = NULL;
+        size_t nacc = 0, nn = 0;
+        bool old = false;
+        int k;
+
+        if (access_list_load(pl->img, rel, &acc, &nacc, pl->e) < 0 || !nacc) {
+                gear_err_clear(pl->e);
+                return 0;
+        }
+        if ((k = itree_contents(t, &names, &nn)) < 0)
+                return gear_err_sys(pl->e, -k, "cannot plan the chunks");
+        if (nn)
+                qsort(names, nn, sizeof *names, hex_cmp);
+        for (size_t i = 0; i < nacc && !old; i++)
+                old = !nn || !bsearch(acc[i], names, nn, sizeof *names, hex_cmp);
+        for (size_t j = 0; old && j < nb; j++) {
+                struct read_content *c;
+                if (b[j]->size < CHUNKED_MIN)
+                        continue;
+                if (!(c = content(pl->p, b[j]->hex, b[j]->size)))
+                        return gear_err_sys(pl->e, ENOMEM, "cannot plan the chunks");
+                c->unknown = true;
+        }
+        return 0;
+}
+
 static int add_image(const struct image_ref *r, const struct image *im0, const struct gear_err *why, void *ud)
 {
         struct planner *pl = ud;
@@ -76,7 +116,7 @@ static int add_image(const struct image_ref *r, const struct image *im0, const s
         if (why || (k = built_image_tree(pl->img, r, rel, &t, pl->e)) <= 0)
                 return why ? 0 : k;
         /* a list that cannot be read lays out nothing */
-        if (access_runs_load(pl->img, rel, &runs, &nruns, pl->e) < 0 || !nruns) {
+        if (access_runs_load(pl->img, rel, &runs, &nruns, pl->e) < 0) {
                 gear_err_clear(pl->e);
                 itree_free(t);
                 return 0;
@@ -84,6 +124,11 @@ static int add_image(const struct image_ref *r, const struct image *im0, const s
         if ((k = itree_blobs(t, &b, &nb)) < 0) {
                 itree_free(t);
                 return gear_err_sys(pl->e, -k, "cannot plan the chunks");
+        }
+        if (!nruns) {
+                k = old_list(pl, t, rel, b, nb);
+                itree_free(t);
+                return k;
         }
         if (nb)
                 qsort(b, nb, sizeof *b, blob_cmp);
@@ -101,6 +146,7 @@ static int add_image(const struct image_ref *r, const struct image *im0, const s
                         itree_free(t);
                         return gear_err_sys(pl->e, ENOMEM, "cannot plan the chunks");
                 }
+                c->any = true;
                 end = runs[i].len > c->size - runs[i].off ? c->size : runs[i].off + runs[i].len;
                 memset(c->read + runs[i].off / ACCESS_RUN_UNIT, 1,
                        (end + ACCESS_RUN_UNIT - 1) / ACCESS_RUN_UNIT - runs[i].off / ACCESS_RUN_UNIT);
@@ -135,8 +181,8 @@ int chunk_plan_layout(void *ud, const char *hex, uint64_t size, unsigned char *r
                 return 0;
         memcpy(key.hex, hex, sizeof key.hex);
         c = bsearch(&key, p->v, p->n, sizeof *p->v, content_cmp);
-        if (!c || c->size != size)
-                return 0;
+        if (!c || c->size != size || !c->any)
+                return c && c->size == size && c->unknown ? -1 : 0;
         memcpy(read, c->read, (size + ACCESS_RUN_UNIT - 1) / ACCESS_RUN_UNIT);
         return 1;
 }

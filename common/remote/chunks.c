@@ -54,10 +54,10 @@ int chunk_table(int fd, uint64_t stored, const char *hex, uint64_t size, struct 
                 return gear_err_sys(e, ENOMEM, "cannot read object sha256:%.12s", hex);
         if ((k = pread(fd, in, 18, 0)) != 18)
                 return gear_err_sys(e, k < 0 ? errno : EIO, "cannot read object sha256:%.12s", hex);
-        /* raw, or a first frame larger than a chunk: fetched whole, nothing to list */
+        /* raw, a first frame larger than a chunk, or the one frame of it: fetched whole, nothing to list */
         first = ZSTD_getFrameContentSize(in, 18);
         if (!store_is_zstd(in, 18) || first == ZSTD_CONTENTSIZE_ERROR ||
-            (first != ZSTD_CONTENTSIZE_UNKNOWN && first > CHUNK_SIZE_MAX))
+            (first != ZSTD_CONTENTSIZE_UNKNOWN && (first > CHUNK_SIZE_MAX || first == size)))
                 return 0;
         if (decoder(&d, e) < 0 || digest_init(&dg, e) < 0)
                 goto out;

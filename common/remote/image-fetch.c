@@ -196,7 +196,7 @@ int access_runs_load(const struct gear_root *img, const char *image_dir, struct 
         *vp = NULL;
         *np = 0;
         image_file_rel(image_dir, ACCESS_RUNS_FILE, rel, sizeof rel);
-        if (read_file(img, rel, ACCESS_LIST_MAX, &buf, &len, e) < 0) {
+        if (read_file(img, rel, ACCESS_RUNS_MAX, &buf, &len, e) < 0) {
                 if (e->code != GEAR_EXIT_NO)
                         return -1;
                 gear_err_clear(e);
@@ -259,7 +259,8 @@ int access_list_shipped(const struct gear_root *img, const char *image_dir, cons
                 }
                 a = chunk_at(&loc, runs[i].off);
                 b = chunk_at(&loc, runs[i].len > UINT64_MAX - runs[i].off ? UINT64_MAX : runs[i].off + runs[i].len - 1);
-                for (uint32_t k = a; k <= b; k++)
+                /* what a list can hold, twice over for the digests named again: the rest is left out */
+                for (uint32_t k = a; k <= b && n < 2 * (ACCESS_LIST_MAX / (DIGEST_HEX_LEN + 1)); k++)
                         if (ship(&v, &n, &cap, loc.chunks[k].hex) < 0)
                                 return gear_err_sys(e, ENOMEM, "cannot make the access list");
         }

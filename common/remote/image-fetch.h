@@ -54,6 +54,8 @@ int origin_cache_open(struct origin *o, const struct gear_root *img, const char 
  * mount of the pushed image then fetches first).
  */
 #define ACCESS_RUNS_FILE "access.runs"
+/* the list's lines and up to ACCESS_LIST_MAX bytes of runs */
+#define ACCESS_RUNS_MAX (2 * ACCESS_LIST_MAX)
 #define ACCESS_RUN_UNIT STORE_READ_UNIT
 struct access_run {
         digest_hex hex;

@@ -317,6 +317,15 @@ int remote_push(struct remote *r, const struct gear_root *img, const struct imag
                 j.kill_after = strtoull(kill_after, NULL, 10);
         if (image_open(img, ref, &im, e) < 0)
                 return -1;
+        /* the runs its access list is made from are checked before anything goes out */
+        if (r->kind == REMOTE_REGISTRY) {
+                _cleanup_free_ struct access_run *runs = NULL;
+                char rel[PATH_MAX];
+                size_t nruns;
+                image_rel(ref, rel, sizeof rel);
+                if (access_runs_load(img, rel, &runs, &nruns, e) < 0)
+                        goto out;
+        }
         /* a registry gets packs; one blob per object (the first format) only for the tests of old images */
         if (r->kind == REMOTE_REGISTRY && !getenv("GEAR_TEST_PUSH_OBJECT_BLOBS")) {
                 rc = pack_push(r, img, &im, st, e);

@@ -148,7 +148,7 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
  * of them
  */
 static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t **fv, size_t *nf, char sig[17],
-                     struct gear_err *e)
+                     bool *keep, struct gear_err *e)
 {
         uint64_t nu = (size + STORE_READ_UNIT - 1) / STORE_READ_UNIT;
         _cleanup_free_ unsigned char *read = NULL;
@@ -157,15 +157,20 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
         int k = 0;
 
         *nf = 0;
+        *keep = false;
         if (!(*fv = malloc((chunks ? nu : 1) * sizeof **fv)) || (chunks && !(read = calloc(nu, 1))))
                 return gear_err_sys(e, ENOMEM, "cannot recompress");
         if (chunks && run->o->layout)
                 k = run->o->layout(run->o->layout_ud, hex, size, read);
-        if (chunks && !k && !run->o->layout && size >= STORE_CHUNKED_MIN) {
+        /* unknown: frames laid out before are kept; others are as a build writes them */
+        if (k < 0)
+                *keep = true;
+        if (chunks && (k < 0 || (!k && !run->o->layout)) && size >= STORE_CHUNKED_MIN) {
                 /* as a build writes it */
                 for (uint64_t off = 0; off < size; off += STORE_CHUNK)
                         (*fv)[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
         } else if (!chunks || k <= 0) {
+                *keep = false;
                 (*fv)[(*nf)++] = size;
                 strcpy(sig, "1");
                 return 0;
@@ -188,6 +193,12 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
                         (*fv)[(*nf)++] = (j < nu ? j * STORE_READ_UNIT : size) - i * STORE_READ_UNIT;
                         i = j;
                 }
+                /* more frames than a map lists of a content: as a build writes them */
+                if (*nf > STORE_FRAMES_MAX) {
+                        *nf = 0;
+                        for (uint64_t off = 0; off < size; off += STORE_CHUNK)
+                                (*fv)[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
+                }
         }
         if (digest_buf(*fv, *nf * sizeof **fv, h, e) < 0)
                 return -1;
@@ -199,14 +210,14 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
 /*
  * the frames an object of a content of size bytes was last written in, as
  * STORE_FRAMES_XATTR says ("" when it does not; one below STORE_CHUNKED_MIN
- * without it is in the single frame a build writes)
+ * without it, single when in one frame, as a build writes it)
  */
-static void object_frames(int fd, uint64_t size, char sig[17])
+static void object_frames(int fd, uint64_t size, bool single, char sig[17])
 {
         ssize_t k = fgetxattr(fd, STORE_FRAMES_XATTR, sig, 16);
 
         sig[k > 0 ? k : 0] = 0;
-        if (k <= 0 && size < STORE_CHUNKED_MIN)
+        if (k <= 0 && size < STORE_CHUNKED_MIN && single)
                 strcpy(sig, "1");
 }
 
@@ -242,7 +253,7 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         uint64_t size, done = 0, frame_end;
         size_t nf = 0, f = 0;
         char want[17] = "", had[17] = "";
-        bool relayout = false, known, single;
+        bool relayout = false, known, single, keep_frames;
         int fd;
         ssize_t k;
 
@@ -281,13 +292,13 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
                         close(fd);
                         return;
                 }
-                if (layout_of(run, it->hex, size, &fv, &nf, want, &it->err) < 0) {
+                if (layout_of(run, it->hex, size, &fv, &nf, want, &keep_frames, &it->err) < 0) {
                         close(fd);
                         it->state = RECOMPRESS_FAILED;
                         return;
                 }
-                object_frames(fd, size, had);
-                if (!strcmp(had, want)) {
+                object_frames(fd, size, single, had);
+                if (keep_frames || !strcmp(had, want)) {
                         close(fd);
                         return;
                 }
@@ -318,10 +329,10 @@ static void one(struct run *run, struct item *it, ZSTD_CCtx *c, unsigned char *b
         /* a large content in the frames of its layout (store.h), each stating its size */
         free(fv);
         fv = NULL;
-        if (layout_of(run, it->hex, size, &fv, &nf, want, &it->err) < 0)
+        if (layout_of(run, it->hex, size, &fv, &nf, want, &keep_frames, &it->err) < 0)
                 goto fail;
         if (size >= STORE_LAYOUT_MIN) {
-                object_frames(keep, size, had);
+                object_frames(keep, size, true, had);
                 relayout |= strcmp(had, want) != 0;
         }
         frame_end = fv[0];

@@ -169,7 +169,9 @@ void pool_free(struct store_pool *p);
  * A content of STORE_LAYOUT_MIN bytes or more is written in the frames
  * layout gives: it fills read (one byte for each unit of STORE_READ_UNIT
  * bytes of the content) with 1 for the units some image's mount read
- * (remote/chunk-plan.h) and returns 1; 0 when no image read it in part.
+ * (remote/chunk-plan.h) and returns 1; 0 when no image read it in part,
+ * -1 when what was read is unknown (an access list from before access.runs:
+ * frames laid out before are kept, others are as a build writes them).
  * A content read in part so gets frames of up to STORE_CHUNK bytes along
  * each run of units read (a gap of up to STORE_READ_GAP units between two
  * read with them), and frames of up to STORE_MERGED_MAX bytes of the units
@@ -186,6 +188,8 @@ void pool_free(struct store_pool *p);
 #define STORE_LAYOUT_MIN STORE_CHUNK
 #define STORE_READ_UNIT (16u << 10)
 #define STORE_READ_GAP 2
+/* at most this many frames (CHUNKS_MAX of a map): more, and a content is as a build writes it */
+#define STORE_FRAMES_MAX 65536u
 typedef int (*recompress_layout_fn)(void *ud, const char *hex, uint64_t size, unsigned char *read);
 struct recompress_opts {
         int level; /* 1 to ZSTD_maxCLevel() */
