@@ -95,3 +95,32 @@ int digest_fd(int fd, digest_hex hex, uint64_t *size, struct gear_err *e)
         digest_done(&dg);
         return 0;
 }
+
+int hex_pos_cmp(const void *a, const void *b)
+{
+        const struct hex_pos *x = a, *y = b;
+        int c = strcmp(x->hex, y->hex);
+
+        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int pos_cmp(const void *a, const void *b)
+{
+        const struct hex_pos *x = a, *y = b;
+
+        return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+size_t hex_pos_first(struct hex_pos *v, size_t n)
+{
+        size_t k = 0;
+
+        if (!n)
+                return 0;
+        qsort(v, n, sizeof *v, hex_pos_cmp);
+        for (size_t i = 0; i < n; i++)
+                if (!k || strcmp(v[k - 1].hex, v[i].hex))
+                        v[k++] = v[i];
+        qsort(v, k, sizeof *v, pos_cmp);
+        return k;
+}

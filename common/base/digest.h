@@ -28,6 +28,16 @@ int digest_buf(const void *buf, size_t n, digest_hex hex, struct gear_err *e);
 /* digest and size of what is left to read of fd */
 int digest_fd(int fd, digest_hex hex, uint64_t *size, struct gear_err *e);
 
+/* a digest and its place (in a list, a table) */
+struct hex_pos {
+        const char *hex;
+        size_t pos;
+};
+/* qsort order of struct hex_pos: by digest, then place */
+int hex_pos_cmp(const void *a, const void *b);
+/* v (n of them) each digest once, at its first place, in the order of places: how many are left */
+size_t hex_pos_first(struct hex_pos *v, size_t n);
+
 /* exactly 64 lowercase hex digits */
 bool digest_hex_valid(const char *s);
 /* "sha256:HEX" into hex; false when malformed */

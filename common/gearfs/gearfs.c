@@ -67,34 +67,20 @@ static int add(struct tnode *tn, const char *path, void *ud)
         return 0;
 }
 
-/* a content and a position: of a node in nodes[], of a file in an access list */
-struct access_key {
-        const char *hex;
-        size_t pos;
-};
-
-static int by_hex(const void *a, const void *b)
-{
-        const struct access_key *x = a, *y = b;
-        int c = strcmp(x->hex, y->hex);
-
-        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 static int hex_order(const void *a, const void *b)
 {
         return strcmp(a, b);
 }
 
 /* the first of v (k nodes by content) of content hex; k when none */
-static size_t node_of(const struct access_key *v, size_t k, const char *hex)
+static size_t node_of(const struct hex_pos *v, size_t k, const char *hex)
 {
-        struct access_key key = { hex, 0 };
+        struct hex_pos key = { hex, 0 };
         size_t lo = 0, hi = k;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (by_hex(&v[mid], &key) < 0)
+                if (hex_pos_cmp(&v[mid], &key) < 0)
                         lo = mid + 1;
                 else
                         hi = mid;
@@ -103,7 +89,7 @@ static size_t node_of(const struct access_key *v, size_t k, const char *hex)
 }
 
 /* a chunk of a chunked content the list names, by its digest: of each content with a chunk of those bytes */
-static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, const char *hex)
+static void seed_chunk(struct gearfs *fs, const struct hex_pos *v, size_t k, const char *hex)
 {
         const char *content;
         struct gfs_part *p;
@@ -128,7 +114,7 @@ static void seed_chunk(struct gearfs *fs, const struct access_key *v, size_t k, 
  * from another image) loses them.
  */
 /* the runs of an image built here found at mount (access.runs), in their order, start this mount's own */
-static void seed_runs(struct gearfs *fs, const struct access_key *v, size_t k, const struct access_run *r, size_t nr)
+static void seed_runs(struct gearfs *fs, const struct hex_pos *v, size_t k, const struct access_run *r, size_t nr)
 {
         for (size_t i = 0; i < nr; i++) {
                 size_t at = node_of(v, k, r[i].hex);
@@ -149,7 +135,7 @@ static void seed_runs(struct gearfs *fs, const struct access_key *v, size_t k, c
 
 static int seed_access(struct gearfs *fs, const struct access_run *runs, size_t nruns, struct gear_err *e)
 {
-        _cleanup_free_ struct access_key *v = NULL;
+        _cleanup_free_ struct hex_pos *v = NULL;
         size_t k = 0;
 
         if (!fs->nprior && !nruns)
@@ -159,8 +145,8 @@ static int seed_access(struct gearfs *fs, const struct access_run *runs, size_t 
         fs->access_cap = fs->nprior + 1;
         for (size_t i = 0; i < fs->n; i++)
                 if (S_ISREG(fs->nodes[i].ino->mode) && fs->nodes[i].ino->blob)
-                        v[k++] = (struct access_key){ fs->nodes[i].ino->blob->hex, i };
-        qsort(v, k, sizeof *v, by_hex);
+                        v[k++] = (struct hex_pos){ fs->nodes[i].ino->blob->hex, i };
+        qsort(v, k, sizeof *v, hex_pos_cmp);
         if (nruns)
                 seed_runs(fs, v, k, runs, nruns);
         for (size_t i = 0; !nruns && i < fs->nprior; i++) {
@@ -505,7 +491,7 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
 {
         char stats[768];
         _cleanup_free_ char *list = NULL, *runs = NULL;
-        _cleanup_free_ struct access_key *order = NULL;
+        _cleanup_free_ struct hex_pos *order = NULL;
         size_t nruns = 0;
         _cleanup_free_ uint64_t *access = NULL;
         struct gfs_stats st;
@@ -534,10 +520,10 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                 uint32_t chunk = access[i] >> 32;
                 /* a chunk's part and its loc do not change once made; one whose digest cannot be taken is left out */
                 const char *hex = chunk ? gfs_part_chunk_hex(fs, n, chunk - 1) : n->ino->blob->hex;
-                order[i] = (struct access_key){ hex ? hex : "", i };
+                order[i] = (struct hex_pos){ hex ? hex : "", i };
         }
         /* one line per content: files of equal content share it, at the first one's place */
-        qsort(order, naccess, sizeof *order, by_hex);
+        qsort(order, naccess, sizeof *order, hex_pos_cmp);
         for (size_t i = 0; i < naccess; i++)
                 if (order[i].hex[0] && (!i || strcmp(order[i].hex, order[i - 1].hex)))
                         memcpy(list + order[i].pos * 65, order[i].hex, 64);

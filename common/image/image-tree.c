@@ -442,30 +442,10 @@ int itree_blobs(struct itree *t, const struct store_blob ***v, size_t *n)
         return r < 0 ? r : 0;
 }
 
-struct first {
-        const char *hex;
-        size_t pos;
-};
-
-static int first_cmp(const void *a, const void *b)
-{
-        const struct first *x = a, *y = b;
-        int c = strcmp(x->hex, y->hex);
-
-        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
-static int pos_cmp(const void *a, const void *b)
-{
-        const struct first *x = a, *y = b;
-
-        return (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 int itree_contents(struct itree *t, digest_hex **v, size_t *n)
 {
         _cleanup_free_ const struct store_blob **b = NULL;
-        _cleanup_free_ struct first *f = NULL;
+        _cleanup_free_ struct hex_pos *f = NULL;
         size_t nb, k = 0;
         int r;
 
@@ -478,12 +458,8 @@ int itree_contents(struct itree *t, digest_hex **v, size_t *n)
         if (!(f = malloc(nb * sizeof *f)) || !(*v = malloc(nb * sizeof **v)))
                 return -ENOMEM;
         for (size_t i = 0; i < nb; i++)
-                f[i] = (struct first){ b[i]->hex, i };
-        qsort(f, nb, sizeof *f, first_cmp);
-        for (size_t i = 0; i < nb; i++)
-                if (!k || strcmp(f[k - 1].hex, f[i].hex))
-                        f[k++] = f[i];
-        qsort(f, k, sizeof *f, pos_cmp);
+                f[i] = (struct hex_pos){ b[i]->hex, i };
+        k = hex_pos_first(f, nb);
         for (size_t i = 0; i < k; i++)
                 memcpy((*v)[i], f[i].hex, sizeof(digest_hex));
         *n = k;

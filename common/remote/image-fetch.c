@@ -213,25 +213,12 @@ int access_runs_load(const struct gear_root *img, const char *image_dir, struct 
         return 0;
 }
 
-struct shipped {
-        const char *hex;
-        size_t pos;
-};
-
-static int shipped_cmp(const void *a, const void *b)
-{
-        const struct shipped *x = a, *y = b;
-        int c = strcmp(x->hex, y->hex);
-
-        return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
-}
-
 /* names hex at the end of *v, once there is room */
-static int ship(struct shipped **v, size_t *n, size_t *cap, const char *hex)
+static int ship(struct hex_pos **v, size_t *n, size_t *cap, const char *hex)
 {
         if (array_room((void **)v, cap, *n, sizeof **v) < 0)
                 return -1;
-        (*v)[*n] = (struct shipped){ hex, *n };
+        (*v)[*n] = (struct hex_pos){ hex, *n };
         (*n)++;
         return 0;
 }
@@ -240,7 +227,7 @@ int access_list_shipped(const struct gear_root *img, const char *image_dir, cons
                         size_t *len, struct gear_err *e)
 {
         _cleanup_free_ struct access_run *runs = NULL;
-        _cleanup_free_ struct shipped *v = NULL;
+        _cleanup_free_ struct hex_pos *v = NULL;
         size_t nruns = 0, n = 0, cap = 0, out = 0;
         char *list;
 
@@ -265,21 +252,16 @@ int access_list_shipped(const struct gear_root *img, const char *image_dir, cons
                                 return gear_err_sys(e, ENOMEM, "cannot make the access list");
         }
         /* each digest once, at its first place */
-        qsort(v, n, sizeof *v, shipped_cmp);
-        for (size_t i = 1; i < n; i++)
-                if (!strcmp(v[i].hex, v[i - 1].hex))
-                        v[i].pos = SIZE_MAX;
+        n = hex_pos_first(v, n);
+        if (n > ACCESS_LIST_MAX / (DIGEST_HEX_LEN + 1))
+                n = ACCESS_LIST_MAX / (DIGEST_HEX_LEN + 1);
         if (!(list = malloc(n * (DIGEST_HEX_LEN + 1) + 1)))
                 return gear_err_sys(e, ENOMEM, "cannot make the access list");
-        memset(list, 0, n * (DIGEST_HEX_LEN + 1) + 1);
-        for (size_t i = 0; i < n; i++)
-                if (v[i].pos != SIZE_MAX)
-                        memcpy(list + v[i].pos * (DIGEST_HEX_LEN + 1), v[i].hex, DIGEST_HEX_LEN);
-        for (size_t i = 0; i < n && (out + 1) * (DIGEST_HEX_LEN + 1) <= ACCESS_LIST_MAX; i++)
-                if (list[i * (DIGEST_HEX_LEN + 1)]) {
-                        memmove(list + out * (DIGEST_HEX_LEN + 1), list + i * (DIGEST_HEX_LEN + 1), DIGEST_HEX_LEN);
-                        list[out++ * (DIGEST_HEX_LEN + 1) + DIGEST_HEX_LEN] = '\n';
-                }
+        for (size_t i = 0; i < n; i++) {
+                memcpy(list + i * (DIGEST_HEX_LEN + 1), v[i].hex, DIGEST_HEX_LEN);
+                list[i * (DIGEST_HEX_LEN + 1) + DIGEST_HEX_LEN] = '\n';
+        }
+        out = n;
         *buf = list;
         *len = out * (DIGEST_HEX_LEN + 1);
         if (!out) {
