@@ -107,12 +107,6 @@ static void seed_chunk(struct gearfs *fs, const struct hex_pos *v, size_t k, con
         }
 }
 
-/*
- * The access list found at mount starts this mount's own: its contents that
- * the index names, in its order (one file of each), marked accessed but not
- * counted as opened. A list that names contents the image lacks (stale, or
- * from another image) loses them.
- */
 /* the runs of an image built here found at mount (access.runs), in their order, start this mount's own */
 static void seed_runs(struct gearfs *fs, const struct hex_pos *v, size_t k, const struct access_run *r, size_t nr)
 {
@@ -133,6 +127,13 @@ static void seed_runs(struct gearfs *fs, const struct hex_pos *v, size_t k, cons
         }
 }
 
+/*
+ * The access list found at mount (of an image built here, its access.runs
+ * when it has them) starts this mount's own: its contents that the index
+ * names, in its order (one file of each), marked accessed but not counted as
+ * opened. A list that names contents the image lacks (stale, or from another
+ * image) loses them.
+ */
 static int seed_access(struct gearfs *fs, const struct access_run *runs, size_t nruns, struct gear_err *e)
 {
         _cleanup_free_ struct hex_pos *v = NULL;
@@ -462,12 +463,12 @@ static char *runs_text(struct gearfs *fs, const uint64_t *access, size_t naccess
 
         if (!f)
                 return NULL;
-        /* every line of the list (which a reader matches), and runs up to ACCESS_LIST_MAX bytes */
-        for (size_t i = 0, runs = 0; i < naccess;) {
+        /* the lines the packed list keeps (a reader matches them), and runs up to ACCESS_LIST_MAX bytes */
+        for (size_t i = 0, runs = 0, lines = 0; i < naccess;) {
                 struct gfs_node *n = &fs->nodes[(uint32_t)access[i]];
                 uint64_t u = (access[i] >> 32) - 1, end = u + 1;
                 if (!(access[i] >> 32)) {
-                        if (list[i * 65])
+                        if (list[i * 65] && ++lines <= ACCESS_LIST_MAX / 65)
                                 fprintf(f, "%.64s\n", list + i * 65);
                         i++;
                         continue;

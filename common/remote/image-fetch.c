@@ -228,7 +228,7 @@ int access_list_shipped(const struct gear_root *img, const char *image_dir, cons
 {
         _cleanup_free_ struct access_run *runs = NULL;
         _cleanup_free_ struct hex_pos *v = NULL;
-        size_t nruns = 0, n = 0, cap = 0, out = 0;
+        size_t nruns = 0, n = 0, cap = 0;
         char *list;
 
         if (access_runs_load(img, image_dir, &runs, &nruns, e) < 0)
@@ -255,18 +255,17 @@ int access_list_shipped(const struct gear_root *img, const char *image_dir, cons
         n = hex_pos_first(v, n);
         if (n > ACCESS_LIST_MAX / (DIGEST_HEX_LEN + 1))
                 n = ACCESS_LIST_MAX / (DIGEST_HEX_LEN + 1);
-        if (!(list = malloc(n * (DIGEST_HEX_LEN + 1) + 1)))
+        *buf = NULL;
+        *len = 0;
+        if (!n)
+                return 0;
+        if (!(list = malloc(n * (DIGEST_HEX_LEN + 1))))
                 return gear_err_sys(e, ENOMEM, "cannot make the access list");
         for (size_t i = 0; i < n; i++) {
                 memcpy(list + i * (DIGEST_HEX_LEN + 1), v[i].hex, DIGEST_HEX_LEN);
                 list[i * (DIGEST_HEX_LEN + 1) + DIGEST_HEX_LEN] = '\n';
         }
-        out = n;
         *buf = list;
-        *len = out * (DIGEST_HEX_LEN + 1);
-        if (!out) {
-                free(list);
-                *buf = NULL;
-        }
+        *len = n * (DIGEST_HEX_LEN + 1);
         return 0;
 }

@@ -147,6 +147,14 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
  * their sizes (malloc'd), *nf of them, and sig what STORE_FRAMES_XATTR says
  * of them
  */
+/* the frames a build writes a content of size bytes in (store.c): of STORE_CHUNK bytes each, the last one less */
+static void build_frames(uint64_t size, uint64_t *fv, size_t *nf)
+{
+        *nf = 0;
+        for (uint64_t off = 0; off < size; off += STORE_CHUNK)
+                fv[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
+}
+
 static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t **fv, size_t *nf, char sig[17],
                      bool *keep, struct gear_err *e)
 {
@@ -166,9 +174,7 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
         if (k < 0)
                 *keep = true;
         if (chunks && (k < 0 || (!k && !run->o->layout)) && size >= STORE_CHUNKED_MIN) {
-                /* as a build writes it */
-                for (uint64_t off = 0; off < size; off += STORE_CHUNK)
-                        (*fv)[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
+                build_frames(size, *fv, nf);
         } else if (!chunks || k <= 0) {
                 *keep = false;
                 (*fv)[(*nf)++] = size;
@@ -194,11 +200,8 @@ static int layout_of(struct run *run, const char *hex, uint64_t size, uint64_t *
                         i = j;
                 }
                 /* more frames than a map lists of a content: as a build writes them */
-                if (*nf > STORE_FRAMES_MAX) {
-                        *nf = 0;
-                        for (uint64_t off = 0; off < size; off += STORE_CHUNK)
-                                (*fv)[(*nf)++] = size - off < STORE_CHUNK ? size - off : STORE_CHUNK;
-                }
+                if (*nf > STORE_FRAMES_MAX)
+                        build_frames(size, *fv, nf);
         }
         if (digest_buf(*fv, *nf * sizeof **fv, h, e) < 0)
                 return -1;
