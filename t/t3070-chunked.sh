@@ -245,6 +245,19 @@ test_expect_success 'an invalid access.runs is reported by the mount and the pus
 	cp runs.good "$R0"
 '
 
+test_expect_success 'runs whose access.list another hand rewrote are stale: the push ships that list as it is' '
+	D="$IMG/images/test/a/latest" &&
+	cp "$D/access.list" list.saved &&
+	sum a/etc/hello >"$D/access.list" &&
+	gear-push test/a $R/stale/a >out &&
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f8" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/stale/a test/a >/dev/null &&
+		test_cmp "$D/access.list" "$IMG/images/test/a/latest/access.list"
+	) &&
+	cp list.saved "$D/access.list"
+'
+
 test_expect_success 'a corrupt chunk in the registry: its reads fail with EIO, the other chunks read, the file never reaches public/' '
 	read -r pack off len <big.loc &&
 	cp "$(data $pack)" pack.orig &&
