@@ -4,18 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "gearfs-int.h"
 #include "../base/fsutil.h"
-#include "../base/parallel.h"
+#include "../remote/byteranges.h"
 #include "../remote/chunks.h"
+#include "../remote/remote.h"
 #include "../store/cache.h"
 
-/* the bytes (decoded) one request fetches at most: a read waiting behind a prefetch waits for no more */
+/* the bytes (decoded) of one run of chunks fetched at most: a read waiting behind the prefetch waits for no more */
 #define PART_RUN_BYTES (4u << 20)
-/* the chunks of the list are prefetched in its order, one request at a time (see gearfs-ops.c) */
-#define PART_PREFETCH_JOBS 1
 
 void gfs_part_free(struct gfs_part *p)
 {
@@ -201,6 +201,40 @@ static int part_done(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
         return 0;
 }
 
+/*
+ * With p->mu held: chunks [k, end), marked PART_FETCHING, fetched (r 0,
+ * wire bytes on the link) or not (r -1, why in err); those waiting for them
+ * are woken. -EIO when they or the whole are not to be read.
+ */
+static int part_fetched(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p, uint32_t k, uint32_t end, int r,
+                        uint64_t wire, bool read, const struct gear_err *err)
+{
+        uint64_t bytes = 0;
+
+        memset(p->have + k, r < 0 ? 0 : PART_HAVE, end - k);
+        pthread_cond_broadcast(&p->cond);
+        if (r < 0) {
+                log_failure(fs, n, k, end, err->msg);
+                return -EIO;
+        }
+        for (uint32_t i = k; i < end; i++)
+                bytes += p->loc.chunks[i].size;
+        p->left -= end - k;
+        pthread_mutex_lock(&fs->lock);
+        if (read) {
+                fs->st.fetched_chunks += end - k;
+                fs->st.fetched_bytes += bytes;
+                fs->st.wire_bytes += wire;
+        } else {
+                fs->st.prefetched_chunks += end - k;
+                fs->st.prefetched_bytes += bytes;
+                fs->st.prefetched_wire_bytes += wire;
+        }
+        fs->gen++;
+        pthread_mutex_unlock(&fs->lock);
+        return !p->left && !p->whole ? part_done(fs, n, p) : 0;
+}
+
 int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read)
 {
         struct gfs_part *p = __atomic_load_n(&n->part, __ATOMIC_ACQUIRE);
@@ -237,7 +271,7 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
         pthread_mutex_lock(&p->mu);
         for (;;) {
                 struct gear_err err = {0};
-                uint64_t wire = 0, bytes = 0;
+                uint64_t wire = 0;
                 uint32_t k = a, end;
                 int r;
 
@@ -262,29 +296,7 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                 pthread_mutex_unlock(&p->mu);
                 r = chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err);
                 pthread_mutex_lock(&p->mu);
-                memset(p->have + k, r < 0 ? 0 : PART_HAVE, end - k);
-                pthread_cond_broadcast(&p->cond);
-                if (r < 0) {
-                        log_failure(fs, n, k, end, err.msg);
-                        rc = -EIO;
-                        break;
-                }
-                for (uint32_t i = k; i < end; i++)
-                        bytes += p->loc.chunks[i].size;
-                p->left -= end - k;
-                pthread_mutex_lock(&fs->lock);
-                if (read) {
-                        fs->st.fetched_chunks += end - k;
-                        fs->st.fetched_bytes += bytes;
-                        fs->st.wire_bytes += wire;
-                } else {
-                        fs->st.prefetched_chunks += end - k;
-                        fs->st.prefetched_bytes += bytes;
-                        fs->st.prefetched_wire_bytes += wire;
-                }
-                fs->gen++;
-                pthread_mutex_unlock(&fs->lock);
-                if (!p->left && !p->whole && (rc = part_done(fs, n, p)) < 0)
+                if ((rc = part_fetched(fs, n, p, k, end, r, wire, read, &err)) < 0)
                         break;
         }
         pthread_mutex_unlock(&p->mu);
@@ -297,54 +309,167 @@ struct want {
         uint32_t chunk, end;
 };
 
-struct prefetch_job {
-        struct gearfs *fs;
-        struct want *v;
-        const bool *stop;
+/*
+ * The prefetch asks for the missing chunks of the next wants in one request
+ * for several ranges of their pack (remote_fetch_ranges): at most
+ * BYTERANGES_MAX runs of chunks, PART_BATCH_WIRE stored bytes. The answer
+ * brings them in pack order; each run is decoded, checked and written as
+ * soon as its bytes are in, and the reads waiting for it go on.
+ */
+#define PART_BATCH_WIRE (2u << 20)
+
+struct batch_run {
+        struct gfs_node *n;
+        uint32_t a, b;
+        uint64_t off; /* in the pack */
 };
 
-static int prefetch_one(size_t i, void *ud, struct gear_err *e)
-{
-        struct prefetch_job *j = ud;
-        struct want *w = &j->v[i];
-        const struct map_chunk *a = &w->n->part->loc.chunks[w->chunk], *b = &w->n->part->loc.chunks[w->end - 1];
+struct batch {
+        struct gearfs *fs;
+        struct batch_run r[BYTERANGES_MAX];
+        struct byte_range v[BYTERANGES_MAX];
+        size_t n, next;
+        uint64_t at; /* where r[next]'s bytes start among those fetched */
+        int fd;
+        unsigned char *buf;
+        size_t cap;
+};
 
-        (void)e;
-        /* a failure is logged and left to the read that needs it */
-        if (!__atomic_load_n(j->stop, __ATOMIC_RELAXED))
-                gfs_part_read(j->fs, w->n, a->uoff, b->uoff + b->size - a->uoff, false);
-        return 0;
+static int by_off(const void *a, const void *b)
+{
+        const struct batch_run *x = a, *y = b;
+
+        return (x->off > y->off) - (x->off < y->off);
+}
+
+/* the runs of wants from *i on missing and not being fetched, marked PART_FETCHING into b; *i past those taken */
+static void batch_take(struct batch *b, struct want *v, size_t nv, size_t *i)
+{
+        const char *pack = NULL;
+        uint64_t wire = 0;
+
+        for (; *i < nv && b->n < BYTERANGES_MAX && wire < PART_BATCH_WIRE; ++*i) {
+                struct want *w = &v[*i];
+                struct gfs_part *p = w->n->part;
+                if (pack && strcmp(p->loc.pack, pack))
+                        break;
+                pthread_mutex_lock(&p->mu);
+                if (p->bad || part_fd(b->fs, w->n, p) < 0)
+                        w->chunk = w->end;
+                while (w->chunk < w->end && b->n < BYTERANGES_MAX) {
+                        uint32_t k = w->chunk, e = k + 1;
+                        if (p->have[k]) {
+                                w->chunk++;
+                                continue;
+                        }
+                        while (e < w->end && !p->have[e] &&
+                               p->loc.chunks[e].uoff + p->loc.chunks[e].size - p->loc.chunks[k].uoff <= PART_RUN_BYTES)
+                                e++;
+                        memset(p->have + k, PART_FETCHING, e - k);
+                        b->r[b->n++] = (struct batch_run){ w->n, k, e, p->loc.off + p->loc.chunks[k].coff };
+                        wire += chunk_stored(&p->loc, k, e);
+                        pack = p->loc.pack;
+                        w->chunk = e;
+                }
+                pthread_mutex_unlock(&p->mu);
+                if (w->chunk < w->end)
+                        break;
+        }
+}
+
+/* the runs whose bytes are in (the first n fetched) stored, and their readers woken */
+static void batch_arrived(void *ud, uint64_t n)
+{
+        struct batch *b = ud;
+
+        while (b->next < b->n && b->at + b->v[b->next].len <= n) {
+                struct batch_run *x = &b->r[b->next];
+                struct gfs_part *p = x->n->part;
+                uint64_t len = b->v[b->next].len;
+                struct gear_err err = {0};
+                ssize_t k;
+                int r = -1;
+
+                if (b->cap < len) {
+                        free(b->buf);
+                        b->cap = 0;
+                        if ((b->buf = malloc(len)))
+                                b->cap = len;
+                }
+                if (!b->buf)
+                        gear_err_sys(&err, ENOMEM, "cannot decode chunks");
+                else if ((k = pread(b->fd, b->buf, len, (off_t)b->at)) != (ssize_t)len)
+                        gear_err_sys(&err, k < 0 ? errno : EIO, "cannot read fetched chunks");
+                else
+                        r = chunk_store(&p->loc, x->a, x->b, b->buf, p->fd, &err);
+                pthread_mutex_lock(&p->mu);
+                part_fetched(b->fs, x->n, p, x->a, x->b, r, r < 0 ? 0 : len, false, &err);
+                pthread_mutex_unlock(&p->mu);
+                b->at += len;
+                b->next++;
+        }
+}
+
+/* one request for the runs of b: what does not come is given back to the reads, which fetch it themselves */
+static void batch_fetch(struct batch *b)
+{
+        const struct object_loc *loc = &b->r[0].n->part->loc;
+        struct gear_err err = {0};
+        uint64_t total = 0;
+
+        qsort(b->r, b->n, sizeof *b->r, by_off);
+        for (size_t i = 0; i < b->n; i++) {
+                b->v[i] = (struct byte_range){ b->r[i].off, chunk_stored(&b->r[i].n->part->loc, b->r[i].a, b->r[i].b) };
+                total += b->v[i].len;
+        }
+        if ((b->fd = memfd_create("gear-chunks", MFD_CLOEXEC)) < 0)
+                gear_err_sys(&err, errno, "cannot fetch chunks");
+        else if (remote_fetch_ranges(b->fs->origin.remote, loc->pack, loc->pack_size, b->v, b->n, b->fd,
+                                     batch_arrived, b, &err) == 0)
+                batch_arrived(b, total);
+        if (!err.code)
+                gear_err_set(&err, GEAR_EXIT_SYS, "the answer did not bring them");
+        for (; b->next < b->n; b->next++) {
+                struct batch_run *x = &b->r[b->next];
+                pthread_mutex_lock(&x->n->part->mu);
+                part_fetched(b->fs, x->n, x->n->part, x->a, x->b, -1, 0, false, &err);
+                pthread_mutex_unlock(&x->n->part->mu);
+        }
+        if (b->fd >= 0)
+                close(b->fd);
 }
 
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
 {
         _cleanup_free_ struct want *v = NULL;
-        struct prefetch_job j = { .fs = fs, .stop = stop };
-        struct gear_err err = {0};
+        _cleanup_free_ struct batch *b = NULL;
         size_t n = 0;
 
         _cleanup_free_ uint64_t *seeded = NULL;
         size_t ns = fs->nseeded;
 
-        if (!ns || !(v = malloc(ns * sizeof *v)) || !(seeded = malloc(ns * sizeof *seeded)))
+        if (!ns || !(v = malloc(ns * sizeof *v)) || !(seeded = malloc(ns * sizeof *seeded)) || !(b = malloc(sizeof *b)))
                 return;
         /* reads add to the list meanwhile */
         pthread_mutex_lock(&fs->lock);
         memcpy(seeded, fs->access, ns * sizeof *seeded);
         pthread_mutex_unlock(&fs->lock);
-        /* in the list's order, of contents still to fetch; chunks next to each other in one request */
+        /* in the list's order, of contents still to fetch; chunks next to each other as one run */
         for (size_t i = 0; i < ns; i++) {
                 struct gfs_node *node = &fs->nodes[(uint32_t)seeded[i]];
                 uint32_t chunk = seeded[i] >> 32;
                 if (!chunk)
                         continue;
-                const struct map_chunk *c = node->part ? node->part->loc.chunks : NULL;
-                if (n && v[n - 1].n == node && v[n - 1].end == chunk - 1 &&
-                    c[chunk - 1].uoff + c[chunk - 1].size - c[v[n - 1].chunk].uoff <= PART_RUN_BYTES)
+                if (n && v[n - 1].n == node && v[n - 1].end == chunk - 1)
                         v[n - 1].end++;
                 else if (gfs_part_open(fs, node) >= 0)
                         v[n++] = (struct want){ node, chunk - 1, chunk };
         }
-        j.v = v;
-        gear_parallel(n, PART_PREFETCH_JOBS, prefetch_one, &j, &err);
+        for (size_t i = 0; i < n && !__atomic_load_n(stop, __ATOMIC_RELAXED);) {
+                *b = (struct batch){ .fs = fs, .fd = -1 };
+                batch_take(b, v, n, &i);
+                if (b->n)
+                        batch_fetch(b);
+                free(b->buf);
+        }
 }

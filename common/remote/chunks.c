@@ -277,38 +277,23 @@ uint32_t chunk_at(const struct object_loc *loc, uint64_t off)
         return lo;
 }
 
-int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint32_t b, int fd, uint64_t *wire,
+int chunk_store(const struct object_loc *loc, uint32_t a, uint32_t b, const unsigned char *p, int fd,
                 struct gear_err *e)
 {
-        _cleanup_close_ int tmp = -1;
-        _cleanup_free_ unsigned char *buf = NULL;
-        const struct map_chunk *first, *last;
-        unsigned char *p = MAP_FAILED;
+        _cleanup_free_ unsigned char *buf = malloc(CHUNK_SIZE_MAX);
         ZSTD_DCtx *d = NULL;
-        uint64_t len;
         int rc = -1;
 
-        *wire = 0;
-        if (a >= b || b > loc->nchunks)
-                return gear_err_set(e, GEAR_EXIT_USAGE, "no such chunks %u to %u", a, b);
-        first = &loc->chunks[a];
-        last = &loc->chunks[b - 1];
-        len = last->coff + last->clen - first->coff;
-        if ((tmp = memfd_create("gear-chunks", MFD_CLOEXEC)) < 0 || !(buf = malloc(CHUNK_SIZE_MAX)))
-                return gear_err_sys(e, tmp < 0 ? errno : ENOMEM, "cannot fetch chunks");
-        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off + first->coff, len, tmp, NULL, NULL, e) < 0)
-                return -1;
-        *wire = len;
-        if ((p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, tmp, 0)) == MAP_FAILED)
-                return gear_err_sys(e, errno, "cannot read fetched chunks");
+        if (!buf)
+                return gear_err_sys(e, ENOMEM, "cannot decode chunks");
         if (decoder(&d, e) < 0)
-                goto out;
+                return -1;
         for (uint32_t i = a; i < b; i++) {
                 const struct map_chunk *k = &loc->chunks[i];
                 size_t r = 0;
                 digest_hex got;
                 ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
-                r = ZSTD_decompressDCtx(d, buf, k->size, p + (k->coff - first->coff), k->clen);
+                r = ZSTD_decompressDCtx(d, buf, k->size, p + (k->coff - loc->chunks[a].coff), k->clen);
                 if (ZSTD_isError(r) || r != k->size) {
                         gear_err_set(e, GEAR_EXIT_SYS, "chunk %u does not decode to its %u bytes%s%s", i, k->size,
                                      ZSTD_isError(r) ? ": " : "", ZSTD_isError(r) ? ZSTD_getErrorName(r) : "");
@@ -328,6 +313,34 @@ int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint
         rc = 0;
 out:
         ZSTD_freeDCtx(d);
+        return rc;
+}
+
+int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint32_t b, int fd, uint64_t *wire,
+                struct gear_err *e)
+{
+        _cleanup_close_ int tmp = -1;
+        unsigned char *p;
+        uint64_t len;
+        int rc;
+
+        *wire = 0;
+        if (a >= b || b > loc->nchunks)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "no such chunks %u to %u", a, b);
+        len = chunk_stored(loc, a, b);
+        if ((tmp = memfd_create("gear-chunks", MFD_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot fetch chunks");
+        if (remote_fetch_range(r, loc->pack, loc->pack_size, loc->off + loc->chunks[a].coff, len, tmp, NULL, NULL, e) < 0)
+                return -1;
+        *wire = len;
+        if ((p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, tmp, 0)) == MAP_FAILED)
+                return gear_err_sys(e, errno, "cannot read fetched chunks");
+        rc = chunk_store(loc, a, b, p, fd, e);
         munmap(p, len);
         return rc;
+}
+
+uint64_t chunk_stored(const struct object_loc *loc, uint32_t a, uint32_t b)
+{
+        return loc->chunks[b - 1].coff + loc->chunks[b - 1].clen - loc->chunks[a].coff;
 }

@@ -70,6 +70,14 @@ uint32_t chunk_at(const struct object_loc *loc, uint64_t off);
  * stored bytes fetched. A chunk that does not match is never written: code
  * 111 (those before it are).
  */
+/* the stored bytes of chunks [a, b) of loc, which lie one after the other */
+uint64_t chunk_stored(const struct object_loc *loc, uint32_t a, uint32_t b);
+/*
+ * Chunks [a, b) of loc from their stored bytes at p (chunk a's first at p[0]),
+ * as chunk_fetch writes them
+ */
+int chunk_store(const struct object_loc *loc, uint32_t a, uint32_t b, const unsigned char *p, int fd,
+                struct gear_err *e);
 int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint32_t b, int fd, uint64_t *wire,
                 struct gear_err *e);
 

@@ -151,6 +151,27 @@ int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uin
         return 0;
 }
 
+int registry_get_ranges_fd(struct registry *g, const char *hex, const struct byte_range *v, size_t n, int fd,
+                           registry_progress_fn fn, void *ud, struct gear_err *e)
+{
+        struct byteranges br;
+        struct xfer x = { .method = "GET", .down_fd = fd, .ranges = v, .nranges = n, .br = &br, .down_progress = fn,
+                          .down_ud = ud };
+        uint64_t want = 0;
+        int r = blob_request(g, hex, &x, 200, 206, e);
+
+        if (r <= 0)
+                return r < 0 ? -1 : gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
+        if (x.whole_answer)
+                return 1;
+        for (size_t i = 0; i < n; i++)
+                want += v[i].len;
+        if (!br.n || !byteranges_done(&br) || x.down_len != want)
+                return gear_err_set(e, GEAR_EXIT_SYS, "blob sha256:%.12s: %llu of the %llu bytes of %zu ranges came", hex,
+                                    (unsigned long long)x.down_len, (unsigned long long)want, n);
+        return 0;
+}
+
 int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e)
 {
         struct xfer x = { .method = "GET", .down_fd = fd, .down_max = max };

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "byteranges.h"
 #include "remote-registry.h"
 #include "../base/digest.h"
 #include "../base/dl-curl.h"
@@ -52,6 +53,17 @@ struct xfer {
         uint64_t range_off, range_len, range_pos;
         bool range_done, range_bad;
         char content_range[128];
+        /*
+         * A Range request for several ranges (byteranges.h): their bytes kept
+         * one after the other; a 200 answer is refused at its first byte
+         * (whole_answer), for the caller to ask range by range
+         */
+        const struct byte_range *ranges;
+        size_t nranges;
+        struct byteranges *br;
+        bool br_started, whole_answer;
+        struct gear_err br_err;
+        char content_type[256];
         char *down;
         uint64_t down_len;
         uint64_t dropped;   /* bytes of answers not kept */

@@ -22,6 +22,7 @@ struct remote {
         struct progress *progress;            /* objects pushed; NULL: none */
         uint64_t pack_size;                   /* where a push cuts packs */
         int solid_level;                      /* of a push's solid frames; 0: none */
+        bool one_range;                       /* the registry answers a request for several ranges with the whole blob */
 };
 
 /* what the manifest of a Gear index image names */

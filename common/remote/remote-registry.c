@@ -343,6 +343,32 @@ static size_t down_range(struct xfer *x, char *buf, size_t n, long status)
         return 0;
 }
 
+static bool keep_part(void *ud, const char *p, size_t n)
+{
+        return keep(ud, (char *)p, n) == n;
+}
+
+/* the body of an answer to a Range request for several ranges: a 206 parsed (byteranges.h), a 200 refused */
+static size_t down_ranges(struct xfer *x, char *buf, size_t n, long status)
+{
+        if (status == 200) {
+                x->whole_answer = true;
+                return 0;
+        }
+        if (!x->br_started) {
+                x->br_started = true;
+                if (byteranges_start(x->br, x->ranges, x->nranges, x->content_type, x->content_range, &x->br_err) < 0) {
+                        x->range_bad = true;
+                        return 0;
+                }
+        }
+        if (byteranges_feed(x->br, buf, n, keep_part, x, &x->br_err) < 0) {
+                x->range_bad = !x->down_err;
+                return 0;
+        }
+        return n;
+}
+
 static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
         struct xfer *x = ud;
@@ -350,6 +376,8 @@ static size_t down_cb(char *buf, size_t size, size_t nmemb, void *ud)
         long status = 0;
 
         sym_curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (x->nranges && (status == 200 || status == 206))
+                return down_ranges(x, buf, n, status);
         if (x->range && (status == 200 || status == 206))
                 return down_range(x, buf, n, status);
         /* an error page, a redirect or an upload's answer is not kept, and not read without end */
@@ -389,8 +417,10 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
         if (n > 5 && !strncmp(buf, "HTTP/", 5)) {
                 x->challenge[0] = 0;
                 x->content_range[0] = 0;
+                x->content_type[0] = 0;
         }
         header_value(buf, n, "content-range:", x->content_range, sizeof x->content_range);
+        header_value(buf, n, "content-type:", x->content_type, sizeof x->content_type);
         if (header_value(buf, n, "www-authenticate:", v, sizeof v) && !strncasecmp(v, "bearer", 6))
                 memcpy(x->challenge, v, sizeof v);
         header_value(buf, n, "location:", x->location, sizeof x->location);
@@ -431,12 +461,19 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
 {
         CURL *c = handle_get(g);
         struct curl_slist *hdr = NULL;
-        char line[512], *eff;
+        char line[512], ranges[BYTERANGES_MAX * 42 + 16], *eff;
         CURLcode rc = CURLE_OK;
         off_t down_start = -1;
         bool own = same_origin(g, x->url), auth = g->userpwd && own && !token;
         int r = -1;
 
+        memcpy(ranges, "Range: ", 7);
+        if (x->nranges &&
+            (x->nranges > BYTERANGES_MAX || !byteranges_header(x->ranges, x->nranges, ranges + 7, sizeof ranges - 7))) {
+                if (c)
+                        handle_put(g, c);
+                return gear_err_set(e, GEAR_EXIT_USAGE, "more ranges than one request asks for");
+        }
         if (!c)
                 return gear_err_set(e, GEAR_EXIT_SYS, "cannot create a curl handle");
         if (x->down_fd >= 0)
@@ -455,6 +492,8 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                          (unsigned long long)(x->range_off + x->range_len - 1));
                 hdr = sym_curl_slist_append(hdr, line);
         }
+        if (x->nranges)
+                hdr = sym_curl_slist_append(hdr, ranges);
         for (int attempt = 0;; attempt++) {
                 /* a stream (a pipe) cannot take back what went out: no retry after a byte */
                 if (attempt && x->down_fd >= 0 && down_start < 0 && x->down_len) {
@@ -472,7 +511,9 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 x->down_err = false;
                 x->range_pos = 0;
                 x->range_done = x->range_bad = false;
+                x->br_started = x->whole_answer = false;
                 x->content_range[0] = 0;
+                x->content_type[0] = 0;
                 x->length = -1;
                 x->location[0] = 0;
                 if (x->down_fd >= 0) {
@@ -492,8 +533,10 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 sym_curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, g->stall_timeout);
                 sym_curl_easy_setopt(c, CURLOPT_TIMEOUT,
                                      fetch_deadline(g->stall_timeout,
-                                                    x->up_len + (x->range ? x->range_off + x->range_len
-                                                                          : x->down_max ? x->down_max : ANSWER_DROP_MAX)));
+                                                    x->up_len + (x->nranges ? x->ranges[x->nranges - 1].off +
+                                                                                      x->ranges[x->nranges - 1].len
+                                                                 : x->range  ? x->range_off + x->range_len
+                                                                 : x->down_max ? x->down_max : ANSWER_DROP_MAX)));
                 sym_curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, x->down_fd >= 0 || x->down_max ? 1L : 0L);
                 sym_curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
                 sym_curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -535,8 +578,8 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 }
                 rc = sym_curl_easy_perform(c);
                 trace(c, x, rc);
-                /* a 200 answer to a Range request is stopped once the range is in */
-                if (rc == CURLE_WRITE_ERROR && x->range_done)
+                /* a 200 answer to a Range request is stopped once the range is in, or at once for several */
+                if (rc == CURLE_WRITE_ERROR && (x->range_done || x->whole_answer))
                         rc = CURLE_OK;
                 if (x->down_fd >= 0)
                         digest_final(&x->dg, x->got);
@@ -554,6 +597,10 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 if (x->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
                         gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': the answer is larger than %llu bytes", x->method,
                                      x->url, (unsigned long long)(x->too_big ? x->too_big : x->down_max));
+                        goto out;
+                }
+                if (x->range_bad && x->nranges) {
+                        gear_err_set(e, GEAR_EXIT_SYS, "%s '%s': %s", x->method, x->url, x->br_err.msg);
                         goto out;
                 }
                 if (x->range_bad) {

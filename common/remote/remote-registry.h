@@ -53,6 +53,15 @@ typedef void (*registry_progress_fn)(void *ud, uint64_t n);
  */
 int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uint64_t len, int fd,
                           registry_progress_fn fn, void *ud, struct gear_err *e);
+/*
+ * The n ranges at v (byteranges.h) of blob hex into fd, one after the other,
+ * with one Range request: 0 with all of them in, 1 when the registry
+ * answers with the whole blob (refused at its first byte: the caller asks
+ * range by range), code 111 else; fn as for registry_get_range_fd
+ */
+struct byte_range;
+int registry_get_ranges_fd(struct registry *g, const char *hex, const struct byte_range *v, size_t n, int fd,
+                           registry_progress_fn fn, void *ud, struct gear_err *e);
 /* a blob of at most max bytes into fd (from its offset; a pipe: no retry once a byte went out), its digest checked; code 1 when missing */
 int registry_get_blob_fd(struct registry *g, const char *hex, uint64_t max, int fd, struct gear_err *e);
 /* a blob into memory, at most max bytes, its digest checked */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "byteranges.h"
 #include "remote-internal.h"
 #include "store-read.h"
 #include "../base/config.h"
@@ -172,6 +173,56 @@ int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, u
         if (!len)
                 return 0;
         return registry_get_range_fd(r->reg, pack, off, len, fd, fn, ud, e);
+}
+
+/* the progress of one range of several, told as the bytes of all of them */
+struct ranges_progress {
+        void (*fn)(void *ud, uint64_t n);
+        void *ud;
+        uint64_t base;
+};
+
+static void range_progress(void *ud, uint64_t n)
+{
+        struct ranges_progress *p = ud;
+
+        p->fn(p->ud, p->base + n);
+}
+
+int remote_fetch_ranges(struct remote *r, const char *pack, uint64_t pack_size, const struct byte_range *v, size_t n,
+                        int fd, void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e)
+{
+        struct ranges_progress p = { fn, ud, 0 };
+        off_t start;
+        int k;
+
+        if (r->kind != REMOTE_REGISTRY)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "a directory store has no packs");
+        if (!n || n > BYTERANGES_MAX)
+                return gear_err_set(e, GEAR_EXIT_USAGE, "%zu ranges asked for at once", n);
+        for (size_t i = 0; i < n; i++)
+                if (!v[i].len || v[i].off > pack_size || v[i].len > pack_size - v[i].off ||
+                    (i && v[i].off < v[i - 1].off + v[i - 1].len))
+                        return gear_err_set(e, GEAR_EXIT_SYS, "invalid range %llu+%llu of pack sha256:%.12s",
+                                            (unsigned long long)v[i].off, (unsigned long long)v[i].len, pack);
+        if (n == 1)
+                return registry_get_range_fd(r->reg, pack, v[0].off, v[0].len, fd, fn, ud, e);
+        if (!__atomic_load_n(&r->one_range, __ATOMIC_RELAXED)) {
+                if ((start = lseek(fd, 0, SEEK_CUR)) < 0)
+                        return gear_err_sys(e, errno, "cannot fetch ranges");
+                if ((k = registry_get_ranges_fd(r->reg, pack, v, n, fd, fn, ud, e)) <= 0)
+                        return k;
+                /* the registry answers one range at a time only: remembered, and asked so */
+                __atomic_store_n(&r->one_range, true, __ATOMIC_RELAXED);
+                if (lseek(fd, start, SEEK_SET) < 0 || ftruncate(fd, start) < 0)
+                        return gear_err_sys(e, errno, "cannot fetch ranges");
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (registry_get_range_fd(r->reg, pack, v[i].off, v[i].len, fd, fn ? range_progress : NULL, &p, e) < 0)
+                        return -1;
+                p.base += v[i].len;
+        }
+        return 0;
 }
 
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e)

@@ -85,6 +85,15 @@ int remote_fetch_object(struct remote *r, const char *hex, const struct object_l
  */
 int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
                        void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e);
+/*
+ * The n ranges at v (ascending, disjoint, at most BYTERANGES_MAX) of a
+ * pack to fd, one after the other, as remote_fetch_range does one: a
+ * request for all of them, or one each from a registry that answers that
+ * with the whole pack (then remembered for r)
+ */
+struct byte_range;
+int remote_fetch_ranges(struct remote *r, const char *pack, uint64_t pack_size, const struct byte_range *v, size_t n,
+                        int fd, void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e);
 /* r is a registry */
 bool remote_is_registry(const struct remote *r);
 
