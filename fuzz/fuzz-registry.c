@@ -7,6 +7,10 @@
  *   'L' + URL\nLOC    an upload Location resolved against the URL that gave
  *                     it: an http(s) URL with the digest query, or refused;
  *                     whether the credentials may go there
+ *   'R' + TYPE\nRANGE\nBODY  the answer to a request for three ranges
+ *                     (byteranges.c), its Content-Type and Content-Range,
+ *                     the body fed in pieces of the first byte's size: never
+ *                     more kept than asked for, all of it when done
  * The registry's manifest answer goes through the same parser as a
  * directory store's (fuzz-manifest); error bodies are not parsed.
  */
@@ -99,6 +103,44 @@ static void fuzz_location(const uint8_t *data, size_t size)
         free(url);
 }
 
+static bool keep_count(void *ud, const char *p, size_t k)
+{
+        (void)p;
+        *(uint64_t *)ud += k;
+        return true;
+}
+
+static void fuzz_ranges(const uint8_t *data, size_t size)
+{
+        static const struct byte_range v[] = { { 0, 5 }, { 100, 1 }, { 4096, 300 } };
+        char type[256], range[128];
+        const char *p = (const char *)data, *end = p + size, *nl;
+        struct byteranges b;
+        struct gear_err e = {0};
+        uint64_t kept = 0;
+        size_t step;
+
+        if (!(nl = memchr(p, '\n', end - p)) || nl - p >= (long)sizeof type)
+                return;
+        snprintf(type, sizeof type, "%.*s", (int)(nl - p), p);
+        p = nl + 1;
+        if (!(nl = memchr(p, '\n', end - p)) || nl - p >= (long)sizeof range)
+                return;
+        snprintf(range, sizeof range, "%.*s", (int)(nl - p), p);
+        p = nl + 1;
+        if (byteranges_start(&b, v, 3, type, range, &e) < 0)
+                return;
+        step = p < end ? (unsigned char)*p % 64 + 1 : 1;
+        while (p < end) {
+                size_t k = (size_t)(end - p) < step ? (size_t)(end - p) : step;
+                if (byteranges_feed(&b, p, k, keep_count, &kept, &e) < 0)
+                        break;
+                p += k;
+        }
+        if (kept > 306 || (byteranges_done(&b) && kept != 306))
+                abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         if (size < 1)
@@ -109,5 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_headers(data + 1, size - 1);
         else if (data[0] == 'L')
                 fuzz_location(data + 1, size - 1);
+        else if (data[0] == 'R')
+                fuzz_ranges(data + 1, size - 1);
         return 0;
 }

@@ -308,6 +308,46 @@ test_expect_success 'a lazy open of a file the prefetch is bringing waits for it
 	test_cmp expect slow.log
 '
 
+test_expect_success 'several ranges of a pack with one request: the registry answers multipart/byteranges; a front that answers with the whole pack is asked range by range, and remembered; parts that are not the ranges asked for fail' '
+	read -r p size <first &&
+	pk="files/$p" &&
+	rs="10+100,5000+1,20000+3000,$((size - 7))+7" &&
+	for r in $(echo $rs | tr , " "); do
+		dd if="$pk" bs=1 skip=${r%+*} count=${r#*+} status=none || return 1
+	done >want &&
+	: >reg/log &&
+	"$GEAR_BUILD/t/unit/test-remote" ranges $R/hot/b ${p#sha256:} $size $rs got &&
+	test_cmp want got &&
+	gets reg/log >ranges &&
+	echo "/v2/hot/b/blobs/$p 206" >expect &&
+	test_cmp expect ranges &&
+	start_fake whole 127.0.0.1 --files files --log-range &&
+	"$GEAR_BUILD/t/unit/test-remote" ranges docker+http://127.0.0.1:$(cat whole.port)/hot/b ${p#sha256:} $size $rs got 2 &&
+	test_cmp want got &&
+	{
+		echo "GET /v2/hot/b/blobs/$p - bytes=10-109,5000-5000,20000-22999,$((size - 7))-$((size - 1))" &&
+		for i in 1 2; do
+			echo "GET /v2/hot/b/blobs/$p - bytes=10-109" &&
+			echo "GET /v2/hot/b/blobs/$p - bytes=5000-5000" &&
+			echo "GET /v2/hot/b/blobs/$p - bytes=20000-22999" &&
+			echo "GET /v2/hot/b/blobs/$p - bytes=$((size - 7))-$((size - 1))" || return 1
+		done
+	} >expect &&
+	test_cmp expect whole.log &&
+	start_fake coalesced 127.0.0.1 --files files --range --multi coalesced &&
+	"$GEAR_BUILD/t/unit/test-remote" ranges docker+http://127.0.0.1:$(cat coalesced.port)/hot/b ${p#sha256:} $size $rs got &&
+	test_cmp want got &&
+	test $(wc -l <coalesced.log) = 1 &&
+	start_fake reversed 127.0.0.1 --files files --range --multi reversed &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" ranges docker+http://127.0.0.1:$(cat reversed.port)/hot/b \
+		${p#sha256:} $size $rs got 2>err &&
+	grep "not the range asked for next" err &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" ranges $R/hot/b ${p#sha256:} $size 10+100,$size+1 got 2>err &&
+	grep "invalid range $size+1 of pack" err &&
+	test_expect_code 111 "$GEAR_BUILD/t/unit/test-remote" ranges $R/hot/b ${p#sha256:} $size 10+100,50+1 got 2>err &&
+	grep "invalid range 50+1 of pack" err
+'
+
 test_expect_success 'a pack is streamed from the object files, never held in memory whole' '
 	mkdir -p c &&
 	for i in 1 2 3 4; do head -c 16000000 /dev/urandom >c/r$i || return 1; done &&

@@ -154,17 +154,21 @@ test_expect_success 'reading the whole file brings every chunk: byte for byte, t
 	test $(gets reg/log | wc -l) = 0
 '
 
-test_expect_success 'gear-fs --prefetch fetches the chunks the access list names, and the reads that follow fetch nothing' '
+test_expect_success 'gear-fs --prefetch fetches the chunks the access list names, with one request for their runs, and the reads that follow fetch nothing' '
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f2" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull $R/test/a test/a >/dev/null &&
 		D="$IMG/images/test/a/latest" &&
 		for k in 2 3 7; do sed -n "$((k + 1))p" big.chunks | cut -d" " -f3 || return 1; done >"$D/access.list" &&
+		export GEAR_HTTP_TRACE="$TRASH_DIRECTORY/trace8" &&
 		start_fs test/a m2 --prefetch &&
 		wait_stat test/a prefetched_chunks 3 &&
 		in_mib m2/lib/big 7 >got && in_mib a/lib/big 7 >want && cmp want got &&
 		in_mib m2/lib/big 2 >got && in_mib a/lib/big 2 >want && cmp want got &&
 		test $(stat_of test/a fetched_chunks) = 0 &&
+		cut -f1,3 "$TRASH_DIRECTORY/trace8" >requests &&
+		printf "GET\t206\n" >expect &&
+		test_cmp expect requests &&
 		test $(stat_of test/a errors) = 0 &&
 		stop_fs m2 &&
 		! grep "not in the image" m2.err

@@ -48,7 +48,7 @@ static int part_begin(struct byteranges *b, const char *range, struct gear_err *
         uint64_t first, last;
 
         if (!content_range(range, &first, &last))
-                return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part for bytes '%.64s'", range);
+                return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part with Content-Range '%.64s'", range);
         if (b->cur == b->n || first != b->v[b->cur].off)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part for bytes %llu-%llu, not the range asked for next",
                                     (unsigned long long)first, (unsigned long long)last);

@@ -3,6 +3,7 @@
 # fake-registry.py ADDR PORTFILE LOG [--location URL] [--redirect URL]
 #                  [--files DIR] [--endless BYTES] [--bearer REALM]
 #                  [--range] [--range-shift N] [--range-extra N] [--slow SECONDS]
+#                  [--multi MODE] [--log-range]
 #
 # Listens on ADDR (port 0: a free one, written to PORTFILE) and appends one
 # line per request to LOG: "METHOD PATH AUTH", AUTH being the Authorization
@@ -23,7 +24,12 @@
 #                  206 with the range asked; --range-shift N answers the range
 #                  N bytes further (saying so in its Content-Range), --range-extra N
 #                  adds N bytes to the range's body, --slow sends it 4 KiB at a
-#                  time, SECONDS apart
+#                  time, SECONDS apart; a Range of several ranges (with --range)
+#                  gets 206 multipart/byteranges, a part each range (MODE
+#                  parts, the default), the parts last first (reversed), one
+#                  single-part answer from the first range's start to the last
+#                  one's end (coalesced)
+#   --log-range:   the Range header asked for ends the log line ("-": none)
 import argparse
 import http.server
 import os
@@ -43,13 +49,18 @@ ap.add_argument("--range", action="store_true")
 ap.add_argument("--range-shift", type=int, default=0)
 ap.add_argument("--range-extra", type=int, default=0)
 ap.add_argument("--slow", type=float, default=0)
+ap.add_argument("--multi", default="parts", choices=["parts", "reversed", "coalesced"])
+ap.add_argument("--log-range", action="store_true")
 opt = ap.parse_args()
 
 
 class H(http.server.BaseHTTPRequestHandler):
     def log_request(self, *a):
         with open(opt.log, "a") as f:
-            f.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Authorization", "-")))
+            line = "%s %s %s" % (self.command, self.path, self.headers.get("Authorization", "-"))
+            if opt.log_range:
+                line += " " + self.headers.get("Range", "-")
+            f.write(line + "\n")
 
     def log_message(self, *a):
         pass
@@ -114,6 +125,8 @@ class H(http.server.BaseHTTPRequestHandler):
             body = f.read()
         ctype = "application/vnd.oci.image.manifest.v1+json" if "/manifests/" in self.path else "application/octet-stream"
         rng = self.headers.get("Range", "")
+        if opt.range and rng.startswith("bytes=") and "," in rng:
+            return self.multi(body, [tuple(int(x) for x in r.split("-")) for r in rng[6:].split(",")])
         if opt.range and rng.startswith("bytes="):
             a, b = (int(x) + opt.range_shift for x in rng[6:].split("-"))
             part = body[a:b + 1] + b"\0" * opt.range_extra
@@ -130,6 +143,22 @@ class H(http.server.BaseHTTPRequestHandler):
                 time.sleep(opt.slow)
             return
         self.answer(200, [("Content-Type", ctype)], body)
+
+
+    def multi(self, body, ranges):
+        if opt.multi == "coalesced":
+            a, b = ranges[0][0], ranges[-1][1]
+            return self.answer(206, [("Content-Type", "application/octet-stream"),
+                                     ("Content-Range", "bytes %d-%d/%d" % (a, b, len(body)))], body[a:b + 1])
+        if opt.multi == "reversed":
+            ranges = ranges[::-1]
+        out = b""
+        for a, b in ranges:
+            out += b"--XyZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes %d-%d/%d\r\n\r\n" % (
+                a, b, len(body))
+            out += body[a:b + 1] + b"\r\n"
+        out += b"--XyZ--\r\n"
+        self.answer(206, [("Content-Type", "multipart/byteranges; boundary=XyZ")], out)
 
 
 s = http.server.ThreadingHTTPServer((opt.addr, 0), H)

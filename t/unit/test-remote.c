@@ -7,6 +7,10 @@
  * "gear: MSG" and exits with the error's code when it fails (for the shell
  * tests against a registry). BLOB is sha256:HEX, a blob that is the stored
  * object, or sha256:HEX@OFF+LEN, LEN bytes at OFF of a pack.
+ *
+ * test-remote ranges SPEC PACK SIZE OFF+LEN,... OUT [TIMES]: the ranges of
+ * pack sha256:PACK (SIZE bytes) with remote_fetch_ranges, one after the
+ * other into OUT; TIMES times over (default 1) on one struct remote.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +23,7 @@
 
 #include "../../common/base/digest.h"
 #include "../../common/base/fsutil.h"
+#include "../../common/remote/byteranges.h"
 #include "../../common/remote/chunks.h"
 #include "../../common/remote/registry-token.h"
 #include "../../common/remote/remote-internal.h"
@@ -469,6 +474,118 @@ static void deadlines(void)
         ok(fetch_deadline(FETCH_DEADLINE_MAX - 2, 8192) == FETCH_DEADLINE_MAX, "deadline: no overflow at the edge");
 }
 
+/* what byteranges_feed kept */
+struct kept {
+        char buf[256];
+        size_t n;
+};
+
+static bool keep_bytes(void *ud, const char *p, size_t k)
+{
+        struct kept *c = ud;
+
+        if (k > sizeof c->buf - c->n)
+                return false;
+        memcpy(c->buf + c->n, p, k);
+        c->n += k;
+        return true;
+}
+
+/*
+ * An answer for the ranges v (of the blob "0123456789abcdefghij..."), fed
+ * whole and then a byte at a time: 0 with every range in and exactly want
+ * kept, else -1 with the error's message in msg.
+ */
+static int answer(const struct byte_range *v, size_t n, const char *type, const char *range, const char *body,
+                  const char *want, char *msg, size_t size)
+{
+        for (int bytewise = 0; bytewise < 2; bytewise++) {
+                struct byteranges b;
+                struct kept k = { .n = 0 };
+                struct gear_err e = {0};
+                size_t len = strlen(body);
+                int r = byteranges_start(&b, v, n, type, range, &e);
+
+                for (size_t i = 0; r == 0 && i < len; i += bytewise ? 1 : len)
+                        r = byteranges_feed(&b, body + i, bytewise ? 1 : len, keep_bytes, &k, &e);
+                if (r == 0 && !byteranges_done(&b))
+                        r = gear_err_set(&e, GEAR_EXIT_SYS, "not done");
+                if (r == 0 && (k.n != strlen(want) || memcmp(k.buf, want, k.n)))
+                        r = gear_err_set(&e, GEAR_EXIT_SYS, "kept '%.*s'", (int)k.n, k.buf);
+                if (r < 0) {
+                        snprintf(msg, size, "%s", e.msg);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+#define MP "multipart/byteranges; boundary=XyZ"
+#define PART(a, b, text) "--XyZ\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes " #a "-" #b "/36\r\n\r\n" text "\r\n"
+
+/* the answers to a request for several ranges */
+static void byteranges(void)
+{
+        static const struct byte_range v[] = { { 2, 3 }, { 10, 2 }, { 20, 4 } };
+        char msg[512], hdr[64];
+
+        ok(answer(v, 3, MP, "", PART(2, 4, "234") PART(10, 11, "ab") PART(20, 23, "klmn") "--XyZ--\r\n", "234abklmn",
+                  msg, sizeof msg) == 0,
+           "byteranges: a multipart answer, its parts in order, whole or a byte at a time");
+        ok(answer(v, 3, "Multipart/Byteranges; charset=x; boundary=\"XyZ\"", "",
+                  "\r\n" PART(2, 4, "234") PART(10, 11, "ab") PART(20, 23, "klmn") "--XyZ--  \r\nepilogue\r\n",
+                  "234abklmn", msg, sizeof msg) == 0,
+           "byteranges: a quoted boundary, blank lines before it, padding and an epilogue after the close");
+        ok(answer(v, 3, MP, "", PART(2, 11, "23456789ab") PART(20, 23, "klmn") "--XyZ--\r\n", "234abklmn", msg,
+                  sizeof msg) == 0,
+           "byteranges: a part a server coalesced from two ranges: the bytes between them dropped");
+        ok(answer(v, 3, "application/octet-stream", "bytes 2-23/36", "23456789abcdefghijklmn", "234abklmn", msg,
+                  sizeof msg) == 0,
+           "byteranges: a single-part answer covering them all");
+        ok(answer(v, 3, MP, "", PART(10, 11, "ab") PART(2, 4, "234") PART(20, 23, "klmn") "--XyZ--\r\n", "", msg,
+                  sizeof msg) < 0 && strstr(msg, "not the range asked for next"),
+           "byteranges: parts out of order are refused");
+        ok(answer(v, 3, MP, "", PART(3, 5, "345") PART(10, 11, "ab") PART(20, 23, "klmn") "--XyZ--\r\n", "", msg,
+                  sizeof msg) < 0 && strstr(msg, "not the range asked for next"),
+           "byteranges: a part for other bytes is refused");
+        ok(answer(v, 3, MP, "", PART(2, 5, "2345") PART(10, 11, "ab") PART(20, 23, "klmn") "--XyZ--\r\n", "", msg,
+                  sizeof msg) < 0 && strstr(msg, "does not end where"),
+           "byteranges: a part longer than its range is refused");
+        ok(answer(v, 3, MP, "", PART(2, 4, "234") PART(10, 11, "ab") "--XyZ--\r\n", "", msg, sizeof msg) < 0 &&
+                   !strcmp(msg, "not done"),
+           "byteranges: an answer that ends before the last range is not done");
+        ok(answer(v, 3, MP, "", PART(2, 4, "234X") PART(10, 11, "ab") PART(20, 23, "klmn"), "", msg, sizeof msg) < 0 &&
+                   strstr(msg, "where a boundary belongs"),
+           "byteranges: a body longer than its Content-Range says is refused at the next line");
+        ok(answer(v, 3, "multipart/byteranges", "", PART(2, 4, "234"), "", msg, sizeof msg) < 0 &&
+                   strstr(msg, "no boundary"),
+           "byteranges: a multipart answer without a boundary is refused");
+        ok(answer(v, 3, MP, "", "--XyZ\r\nContent-Range: bytes -2-4/36\r\n\r\n234\r\n", "", msg, sizeof msg) < 0 &&
+                   strstr(msg, "Content-Range 'bytes -2-4/36'"),
+           "byteranges: a Content-Range that is not one is refused");
+        ok(answer(v, 3, MP, "", "--XyZ\r\nContent-Range: bytes 2-4/3\r\n\r\n234\r\n", "", msg, sizeof msg) < 0,
+           "byteranges: a Content-Range past the total it gives is refused");
+        ok(answer(v, 3, "application/octet-stream", "bytes 2-23/36", "23456789abcdefghijklmnX", "", msg, sizeof msg) < 0 &&
+                   strstr(msg, "longer than the range"),
+           "byteranges: a single-part answer longer than its range is refused");
+        ok(answer(v, 3, "application/octet-stream", "bytes 2-11/36", "23456789ab", "", msg, sizeof msg) < 0 &&
+                   strstr(msg, "not done"),
+           "byteranges: a single-part answer that does not cover every range is not done");
+        {
+                char body[8192];
+                memset(body, 'x', sizeof body - 1);
+                body[sizeof body - 1] = 0;
+                ok(answer(v, 3, MP, "", body, "", msg, sizeof msg) < 0 && strstr(msg, "a line of more than"),
+                   "byteranges: a framing line past its bound is refused");
+                memset(body, '\n', sizeof body - 1);
+                ok(answer(v, 3, MP, "", body, "", msg, sizeof msg) < 0 && strstr(msg, "more than its parts"),
+                   "byteranges: endless framing is refused");
+        }
+        ok(byteranges_header(v, 3, hdr, sizeof hdr) && !strcmp(hdr, "bytes=2-4,10-11,20-23"),
+           "byteranges: the Range header names each range");
+        ok(!byteranges_header(v, 3, hdr, 16), "byteranges: a Range header that does not fit is refused");
+}
+
 int main(int argc, char **argv)
 {
         if ((argc == 6 || argc == 7) && !strcmp(argv[1], "fetch")) {
@@ -486,10 +603,42 @@ int main(int argc, char **argv)
                 remote_free(r);
                 return 0;
         }
+        if ((argc == 7 || argc == 8) && !strcmp(argv[1], "ranges")) {
+                struct byte_range v[BYTERANGES_MAX + 1];
+                struct gear_err e = {0};
+                struct remote *r = NULL;
+                unsigned long long off, len;
+                size_t nv = 0;
+                int times = argc == 8 ? atoi(argv[7]) : 1, out = -1, used;
+
+                for (const char *p = argv[5]; *p && nv < ELEMENTSOF(v); p += used + (p[used] == ',')) {
+                        if (sscanf(p, "%llu+%llu%n", &off, &len, &used) != 2)
+                                return 2;
+                        v[nv++] = (struct byte_range){ off, len };
+                }
+                if (remote_open(argv[2], &r, &e) < 0)
+                        goto ranges_failed;
+                for (int i = 0; i < times; i++) {
+                        if (out >= 0)
+                                close(out);
+                        if ((out = open(argv[6], O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+                                gear_err_sys(&e, errno, "cannot open output");
+                                goto ranges_failed;
+                        }
+                        if (remote_fetch_ranges(r, argv[3], strtoull(argv[4], NULL, 10), v, nv, out, NULL, NULL, &e) < 0)
+                                goto ranges_failed;
+                }
+                remote_free(r);
+                return 0;
+        ranges_failed:
+                fprintf(stderr, "gear: %s\n", e.msg);
+                return e.code;
+        }
         specs();
         dir_store();
         packed_maps();
         deadlines();
+        byteranges();
         printf("1..%d\n", n);
         return failed ? 1 : 0;
 }
