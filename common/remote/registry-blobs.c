@@ -154,7 +154,7 @@ int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uin
 int registry_get_ranges_fd(struct registry *g, const char *hex, const struct byte_range *v, size_t n, int fd,
                            registry_progress_fn fn, void *ud, struct gear_err *e)
 {
-        struct byteranges br;
+        struct byteranges br = { .n = 0 };
         struct xfer x = { .method = "GET", .down_fd = fd, .ranges = v, .nranges = n, .br = &br, .down_progress = fn,
                           .down_ud = ud };
         uint64_t want = 0;

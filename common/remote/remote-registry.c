@@ -429,19 +429,22 @@ static size_t header_cb(char *buf, size_t size, size_t nmemb, void *ud)
 
 /*
  * GEAR_HTTP_TRACE=FILE appends a line per request to FILE: method, url,
- * status, and curl's times in microseconds (connected, sent, first byte of
- * the answer, done), for the benchmarks of where a fetch spends its time.
+ * status, curl's times in microseconds (connected, sent, first byte of the
+ * answer, done) and the wall clock's then, for the benchmarks of where a
+ * fetch spends its time.
  */
 static void trace(CURL *c, const struct xfer *x, CURLcode rc)
 {
         static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
         const char *path = getenv("GEAR_HTTP_TRACE");
         curl_off_t t[4] = {0};
+        struct timespec now;
         long status = 0;
         FILE *f;
 
         if (!path || !*path)
                 return;
+        clock_gettime(CLOCK_REALTIME, &now);
         sym_curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         sym_curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &t[0]);
         sym_curl_easy_getinfo(c, CURLINFO_PRETRANSFER_TIME_T, &t[1]);
@@ -449,8 +452,9 @@ static void trace(CURL *c, const struct xfer *x, CURLcode rc)
         sym_curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &t[3]);
         pthread_mutex_lock(&lock);
         if ((f = fopen(path, "ae"))) {
-                fprintf(f, "%s\t%s\t%ld\t%d\t%lld\t%lld\t%lld\t%lld\n", x->method, x->url, status, (int)rc,
-                        (long long)t[0], (long long)t[1], (long long)t[2], (long long)t[3]);
+                fprintf(f, "%s\t%s\t%ld\t%d\t%lld\t%lld\t%lld\t%lld\t%lld\n", x->method, x->url, status, (int)rc,
+                        (long long)t[0], (long long)t[1], (long long)t[2], (long long)t[3],
+                        (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
                 fclose(f);
         }
         pthread_mutex_unlock(&lock);
