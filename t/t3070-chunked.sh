@@ -105,7 +105,8 @@ test_expect_success 'a kept table whose count does not fit 32 bits is made again
 	mv pushed.first "$IMG/images/test/a/latest/pushed"
 '
 
-test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file' '
+part a/lib/big 5 >mib5
+test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file; they go into the page cache whole' '
 	: >reg/log &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
@@ -118,6 +119,9 @@ test_expect_success 'a read of 4 KiB in a large file fetches the chunks it cover
 		wait_stat test/a chunked_files 1 &&
 		n=$(stat_of test/a fetched_chunks) &&
 		test $n -ge 1 && test $n -le 2 &&
+		wait_stat test/a pushed_bytes $((n * MiB)) &&
+		test $(fincore -b -n -o RES m1/lib/big) -ge $((n * MiB)) &&
+		dd if=m1/lib/big bs=$MiB skip=5 count=1 status=none | cmp - "$TRASH_DIRECTORY/mib5" &&
 		test $(stat_of test/a wire_bytes) -lt $((3 * MiB)) &&
 		test $(stat_of test/a fetched_files) = 0 &&
 		test ! -e "$(pub $BIG)" &&

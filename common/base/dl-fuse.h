@@ -14,6 +14,7 @@
         X(fuse_loop_cfg_destroy) \
         X(fuse_loop_cfg_set_clone_fd) \
         X(fuse_loop_cfg_set_max_threads) \
+        X(fuse_lowlevel_notify_store) \
         X(fuse_remove_signal_handlers) \
         X(fuse_reply_attr) \
         X(fuse_reply_buf) \

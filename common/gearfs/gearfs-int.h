@@ -49,6 +49,7 @@ struct gfs_part {
         bool local;
         bool by_chunks;         /* its reads come through FUSE: listed by the chunks they read */
         bool seeded;            /* the list found at mount names chunks of it: --prefetch fetches those, not it */
+        bool pushed;            /* read: the chunks it had then went to the pusher, as every one since does */
 };
 
 struct gfs_stats {
@@ -56,7 +57,10 @@ struct gfs_stats {
         uint64_t prefetched_files, prefetched_bytes, prefetched_wire_bytes;
         uint64_t around_files, around_bytes;  /* fetched with an opened content (read-around), not opened */
         uint64_t chunked_files, fetched_chunks, prefetched_chunks;
+        uint64_t pushed_bytes;  /* of chunks, put into the kernel's page cache (partial.c) */
 };
+
+struct gfs_pusher;
 
 struct gearfs {
         const struct gear_root *img;
@@ -89,6 +93,7 @@ struct gearfs {
         size_t nprior;
         digest_hex *by_chunks;  /* sorted: the contents it names chunks of (fetched by those) */
         size_t nby_chunks;
+        struct gfs_pusher *pusher; /* NULL: none */
 };
 
 int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs_opts *o, struct gear_err *e);
@@ -129,6 +134,13 @@ void gfs_part_free(struct gfs_part *p);
 const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k);
 /* the chunks the access list found at mount names, fetched (of contents not in public/); stops early at *stop */
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop);
+/*
+ * The pusher of chunks into the page cache of the session se (a thread);
+ * stopped, waiting for the push under way, before se goes
+ */
+struct fuse_session;
+void gfs_pusher_start(struct gearfs *fs, struct fuse_session *se);
+void gfs_pusher_stop(struct gearfs *fs);
 /* writes fs.stats and access.list when they changed (or always with force) */
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e);
 

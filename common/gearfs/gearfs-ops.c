@@ -519,6 +519,9 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 goto out;
         }
         started = true;
+        /* chunks fetched go into the page cache (partial.c): an optional help too */
+        if (fs.origin.remote)
+                gfs_pusher_start(&fs, se);
         /* an optional help: a mount that is up already goes on without it */
         if (o->prefetch && fs.nprior) {
                 prefetching = pthread_create(&pthread, NULL, prefetch_loop, &pf) == 0;
@@ -543,6 +546,8 @@ out:
                 __atomic_store_n(&pf.stop, true, __ATOMIC_RELEASE);
                 pthread_join(pthread, NULL);
         }
+        if (inited)
+                gfs_pusher_stop(&fs);
         if (started) {
                 pthread_mutex_lock(&st.lock);
                 st.stop = true;

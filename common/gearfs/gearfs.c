@@ -543,9 +543,9 @@ int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e)
                        "fetched_files %" PRIu64 "\nfetched_bytes %" PRIu64 "\nwire_bytes %" PRIu64
                        "\ncache_hits %" PRIu64 "\nerrors %" PRIu64 "\nopened_files %" PRIu64
                        "\nread_around_files %" PRIu64 "\nread_around_bytes %" PRIu64
-                       "\nchunked_files %" PRIu64 "\nfetched_chunks %" PRIu64 "\n",
+                       "\nchunked_files %" PRIu64 "\nfetched_chunks %" PRIu64 "\npushed_bytes %" PRIu64 "\n",
                        st.fetched_files, st.fetched_bytes, st.wire_bytes, st.cache_hits, st.errors, st.opened_files,
-                       st.around_files, st.around_bytes, st.chunked_files, st.fetched_chunks);
+                       st.around_files, st.around_bytes, st.chunked_files, st.fetched_chunks, st.pushed_bytes);
         if (fs->o->prefetch)
                 len += snprintf(stats + len, sizeof stats - len,
                                 "prefetched_files %" PRIu64 "\nprefetched_bytes %" PRIu64

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "gearfs-int.h"
+#include "../base/dl-fuse.h"
 #include "../base/fsutil.h"
 #include "../remote/byteranges.h"
 #include "../remote/chunks.h"
@@ -202,6 +203,146 @@ static int part_done(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
 }
 
 /*
+ * Chunks fetched go into the kernel's page cache of their inode
+ * (FUSE_NOTIFY_STORE), from a thread of their own: a program that maps the
+ * content then finds their pages there, without a read request for each
+ * fault (the mount's read-ahead is small). The thread, not the fetch, waits
+ * for the pages a read in flight holds locked, since that read may wait for
+ * a later chunk of the same fetch; reads never wait for it. A push is a
+ * help: one past the queue is dropped, and one the kernel refuses (an inode
+ * it has not looked up yet) is made again, whole, by the first read.
+ */
+#define PUSH_QUEUE_MAX 4096
+
+struct push {
+        struct gfs_node *n;
+        uint64_t off, len; /* len 0: every chunk n has */
+};
+
+struct gfs_pusher {
+        struct gearfs *fs;
+        struct fuse_session *se;
+        pthread_t th;
+        pthread_mutex_t mu;
+        pthread_cond_t cond;
+        struct push *q;
+        size_t head, n;
+        bool stop;
+};
+
+static void push_queue(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len)
+{
+        struct gfs_pusher *u = fs->pusher;
+
+        if (!u)
+                return;
+        pthread_mutex_lock(&u->mu);
+        if (u->n < PUSH_QUEUE_MAX) {
+                u->q[(u->head + u->n++) % PUSH_QUEUE_MAX] = (struct push){ n, off, len };
+                pthread_cond_signal(&u->cond);
+        }
+        pthread_mutex_unlock(&u->mu);
+}
+
+static void push_range(struct gfs_pusher *u, struct gfs_node *n, uint64_t off, uint64_t len)
+{
+        struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+
+        bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+        bv.buf[0].fd = __atomic_load_n(&n->part->fd, __ATOMIC_RELAXED);
+        bv.buf[0].pos = (off_t)off;
+        if (sym_fuse_lowlevel_notify_store(u->se, (fuse_ino_t)(n - u->fs->nodes) + 1, (off_t)off, &bv, 0) == 0)
+                gfs_count(u->fs, &u->fs->st.pushed_bytes, len);
+}
+
+/* every run of chunks n has */
+static void push_all(struct gfs_pusher *u, struct gfs_node *n)
+{
+        struct gfs_part *p = n->part;
+        _cleanup_free_ struct byte_range *v = NULL;
+        size_t nv = 0;
+
+        pthread_mutex_lock(&p->mu);
+        if ((v = malloc(p->loc.nchunks * sizeof *v)))
+                for (uint32_t k = 0; k < p->loc.nchunks; k++) {
+                        if (p->have[k] != PART_HAVE)
+                                continue;
+                        if (nv && v[nv - 1].off + v[nv - 1].len == p->loc.chunks[k].uoff)
+                                v[nv - 1].len += p->loc.chunks[k].size;
+                        else
+                                v[nv++] = (struct byte_range){ p->loc.chunks[k].uoff, p->loc.chunks[k].size };
+                }
+        pthread_mutex_unlock(&p->mu);
+        for (size_t i = 0; i < nv; i++)
+                push_range(u, n, v[i].off, v[i].len);
+}
+
+static void *push_loop(void *ud)
+{
+        struct gfs_pusher *u = ud;
+
+        pthread_mutex_lock(&u->mu);
+        for (;;) {
+                struct push x;
+                while (!u->n && !u->stop)
+                        pthread_cond_wait(&u->cond, &u->mu);
+                if (u->stop)
+                        break;
+                x = u->q[u->head];
+                u->head = (u->head + 1) % PUSH_QUEUE_MAX;
+                u->n--;
+                pthread_mutex_unlock(&u->mu);
+                if (x.len)
+                        push_range(u, x.n, x.off, x.len);
+                else
+                        push_all(u, x.n);
+                pthread_mutex_lock(&u->mu);
+        }
+        pthread_mutex_unlock(&u->mu);
+        return NULL;
+}
+
+void gfs_pusher_start(struct gearfs *fs, struct fuse_session *se)
+{
+        struct gfs_pusher *u = calloc(1, sizeof *u);
+
+        if (!u || !(u->q = malloc(PUSH_QUEUE_MAX * sizeof *u->q))) {
+                free(u);
+                return;
+        }
+        u->fs = fs;
+        u->se = se;
+        pthread_mutex_init(&u->mu, NULL);
+        pthread_cond_init(&u->cond, NULL);
+        if (pthread_create(&u->th, NULL, push_loop, u) != 0) {
+                pthread_mutex_destroy(&u->mu);
+                pthread_cond_destroy(&u->cond);
+                free(u->q);
+                free(u);
+                return;
+        }
+        __atomic_store_n(&fs->pusher, u, __ATOMIC_RELEASE);
+}
+
+void gfs_pusher_stop(struct gearfs *fs)
+{
+        struct gfs_pusher *u = fs->pusher;
+
+        if (!u)
+                return;
+        pthread_mutex_lock(&u->mu);
+        u->stop = true;
+        pthread_cond_signal(&u->cond);
+        pthread_mutex_unlock(&u->mu);
+        pthread_join(u->th, NULL);
+        fs->pusher = NULL;
+        pthread_mutex_destroy(&u->mu);
+        pthread_cond_destroy(&u->cond);
+        free(u->q);
+        free(u);
+}
+
+/*
  * With p->mu held: chunks [k, end), marked PART_FETCHING, fetched (r 0,
  * wire bytes on the link) or not (r -1, why in err); those waiting for them
  * are woken. -EIO when they or the whole are not to be read.
@@ -219,6 +360,9 @@ static int part_fetched(struct gearfs *fs, struct gfs_node *n, struct gfs_part *
         }
         for (uint32_t i = k; i < end; i++)
                 bytes += p->loc.chunks[i].size;
+        /* the chunks that complete the content are not: until the whole is checked, a read asks for them */
+        if (p->pushed && p->left > end - k)
+                push_queue(fs, n, p->loc.chunks[k].uoff, bytes);
         p->left -= end - k;
         pthread_mutex_lock(&fs->lock);
         if (read) {
@@ -269,6 +413,11 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
          * for that one only
          */
         pthread_mutex_lock(&p->mu);
+        /* the kernel knows the inode now: what came before goes into its page cache too */
+        if (read && !p->pushed && fs->pusher) {
+                p->pushed = true;
+                push_queue(fs, n, 0, 0);
+        }
         for (;;) {
                 struct gear_err err = {0};
                 uint64_t wire = 0;
