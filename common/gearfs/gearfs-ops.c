@@ -30,7 +30,7 @@ static bool hidden_xattr(const char *name)
         return !strncmp(name, GEAR_XATTR_PREFIX, strlen(GEAR_XATTR_PREFIX));
 }
 
-#define GFS_READAHEAD (16u << 10)
+#define GFS_READAHEAD (4u << 10)
 
 static void gfs_init_conn(void *ud, struct fuse_conn_info *conn)
 {
@@ -45,10 +45,12 @@ static void gfs_init_conn(void *ud, struct fuse_conn_info *conn)
         /* contents never change: no attribute checks before cached reads */
         conn->want &= ~(FUSE_CAP_POSIX_ACL | FUSE_CAP_AUTO_INVAL_DATA);
         /*
-         * Read-ahead of GFS_READAHEAD: the kernel's own (128 KiB) makes each
-         * fault of a mapped library read 128 KiB around it, and so records
-         * and fetches ranges of a large content a start never uses (a read(2)
-         * of more still asks for what it asks)
+         * Read-ahead of GFS_READAHEAD, a page: the kernel's own (128 KiB)
+         * makes each fault of a mapped library read 128 KiB around it, and
+         * so records and fetches ranges of a large content a start never
+         * uses (a read(2) of more still asks for what it asks); the chunks
+         * fetched go into the page cache whole (partial.c), so the faults in
+         * them ask nothing
          */
         conn->max_readahead = GFS_READAHEAD;
         /* no open round trip at all: reads find the content by inode */

@@ -187,7 +187,7 @@ void pool_free(struct store_pool *p);
 #define STORE_MERGED_MAX (4u << 20)
 #define STORE_LAYOUT_MIN STORE_CHUNK
 #define STORE_READ_UNIT (4u << 10)
-#define STORE_READ_GAP 8
+#define STORE_READ_GAP 2
 /* at most this many frames (CHUNKS_MAX of a map): more, and a content is as a build writes it */
 #define STORE_FRAMES_MAX 65536u
 typedef int (*recompress_layout_fn)(void *ud, const char *hex, uint64_t size, unsigned char *read);
