@@ -27,9 +27,12 @@
         X(fuse_reply_xattr) \
         X(fuse_req_userdata) \
         X(fuse_session_destroy) \
+        X(fuse_session_fd) \
         X(fuse_session_loop_mt) \
         X(fuse_session_mount) \
         X(fuse_session_new) \
+        X(fuse_session_process_buf) \
+        X(fuse_session_receive_buf) \
         X(fuse_session_unmount) \
         X(fuse_set_signal_handlers)
 

@@ -124,11 +124,10 @@ struct gfs_part *gfs_part_get(struct gearfs *fs, struct gfs_node *n);
 /* the fd to read n from when it is read a chunk at a time (made now): -1 when it is not */
 int gfs_part_open(struct gearfs *fs, struct gfs_node *n);
 /*
- * Makes bytes [off, off + len) of n's part present in its fd, the chunks
- * read recorded (read) or counted as prefetched (not read): 0, or -EIO
- * after logging
+ * A read of bytes [off, off + len) of n's part: recorded, and made present
+ * in its fd; 0, or -EIO after logging
  */
-int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read);
+int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len);
 void gfs_part_free(struct gfs_part *p);
 /* the digest of chunk k of a part; NULL for a local one (its entries are units, for access.runs) */
 const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k);
@@ -136,11 +135,13 @@ const char *gfs_part_chunk_hex(struct gearfs *fs, struct gfs_node *n, uint32_t k
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop);
 /*
  * The pusher of chunks into the page cache of the session se (a thread);
- * stopped, waiting for the push under way, before se goes
+ * stopped before se unmounts (serving the reads the push under way waits
+ * for), freed once nothing can queue pushes (the prefetch has ended)
  */
 struct fuse_session;
 void gfs_pusher_start(struct gearfs *fs, struct fuse_session *se);
 void gfs_pusher_stop(struct gearfs *fs);
+void gfs_pusher_free(struct gearfs *fs);
 /* writes fs.stats and access.list when they changed (or always with force) */
 int gfs_write_stats(struct gearfs *fs, bool force, struct gear_err *e);
 

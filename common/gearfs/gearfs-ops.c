@@ -184,7 +184,7 @@ static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, str
         if (fs->no_open && (fd = gfs_open(fs, ino, false)) < 0)
                 return (void)sym_fuse_reply_err(req, -fd);
         /* a chunked content read a chunk at a time: what this read covers first */
-        if (n && n->part && (n->fd < 0 || n->part->local) && (r = gfs_part_read(fs, n, off, size, true)) < 0)
+        if (n && n->part && (n->fd < 0 || n->part->local) && (r = gfs_part_read(fs, n, off, size)) < 0)
                 return (void)sym_fuse_reply_err(req, -r);
         buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
         buf.buf[0].fd = fd;
@@ -541,6 +541,9 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         else
                 r = 0;
 out:
+        /* the pushes end while reads can still be answered (partial.c) */
+        if (inited)
+                gfs_pusher_stop(&fs);
         /* nobody is served any more: unmounted first, so no access waits for fetches still running */
         if (mounted)
                 sym_fuse_session_unmount(se);
@@ -549,7 +552,7 @@ out:
                 pthread_join(pthread, NULL);
         }
         if (inited)
-                gfs_pusher_stop(&fs);
+                gfs_pusher_free(&fs);
         if (started) {
                 pthread_mutex_lock(&st.lock);
                 st.stop = true;

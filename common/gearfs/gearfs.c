@@ -122,7 +122,7 @@ static void seed_runs(struct gearfs *fs, const struct hex_pos *v, size_t k, cons
                         pthread_mutex_unlock(&fs->lock);
                 } else if ((p = gfs_part_get(fs, n)) && p->local && r[i].off < p->size) {
                         /* read again, as the mount that recorded it did */
-                        gfs_part_read(fs, n, r[i].off, r[i].len, true);
+                        gfs_part_read(fs, n, r[i].off, r[i].len);
                 }
         }
 }

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -213,6 +214,8 @@ static int part_done(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p)
  * it has not looked up yet) is made again, whole, by the first read.
  */
 #define PUSH_QUEUE_MAX 4096
+/* the most bytes one push carries (a FUSE message is bounded; libfuse may copy it whole) */
+#define PUSH_MAX (1u << 20)
 
 struct push {
         struct gfs_node *n;
@@ -237,7 +240,7 @@ static void push_queue(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint
         if (!u)
                 return;
         pthread_mutex_lock(&u->mu);
-        if (u->n < PUSH_QUEUE_MAX) {
+        if (u->n < PUSH_QUEUE_MAX && !u->stop) {
                 u->q[(u->head + u->n++) % PUSH_QUEUE_MAX] = (struct push){ n, off, len };
                 pthread_cond_signal(&u->cond);
         }
@@ -246,13 +249,16 @@ static void push_queue(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint
 
 static void push_range(struct gfs_pusher *u, struct gfs_node *n, uint64_t off, uint64_t len)
 {
-        struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+        for (uint64_t k; len && !__atomic_load_n(&u->stop, __ATOMIC_RELAXED); off += k, len -= k) {
+                struct fuse_bufvec bv = FUSE_BUFVEC_INIT(k = len < PUSH_MAX ? len : PUSH_MAX);
 
-        bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-        bv.buf[0].fd = __atomic_load_n(&n->part->fd, __ATOMIC_RELAXED);
-        bv.buf[0].pos = (off_t)off;
-        if (sym_fuse_lowlevel_notify_store(u->se, (fuse_ino_t)(n - u->fs->nodes) + 1, (off_t)off, &bv, 0) == 0)
-                gfs_count(u->fs, &u->fs->st.pushed_bytes, len);
+                bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+                bv.buf[0].fd = n->part->fd;
+                bv.buf[0].pos = (off_t)off;
+                if (sym_fuse_lowlevel_notify_store(u->se, (fuse_ino_t)(n - u->fs->nodes) + 1, (off_t)off, &bv, 0) < 0)
+                        return;
+                gfs_count(u->fs, &u->fs->st.pushed_bytes, k);
+        }
 }
 
 /* every run of chunks n has */
@@ -263,7 +269,8 @@ static void push_all(struct gfs_pusher *u, struct gfs_node *n)
         size_t nv = 0;
 
         pthread_mutex_lock(&p->mu);
-        if ((v = malloc(p->loc.nchunks * sizeof *v)))
+        /* all in and not checked whole (or not matching): its reads ask for what completed it */
+        if ((p->whole || p->left) && (v = malloc(p->loc.nchunks * sizeof *v)))
                 for (uint32_t k = 0; k < p->loc.nchunks; k++) {
                         if (p->have[k] != PART_HAVE)
                                 continue;
@@ -327,14 +334,38 @@ void gfs_pusher_start(struct gearfs *fs, struct fuse_session *se)
 void gfs_pusher_stop(struct gearfs *fs)
 {
         struct gfs_pusher *u = fs->pusher;
+        struct fuse_buf buf = { .mem = NULL };
+        int fd;
+
+        if (!u || u->stop)
+                return;
+        pthread_mutex_lock(&u->mu);
+        __atomic_store_n(&u->stop, true, __ATOMIC_RELAXED);
+        pthread_cond_signal(&u->cond);
+        pthread_mutex_unlock(&u->mu);
+        /*
+         * A push under way may wait for pages that a read holds locked, a
+         * read the loop (ended by a signal) will never answer: such reads
+         * are served here until the push is done
+         */
+        fd = sym_fuse_session_fd(u->se);
+        while (pthread_tryjoin_np(u->th, NULL) == EBUSY) {
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                if (poll(&pfd, 1, 20) == 1 && pfd.revents == POLLIN && sym_fuse_session_receive_buf(u->se, &buf) > 0)
+                        sym_fuse_session_process_buf(u->se, &buf);
+                else if (pfd.revents)
+                        poll(NULL, 0, 10);
+        }
+        free(buf.mem);
+}
+
+void gfs_pusher_free(struct gearfs *fs)
+{
+        struct gfs_pusher *u = fs->pusher;
 
         if (!u)
                 return;
-        pthread_mutex_lock(&u->mu);
-        u->stop = true;
-        pthread_cond_signal(&u->cond);
-        pthread_mutex_unlock(&u->mu);
-        pthread_join(u->th, NULL);
+        gfs_pusher_stop(fs);
         fs->pusher = NULL;
         pthread_mutex_destroy(&u->mu);
         pthread_cond_destroy(&u->cond);
@@ -344,8 +375,9 @@ void gfs_pusher_stop(struct gearfs *fs)
 
 /*
  * With p->mu held: chunks [k, end), marked PART_FETCHING, fetched (r 0,
- * wire bytes on the link) or not (r -1, why in err); those waiting for them
- * are woken. -EIO when they or the whole are not to be read.
+ * wire bytes on the link) or not (r -1, why in err), by a read or by the
+ * prefetch; those waiting for them are woken. -EIO when they or the whole
+ * are not to be read.
  */
 static int part_fetched(struct gearfs *fs, struct gfs_node *n, struct gfs_part *p, uint32_t k, uint32_t end, int r,
                         uint64_t wire, bool read, const struct gear_err *err)
@@ -379,7 +411,7 @@ static int part_fetched(struct gearfs *fs, struct gfs_node *n, struct gfs_part *
         return !p->left && !p->whole ? part_done(fs, n, p) : 0;
 }
 
-int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len, bool read)
+int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t len)
 {
         struct gfs_part *p = __atomic_load_n(&n->part, __ATOMIC_ACQUIRE);
         uint32_t a, b;
@@ -391,22 +423,18 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                 len = p->size - off;
         if (p->local) {
                 /* read whole from public/: only recorded */
-                if (read) {
-                        pthread_mutex_lock(&fs->lock);
-                        for (uint64_t u = off / ACCESS_RUN_UNIT; u <= (off + len - 1) / ACCESS_RUN_UNIT; u++)
-                                gfs_access_add(fs, n, (uint32_t)u + 1);
-                        pthread_mutex_unlock(&fs->lock);
-                }
+                pthread_mutex_lock(&fs->lock);
+                for (uint64_t u = off / ACCESS_RUN_UNIT; u <= (off + len - 1) / ACCESS_RUN_UNIT; u++)
+                        gfs_access_add(fs, n, (uint32_t)u + 1);
+                pthread_mutex_unlock(&fs->lock);
                 return 0;
         }
         a = chunk_at(&p->loc, off);
         b = chunk_at(&p->loc, off + len - 1) + 1;
-        if (read) {
-                pthread_mutex_lock(&fs->lock);
-                for (uint32_t k = a; k < b; k++)
-                        gfs_access_add(fs, n, k + 1);
-                pthread_mutex_unlock(&fs->lock);
-        }
+        pthread_mutex_lock(&fs->lock);
+        for (uint32_t k = a; k < b; k++)
+                gfs_access_add(fs, n, k + 1);
+        pthread_mutex_unlock(&fs->lock);
         /*
          * The fetches run with the lock dropped: a read of chunks present
          * never waits for one, a read of a chunk another is fetching waits
@@ -414,7 +442,7 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
          */
         pthread_mutex_lock(&p->mu);
         /* the kernel knows the inode now: what came before goes into its page cache too */
-        if (read && !p->pushed && fs->pusher) {
+        if (!p->pushed && fs->pusher) {
                 p->pushed = true;
                 push_queue(fs, n, 0, 0);
         }
@@ -445,7 +473,7 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                 pthread_mutex_unlock(&p->mu);
                 r = chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err);
                 pthread_mutex_lock(&p->mu);
-                if ((rc = part_fetched(fs, n, p, k, end, r, wire, read, &err)) < 0)
+                if ((rc = part_fetched(fs, n, p, k, end, r, wire, true, &err)) < 0)
                         break;
         }
         pthread_mutex_unlock(&p->mu);
@@ -505,7 +533,7 @@ static void batch_take(struct batch *b, struct want *v, size_t nv, size_t *i)
                 pthread_mutex_lock(&p->mu);
                 if (p->bad || part_fd(b->fs, w->n, p) < 0)
                         w->chunk = w->end;
-                while (w->chunk < w->end && b->n < BYTERANGES_MAX) {
+                while (w->chunk < w->end && b->n < BYTERANGES_MAX && wire < PART_BATCH_WIRE) {
                         uint32_t k = w->chunk, e = k + 1;
                         if (p->have[k]) {
                                 w->chunk++;

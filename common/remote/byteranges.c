@@ -9,6 +9,8 @@ enum { S_DELIM, S_HEAD, S_BODY, S_END };
 
 /* framing a part may bring: a delimiter and a few header lines (about 200 bytes from common servers) */
 #define FRAMING_PART 1024
+/* bytes between coalesced ranges taken at least */
+#define DROP_MIN (64u << 10)
 
 /* the decimal at *p, its digits only; false on none or past 2^63 */
 static bool number(const char **p, uint64_t *v)
@@ -45,20 +47,26 @@ static bool content_range(const char *s, uint64_t *a, uint64_t *b)
 /* a part (or the single-part answer) for the bytes [a, b]: the next range asked for, or it and the ones after it */
 static int part_begin(struct byteranges *b, const char *range, struct gear_err *e)
 {
-        uint64_t first, last;
+        uint64_t first, last, held = 0;
 
         if (!content_range(range, &first, &last))
                 return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part with Content-Range '%.64s'", range);
         if (b->cur == b->n || first != b->v[b->cur].off)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part for bytes %llu-%llu, not the range asked for next",
                                     (unsigned long long)first, (unsigned long long)last);
-        for (size_t j = b->cur; j < b->n; j++)
-                if (last + 1 == b->v[j].off + b->v[j].len) {
-                        b->at = first;
-                        b->part_end = last + 1;
-                        b->state = S_BODY;
-                        return 0;
-                }
+        for (size_t j = b->cur; j < b->n; j++) {
+                held += b->v[j].len;
+                if (last + 1 != b->v[j].off + b->v[j].len)
+                        continue;
+                /* refused before its body when what lies between its ranges is past the bound */
+                if (last + 1 - first - held > b->drop_max - b->dropped)
+                        return gear_err_set(e, GEAR_EXIT_SYS,
+                                            "the answer brings more bytes between the ranges than they hold");
+                b->at = first;
+                b->part_end = last + 1;
+                b->state = S_BODY;
+                return 0;
+        }
         return gear_err_set(e, GEAR_EXIT_SYS, "the answer's part for bytes %llu-%llu does not end where a range asked for ends",
                             (unsigned long long)first, (unsigned long long)last);
 }
@@ -69,8 +77,14 @@ int byteranges_start(struct byteranges *b, const struct byte_range *v, size_t n,
         const char *p;
         size_t k;
 
-        *b = (struct byteranges){ .v = v, .n = n };
-        if (strncasecmp(content_type, "multipart/byteranges", 20))
+        *b = (struct byteranges){ .v = v, .n = n, .drop_max = DROP_MIN };
+        for (size_t i = 0; i < n; i++) {
+                if (!v[i].len || v[i].off > UINT64_MAX - v[i].len || (i && v[i].off < v[i - 1].off + v[i - 1].len))
+                        return gear_err_set(e, GEAR_EXIT_USAGE, "the ranges asked for are not ascending and disjoint");
+                b->drop_max += v[i].len;
+        }
+        if (strncasecmp(content_type, "multipart/byteranges", 20) ||
+            (content_type[20] && !strchr("; \t", content_type[20])))
                 return part_begin(b, content_range_hdr, e);
         b->multipart = true;
         b->state = S_DELIM;
@@ -113,7 +127,10 @@ static int line(struct byteranges *b, struct gear_err *e)
                         s += strspn(s, " \t");
                         while (n && (b->line[n - 1] == ' ' || b->line[n - 1] == '\t'))
                                 b->line[--n] = 0;
-                        snprintf(b->part_range, sizeof b->part_range, "%s", s);
+                        if (strlen(s) >= sizeof b->part_range)
+                                return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part with a Content-Range of %zu bytes",
+                                                    strlen(s));
+                        memcpy(b->part_range, s, strlen(s) + 1);
                 }
                 return 0;
         }
@@ -147,9 +164,12 @@ int byteranges_feed(struct byteranges *b, const char *buf, size_t n, bool (*keep
                         if (take > n)
                                 take = n;
                         if (b->at < b->v[b->cur].off) {
-                                /* between ranges a server coalesced: dropped */
+                                /* between ranges a server coalesced: dropped, up to what the ranges hold */
                                 if (take > b->v[b->cur].off - b->at)
                                         take = b->v[b->cur].off - b->at;
+                                if ((b->dropped += take) > b->drop_max)
+                                        return gear_err_set(e, GEAR_EXIT_SYS,
+                                                            "the answer brings more bytes between the ranges than they hold");
                         } else {
                                 if (take > r_end - b->at)
                                         take = r_end - b->at;

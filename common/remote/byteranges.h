@@ -4,8 +4,9 @@
  * few adjacent ones a server coalesced), or a single-part 206 that covers
  * them all. Fed the body as it arrives, it hands on the bytes of the ranges
  * asked for, in their order, one after the other, and nothing else: a part
- * that is not the next range asked for, a header line past its bound, or
- * more framing than a few lines a part is refused.
+ * that is not the next range asked for, a header line past its bound, more
+ * framing than a few lines a part, or more bytes between coalesced ranges
+ * than the ranges hold (64 KiB at least) is refused.
  */
 #ifndef GEAR_BYTERANGES_H
 #define GEAR_BYTERANGES_H
@@ -31,6 +32,7 @@ struct byteranges {
         uint64_t at;                /* the blob offset the body has reached within a part */
         uint64_t part_end;          /* one past the part's last byte */
         uint64_t framing;           /* bytes of boundaries and part headers so far */
+        uint64_t dropped, drop_max; /* bytes between ranges a server coalesced, and their bound */
         int state;
         bool multipart;
         char boundary[80];          /* "--" and the answer's boundary */
@@ -41,8 +43,8 @@ struct byteranges {
 
 /*
  * Before the body: the answer's Content-Type and Content-Range headers ("" when
- * missing) for the n ranges at v. -1 (code 111) when they are not an answer
- * to them.
+ * missing) for the n ranges at v (ascending, disjoint, none empty: else code
+ * 2). -1 (code 111) when they are not an answer to them.
  */
 int byteranges_start(struct byteranges *b, const struct byte_range *v, size_t n, const char *content_type,
                      const char *content_range, struct gear_err *e);

@@ -64,12 +64,6 @@ int chunk_table_kept(int fd, uint64_t stored, const char *hex, uint64_t size, st
 int chunk_check(const struct object_loc *loc, uint64_t size, struct gear_err *e);
 /* the chunk of loc holding byte off of the content (off below its size) */
 uint32_t chunk_at(const struct object_loc *loc, uint64_t off);
-/*
- * Chunks [a, b) of the content at loc with one Range request: each decoded,
- * checked against its digest and written at its offset of fd. *wire: the
- * stored bytes fetched. A chunk that does not match is never written: code
- * 111 (those before it are).
- */
 /* the stored bytes of chunks [a, b) of loc, which lie one after the other */
 uint64_t chunk_stored(const struct object_loc *loc, uint32_t a, uint32_t b);
 /*
@@ -78,6 +72,12 @@ uint64_t chunk_stored(const struct object_loc *loc, uint32_t a, uint32_t b);
  */
 int chunk_store(const struct object_loc *loc, uint32_t a, uint32_t b, const unsigned char *p, int fd,
                 struct gear_err *e);
+/*
+ * Chunks [a, b) of the content at loc with one Range request: each decoded,
+ * checked against its digest and written at its offset of fd. *wire: the
+ * stored bytes fetched. A chunk that does not match is never written: code
+ * 111 (those before it are).
+ */
 int chunk_fetch(struct remote *r, const struct object_loc *loc, uint32_t a, uint32_t b, int fd, uint64_t *wire,
                 struct gear_err *e);
 

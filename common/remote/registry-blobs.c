@@ -160,10 +160,13 @@ int registry_get_ranges_fd(struct registry *g, const char *hex, const struct byt
         uint64_t want = 0;
         int r = blob_request(g, hex, &x, 200, 206, e);
 
+        /* the whole blob, a refusal of several ranges, or parts that are not them: asked range by range */
+        if (x.whole_answer || (r < 0 && (x.range_bad || x.status == 416 || x.status == 501))) {
+                gear_err_clear(e);
+                return 1;
+        }
         if (r <= 0)
                 return r < 0 ? -1 : gear_err_set(e, GEAR_EXIT_NO, "the registry has no blob sha256:%.12s", hex);
-        if (x.whole_answer)
-                return 1;
         for (size_t i = 0; i < n; i++)
                 want += v[i].len;
         if (!br.n || !byteranges_done(&br) || x.down_len != want)

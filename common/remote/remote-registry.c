@@ -345,7 +345,7 @@ static size_t down_range(struct xfer *x, char *buf, size_t n, long status)
 
 static bool keep_part(void *ud, const char *p, size_t n)
 {
-        return keep(ud, (char *)p, n) == n;
+        return keep(ud, p, n) == n;
 }
 
 /* the body of an answer to a Range request for several ranges: a 206 parsed (byteranges.h), a 200 refused */
@@ -516,6 +516,8 @@ static int request_once(struct registry *g, struct xfer *x, const char *token, s
                 x->range_pos = 0;
                 x->range_done = x->range_bad = false;
                 x->br_started = x->whole_answer = false;
+                if (x->br)
+                        x->br->n = x->br->cur = 0;
                 x->content_range[0] = 0;
                 x->content_type[0] = 0;
                 x->length = -1;

@@ -55,9 +55,10 @@ int registry_get_range_fd(struct registry *g, const char *hex, uint64_t off, uin
                           registry_progress_fn fn, void *ud, struct gear_err *e);
 /*
  * The n ranges at v (byteranges.h) of blob hex into fd, one after the other,
- * with one Range request: 0 with all of them in, 1 when the registry
- * answers with the whole blob (refused at its first byte: the caller asks
- * range by range), code 111 else; fn as for registry_get_range_fd
+ * with one Range request: 0 with all of them in; 1 when the registry
+ * answers with the whole blob (refused at its first byte), refuses several
+ * ranges (416, 501) or answers with parts that are not them: the caller asks
+ * range by range; code 111 else; fn as for registry_get_range_fd
  */
 struct byte_range;
 int registry_get_ranges_fd(struct registry *g, const char *hex, const struct byte_range *v, size_t n, int fd,

@@ -89,7 +89,7 @@ int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, u
  * The n ranges at v (ascending, disjoint, at most BYTERANGES_MAX) of a
  * pack to fd, one after the other, as remote_fetch_range does one: a
  * request for all of them, or one each from a registry that answers that
- * with the whole pack (then remembered for r)
+ * with the whole pack or not with them (then remembered for r)
  */
 struct byte_range;
 int remote_fetch_ranges(struct remote *r, const char *pack, uint64_t pack_size, const struct byte_range *v, size_t n,

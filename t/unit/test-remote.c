@@ -581,6 +581,27 @@ static void byteranges(void)
                 ok(answer(v, 3, MP, "", body, "", msg, sizeof msg) < 0 && strstr(msg, "more than its parts"),
                    "byteranges: endless framing is refused");
         }
+        {
+                static const struct byte_range far[] = { { 0, 1 }, { 100000, 1 } }, bad[] = { { 10, 2 }, { 11, 2 } };
+                struct byteranges b;
+                struct gear_err e = {0};
+                ok(byteranges_start(&b, far, 2, "application/octet-stream", "bytes 0-100000/200000", &e) < 0 &&
+                           strstr(e.msg, "more bytes between the ranges"),
+                   "byteranges: a part coalesced across more than the ranges hold (and 64 KiB) is refused before its body");
+                gear_err_clear(&e);
+                ok(byteranges_start(&b, bad, 2, MP, "", &e) < 0 && e.code == GEAR_EXIT_USAGE,
+                   "byteranges: ranges asked for that overlap are refused");
+                gear_err_clear(&e);
+                ok(byteranges_start(&b, v, 3, "multipart/byterangesX; boundary=XyZ", "", &e) < 0 &&
+                           strstr(e.msg, "Content-Range ''"),
+                   "byteranges: a type that only begins with multipart/byteranges is not one");
+        }
+        {
+                char body[512];
+                snprintf(body, sizeof body, "--XyZ\r\nContent-Range: bytes 2-4/%0200d\r\n\r\n234\r\n", 36);
+                ok(answer(v, 3, MP, "", body, "", msg, sizeof msg) < 0 && strstr(msg, "a Content-Range of"),
+                   "byteranges: a part's Content-Range too long to keep is refused, not cut");
+        }
         ok(byteranges_header(v, 3, hdr, sizeof hdr) && !strcmp(hdr, "bytes=2-4,10-11,20-23"),
            "byteranges: the Range header names each range");
         ok(!byteranges_header(v, 3, hdr, 16), "byteranges: a Range header that does not fit is refused");
