@@ -26,9 +26,9 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # layers IMAGE: the digests and sizes of an image's layers, "HEX SIZE" per line
 layers() {
-	python3 - "$1" <<'EOF'
+	python3 - "$1" "$sdir" <<'EOF'
 import json, sys
-d = "$sdir/oci/"
+d = sys.argv[2] + "/oci/"
 for m in json.load(open(d + "index.json"))["manifests"]:
     if m["annotations"]["org.opencontainers.image.ref.name"] == sys.argv[1]:
         man = json.load(open(d + "blobs/sha256/" + m["digest"][7:]))
