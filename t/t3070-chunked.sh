@@ -451,4 +451,27 @@ test_expect_success 'an access list whose chunk line stands for several chunks (
 	)
 '
 
+test_expect_success 'SIGTERM while chunks are fetched and pushed: gear-fs ends at once, unmounted (its mountpoint given relative), its stats written' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f9" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		D="$IMG/images/test/a/latest" &&
+		for k in 2 3 7; do sed -n "$((k + 1))p" big.chunks | cut -d" " -f3 || return 1; done >"$D/access.list" &&
+		start_fs test/a m6 --prefetch &&
+		wait_stat test/a prefetched_chunks 3 &&
+		in_mib m6/lib/big 2 >got && in_mib a/lib/big 2 >want && cmp want got &&
+		wait_stat test/a pushed_bytes $((3 * MiB)) &&
+		exec 9<m6/lib/big &&
+		kill -TERM $(cat m6.pid) &&
+		i=0 &&
+		while kill -0 $(cat m6.pid) 2>/dev/null; do
+			i=$((i + 1)); test $i -lt 100 || { echo "gear-fs does not end"; exit 1; }; sleep 0.1
+		done &&
+		exec 9<&- &&
+		! grep -q " $PWD/m6 fuse.gear " /proc/mounts &&
+		! grep "failed to unmount" m6.err &&
+		test "$(awk "\$1 == \"errors\" { print \$2 }" "$D/fs.stats")" = 0
+	)
+'
+
 test_done

@@ -471,6 +471,7 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
         pthread_t thread, pthread;
         bool mounted = false, started = false, prefetching = false, inited = false;
         _cleanup_close_ int gc = -1;
+        _cleanup_free_ char *mp = NULL;
         int r = -1;
 
         /*
@@ -506,7 +507,12 @@ int gearfs_run(const struct gear_root *img, const struct gearfs_opts *o, struct 
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot set signal handlers");
                 goto out;
         }
-        if (sym_fuse_session_mount(se, o->mountpoint) < 0) {
+        /* by its absolute path: libfuse leaves the directory, and a stop on a signal unmounts by that path */
+        if (!(mp = realpath(o->mountpoint, NULL))) {
+                gear_err_sys(e, errno, "cannot mount on '%s'", o->mountpoint);
+                goto out;
+        }
+        if (sym_fuse_session_mount(se, mp) < 0) {
                 gear_err_set(e, GEAR_EXIT_SYS, "cannot mount on '%s' (is /dev/fuse usable?)", o->mountpoint);
                 goto out;
         }
