@@ -105,9 +105,9 @@ test_expect_success 'a kept table whose count does not fit 32 bits is made again
 	mv pushed.first "$IMG/images/test/a/latest/pushed"
 '
 
-part a/lib/big 5 >mib5
 test_expect_success 'a read of 4 KiB in a large file fetches the chunks it covers, with one request each run, not the file; they go into the page cache whole' '
 	: >reg/log &&
+	part a/lib/big 5 >mib5 &&
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f1" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull $R/test/a test/a >/dev/null &&

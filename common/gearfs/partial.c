@@ -373,6 +373,17 @@ void gfs_pusher_free(struct gearfs *fs)
         free(u);
 }
 
+/* with p->mu held: the end of the run of missing chunks from k (missing) before b, at most PART_RUN_BYTES of them */
+static uint32_t run_end(const struct gfs_part *p, uint32_t k, uint32_t b)
+{
+        uint32_t end = k + 1;
+
+        while (end < b && !p->have[end] &&
+               p->loc.chunks[end].uoff + p->loc.chunks[end].size - p->loc.chunks[k].uoff <= PART_RUN_BYTES)
+                end++;
+        return end;
+}
+
 /*
  * With p->mu held: chunks [k, end), marked PART_FETCHING, fetched (r 0,
  * wire bytes on the link) or not (r -1, why in err), by a read or by the
@@ -465,10 +476,7 @@ int gfs_part_read(struct gearfs *fs, struct gfs_node *n, uint64_t off, uint64_t 
                         continue;
                 }
                 /* a run of missing chunks, one request */
-                for (end = k + 1; end < b && !p->have[end] &&
-                                  p->loc.chunks[end].uoff + p->loc.chunks[end].size - p->loc.chunks[k].uoff <= PART_RUN_BYTES;
-                     end++)
-                        ;
+                end = run_end(p, k, b);
                 memset(p->have + k, PART_FETCHING, end - k);
                 pthread_mutex_unlock(&p->mu);
                 r = chunk_fetch(fs->origin.remote, &p->loc, k, end, p->fd, &wire, &err);
@@ -534,14 +542,12 @@ static void batch_take(struct batch *b, struct want *v, size_t nv, size_t *i)
                 if (p->bad || part_fd(b->fs, w->n, p) < 0)
                         w->chunk = w->end;
                 while (w->chunk < w->end && b->n < BYTERANGES_MAX && wire < PART_BATCH_WIRE) {
-                        uint32_t k = w->chunk, e = k + 1;
+                        uint32_t k = w->chunk, e;
                         if (p->have[k]) {
                                 w->chunk++;
                                 continue;
                         }
-                        while (e < w->end && !p->have[e] &&
-                               p->loc.chunks[e].uoff + p->loc.chunks[e].size - p->loc.chunks[k].uoff <= PART_RUN_BYTES)
-                                e++;
+                        e = run_end(p, k, w->end);
                         memset(p->have + k, PART_FETCHING, e - k);
                         b->r[b->n++] = (struct batch_run){ w->n, k, e, p->loc.off + p->loc.chunks[k].coff };
                         wire += chunk_stored(&p->loc, k, e);

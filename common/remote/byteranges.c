@@ -29,8 +29,7 @@ static bool number(const char **p, uint64_t *v)
         return true;
 }
 
-/* "bytes A-B/TOTAL", or with an unknown total: [a, b] */
-static bool content_range(const char *s, uint64_t *a, uint64_t *b)
+bool byteranges_content_range(const char *s, uint64_t *a, uint64_t *b)
 {
         uint64_t total;
 
@@ -49,7 +48,7 @@ static int part_begin(struct byteranges *b, const char *range, struct gear_err *
 {
         uint64_t first, last, held = 0;
 
-        if (!content_range(range, &first, &last))
+        if (!byteranges_content_range(range, &first, &last))
                 return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part with Content-Range '%.64s'", range);
         if (b->cur == b->n || first != b->v[b->cur].off)
                 return gear_err_set(e, GEAR_EXIT_SYS, "the answer has a part for bytes %llu-%llu, not the range asked for next",

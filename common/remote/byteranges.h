@@ -57,6 +57,8 @@ int byteranges_feed(struct byteranges *b, const char *buf, size_t n, bool (*keep
                     void *ud, struct gear_err *e);
 /* every range asked for is in */
 bool byteranges_done(const struct byteranges *b);
+/* a Content-Range value, "bytes A-B/TOTAL" or with an unknown total, strictly (digits only, B below TOTAL): [a, b] */
+bool byteranges_content_range(const char *s, uint64_t *a, uint64_t *b);
 /* "bytes=A-B,C-D..." for the Range header, into out (size bytes); false when it does not fit */
 bool byteranges_header(const struct byte_range *v, size_t n, char *out, size_t size);
 

@@ -302,12 +302,10 @@ static size_t keep(struct xfer *x, const char *buf, size_t n)
 /* "bytes START-END/TOTAL" is the range asked for */
 static bool content_range_ok(const struct xfer *x)
 {
-        unsigned long long a, b;
-        int k = -1;
+        uint64_t a, b;
 
-        if (sscanf(x->content_range, "bytes %llu-%llu/%n", &a, &b, &k) != 2 || k < 0)
-                return false;
-        return a == x->range_off && b == x->range_off + x->range_len - 1;
+        return byteranges_content_range(x->content_range, &a, &b) && a == x->range_off &&
+               b == x->range_off + x->range_len - 1;
 }
 
 /* the body of an answer to a Range request: only the range is kept, never more */

@@ -165,14 +165,12 @@ int remote_fetch_object(struct remote *r, const char *hex, const struct object_l
 int remote_fetch_range(struct remote *r, const char *pack, uint64_t pack_size, uint64_t off, uint64_t len, int fd,
                        void (*fn)(void *ud, uint64_t n), void *ud, struct gear_err *e)
 {
-        if (r->kind != REMOTE_REGISTRY)
-                return gear_err_set(e, GEAR_EXIT_USAGE, "a directory store has no packs");
-        if (off > pack_size || len > pack_size - off)
-                return gear_err_set(e, GEAR_EXIT_SYS, "invalid range %llu+%llu of pack sha256:%.12s",
-                                    (unsigned long long)off, (unsigned long long)len, pack);
-        if (!len)
+        struct byte_range v = { off, len };
+
+        /* an empty range within the pack asks nothing */
+        if (!len && r->kind == REMOTE_REGISTRY && off <= pack_size)
                 return 0;
-        return registry_get_range_fd(r->reg, pack, off, len, fd, fn, ud, e);
+        return remote_fetch_ranges(r, pack, pack_size, &v, 1, fd, fn, ud, e);
 }
 
 /* the progress of one range of several, told as the bytes of all of them */
