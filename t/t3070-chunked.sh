@@ -53,6 +53,42 @@ test_expect_success 'the store keeps a content of 4 MiB or more as frames of 1 M
 	test ! -s out
 '
 
+test_expect_success 'a content streamed in (16 MiB or more) is stored as frames of 1 MiB in order, whatever the workers: a gzip layer and a directory, one worker and several' '
+	mkdir -p s/lib &&
+	for k in $(seq 0 18); do
+		if [ $((k % 3)) = 0 ]; then head -c $MiB /dev/urandom; else seq $((k * 1000000)) $((k * 1000000 + 200000)) | head -c $MiB; fi
+	done >s/lib/huge &&
+	printf tail >>s/lib/huge &&
+	cp s/lib/huge s/lib/again &&
+	tar -C s -cf s.tar lib &&
+	umoci init --layout o && umoci new --image o:s && umoci raw add-layer --image o:s s.tar &&
+	HUGE=$(sum s/lib/huge) &&
+	obj=$(echo $HUGE | cut -c1-2)/$(echo $HUGE | cut -c3-) &&
+	for src in dir:s oci:o:s; do
+		for j in 1 3; do
+			GEAR_SYSROOT="$PWD/st" gear-build -q -j $j $src test/s >out &&
+			test "$(frames st/var/lib/gear/objects/$obj)" = 20 &&
+			zstd -dc st/var/lib/gear/objects/$obj | cmp - s/lib/huge &&
+			test "$(find st/var/lib/gear/objects -type f | wc -l)" = 1 &&
+			GEAR_SYSROOT="$PWD/st" gear-fsck >out 2>err &&
+			test ! -s out &&
+			rm -rf st || return 1
+		done
+	done
+'
+
+test_expect_success 'a streamed content that does not fit the disk: 111 and the reason, no object, no image, no staging left' '
+	mkdir st &&
+	mount -t tmpfs -o size=4m tmpfs st &&
+	for j in 1 3; do
+		test_expect_code 111 env GEAR_SYSROOT="$PWD/st" timeout 60 gear-build -q -j $j dir:s test/s >out 2>err &&
+		grep "No space left on device" err &&
+		test -z "$(find st/var/lib/gear/objects st/var/lib/gear/build st/var/lib/gear/images -type f)" || {
+			umount st; return 1; }
+	done &&
+	umount st
+'
+
 test_expect_success 'gear-push lists the frames of the large contents in the map, with their digests; the registry map is headed gear-map 5 and pulls back the same' '
 	gear-push test/a $R/test/a >out &&
 	chunks "$M" $BIG >big.chunks &&

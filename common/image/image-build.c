@@ -1,6 +1,7 @@
 /* gear-build: layers in, one index image and new objects out, all or nothing */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,6 +47,42 @@ static bool referenced(const char *hex, void *ud)
         return r->n && bsearch(&hex, r->hex, r->n, sizeof *r->hex, by_hex) != NULL;
 }
 
+/* the new objects go into the store while the index is written */
+struct objects_commit {
+        struct store_stage *stage;
+        struct refs *refs;
+        pthread_t thread;
+        bool started;
+        int r;
+        struct gear_err e;
+};
+
+static void *commit_objects(void *arg)
+{
+        struct objects_commit *c = arg;
+
+        c->r = stage_commit(c->stage, referenced, c->refs, &c->e);
+        return NULL;
+}
+
+/* on a thread of its own, or here when none can be made */
+static void commit_start(struct objects_commit *c)
+{
+        c->started = pthread_create(&c->thread, NULL, commit_objects, c) == 0;
+        if (!c->started)
+                commit_objects(c);
+}
+
+static int commit_wait(struct objects_commit *c, struct gear_err *e)
+{
+        if (c->started)
+                pthread_join(c->thread, NULL);
+        c->started = false;
+        if (c->r < 0)
+                *e = c->e;
+        return c->r;
+}
+
 int image_build(struct gear_tree *t, const struct build_opts *o, struct build_result *res, struct gear_err *e)
 {
         struct image_source own = { .dfd = -1 }, *src = o->src ? o->src : &own;
@@ -54,6 +91,7 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         struct itree *tree = NULL;
         struct layout_result lay = { .tmp = "", .lock = -1 };
         struct refs refs = {0};
+        struct objects_commit objs = { .refs = &refs };
         _cleanup_close_ int lock = -1;
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
         int r = -1;
@@ -78,8 +116,6 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         }
         if (pool_wait(pool, e) < 0)
                 goto out;
-        if (layout_write(&t->img, &o->ref, tree, src->config, &lay, e) < 0)
-                goto out;
         if (itree_walk(tree, collect, &refs) < 0) {
                 gear_err_sys(e, ENOMEM, "cannot build");
                 goto out;
@@ -87,8 +123,14 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         if (refs.n)
                 qsort(refs.hex, refs.n, sizeof *refs.hex, by_hex);
         /* objects first: an image in place never points at a missing object */
-        if (stage_commit(stage, referenced, &refs, e) < 0 || image_commit(&t->img, &o->ref, lay.tmp, e) < 0)
+        objs.stage = stage;
+        commit_start(&objs);
+        r = layout_write(&t->img, &o->ref, tree, src->config, &lay, e);
+        if (commit_wait(&objs, r < 0 ? &(struct gear_err){0} : e) < 0 || r < 0 ||
+            image_commit(&t->img, &o->ref, lay.tmp, e) < 0) {
+                r = -1;
                 goto out;
+        }
         lay.tmp[0] = 0;
         stage_stats(stage, &res->st);
         res->sum = lay.sum;

@@ -95,7 +95,7 @@ static int whiteout(struct layer_ctx *c, const char *name, const char *path, str
 static int read_content(struct layer_ctx *c, struct archive *a, const char *name, int64_t size,
                         struct store_blob *blob, struct gear_err *e)
 {
-        struct stage_stream *w = NULL;
+        struct pool_stream *w = NULL;
         char *buf;
         int64_t got = 0;
         size_t cap;
@@ -105,7 +105,7 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
         cap = size < LAYER_STREAM_MIN ? (size_t)size : 1u << 20;
         if (!(buf = malloc(cap ? cap : 1)))
                 return gear_err_sys(e, ENOMEM, "cannot read '%s'", name);
-        if (size >= LAYER_STREAM_MIN && stage_stream_open(c->stage, &w, e) < 0)
+        if (size >= LAYER_STREAM_MIN && pool_stream_open(c->pool, &w, e) < 0)
                 goto fail;
         for (;;) {
                 size_t want = w ? cap : cap - got;
@@ -129,7 +129,7 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
                 got += k;
                 if (got > size)
                         break;
-                if (w && stage_stream_write(w, buf, k, e) < 0)
+                if (w && pool_stream_write(w, buf, k, e) < 0)
                         goto fail;
                 if (!w && (size_t)got == cap)
                         break;
@@ -156,11 +156,11 @@ static int read_content(struct layer_ctx *c, struct archive *a, const char *name
         }
         if (w) {
                 free(buf);
-                return stage_stream_finish(w, blob, e);
+                return pool_stream_finish(w, blob, e);
         }
         return pool_submit(c->pool, buf, size, blob, e);
 fail:
-        stage_stream_free(w);
+        pool_stream_free(w);
         free(buf);
         return -1;
 }

@@ -4,16 +4,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "store.h"
 
 /* bytes waiting in the queue at most: bounds memory, keeps the reader ahead */
 #define POOL_MAX_QUEUED (256u << 20)
+
+/* a chunk of a pool_stream: compressed by a worker, written by the stream's owner */
+struct chunk {
+        struct chunk *next; /* in the stream's order */
+        void *in, *out;
+        size_t n, outn;
+        bool done, ok;
+};
 
 struct job {
         struct job *next;
         void *buf;
         size_t n;
         struct store_blob *blob;
+        struct chunk *chunk; /* or a stream's chunk (buf is its input) */
 };
 
 struct store_pool {
@@ -21,7 +32,7 @@ struct store_pool {
         pthread_t *threads;
         int nthreads;
         pthread_mutex_t mu;
-        pthread_cond_t work, room, idle;
+        pthread_cond_t work, room, idle, chunk;
         struct job *head, *tail;
         size_t queued;
         int busy;
@@ -35,6 +46,32 @@ static int work(struct store_stage *s, const void *buf, size_t n, struct store_b
         if (digest_buf(buf, n, blob->hex, e) < 0)
                 return -1;
         return stage_put(s, blob->hex, buf, n, e);
+}
+
+static int chunk_work(struct chunk *c, struct gear_err *e)
+{
+        size_t cap = ZSTD_COMPRESSBOUND(STORE_CHUNK);
+
+        if (!(c->out = malloc(cap)))
+                return gear_err_sys(e, ENOMEM, "cannot compress");
+        c->outn = store_frame_encode(c->out, cap, c->in, c->n, e);
+        free(c->in);
+        c->in = NULL;
+        return c->outn ? 0 : -1;
+}
+
+/* runs job j, and frees it; called without mu held */
+static int run(struct store_pool *p, struct job *j, bool skip, struct gear_err *e)
+{
+        int r;
+
+        if (j->chunk)
+                r = skip ? -1 : chunk_work(j->chunk, e);
+        else {
+                r = skip ? 0 : work(p->stage, j->buf, j->n, j->blob, e);
+                free(j->buf);
+        }
+        return r;
 }
 
 static void *worker(void *arg)
@@ -56,13 +93,17 @@ static void *worker(void *arg)
                 bool skip = p->failed;
                 pthread_mutex_unlock(&p->mu);
 
-                int r = skip ? 0 : work(p->stage, j->buf, j->n, j->blob, &e);
-                free(j->buf);
+                int r = run(p, j, skip, &e);
 
                 pthread_mutex_lock(&p->mu);
-                if (r < 0 && !p->failed) {
+                if (r < 0 && !skip && !p->failed) {
                         p->failed = true;
                         p->err = e;
+                }
+                if (j->chunk) {
+                        j->chunk->done = true;
+                        j->chunk->ok = r == 0;
+                        pthread_cond_broadcast(&p->chunk);
                 }
                 p->queued -= j->n;
                 p->busy--;
@@ -90,6 +131,7 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **out, struct
         pthread_cond_init(&p->work, NULL);
         pthread_cond_init(&p->room, NULL);
         pthread_cond_init(&p->idle, NULL);
+        pthread_cond_init(&p->chunk, NULL);
         for (; p->nthreads < threads; p->nthreads++) {
                 int r = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
                 if (r) {
@@ -101,33 +143,33 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **out, struct
         return 0;
 }
 
-int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob, struct gear_err *e)
+/* takes j, and its buf when it fails */
+static int enqueue(struct store_pool *p, struct job *j, struct gear_err *e)
 {
-        struct job *j;
-
         if (!p->nthreads) {
-                int r = p->failed ? -1 : work(p->stage, buf, n, blob, e);
+                int r = run(p, j, p->failed, e);
 
+                if (j->chunk) {
+                        j->chunk->done = true;
+                        j->chunk->ok = r == 0;
+                }
                 if (r < 0 && !p->failed) {
                         p->failed = true;
                         p->err = *e;
-                } else if (r < 0)
+                } else if (r < 0 || p->failed) {
                         *e = p->err;
-                free(buf);
+                        r = -1;
+                }
+                free(j);
                 return r;
         }
-        if (!(j = malloc(sizeof *j))) {
-                free(buf);
-                return gear_err_sys(e, ENOMEM, "cannot queue file content");
-        }
-        *j = (struct job){ .buf = buf, .n = n, .blob = blob };
         pthread_mutex_lock(&p->mu);
-        while (p->queued && p->queued + n > POOL_MAX_QUEUED && !p->failed)
+        while (p->queued && p->queued + j->n > POOL_MAX_QUEUED && !p->failed)
                 pthread_cond_wait(&p->room, &p->mu);
         if (p->failed) {
                 *e = p->err;
                 pthread_mutex_unlock(&p->mu);
-                free(buf);
+                free(j->buf);
                 free(j);
                 return -1;
         }
@@ -136,10 +178,193 @@ int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *bl
         else
                 p->head = j;
         p->tail = j;
-        p->queued += n;
+        p->queued += j->n;
         pthread_cond_signal(&p->work);
         pthread_mutex_unlock(&p->mu);
         return 0;
+}
+
+int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob, struct gear_err *e)
+{
+        struct job *j = malloc(sizeof *j);
+
+        if (!j) {
+                free(buf);
+                return gear_err_sys(e, ENOMEM, "cannot queue file content");
+        }
+        *j = (struct job){ .buf = buf, .n = n, .blob = blob };
+        return enqueue(p, j, e);
+}
+
+/* chunks a stream has given the workers and not written yet, at most */
+#define STREAM_AHEAD(p) (2 * (p)->nthreads + 2)
+
+struct pool_stream {
+        struct store_pool *p;
+        struct stage_stream *w;
+        struct digest dg;
+        uint64_t size;
+        struct chunk *cur;         /* being filled */
+        struct chunk *head, *tail; /* with the workers, in order */
+        int ahead;
+};
+
+static void chunk_free(struct chunk *c)
+{
+        if (c) {
+                free(c->in);
+                free(c->out);
+                free(c);
+        }
+}
+
+/* waits for the oldest chunk and takes it off the list; NULL when there is none */
+static struct chunk *stream_pop(struct pool_stream *w)
+{
+        struct chunk *c = w->head;
+
+        if (!c)
+                return NULL;
+        pthread_mutex_lock(&w->p->mu);
+        while (!c->done)
+                pthread_cond_wait(&w->p->chunk, &w->p->mu);
+        pthread_mutex_unlock(&w->p->mu);
+        if (!(w->head = c->next))
+                w->tail = NULL;
+        w->ahead--;
+        return c;
+}
+
+/* writes the oldest chunks, waiting for them while more than keep are ahead */
+static int stream_drain(struct pool_stream *w, int keep, struct gear_err *e)
+{
+        while (w->ahead > keep) {
+                struct chunk *c = stream_pop(w);
+                int r = 0;
+
+                if (!c->ok) {
+                        pthread_mutex_lock(&w->p->mu);
+                        *e = w->p->err;
+                        pthread_mutex_unlock(&w->p->mu);
+                        r = -1;
+                } else
+                        r = stage_stream_append(w->w, c->out, c->outn, e);
+                chunk_free(c);
+                if (r < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+/* gives the chunk being filled to the workers */
+static int stream_send(struct pool_stream *w, struct gear_err *e)
+{
+        struct chunk *c = w->cur;
+        struct job *j = malloc(sizeof *j);
+
+        if (!j)
+                return gear_err_sys(e, ENOMEM, "cannot queue file content");
+        w->cur = NULL;
+        if (w->tail)
+                w->tail->next = c;
+        else
+                w->head = c;
+        w->tail = c;
+        w->ahead++;
+        *j = (struct job){ .n = c->n, .chunk = c };
+        if (enqueue(w->p, j, e) < 0) {
+                /* never queued: done, failed */
+                c->done = true;
+                c->ok = false;
+                return -1;
+        }
+        return stream_drain(w, STREAM_AHEAD(w->p), e);
+}
+
+static struct chunk *chunk_new(void)
+{
+        struct chunk *c = calloc(1, sizeof *c);
+
+        if (c && !(c->in = malloc(STORE_CHUNK))) {
+                free(c);
+                c = NULL;
+        }
+        return c;
+}
+
+int pool_stream_open(struct store_pool *p, struct pool_stream **out, struct gear_err *e)
+{
+        struct pool_stream *w = calloc(1, sizeof *w);
+
+        if (!w)
+                return gear_err_sys(e, ENOMEM, "cannot stage object");
+        w->p = p;
+        if (digest_init(&w->dg, e) < 0) {
+                free(w);
+                return -1;
+        }
+        if (stage_stream_open(p->stage, &w->w, e) < 0) {
+                pool_stream_free(w);
+                return -1;
+        }
+        *out = w;
+        return 0;
+}
+
+int pool_stream_write(struct pool_stream *w, const void *buf, size_t n, struct gear_err *e)
+{
+        const char *at = buf;
+
+        digest_update(&w->dg, buf, n);
+        w->size += n;
+        while (n) {
+                size_t k;
+
+                if (!w->cur && !(w->cur = chunk_new()))
+                        return gear_err_sys(e, ENOMEM, "cannot stage object");
+                k = STORE_CHUNK - w->cur->n;
+                if (k > n)
+                        k = n;
+                memcpy((char *)w->cur->in + w->cur->n, at, k);
+                w->cur->n += k;
+                at += k;
+                n -= k;
+                if (w->cur->n == STORE_CHUNK && stream_send(w, e) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+int pool_stream_finish(struct pool_stream *w, struct store_blob *blob, struct gear_err *e)
+{
+        int r = -1;
+
+        /* the last frame, unless the content ended on a chunk's end (an empty content has one) */
+        if (!w->size && !(w->cur = chunk_new()))
+                gear_err_sys(e, ENOMEM, "cannot stage object");
+        else if ((!w->cur || stream_send(w, e) == 0) && stream_drain(w, 0, e) == 0) {
+                digest_final(&w->dg, blob->hex);
+                blob->size = w->size;
+                r = stage_stream_finish(w->w, blob->hex, w->size, e);
+                w->w = NULL;
+        }
+        pool_stream_free(w);
+        return r;
+}
+
+void pool_stream_free(struct pool_stream *w)
+{
+        struct chunk *c;
+
+        if (!w)
+                return;
+        /* the workers may still hold them */
+        while ((c = stream_pop(w)))
+                chunk_free(c);
+        chunk_free(w->cur);
+        stage_stream_free(w->w);
+        digest_done(&w->dg);
+        free(w);
 }
 
 int pool_wait(struct store_pool *p, struct gear_err *e)
@@ -172,6 +397,7 @@ void pool_free(struct store_pool *p)
         pthread_cond_destroy(&p->work);
         pthread_cond_destroy(&p->room);
         pthread_cond_destroy(&p->idle);
+        pthread_cond_destroy(&p->chunk);
         free(p->threads);
         free(p);
 }

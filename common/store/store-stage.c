@@ -10,8 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
 #include "store.h"
 #include "../base/fsutil.h"
 
@@ -41,11 +39,18 @@ struct stage_stream {
         struct store_stage *s;
         int fd;
         char name[32];
-        struct digest dg;
-        ZSTD_CCtx *cctx;
-        uint64_t size, stored;
-        unsigned char out[256 * 1024];
+        uint64_t stored;
 };
+
+/*
+ * starts writing a staged file's new bytes to disk, without waiting: the
+ * commit's syncfs then finds little left to do (a failure here is the
+ * syncfs's to report)
+ */
+static void writeback(int fd, uint64_t off, uint64_t n)
+{
+        sync_file_range(fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
+}
 
 static uint64_t set_key(const char *hex)
 {
@@ -240,6 +245,8 @@ int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
         if (r == 0) {
                 fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
                 r = fd < 0 ? -errno : write_all(fd, enc, encn);
+                if (r == 0)
+                        writeback(fd, 0, encn);
         }
         if (enc != buf)
                 free(enc);
@@ -258,8 +265,6 @@ void stage_stream_free(struct stage_stream *w)
                 close(w->fd);
                 unlinkat(w->s->dfd, w->name, 0);
         }
-        ZSTD_freeCCtx(w->cctx);
-        digest_done(&w->dg);
         free(w);
 }
 
@@ -278,78 +283,37 @@ int stage_stream_open(struct store_stage *s, struct stage_stream **out, struct g
         w->fd = openat(s->dfd, w->name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
         if (w->fd < 0) {
                 gear_err_sys(e, errno, "cannot create '%s/%s/%s'", s->img->path, s->rel, w->name);
-                goto fail;
+                free(w);
+                return -1;
         }
-        if (digest_init(&w->dg, e) < 0)
-                goto fail;
-        w->cctx = ZSTD_createCCtx();
-        if (!w->cctx || ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, STORE_ZSTD_LEVEL))) {
-                gear_err_sys(e, ENOMEM, "cannot compress");
-                goto fail;
-        }
-        /* a helper thread compresses while this one reads and hashes */
-        ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, 1);
         *out = w;
         return 0;
-fail:
-        stage_stream_free(w);
-        return -1;
 }
 
-static int compress(struct stage_stream *w, const void *buf, size_t n, ZSTD_EndDirective end,
-                    struct gear_err *e)
+int stage_stream_append(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e)
 {
-        ZSTD_inBuffer in = { buf, n, 0 };
-        size_t left;
-        int r;
+        int r = write_all(w->fd, buf, n);
 
-        do {
-                ZSTD_outBuffer out = { w->out, sizeof w->out, 0 };
-                left = ZSTD_compressStream2(w->cctx, &out, &in, end);
-                if (ZSTD_isError(left))
-                        return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(left));
-                if ((r = write_all(w->fd, w->out, out.pos)) < 0)
-                        return gear_err_sys(e, -r, "cannot write '%s/%s/%s'", w->s->img->path, w->s->rel, w->name);
-                w->stored += out.pos;
-        } while (end == ZSTD_e_end ? left != 0 : in.pos < in.size);
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot write '%s/%s/%s'", w->s->img->path, w->s->rel, w->name);
+        writeback(w->fd, w->stored, n);
+        w->stored += n;
         return 0;
 }
 
-/* a streamed content is large (LAYER_STREAM_MIN): a frame ends every STORE_CHUNK bytes (store.h) */
-int stage_stream_write(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e)
-{
-        const char *p = buf;
-
-        digest_update(&w->dg, buf, n);
-        while (n) {
-                size_t room = STORE_CHUNK - w->size % STORE_CHUNK, k = n < room ? n : room;
-                if (compress(w, p, k, k == room ? ZSTD_e_end : ZSTD_e_continue, e) < 0)
-                        return -1;
-                w->size += k;
-                p += k;
-                n -= k;
-        }
-        return 0;
-}
-
-int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct gear_err *e)
+int stage_stream_finish(struct stage_stream *w, const char *hex, uint64_t size, struct gear_err *e)
 {
         struct store_stage *s = w->s;
         bool is_new;
         int r;
 
-        /* the last frame, unless the content ended on a chunk's end */
-        if ((w->size % STORE_CHUNK || !w->size) && compress(w, NULL, 0, ZSTD_e_end, e) < 0)
-                goto fail;
-        digest_final(&w->dg, blob->hex);
-        blob->size = w->size;
-        if ((r = claim(s, blob->hex, w->size, &is_new)) < 0) {
+        if ((r = claim(s, hex, size, &is_new)) < 0) {
                 gear_err_sys(e, -r, "cannot stage object");
                 goto fail;
         }
         if (is_new) {
                 char name[DIGEST_HEX_LEN + 2];
-                if ((r = staged_name(s, blob->hex, name)) < 0) {
+                if ((r = staged_name(s, hex, name)) < 0) {
                         gear_err_sys(e, -r, "cannot stage object");
                         goto fail;
                 }
@@ -359,7 +323,7 @@ int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct 
                 }
                 close(w->fd);
                 w->fd = -1;
-                if ((r = staged(s, blob->hex, w->size, w->stored)) < 0) {
+                if ((r = staged(s, hex, size, w->stored)) < 0) {
                         gear_err_sys(e, -r, "cannot stage object");
                         goto fail;
                 }

@@ -73,17 +73,27 @@ ZSTD_CCtx *store_thread_cctx(void)
         return c;
 }
 
+size_t store_frame_encode(void *out, size_t cap, const void *in, size_t n, struct gear_err *e)
+{
+        ZSTD_CCtx *cctx = store_thread_cctx();
+        size_t k;
+
+        if (!cctx)
+                return gear_err_sys(e, ENOMEM, "cannot compress"), 0;
+        k = ZSTD_compressCCtx(cctx, out, cap, in, n, STORE_ZSTD_LEVEL);
+        if (ZSTD_isError(k))
+                return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(k)), 0;
+        return k;
+}
+
 int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e)
 {
-        ZSTD_CCtx *cctx;
         bool must = store_is_zstd(buf, n);
         size_t cap, r;
         void *z;
 
         if (n < STORE_RAW_MAX && !must)
                 goto raw;
-        if (!(cctx = store_thread_cctx()))
-                return gear_err_sys(e, ENOMEM, "cannot compress");
         cap = ZSTD_compressBound(n) + (n >= STORE_CHUNKED_MIN ? (n / STORE_CHUNK + 1) * 32 : 0);
         if (!(z = malloc(cap)))
                 return gear_err_sys(e, ENOMEM, "cannot compress");
@@ -92,10 +102,9 @@ int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gea
         for (size_t at = 0, step; at < n; at += step) {
                 size_t k;
                 step = n < STORE_CHUNKED_MIN ? n : n - at < STORE_CHUNK ? n - at : STORE_CHUNK;
-                k = ZSTD_compressCCtx(cctx, (char *)z + r, cap - r, (const char *)buf + at, step, STORE_ZSTD_LEVEL);
-                if (ZSTD_isError(k)) {
+                if (!(k = store_frame_encode((char *)z + r, cap - r, (const char *)buf + at, step, e))) {
                         free(z);
-                        return gear_err_set(e, GEAR_EXIT_SYS, "cannot compress: %s", ZSTD_getErrorName(k));
+                        return -1;
                 }
                 r += k;
         }

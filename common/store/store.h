@@ -66,6 +66,8 @@ int store_lock(const struct gear_root *img, int op, struct gear_err *e);
 /* this thread's zstd compression context (freed when the thread ends); NULL when out of memory */
 struct ZSTD_CCtx_s;
 struct ZSTD_CCtx_s *store_thread_cctx(void);
+/* one zstd frame of n bytes of content at the store's level into out (cap bytes); its size, 0 (e set) on failure */
+size_t store_frame_encode(void *out, size_t cap, const void *in, size_t n, struct gear_err *e);
 /* the stored form of buf: *out is buf itself (raw) or a malloc'd zstd frame */
 int store_encode(const void *buf, size_t n, void **out, size_t *outn, struct gear_err *e);
 bool store_is_zstd(const void *buf, size_t n);
@@ -116,12 +118,12 @@ int stage_begin(const struct gear_root *img, struct store_stage **s, struct gear
 /* content already hashed: dedups it and stages it when new (thread safe) */
 int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
               struct gear_err *e);
-/* streaming: large contents are hashed and compressed as they are read */
+/* a content written in pieces (its stored form: pool_stream's frames) to a file of the staging area */
 struct stage_stream;
 int stage_stream_open(struct store_stage *s, struct stage_stream **w, struct gear_err *e);
-int stage_stream_write(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e);
-/* fills blob and stages (or drops a duplicate); frees w */
-int stage_stream_finish(struct stage_stream *w, struct store_blob *blob, struct gear_err *e);
+int stage_stream_append(struct stage_stream *w, const void *buf, size_t n, struct gear_err *e);
+/* the content is hex, of size bytes: stages it (or drops a duplicate); frees w */
+int stage_stream_finish(struct stage_stream *w, const char *hex, uint64_t size, struct gear_err *e);
 void stage_stream_free(struct stage_stream *w);
 void stage_stats(struct store_stage *s, struct store_stats *st);
 /*
@@ -145,6 +147,17 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **p, struct g
 /* takes buf (malloc'd); blob is filled by a worker before pool_wait returns */
 int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob,
                 struct gear_err *e);
+/*
+ * A content too large to hold (LAYER_STREAM_MIN): hashed as the caller
+ * writes it, each STORE_CHUNK of it compressed to a frame by the workers
+ * and the frames written in order to a stage_stream.
+ */
+struct pool_stream;
+int pool_stream_open(struct store_pool *p, struct pool_stream **w, struct gear_err *e);
+int pool_stream_write(struct pool_stream *w, const void *buf, size_t n, struct gear_err *e);
+/* fills blob and stages the content (or drops a duplicate); frees w */
+int pool_stream_finish(struct pool_stream *w, struct store_blob *blob, struct gear_err *e);
+void pool_stream_free(struct pool_stream *w);
 /* waits for every submitted job; the first failure, if any */
 int pool_wait(struct store_pool *p, struct gear_err *e);
 void pool_free(struct store_pool *p);
