@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench/build.sh [WORKDIR]
+# bench/build.sh [WORKDIR [ROUNDS]]
 #
 # gear-build against umoci unpack, side by side, on real Debian images, and
 # the store a whole image set takes against the registry's compressed layers.
@@ -10,14 +10,16 @@
 # Prints, per image: the content (bytes of regular files, as gear-build counts
 # them), the seconds and MB/s of umoci unpack and of gear-build (each into a
 # fresh directory, after sync; gear-build includes its fsyncs, umoci does
-# none), and their ratio. Then the machine's single-core speed for the same
-# work (SHA-256, gzip inflate, zstd -3), the bound it puts on two cores, and
+# none), and their ratio: medians of ROUNDS (default 3) runs of each, taking
+# turns; nothing is deleted until the end (a file system that has just freed
+# many inodes makes creating files slower for a few minutes). Then the machine's single-core speed for the same
+# work (SHA-256, gzip inflate, zstd at the store's level, 1), the bound it puts on two cores, and
 # gear-build's share of it. Then the storage of the whole set.
 set -e
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib-set.sh"
-bench_start build 1 "$@"
+bench_start build 3 "$@"
 
 now() { date +%s.%N; }
 # mbps BYTES SECONDS
@@ -41,19 +43,30 @@ images="base1 python3 nginx redis postgresql nodejs"
 run="run.$$"
 mkdir -p "$run"
 
+# median: of the numbers on stdin, one a line
+median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+i=0
+while [ $i -lt "$rounds" ]; do
+	i=$((i + 1))
+	for img in $images; do
+		sync
+		t0=$(now)
+		umoci unpack --image "$sdir/oci:$img" "$run/u$i-$img" >/dev/null 2>&1
+		t1=$(now)
+		sync
+		t2=$(now)
+		GEAR_SYSROOT="$work/$run/g$i-$img" gear-build "oci:$sdir/oci:$img" "bench/$img" >"$run/out-$img"
+		t3=$(now)
+		echo "$(secs $t0 $t1) $(secs $t2 $t3)" >>"$run/times-$img"
+	done
+done
+
 printf "%-11s %9s %8s %8s %8s %8s %6s\n" image content-MB umoci-s umoci-MB/s gear-s gear-MB/s ratio
 tot_bytes=0 tot_u=0 tot_g=0
 for img in $images; do
-	sync
-	t0=$(now)
-	umoci unpack --image "$sdir/oci:$img" "$run/u-$img" >/dev/null 2>&1
-	t1=$(now)
-	sync
-	t2=$(now)
-	GEAR_SYSROOT="$work/$run/g-$img" gear-build "oci:$sdir/oci:$img" "bench/$img" >"$run/out-$img"
-	t3=$(now)
 	bytes=$(sed -n 's/^bytes-in	//p' "$run/out-$img")
-	u=$(secs $t0 $t1) g=$(secs $t2 $t3)
+	u=$(cut -d" " -f1 "$run/times-$img" | median) g=$(cut -d" " -f2 "$run/times-$img" | median)
 	printf "%-11s %9s %8s %8s %8s %8s %6s\n" $img $(mbps $bytes 1) $u $(mbps $bytes $u) $g $(mbps $bytes $g) \
 		$(awk -v u=$u -v g=$g 'BEGIN { printf "%.2fx", u / g }')
 	tot_bytes=$((tot_bytes + bytes))
@@ -69,13 +82,13 @@ zcat "$sdir/oci/blobs/sha256/$big" >"$run/layer.tar"
 raw=$(stat -c %s "$run/layer.tar")
 t0=$(now); zcat "$sdir/oci/blobs/sha256/$big" >/dev/null; t1=$(now)
 inflate=$(mbps $raw $(secs $t0 $t1))
-t0=$(now); zstd -q -3 -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
+t0=$(now); zstd -q -1 -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
 zstd=$(mbps $raw $(secs $t0 $t1))
 sha=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { sub("k", "", $2); printf "%.1f", $2 / 1000 }')
 bound=$(awk -v i=$inflate -v z=$zstd -v s=$sha 'BEGIN { printf "%.1f", 2 / (1 / i + 1 / z + 1 / s) }')
 cores=$(nproc)
 echo
-echo "machine, one core: sha256 $sha MB/s, gzip inflate $inflate MB/s, zstd -3 $zstd MB/s"
+echo "machine, one core: sha256 $sha MB/s, gzip inflate $inflate MB/s, zstd -1 $zstd MB/s"
 echo "bound for inflate + sha256 + zstd on 2 of $cores cores: $bound MB/s;" \
 	"gear-build reached $(mbps $tot_bytes $tot_g) MB/s =" \
 	"$(awk -v b=$bound -v g=$(mbps $tot_bytes $tot_g) 'BEGIN { printf "%.0f%%", 100 * g / b }') of it"

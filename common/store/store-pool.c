@@ -8,8 +8,6 @@
 
 #include "store.h"
 
-/* bytes waiting in the queue at most: bounds memory, keeps the reader ahead */
-#define POOL_MAX_QUEUED (256u << 20)
 
 /* a chunk of a pool_stream: compressed by a worker, written by the stream's owner */
 struct chunk {

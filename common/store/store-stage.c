@@ -43,9 +43,10 @@ struct stage_stream {
 };
 
 /*
- * starts writing a staged file's new bytes to disk, without waiting: the
- * commit's syncfs then finds little left to do (a failure here is the
- * syncfs's to report)
+ * starts writing a large staged content's new bytes to disk, without
+ * waiting: the commit's syncfs then finds less left to do (a failure here is
+ * the syncfs's to report). Not for each small object: one request each costs
+ * more than the syncfs saves.
  */
 static void writeback(int fd, uint64_t off, uint64_t n)
 {
@@ -245,8 +246,6 @@ int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
         if (r == 0) {
                 fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
                 r = fd < 0 ? -errno : write_all(fd, enc, encn);
-                if (r == 0)
-                        writeback(fd, 0, encn);
         }
         if (enc != buf)
                 free(enc);

@@ -40,7 +40,7 @@
 #define STORE_LOCK STORE_DIR
 #define STORE_BUILD_DIR "build"
 #define STORE_RAW_MAX 512
-#define STORE_ZSTD_LEVEL 3
+#define STORE_ZSTD_LEVEL 1
 #define STORE_CHUNK (1u << 20)
 #define STORE_CHUNKED_MIN (4u << 20)
 #define STORE_REL_MAX (sizeof STORE_DIR + 3 + DIGEST_HEX_LEN)
@@ -143,6 +143,8 @@ bool stage_token_stale(const struct gear_root *img, const char *token);
 /* hashing and staging on worker threads while the caller reads the next file;
  * with no threads, in the caller at each submit */
 struct store_pool;
+/* bytes waiting in the queue at most: bounds memory, keeps the reader ahead */
+#define POOL_MAX_QUEUED (256u << 20)
 int pool_new(struct store_stage *s, int threads, struct store_pool **p, struct gear_err *e);
 /* takes buf (malloc'd); blob is filled by a worker before pool_wait returns */
 int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *blob,
