@@ -234,4 +234,14 @@ test_expect_success 'gear-export refuses a non-empty directory and a missing ima
 	test_cmp expect err
 '
 
+test_expect_success 'a build whose image cannot be written adds nothing to the store: its objects stay staged, then go' '
+	L="$TRASH_DIRECTORY/lost" &&
+	mkdir -p src "$L/var/lib/gear/images/test" &&
+	head -c 4096 /dev/urandom | base64 >src/content &&
+	echo "not a directory" >"$L/var/lib/gear/images/test/x" &&
+	test_expect_code 111 env GEAR_SYSROOT="$L" gear-build dir:src test/x 2>err &&
+	grep "images/test/x/.gear-tmp.latest.*Not a directory" err &&
+	test -z "$(find "$L/var/lib/gear/objects" "$L/var/lib/gear/build" -type f)"
+'
+
 test_done

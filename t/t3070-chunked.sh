@@ -3,7 +3,7 @@ test_description='chunked contents: a large file stored as frames of 1 MiB, list
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/fs-lib.sh"
 
-test_atexit 'for m in m1 m2 m3 m4 m5 m6; do fusermount3 -u -q $m; done; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
+test_atexit 'for m in m1 m2 m3 m4 m5 m6; do fusermount3 -u -q $m; done; umount "$TRASH_DIRECTORY/st" 2>/dev/null; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
 
 V2=reg/data/docker/registry/v2
 MiB=1048576

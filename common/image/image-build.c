@@ -48,40 +48,39 @@ static bool referenced(const char *hex, void *ud)
         return r->n && bsearch(&hex, r->hex, r->n, sizeof *r->hex, by_hex) != NULL;
 }
 
-/* the new objects go into the store while the index is written */
-struct objects_commit {
+/* the staged objects are synced while the index is written */
+struct stage_sync_job {
         struct store_stage *stage;
-        struct refs *refs;
         pthread_t thread;
         bool started;
         int r;
         struct gear_err e;
 };
 
-static void *commit_objects(void *arg)
+static void *sync_staged(void *arg)
 {
-        struct objects_commit *c = arg;
+        struct stage_sync_job *j = arg;
 
-        c->r = stage_commit(c->stage, referenced, c->refs, &c->e);
+        j->r = stage_sync(j->stage, &j->e);
         return NULL;
 }
 
-/* on a thread of its own, or here when none can be made */
-static void commit_start(struct objects_commit *c)
+/* on a thread of its own; stage_commit syncs them itself when none can be made */
+static void sync_start(struct stage_sync_job *j, struct store_stage *stage)
 {
-        c->started = pthread_create(&c->thread, NULL, commit_objects, c) == 0;
-        if (!c->started)
-                commit_objects(c);
+        j->stage = stage;
+        j->started = pthread_create(&j->thread, NULL, sync_staged, j) == 0;
 }
 
-static int commit_wait(struct objects_commit *c, struct gear_err *e)
+static int sync_wait(struct stage_sync_job *j, struct gear_err *e)
 {
-        if (c->started)
-                pthread_join(c->thread, NULL);
-        c->started = false;
-        if (c->r < 0)
-                *e = c->e;
-        return c->r;
+        if (!j->started)
+                return 0;
+        pthread_join(j->thread, NULL);
+        j->started = false;
+        if (j->r < 0)
+                *e = j->e;
+        return j->r;
 }
 
 int image_build(struct gear_tree *t, const struct build_opts *o, struct build_result *res, struct gear_err *e)
@@ -92,10 +91,10 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         struct itree *tree = NULL;
         struct layout_result lay = { .tmp = "", .lock = -1 };
         struct refs refs = {0};
-        struct objects_commit objs = { .refs = &refs };
+        struct stage_sync_job sync = {0};
         _cleanup_close_ int lock = -1;
         int jobs = o->jobs > 0 ? o->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
-        int r = -1;
+        int r = -1, k;
 
         if (!o->src && source_open(o->source, &own, e) < 0)
                 goto out;
@@ -124,6 +123,11 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         }
         if (pool_wait(pool, e) < 0)
                 goto out;
+        sync_start(&sync, stage);
+        k = layout_write(&t->img, &o->ref, tree, src->config, &lay, e);
+        /* when both fail, the index's failure is the one told */
+        if (sync_wait(&sync, k < 0 ? &(struct gear_err){0} : e) < 0 || k < 0)
+                goto out;
         if (itree_walk(tree, collect, &refs) < 0) {
                 gear_err_sys(e, ENOMEM, "cannot build");
                 goto out;
@@ -131,14 +135,8 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         if (refs.n)
                 qsort(refs.hex, refs.n, sizeof *refs.hex, by_hex);
         /* objects first: an image in place never points at a missing object */
-        objs.stage = stage;
-        commit_start(&objs);
-        r = layout_write(&t->img, &o->ref, tree, src->config, &lay, e);
-        if (commit_wait(&objs, r < 0 ? &(struct gear_err){0} : e) < 0 || r < 0 ||
-            image_commit(&t->img, &o->ref, lay.tmp, e) < 0) {
-                r = -1;
+        if (stage_commit(stage, referenced, &refs, e) < 0 || image_commit(&t->img, &o->ref, lay.tmp, e) < 0)
                 goto out;
-        }
         lay.tmp[0] = 0;
         stage_stats(stage, &res->st);
         res->sum = lay.sum;

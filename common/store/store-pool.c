@@ -22,7 +22,7 @@ struct job {
         void *buf;
         size_t n;
         struct store_blob *blob;
-        struct chunk *chunk; /* or a stream's chunk (buf is its input) */
+        struct chunk *chunk; /* or a stream's chunk (buf is NULL: its input is chunk->in) */
 };
 
 struct store_pool {
@@ -32,6 +32,7 @@ struct store_pool {
         pthread_mutex_t mu;
         pthread_cond_t work, room, idle, chunk;
         struct job *head, *tail;
+        struct job *chead, *ctail; /* streams' chunks: taken first, their reader waits for them */
         size_t queued;
         int busy;
         bool stop, failed;
@@ -58,7 +59,7 @@ static int chunk_work(struct chunk *c, struct gear_err *e)
         return c->outn ? 0 : -1;
 }
 
-/* runs job j, and frees it; called without mu held */
+/* runs job j (and frees its buf); called without mu held */
 static int run(struct store_pool *p, struct job *j, bool skip, struct gear_err *e)
 {
         int r;
@@ -79,14 +80,13 @@ static void *worker(void *arg)
 
         pthread_mutex_lock(&p->mu);
         for (;;) {
-                while (!p->head && !p->stop)
+                while (!p->head && !p->chead && !p->stop)
                         pthread_cond_wait(&p->work, &p->mu);
-                if (!p->head)
+                struct job *j, **head = p->chead ? &p->chead : &p->head;
+                if (!(j = *head))
                         break;
-                struct job *j = p->head;
-                p->head = j->next;
-                if (!p->head)
-                        p->tail = NULL;
+                if (!(*head = j->next))
+                        *(head == &p->chead ? &p->ctail : &p->tail) = NULL;
                 p->busy++;
                 bool skip = p->failed;
                 pthread_mutex_unlock(&p->mu);
@@ -107,7 +107,7 @@ static void *worker(void *arg)
                 p->busy--;
                 free(j);
                 pthread_cond_broadcast(&p->room);
-                if (!p->head && !p->busy)
+                if (!p->head && !p->chead && !p->busy)
                         pthread_cond_broadcast(&p->idle);
         }
         pthread_mutex_unlock(&p->mu);
@@ -141,7 +141,7 @@ int pool_new(struct store_stage *s, int threads, struct store_pool **out, struct
         return 0;
 }
 
-/* takes j, and its buf when it fails */
+/* takes j and its buf, whatever happens (a chunk stays its stream's) */
 static int enqueue(struct store_pool *p, struct job *j, struct gear_err *e)
 {
         if (!p->nthreads) {
@@ -171,11 +171,12 @@ static int enqueue(struct store_pool *p, struct job *j, struct gear_err *e)
                 free(j);
                 return -1;
         }
-        if (p->tail)
-                p->tail->next = j;
+        struct job **head = j->chunk ? &p->chead : &p->head, **tail = j->chunk ? &p->ctail : &p->tail;
+        if (*tail)
+                (*tail)->next = j;
         else
-                p->head = j;
-        p->tail = j;
+                *head = j;
+        *tail = j;
         p->queued += j->n;
         pthread_cond_signal(&p->work);
         pthread_mutex_unlock(&p->mu);
@@ -194,8 +195,8 @@ int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *bl
         return enqueue(p, j, e);
 }
 
-/* chunks a stream has given the workers and not written yet, at most */
-#define STREAM_AHEAD(p) (2 * (p)->nthreads + 2)
+/* chunks a stream has given the workers and not written yet, at most (each holds up to 2 MiB) */
+#define STREAM_AHEAD(p) ((p)->nthreads < 7 ? 2 * (p)->nthreads + 2 : 16)
 
 struct pool_stream {
         struct store_pool *p;
@@ -370,7 +371,7 @@ int pool_wait(struct store_pool *p, struct gear_err *e)
         int r = 0;
 
         pthread_mutex_lock(&p->mu);
-        while (p->head || p->busy)
+        while (p->head || p->chead || p->busy)
                 pthread_cond_wait(&p->idle, &p->mu);
         if (p->failed) {
                 *e = p->err;

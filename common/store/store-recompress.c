@@ -138,7 +138,7 @@ static int content_size(struct run *run, struct item *it, int fd, uint64_t store
                 return gear_err_sys(&it->err, -r, "cannot read");
         if (known)
                 return 0;
-        /* a streamed object says nothing: one pass to learn it */
+        /* an object streamed in by an older build says nothing: one pass to learn it */
         return store_verify(run->img, it->hex, size, &it->err);
 }
 

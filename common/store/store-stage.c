@@ -32,6 +32,7 @@ struct store_stage {
         size_t staged_n, staged_cap;
         unsigned long seq;
         bool made[256]; /* subdirectories made, one per first byte: writers do not share a lock */
+        bool synced;    /* stage_sync done: nothing is staged after it */
         struct store_stats st;
 };
 
@@ -341,19 +342,29 @@ void stage_stats(struct store_stage *s, struct store_stats *st)
         pthread_mutex_unlock(&s->mu);
 }
 
+int stage_sync(struct store_stage *s, struct gear_err *e)
+{
+        if (syncfs(s->dfd) < 0)
+                return gear_err_sys(e, errno, "cannot sync '%s'", s->img->path);
+        s->synced = true;
+        return 0;
+}
+
 int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gear_err *e)
 {
         char rel[STORE_REL_MAX];
         bool made[256] = { false };
 
         /* one sync for every staged file before any of them becomes visible */
-        if (syncfs(s->dfd) < 0)
-                return gear_err_sys(e, errno, "cannot sync '%s'", s->img->path);
+        if (!s->synced && stage_sync(s, e) < 0)
+                return -1;
+        pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < s->staged_n; i++) {
                 const struct staged *o = &s->staged[i];
                 unsigned b = set_key(o->hex) >> 56;
 
                 if (!keep(o->hex, ud)) {
+                        /* under mu for stage_stats, though nothing stages any more */
                         s->st.objects_new--;
                         s->st.bytes_new -= o->size;
                         s->st.bytes_stored -= o->stored;
@@ -361,16 +372,21 @@ int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gea
                 }
                 if (!made[b]) {
                         snprintf(rel, sizeof rel, STORE_DIR "/%.2s", o->hex);
-                        if (mkdir_synced_at(s->img->fd, rel, 0755, e) < 0)
+                        if (mkdir_synced_at(s->img->fd, rel, 0755, e) < 0) {
+                                pthread_mutex_unlock(&s->mu);
                                 return gear_err_wrap(e, "in '%s'", s->img->path);
+                        }
                         made[b] = true;
                 }
                 char name[DIGEST_HEX_LEN + 2];
                 snprintf(name, sizeof name, "%.2s/%s", o->hex, o->hex + 2);
                 store_object_rel(o->hex, rel);
-                if (renameat2(s->dfd, name, s->img->fd, rel, RENAME_NOREPLACE) < 0 && errno != EEXIST)
+                if (renameat2(s->dfd, name, s->img->fd, rel, RENAME_NOREPLACE) < 0 && errno != EEXIST) {
+                        pthread_mutex_unlock(&s->mu);
                         return gear_err_sys(e, errno, "cannot move object into '%s/%s'", s->img->path, rel);
+                }
         }
+        pthread_mutex_unlock(&s->mu);
         if (syncfs(s->img->fd) < 0)
                 return gear_err_sys(e, errno, "cannot sync '%s'", s->img->path);
         return 0;

@@ -131,6 +131,8 @@ void stage_stats(struct store_stage *s, struct store_stats *st);
  * are dropped) and renames them into objects/; the stats count only those.
  */
 typedef bool (*stage_keep_fn)(const char *hex, void *ud);
+/* the sync stage_commit starts with, ahead of it (on another thread, once nothing more is staged) */
+int stage_sync(struct store_stage *s, struct gear_err *e);
 int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gear_err *e);
 /* the staging directory, for files of the caller's own (store_recompress) */
 int stage_dirfd(struct store_stage *s);
@@ -152,7 +154,9 @@ int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *bl
 /*
  * A content too large to hold (LAYER_STREAM_MIN): hashed as the caller
  * writes it, each STORE_CHUNK of it compressed to a frame by the workers
- * and the frames written in order to a stage_stream.
+ * (ahead of the contents queued) and the frames written in order to a
+ * stage_stream. A stream is its caller's thread's, and is finished or freed
+ * before pool_free.
  */
 struct pool_stream;
 int pool_stream_open(struct store_pool *p, struct pool_stream **w, struct gear_err *e);

@@ -1,4 +1,4 @@
-/* unit tests: image names, member names, the stored form of objects, the index layer */
+/* unit tests: image names, member names, the stored form of objects, streamed contents, the index layer */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zstd.h>
 
 #include "../../common/image/image.h"
 #include "../../common/image/index.h"
@@ -117,6 +118,153 @@ static void objects(void)
         ok(roundtrip(text, sizeof text, &z) && z, "a compressible object is a zstd frame");
         ok(roundtrip(noise, sizeof noise, &z) && !z, "an incompressible object is raw");
         ok(roundtrip(magic, sizeof magic, &z) && z, "content starting with the zstd magic is compressed");
+}
+
+static bool keep_all(const char *hex, void *ud)
+{
+        (void)hex;
+        (void)ud;
+        return true;
+}
+
+/* the zstd frames of object hex in img, -1 when it is not frames end to end */
+static int frame_count(const struct gear_root *img, const char *hex)
+{
+        char rel[STORE_REL_MAX];
+        struct stat st;
+        int fd, frames = 0;
+        char *p;
+
+        store_object_rel(hex, rel);
+        if ((fd = openat(img->fd, rel, O_RDONLY)) < 0 || fstat(fd, &st) < 0)
+                return -1;
+        p = mmap(NULL, st.st_size ? st.st_size : 1, PROT_READ, MAP_PRIVATE, fd, 0);
+        close(fd);
+        if (p == MAP_FAILED)
+                return -1;
+        for (size_t at = 0, k; at < (size_t)st.st_size; at += k, frames++)
+                if (ZSTD_isError(k = ZSTD_findFrameCompressedSize(p + at, st.st_size - at)))
+                        frames = -1, at = st.st_size, k = 0;
+        munmap(p, st.st_size ? st.st_size : 1);
+        return frames;
+}
+
+/* streams size bytes of buf, in pieces of step, through a pool of threads workers; the object is sound */
+static int stream_one(const struct gear_root *img, const char *buf, size_t size, size_t step, int threads,
+                      int *frames)
+{
+        struct gear_err e = {0};
+        struct store_stage *stage = NULL;
+        struct store_pool *pool = NULL;
+        struct pool_stream *w = NULL;
+        struct store_blob blob;
+        digest_hex want;
+        uint64_t got = 0;
+        int r = 0;
+
+        if (stage_begin(img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
+            pool_stream_open(pool, &w, &e) < 0)
+                goto out;
+        for (size_t at = 0; at < size; at += step)
+                if (pool_stream_write(w, buf + at, size - at < step ? size - at : step, &e) < 0)
+                        goto out;
+        r = pool_stream_finish(w, &blob, &e);
+        w = NULL;
+        if (r < 0 || pool_wait(pool, &e) < 0 || stage_commit(stage, keep_all, NULL, &e) < 0)
+                goto out;
+        digest_buf(buf, size, want, &e);
+        *frames = frame_count(img, blob.hex);
+        r = !strcmp(blob.hex, want) && blob.size == size && store_verify(img, blob.hex, &got, &e) == 0 &&
+            got == size;
+out:
+        pool_stream_free(w);
+        pool_free(pool);
+        stage_free(stage);
+        return r > 0;
+}
+
+/* a worker fails while a stream is open: the stream ends with that failure */
+static int stream_fails(const struct gear_root *img, int threads)
+{
+        struct gear_err e = {0};
+        struct store_stage *stage = NULL;
+        struct store_pool *pool = NULL;
+        struct pool_stream *w = NULL;
+        struct store_blob blob, small;
+        static char buf[3 << 20];
+        char dir[PATH_MAX], fdpath[64];
+        int r = 0;
+        ssize_t k;
+
+        if (stage_begin(img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
+            pool_stream_open(pool, &w, &e) < 0)
+                goto out;
+        /* the staging directory goes: a small content can no longer be staged there */
+        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", stage_dirfd(stage));
+        if ((k = readlink(fdpath, dir, sizeof dir - 1)) < 0)
+                goto out;
+        dir[k] = 0;
+        unlinkat(stage_dirfd(stage), "lock", 0);
+        unlinkat(stage_dirfd(stage), "stream.0", 0);
+        if (rmdir(dir) < 0)
+                goto out;
+        pool_submit(pool, strdup("a small content, more than 512 bytes of it..............................."
+                                 "................................................................"
+                                 "................................................................"
+                                 "................................................................"
+                                 "................................................................"
+                                 "................................................................"
+                                 "................................................................"
+                                 "................................................................"),
+                    523, &small, &e);
+        memset(&e, 0, sizeof e);
+        memset(buf, 'x', sizeof buf);
+        for (int i = 0; i < 4 && pool_stream_write(w, buf, sizeof buf, &e) == 0; i++)
+                ;
+        if (!e.code)
+                pool_stream_finish(w, &blob, &e);
+        else
+                pool_stream_free(w);
+        w = NULL;
+        r = e.code == GEAR_EXIT_SYS && strstr(e.msg, "cannot") != NULL;
+out:
+        pool_stream_free(w);
+        pool_free(pool);
+        stage_free(stage);
+        return r;
+}
+
+static void streams(void)
+{
+        const size_t mib = STORE_CHUNK, size = 17 * mib + 1;
+        char top[] = "/tmp/gear-test-store.XXXXXX";
+        struct gear_root img = { .fd = -1 };
+        char *buf = malloc(size), what[128];
+        int frames;
+
+        if (!buf || !mkdtemp(top) || (img.fd = open(top, O_RDONLY | O_DIRECTORY)) < 0) {
+                ok(0, "a scratch store");
+                return;
+        }
+        snprintf(img.path, sizeof img.path, "%s", top);
+        srand(2);
+        for (size_t i = 0; i < size; i++)
+                buf[i] = (i / mib) % 3 ? "streamed content\n"[i % 17] : (char)rand();
+        for (int threads = 0; threads <= 3; threads += 3) {
+                snprintf(what, sizeof what, "a stream of 17 MiB + 1 byte, %d workers: 18 frames in order", threads);
+                ok(stream_one(&img, buf, size, 300001, threads, &frames) && frames == 18, what);
+                snprintf(what, sizeof what, "a stream of exactly 17 MiB, %d workers: 17 frames", threads);
+                ok(stream_one(&img, buf + 1, size - 1, mib, threads, &frames) && frames == 17, what);
+                snprintf(what, sizeof what, "a stream of 1 byte, %d workers: one frame", threads);
+                ok(stream_one(&img, buf, 1, 1, threads, &frames) && frames == 1, what);
+                snprintf(what, sizeof what, "an empty stream, %d workers: one frame", threads);
+                ok(stream_one(&img, buf, 0, 1, threads, &frames) && frames == 1, what);
+                snprintf(what, sizeof what, "a worker's failure ends the open stream, %d workers", threads);
+                ok(stream_fails(&img, threads), what);
+        }
+        close(img.fd);
+        store_rm_rf(AT_FDCWD, top);
+        free(buf);
 }
 
 /* a tree with every kind of entry */
@@ -270,6 +418,7 @@ int main(void)
         names();
         paths();
         objects();
+        streams();
         index_roundtrip();
         index_hostile();
         printf("1..%d\n", n);
