@@ -13,7 +13,7 @@
 # none), and their ratio: medians of ROUNDS (default 3) runs of each, taking
 # turns; nothing is deleted until the end (a file system that has just freed
 # many inodes makes creating files slower for a few minutes). Then the machine's single-core speed for the same
-# work (SHA-256, gzip inflate, zstd at the store's level, 1), the bound it puts on two cores, and
+# work (SHA-256, gzip inflate, zstd at the store's level), the bound it puts on two cores, and
 # gear-build's share of it. Then the storage of the whole set.
 set -e
 
@@ -42,9 +42,6 @@ EOF
 images="base1 python3 nginx redis postgresql nodejs"
 run="run.$$"
 mkdir -p "$run"
-
-# median: of the numbers on stdin, one a line
-median() { sort -n | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 i=0
 while [ $i -lt "$rounds" ]; do
@@ -82,13 +79,14 @@ zcat "$sdir/oci/blobs/sha256/$big" >"$run/layer.tar"
 raw=$(stat -c %s "$run/layer.tar")
 t0=$(now); zcat "$sdir/oci/blobs/sha256/$big" >/dev/null; t1=$(now)
 inflate=$(mbps $raw $(secs $t0 $t1))
-t0=$(now); zstd -q -1 -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
+level=$(sed -n 's/^#define STORE_ZSTD_LEVEL //p' "$top/common/store/store.h")
+t0=$(now); zstd -q -$level -T1 -c "$run/layer.tar" >/dev/null; t1=$(now)
 zstd=$(mbps $raw $(secs $t0 $t1))
 sha=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { sub("k", "", $2); printf "%.1f", $2 / 1000 }')
 bound=$(awk -v i=$inflate -v z=$zstd -v s=$sha 'BEGIN { printf "%.1f", 2 / (1 / i + 1 / z + 1 / s) }')
 cores=$(nproc)
 echo
-echo "machine, one core: sha256 $sha MB/s, gzip inflate $inflate MB/s, zstd -1 $zstd MB/s"
+echo "machine, one core: sha256 $sha MB/s, gzip inflate $inflate MB/s, zstd -$level $zstd MB/s"
 echo "bound for inflate + sha256 + zstd on 2 of $cores cores: $bound MB/s;" \
 	"gear-build reached $(mbps $tot_bytes $tot_g) MB/s =" \
 	"$(awk -v b=$bound -v g=$(mbps $tot_bytes $tot_g) 'BEGIN { printf "%.0f%%", 100 * g / b }') of it"

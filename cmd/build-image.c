@@ -118,6 +118,7 @@ int cmd_build_image(int argc, char **argv)
         if (build_image_check(&o, &res.ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, "cannot build '%s'", o.tag);
         fflush(stdout);
+        image_build_malloc();
         k = build_image(&tree, &o, &res, &err);
         if (k < 0) {
                 k = gear_fail(&err, "cannot build '%s:%s'", res.ref.name, res.ref.tag);

@@ -80,6 +80,7 @@ int cmd_build(int argc, char **argv)
         o.src = &src;
         progress_init(&prog, "building", "layers");
         o.progress = &prog;
+        image_build_malloc();
         k = image_build(&tree, &o, &res, &err);
         progress_end(&prog);
         if (k < 0)

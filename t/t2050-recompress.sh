@@ -5,7 +5,7 @@ test_description='gear-recompress: objects again at a slower level, the same con
 test_atexit 'rm -f "$TRASH_DIRECTORY/pause"; fusermount3 -u -q "$TRASH_DIRECTORY/mnt"; gear-test-registry stop "$TRASH_DIRECTORY/reg" 2>/dev/null'
 PAUSE="$TRASH_DIRECTORY/pause"
 
-# licenses IMAGE FILE...: a dir: image of those licenses (text that zstd -19 packs tighter than -3)
+# licenses IMAGE FILE...: a dir: image of those licenses (text that zstd -19 packs tighter than the build's level)
 licenses() {
 	name=$1 && shift &&
 	rm -rf "src-$name" && mkdir -p "src-$name" &&

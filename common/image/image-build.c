@@ -83,6 +83,12 @@ static int sync_wait(struct stage_sync_job *j, struct gear_err *e)
         return j->r;
 }
 
+void image_build_malloc(void)
+{
+        mallopt(M_TRIM_THRESHOLD, POOL_MAX_QUEUED);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+}
+
 int image_build(struct gear_tree *t, const struct build_opts *o, struct build_result *res, struct gear_err *e)
 {
         struct image_source own = { .dfd = -1 }, *src = o->src ? o->src : &own;
@@ -101,13 +107,6 @@ int image_build(struct gear_tree *t, const struct build_opts *o, struct build_re
         src->progress = o->progress;
         if (root_open(&t->img, ROOT_CREATE, e) < 0 || image_check_free(&t->img, &o->ref, e) < 0)
                 goto out;
-        /*
-         * file contents pass through buffers by the thousand, freed on other
-         * threads: freed memory stays for the next one (no trim of the heap,
-         * no mmap per buffer), rather than page faults on every copy
-         */
-        mallopt(M_TRIM_THRESHOLD, POOL_MAX_QUEUED);
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
         /* nothing may delete objects between our look at the store and the new image in place */
         if ((lock = store_lock(&t->img, LOCK_SH, e)) < 0 || stage_begin(&t->img, &stage, e) < 0 ||
             pool_new(stage, jobs > 0 ? jobs : 1, &pool, e) < 0)

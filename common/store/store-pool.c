@@ -8,7 +8,6 @@
 
 #include "store.h"
 
-
 /* a chunk of a pool_stream: compressed by a worker, written by the stream's owner */
 struct chunk {
         struct chunk *next; /* in the stream's order */
@@ -195,7 +194,7 @@ int pool_submit(struct store_pool *p, void *buf, size_t n, struct store_blob *bl
         return enqueue(p, j, e);
 }
 
-/* chunks a stream has given the workers and not written yet, at most (each holds up to 2 MiB) */
+/* chunks a stream has given the workers and not written yet, at most (each holds its MiB or its frame) */
 #define STREAM_AHEAD(p) ((p)->nthreads < 7 ? 2 * (p)->nthreads + 2 : 16)
 
 struct pool_stream {

@@ -32,7 +32,7 @@ struct store_stage {
         size_t staged_n, staged_cap;
         unsigned long seq;
         bool made[256]; /* subdirectories made, one per first byte: writers do not share a lock */
-        bool synced;    /* stage_sync done: nothing is staged after it */
+        size_t synced;  /* staged objects stage_sync synced: the first ones */
         struct store_stats st;
 };
 
@@ -44,10 +44,10 @@ struct stage_stream {
 };
 
 /*
- * starts writing a large staged content's new bytes to disk, without
- * waiting: the commit's syncfs then finds less left to do (a failure here is
- * the syncfs's to report). Not for each small object: one request each costs
- * more than the syncfs saves.
+ * starts writing a large staged content's new bytes to disk (a MiB or more),
+ * without waiting: the commit's syncfs then finds less left to do (a failure
+ * here is the syncfs's to report). Not for each small object: one request
+ * each costs more than the syncfs saves.
  */
 static void writeback(int fd, uint64_t off, uint64_t n)
 {
@@ -247,6 +247,8 @@ int stage_put(struct store_stage *s, const char *hex, const void *buf, size_t n,
         if (r == 0) {
                 fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, STORE_FILE_MODE);
                 r = fd < 0 ? -errno : write_all(fd, enc, encn);
+                if (r == 0 && encn >= STORE_CHUNK)
+                        writeback(fd, 0, encn);
         }
         if (enc != buf)
                 free(enc);
@@ -344,9 +346,14 @@ void stage_stats(struct store_stage *s, struct store_stats *st)
 
 int stage_sync(struct store_stage *s, struct gear_err *e)
 {
+        size_t n;
+
+        pthread_mutex_lock(&s->mu);
+        n = s->staged_n;
+        pthread_mutex_unlock(&s->mu);
         if (syncfs(s->dfd) < 0)
                 return gear_err_sys(e, errno, "cannot sync '%s'", s->img->path);
-        s->synced = true;
+        s->synced = n;
         return 0;
 }
 
@@ -355,38 +362,33 @@ int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gea
         char rel[STORE_REL_MAX];
         bool made[256] = { false };
 
-        /* one sync for every staged file before any of them becomes visible */
-        if (!s->synced && stage_sync(s, e) < 0)
+        /* one sync for every staged file before any of them becomes visible (again if more came) */
+        if (s->synced < s->staged_n && stage_sync(s, e) < 0)
                 return -1;
-        pthread_mutex_lock(&s->mu);
         for (size_t i = 0; i < s->staged_n; i++) {
                 const struct staged *o = &s->staged[i];
                 unsigned b = set_key(o->hex) >> 56;
 
                 if (!keep(o->hex, ud)) {
-                        /* under mu for stage_stats, though nothing stages any more */
+                        pthread_mutex_lock(&s->mu);
                         s->st.objects_new--;
                         s->st.bytes_new -= o->size;
                         s->st.bytes_stored -= o->stored;
+                        pthread_mutex_unlock(&s->mu);
                         continue;
                 }
                 if (!made[b]) {
                         snprintf(rel, sizeof rel, STORE_DIR "/%.2s", o->hex);
-                        if (mkdir_synced_at(s->img->fd, rel, 0755, e) < 0) {
-                                pthread_mutex_unlock(&s->mu);
+                        if (mkdir_synced_at(s->img->fd, rel, 0755, e) < 0)
                                 return gear_err_wrap(e, "in '%s'", s->img->path);
-                        }
                         made[b] = true;
                 }
                 char name[DIGEST_HEX_LEN + 2];
                 snprintf(name, sizeof name, "%.2s/%s", o->hex, o->hex + 2);
                 store_object_rel(o->hex, rel);
-                if (renameat2(s->dfd, name, s->img->fd, rel, RENAME_NOREPLACE) < 0 && errno != EEXIST) {
-                        pthread_mutex_unlock(&s->mu);
+                if (renameat2(s->dfd, name, s->img->fd, rel, RENAME_NOREPLACE) < 0 && errno != EEXIST)
                         return gear_err_sys(e, errno, "cannot move object into '%s/%s'", s->img->path, rel);
-                }
         }
-        pthread_mutex_unlock(&s->mu);
         if (syncfs(s->img->fd) < 0)
                 return gear_err_sys(e, errno, "cannot sync '%s'", s->img->path);
         return 0;

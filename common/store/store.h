@@ -126,13 +126,14 @@ int stage_stream_append(struct stage_stream *w, const void *buf, size_t n, struc
 int stage_stream_finish(struct stage_stream *w, const char *hex, uint64_t size, struct gear_err *e);
 void stage_stream_free(struct stage_stream *w);
 void stage_stats(struct store_stage *s, struct store_stats *st);
+/* syncs what is staged so far: the sync stage_commit starts with, done ahead (on another thread) */
+int stage_sync(struct store_stage *s, struct gear_err *e);
 /*
- * Syncs the staged objects that keep() wants (contents a later layer deleted
- * are dropped) and renames them into objects/; the stats count only those.
+ * Syncs the staged objects (unless stage_sync did, and nothing came since),
+ * then renames those that keep() wants into objects/ (contents a later layer
+ * deleted are dropped); the stats count only those.
  */
 typedef bool (*stage_keep_fn)(const char *hex, void *ud);
-/* the sync stage_commit starts with, ahead of it (on another thread, once nothing more is staged) */
-int stage_sync(struct store_stage *s, struct gear_err *e);
 int stage_commit(struct store_stage *s, stage_keep_fn keep, void *ud, struct gear_err *e);
 /* the staging directory, for files of the caller's own (store_recompress) */
 int stage_dirfd(struct store_stage *s);

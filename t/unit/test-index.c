@@ -127,7 +127,10 @@ static bool keep_all(const char *hex, void *ud)
         return true;
 }
 
-/* the zstd frames of object hex in img, -1 when it is not frames end to end */
+/*
+ * the zstd frames of object hex in img: how many, -1 when the object is not
+ * frames end to end or one before the last does not hold STORE_CHUNK bytes
+ */
 static int frame_count(const struct gear_root *img, const char *hex)
 {
         char rel[STORE_REL_MAX];
@@ -142,27 +145,54 @@ static int frame_count(const struct gear_root *img, const char *hex)
         close(fd);
         if (p == MAP_FAILED)
                 return -1;
-        for (size_t at = 0, k; at < (size_t)st.st_size; at += k, frames++)
-                if (ZSTD_isError(k = ZSTD_findFrameCompressedSize(p + at, st.st_size - at)))
-                        frames = -1, at = st.st_size, k = 0;
+        for (size_t at = 0, k; at < (size_t)st.st_size; at += k, frames++) {
+                k = ZSTD_findFrameCompressedSize(p + at, st.st_size - at);
+                if (ZSTD_isError(k) ||
+                    (at + k < (size_t)st.st_size && ZSTD_getFrameContentSize(p + at, k) != STORE_CHUNK)) {
+                        frames = -1;
+                        break;
+                }
+        }
         munmap(p, st.st_size ? st.st_size : 1);
         return frames;
 }
 
-/* streams size bytes of buf, in pieces of step, through a pool of threads workers; the object is sound */
-static int stream_one(const struct gear_root *img, const char *buf, size_t size, size_t step, int threads,
-                      int *frames)
+/* a store of its own, for one test */
+static int scratch(struct gear_root *img)
 {
+        snprintf(img->path, sizeof img->path, "/tmp/gear-test-store.XXXXXX");
+        if (!mkdtemp(img->path))
+                return -1;
+        img->fd = open(img->path, O_RDONLY | O_DIRECTORY);
+        return img->fd;
+}
+
+static void scratch_done(struct gear_root *img)
+{
+        if (img->fd >= 0) {
+                close(img->fd);
+                store_rm_rf(AT_FDCWD, img->path);
+        }
+}
+
+/*
+ * streams size bytes of buf, in pieces of step, through a pool of threads
+ * workers, into a store of its own: the one object it stages is sound
+ */
+static int stream_one(const char *buf, size_t size, size_t step, int threads, int *frames)
+{
+        struct gear_root img = { .fd = -1 };
         struct gear_err e = {0};
         struct store_stage *stage = NULL;
         struct store_pool *pool = NULL;
         struct pool_stream *w = NULL;
         struct store_blob blob;
+        struct store_stats st;
         digest_hex want;
         uint64_t got = 0;
         int r = 0;
 
-        if (stage_begin(img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
+        if (scratch(&img) < 0 || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
             pool_stream_open(pool, &w, &e) < 0)
                 goto out;
         for (size_t at = 0; at < size; at += step)
@@ -172,98 +202,91 @@ static int stream_one(const struct gear_root *img, const char *buf, size_t size,
         w = NULL;
         if (r < 0 || pool_wait(pool, &e) < 0 || stage_commit(stage, keep_all, NULL, &e) < 0)
                 goto out;
+        stage_stats(stage, &st);
         digest_buf(buf, size, want, &e);
-        *frames = frame_count(img, blob.hex);
-        r = !strcmp(blob.hex, want) && blob.size == size && store_verify(img, blob.hex, &got, &e) == 0 &&
-            got == size;
+        *frames = frame_count(&img, blob.hex);
+        r = st.objects_new == 1 && !strcmp(blob.hex, want) && blob.size == size &&
+            store_verify(&img, blob.hex, &got, &e) == 0 && got == size;
 out:
         pool_stream_free(w);
         pool_free(pool);
         stage_free(stage);
+        scratch_done(&img);
         return r > 0;
 }
 
-/* a worker fails while a stream is open: the stream ends with that failure */
-static int stream_fails(const struct gear_root *img, int threads)
+/*
+ * a worker fails (a small content cannot be staged: a file stands where its
+ * subdirectory goes) while a stream is open: the stream's next chunk fails
+ * with that failure, and the stream stages nothing
+ */
+static int stream_fails(int threads)
 {
+        static const char small[600] = "a small content";
+        static char big[3 << 20];
+        struct gear_root img = { .fd = -1 };
         struct gear_err e = {0};
         struct store_stage *stage = NULL;
         struct store_pool *pool = NULL;
         struct pool_stream *w = NULL;
-        struct store_blob blob, small;
-        static char buf[3 << 20];
-        char dir[PATH_MAX], fdpath[64];
-        int r = 0;
-        ssize_t k;
+        struct store_blob blob;
+        struct store_stats st;
+        digest_hex hex;
+        char sub[3], msg[sizeof e.msg];
+        int r = 0, fd;
 
-        if (stage_begin(img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
-            pool_stream_open(pool, &w, &e) < 0)
+        memset(big, 'x', sizeof big);
+        digest_buf(small, sizeof small, hex, &e);
+        snprintf(sub, sizeof sub, "%.2s", hex);
+        if (scratch(&img) < 0 || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
+            pool_stream_open(pool, &w, &e) < 0 ||
+            (fd = openat(stage_dirfd(stage), sub, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
                 goto out;
-        /* the staging directory goes: a small content can no longer be staged there */
-        snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", stage_dirfd(stage));
-        if ((k = readlink(fdpath, dir, sizeof dir - 1)) < 0)
-                goto out;
-        dir[k] = 0;
-        unlinkat(stage_dirfd(stage), "lock", 0);
-        unlinkat(stage_dirfd(stage), "stream.0", 0);
-        if (rmdir(dir) < 0)
-                goto out;
-        pool_submit(pool, strdup("a small content, more than 512 bytes of it..............................."
-                                 "................................................................"
-                                 "................................................................"
-                                 "................................................................"
-                                 "................................................................"
-                                 "................................................................"
-                                 "................................................................"
-                                 "................................................................"),
-                    523, &small, &e);
+        close(fd);
+        pool_submit(pool, memcpy(malloc(sizeof small), small, sizeof small), sizeof small, &blob, &e);
         memset(&e, 0, sizeof e);
-        memset(buf, 'x', sizeof buf);
-        for (int i = 0; i < 4 && pool_stream_write(w, buf, sizeof buf, &e) == 0; i++)
-                ;
-        if (!e.code)
-                pool_stream_finish(w, &blob, &e);
-        else
-                pool_stream_free(w);
+        if (pool_wait(pool, &e) == 0 || !strstr(e.msg, "Not a directory"))
+                goto out;
+        snprintf(msg, sizeof msg, "%s", e.msg);
+        memset(&e, 0, sizeof e);
+        r = pool_stream_write(w, big, sizeof big, &e) < 0 && !strcmp(e.msg, msg);
+        pool_stream_free(w);
         w = NULL;
-        r = e.code == GEAR_EXIT_SYS && strstr(e.msg, "cannot") != NULL;
+        stage_stats(stage, &st);
+        r = r && st.objects_new == 0;
 out:
         pool_stream_free(w);
         pool_free(pool);
         stage_free(stage);
+        scratch_done(&img);
         return r;
 }
 
 static void streams(void)
 {
         const size_t mib = STORE_CHUNK, size = 17 * mib + 1;
-        char top[] = "/tmp/gear-test-store.XXXXXX";
-        struct gear_root img = { .fd = -1 };
         char *buf = malloc(size), what[128];
         int frames;
 
-        if (!buf || !mkdtemp(top) || (img.fd = open(top, O_RDONLY | O_DIRECTORY)) < 0) {
-                ok(0, "a scratch store");
+        if (!buf) {
+                ok(0, "memory for the streams");
                 return;
         }
-        snprintf(img.path, sizeof img.path, "%s", top);
         srand(2);
         for (size_t i = 0; i < size; i++)
                 buf[i] = (i / mib) % 3 ? "streamed content\n"[i % 17] : (char)rand();
         for (int threads = 0; threads <= 3; threads += 3) {
                 snprintf(what, sizeof what, "a stream of 17 MiB + 1 byte, %d workers: 18 frames in order", threads);
-                ok(stream_one(&img, buf, size, 300001, threads, &frames) && frames == 18, what);
+                ok(stream_one(buf, size, 300001, threads, &frames) && frames == 18, what);
                 snprintf(what, sizeof what, "a stream of exactly 17 MiB, %d workers: 17 frames", threads);
-                ok(stream_one(&img, buf + 1, size - 1, mib, threads, &frames) && frames == 17, what);
+                ok(stream_one(buf + 1, size - 1, mib, threads, &frames) && frames == 17, what);
                 snprintf(what, sizeof what, "a stream of 1 byte, %d workers: one frame", threads);
-                ok(stream_one(&img, buf, 1, 1, threads, &frames) && frames == 1, what);
+                ok(stream_one(buf, 1, 1, threads, &frames) && frames == 1, what);
                 snprintf(what, sizeof what, "an empty stream, %d workers: one frame", threads);
-                ok(stream_one(&img, buf, 0, 1, threads, &frames) && frames == 1, what);
-                snprintf(what, sizeof what, "a worker's failure ends the open stream, %d workers", threads);
-                ok(stream_fails(&img, threads), what);
+                ok(stream_one(buf, 0, 1, threads, &frames) && frames == 1, what);
+                snprintf(what, sizeof what, "a worker's failure ends the open stream with it, %d workers", threads);
+                ok(stream_fails(threads), what);
         }
-        close(img.fd);
-        store_rm_rf(AT_FDCWD, top);
         free(buf);
 }
 
