@@ -26,6 +26,14 @@
 static struct gear_root img = { .fd = -1 };
 static char top[4096];
 
+/* the scratch tree goes when the fuzzer ends */
+static void teardown(void)
+{
+        if (img.fd >= 0)
+                close(img.fd);
+        store_rm_rf(AT_FDCWD, top);
+}
+
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
@@ -34,6 +42,7 @@ static void setup(void)
         snprintf(top, sizeof top, "%s/gear-fuzz-layer.XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(top))
                 abort();
+        atexit(teardown);
         snprintf(img.path, sizeof img.path, "%s/img", top);
         snprintf(canary, sizeof canary, "%s/canary", top);
         if (mkdir(img.path, 0700) < 0 || mkdir(canary, 0700) < 0)

@@ -18,6 +18,11 @@
 
 static char authfile[4096];
 
+static void authfile_remove(void)
+{
+        unlink(authfile);
+}
+
 static void fuzz_auth(const uint8_t *data, size_t size)
 {
         static const char *hosts[] = { "registry.example:5000", "localhost" };
@@ -30,6 +35,7 @@ static void fuzz_auth(const uint8_t *data, size_t size)
                 if ((fd = mkstemp(authfile)) < 0)
                         abort();
                 close(fd);
+                atexit(authfile_remove);
         }
         if ((fd = open(authfile, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0 ||
             (size && write(fd, data, size) != (ssize_t)size))

@@ -31,6 +31,14 @@
 static struct gear_root img = { .fd = -1 };
 static char top[4096], src[4200], canary[4200];
 
+/* the scratch tree goes when the fuzzer ends */
+static void teardown(void)
+{
+        if (img.fd >= 0)
+                close(img.fd);
+        store_rm_rf(AT_FDCWD, top);
+}
+
 static void setup(void)
 {
         const char *tmp = getenv("TMPDIR");
@@ -38,6 +46,7 @@ static void setup(void)
         snprintf(top, sizeof top, "%s/gear-fuzz-source.XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(top))
                 abort();
+        atexit(teardown);
         snprintf(img.path, sizeof img.path, "%s/img", top);
         snprintf(src, sizeof src, "%s/src", top);
         snprintf(canary, sizeof canary, "%s/canary", top);
