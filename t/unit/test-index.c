@@ -175,43 +175,61 @@ static void scratch_done(struct gear_root *img)
         }
 }
 
+/* a store of its own, its staging, a pool of threads workers and a stream open on it */
+struct fixture {
+        struct gear_root img;
+        struct store_stage *stage;
+        struct store_pool *pool;
+        struct pool_stream *w;
+};
+
+static int fixture_open(struct fixture *f, int threads, struct gear_err *e)
+{
+        *f = (struct fixture){ .img.fd = -1 };
+        if (scratch(&f->img) < 0 || stage_begin(&f->img, &f->stage, e) < 0 ||
+            pool_new(f->stage, threads, &f->pool, e) < 0 || pool_stream_open(f->pool, &f->w, e) < 0)
+                return -1;
+        return 0;
+}
+
+static void fixture_close(struct fixture *f)
+{
+        pool_stream_free(f->w);
+        pool_free(f->pool);
+        stage_free(f->stage);
+        scratch_done(&f->img);
+}
+
 /*
  * streams size bytes of buf, in pieces of step, through a pool of threads
  * workers, into a store of its own: the one object it stages is sound
  */
 static int stream_one(const char *buf, size_t size, size_t step, int threads, int *frames)
 {
-        struct gear_root img = { .fd = -1 };
+        struct fixture f;
         struct gear_err e = {0};
-        struct store_stage *stage = NULL;
-        struct store_pool *pool = NULL;
-        struct pool_stream *w = NULL;
         struct store_blob blob;
         struct store_stats st;
         digest_hex want;
         uint64_t got = 0;
         int r = 0;
 
-        if (scratch(&img) < 0 || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
-            pool_stream_open(pool, &w, &e) < 0)
+        if (fixture_open(&f, threads, &e) < 0)
                 goto out;
         for (size_t at = 0; at < size; at += step)
-                if (pool_stream_write(w, buf + at, size - at < step ? size - at : step, &e) < 0)
+                if (pool_stream_write(f.w, buf + at, size - at < step ? size - at : step, &e) < 0)
                         goto out;
-        r = pool_stream_finish(w, &blob, &e);
-        w = NULL;
-        if (r < 0 || pool_wait(pool, &e) < 0 || stage_commit(stage, keep_all, NULL, &e) < 0)
+        r = pool_stream_finish(f.w, &blob, &e);
+        f.w = NULL;
+        if (r < 0 || pool_wait(f.pool, &e) < 0 || stage_commit(f.stage, keep_all, NULL, &e) < 0)
                 goto out;
-        stage_stats(stage, &st);
+        stage_stats(f.stage, &st);
         digest_buf(buf, size, want, &e);
-        *frames = frame_count(&img, blob.hex);
+        *frames = frame_count(&f.img, blob.hex);
         r = st.objects_new == 1 && !strcmp(blob.hex, want) && blob.size == size &&
-            store_verify(&img, blob.hex, &got, &e) == 0 && got == size;
+            store_verify(&f.img, blob.hex, &got, &e) == 0 && got == size;
 out:
-        pool_stream_free(w);
-        pool_free(pool);
-        stage_free(stage);
-        scratch_done(&img);
+        fixture_close(&f);
         return r > 0;
 }
 
@@ -224,11 +242,8 @@ static int stream_fails(int threads)
 {
         static const char small[600] = "a small content";
         static char big[3 << 20];
-        struct gear_root img = { .fd = -1 };
+        struct fixture f;
         struct gear_err e = {0};
-        struct store_stage *stage = NULL;
-        struct store_pool *pool = NULL;
-        struct pool_stream *w = NULL;
         struct store_blob blob;
         struct store_stats st;
         digest_hex hex;
@@ -238,27 +253,23 @@ static int stream_fails(int threads)
         memset(big, 'x', sizeof big);
         digest_buf(small, sizeof small, hex, &e);
         snprintf(sub, sizeof sub, "%.2s", hex);
-        if (scratch(&img) < 0 || stage_begin(&img, &stage, &e) < 0 || pool_new(stage, threads, &pool, &e) < 0 ||
-            pool_stream_open(pool, &w, &e) < 0 ||
-            (fd = openat(stage_dirfd(stage), sub, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+        if (fixture_open(&f, threads, &e) < 0 ||
+            (fd = openat(stage_dirfd(f.stage), sub, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
                 goto out;
         close(fd);
-        pool_submit(pool, memcpy(malloc(sizeof small), small, sizeof small), sizeof small, &blob, &e);
+        pool_submit(f.pool, memcpy(malloc(sizeof small), small, sizeof small), sizeof small, &blob, &e);
         memset(&e, 0, sizeof e);
-        if (pool_wait(pool, &e) == 0 || !strstr(e.msg, "Not a directory"))
+        if (pool_wait(f.pool, &e) == 0 || !strstr(e.msg, "Not a directory"))
                 goto out;
         snprintf(msg, sizeof msg, "%s", e.msg);
         memset(&e, 0, sizeof e);
-        r = pool_stream_write(w, big, sizeof big, &e) < 0 && !strcmp(e.msg, msg);
-        pool_stream_free(w);
-        w = NULL;
-        stage_stats(stage, &st);
+        r = pool_stream_write(f.w, big, sizeof big, &e) < 0 && !strcmp(e.msg, msg);
+        pool_stream_free(f.w);
+        f.w = NULL;
+        stage_stats(f.stage, &st);
         r = r && st.objects_new == 0;
 out:
-        pool_stream_free(w);
-        pool_free(pool);
-        stage_free(stage);
-        scratch_done(&img);
+        fixture_close(&f);
         return r;
 }
 
