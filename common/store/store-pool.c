@@ -72,6 +72,16 @@ static int run(struct store_pool *p, struct job *j, bool skip, struct gear_err *
         return r;
 }
 
+/* a chunk's job ended with r: its stream may take it (workers hold mu); false for other jobs */
+static bool chunk_done(struct job *j, int r)
+{
+        if (!j->chunk)
+                return false;
+        j->chunk->done = true;
+        j->chunk->ok = r == 0;
+        return true;
+}
+
 static void *worker(void *arg)
 {
         struct store_pool *p = arg;
@@ -97,11 +107,8 @@ static void *worker(void *arg)
                         p->failed = true;
                         p->err = e;
                 }
-                if (j->chunk) {
-                        j->chunk->done = true;
-                        j->chunk->ok = r == 0;
+                if (chunk_done(j, r))
                         pthread_cond_broadcast(&p->chunk);
-                }
                 p->queued -= j->n;
                 p->busy--;
                 free(j);
@@ -146,10 +153,7 @@ static int enqueue(struct store_pool *p, struct job *j, struct gear_err *e)
         if (!p->nthreads) {
                 int r = run(p, j, p->failed, e);
 
-                if (j->chunk) {
-                        j->chunk->done = true;
-                        j->chunk->ok = r == 0;
-                }
+                chunk_done(j, r);
                 if (r < 0 && !p->failed) {
                         p->failed = true;
                         p->err = *e;
