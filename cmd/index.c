@@ -1,6 +1,7 @@
 /*
  * gear-index: prints a Gear image's index, one line per path:
- * TYPE MODE UID GID SIZE DIGEST PATH, tab separated.
+ * TYPE MODE UID GID SIZE DIGEST PATH, tab separated; with -m, the object
+ * map of an image pulled from a registry, as text.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,9 +11,11 @@
 #include "../common/base/tree.h"
 #include "../common/image/image.h"
 #include "../common/image/index.h"
+#include "../common/remote/remote.h"
 
 static const char usage[] =
-"usage: gear-index [-l] NAME[:TAG]\n";
+"usage: gear-index [-l] NAME[:TAG]\n"
+"       gear-index -m NAME[:TAG]\n";
 
 static int print_line(const char *line, void *ud)
 {
@@ -25,34 +28,46 @@ int cmd_index(int argc, char **argv)
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "long", no_argument, NULL, 'l' },
+                { "map", no_argument, NULL, 'm' },
                 {}
         };
         _cleanup_(gear_err_clear) struct gear_err err = {0};
         _cleanup_(tree_done) struct gear_tree tree = { .ctr.fd = -1, .img.fd = -1, .units.fd = -1 };
         struct image_ref ref;
         struct itree *t = NULL;
-        bool lng = false;
+        char rel[PATH_MAX];
+        bool lng = false, map = false;
         int c, r;
 
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":hl", options, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":hlm", options, NULL)) != -1) {
                 switch (c) {
                 case 'h':
                         return gear_help(usage);
                 case 'l':
                         lng = true;
                         break;
+                case 'm':
+                        map = true;
+                        break;
                 default:
                         return gear_bad_option(usage, argv);
                 }
         }
+        if (map && lng)
+                return gear_usage_error(usage, "-l and -m do not go together");
         if (argc - optind != 1)
                 return gear_usage_error(usage, argc - optind < 1 ? "missing NAME" : "too many arguments");
         if (image_ref_parse(argv[optind], &ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
         if (image_load(&tree.img, &ref, &t, &err) < 0)
                 return gear_fail(&err, NULL);
-        r = index_lines(t, lng, print_line, NULL, &err);
+        image_rel(&ref, rel, sizeof rel);
+        if (map && (r = object_map_show(&tree.img, rel, t, stdout, &err)) < 0 && err.code == GEAR_EXIT_NO)
+                gear_err_set(&err, GEAR_EXIT_NO, "'%s:%s' has no object map: it was not pulled from a registry",
+                             ref.name, ref.tag);
+        else if (!map)
+                r = index_lines(t, lng, print_line, NULL, &err);
         itree_free(t);
         if (r < 0)
                 return gear_fail(&err, NULL);

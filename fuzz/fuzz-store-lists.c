@@ -180,15 +180,21 @@ static void check_wire(const char *s, size_t len)
                 "2222222222222222222222222222222222222222222222222222222222222222",
                 "3333333333333333333333333333333333333333333333333333333333333333",
         };
-        struct gear_err e = {0};
+        struct gear_err e = {0}, ce = {0};
         char *text = NULL;
         size_t n = 0;
+        /* gear-pull's check, without the index: refuses no map the index accepts */
+        int checked = object_map_wire_check(s, len, &ce);
 
+        if (checked < 0 && (ce.code != GEAR_EXIT_SYS || strncmp(ce.msg, "invalid object map", 18)))
+                abort();
         if (object_map_from_wire(s, len, order, 4, &text, &n, &e) < 0) {
                 if (e.code != GEAR_EXIT_SYS || strncmp(e.msg, "invalid object map", 18))
                         abort();
                 return;
         }
+        if (checked < 0)
+                abort();
         if (n > REMOTE_MAP_MAX)
                 abort();
         check_map(text, n);

@@ -104,7 +104,11 @@ test_expect_success 'gear-pull on a fresh image tree fetches the index image onl
 	test ! -e "$F/objects" &&
 	echo "docker+http://$A/test/multi:latest" >expect &&
 	test_cmp expect "$D/origin" &&
-	test_cmp "$IMG/images/test/multi/latest/pushed/$A/test/multi.map" "$D/objects.map" &&
+	sed -n "1s/\t.*//p" "$D/objects.map" >head &&
+	echo "gear-map 3" >expect &&
+	test_cmp expect head &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -m web:1 >map &&
+	test_cmp "$IMG/images/test/multi/latest/pushed/$A/test/multi.map" map &&
 	ls "$D/blobs/sha256" >got && test $(wc -l <got) = 4 &&
 	gear-index -l test/multi >expect &&
 	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l web:1 >got &&
@@ -113,7 +117,8 @@ test_expect_success 'gear-pull on a fresh image tree fetches the index image onl
 
 test_expect_success 'objects fetched through the map (ranges of the pack) are the content, verified' '
 	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
-	locs "$D/objects.map" >locs &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -m web:1 >map &&
+	locs map >locs &&
 	while read -r h at; do
 		"$GEAR_BUILD/t/unit/test-remote" fetch "$(cat "$D/origin")" "$h" "$at" "obj" &&
 		echo "$h  obj" | sha256sum -c --quiet || return 1
@@ -255,7 +260,8 @@ while time.time() - t < 60:
 
 test_expect_success 'a registry that is down: exit 111 with a clear message' '
 	D="$TRASH_DIRECTORY/fresh/var/lib/gear/images/web/1" &&
-	locs "$D/objects.map" | head -n 1 >first &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -m web:1 >map &&
+	locs map | head -n 1 >first &&
 	read -r h at <first &&
 	b=${at%@*} &&
 	gear-test-registry stop reg &&

@@ -90,8 +90,8 @@ test_expect_success 'a real registry answering relative locations takes a push w
 	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -l test/img >got &&
 	test_cmp expect got &&
 	read -r h b size <seq.obj &&
-	awk -F "\t" -v h=$h "\$1 == \"pack\" { p = \$2 } \$1 == h { print p \"@\" \$2 \"+\" \$3 }" \
-		"$TRASH_DIRECTORY/fresh/var/lib/gear/images/test/img/latest/objects.map" >at &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/fresh" gear-index -m test/img >map &&
+	awk -F "\t" -v h=$h "\$1 == \"pack\" { p = \$2 } \$1 == h { print p \"@\" \$2 \"+\" \$3 }" map >at &&
 	"$GEAR_BUILD/t/unit/test-remote" fetch "docker+http://$A/test/img" $h $(cat at) seq.out &&
 	test_cmp src/etc/seq seq.out
 '

@@ -105,7 +105,8 @@ test_expect_success 'setup: the image pulled, where its map puts /etc/seq, the b
 	GEAR_SYSROOT="$TRASH_DIRECTORY/f3" gear-pull --tls-verify=false docker://$A/test/img test/img >/dev/null &&
 	D="$TRASH_DIRECTORY/f3/var/lib/gear/images/test/img/latest" &&
 	h=$(sha256sum <src/etc/seq | cut -c1-64) &&
-	awk -F "\t" -v h=$h "\$1 == \"pack\" { p = \$2 } \$1 == h { print p, \$2, \$3 }" "$D/objects.map" >loc &&
+	GEAR_SYSROOT="$TRASH_DIRECTORY/f3" gear-index -m test/img >map &&
+	awk -F "\t" -v h=$h "\$1 == \"pack\" { p = \$2 } \$1 == h { print p, \$2, \$3 }" map >loc &&
 	read -r p off len <loc &&
 	test -n "$len" &&
 	o="$IMG/objects/$(echo $h | cut -c1-2)/$(echo $h | cut -c3-)" &&

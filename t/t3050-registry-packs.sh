@@ -58,7 +58,8 @@ test_expect_success 'gear-push puts the objects in a few packs: the registry get
 test_expect_success 'gear-pull and a mount read every file byte for byte; with --no-read-around each lazy open is a Range request' '
 	: >reg/log &&
 	GEAR_SYSROOT="$F" gear-pull $R/gear/a test/a >/dev/null &&
-	test_cmp "$IMG/images/test/a/latest/pushed/$A/gear/a.map" "$F/var/lib/gear/images/test/a/latest/objects.map" &&
+	GEAR_SYSROOT="$F" gear-index -m test/a >map &&
+	test_cmp "$IMG/images/test/a/latest/pushed/$A/gear/a.map" map &&
 	(
 		GEAR_SYSROOT="$F" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		start_fs test/a m1 --no-read-around &&
@@ -108,7 +109,8 @@ test_expect_success 'read-around: a lazy open of a small file brings its neighbo
 test_expect_success 'a corrupt member of a pack: EIO for that file only, the rest of the image reads' '
 	D="$F/var/lib/gear/images/test/a/latest" &&
 	h=$(sha256sum <a/lib/f60 | cut -c1-64) &&
-	where "$D/objects.map" $h >loc &&
+	GEAR_SYSROOT="$F" gear-index -m test/a >map &&
+	where map $h >loc &&
 	read -r p off len <loc &&
 	data="$V2/blobs/sha256/$(echo ${p#sha256:} | cut -c1-2)/${p#sha256:}/data" &&
 	test -f "$data" &&
@@ -252,11 +254,44 @@ test_expect_success 'a map sent whole, as earlier versions did, still pulls; thi
 		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull $R/oldmap/a test/a >/dev/null &&
 		gear-pull $R/newmap/a test/n >/dev/null &&
-		test_cmp "$IMG/images/test/a/latest/objects.map" "$IMG/images/test/n/latest/objects.map" &&
+		grep -q "^gear-map " "$IMG/images/test/n/latest/objects.map" &&
+		! grep -q "^gear-map " "$IMG/images/test/a/latest/objects.map" &&
+		gear-index -m test/a >map.a &&
+		gear-index -m test/n >map.n &&
+		test_cmp map.a map.n &&
 		start_fs test/a m4 &&
+		diff -r a m4 &&
+		stop_fs m4 &&
+		start_fs test/n m4 &&
 		diff -r a m4 &&
 		stop_fs m4
 	)
+'
+
+test_expect_success 'a compact map is read with the index: one whose count is not the index'\''s is refused at mount; its text form may stand in for it' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/fresh7" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		D="$IMG/images/test/n/latest" &&
+		cp "$D/objects.map" good.map &&
+		n=$(sed -n "1s/^gear-map [0-9]*\t//p" good.map) &&
+		test "$n" -gt 0 &&
+		sed "1s/\t.*/\t$((n + 1))/" good.map >"$D/objects.map" &&
+		mkdir -p m6 &&
+		test_expect_code 111 gear-fs test/n m6 2>err &&
+		grep -x "gear-fs: cannot mount .test/n:latest.: cannot open the store of .test/n:latest.: .objects.map.: invalid object map: line 1" err &&
+		! grep -q " $PWD/m6 " /proc/mounts &&
+		test_expect_code 111 gear-index -m test/n 2>err &&
+		grep "invalid object map: line 1" err &&
+		gear-index -m test/a >"$D/objects.map" &&
+		start_fs test/n m6 &&
+		diff -r a m6 &&
+		stop_fs m6
+	) &&
+	test_expect_code 1 gear-index -m test/a 2>err &&
+	echo "gear-index: '\''test/a:latest'\'' has no object map: it was not pulled from a registry" >expect &&
+	test_cmp expect err &&
+	test_expect_code 100 gear-index -l -m test/a 2>err &&
+	grep "^gear-index: -l and -m do not go together" err
 '
 
 test_expect_success 'the access list goes first in new packs; --prefetch reads it with one request' '

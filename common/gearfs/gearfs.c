@@ -229,7 +229,7 @@ int gfs_init(struct gearfs *fs, const struct gear_root *img, const struct gearfs
         /* the walk starts at the root, so it becomes inode 1, and parents come before children */
         itree_walk(fs->t, add, fs);
         /* a pulled image fetches from its store; opened now, before a daemon leaves the directory */
-        if (origin_open(&fs->dir, ".", NULL, &fs->origin, e) < 0)
+        if (origin_open(&fs->dir, ".", fs->t, NULL, &fs->origin, e) < 0)
                 return gear_err_wrap(e, "cannot open the store of '%s:%s'", o->ref.name, o->ref.tag);
         /* read-around's runs, and the prefetch's ranges shown to opens */
         if ((o->prefetch || !o->no_around) &&

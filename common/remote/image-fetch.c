@@ -10,7 +10,7 @@
 #include "../base/fsutil.h"
 #include "../image/image.h"
 
-int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
+int origin_open(const struct gear_root *img, const char *image_dir, struct itree *t, const struct remote_opts *ro,
                 struct origin *o, struct gear_err *e)
 {
         char spec[PATH_MAX + 256];
@@ -19,7 +19,7 @@ int origin_open(const struct gear_root *img, const char *image_dir, const struct
         *o = (struct origin){0};
         if ((r = image_origin(img, image_dir, spec, sizeof spec, e)) <= 0)
                 return r;
-        if (remote_open_opts(spec, ro, &o->remote, e) < 0 || object_map_load(img, image_dir, &o->map, e) < 0) {
+        if (remote_open_opts(spec, ro, &o->remote, e) < 0 || object_map_load(img, image_dir, t, &o->map, e) < 0) {
                 origin_close(o);
                 return -1;
         }

@@ -34,9 +34,10 @@ struct origin {
         struct object_map *map;
 };
 
-/* image_dir: "images/NAME/TAG", or "." with img an image directory itself; ro: how to reach a registry
-   (NULL: remote_open's defaults) */
-int origin_open(const struct gear_root *img, const char *image_dir, const struct remote_opts *ro,
+/* image_dir: "images/NAME/TAG", or "." with img an image directory itself; t: its index when the caller
+   has it, else NULL (object_map_load); ro: how to reach a registry (NULL: remote_open's defaults) */
+struct itree;
+int origin_open(const struct gear_root *img, const char *image_dir, struct itree *t, const struct remote_opts *ro,
                 struct origin *o, struct gear_err *e);
 void origin_close(struct origin *o);
 /* cache_open of content hex (of size bytes) from the origin; safe from several threads */

@@ -63,6 +63,8 @@
 #include "chunks.h"
 #include "remote-internal.h"
 #include "../base/fsutil.h"
+#include "../image/image.h"
+#include "../image/image-tree.h"
 #include "../store/store.h"
 
 #define PACK_WORD "pack\t"
@@ -722,6 +724,10 @@ static bool parse_step(const char *p, size_t n, long long *v)
         return true;
 }
 
+/* the stand-in for every content's digest when the map is only checked (object_map_wire_check) */
+static const digest_hex no_digest = "0000000000000000000000000000000000000000000000000000000000000000";
+#define NAMED(order, i) ((order) ? (order)[i] : no_digest)
+
 int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, size_t norder, char **text,
                          size_t *tn, struct gear_err *e)
 {
@@ -732,13 +738,11 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         uint64_t pack_end = 0, count, frame_off = 0, frame_len = 0, at = 0;
         bool in_pack = false, solid = false, in_frame = false, chunks = false, may_chunk = false;
         /* each content once: a few bytes may not stand for the same long line again and again */
-        _cleanup_free_ unsigned char *seen = calloc(norder / 8 + 1, 1);
+        _cleanup_free_ unsigned char *seen = NULL;
         FILE *f;
 
         *text = NULL;
         *tn = 0;
-        if (!seen)
-                return gear_err_sys(e, ENOMEM, "cannot read the object map");
         if (!(f = open_memstream(&buf, &len)))
                 return gear_err_sys(e, errno, "cannot read the object map");
         while (p < end) {
@@ -753,8 +757,15 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                 ll = nl - p;
                 if (line == 1) {
                         if (!object_map_is_wire(p, ll) ||
-                            !parse_u64(p + strlen(WIRE_WORD), ll - strlen(WIRE_WORD), &count) || count != norder)
+                            !parse_u64(p + strlen(WIRE_WORD), ll - strlen(WIRE_WORD), &count) ||
+                            (order ? count != norder : count > REMOTE_MAP_MAX / (DIGEST_HEX_LEN + 4)))
                                 goto bad;
+                        norder = count;
+                        if (!(seen = calloc(norder / 8 + 1, 1))) {
+                                fclose(f);
+                                free(buf);
+                                return gear_err_sys(e, ENOMEM, "cannot read the object map");
+                        }
                         solid = memcmp(p, WIRE_WORD, strlen(WIRE_WORD)) != 0;
                         chunks = !memcmp(p, WIRE_WORD_CHUNKS, strlen(WIRE_WORD_CHUNKS));
                 } else if (chunks && may_chunk && ll >= strlen(CHUNK_WORD) && !memcmp(p, CHUNK_WORD, strlen(CHUNK_WORD))) {
@@ -777,7 +788,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                                 goto bad;
                         seen[prev / 8] |= 1u << prev % 8;
                         at += c;
-                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", order[prev], (unsigned long long)frame_off,
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)frame_off,
                                        (unsigned long long)frame_len, (unsigned long long)at);
                 } else if (solid && in_pack && fields(p, ll, fl, fn, 4)) {
                         /* the first member of a frame */
@@ -794,7 +805,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         frame_len = b;
                         at = c;
                         in_frame = true;
-                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", order[prev], (unsigned long long)frame_off,
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)frame_off,
                                        (unsigned long long)frame_len, (unsigned long long)at);
                         pack_end = frame_off + frame_len;
                 } else {
@@ -808,7 +819,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         if (seen[prev / 8] & 1u << prev % 8)
                                 goto bad;
                         seen[prev / 8] |= 1u << prev % 8;
-                        out += fprintf(f, "%s\t%llu\t%llu\n", order[prev], (unsigned long long)(pack_end + a),
+                        out += fprintf(f, "%s\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)(pack_end + a),
                                        (unsigned long long)b);
                         pack_end += a + b;
                         may_chunk = true;
@@ -917,12 +928,103 @@ int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struc
         return 0;
 }
 
-int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e)
+int object_map_wire_check(const char *wire, size_t n, struct gear_err *e)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t tn;
+
+        return object_map_from_wire(wire, n, NULL, 0, &text, &tn, e);
+}
+
+/* the compact form expanded with the contents of t (or, when NULL, of the index of the image at image_dir) */
+static int expand(const struct gear_root *img, const char *image_dir, struct itree *t, char **buf, size_t *len,
+                  struct gear_err *e)
+{
+        struct image_ref ref = { .tag = "-" };
+        _cleanup_free_ digest_hex *order = NULL;
+        struct itree *own = NULL;
+        struct image im;
+        char *text;
+        size_t n, tn;
+        int r;
+
+        if (!t) {
+                snprintf(ref.name, sizeof ref.name, "%s", image_dir);
+                if (image_open_dir(img, image_dir, &ref, &im, e) < 0)
+                        return gear_err_wrap(e, "the index its compact form needs");
+                r = image_load_tree(&im, &own, e);
+                image_close(&im);
+                if (r < 0)
+                        return gear_err_wrap(e, "the index its compact form needs");
+                t = own;
+        }
+        r = itree_contents(t, &order, &n);
+        itree_free(own);
+        if (r < 0)
+                return gear_err_sys(e, -r, "cannot read the object map");
+        if (object_map_from_wire(*buf, *len, order, n, &text, &tn, e) < 0)
+                return -1;
+        free(*buf);
+        *buf = text;
+        *len = tn;
+        return 0;
+}
+
+int object_map_text(const struct gear_root *img, const char *image_dir, struct itree *t, char **text, size_t *n,
+                    struct gear_err *e)
 {
         char rel[PATH_MAX];
 
+        *text = NULL;
+        *n = 0;
         image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
-        return object_map_load_file(img, rel, m, e);
+        if (read_file(img, rel, REMOTE_MAP_MAX, text, n, e) < 0)
+                return e->code == GEAR_EXIT_NO ? 0 : -1;
+        if (object_map_is_wire(*text, *n) && expand(img, image_dir, t, text, n, e) < 0) {
+                free(*text);
+                *text = NULL;
+                return gear_err_wrap(e, "'%s'", rel);
+        }
+        return 1;
+}
+
+int object_map_show(const struct gear_root *img, const char *image_dir, struct itree *t, FILE *out,
+                    struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        struct object_map *m = NULL;
+        char rel[PATH_MAX];
+        size_t len;
+        int r = object_map_text(img, image_dir, t, &buf, &len, e);
+
+        if (r <= 0)
+                return -1;
+        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
+        if (object_map_parse(buf, len, &m, e) < 0)
+                return gear_err_wrap(e, "'%s'", rel);
+        object_map_free(m);
+        if (fwrite(buf, 1, len, out) != len)
+                return gear_err_sys(e, errno, "cannot write the object map");
+        return 0;
+}
+
+int object_map_load(const struct gear_root *img, const char *image_dir, struct itree *t, struct object_map **m,
+                    struct gear_err *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        char rel[PATH_MAX];
+        size_t len = 0;
+        int r = object_map_text(img, image_dir, t, &buf, &len, e);
+
+        if (r < 0)
+                return -1;
+        if (!r)
+                gear_err_clear(e);
+        if (object_map_parse(buf ? buf : "", len, m, e) < 0) {
+                image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
+                return gear_err_wrap(e, "'%s'", rel);
+        }
+        return 0;
 }
 
 int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e)

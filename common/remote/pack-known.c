@@ -93,14 +93,21 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
         return 0;
 }
 
-static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *repo, bool own)
+/*
+ * The map of a pulled image (image_dir set: compact ones expanded with its
+ * index) or one a push wrote (root/rel); a map that cannot be read is no
+ * knowledge, not a failure
+ */
+static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *image_dir,
+                      const char *repo, bool own)
 {
         struct gear_err ignored = {0};
         struct object_map *m = NULL;
         int r;
 
-        /* a map that cannot be read is no knowledge, not a failure */
-        if (!image_name_valid(repo) || object_map_load_file(root, rel, &m, &ignored) < 0)
+        if (!image_name_valid(repo) ||
+            (image_dir ? object_map_load(root, image_dir, NULL, &m, &ignored)
+                       : object_map_load_file(root, rel, &m, &ignored)) < 0)
                 return 0;
         r = learn_map(l, repo, m, own);
         object_map_free(m);
@@ -133,7 +140,7 @@ static int learn_pushed(struct learner *l, const char *rel, size_t base, int dep
                         snprintf(repo, sizeof repo, "%.*s", (int)(strlen(sub + base) - 4), sub + base);
                         /* a map whose push named places a pulled map gave is no more than that map's word */
                         snprintf(flag, sizeof flag, "%.*s" REMOTE_RELAYED_SUFFIX, (int)(strlen(sub) - 4), sub);
-                        r = learn_file(l, l->img, sub, repo, faccessat(l->img->fd, flag, F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+                        r = learn_file(l, l->img, sub, NULL, repo, faccessat(l->img->fd, flag, F_OK, AT_SYMLINK_NOFOLLOW) < 0);
                 }
         }
         for (int i = 0; i < n; i++)
@@ -173,9 +180,7 @@ static int learn_image(const char *rel, const struct image_ref *ref, bool tmp, v
                 return 0;
         if (image_origin(l->img, rel, spec, sizeof spec, &ignored) > 0 &&
             spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host)) {
-                char map[PATH_MAX];
-                image_file_rel(rel, REMOTE_MAP_FILE, map, sizeof map);
-                if (learn_file(l, l->img, map, repo, false) < 0)
+                if (learn_file(l, l->img, NULL, rel, repo, false) < 0)
                         return -1;
         }
         if ((size_t)snprintf(dir, sizeof dir, "%s/" REMOTE_PUSHED_DIR "/%s", rel, l->host) >= sizeof dir)

@@ -498,7 +498,7 @@ int image_prefetch(const struct gear_root *img, const struct image_ref *r, const
                 goto out;
         }
         if (!j.origin) {
-                if (origin_open(&dir, ".", o->ro, &j.own, e) < 0)
+                if (origin_open(&dir, ".", t, o->ro, &j.own, e) < 0)
                         goto out;
                 j.origin = &j.own;
         }

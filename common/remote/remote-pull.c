@@ -14,37 +14,19 @@
 #include "../base/fsutil.h"
 #include "../image/image.h"
 
-/* a map of the compact form in the second, its contents named through the index (s->layer) */
-static int map_from_wire(struct store_image *s, struct gear_err *e)
-{
-        _cleanup_free_ digest_hex *order = NULL;
-        char *text;
-        size_t n, ntext;
-        struct itree *t = NULL;
-        int r;
-
-        if (index_parse(s->layer, s->nlayer, &t, e) < 0)
-                return gear_err_wrap(e, "the index of the map");
-        r = itree_contents(t, &order, &n);
-        itree_free(t);
-        if (r < 0)
-                return gear_err_sys(e, -r, "cannot read the object map");
-        if (object_map_from_wire(s->map_text, s->nmap_text, order, n, &text, &ntext, e) < 0)
-                return -1;
-        free(s->map_text);
-        s->map_text = text;
-        s->nmap_text = ntext;
-        return 0;
-}
-
-/* the map blob as text of the second format (a registry's blob is compressed, and compact), checked */
+/*
+ * The map blob as text (a registry's blob is compressed), checked. The
+ * compact form (a map of packs) is kept as it is: expanding it takes the
+ * parsed index, which the mount builds anyway (object_map_load); checked
+ * here for all but which contents its numbers stand for.
+ */
 static int map_read(struct store_image *s, struct gear_err *e)
 {
         struct object_map *m = NULL;
 
         if (object_map_decode(s->map, s->nmap, &s->map_text, &s->nmap_text, e) < 0 ||
-            (object_map_is_wire(s->map_text, s->nmap_text) && map_from_wire(s, e) < 0) ||
-            object_map_parse(s->map_text, s->nmap_text, &m, e) < 0)
+            (object_map_is_wire(s->map_text, s->nmap_text) ? object_map_wire_check(s->map_text, s->nmap_text, e)
+                                                            : object_map_parse(s->map_text, s->nmap_text, &m, e)) < 0)
                 return gear_err_wrap(e, "blob sha256:%.12s", s->m.map);
         object_map_free(m);
         return 0;

@@ -107,8 +107,21 @@ bool remote_is_registry(const struct remote *r);
 int image_origin(const struct gear_root *img, const char *image_dir, char *spec, size_t n, struct gear_err *e);
 
 struct object_map;
-/* an image without a map gives an empty one */
-int object_map_load(const struct gear_root *img, const char *image_dir, struct object_map **m, struct gear_err *e);
+struct itree;
+/*
+ * An image without a map gives an empty one. A map in the compact form a
+ * registry sends (as gear-pull keeps it) names contents by their place in
+ * the index: t is the image's index when the caller has it, else (NULL) it
+ * is read from image_dir.
+ */
+int object_map_load(const struct gear_root *img, const char *image_dir, struct itree *t, struct object_map **m,
+                    struct gear_err *e);
+/* the map of the image as text of the second format: 1 with *text, 0 none (code 1 set), -1 */
+int object_map_text(const struct gear_root *img, const char *image_dir, struct itree *t, char **text, size_t *n,
+                    struct gear_err *e);
+/* that text, checked, to out (gear-index -m); code 1 when the image has no map */
+int object_map_show(const struct gear_root *img, const char *image_dir, struct itree *t, FILE *out,
+                    struct gear_err *e);
 /* where the map puts content hex; false when it does not list it */
 bool object_map_find(const struct object_map *m, const char *hex, struct object_loc *loc);
 /*
@@ -136,7 +149,7 @@ void object_map_free(struct object_map *m);
  * Beyond the above: options, and the two directions of gear-push and
  * gear-pull. In an image directory, REMOTE_ORIGIN_FILE holds the store spec
  * (one line) and REMOTE_MAP_FILE the object map of a registry image, as
- * text (object-map.c, gear-tree(5)); REMOTE_PUSHED_DIR/HOST/REPO.map the
+ * the registry sent it, decompressed (object-map.c, gear-tree(5)); REMOTE_PUSHED_DIR/HOST/REPO.map the
  * map gear-push wrote to that registry repository, which later pushes to
  * the same registry reuse the packs of. docker+http://HOST... is a
  * registry spoken to in plain HTTP (what --tls-verify=false selects).

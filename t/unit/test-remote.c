@@ -165,6 +165,7 @@ static void packed_maps(void)
                 ok(wire && nw == strlen(t) && !memcmp(wire, t, nw), "steps and gaps, not digests");
                 ok(object_map_is_wire(wire, nw), "told apart from the second format");
                 ok(object_map_from_wire(wire, nw, order, 3, &v2, &n2, &e) == 0, "read back");
+                ok(object_map_wire_check(wire, nw, &e) == 0, "checked without the index");
                 snprintf(t, sizeof t, "pack\tsha256:%s\t20\n%s\t0\t4\n%s\t6\t6\n", p, a, b);
                 ok(v2 && n2 == strlen(t) && !memcmp(v2, t, n2), "the second format again");
                 free(v2);
@@ -194,7 +195,18 @@ static void packed_maps(void)
                         ok(object_map_from_wire(t, strlen(t), order, 3, &v2, &n2, &e) < 0 && e.code == GEAR_EXIT_SYS &&
                            strstr(e.msg, "invalid object map"), what);
                         gear_err_clear(&e);
+                        snprintf(what, sizeof what, "compact form checked without the index: %s is refused", why[i]);
+                        ok(object_map_wire_check(t, strlen(t), &e) < 0 && e.code == GEAR_EXIT_SYS &&
+                           strstr(e.msg, "invalid object map"), what);
+                        gear_err_clear(&e);
                 }
+                /* without the index, the count is held to what the largest map can name */
+                snprintf(t, sizeof t, "gear-map 3\t%u\npack\tsha256:%s\t20\n0\t0\t4\n", REMOTE_MAP_MAX, p);
+                ok(object_map_wire_check(t, strlen(t), &e) < 0 && e.code == GEAR_EXIT_SYS &&
+                   strstr(e.msg, "invalid object map: line 1"), "compact form checked without the index: a count past the limit is refused");
+                gear_err_clear(&e);
+                snprintf(t, sizeof t, "gear-map 3\t9\npack\tsha256:%s\t20\n8\t0\t4\n", p);
+                ok(object_map_wire_check(t, strlen(t), &e) == 0, "compact form checked without the index: its own count bounds the steps");
         }
         /* solid frames: members of one zstd frame, by their offset in what it decodes to */
         {
@@ -433,7 +445,7 @@ static void dir_store(void)
         struct object_loc loc;
         mkdir_p_at(root.fd, "images/a/t", 0755, &e);
         ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 0, "no origin: built here");
-        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && !object_map_find(m, hex, &loc), "no map: empty");
+        ok(object_map_load(&root, "images/a/t", NULL, &m, &e) == 0 && !object_map_find(m, hex, &loc), "no map: empty");
         object_map_free(m);
         atomic_write(&root, "images/a/t/origin", "docker://h/a:t\n", 15, 0644, &e);
         ok(image_origin(&root, "images/a/t", spec, sizeof spec, &e) == 1 && !strcmp(spec, "docker://h/a:t"),
@@ -442,7 +454,7 @@ static void dir_store(void)
         /* unsorted on purpose: the loader sorts */
         snprintf(map, sizeof map, "%s\tsha256:%s\n%s\tsha256:%s\n", other, hex, hex, other);
         atomic_write(&root, "images/a/t/objects.map", map, strlen(map), 0644, &e);
-        ok(object_map_load(&root, "images/a/t", &m, &e) == 0, "map loads");
+        ok(object_map_load(&root, "images/a/t", NULL, &m, &e) == 0, "map loads");
         ok(object_map_find(m, hex, &loc) && loc.whole && !strcmp(loc.pack, other), "map lookup");
         ok(object_map_find(m, other, &loc) && loc.whole && !strcmp(loc.pack, hex), "map lookup, other");
         ok(!object_map_find(m, "0000000000000000000000000000000000000000000000000000000000000000", &loc), "map miss");
@@ -451,13 +463,13 @@ static void dir_store(void)
         /* the second format: packs, offsets and lengths */
         snprintf(map, sizeof map, "pack\tsha256:%s\t100\n%s\t0\t0\n%s\t10\t90\n", other, other, hex);
         atomic_write(&root, "images/a/t/objects.map", map, strlen(map), 0644, &e);
-        ok(object_map_load(&root, "images/a/t", &m, &e) == 0 && object_map_packed(m), "packed map loads");
+        ok(object_map_load(&root, "images/a/t", NULL, &m, &e) == 0 && object_map_packed(m), "packed map loads");
         ok(object_map_find(m, hex, &loc) && !loc.whole && !strcmp(loc.pack, other) && loc.off == 10 && loc.len == 90 &&
            loc.pack_size == 100, "packed map lookup");
         ok(object_map_find(m, other, &loc) && loc.off == 0 && loc.len == 0, "an empty content");
         object_map_free(m);
         atomic_write(&root, "images/a/t/objects.map", "garbage\n", 8, 0644, &e);
-        ok(object_map_load(&root, "images/a/t", &m, &e) < 0 && e.code == GEAR_EXIT_SYS, "bad map rejected");
+        ok(object_map_load(&root, "images/a/t", NULL, &m, &e) < 0 && e.code == GEAR_EXIT_SYS, "bad map rejected");
         gear_err_clear(&e);
         store_rm_rf(AT_FDCWD, tmpl);
         close(root.fd);
