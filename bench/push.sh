@@ -206,7 +206,7 @@ lazy_run() {
 	(cd "$run/mnt-$1" && "$run/readfiles" -l "$run/small") >"$run/$1-ms"
 	fusermount3 -u "$run/mnt-$1"
 	cp "$L/images/bench/python3/latest/fs.stats" "$run/stats-$1"
-	cp "$L/images/bench/python3/latest/objects.map" "$run/map"
+	gear-index -m bench/python3 >"$run/map"
 }
 lazy_run alone --no-read-around
 lazy_run around

@@ -62,12 +62,15 @@ int cmd_index(int argc, char **argv)
                 return gear_fail(&err, NULL);
         if (image_load(&tree.img, &ref, &t, &err) < 0)
                 return gear_fail(&err, NULL);
-        image_rel(&ref, rel, sizeof rel);
-        if (map && (r = object_map_show(&tree.img, rel, t, stdout, &err)) < 0 && err.code == GEAR_EXIT_NO)
-                gear_err_set(&err, GEAR_EXIT_NO, "'%s:%s' has no object map: it was not pulled from a registry",
-                             ref.name, ref.tag);
-        else if (!map)
+        if (map) {
+                image_rel(&ref, rel, sizeof rel);
+                r = object_map_show(&tree.img, rel, t, stdout, &err);
+                if (r < 0 && err.code == GEAR_EXIT_NO)
+                        gear_err_set(&err, GEAR_EXIT_NO, "'%s:%s' has no object map: it was not pulled from a registry",
+                                     ref.name, ref.tag);
+        } else {
                 r = index_lines(t, lng, print_line, NULL, &err);
+        }
         itree_free(t);
         if (r < 0)
                 return gear_fail(&err, NULL);

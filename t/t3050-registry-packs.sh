@@ -294,6 +294,36 @@ test_expect_success 'a compact map is read with the index: one whose count is no
 	grep "^gear-index: -l and -m do not go together" err
 '
 
+# badmap TAG SED: gear/a:TAG, the manifest of gear/a:latest with a map blob of its compact map as SED edits it (as text)
+badmap() {
+	curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" -o man.json "http://$A/v2/gear/a/manifests/latest" &&
+	python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"annotations\"][\"io.gear.object-map\"])" man.json >mapd &&
+	curl -fsS "http://$A/v2/gear/a/blobs/$(cat mapd)" | zstd -dc | sed "$2" >bad.map &&
+	d=sha256:$(sha256sum <bad.map | cut -c1-64) &&
+	loc=$(curl -fsS -X POST -D - -o /dev/null "http://$A/v2/gear/a/blobs/uploads/" | tr -d "\r" | sed -n "s/^[Ll]ocation: //p") &&
+	case $loc in http*) ;; *) loc="http://$A$loc" ;; esac &&
+	case $loc in *\?*) loc="$loc&digest=$d" ;; *) loc="$loc?digest=$d" ;; esac &&
+	curl -fsS -X PUT -H "Content-Type: application/octet-stream" --data-binary @bad.map "$loc" &&
+	python3 -c "import json,sys; m = json.load(open(sys.argv[1])); m[\"annotations\"][\"io.gear.object-map\"] = sys.argv[2]; print(json.dumps(m))" \
+		man.json "$d" >bad.json &&
+	curl -fsS -X PUT -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary @bad.json \
+		"http://$A/v2/gear/a/manifests/$1"
+}
+
+test_expect_success 'a compact map that breaks a rule is refused by gear-pull, which leaves nothing behind' '
+	badmap short "2s/\t[0-9]*$/\t1/" &&
+	sed -n 2p bad.map | grep "^pack	sha256:[0-9a-f]*	1$" &&
+	badmap below "3s/^[0-9]*/0/" &&
+	badmap past "3s/^[0-9]*/125/" &&
+	for tag in short below past; do
+		rm -rf "$TRASH_DIRECTORY/fresh8" &&
+		test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh8" gear-pull $R/gear/a:$tag test/a 2>err &&
+		grep "^gear-pull: .*blob sha256:[0-9a-f]\{12\}: invalid object map" err &&
+		{ test ! -e "$TRASH_DIRECTORY/fresh8/var/lib/gear/images" ||
+		  test -z "$(find "$TRASH_DIRECTORY/fresh8/var/lib/gear/images" -mindepth 1)"; } || return 1
+	done
+'
+
 test_expect_success 'the access list goes first in new packs; --prefetch reads it with one request' '
 	start_fs test/b m5 &&
 	for i in 9 3 7 1 5; do cat m5/lib/new$i >/dev/null || return 1; done &&

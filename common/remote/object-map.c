@@ -17,7 +17,8 @@
  * content's size, which the index gives). The first format has
  * one line "CONTENT_HEX<TAB>sha256:BLOB_HEX" per content, whose blob is
  * its stored bytes alone. A registry gets the text zstd-compressed; an image
- * directory keeps it as text (objects.map), for cut and grep.
+ * directory keeps what the registry sent, decompressed (objects.map), and
+ * gear-index -m prints it as text, for cut and grep.
  *
  * A content of the second format may be followed by the frames it is
  * stored as (a chunked content, chunks.h), in order, which together are its
@@ -46,7 +47,9 @@
  * line before (the first: less -1), GAP the bytes between the end of the
  * content before in the pack (the first: the pack's start) and its offset.
  * gear-push lays packs out mostly in path order, so the lines are mostly
- * "1<TAB>0<TAB>LENGTH". gear-pull turns it back into the second format. DAT is a member's AT less
+ * "1<TAB>0<TAB>LENGTH". gear-pull checks it with each content standing in
+ * as its number (object_map_wire_check) and keeps it; loading it with the
+ * index turns it back into the second format. DAT is a member's AT less
  * the one of the member before. Chunk lines follow their content's line as
  * in the second format. A map with chunks is headed "gear-map 5", else one
  * with solid frames "gear-map 4", which earlier versions refuse; one with
@@ -724,9 +727,14 @@ static bool parse_step(const char *p, size_t n, long long *v)
         return true;
 }
 
-/* the stand-in for every content's digest when the map is only checked (object_map_wire_check) */
-static const digest_hex no_digest = "0000000000000000000000000000000000000000000000000000000000000000";
-#define NAMED(order, i) ((order) ? (order)[i] : no_digest)
+/* a content's digest, or when the map is only checked (order NULL: object_map_wire_check) its number as one */
+static const char *named(const digest_hex *order, long long i, digest_hex stand_in)
+{
+        if (order)
+                return order[i];
+        snprintf(stand_in, sizeof(digest_hex), "%064llx", i);
+        return stand_in;
+}
 
 int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, size_t norder, char **text,
                          size_t *tn, struct gear_err *e)
@@ -739,6 +747,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
         bool in_pack = false, solid = false, in_frame = false, chunks = false, may_chunk = false;
         /* each content once: a few bytes may not stand for the same long line again and again */
         _cleanup_free_ unsigned char *seen = NULL;
+        digest_hex stand_in;
         FILE *f;
 
         *text = NULL;
@@ -788,7 +797,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                                 goto bad;
                         seen[prev / 8] |= 1u << prev % 8;
                         at += c;
-                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)frame_off,
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", named(order, prev, stand_in), (unsigned long long)frame_off,
                                        (unsigned long long)frame_len, (unsigned long long)at);
                 } else if (solid && in_pack && fields(p, ll, fl, fn, 4)) {
                         /* the first member of a frame */
@@ -805,7 +814,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         frame_len = b;
                         at = c;
                         in_frame = true;
-                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)frame_off,
+                        out += fprintf(f, "%s\t%llu\t%llu\t%llu\n", named(order, prev, stand_in), (unsigned long long)frame_off,
                                        (unsigned long long)frame_len, (unsigned long long)at);
                         pack_end = frame_off + frame_len;
                 } else {
@@ -819,7 +828,7 @@ int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, si
                         if (seen[prev / 8] & 1u << prev % 8)
                                 goto bad;
                         seen[prev / 8] |= 1u << prev % 8;
-                        out += fprintf(f, "%s\t%llu\t%llu\n", NAMED(order, prev), (unsigned long long)(pack_end + a),
+                        out += fprintf(f, "%s\t%llu\t%llu\n", named(order, prev, stand_in), (unsigned long long)(pack_end + a),
                                        (unsigned long long)b);
                         pack_end += a + b;
                         may_chunk = true;
@@ -931,35 +940,24 @@ int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struc
 int object_map_wire_check(const char *wire, size_t n, struct gear_err *e)
 {
         _cleanup_free_ char *text = NULL;
+        struct object_map *m = NULL;
         size_t tn;
 
-        return object_map_from_wire(wire, n, NULL, 0, &text, &tn, e);
+        /* each content stands in as its number: distinct, so the rules of the second format hold as they would */
+        if (object_map_from_wire(wire, n, NULL, 0, &text, &tn, e) < 0 || object_map_parse(text, tn, &m, e) < 0)
+                return -1;
+        object_map_free(m);
+        return 0;
 }
 
-/* the compact form expanded with the contents of t (or, when NULL, of the index of the image at image_dir) */
-static int expand(const struct gear_root *img, const char *image_dir, struct itree *t, char **buf, size_t *len,
-                  struct gear_err *e)
+/* the compact form in *buf expanded with the contents of the index t */
+static int expand(struct itree *t, char **buf, size_t *len, struct gear_err *e)
 {
-        struct image_ref ref = { .tag = "-" };
         _cleanup_free_ digest_hex *order = NULL;
-        struct itree *own = NULL;
-        struct image im;
         char *text;
         size_t n, tn;
-        int r;
+        int r = itree_contents(t, &order, &n);
 
-        if (!t) {
-                snprintf(ref.name, sizeof ref.name, "%s", image_dir);
-                if (image_open_dir(img, image_dir, &ref, &im, e) < 0)
-                        return gear_err_wrap(e, "the index its compact form needs");
-                r = image_load_tree(&im, &own, e);
-                image_close(&im);
-                if (r < 0)
-                        return gear_err_wrap(e, "the index its compact form needs");
-                t = own;
-        }
-        r = itree_contents(t, &order, &n);
-        itree_free(own);
         if (r < 0)
                 return gear_err_sys(e, -r, "cannot read the object map");
         if (object_map_from_wire(*buf, *len, order, n, &text, &tn, e) < 0)
@@ -970,22 +968,65 @@ static int expand(const struct gear_root *img, const char *image_dir, struct itr
         return 0;
 }
 
+/*
+ * The map of the image at image_dir as text (rel: its path, for messages):
+ * 1, 0 when there is none (code 1 set), -1. A compact one without t is
+ * read again from the image, opened once, with the index it needs: a pull
+ * of the same tag may put another directory in its place meanwhile, whose
+ * index would name other contents.
+ */
+static int map_text(const struct gear_root *img, const char *image_dir, struct itree *t, char **text, size_t *n,
+                    char rel[PATH_MAX], struct gear_err *e)
+{
+        struct image_ref ref = { .tag = "-" };
+        struct image im = { .dfd = -1 };
+        struct gear_root dir = { .fd = -1 };
+        struct itree *own = NULL;
+        int r = 1;
+
+        *n = 0;
+        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, PATH_MAX);
+        if (read_file(img, rel, REMOTE_MAP_MAX, text, n, e) < 0)
+                return e->code == GEAR_EXIT_NO ? 0 : -1;
+        if (!object_map_is_wire(*text, *n))
+                return 1;
+        if (!t) {
+                free(*text);
+                *text = NULL;
+                snprintf(ref.name, sizeof ref.name, "%s", image_dir);
+                dir.fd = image_open_dir(img, image_dir, &ref, &im, e) < 0 ? -1 : im.dfd;
+                snprintf(dir.path, sizeof dir.path, "%s/%s", img->path, image_dir);
+                if (dir.fd < 0 || read_file(&dir, REMOTE_MAP_FILE, REMOTE_MAP_MAX, text, n, e) < 0 ||
+                    image_load_tree(&im, &own, e) < 0)
+                        r = -1;
+                t = own;
+        }
+        /* read again, it may be the text form that stands in for it */
+        if (r > 0 && object_map_is_wire(*text, *n) && expand(t, text, n, e) < 0)
+                r = -1;
+        if (r < 0) {
+                free(*text);
+                *text = NULL;
+        }
+        itree_free(own);
+        image_close(&im);
+        return r;
+}
+
 int object_map_text(const struct gear_root *img, const char *image_dir, struct itree *t, char **text, size_t *n,
                     struct gear_err *e)
 {
         char rel[PATH_MAX];
+        int r = map_text(img, image_dir, t, text, n, rel, e);
 
-        *text = NULL;
-        *n = 0;
-        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
-        if (read_file(img, rel, REMOTE_MAP_MAX, text, n, e) < 0)
-                return e->code == GEAR_EXIT_NO ? 0 : -1;
-        if (object_map_is_wire(*text, *n) && expand(img, image_dir, t, text, n, e) < 0) {
-                free(*text);
-                *text = NULL;
-                return gear_err_wrap(e, "'%s'", rel);
-        }
-        return 1;
+        return r < 0 ? gear_err_wrap(e, "'%s'", rel) : r;
+}
+
+/* the text of buf (NULL: none, an empty map) as *m, rel naming it in messages */
+static int parse_named(const char *buf, size_t len, const char *rel, struct object_map **m, struct gear_err *e)
+{
+        gear_err_clear(e);
+        return object_map_parse(buf ? buf : "", len, m, e) < 0 ? gear_err_wrap(e, "'%s'", rel) : 0;
 }
 
 int object_map_show(const struct gear_root *img, const char *image_dir, struct itree *t, FILE *out,
@@ -995,13 +1036,12 @@ int object_map_show(const struct gear_root *img, const char *image_dir, struct i
         struct object_map *m = NULL;
         char rel[PATH_MAX];
         size_t len;
-        int r = object_map_text(img, image_dir, t, &buf, &len, e);
+        int r = map_text(img, image_dir, t, &buf, &len, rel, e);
 
         if (r <= 0)
+                return r < 0 ? gear_err_wrap(e, "'%s'", rel) : -1;
+        if (parse_named(buf, len, rel, &m, e) < 0)
                 return -1;
-        image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
-        if (object_map_parse(buf, len, &m, e) < 0)
-                return gear_err_wrap(e, "'%s'", rel);
         object_map_free(m);
         if (fwrite(buf, 1, len, out) != len)
                 return gear_err_sys(e, errno, "cannot write the object map");
@@ -1014,17 +1054,10 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct i
         _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
         size_t len = 0;
-        int r = object_map_text(img, image_dir, t, &buf, &len, e);
 
-        if (r < 0)
-                return -1;
-        if (!r)
-                gear_err_clear(e);
-        if (object_map_parse(buf ? buf : "", len, m, e) < 0) {
-                image_file_rel(image_dir, REMOTE_MAP_FILE, rel, sizeof rel);
+        if (map_text(img, image_dir, t, &buf, &len, rel, e) < 0)
                 return gear_err_wrap(e, "'%s'", rel);
-        }
-        return 0;
+        return parse_named(buf, len, rel, m, e);
 }
 
 int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e)
@@ -1032,12 +1065,7 @@ int object_map_load_file(const struct gear_root *root, const char *rel, struct o
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
-        if (read_file(root, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
-                if (e->code != GEAR_EXIT_NO)
-                        return -1;
-                gear_err_clear(e);
-        }
-        if (object_map_parse(buf ? buf : "", len, m, e) < 0)
-                return gear_err_wrap(e, "'%s'", rel);
-        return 0;
+        if (read_file(root, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0 && e->code != GEAR_EXIT_NO)
+                return -1;
+        return parse_named(buf, len, rel, m, e);
 }

@@ -34,8 +34,30 @@ struct learner {
         struct known *k;
         const digest_hex *want;  /* the contents looked for, sorted */
         size_t nwant;
+        unsigned char *lacked;   /* of each, whether the store lacks it (once asked: lacked_known) */
+        bool lacked_known;
         struct gear_err *e;
 };
+
+/*
+ * Whether a content still looked for is one the store lacks: only for those
+ * is a pulled image's map read (learn_map), which for a compact one means
+ * its index. A push of an image built here has every content.
+ */
+static bool pulled_maps_help(struct learner *l)
+{
+        if (!l->lacked_known) {
+                l->lacked_known = true;
+                if (l->nwant && !(l->lacked = calloc(l->nwant, 1)))
+                        return true;
+                for (size_t i = 0; i < l->nwant; i++)
+                        l->lacked[i] = !store_has(l->img, l->want[i]);
+        }
+        for (size_t i = 0; i < l->nwant; i++)
+                if (l->k->v[i].repo < 0 && (!l->lacked || l->lacked[i]))
+                        return true;
+        return false;
+}
 
 static int add_repo(struct known *k, const char *repo)
 {
@@ -179,7 +201,8 @@ static int learn_image(const char *rel, const struct image_ref *ref, bool tmp, v
         if (tmp)
                 return 0;
         if (image_origin(l->img, rel, spec, sizeof spec, &ignored) > 0 &&
-            spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host)) {
+            spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host) &&
+            pulled_maps_help(l)) {
                 if (learn_file(l, l->img, NULL, rel, repo, false) < 0)
                         return -1;
         }
@@ -200,9 +223,11 @@ int known_learn(const struct gear_root *img, const char *host, const digest_hex 
         for (size_t i = 0; i < n; i++)
                 k->v[i].repo = -1;
         if (image_walk(img, learn_image, &l, e) < 0) {
+                free(l.lacked);
                 known_free(k);
                 return -1;
         }
+        free(l.lacked);
         return 0;
 }
 

@@ -98,7 +98,11 @@ int object_map_format_wire(const struct object_map *m, const digest_hex *order, 
 bool object_map_is_wire(const char *text, size_t n);
 int object_map_from_wire(const char *wire, size_t n, const digest_hex *order, size_t norder, char **text,
                          size_t *tn, struct gear_err *e);
-/* the compact form checked without the index: every number, range and limit but what the contents are */
+/*
+ * The compact form checked without the index (gear-pull): each content
+ * stands in as its number, so every rule of the second format is checked,
+ * but not that the count is the index's (object_map_load does)
+ */
 int object_map_wire_check(const char *wire, size_t n, struct gear_err *e);
 int object_map_decode(const char *blob, size_t n, char **text, size_t *tn, struct gear_err *e);
 /* root/rel as an object map; none when it is missing */

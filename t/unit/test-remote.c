@@ -207,6 +207,27 @@ static void packed_maps(void)
                 gear_err_clear(&e);
                 snprintf(t, sizeof t, "gear-map 3\t9\npack\tsha256:%s\t20\n8\t0\t4\n", p);
                 ok(object_map_wire_check(t, strlen(t), &e) == 0, "compact form checked without the index: its own count bounds the steps");
+                snprintf(t, sizeof t, "gear-map 3\t9\npack\tsha256:%s\t20\n10\t0\t4\n", p);
+                ok(object_map_wire_check(t, strlen(t), &e) < 0 && e.code == GEAR_EXIT_SYS,
+                   "compact form checked without the index: a step to the count itself is refused");
+                gear_err_clear(&e);
+                snprintf(t, sizeof t, "gear-map 3\t%u\npack\tsha256:%s\t20\n1\t0\t4\n", REMOTE_MAP_MAX / (DIGEST_HEX_LEN + 4), p);
+                ok(object_map_wire_check(t, strlen(t), &e) == 0, "compact form checked without the index: the largest count is taken");
+                /* the rules of the second format hold for what it stands for */
+                const char *rules[] = { "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t40\n",
+                                        "gear-map 3\t3\npack\tsha256:%s\t20\n1\t0\t4\npack\tsha256:%s\t20\n1\t0\t4\n",
+                                        "gear-map 3\t3\npack\tsha256:%s\t20\npack\tsha256:%s\t30\n1\t0\t4\n",
+                                        "gear-map 3\t3\npack\tsha256:nothex\t20\n1\t0\t4\n" };
+                const char *broken[] = { "a content past the end of its pack", "a pack named twice",
+                                         "a pack without a content", "a pack that is no digest" };
+                for (size_t i = 0; i < sizeof rules / sizeof *rules; i++) {
+                        char what[128];
+                        snprintf(t, sizeof t, rules[i], p, i == 2 ? a : p);
+                        snprintf(what, sizeof what, "compact form checked without the index: %s is refused", broken[i]);
+                        ok(object_map_wire_check(t, strlen(t), &e) < 0 && e.code == GEAR_EXIT_SYS &&
+                           strstr(e.msg, "invalid object map"), what);
+                        gear_err_clear(&e);
+                }
         }
         /* solid frames: members of one zstd frame, by their offset in what it decodes to */
         {
