@@ -60,15 +60,20 @@ int cmd_index(int argc, char **argv)
                 return gear_usage_error(usage, argc - optind < 1 ? "missing NAME" : "too many arguments");
         if (image_ref_parse(argv[optind], &ref, &err) < 0 || tree_init(&tree, &err) < 0)
                 return gear_fail(&err, NULL);
-        if (image_load(&tree.img, &ref, &t, &err) < 0)
-                return gear_fail(&err, NULL);
         if (map) {
+                struct image im;
+                /* there is an image; its map and the index that expands it are read together (object_map_show) */
+                if (image_root_open(&tree.img, &ref, &err) < 0 || image_open(&tree.img, &ref, &im, &err) < 0)
+                        return gear_fail(&err, NULL);
+                image_close(&im);
                 image_rel(&ref, rel, sizeof rel);
-                r = object_map_show(&tree.img, rel, t, stdout, &err);
+                r = object_map_show(&tree.img, rel, NULL, stdout, &err);
                 if (r < 0 && err.code == GEAR_EXIT_NO)
                         gear_err_set(&err, GEAR_EXIT_NO, "'%s:%s' has no object map: it was not pulled from a registry",
                                      ref.name, ref.tag);
         } else {
+                if (image_load(&tree.img, &ref, &t, &err) < 0)
+                        return gear_fail(&err, NULL);
                 r = index_lines(t, lng, print_line, NULL, &err);
         }
         itree_free(t);

@@ -315,10 +315,12 @@ test_expect_success 'a compact map that breaks a rule is refused by gear-pull, w
 	sed -n 2p bad.map | grep "^pack	sha256:[0-9a-f]*	1$" &&
 	badmap below "3s/^[0-9]*/0/" &&
 	badmap past "3s/^[0-9]*/125/" &&
+	test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh8" gear-pull $R/gear/a:short test/a 2>err &&
+	grep "^gear-pull: .*blob sha256:[0-9a-f]\{12\}: expanded: invalid object map: line 2" err &&
 	for tag in short below past; do
 		rm -rf "$TRASH_DIRECTORY/fresh8" &&
 		test_expect_code 111 env GEAR_SYSROOT="$TRASH_DIRECTORY/fresh8" gear-pull $R/gear/a:$tag test/a 2>err &&
-		grep "^gear-pull: .*blob sha256:[0-9a-f]\{12\}: invalid object map" err &&
+		grep "^gear-pull: .*blob sha256:[0-9a-f]\{12\}: \(expanded: \)\?invalid object map: line [0-9]" err &&
 		{ test ! -e "$TRASH_DIRECTORY/fresh8/var/lib/gear/images" ||
 		  test -z "$(find "$TRASH_DIRECTORY/fresh8/var/lib/gear/images" -mindepth 1)"; } || return 1
 	done

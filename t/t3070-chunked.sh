@@ -216,6 +216,29 @@ test_expect_success 'gear-fs --prefetch fetches the chunks the access list names
 	)
 '
 
+test_expect_success 'chunks of several batches (2 MiB of stored bytes each), which the two jobs of the prefetch take: one request a batch, none fetched twice; every read after them finds its chunk' '
+	(
+		GEAR_SYSROOT="$TRASH_DIRECTORY/f9" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
+		gear-pull $R/test/a test/a >/dev/null &&
+		D="$IMG/images/test/a/latest" &&
+		chunks "$M" $RND >rnd.chunks &&
+		test $(wc -l <rnd.chunks) = 5 &&
+		for k in 0 2 4; do sed -n "$((k + 1))p" rnd.chunks | cut -d" " -f3 || return 1; done >"$D/access.list" &&
+		export GEAR_HTTP_TRACE="$TRASH_DIRECTORY/trace9" &&
+		start_fs test/a m2 --prefetch &&
+		wait_stat test/a prefetched_chunks 3 &&
+		for k in 0 2 4; do
+			in_mib m2/lib/random $k >got && in_mib a/lib/random $k >want && cmp want got || return 1
+		done &&
+		test $(stat_of test/a fetched_chunks) = 0 &&
+		test $(stat_of test/a errors) = 0 &&
+		cut -f1,3 "$TRASH_DIRECTORY/trace9" >requests &&
+		printf "GET\t206\nGET\t206\n" >expect &&
+		test_cmp expect requests &&
+		stop_fs m2
+	)
+'
+
 # unit FILE OFFSET: the unit of a run (4 KiB) of FILE at OFFSET
 RU=4096
 unit() { dd if="$1" bs=$RU skip=$(($2 / RU)) count=1 status=none; }

@@ -684,6 +684,8 @@ void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
                 else if (gfs_part_open(fs, node) >= 0)
                         v[n++] = (struct want){ node, chunk - 1, chunk };
         }
+        if (!n)
+                return;
         pp.v = v;
         pp.n = n;
         for (; nth < PART_PREFETCH_JOBS - 1 && pthread_create(&th[nth], NULL, part_prefetch_job, &pp) == 0; nth++)

@@ -56,6 +56,7 @@
  * neither, "gear-map 3".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -732,7 +733,7 @@ static const char *named(const digest_hex *order, long long i, digest_hex stand_
 {
         if (order)
                 return order[i];
-        snprintf(stand_in, sizeof(digest_hex), "%064llx", i);
+        snprintf(stand_in, sizeof(digest_hex), "%064llx", (unsigned long long)i);
         return stand_in;
 }
 
@@ -944,8 +945,10 @@ int object_map_wire_check(const char *wire, size_t n, struct gear_err *e)
         size_t tn;
 
         /* each content stands in as its number: distinct, so the rules of the second format hold as they would */
-        if (object_map_from_wire(wire, n, NULL, 0, &text, &tn, e) < 0 || object_map_parse(text, tn, &m, e) < 0)
+        if (object_map_from_wire(wire, n, NULL, 0, &text, &tn, e) < 0)
                 return -1;
+        if (object_map_parse(text, tn, &m, e) < 0)
+                return gear_err_wrap(e, "expanded");
         object_map_free(m);
         return 0;
 }
@@ -970,13 +973,14 @@ static int expand(struct itree *t, char **buf, size_t *len, struct gear_err *e)
 
 /*
  * The map of the image at image_dir as text (rel: its path, for messages):
- * 1, 0 when there is none (code 1 set), -1. A compact one without t is
- * read again from the image, opened once, with the index it needs: a pull
- * of the same tag may put another directory in its place meanwhile, whose
- * index would name other contents.
+ * 1, 0 when there is none (code 1 set), -1 (*text NULL but with 1). A
+ * compact one is expanded with t, or without t with the index of the image
+ * directory the map was read from, opened once: a pull of the same tag may
+ * put another in its place meanwhile, whose index names other contents.
+ * *expanded tells a compact one.
  */
 static int map_text(const struct gear_root *img, const char *image_dir, struct itree *t, char **text, size_t *n,
-                    char rel[PATH_MAX], struct gear_err *e)
+                    bool *expanded, char rel[PATH_MAX], struct gear_err *e)
 {
         struct image_ref ref = { .tag = "-" };
         struct image im = { .dfd = -1 };
@@ -984,32 +988,35 @@ static int map_text(const struct gear_root *img, const char *image_dir, struct i
         struct itree *own = NULL;
         int r = 1;
 
+        *text = NULL;
         *n = 0;
+        *expanded = false;
         image_file_rel(image_dir, REMOTE_MAP_FILE, rel, PATH_MAX);
-        if (read_file(img, rel, REMOTE_MAP_MAX, text, n, e) < 0)
-                return e->code == GEAR_EXIT_NO ? 0 : -1;
-        if (!object_map_is_wire(*text, *n))
-                return 1;
-        if (!t) {
-                free(*text);
-                *text = NULL;
+        snprintf(dir.path, sizeof dir.path, "%s/%s", img->path, image_dir);
+        if (!t && (dir.fd = openat(img->fd, image_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                return gear_err_sys(e, errno, "cannot open '%s'", dir.path);
+        if (read_file(t ? img : &dir, t ? rel : REMOTE_MAP_FILE, REMOTE_MAP_MAX, text, n, e) < 0) {
+                /* one past the bound is damage here, as any other map that cannot be read */
+                r = e->code == GEAR_EXIT_NO ? 0 : -1;
+                if (e->code == GEAR_EXIT_USAGE)
+                        e->code = GEAR_EXIT_SYS;
+        } else if (object_map_is_wire(*text, *n)) {
+                *expanded = true;
                 snprintf(ref.name, sizeof ref.name, "%s", image_dir);
-                dir.fd = image_open_dir(img, image_dir, &ref, &im, e) < 0 ? -1 : im.dfd;
-                snprintf(dir.path, sizeof dir.path, "%s/%s", img->path, image_dir);
-                if (dir.fd < 0 || read_file(&dir, REMOTE_MAP_FILE, REMOTE_MAP_MAX, text, n, e) < 0 ||
-                    image_load_tree(&im, &own, e) < 0)
+                if (!t && (image_open_dir(&dir, ".", &ref, &im, e) < 0 || image_load_tree(&im, &own, e) < 0))
+                        r = gear_err_wrap(e, "the index its compact form needs");
+                else if (expand(t ? t : own, text, n, e) < 0)
                         r = -1;
-                t = own;
         }
-        /* read again, it may be the text form that stands in for it */
-        if (r > 0 && object_map_is_wire(*text, *n) && expand(t, text, n, e) < 0)
-                r = -1;
-        if (r < 0) {
+        if (r <= 0) {
                 free(*text);
                 *text = NULL;
+                *n = 0;
         }
         itree_free(own);
         image_close(&im);
+        if (dir.fd >= 0)
+                close(dir.fd);
         return r;
 }
 
@@ -1017,16 +1024,23 @@ int object_map_text(const struct gear_root *img, const char *image_dir, struct i
                     struct gear_err *e)
 {
         char rel[PATH_MAX];
-        int r = map_text(img, image_dir, t, text, n, rel, e);
+        bool expanded;
+        int r = map_text(img, image_dir, t, text, n, &expanded, rel, e);
 
         return r < 0 ? gear_err_wrap(e, "'%s'", rel) : r;
 }
 
-/* the text of buf (NULL: none, an empty map) as *m, rel naming it in messages */
-static int parse_named(const char *buf, size_t len, const char *rel, struct object_map **m, struct gear_err *e)
+/*
+ * The text of buf (NULL: none, an empty map) as *m, rel naming it in
+ * messages; the line an error gives is of the text, one before the line of
+ * a compact form's (its first line, gear-map N, has no text)
+ */
+static int parse_named(const char *buf, size_t len, const char *rel, bool expanded, struct object_map **m,
+                       struct gear_err *e)
 {
-        gear_err_clear(e);
-        return object_map_parse(buf ? buf : "", len, m, e) < 0 ? gear_err_wrap(e, "'%s'", rel) : 0;
+        if (object_map_parse(buf ? buf : "", len, m, e) < 0)
+                return gear_err_wrap(e, expanded ? "'%s', expanded" : "'%s'", rel);
+        return 0;
 }
 
 int object_map_show(const struct gear_root *img, const char *image_dir, struct itree *t, FILE *out,
@@ -1035,12 +1049,13 @@ int object_map_show(const struct gear_root *img, const char *image_dir, struct i
         _cleanup_free_ char *buf = NULL;
         struct object_map *m = NULL;
         char rel[PATH_MAX];
+        bool expanded;
         size_t len;
-        int r = map_text(img, image_dir, t, &buf, &len, rel, e);
+        int r = map_text(img, image_dir, t, &buf, &len, &expanded, rel, e);
 
         if (r <= 0)
                 return r < 0 ? gear_err_wrap(e, "'%s'", rel) : -1;
-        if (parse_named(buf, len, rel, &m, e) < 0)
+        if (parse_named(buf, len, rel, expanded, &m, e) < 0)
                 return -1;
         object_map_free(m);
         if (fwrite(buf, 1, len, out) != len)
@@ -1053,11 +1068,15 @@ int object_map_load(const struct gear_root *img, const char *image_dir, struct i
 {
         _cleanup_free_ char *buf = NULL;
         char rel[PATH_MAX];
+        bool expanded;
         size_t len = 0;
+        int r = map_text(img, image_dir, t, &buf, &len, &expanded, rel, e);
 
-        if (map_text(img, image_dir, t, &buf, &len, rel, e) < 0)
+        if (r < 0)
                 return gear_err_wrap(e, "'%s'", rel);
-        return parse_named(buf, len, rel, m, e);
+        if (!r)
+                gear_err_clear(e);
+        return parse_named(buf, len, rel, expanded, m, e);
 }
 
 int object_map_load_file(const struct gear_root *root, const char *rel, struct object_map **m, struct gear_err *e)
@@ -1065,7 +1084,10 @@ int object_map_load_file(const struct gear_root *root, const char *rel, struct o
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
 
-        if (read_file(root, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0 && e->code != GEAR_EXIT_NO)
-                return -1;
-        return parse_named(buf, len, rel, m, e);
+        if (read_file(root, rel, REMOTE_MAP_MAX, &buf, &len, e) < 0) {
+                if (e->code != GEAR_EXIT_NO)
+                        return -1;
+                gear_err_clear(e);
+        }
+        return parse_named(buf, len, rel, false, m, e);
 }
