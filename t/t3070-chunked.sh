@@ -216,7 +216,7 @@ test_expect_success 'gear-fs --prefetch fetches the chunks the access list names
 	)
 '
 
-test_expect_success 'chunks of several batches (2 MiB of stored bytes each), which the two jobs of the prefetch take: one request a batch, none fetched twice; every read after them finds its chunk' '
+test_expect_success 'chunks of several batches (2 MiB of stored bytes each): one request a batch, in list order, none fetched twice; every read after them finds its chunk' '
 	(
 		GEAR_SYSROOT="$TRASH_DIRECTORY/f9" && IMG="$GEAR_SYSROOT/var/lib/gear" &&
 		gear-pull $R/test/a test/a >/dev/null &&

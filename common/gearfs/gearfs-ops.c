@@ -392,14 +392,12 @@ static void *stats_loop(void *ud)
 /*
  * Parallel fetches of the background prefetch: from a store or a registry
  * without packs, 8 contents at a time (a request each: latency-bound); from
- * one with packs, two ranges at a time, taken in list order, so the link
- * brings the head of the list (what the start-up opens first) first, and
- * the next range is asked for while the one before still comes: a registry
- * takes some milliseconds to answer each request, and more while the link
- * is busy. The chunks' (partial.c) go the same way beside them.
+ * one with packs, one range at a time, so the link brings the list in its
+ * order, the head of it (what the start-up opens first) first, sharing the
+ * link with one stream only: the chunks' (partial.c), also in list order
  */
 #define GFS_PREFETCH_JOBS 8
-#define GFS_PREFETCH_RANGES 2
+#define GFS_PREFETCH_RANGES 1
 
 struct prefetch_thread {
         struct gearfs *fs;

@@ -622,52 +622,16 @@ static void batch_fetch(struct batch *b)
                 close(b->fd);
 }
 
-/*
- * The wants in list order, taken a batch at a time by PART_PREFETCH_JOBS
- * threads: the next batch is asked for while the one before still comes,
- * so the link does not wait out the registry's answer to each
- */
-#define PART_PREFETCH_JOBS 2
-
-struct part_prefetch {
-        struct gearfs *fs;
-        const bool *stop;
-        struct want *v;
-        size_t n, i;
-        pthread_mutex_t mu;
-};
-
-static void *part_prefetch_job(void *ud)
-{
-        struct part_prefetch *pp = ud;
-        struct batch *b = malloc(sizeof *b);
-
-        while (b) {
-                pthread_mutex_lock(&pp->mu);
-                if (pp->i >= pp->n || __atomic_load_n(pp->stop, __ATOMIC_RELAXED)) {
-                        pthread_mutex_unlock(&pp->mu);
-                        break;
-                }
-                *b = (struct batch){ .fs = pp->fs, .fd = -1 };
-                batch_take(b, pp->v, pp->n, &pp->i);
-                pthread_mutex_unlock(&pp->mu);
-                if (b->n)
-                        batch_fetch(b);
-                free(b->buf);
-        }
-        free(b);
-        return NULL;
-}
-
 void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
 {
         _cleanup_free_ struct want *v = NULL;
-        _cleanup_free_ uint64_t *seeded = NULL;
-        struct part_prefetch pp = { .fs = fs, .stop = stop, .mu = PTHREAD_MUTEX_INITIALIZER };
-        pthread_t th[PART_PREFETCH_JOBS - 1];
-        size_t n = 0, ns = fs->nseeded, nth = 0;
+        _cleanup_free_ struct batch *b = NULL;
+        size_t n = 0;
 
-        if (!ns || !(v = malloc(ns * sizeof *v)) || !(seeded = malloc(ns * sizeof *seeded)))
+        _cleanup_free_ uint64_t *seeded = NULL;
+        size_t ns = fs->nseeded;
+
+        if (!ns || !(v = malloc(ns * sizeof *v)) || !(seeded = malloc(ns * sizeof *seeded)) || !(b = malloc(sizeof *b)))
                 return;
         /* reads add to the list meanwhile */
         pthread_mutex_lock(&fs->lock);
@@ -684,14 +648,11 @@ void gfs_part_prefetch(struct gearfs *fs, const bool *stop)
                 else if (gfs_part_open(fs, node) >= 0)
                         v[n++] = (struct want){ node, chunk - 1, chunk };
         }
-        if (!n)
-                return;
-        pp.v = v;
-        pp.n = n;
-        for (; nth < PART_PREFETCH_JOBS - 1 && pthread_create(&th[nth], NULL, part_prefetch_job, &pp) == 0; nth++)
-                ;
-        part_prefetch_job(&pp);
-        for (size_t k = 0; k < nth; k++)
-                pthread_join(th[k], NULL);
-        pthread_mutex_destroy(&pp.mu);
+        for (size_t i = 0; i < n && !__atomic_load_n(stop, __ATOMIC_RELAXED);) {
+                *b = (struct batch){ .fs = fs, .fd = -1 };
+                batch_take(b, v, n, &i);
+                if (b->n)
+                        batch_fetch(b);
+                free(b->buf);
+        }
 }
