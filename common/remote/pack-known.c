@@ -115,23 +115,30 @@ static int learn_map(struct learner *l, const char *repo, const struct object_ma
         return 0;
 }
 
-/*
- * The map of a pulled image (image_dir set: compact ones expanded with its
- * index) or one a push wrote (root/rel); a map that cannot be read is no
- * knowledge, not a failure
- */
-static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *image_dir,
-                      const char *repo, bool own)
+static int learn_file(struct learner *l, const struct gear_root *root, const char *rel, const char *repo, bool own)
 {
         struct gear_err ignored = {0};
         struct object_map *m = NULL;
         int r;
 
-        if (!image_name_valid(repo) ||
-            (image_dir ? object_map_load(root, image_dir, NULL, &m, &ignored)
-                       : object_map_load_file(root, rel, &m, &ignored)) < 0)
+        /* a map that cannot be read is no knowledge, not a failure */
+        if (!image_name_valid(repo) || object_map_load_file(root, rel, &m, &ignored) < 0)
                 return 0;
         r = learn_map(l, repo, m, own);
+        object_map_free(m);
+        return r;
+}
+
+/* the map of the image pulled into image_dir (a compact one expanded with its index), as learn_file */
+static int learn_pulled(struct learner *l, const char *image_dir, const char *repo)
+{
+        struct gear_err ignored = {0};
+        struct object_map *m = NULL;
+        int r;
+
+        if (!image_name_valid(repo) || object_map_load(l->img, image_dir, NULL, &m, &ignored) < 0)
+                return 0;
+        r = learn_map(l, repo, m, false);
         object_map_free(m);
         return r;
 }
@@ -162,7 +169,7 @@ static int learn_pushed(struct learner *l, const char *rel, size_t base, int dep
                         snprintf(repo, sizeof repo, "%.*s", (int)(strlen(sub + base) - 4), sub + base);
                         /* a map whose push named places a pulled map gave is no more than that map's word */
                         snprintf(flag, sizeof flag, "%.*s" REMOTE_RELAYED_SUFFIX, (int)(strlen(sub) - 4), sub);
-                        r = learn_file(l, l->img, sub, NULL, repo, faccessat(l->img->fd, flag, F_OK, AT_SYMLINK_NOFOLLOW) < 0);
+                        r = learn_file(l, l->img, sub, repo, faccessat(l->img->fd, flag, F_OK, AT_SYMLINK_NOFOLLOW) < 0);
                 }
         }
         for (int i = 0; i < n; i++)
@@ -203,7 +210,7 @@ static int learn_image(const char *rel, const struct image_ref *ref, bool tmp, v
         if (image_origin(l->img, rel, spec, sizeof spec, &ignored) > 0 &&
             spec_host_repo(spec, host, sizeof host, repo, sizeof repo) && !strcmp(host, l->host) &&
             pulled_maps_help(l)) {
-                if (learn_file(l, l->img, NULL, rel, repo, false) < 0)
+                if (learn_pulled(l, rel, repo) < 0)
                         return -1;
         }
         if ((size_t)snprintf(dir, sizeof dir, "%s/" REMOTE_PUSHED_DIR "/%s", rel, l->host) >= sizeof dir)
